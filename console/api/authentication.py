@@ -1,0 +1,54 @@
+"""`X-API-Key` authentication. Every failure answers the same 401, whatever the reason."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from console.models import ApiKey, ApiKeyStatus
+
+API_KEY_HEADER = "HTTP_X_API_KEY"
+INVALID_KEY_MESSAGE = "Invalid or missing API key."
+# Writing last_used_at on every request would serialise hot keys on one row.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_api_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[ApiKey, ApiKey] | None:
+        raw = request.META.get(API_KEY_HEADER)
+        if not raw:
+            raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE)
+        digest = hash_api_key(raw)
+        key = (
+            ApiKey.objects.select_related("organization", "identity")
+            .filter(key_hash=digest)
+            .first()
+        )
+        # compare_digest keeps the check constant-time even if the lookup were not exact.
+        valid = (
+            key is not None
+            and hmac.compare_digest(key.key_hash, digest)
+            and key.status == ApiKeyStatus.ACTIVE
+            and (key.expires_at is None or key.expires_at > timezone.now())
+        )
+        if not valid or key is None:
+            raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE)
+        now = timezone.now()
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
+        # The key is both "user" and "auth": views read request.auth for scoping.
+        return key, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return "X-API-Key"

@@ -1,0 +1,219 @@
+"""Tenancy: organisations, agent identities, API keys, console memberships and the audit log."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+HANDLE_PATTERN = r"^[a-z0-9-]{3,63}$"
+handle_validator = RegexValidator(
+    HANDLE_PATTERN, "Handles are 3-63 characters of lowercase letters, digits and hyphens."
+)
+
+
+class FilterMode(models.TextChoices):
+    BLACKLIST = "blacklist"
+    WHITELIST = "whitelist"
+
+
+class Organization(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def public_id(self) -> str:
+        """Opaque organisation id on the wire (`org_…`), never parsed as a UUID by clients."""
+        return f"org_{self.id.hex}"
+
+
+class AgentIdentity(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="identities"
+    )
+    handle = models.CharField(max_length=63, unique=True, validators=[handle_validator])
+    display_name = models.CharField(max_length=200)
+    description = models.TextField(null=True, blank=True)
+    imessage_enabled = models.BooleanField(default=False)
+    contact_sharing_enabled = models.BooleanField(default=True)
+    # Contact-rule policy per direction; the shared `imessage_filter_mode` is derived.
+    inbound_filter_mode = models.CharField(
+        max_length=10, choices=FilterMode.choices, default=FilterMode.BLACKLIST
+    )
+    outbound_filter_mode = models.CharField(
+        max_length=10, choices=FilterMode.choices, default=FilterMode.BLACKLIST
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["handle"]
+        indexes = [models.Index(fields=["organization", "handle"])]
+        verbose_name_plural = "agent identities"
+
+    def __str__(self) -> str:
+        return f"@{self.handle}"
+
+    @property
+    def imessage_filter_mode(self) -> str:
+        if self.inbound_filter_mode == self.outbound_filter_mode:
+            return self.inbound_filter_mode
+        return FilterMode.BLACKLIST
+
+
+class ApiKeyStatus(models.TextChoices):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class ApiKey(models.Model):
+    """An API key. Only the SHA-256 of the secret is stored; the key is shown once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    identity = models.ForeignKey(
+        AgentIdentity,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        help_text="Set for identity-scoped keys; empty for organisation-wide admin keys.",
+    )
+    label = models.CharField(max_length=255)
+    description = models.CharField(max_length=1000, null=True, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    display_prefix = models.CharField(max_length=16)
+    last4 = models.CharField(max_length=4)
+    status = models.CharField(
+        max_length=10, choices=ApiKeyStatus.choices, default=ApiKeyStatus.ACTIVE
+    )
+    created_by = models.CharField(max_length=255, default="console")
+    creator_type = models.CharField(max_length=10, default="human")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.display_prefix}…{self.last4})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.identity_id is None
+
+    @property
+    def public_id(self) -> str:
+        return f"ApiKey_{self.id}"
+
+
+class MembershipRole(models.TextChoices):
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+
+
+class Membership(models.Model):
+    """A console user's access to one organisation."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=MembershipRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique")
+        ]
+
+
+class IdempotencyRecord(models.Model):
+    """A remembered response for an `Idempotency-Key`, scoped per caller and operation."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    # Identity uuid for identity-scoped operations, "org" for organisation-level ones.
+    scope = models.CharField(max_length=64)
+    operation = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "scope", "operation", "key"],
+                name="idempotency_record_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+
+class AuditEntry(models.Model):
+    """Append-only record of every change made in the console or with an admin key."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    actor_type = models.CharField(max_length=10)  # "user" | "api_key" | "system"
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=255)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=255, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["organization", "action", "-created_at"]),
+        ]
+        verbose_name_plural = "audit entries"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise RuntimeError("audit entries are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("audit entries are append-only")
+
+
+__all__ = [
+    "AgentIdentity",
+    "ApiKey",
+    "ApiKeyStatus",
+    "AuditEntry",
+    "FilterMode",
+    "IdempotencyRecord",
+    "Membership",
+    "MembershipRole",
+    "Organization",
+]

@@ -1,0 +1,24 @@
+"""Test settings: only speed and isolation knobs differ from base."""
+
+import os
+
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "")
+
+from .base import *  # noqa: E402,F403
+from .base import BASE_DIR, DATABASES, env  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+PROVIDER_NAME = "fake"
+WEBHOOKS_ALLOW_LOOPBACK = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not os.environ.get(
+    "DATABASE_URL"
+):
+    DATABASES["default"]["NAME"] = str(BASE_DIR / "var" / "test.sqlite3")
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}

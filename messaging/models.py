@@ -1,0 +1,225 @@
+"""Conversations, messages, tapbacks and media."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from console.models import AgentIdentity, Organization
+from provisioning.models import PhoneLine
+from routing.models import Assignment
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Service(models.TextChoices):
+    IMESSAGE = "imessage"
+    SMS = "sms"
+    RCS = "rcs"
+
+
+class DeliveryStatus(models.TextChoices):
+    REGISTERED = "registered"
+    PENDING = "pending"
+    QUEUED = "queued"
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    DECLINED = "declined"
+    ERROR = "error"
+    RECEIVED = "received"
+
+
+class SendStyle(models.TextChoices):
+    CELEBRATION = "celebration"
+    SHOOTING_STAR = "shooting_star"
+    FIREWORKS = "fireworks"
+    LASERS = "lasers"
+    LOVE = "love"
+    CONFETTI = "confetti"
+    BALLOONS = "balloons"
+    SPOTLIGHT = "spotlight"
+    ECHO = "echo"
+    INVISIBLE = "invisible"
+    GENTLE = "gentle"
+    LOUD = "loud"
+    SLAM = "slam"
+
+
+class ReactionType(models.TextChoices):
+    LOVE = "love"
+    LIKE = "like"
+    DISLIKE = "dislike"
+    LAUGH = "laugh"
+    EMPHASIZE = "emphasize"
+    QUESTION = "question"
+    EYES = "eyes"
+    CUSTOM = "custom"
+
+
+class SendState(models.TextChoices):
+    """Where the outbound job stands with the provider (the outbox side of a message)."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    identity = models.ForeignKey(
+        AgentIdentity, on_delete=models.CASCADE, related_name="conversations"
+    )
+    remote_number = models.CharField(max_length=320)
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The line the conversation runs over now (pool or dedicated); never shown to agents.
+    line = models.ForeignKey(
+        PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity", "remote_number"], name="conversation_unique_per_person"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["identity", "-last_message_at"]),
+            models.Index(fields=["organization", "-last_message_at"]),
+        ]
+
+
+class Message(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    identity = models.ForeignKey(AgentIdentity, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    line = models.ForeignKey(
+        PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    remote_number = models.CharField(max_length=320)
+    content = models.TextField(null=True, blank=True)
+    message_type = models.CharField(max_length=10, default="message")
+    service = models.CharField(max_length=8, choices=Service.choices, default=Service.IMESSAGE)
+    send_style = models.CharField(max_length=16, choices=SendStyle.choices, null=True, blank=True)
+    # [{"url": ..., "content_type": ..., "size": ...}]
+    media = models.JSONField(default=list, blank=True)
+    was_downgraded = models.BooleanField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=DeliveryStatus.choices, null=True, blank=True)
+    error_code = models.CharField(max_length=64, null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    error_reason = models.TextField(null=True, blank=True)
+    error_detail = models.TextField(null=True, blank=True)
+    is_read = models.BooleanField(default=False)
+    is_blocked = models.BooleanField(default=False)
+    # Which rule blocked it (null: the filter-mode default); for audit and review only.
+    blocked_rule_id = models.UUIDField(null=True, blank=True)
+    review_state = models.CharField(max_length=16, blank=True)
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    provider_handle = models.CharField(max_length=255, null=True, blank=True)
+    # Outbound job (outbox): claimed with a conditional update, never sent twice.
+    send_state = models.CharField(max_length=8, choices=SendState.choices, null=True, blank=True)
+    send_attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_handle"],
+                condition=Q(provider_handle__isnull=False),
+                name="message_provider_handle_unique",
+            )
+        ]
+        indexes = [
+            # Lists are newest first, narrowed by identity or conversation.
+            models.Index(fields=["conversation", "-created_at"], name="msg_conv_created"),
+            models.Index(fields=["identity", "-created_at"], name="msg_identity_created"),
+            models.Index(fields=["organization", "-created_at"], name="msg_org_created"),
+            models.Index(
+                fields=["identity", "-created_at"],
+                condition=Q(is_blocked=True),
+                name="msg_blocked_identity_created",
+            ),
+            models.Index(
+                fields=["organization", "-created_at"],
+                condition=Q(is_blocked=True),
+                name="msg_blocked_org_created",
+            ),
+            # The rolling send cap counts one identity's outbound rows of the last 24 h.
+            models.Index(
+                fields=["identity", "created_at"],
+                condition=Q(direction="outbound"),
+                name="msg_outbound_identity_created",
+            ),
+            models.Index(
+                fields=["send_state", "next_attempt_at"],
+                condition=Q(send_state__in=["queued", "sending"]),
+                name="msg_send_outbox",
+            ),
+        ]
+
+
+class Reaction(models.Model):
+    """A tapback. At most one live tapback per sender, message and part."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    identity = models.ForeignKey(AgentIdentity, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    reaction = models.CharField(max_length=10, choices=ReactionType.choices)
+    custom_emoji = models.CharField(max_length=32, null=True, blank=True)
+    part_index = models.PositiveIntegerField(default=0)
+    remote_number = models.CharField(max_length=320)
+    is_live = models.BooleanField(default=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "direction", "part_index"],
+                condition=Q(is_live=True),
+                name="reaction_one_live_per_sender_part",
+            )
+        ]
+
+
+class MediaObject(models.Model):
+    """A file we host: uploaded by an agent or re-hosted from the provider's expiring CDN."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    file = models.FileField(upload_to="media/%Y/%m/")
+    content_type = models.CharField(max_length=127)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    source_url = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)

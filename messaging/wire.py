@@ -1,0 +1,89 @@
+"""Wire shapes of the agent contract (IMessage, MessageReaction, Reaction).
+
+Used by the API serializers and the webhook payloads alike, so the two never drift.
+Prefetch `reactions` (live ones) on messages before calling these in a loop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rest_framework.fields import DateTimeField
+
+from messaging.models import Message, Reaction
+
+_datetime = DateTimeField()
+
+
+def iso(value: datetime | None) -> str | None:
+    return _datetime.to_representation(value) if value is not None else None
+
+
+def message_reaction_wire(reaction: Reaction) -> dict[str, Any]:
+    return {
+        "id": str(reaction.id),
+        "direction": reaction.direction,
+        "reaction": reaction.reaction,
+        "custom_emoji": reaction.custom_emoji,
+        "remote_number": reaction.remote_number,
+        "part_index": reaction.part_index,
+        "created_at": iso(reaction.created_at),
+    }
+
+
+def reaction_wire(reaction: Reaction) -> dict[str, Any]:
+    """The full Reaction object (POST /reactions, webhook `reaction`)."""
+    return {
+        **message_reaction_wire(reaction),
+        "conversation_id": str(reaction.conversation_id),
+        "assignment_id": (
+            str(reaction.message.assignment_id) if reaction.message.assignment_id else None
+        ),
+        "target_message_id": str(reaction.message_id),
+        "updated_at": iso(reaction.updated_at),
+    }
+
+
+def live_reactions(message: Message) -> list[Reaction]:
+    # Uses the prefetch cache when present; filtering in Python keeps it one query per page.
+    return sorted(
+        (r for r in message.reactions.all() if r.is_live), key=lambda r: r.created_at
+    )
+
+
+def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str, Any]:
+    """The IMessage object. Webhook payloads pass `include_blocked=False`."""
+    body: dict[str, Any] = {
+        "id": str(message.id),
+        "conversation_id": str(message.conversation_id),
+        "assignment_id": str(message.assignment_id) if message.assignment_id else None,
+        "direction": message.direction,
+        "remote_number": message.remote_number,
+        "content": message.content,
+        "message_type": message.message_type,
+        "service": message.service,
+        "send_style": message.send_style,
+        "media": [
+            {"url": m.get("url"), "content_type": m.get("content_type"), "size": m.get("size")}
+            for m in (message.media or [])
+        ],
+        "was_downgraded": message.was_downgraded,
+        "status": message.status,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "error_reason": message.error_reason,
+        "error_detail": message.error_detail,
+        "is_read": message.is_read,
+        "is_group": False,
+        "reply_to_message_id": str(message.reply_to_id) if message.reply_to_id else None,
+        "thread_id": None,
+        "thread_root_message_id": None,
+        "recipients": [],
+        "reactions": [message_reaction_wire(r) for r in live_reactions(message)],
+        "created_at": iso(message.created_at),
+        "updated_at": iso(message.updated_at),
+    }
+    if include_blocked:
+        body["is_blocked"] = message.is_blocked
+    return body

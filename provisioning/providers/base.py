@@ -1,0 +1,230 @@
+"""The provider adapter interface, its error type and the typed events it parses.
+
+Provider wire shapes end in the adapters: everything past `parse_webhook` sees only the
+dataclasses below. Every adapter (sendblue over httpx, the in-memory fake) implements
+`ProviderAdapter`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class ProviderError(Exception):
+    """A failed provider call. `permanent` tells callers not to retry."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status_code: int | None = None,
+        error_key: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status_code = status_code
+        self.error_key = error_key
+        self.retry_after = retry_after
+
+
+class WebhookParseError(ValueError):
+    """A provider webhook body that cannot be understood (recorded, answered 2xx)."""
+
+
+@dataclass(frozen=True)
+class AccountCredentials:
+    key_id: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class ChildAccount:
+    account_id: str
+    credentials: AccountCredentials
+    # E.164 when a line was placed at once, None while pending.
+    assigned_number: str | None
+    line_request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    request_id: str
+    status: str  # OPEN | FULFILLED | CANCELLED
+    number: str | None
+
+
+@dataclass(frozen=True)
+class LineStateEntry:
+    number: str | None
+    status: str  # ONLINE | OFFLINE | DEGRADED | UNKNOWN
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_handle: str
+    status: str  # normalised lower-case DeliveryStatus value
+    service: str | None = None
+    was_downgraded: bool | None = None
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    media_url: str
+    media_object_id: str | None = None
+
+
+# --- Typed webhook events --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    provider_handle: str
+    from_number: str  # the person (E.164, or an email address on dedicated lines)
+    to_number: str  # our line
+    content: str
+    media_url: str | None
+    service: str  # imessage | sms | rcs
+    is_group: bool
+    sent_at: datetime | None
+    raw_type: str = "receive"
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    provider_handle: str
+    status: str  # normalised lower-case DeliveryStatus value
+    service: str | None
+    was_downgraded: bool | None
+    error_code: str | None
+    error_message: str | None
+    error_reason: str | None = None
+    error_detail: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundReaction:
+    """A tapback from the person (not documented upstream; parsed when present)."""
+
+    provider_handle: str
+    target_provider_handle: str
+    from_number: str
+    to_number: str
+    reaction: str  # a ReactionType value; `custom` with custom_emoji
+    custom_emoji: str | None
+    part_index: int
+    removed: bool
+
+
+@dataclass(frozen=True)
+class TypingEvent:
+    contact_number: str
+    line_number: str
+    is_typing: bool
+
+
+@dataclass(frozen=True)
+class LineAssigned:
+    number: str | None  # None: the adapter found no number; reconcile by polling
+    line_request_id: str | None
+
+
+@dataclass(frozen=True)
+class LineBlocked:
+    number: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class UnknownEvent:
+    event_type: str
+
+
+ProviderWebhookEvent = (
+    InboundMessage
+    | StatusUpdate
+    | InboundReaction
+    | TypingEvent
+    | LineAssigned
+    | LineBlocked
+    | UnknownEvent
+)
+
+
+@dataclass(frozen=True)
+class ParsedWebhook:
+    """What the adapter made of one delivery: its de-duplication key and the typed event."""
+
+    event_key: str
+    event_type: str
+    event: ProviderWebhookEvent
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ProviderAdapter(Protocol):
+    name: str
+
+    # Provisioning (agency credentials)
+    def create_child_account(
+        self, *, company_name: str, primary_email: str, provision_line: bool
+    ) -> ChildAccount: ...
+
+    def register_webhooks(
+        self, *, credentials: AccountCredentials, urls_by_type: dict[str, str], secret: str
+    ) -> None: ...
+
+    def request_line(self, *, credentials: AccountCredentials) -> LineRequest: ...
+
+    def get_line_request(
+        self, *, credentials: AccountCredentials, request_id: str
+    ) -> LineRequest: ...
+
+    def lines_state(self, *, credentials: AccountCredentials) -> list[LineStateEntry]: ...
+
+    # Messaging (child credentials)
+    def send_message(
+        self,
+        *,
+        credentials: AccountCredentials,
+        from_number: str,
+        to_number: str,
+        content: str | None,
+        media_url: str | None,
+        send_style: str | None,
+        status_callback: str | None,
+    ) -> SendResult: ...
+
+    def message_status(
+        self, *, credentials: AccountCredentials, provider_handle: str
+    ) -> StatusUpdate | None: ...
+
+    def send_reaction(
+        self,
+        *,
+        credentials: AccountCredentials,
+        from_number: str,
+        provider_handle: str,
+        reaction: str,
+        part_index: int,
+    ) -> None: ...
+
+    def send_typing(
+        self, *, credentials: AccountCredentials, from_number: str, to_number: str
+    ) -> None: ...
+
+    def mark_read(
+        self, *, credentials: AccountCredentials, from_number: str, to_number: str
+    ) -> None: ...
+
+    def upload_media(
+        self, *, credentials: AccountCredentials, source_url: str
+    ) -> UploadResult: ...
+
+    # Webhooks
+    def parse_webhook(self, *, event_type_hint: str | None, body: Any) -> ParsedWebhook:
+        """Turn a webhook body into a typed event. Raises `WebhookParseError`."""
+        ...

@@ -1,0 +1,103 @@
+"""Contact rules, connections (assignments) of people to identities over pool lines."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from console.models import AgentIdentity, Organization
+from provisioning.models import PhoneLine
+
+
+class RuleAction(models.TextChoices):
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
+class RuleDirection(models.TextChoices):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    BOTH = "both"
+
+
+class RuleStatus(models.TextChoices):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class MatchType(models.TextChoices):
+    EXACT_NUMBER = "exact_number"
+
+
+class ContactRule(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    identity = models.ForeignKey(
+        AgentIdentity, on_delete=models.CASCADE, related_name="contact_rules"
+    )
+    action = models.CharField(max_length=5, choices=RuleAction.choices)
+    match_type = models.CharField(
+        max_length=20, choices=MatchType.choices, default=MatchType.EXACT_NUMBER
+    )
+    match_target = models.CharField(max_length=20)
+    direction = models.CharField(
+        max_length=8, choices=RuleDirection.choices, default=RuleDirection.BOTH
+    )
+    status = models.CharField(max_length=6, choices=RuleStatus.choices, default=RuleStatus.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity", "match_type", "match_target", "direction"],
+                name="contact_rule_unique_coverage",
+            )
+        ]
+        indexes = [models.Index(fields=["identity", "match_target"])]
+
+
+class AssignmentStatus(models.TextChoices):
+    ACTIVE = "active"
+    RELEASED = "released"
+
+
+class Assignment(models.Model):
+    """One person connected to one identity over one pool line."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    identity = models.ForeignKey(
+        AgentIdentity, on_delete=models.CASCADE, related_name="assignments"
+    )
+    remote_number = models.CharField(max_length=20)
+    pool_line = models.ForeignKey(PhoneLine, on_delete=models.PROTECT, related_name="assignments")
+    status = models.CharField(
+        max_length=8, choices=AssignmentStatus.choices, default=AssignmentStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity", "remote_number"],
+                condition=Q(status="active"),
+                name="assignment_one_active_per_identity_person",
+            ),
+            models.UniqueConstraint(
+                fields=["pool_line", "remote_number"],
+                condition=Q(status="active"),
+                name="assignment_one_active_per_line_person",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["pool_line", "remote_number", "status"]),
+            models.Index(fields=["identity", "status", "-created_at"]),
+            models.Index(fields=["organization", "status", "-created_at"]),
+            models.Index(fields=["pool_line", "created_at"]),
+        ]

@@ -1,0 +1,88 @@
+"""Shared personas and clients: an organisation with an admin key and an identity key,
+and an outsider organisation, so every test can check scoping in one line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from rest_framework.test import APIClient
+
+from console.models import AgentIdentity, Organization
+from console.services import IssuedApiKey, api_key_create
+from tests.console.factories import AgentIdentityFactory, OrganizationFactory
+
+
+class KeyedClient(APIClient):
+    """An API client that authenticates with one key and remembers it."""
+
+    issued: IssuedApiKey
+
+
+def keyed_client(issued: IssuedApiKey) -> KeyedClient:
+    client = KeyedClient()
+    client.credentials(HTTP_X_API_KEY=issued.raw_key)
+    client.issued = issued
+    return client
+
+
+@pytest.fixture
+def org(db: None) -> Organization:
+    return OrganizationFactory(name="Riverside Clinic", slug="riverside")
+
+
+@pytest.fixture
+def other_org(db: None) -> Organization:
+    return OrganizationFactory(name="Elsewhere Health", slug="elsewhere")
+
+
+@pytest.fixture
+def identity(org: Organization) -> AgentIdentity:
+    return AgentIdentityFactory(organization=org, handle="nurse-bot", display_name="Nurse Bot")
+
+
+@pytest.fixture
+def other_identity(org: Organization) -> AgentIdentity:
+    """A second identity in the same organisation."""
+    return AgentIdentityFactory(organization=org, handle="billing-bot", display_name="Billing")
+
+
+@pytest.fixture
+def outsider_identity(other_org: Organization) -> AgentIdentity:
+    return AgentIdentityFactory(organization=other_org, handle="outsider-bot")
+
+
+@pytest.fixture
+def admin_key(org: Organization) -> IssuedApiKey:
+    return api_key_create(organization=org, label="admin")
+
+
+@pytest.fixture
+def identity_key(org: Organization, identity: AgentIdentity) -> IssuedApiKey:
+    return api_key_create(organization=org, label="agent", identity=identity)
+
+
+@pytest.fixture
+def admin_client(admin_key: IssuedApiKey) -> KeyedClient:
+    return keyed_client(admin_key)
+
+
+@pytest.fixture
+def identity_client(identity_key: IssuedApiKey) -> KeyedClient:
+    return keyed_client(identity_key)
+
+
+@pytest.fixture
+def outsider_client(other_org: Organization) -> KeyedClient:
+    return keyed_client(api_key_create(organization=other_org, label="outsider admin"))
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")  # type: ignore[attr-defined]
+    yield
