@@ -18,4 +18,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     *api_path("api/whoami", WhoamiApi.as_view(), "whoami"),
     path("api/v1/", include("console.api.urls")),
+    path("api/v1/", include("provisioning.api.urls")),
+    path("api/v1/", include("routing.api.urls")),
+    path("api/v1/", include("messaging.api.urls")),
+    path("api/v1/", include("messaging.webhooks.api.urls")),
 ]

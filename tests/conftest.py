@@ -9,6 +9,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from console.models import AgentIdentity, Organization
+from provisioning.providers.fake import FakeProvider
+from provisioning.providers.fake import fake_provider as fake_provider_instance
 from console.services import IssuedApiKey, api_key_create
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
 
@@ -86,3 +88,11 @@ def anon_client() -> APIClient:
 def _media_root(settings: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")  # type: ignore[attr-defined]
     yield
+
+
+@pytest.fixture(autouse=True)
+def fake_provider() -> Iterator[FakeProvider]:
+    """The in-memory provider every test talks to (settings.PROVIDER_NAME = "fake")."""
+    fake_provider_instance.reset()
+    yield fake_provider_instance
+    fake_provider_instance.reset()
