@@ -22,7 +22,7 @@ def normalize_handle(handle: str) -> str:
 
 def identity_list_for_key(*, key: ApiKey) -> QuerySet[AgentIdentity]:
     qs = AgentIdentity.objects.filter(organization_id=key.organization_id)
-    if not key.is_admin:
+    if key.identity_id is not None:
         qs = qs.filter(id=key.identity_id)
     return qs
 

@@ -52,15 +52,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    response = exception_handler(exc, context)
-    if response is None:
+    handled = exception_handler(exc, context)
+    if handled is None:
         return None
+    response = handled
     if isinstance(exc, exceptions.ParseError):
         response.data = {"detail": {"error": "malformed_json", "message": str(exc.detail)}}
     elif isinstance(exc, exceptions.UnsupportedMediaType):
-        response.data = {
-            "detail": {"error": "unsupported_media_type", "message": str(exc.detail)}
-        }
+        response.data = {"detail": {"error": "unsupported_media_type", "message": str(exc.detail)}}
     elif isinstance(exc, exceptions.Throttled):
         response.data = {"detail": {"error": "throttled", "message": str(exc.detail)}}
     return response

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.services import api_key_create, api_key_revoke, Actor
+from console.services import Actor, api_key_create, api_key_revoke
 from tests.conftest import keyed_client
 
 pytestmark = pytest.mark.django_db
