@@ -38,8 +38,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class ApiKeyCreateInputSerializer(serializers.Serializer[dict[str, Any]]):
-    label = serializers.CharField(min_length=1, max_length=255)
-    description = serializers.CharField(  # type: ignore[assignment]
+    label = serializers.CharField(min_length=1, max_length=255)  # type: ignore[assignment]
+    description = serializers.CharField(
         max_length=1000, required=False, allow_null=True, allow_blank=True
     )
     scoped_identity_id = serializers.UUIDField(required=False, allow_null=True)
