@@ -217,6 +217,8 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKeyAuth": []}],
+    # One schema entry per route (api_path registers a slash twin) + the X-API-Key scheme.
+    "PREPROCESSING_HOOKS": ["console.api.schema.drop_slash_duplicates"],
 }
 
 # --- Provider -------------------------------------------------------------
