@@ -237,6 +237,8 @@ PROVIDER_PRIMARY_EMAIL_DOMAIN = env.str("PROVIDER_PRIMARY_EMAIL_DOMAIN", default
 # Simulator knobs (only read by `run_simulator`).
 SIMULATOR_ASSIGN_IMMEDIATELY = env_bool("SIMULATOR_ASSIGN_IMMEDIATELY", False)
 SIMULATOR_ASSIGN_DELAY_SECONDS = env.float("SIMULATOR_ASSIGN_DELAY_SECONDS", default=0)
+# Largest provider webhook body we accept; refused with 413 before it is read.
+PROVIDER_WEBHOOK_MAX_BYTES = env.int("PROVIDER_WEBHOOK_MAX_BYTES", default=256 * 1024)
 SIMULATOR_STATUS_DELAY_SECONDS = env.float("SIMULATOR_STATUS_DELAY_SECONDS", default=0.5)
 
 # --- Product limits -------------------------------------------------------

@@ -1,3 +1,20 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from console.api.routes import api_path
+from provisioning.api.views import SetupDetailApi, SetupListCreateApi
+from provisioning.api.webhooks import ProviderWebhookView
+
+urlpatterns: list[URLPattern] = [
+    *api_path("imessage/setups", SetupListCreateApi.as_view(), "setups"),
+    *api_path("imessage/setups/<str:setup_id>", SetupDetailApi.as_view(), "setup-detail"),
+    # <str:> rather than <uuid:>: a malformed id must reach the view and get the same
+    # rejection as an unknown one, not Django's 404 page.
+    *api_path(
+        "provider-webhooks/<str:setup_id>", ProviderWebhookView.as_view(), "provider-webhook"
+    ),
+    path(
+        "provider-webhooks/<str:setup_id>/<slug:event_type>",
+        ProviderWebhookView.as_view(),
+        name="provider-webhook-typed",
+    ),
+]

@@ -220,9 +220,7 @@ class ProviderAdapter(Protocol):
         self, *, credentials: AccountCredentials, from_number: str, to_number: str
     ) -> None: ...
 
-    def upload_media(
-        self, *, credentials: AccountCredentials, source_url: str
-    ) -> UploadResult: ...
+    def upload_media(self, *, credentials: AccountCredentials, source_url: str) -> UploadResult: ...
 
     # Webhooks
     def parse_webhook(self, *, event_type_hint: str | None, body: Any) -> ParsedWebhook:

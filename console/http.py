@@ -1,0 +1,40 @@
+"""The one place outbound HTTP clients are built (provider adapter, agent webhooks).
+
+Every client gets an explicit timeout, our User-Agent and no redirect following: a
+redirect from a provider or an agent endpoint is answered as-is, never chased.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+USER_AGENT = "Bluewire/1.0 (+https://github.com/bluewire)"
+DEFAULT_TIMEOUT_SECONDS = 10.0
+
+
+def http_client(
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    base_url: str = "",
+    transport: httpx.BaseTransport | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Client:
+    """A client with a total `timeout` (connect gets at most 5 s of it)."""
+    return httpx.Client(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+        follow_redirects=False,
+        transport=transport,
+    )
+
+
+def describe_transport_error(exc: httpx.HTTPError) -> str:
+    """A short, secret-free description of a low-level failure for logs and rows."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection failed"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects"
+    return type(exc).__name__

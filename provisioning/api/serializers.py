@@ -1,0 +1,76 @@
+"""Input and output shapes of the setups API. Secrets are never part of any output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from provisioning.models import PhoneLine, Setup
+
+
+class SetupCreateInputSerializer(serializers.Serializer[dict[str, Any]]):
+    business_name = serializers.CharField(max_length=200, trim_whitespace=True)
+    label = serializers.CharField(max_length=200, trim_whitespace=True)
+
+
+class PhoneLineOutputSerializer(serializers.ModelSerializer[PhoneLine]):
+    class Meta:
+        model = PhoneLine
+        fields = [
+            "id",
+            "state",
+            "number",
+            "role",
+            "provider_request_id",
+            "requested_at",
+            "assigned_at",
+            "blocked_at",
+        ]
+
+
+class SetupOutputSerializer(serializers.ModelSerializer[Setup]):
+    """A setup with its lines (create and detail)."""
+
+    phone_lines = PhoneLineOutputSerializer(source="lines", many=True, read_only=True)
+    phone_line_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Setup
+        fields = [
+            "id",
+            "business_name",
+            "label",
+            "provider",
+            "status",
+            "failure_reason",
+            "is_platform",
+            "phone_line_count",
+            "phone_lines",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_phone_line_count(self, setup: Setup) -> int:
+        return len(setup.lines.all())
+
+
+class SetupListItemSerializer(serializers.ModelSerializer[Setup]):
+    """A list row: the line count comes from the queryset annotation."""
+
+    phone_line_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Setup
+        fields = [
+            "id",
+            "business_name",
+            "label",
+            "provider",
+            "status",
+            "failure_reason",
+            "is_platform",
+            "phone_line_count",
+            "created_at",
+            "updated_at",
+        ]

@@ -1,0 +1,114 @@
+"""Setups API (admin keys only): create, list, detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console.api.params import parse_limit_offset
+from console.api.permissions import IsAdminKey
+from console.api.views import caller_key
+from console.errors import ValidationFailed
+from console.idempotency import IdempotentResponse, run_idempotent
+from console.services import Actor
+from provisioning import selectors, services
+from provisioning.api.serializers import (
+    SetupCreateInputSerializer,
+    SetupListItemSerializer,
+    SetupOutputSerializer,
+)
+from provisioning.models import SetupStatus
+
+ERROR_RESPONSES: dict[int | str, Any] = {
+    400: OpenApiTypes.OBJECT,
+    401: OpenApiTypes.OBJECT,
+    403: OpenApiTypes.OBJECT,
+}
+
+
+class SetupListCreateApi(APIView):
+    permission_classes = [IsAdminKey]
+
+    @extend_schema(
+        operation_id="imessage_setups_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=SetupStatus.values),
+            OpenApiParameter("search", str, description="Substring of the label"),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: SetupListItemSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        key = caller_key(request)
+        limit, offset = parse_limit_offset(request.query_params)
+        status_filter = request.query_params.get("status") or None
+        if status_filter is not None and status_filter not in SetupStatus.values:
+            raise ValidationFailed(
+                f"status: must be one of {', '.join(SetupStatus.values)}",
+                extra={"fields": {"status": ["invalid choice"]}},
+            )
+        setups = selectors.setup_list(
+            organization=key.organization,
+            status=status_filter,
+            search=request.query_params.get("search") or None,
+        )[offset : offset + limit]
+        return Response(SetupListItemSerializer(setups, many=True).data)
+
+    @extend_schema(
+        operation_id="imessage_setups_create",
+        request=SetupCreateInputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        responses={
+            201: SetupOutputSerializer,
+            409: OpenApiTypes.OBJECT,
+            415: OpenApiTypes.OBJECT,
+            502: OpenApiTypes.OBJECT,
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        key = caller_key(request)
+        data = SetupCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def work() -> IdempotentResponse:
+            setup = services.setup_create(
+                organization=key.organization,
+                business_name=data.validated_data["business_name"],
+                label=data.validated_data["label"],
+                actor=Actor.for_api_key(key),
+            )
+            setup = selectors.setup_get(organization=key.organization, setup_id=setup.id)
+            return IdempotentResponse(
+                status=status.HTTP_201_CREATED, body=SetupOutputSerializer(setup).data
+            )
+
+        result = run_idempotent(
+            organization=key.organization,
+            scope="org",
+            operation="setup_create",
+            key=request.headers.get("Idempotency-Key"),
+            payload=data.validated_data,
+            work=work,
+        )
+        return Response(result.body, status=result.status, headers=result.headers)
+
+
+class SetupDetailApi(APIView):
+    permission_classes = [IsAdminKey]
+
+    @extend_schema(
+        operation_id="imessage_setups_retrieve",
+        responses={200: SetupOutputSerializer, 404: OpenApiTypes.OBJECT, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request, setup_id: str) -> Response:
+        key = caller_key(request)
+        setup = selectors.setup_get(organization=key.organization, setup_id=setup_id)
+        return Response(SetupOutputSerializer(setup).data)

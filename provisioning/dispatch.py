@@ -1,0 +1,54 @@
+"""The registry the provider webhook intake dispatches typed events through.
+
+Apps register handlers in their `AppConfig.ready()` so that provisioning never imports
+messaging or routing:
+
+    from provisioning import dispatch
+    from provisioning.providers.base import InboundMessage
+
+    dispatch.register(InboundMessage, inbound_message_handle)
+
+A handler is called as `handler(*, setup=..., event=..., provider_event=...)` inside the
+intake's transaction, after the `ProviderEvent` row was recorded. It must be quick: slow
+work (media fetches, router replies, agent webhooks) goes to Celery with
+`transaction.on_commit`. An exception rolls the whole delivery back (the event is not
+recorded) and the intake answers 500, so the provider delivers it again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from provisioning.models import ProviderEvent, Setup
+
+
+class Handler(Protocol):
+    def __call__(self, *, setup: Setup, event: Any, provider_event: ProviderEvent) -> None: ...
+
+
+_handlers: dict[type, list[Handler]] = defaultdict(list)
+
+
+def register(event_class: type, handler: Handler) -> None:
+    """Add `handler` for events of exactly `event_class` (registering twice is a no-op)."""
+    if handler not in _handlers[event_class]:
+        _handlers[event_class].append(handler)
+
+
+def unregister(event_class: type, handler: Handler) -> None:
+    if handler in _handlers[event_class]:
+        _handlers[event_class].remove(handler)
+
+
+def handlers_for(event_class: type) -> list[Handler]:
+    return list(_handlers.get(event_class, ()))
+
+
+def dispatch(*, setup: Setup, event: Any, provider_event: ProviderEvent) -> int:
+    """Call every handler registered for `type(event)`; returns how many ran."""
+    handlers = handlers_for(type(event))
+    for handler in handlers:
+        handler(setup=setup, event=event, provider_event=provider_event)
+    return len(handlers)

@@ -1,0 +1,470 @@
+"""Provisioning writes: setups, their lines, and recording provider events.
+
+Provider credentials and webhook secrets are encrypted before they touch a row and are
+never logged: log lines carry setup and line ids only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from console.crypto import decrypt, encrypt
+from console.errors import ApplicationError
+from console.models import Organization
+from console.services import Actor, audit_record
+from provisioning import dispatch
+from provisioning.models import (
+    LineRole,
+    LineState,
+    PhoneLine,
+    ProviderEvent,
+    ProviderEventStatus,
+    Setup,
+    SetupStatus,
+)
+from provisioning.phone import to_e164
+from provisioning.providers import get_adapter
+from provisioning.providers.base import (
+    AccountCredentials,
+    LineAssigned,
+    LineBlocked,
+    ParsedWebhook,
+    ProviderError,
+    UnknownEvent,
+    WebhookParseError,
+)
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_TYPES = ("receive", "outbound", "typing_indicator", "line_assigned", "line_blocked")
+PROVIDER_REFUSED = "The iMessage provider refused to create the subaccount"
+PROVIDER_UNAVAILABLE = "The iMessage provider was unavailable while creating the subaccount"
+
+
+class ProviderRefused(ApplicationError):
+    """The provider answered 4xx: our request or our agency account is wrong."""
+
+    status_code = 502
+    code = "provider_error"
+
+
+# --- secrets -----------------------------------------------------------------
+
+
+def setup_credentials(setup: Setup) -> AccountCredentials:
+    """The child account's key pair, decrypted. Never log or return the result."""
+    data = json.loads(decrypt(setup.credentials_encrypted))
+    return AccountCredentials(key_id=data["key_id"], secret=data["secret"])
+
+
+def _encrypt_credentials(credentials: AccountCredentials) -> str:
+    return encrypt(json.dumps({"key_id": credentials.key_id, "secret": credentials.secret}))
+
+
+def setup_webhook_secret(setup: Setup) -> str:
+    return decrypt(setup.webhook_secret_encrypted)
+
+
+def webhook_url(setup: Setup, webhook_type: str | None = None) -> str:
+    """The public URL the provider posts this setup's events of `webhook_type` to."""
+    if webhook_type is None:
+        path = reverse("provider-webhook", kwargs={"setup_id": str(setup.id)})
+    else:
+        path = reverse(
+            "provider-webhook-typed",
+            kwargs={"setup_id": str(setup.id), "event_type": webhook_type},
+        )
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def status_callback_url(setup: Setup) -> str:
+    """Where messaging asks the provider to post status callbacks for this setup."""
+    return webhook_url(setup, "status_callback")
+
+
+# --- setups ------------------------------------------------------------------
+
+
+def _primary_email(setup: Setup) -> str:
+    return f"setup-{setup.id.hex[:12]}@{settings.PROVIDER_PRIMARY_EMAIL_DOMAIN}"
+
+
+def _fail(setup: Setup, reason: str) -> Setup:
+    setup.status = SetupStatus.FAILED
+    setup.failure_reason = reason
+    setup.save(update_fields=["status", "failure_reason", "updated_at"])
+    logger.warning("setup %s failed: %s", setup.id, reason)
+    return setup
+
+
+def _refresh_status(setup: Setup) -> None:
+    """A setup is active once none of its lines waits for carrier placement."""
+    if setup.status == SetupStatus.FAILED:
+        return
+    waiting = setup.lines.filter(state=LineState.PENDING).exists()
+    new_status = SetupStatus.PENDING if waiting else SetupStatus.ACTIVE
+    if setup.status != new_status:
+        Setup.objects.filter(pk=setup.pk).exclude(status=SetupStatus.FAILED).update(
+            status=new_status, updated_at=timezone.now()
+        )
+        setup.status = new_status
+
+
+@transaction.atomic
+def setup_create(
+    *,
+    organization: Organization,
+    business_name: str,
+    label: str,
+    actor: Actor,
+    is_platform: bool = False,
+    line_roles: list[str] | None = None,
+) -> Setup:
+    """Create the provider subaccount, register our webhooks and record its lines.
+
+    The first line comes with the subaccount; each further role in `line_roles` is
+    requested with add-line. A provider 5xx/timeout leaves the setup `failed` with a
+    readable `failure_reason` (the row is kept). A provider 4xx raises `ProviderRefused`
+    (502) and nothing is stored.
+    """
+    roles = line_roles or [LineRole.DEDICATED]
+    secret = secrets.token_urlsafe(32)
+    setup = Setup.objects.create(
+        organization=organization,
+        business_name=business_name,
+        label=label,
+        provider=settings.PROVIDER_NAME,
+        is_platform=is_platform,
+        webhook_secret_encrypted=encrypt(secret),
+        status=SetupStatus.PENDING,
+    )
+    setup.primary_email = _primary_email(setup)
+    adapter = get_adapter()
+    try:
+        child = adapter.create_child_account(
+            company_name=business_name, primary_email=setup.primary_email, provision_line=True
+        )
+    except ProviderError as exc:
+        if exc.permanent:
+            logger.warning("provider refused setup %s: HTTP %s", setup.id, exc.status_code)
+            raise ProviderRefused(
+                f"{PROVIDER_REFUSED}: {exc.message}",
+                extra={"provider_status": exc.status_code, "provider_error_key": exc.error_key},
+            ) from exc
+        setup.save(update_fields=["primary_email"])
+        return _fail(setup, f"{PROVIDER_UNAVAILABLE} ({exc.message}). Create it again later.")
+
+    setup.provider_account_id = child.account_id[:255]
+    setup.credentials_encrypted = _encrypt_credentials(child.credentials)
+    setup.save(update_fields=["primary_email", "provider_account_id", "credentials_encrypted"])
+    now = timezone.now()
+    first_role = roles[0]
+    if child.assigned_number and to_e164(child.assigned_number):
+        PhoneLine.objects.create(
+            setup=setup,
+            role=first_role,
+            state=LineState.ASSIGNED,
+            number=to_e164(child.assigned_number),
+            assigned_at=now,
+        )
+    else:
+        PhoneLine.objects.create(
+            setup=setup,
+            role=first_role,
+            state=LineState.PENDING,
+            provider_request_id=(child.line_request_id or "")[:64],
+        )
+    try:
+        adapter.register_webhooks(
+            credentials=child.credentials,
+            urls_by_type={t: webhook_url(setup, t) for t in WEBHOOK_TYPES},
+            secret=secret,
+        )
+        for role in roles[1:]:
+            _line_request(setup=setup, credentials=child.credentials, role=role)
+    except ProviderError as exc:
+        return _fail(
+            setup,
+            "The subaccount was created but the provider failed while registering webhooks "
+            f"or requesting lines ({exc.message}).",
+        )
+    _refresh_status(setup)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="setup.create",
+        obj=setup,
+        after={"label": label, "status": setup.status, "lines": len(roles)},
+    )
+    logger.info("setup %s created with status %s", setup.id, setup.status)
+    return setup
+
+
+def _line_request(*, setup: Setup, credentials: AccountCredentials, role: str) -> PhoneLine:
+    ticket = get_adapter().request_line(credentials=credentials)
+    number = to_e164(ticket.number) if ticket.number else None
+    if number and ticket.status == "FULFILLED":
+        return PhoneLine.objects.create(
+            setup=setup,
+            role=role,
+            state=LineState.ASSIGNED,
+            number=number,
+            assigned_at=timezone.now(),
+        )
+    return PhoneLine.objects.create(
+        setup=setup, role=role, state=LineState.PENDING, provider_request_id=ticket.request_id[:64]
+    )
+
+
+@transaction.atomic
+def setup_line_add(*, setup: Setup, role: str, actor: Actor) -> PhoneLine:
+    """Ask the provider for one more line on an existing setup."""
+    line = _line_request(setup=setup, credentials=setup_credentials(setup), role=role)
+    _refresh_status(setup)
+    audit_record(
+        organization=setup.organization,
+        actor=actor,
+        action="line.request",
+        obj=line,
+        after={"role": role, "state": line.state},
+    )
+    return line
+
+
+# --- lines -------------------------------------------------------------------
+
+
+@transaction.atomic
+def line_assign(
+    *,
+    setup: Setup,
+    number: str,
+    line_request_id: str | None = None,
+    assigned_at: datetime | None = None,
+) -> PhoneLine | None:
+    """Move a pending line of `setup` to assigned with `number`; safe to repeat.
+
+    Concurrent calls are serialised on the setup row; the number's unique constraint
+    and a conditional update back that up. Returns the line holding the number, or None
+    when there is no pending line to give it to.
+    """
+    e164 = to_e164(number)
+    if e164 is None:
+        logger.warning("setup %s: line_assigned without a valid number", setup.id)
+        return None
+    Setup.objects.select_for_update().filter(pk=setup.pk).first()
+    holder = PhoneLine.objects.filter(number=e164).first()
+    if holder is not None:
+        if holder.setup_id != setup.id:
+            logger.warning("setup %s: number already held by line %s", setup.id, holder.id)
+            return None
+        return holder
+    pending = PhoneLine.objects.select_for_update().filter(setup=setup, state=LineState.PENDING)
+    line = None
+    if line_request_id:
+        line = pending.filter(provider_request_id=line_request_id).first()
+    line = line or pending.order_by("requested_at", "id").first()
+    if line is None:
+        logger.warning("setup %s: line_assigned but no line is pending", setup.id)
+        return None
+    try:
+        with transaction.atomic():
+            updated = PhoneLine.objects.filter(pk=line.pk, state=LineState.PENDING).update(
+                state=LineState.ASSIGNED,
+                number=e164,
+                assigned_at=assigned_at or timezone.now(),
+                updated_at=timezone.now(),
+            )
+    except IntegrityError:
+        return PhoneLine.objects.filter(number=e164).first()
+    if updated != 1:
+        return PhoneLine.objects.filter(number=e164).first()
+    line.refresh_from_db()
+    _refresh_status(setup)
+    audit_record(
+        organization=setup.organization,
+        actor=Actor.system(),
+        action="line.assign",
+        obj=line,
+        before={"state": LineState.PENDING},
+        after={"state": LineState.ASSIGNED, "number": e164},
+    )
+    logger.info("setup %s: line %s assigned", setup.id, line.id)
+    return line
+
+
+@transaction.atomic
+def line_block(*, setup: Setup, number: str | None, reason: str | None) -> PhoneLine | None:
+    """Mark the setup's line with `number` as blocked by the provider (idempotent)."""
+    e164 = to_e164(number)
+    if e164 is None:
+        return None
+    line = PhoneLine.objects.select_for_update().filter(setup=setup, number=e164).first()
+    if line is None or line.blocked_at is not None:
+        return line
+    line.blocked_at = timezone.now()
+    line.blocked_reason = (reason or "")[:2000]
+    line.save(update_fields=["blocked_at", "blocked_reason", "updated_at"])
+    audit_record(
+        organization=setup.organization,
+        actor=Actor.system(),
+        action="line.block",
+        obj=line,
+        after={"blocked_reason": line.blocked_reason},
+    )
+    logger.warning("setup %s: line %s blocked by the provider", setup.id, line.id)
+    return line
+
+
+def setup_reconcile(*, setup: Setup) -> int:
+    """Poll the provider for lines of a setup still waiting; returns how many got assigned.
+
+    Covers a `line_assigned` delivery we missed: ticket status first (it names the line
+    it fulfilled), then the account's lines/state for numbers we do not know yet.
+    """
+    if not setup.credentials_encrypted:
+        return 0
+    credentials = setup_credentials(setup)
+    adapter = get_adapter()
+    assigned = 0
+    for line in setup.lines.filter(state=LineState.PENDING).exclude(provider_request_id=""):
+        ticket = adapter.get_line_request(
+            credentials=credentials, request_id=line.provider_request_id
+        )
+        if ticket.number and line_assign(
+            setup=setup, number=ticket.number, line_request_id=line.provider_request_id
+        ):
+            assigned += 1
+    if setup.lines.filter(state=LineState.PENDING).exists():
+        known = set(setup.lines.exclude(number=None).values_list("number", flat=True))
+        for entry in adapter.lines_state(credentials=credentials):
+            if (
+                entry.number
+                and entry.number not in known
+                and line_assign(setup=setup, number=entry.number)
+            ):
+                known.add(entry.number)
+                assigned += 1
+    return assigned
+
+
+# --- provider events ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    provider_event: ProviderEvent
+    duplicate: bool
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def _record(
+    *, setup: Setup, event_key: str, event_type: str, payload: Any, status: str, error: str = ""
+) -> tuple[ProviderEvent, bool]:
+    try:
+        with transaction.atomic():
+            event = ProviderEvent.objects.create(
+                setup=setup,
+                event_key=event_key[:255],
+                event_type=event_type[:64],
+                payload=payload,
+                status=status,
+                error=error,
+            )
+            return event, True
+    except IntegrityError:
+        return ProviderEvent.objects.get(setup=setup, event_key=event_key[:255]), False
+
+
+@transaction.atomic
+def provider_event_receive(
+    *, setup: Setup, event_type_hint: str | None, raw_body: bytes
+) -> IntakeResult:
+    """Record one authenticated provider delivery and dispatch it (at most once per key).
+
+    Malformed or unparseable bodies are recorded as `failed` and not dispatched; unknown
+    types are recorded as `ignored`. A handler exception propagates and rolls back the
+    whole delivery, so the provider's re-delivery can succeed later.
+    """
+    hint = event_type_hint or None
+    try:
+        body = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError):
+        event, created = _record(
+            setup=setup,
+            event_key=f"malformed:{_digest(raw_body)}",
+            event_type=hint or "malformed",
+            payload={"unparsed_sha256": _digest(raw_body), "size": len(raw_body)},
+            status=ProviderEventStatus.FAILED,
+            error="Body is not valid JSON.",
+        )
+        logger.warning("setup %s: malformed provider webhook recorded as %s", setup.id, event.id)
+        return IntakeResult(event, duplicate=not created)
+    try:
+        parsed: ParsedWebhook = get_adapter().parse_webhook(event_type_hint=hint, body=body)
+    except WebhookParseError as exc:
+        event, created = _record(
+            setup=setup,
+            event_key=f"unparseable:{_digest(raw_body)}",
+            event_type=hint or "unknown",
+            payload=body,
+            status=ProviderEventStatus.FAILED,
+            error=str(exc)[:500],
+        )
+        logger.warning("setup %s: unparseable provider webhook %s", setup.id, event.id)
+        return IntakeResult(event, duplicate=not created)
+
+    event, created = _record(
+        setup=setup,
+        event_key=parsed.event_key,
+        event_type=parsed.event_type,
+        payload=body,
+        status=ProviderEventStatus.RECEIVED,
+    )
+    if not created:
+        logger.info("setup %s: duplicate provider event %s", setup.id, event.id)
+        return IntakeResult(event, duplicate=True)
+    handled = 0
+    if not isinstance(parsed.event, UnknownEvent):
+        handled = dispatch.dispatch(setup=setup, event=parsed.event, provider_event=event)
+    event.status = ProviderEventStatus.PROCESSED if handled else ProviderEventStatus.IGNORED
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "processed_at"])
+    logger.info(
+        "setup %s: provider event %s (%s) %s", setup.id, event.id, event.event_type, event.status
+    )
+    return IntakeResult(event, duplicate=False)
+
+
+# --- dispatch handlers for our own event types -------------------------------
+
+
+def handle_line_assigned(
+    *, setup: Setup, event: LineAssigned, provider_event: ProviderEvent
+) -> None:
+    if event.number:
+        line_assign(setup=setup, number=event.number, line_request_id=event.line_request_id)
+        return
+    # No number in the body: ask the provider which line it placed, after commit.
+    from provisioning.tasks import setup_reconcile_task
+
+    setup_id = str(setup.id)
+    transaction.on_commit(lambda: setup_reconcile_task.delay(setup_id))
+
+
+def handle_line_blocked(*, setup: Setup, event: LineBlocked, provider_event: ProviderEvent) -> None:
+    line_block(setup=setup, number=event.number, reason=event.reason)
