@@ -1,0 +1,97 @@
+"""`seed_load` fills a consistent benchmark dataset (bulk path on SQLite, COPY on PostgreSQL)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import CommandError, call_command
+from django.db.models import Count, Max
+
+from console.api.authentication import hash_api_key
+from console.crypto import reset_keys_cache
+from console.models import AgentIdentity, ApiKey
+from messaging.models import Conversation, Message
+from routing.models import Assignment, ContactRule
+
+
+@pytest.fixture
+def seeded(db: None, tmp_path: Path, settings: object) -> Iterator[dict]:
+    # Setups carry encrypted secrets; tests run with DEBUG off, so a key is required.
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # type: ignore[attr-defined]
+    reset_keys_cache()
+    keys_file = tmp_path / "keys.json"
+    call_command(
+        "seed_load",
+        messages=2000,
+        conversations=200,
+        identities=5,
+        pool_lines=4,
+        keys_file=str(keys_file),
+        stdout=io.StringIO(),
+    )
+    yield json.loads(keys_file.read_text())
+    reset_keys_cache()
+
+
+def test_it_creates_the_requested_volume(seeded: dict) -> None:
+    assert Message.objects.count() == 2000
+    assert Conversation.objects.count() == 200
+    assert AgentIdentity.objects.count() == 5
+
+
+def test_every_conversation_has_messages_and_its_last_message_time(seeded: dict) -> None:
+    stats = Conversation.objects.annotate(n=Count("messages"), last=Max("messages__created_at"))
+    assert all(c.n >= 1 and c.last_message_at == c.last for c in stats)
+
+
+def test_blocked_rows_are_inbound_and_match_a_block_rule(seeded: dict) -> None:
+    blocked = Message.objects.filter(is_blocked=True)
+    assert blocked.exists()
+    assert not blocked.filter(direction="outbound").exists()
+    rule_ids = set(ContactRule.objects.values_list("id", flat=True))
+    assert {m.blocked_rule_id for m in blocked} <= rule_ids
+
+
+def test_active_assignments_are_unique_per_identity_and_person(seeded: dict) -> None:
+    dupes = (
+        Assignment.objects.filter(status="active")
+        .values("identity_id", "remote_number")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
+    assert not dupes.exists()
+
+
+def test_the_keys_file_holds_working_keys(seeded: dict) -> None:
+    raw = seeded["identities"][0]["key"]
+    key = ApiKey.objects.get(key_hash=hash_api_key(raw))
+    assert str(key.identity_id) == seeded["identities"][0]["id"]
+    assert len(seeded["organizations"]) == 1
+    assert ApiKey.objects.filter(identity__isnull=True).count() == 1
+
+
+def test_connected_people_in_the_keys_file_have_an_active_connection_or_dedicated_line(
+    seeded: dict,
+) -> None:
+    for ident in seeded["identities"]:
+        for conv in ident["conversations"]:
+            if conv["pool"]:
+                assert Assignment.objects.filter(
+                    identity_id=ident["id"], remote_number=conv["remote_number"], status="active"
+                ).exists()
+
+
+def test_it_refuses_a_database_that_already_holds_messages(seeded: dict, tmp_path: Path) -> None:
+    with pytest.raises(CommandError):
+        call_command(
+            "seed_load",
+            messages=10,
+            conversations=2,
+            identities=1,
+            keys_file=str(tmp_path / "k.json"),
+        )
