@@ -6,8 +6,8 @@ os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "")
 
-from .base import *  # noqa: E402,F403
-from .base import BASE_DIR, DATABASES, env  # noqa: E402
+from .base import *  # noqa: F403
+from .base import BASE_DIR, DATABASES, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -16,6 +16,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 PROVIDER_NAME = "fake"
+# pytest-django runs tests with DEBUG off, where crypto refuses to derive a key itself.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
+    "BlaAV6Q9CkGozBtkS5XrpAOifYFiFsQXAtRAR9zuwy8="
+]
 WEBHOOKS_ALLOW_LOOPBACK = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not os.environ.get(
     "DATABASE_URL"
