@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
@@ -23,3 +24,7 @@ urlpatterns = [
     path("api/v1/", include("messaging.api.urls")),
     path("api/v1/", include("messaging.webhooks.api.urls")),
 ]
+
+# Baseline views for `make bench` only (see console/bench.py); never on in production.
+if settings.BENCH_ENDPOINTS_ENABLED:
+    urlpatterns.append(path("bench/", include("console.bench")))
