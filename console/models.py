@@ -144,6 +144,11 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "organization"], name="membership_unique")
         ]
+        # Granted through the "Operators" and "Auditors" groups (console migration 0003).
+        permissions = [
+            ("console_view", "Can read the staff console"),
+            ("console_operate", "Can make changes in the staff console"),
+        ]
 
 
 class IdempotencyRecord(models.Model):

@@ -15,6 +15,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("console/", include("console.views.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     *api_path("api/whoami", WhoamiApi.as_view(), "whoami"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include("routing.api.urls")),
     path("api/v1/", include("messaging.api.urls")),
     path("api/v1/", include("messaging.webhooks.api.urls")),
+    path("", include("messaging.urls")),
 ]
 
 # Baseline views for `make bench` only (see console/bench.py); never on in production.

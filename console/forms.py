@@ -1,0 +1,117 @@
+"""Console input validation. Forms only check shapes; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from console.models import FilterMode
+from messaging.webhooks.models import DeliveryStatus as WebhookDeliveryStatus
+from provisioning.models import LineRole, SetupStatus
+from provisioning.phone import E164_INVALID, to_e164
+from routing.models import RuleAction, RuleDirection
+
+DATE_ORDER_INVALID = "The start date must not be after the end date."
+
+
+def _with_any(choices: list[tuple[str, str]], label: str = "Any") -> list[tuple[str, str]]:
+    return [("", label), *choices]
+
+
+class DateRangeMixin(forms.Form):
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", DATE_ORDER_INVALID)
+        return cleaned
+
+
+class SetupFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        required=False, label="Status", choices=_with_any(list(SetupStatus.choices))
+    )
+
+
+class LineRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=LineRole.choices)
+
+
+class BlockedFilterForm(DateRangeMixin):
+    identity = forms.ChoiceField(required=False, label="Identity")
+    sender = forms.CharField(required=False, label="Sender", max_length=320)
+
+    def __init__(self, *args: Any, handles: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["identity"].choices = _with_any([(h, f"@{h}") for h in handles])
+
+    def clean_sender(self) -> str:
+        raw = self.cleaned_data.get("sender", "").strip()
+        # Senders are stored in E.164; accept what people paste and normalise it.
+        return to_e164(raw) or raw
+
+
+class PhoneNumberField(forms.CharField):
+    def clean(self, value: Any) -> str:
+        text = super().clean(value)
+        number = to_e164(text)
+        if number is None:
+            raise forms.ValidationError(E164_INVALID, code="invalid")
+        return number
+
+
+class RuleCreateForm(forms.Form):
+    match_target = PhoneNumberField(
+        label="Phone number",
+        max_length=32,
+        widget=forms.TextInput(attrs={"placeholder": "+14155550123", "autocomplete": "off"}),
+    )
+    action = forms.ChoiceField(label="Action", choices=RuleAction.choices)
+    direction = forms.ChoiceField(
+        label="Direction", choices=RuleDirection.choices, initial=RuleDirection.BOTH
+    )
+
+
+class RuleUpdateForm(forms.Form):
+    action = forms.ChoiceField(label="Action", choices=RuleAction.choices)
+    direction = forms.ChoiceField(label="Direction", choices=RuleDirection.choices)
+
+
+class RuleStatusForm(forms.Form):
+    paused = forms.BooleanField(required=False, label="Paused")
+
+
+class FilterModeForm(forms.Form):
+    mode = forms.ChoiceField(label="Filter mode", choices=FilterMode.choices)
+
+
+class DeliveryFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        required=False, label="Status", choices=_with_any(list(WebhookDeliveryStatus.choices))
+    )
+
+
+class AuditFilterForm(DateRangeMixin):
+    action = forms.ChoiceField(required=False, label="Action")
+    actor = forms.CharField(required=False, label="Actor", max_length=255)
+    object_type = forms.CharField(required=False, label="Object type", max_length=64)
+
+    def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = _with_any([(a, a) for a in actions])
+
+
+class ConversationFilterForm(forms.Form):
+    identity = forms.ChoiceField(required=False, label="Identity")
+
+    def __init__(self, *args: Any, handles: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["identity"].choices = _with_any([(h, f"@{h}") for h in handles])

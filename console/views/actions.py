@@ -1,0 +1,101 @@
+"""Operator actions outside the rules editor: line roles, connection release, webhook retry.
+
+Each action finds the object in the viewer's scope (404 otherwise), checks the viewer
+operates that organisation (403 otherwise), calls the owning app's service, and answers
+with the fragment htmx swaps in, or a redirect for a plain form post.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from console.errors import ApplicationError
+from console.forms import LineRoleForm
+from console.views import selectors
+from console.views.access import console_view, user_actor
+from console.views.rendering import render_page
+from messaging.webhooks.services import delivery_retry
+from routing.services import assignment_release, line_role_set
+
+
+@require_POST
+@console_view
+def line_role(request: HttpRequest, line_id: str) -> HttpResponse:
+    access = request.console  # type: ignore[attr-defined]
+    line = selectors.line_get(org_ids=access.org_ids, line_id=line_id)
+    access.require_operator(line.setup.organization_id)
+    form = LineRoleForm(request.POST)
+    error = ""
+    status = 200
+    if form.is_valid():
+        try:
+            line = line_role_set(
+                line=line, role=form.cleaned_data["role"], actor=user_actor(request)
+            )
+        except ApplicationError as exc:
+            error, status = exc.message, 422
+    else:
+        error, status = "Choose router, pool or dedicated.", 422
+    if not request.htmx:  # type: ignore[attr-defined]
+        if error:
+            return HttpResponse(error, status=status, content_type="text/plain")
+        return redirect(reverse("console:setup", args=[line.setup_id]))
+    return render_page(
+        request,
+        "console/setup_detail.html#line-row",
+        {
+            "line": selectors.line_get(org_ids=access.org_ids, line_id=line.id),
+            "role_form": LineRoleForm(),
+            "can_edit": True,
+            "role_error": error,
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@console_view
+def assignment_release_view(request: HttpRequest, assignment_id: str) -> HttpResponse:
+    access = request.console  # type: ignore[attr-defined]
+    assignment = selectors.assignment_get(org_ids=access.org_ids, assignment_id=assignment_id)
+    access.require_operator(assignment.organization_id)
+    assignment_release(assignment=assignment, actor=user_actor(request))
+    identity = assignment.identity
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect(reverse("console:identity", args=[identity.handle]))
+    page = selectors.paginate(selectors.identity_connections(identity=identity), page=1)
+    return render_page(
+        request,
+        "console/identity_detail.html#connection-rows",
+        {"identity": identity, "page": page, "query": "", "can_edit": True},
+    )
+
+
+@require_POST
+@console_view
+def delivery_retry_view(request: HttpRequest, delivery_id: str) -> HttpResponse:
+    access = request.console  # type: ignore[attr-defined]
+    delivery = selectors.delivery_get(org_ids=access.org_ids, delivery_id=delivery_id)
+    access.require_operator(delivery.organization_id)
+    notice = "Retry queued."
+    status = 200
+    try:
+        delivery_retry(delivery=delivery, actor=user_actor(request))
+    except ApplicationError as exc:
+        notice, status = exc.message, 409
+    if not request.htmx:  # type: ignore[attr-defined]
+        if status != 200:
+            return HttpResponse(notice, status=status, content_type="text/plain")
+        return redirect(reverse("console:deliveries"))
+    fresh = selectors.delivery_list(org_ids=access.org_ids).get(pk=delivery.pk)
+    return render_page(
+        request,
+        "console/deliveries.html#delivery-row",
+        {"delivery": fresh, "notice": notice},
+        status=status,
+    )

@@ -1,0 +1,105 @@
+"""Blocked messages review: list with filters, detail, and the two review decisions."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from console.errors import ApplicationError
+from console.forms import BlockedFilterForm
+from console.views import selectors
+from console.views.access import console_view, user_actor
+from console.views.rendering import page_number, query_without_page, render_page
+from console.views.services import blocked_message_keep, blocked_sender_allow
+
+
+@require_GET
+@console_view
+def blocked_list(request: HttpRequest) -> HttpResponse:
+    orgs = request.console.org_ids  # type: ignore[attr-defined]
+    form = BlockedFilterForm(request.GET or None, handles=selectors.identity_handles(org_ids=orgs))
+    filters = selectors.BlockedFilters()
+    if form.is_valid():
+        filters = selectors.BlockedFilters(**form.cleaned_data)
+    page = selectors.paginate(
+        selectors.blocked_list(org_ids=orgs, filters=filters), page=page_number(request)
+    )
+    return render_page(
+        request,
+        "console/blocked.html",
+        {"nav": "blocked", "form": form, "page": page, "query": query_without_page(request)},
+        partial="blocked-rows",
+    )
+
+
+@require_GET
+@console_view
+def blocked_detail(request: HttpRequest, message_id: str) -> HttpResponse:
+    message = selectors.blocked_get(
+        org_ids=request.console.org_ids,  # type: ignore[attr-defined]
+        message_id=message_id,
+    )
+    return render_page(
+        request,
+        "console/blocked_detail.html",
+        {
+            "nav": "blocked",
+            "message": message,
+            "identity": message.identity,
+            "can_edit": request.console.can_operate_in(message.organization_id),  # type: ignore[attr-defined]
+        },
+        partial="review",
+    )
+
+
+def _review_response(
+    request: HttpRequest, message_id: str, *, notice: str = "", error: str = "", status: int = 200
+) -> HttpResponse:
+    if not request.htmx:  # type: ignore[attr-defined]
+        if error:
+            return HttpResponse(error, status=status, content_type="text/plain")
+        return redirect(reverse("console:blocked-detail", args=[message_id]))
+    message = selectors.blocked_get(
+        org_ids=request.console.org_ids,  # type: ignore[attr-defined]
+        message_id=message_id,
+    )
+    return render_page(
+        request,
+        "console/blocked_detail.html#review",
+        {
+            "message": message,
+            "identity": message.identity,
+            "can_edit": True,
+            "notice": notice,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@console_view
+def blocked_allow(request: HttpRequest, message_id: str) -> HttpResponse:
+    access = request.console  # type: ignore[attr-defined]
+    message = selectors.blocked_get(org_ids=access.org_ids, message_id=message_id)
+    access.require_operator(message.organization_id)
+    try:
+        summary = blocked_sender_allow(message=message, actor=user_actor(request))
+    except ApplicationError as exc:
+        return _review_response(request, message_id, error=exc.message, status=409)
+    notice = f"{message.remote_number} can now reach @{message.identity.handle}: {summary}."
+    return _review_response(request, message_id, notice=notice)
+
+
+@require_POST
+@console_view
+def blocked_keep(request: HttpRequest, message_id: str) -> HttpResponse:
+    access = request.console  # type: ignore[attr-defined]
+    message = selectors.blocked_get(org_ids=access.org_ids, message_id=message_id)
+    access.require_operator(message.organization_id)
+    blocked_message_keep(message=message, actor=user_actor(request))
+    return _review_response(
+        request, message_id, notice="Kept blocked. The decision is in the audit log."
+    )

@@ -1,0 +1,37 @@
+"""One template per page; htmx requests get the named partial of the same template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def render_page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    partial: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    htmx = getattr(request, "htmx", None)
+    if partial and htmx and not htmx.boosted:
+        template = f"{template}#{partial}"
+    context.setdefault("access", getattr(request, "console", None))
+    return render(request, template, context, status=status)
+
+
+def page_number(request: HttpRequest) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def query_without_page(request: HttpRequest) -> str:
+    """The current filters as a query string, for pagination links."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
