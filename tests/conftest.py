@@ -14,6 +14,9 @@ from provisioning.providers.fake import fake_provider as fake_provider_instance
 from console.services import IssuedApiKey, api_key_create
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
 
+# Fails the run if any secret the suite creates shows up in a log, response or report.
+pytest_plugins = ["tests.secret_scan"]
+
 
 class KeyedClient(APIClient):
     """An API client that authenticates with one key and remembers it."""

@@ -219,6 +219,15 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"ApiKeyAuth": []}],
     # One schema entry per route (api_path registers a slash twin) + the X-API-Key scheme.
     "PREPROCESSING_HOOKS": ["console.api.schema.drop_slash_duplicates"],
+    # Shared choice sets get one component name instead of one per field.
+    "ENUM_NAME_OVERRIDES": {
+        "FilterModeEnum": ["blacklist", "whitelist"],
+        "AssignmentStatusEnum": ["active", "released"],
+        "RuleStatusEnum": "routing.models.RuleStatus",
+        "NumberStatusEnum": ["active", "paused"],
+        "DeliveryAttemptStatusEnum": ["pending", "succeeded", "failed"],
+        "SetupStatusEnum": "provisioning.models.SetupStatus",
+    },
 }
 
 # --- Provider -------------------------------------------------------------
