@@ -11,7 +11,7 @@ from typing import Any
 
 from rest_framework.fields import DateTimeField
 
-from messaging.models import Message, Reaction
+from messaging.models import Conversation, Message, Reaction
 
 _datetime = DateTimeField()
 
@@ -47,9 +47,7 @@ def reaction_wire(reaction: Reaction) -> dict[str, Any]:
 
 def live_reactions(message: Message) -> list[Reaction]:
     # Uses the prefetch cache when present; filtering in Python keeps it one query per page.
-    return sorted(
-        (r for r in message.reactions.all() if r.is_live), key=lambda r: r.created_at
-    )
+    return sorted((r for r in message.reactions.all() if r.is_live), key=lambda r: r.created_at)
 
 
 def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str, Any]:
@@ -87,3 +85,38 @@ def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str,
     if include_blocked:
         body["is_blocked"] = message.is_blocked
     return body
+
+
+def _assignment_status(conversation: Conversation) -> str | None:
+    # Sent explicitly: the SDK assumes `active` whenever assignment_id is set.
+    assignment = conversation.assignment if conversation.assignment_id else None
+    return assignment.status if assignment is not None else None
+
+
+def conversation_wire(conversation: Conversation) -> dict[str, Any]:
+    """The Conversation object (GET /conversations/{id})."""
+    return {
+        "id": str(conversation.id),
+        "assignment_id": str(conversation.assignment_id) if conversation.assignment_id else None,
+        "assignment_status": _assignment_status(conversation),
+        "remote_number": conversation.remote_number,
+        "participants": [conversation.remote_number],
+        "is_group": False,
+        "group_creation_status": None,
+        "created_at": iso(conversation.created_at),
+        "updated_at": iso(conversation.updated_at),
+    }
+
+
+def conversation_summary_wire(conversation: Conversation) -> dict[str, Any]:
+    """A ConversationSummary row; expects the annotations of `conversation_list`."""
+    media = getattr(conversation, "latest_media", None)
+    return {
+        **conversation_wire(conversation),
+        "latest_text": getattr(conversation, "latest_text", None),
+        "latest_message_at": iso(getattr(conversation, "latest_message_at", None)),
+        "latest_direction": getattr(conversation, "latest_direction", None),
+        "latest_has_media": bool(media),
+        "unread_count": getattr(conversation, "unread_count", 0) or 0,
+        "total_count": getattr(conversation, "total_count", 0) or 0,
+    }

@@ -1,0 +1,390 @@
+"""The agent's iMessage API (contract §2): thin views over messaging services/selectors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console.api.params import parse_bool, parse_limit_offset, parse_uuid
+from console.api.permissions import HasApiKey
+from console.errors import ValidationFailed
+from console.idempotency import IdempotentResponse, run_idempotent
+from console.models import AgentIdentity, ApiKey
+from console.selectors import acting_identity_for_key
+from messaging import media, selectors, services
+from messaging.api import serializers as s
+from messaging.models import Conversation, Message
+from messaging.wire import (
+    conversation_summary_wire,
+    conversation_wire,
+    message_wire,
+    reaction_wire,
+)
+
+AGENT_IDENTITY_PARAM = OpenApiParameter("agent_identity_id", OpenApiTypes.UUID, required=False)
+LIST_PARAMS = [
+    OpenApiParameter("limit", OpenApiTypes.INT, required=False, description="1-200, default 50"),
+    OpenApiParameter("offset", OpenApiTypes.INT, required=False),
+    AGENT_IDENTITY_PARAM,
+    OpenApiParameter("is_blocked", OpenApiTypes.BOOL, required=False),
+    OpenApiParameter("include_groups", OpenApiTypes.BOOL, required=False),
+    OpenApiParameter("start_datetime", OpenApiTypes.STR, required=False),
+    OpenApiParameter("end_datetime", OpenApiTypes.STR, required=False),
+    OpenApiParameter("tz", OpenApiTypes.STR, required=False, description="IANA zone"),
+]
+THREAD_PARAMS = [
+    OpenApiParameter("limit", OpenApiTypes.INT, required=False),
+    OpenApiParameter("cursor", OpenApiTypes.STR, required=False),
+    AGENT_IDENTITY_PARAM,
+]
+ERRORS = {400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
+
+
+def caller_key(request: Request) -> ApiKey:
+    assert isinstance(request.auth, ApiKey)
+    return request.auth
+
+
+def _data(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _thread_body(page: selectors.ThreadPage) -> dict[str, Any]:
+    return {
+        "thread_id": str(page.thread_id),
+        "conversation_id": str(page.conversation.id),
+        "thread_root_message_id": str(page.messages[0].id) if page.messages else None,
+        "messages": [message_wire(m) for m in page.messages],
+        "next_cursor": page.next_cursor,
+    }
+
+
+class ConversationListApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        parameters=LIST_PARAMS,
+        responses={200: s.ConversationSummarySerializer(many=True), **ERRORS},
+        operation_id="imessage_conversations_list",
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        limit, offset = parse_limit_offset(params)
+        rows = selectors.conversation_list(
+            key=caller_key(request),
+            agent_identity_id=parse_uuid(params, "agent_identity_id"),
+            is_blocked=parse_bool(params, "is_blocked"),
+            date_range=selectors.parse_date_range(params),
+            limit=limit,
+            offset=offset,
+        )
+        return Response([conversation_summary_wire(c) for c in rows])
+
+
+class ConversationDetailApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        parameters=[AGENT_IDENTITY_PARAM],
+        responses={200: s.ConversationSerializer, 404: OpenApiTypes.OBJECT},
+        operation_id="imessage_conversations_get",
+    )
+    def get(self, request: Request, conversation_id: uuid.UUID) -> Response:
+        conversation = selectors.conversation_get(
+            key=caller_key(request),
+            conversation_id=conversation_id,
+            agent_identity_id=parse_uuid(request.query_params, "agent_identity_id"),
+        )
+        return Response(conversation_wire(conversation))
+
+
+class MessageListSendApi(APIView):
+    """GET lists messages; POST sends one (both live on `/messages`)."""
+
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        parameters=[
+            *LIST_PARAMS,
+            OpenApiParameter("conversation_id", OpenApiTypes.UUID, required=False),
+            OpenApiParameter("thread_id", OpenApiTypes.UUID, required=False),
+            OpenApiParameter("is_read", OpenApiTypes.BOOL, required=False),
+        ],
+        responses={200: s.IMessageSerializer(many=True), **ERRORS},
+        operation_id="imessage_messages_list",
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        limit, offset = parse_limit_offset(params)
+        rows = selectors.message_list(
+            key=caller_key(request),
+            agent_identity_id=parse_uuid(params, "agent_identity_id"),
+            conversation_id=parse_uuid(params, "conversation_id"),
+            thread_id=parse_uuid(params, "thread_id"),
+            is_read=parse_bool(params, "is_read"),
+            is_blocked=parse_bool(params, "is_blocked"),
+            date_range=selectors.parse_date_range(params),
+            limit=limit,
+            offset=offset,
+        )
+        return Response([message_wire(m) for m in rows])
+
+    @extend_schema(
+        parameters=[
+            AGENT_IDENTITY_PARAM,
+            OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER),
+        ],
+        request=s.MessageSendInputSerializer,
+        responses={
+            201: s.MessageSendOutputSerializer,
+            400: OpenApiTypes.OBJECT,
+            403: OpenApiTypes.OBJECT,
+            404: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            422: OpenApiTypes.OBJECT,
+            429: OpenApiTypes.OBJECT,
+        },
+        operation_id="imessage_messages_send",
+    )
+    def post(self, request: Request) -> Response:
+        key = caller_key(request)
+        agent_identity_id = parse_uuid(request.query_params, "agent_identity_id")
+        data = _data(s.MessageSendInputSerializer, request)
+        conversation: Conversation | None = None
+        reply_to: Message | None = None
+        if data.get("conversation_id"):
+            conversation = selectors.conversation_get(
+                key=key,
+                conversation_id=data["conversation_id"],
+                agent_identity_id=agent_identity_id,
+            )
+            identity: AgentIdentity = conversation.identity
+            if data.get("reply_to_message_id"):
+                reply_to = selectors.message_get(key=key, message_id=data["reply_to_message_id"])
+                if reply_to.conversation_id != conversation.id:
+                    raise ValidationFailed(
+                        "reply_to_message_id must be a message of this conversation.",
+                        extra={"fields": {"reply_to_message_id": ["not in conversation"]}},
+                    )
+        else:
+            acting = acting_identity_for_key(key=key, agent_identity_id=agent_identity_id)
+            if acting is None:
+                raise ValidationFailed(
+                    "agent_identity_id is required when an admin key sends by `to`.",
+                    extra={"fields": {"agent_identity_id": ["required"]}},
+                )
+            identity = acting
+
+        def work() -> IdempotentResponse:
+            outcome = services.message_send(
+                identity=identity,
+                conversation=conversation,
+                to=data.get("to"),
+                text=data.get("text"),
+                media_urls=data.get("media_urls") or [],
+                send_style=data.get("send_style"),
+                reply_to=reply_to,
+            )
+            return IdempotentResponse(
+                status=status.HTTP_201_CREATED,
+                body={"message": message_wire(outcome.message)},
+                headers=outcome.rate.headers(),
+            )
+
+        result = run_idempotent(
+            organization=key.organization,
+            scope=str(identity.id),
+            operation="imessage.send",
+            key=request.headers.get("Idempotency-Key"),
+            payload={"body": request.data, "agent_identity_id": str(agent_identity_id or "")},
+            work=work,
+        )
+        headers = dict(result.headers)
+        if result.replayed:
+            headers.update(services.rate_status(identity=identity).headers())
+            headers["Idempotency-Replayed"] = "true"
+        return Response(result.body, status=result.status, headers=headers)
+
+
+class MessageDetailApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        parameters=[AGENT_IDENTITY_PARAM],
+        responses={200: s.IMessageSerializer, 404: OpenApiTypes.OBJECT},
+        operation_id="imessage_messages_get",
+    )
+    def get(self, request: Request, message_id: uuid.UUID) -> Response:
+        message = selectors.message_get(
+            key=caller_key(request),
+            message_id=message_id,
+            agent_identity_id=parse_uuid(request.query_params, "agent_identity_id"),
+        )
+        return Response(message_wire(message))
+
+
+def _thread_limit(request: Request) -> int:
+    limit, _ = parse_limit_offset(request.query_params)
+    return limit
+
+
+class MessageThreadApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        parameters=THREAD_PARAMS,
+        responses={200: s.ThreadSerializer, **ERRORS},
+        operation_id="imessage_messages_thread",
+    )
+    def get(self, request: Request, message_id: uuid.UUID) -> Response:
+        page = selectors.thread_for_message(
+            key=caller_key(request),
+            message_id=message_id,
+            agent_identity_id=parse_uuid(request.query_params, "agent_identity_id"),
+            limit=_thread_limit(request),
+            cursor=request.query_params.get("cursor"),
+        )
+        return Response(_thread_body(page))
+
+
+class ConversationThreadApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        parameters=THREAD_PARAMS,
+        responses={200: s.ThreadSerializer, **ERRORS},
+        operation_id="imessage_conversations_thread",
+    )
+    def get(self, request: Request, conversation_id: uuid.UUID, thread_id: uuid.UUID) -> Response:
+        page = selectors.thread_in_conversation(
+            key=caller_key(request),
+            conversation_id=conversation_id,
+            thread_id=thread_id,
+            agent_identity_id=parse_uuid(request.query_params, "agent_identity_id"),
+            limit=_thread_limit(request),
+            cursor=request.query_params.get("cursor"),
+        )
+        return Response(_thread_body(page))
+
+
+class ReactionCreateApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        request=s.ReactionCreateInputSerializer,
+        responses={
+            201: s.ReactionSerializer,
+            400: OpenApiTypes.OBJECT,
+            403: OpenApiTypes.OBJECT,
+            404: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            502: OpenApiTypes.OBJECT,
+        },
+        operation_id="imessage_reactions_create",
+    )
+    def post(self, request: Request) -> Response:
+        key = caller_key(request)
+        data = _data(s.ReactionCreateInputSerializer, request)
+        message = selectors.message_get(key=key, message_id=data["message_id"])
+        reaction = services.reaction_send(
+            message=message, reaction=data["reaction"], part_index=data["part_index"]
+        )
+        return Response(reaction_wire(reaction), status=status.HTTP_201_CREATED)
+
+
+class ReactionDeleteApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        responses={204: None, 403: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        operation_id="imessage_reactions_delete",
+    )
+    def delete(self, request: Request, reaction_id: uuid.UUID) -> Response:
+        reaction = selectors.reaction_get(key=caller_key(request), reaction_id=reaction_id)
+        services.reaction_remove(reaction=reaction)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MarkReadApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        request=s.ConversationRefInputSerializer,
+        responses={200: s.MarkReadOutputSerializer, **ERRORS, 422: OpenApiTypes.OBJECT},
+        operation_id="imessage_mark_read",
+    )
+    def post(self, request: Request) -> Response:
+        key = caller_key(request)
+        data = _data(s.ConversationRefInputSerializer, request)
+        conversation = selectors.conversation_get(key=key, conversation_id=data["conversation_id"])
+        result = services.conversation_mark_read(conversation=conversation)
+        return Response(
+            {"conversation_id": str(result.conversation_id), "updated_count": result.updated_count}
+        )
+
+
+class TypingApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        request=s.ConversationRefInputSerializer,
+        responses={204: None, **ERRORS, 409: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
+        operation_id="imessage_typing",
+    )
+    def post(self, request: Request) -> Response:
+        key = caller_key(request)
+        data = _data(s.ConversationRefInputSerializer, request)
+        conversation = selectors.conversation_get(key=key, conversation_id=data["conversation_id"])
+        services.typing_send(conversation=conversation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Multipart overhead (boundaries, part headers) on top of the file itself.
+_MULTIPART_SLACK = 64 * 1024
+
+
+class MediaUploadApi(APIView):
+    permission_classes = [HasApiKey]
+    parser_classes = [MultiPartParser, JSONParser]
+
+    @extend_schema(
+        request={"multipart/form-data": s.MediaUploadInputSerializer},
+        responses={201: s.MediaUploadOutputSerializer, 400: OpenApiTypes.OBJECT, 413: None},
+        operation_id="imessage_media_upload",
+    )
+    def post(self, request: Request) -> Response:
+        # Refuse from the declared length before the body is parsed (read) at all.
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > settings.MEDIA_MAX_BYTES + _MULTIPART_SLACK:
+            raise media.media_too_large()
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationFailed(
+                "file: a multipart part named `file` is required.",
+                extra={"fields": {"file": ["required"]}},
+            )
+        stored = media.media_upload_store(
+            organization=caller_key(request).organization, upload=upload
+        )
+        return Response(
+            {
+                "media_url": media.media_url(stored),
+                "content_type": stored.content_type,
+                "size": stored.size,
+            },
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,0 +1,988 @@
+"""Messaging writes: sending (outbox, rate cap, retries, sweep), delivery status, inbound
+storage, tapbacks, read receipts, typing and the conversation hook for routing.
+
+Message text never goes to logs: log ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from console.errors import ApplicationError, Conflict, Forbidden, NotFound
+from console.models import AgentIdentity
+from messaging.models import (
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Message,
+    Reaction,
+    ReactionType,
+    SendState,
+)
+from messaging.webhooks import services as webhook_services
+from provisioning.models import LineRole, PhoneLine
+from provisioning.providers.base import (
+    AccountCredentials,
+    InboundMessage,
+    InboundReaction,
+    ProviderAdapter,
+    ProviderError,
+    SendResult,
+    StatusUpdate,
+)
+from routing.models import Assignment, AssignmentStatus
+
+logger = logging.getLogger(__name__)
+
+# --- Errors (module constants so tests can import them) -----------------------
+IMESSAGE_NOT_ENABLED = "This identity is not enabled for iMessage."
+NO_ACTIVE_ASSIGNMENT = (
+    "This person is not connected to the identity. Ask them to text the connect command "
+    "to the triage number, then send again."
+)
+CONVERSATION_INACTIVE = (
+    "This conversation is no longer connected. The person can reconnect by texting the "
+    "connect command to the triage number."
+)
+DEDICATED_NOT_STARTED = (
+    "This person has not messaged the identity's dedicated line yet; a conversation "
+    "starts when they text it."
+)
+SEND_RATE_LIMITED = "The identity reached its rolling 24-hour send cap."
+CONVERSATION_NOT_FOUND = "Conversation not found."
+MESSAGE_NOT_FOUND = "Message not found."
+REACTION_NOT_FOUND = "Reaction not found."
+REACTION_NOT_OWN = "Only the sender can take back a tapback; this one is the other party's."
+REACTION_TARGET_NOT_INBOUND = "Tapbacks can only target a message the person sent."
+RECIPIENT_NOT_E164 = "This conversation is receive-only: its address is not a phone number."
+PROVIDER_UNAVAILABLE = "The messaging provider did not accept the request; try again."
+
+# --- Delivery pipeline knobs ----------------------------------------------------
+SEND_MAX_ATTEMPTS = 5
+SEND_BACKOFF_BASE_SECONDS = 5
+SEND_BACKOFF_MAX_SECONDS = 300
+# A queued row whose task should have run by now (its job was lost with the broker).
+QUEUED_GRACE = timedelta(seconds=60)
+# Longer than the task hard time limit: a `sending` row this old has no live worker.
+SENDING_TIMEOUT = timedelta(minutes=5)
+SWEEP_BATCH = 500
+
+# Statuses only move forward; terminal ones never change again.
+_STATUS_RANK = {
+    DeliveryStatus.REGISTERED: 0,
+    DeliveryStatus.PENDING: 0,
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.ACCEPTED: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.DELIVERED: 3,
+    DeliveryStatus.DECLINED: 3,
+    DeliveryStatus.ERROR: 3,
+}
+_FAILED_STATUSES = {DeliveryStatus.ERROR, DeliveryStatus.DECLINED}
+
+
+def _adapter() -> ProviderAdapter:
+    from provisioning.providers import get_adapter
+
+    return get_adapter()
+
+
+def _credentials(line: PhoneLine) -> AccountCredentials:
+    from provisioning.services import setup_credentials
+
+    return setup_credentials(line.setup)
+
+
+def _enqueue(task: Any, *args: Any, countdown: float | None = None) -> None:
+    """Hand work to Celery after commit; a broker outage is logged, the sweep catches up."""
+
+    def send() -> None:
+        task.apply_async(args=args, countdown=countdown)
+
+    transaction.on_commit(send, robust=True)
+
+
+def _emit(event_type: str, *, identity: AgentIdentity, **objects: Any) -> None:
+    # Called through the module so the webhook layer can be swapped or observed in tests.
+    webhook_services.event_emit(event_type=event_type, identity=identity, **objects)
+
+
+def _is_phone(address: str) -> bool:
+    return address.startswith("+")
+
+
+# --- Conversations -------------------------------------------------------------
+
+
+def conversation_get_or_create(
+    *, identity: AgentIdentity, remote_number: str, defaults: dict[str, Any] | None = None
+) -> Conversation:
+    """The one conversation per (identity, person); the unique constraint settles races."""
+    conversation, _ = Conversation.objects.get_or_create(
+        identity=identity,
+        remote_number=remote_number,
+        defaults={"organization_id": identity.organization_id, **(defaults or {})},
+    )
+    return conversation
+
+
+def conversation_attach(assignment: Assignment) -> None:
+    """Routing hook: point the (identity, person) conversation at an activated assignment.
+
+    Called inside routing's transaction. A released assignment stays on the conversation
+    so that reads report `assignment_status: released` and sends answer 409.
+    """
+    if assignment.status != AssignmentStatus.ACTIVE:
+        Conversation.objects.filter(
+            identity_id=assignment.identity_id,
+            remote_number=assignment.remote_number,
+            assignment_id=assignment.id,
+        ).update(updated_at=timezone.now())
+        return
+    conversation = conversation_get_or_create(
+        identity=assignment.identity,
+        remote_number=assignment.remote_number,
+        defaults={
+            "assignment": assignment,
+            "line_id": assignment.pool_line_id,
+            "last_message_at": timezone.now(),
+        },
+    )
+    if conversation.assignment_id != assignment.id or conversation.line_id != (
+        assignment.pool_line_id
+    ):
+        conversation.assignment = assignment
+        conversation.line_id = assignment.pool_line_id
+        conversation.save(update_fields=["assignment", "line", "updated_at"])
+
+
+def _conversation_line(conversation: Conversation) -> PhoneLine | None:
+    """The line we may send on now: the active assignment's pool line, or the identity's
+    dedicated line. None when the connection was released."""
+    line = conversation.line
+    if line is None or line.number is None:
+        return None
+    if line.role == LineRole.DEDICATED:
+        return line if line.identity_id == conversation.identity_id else None
+    assignment = conversation.assignment
+    if assignment is None or assignment.status != AssignmentStatus.ACTIVE:
+        return None
+    return line
+
+
+def _touch_conversation(conversation_id: Any, at: datetime) -> None:
+    Conversation.objects.filter(pk=conversation_id).filter(
+        Q(last_message_at__isnull=True) | Q(last_message_at__lt=at)
+    ).update(last_message_at=at, updated_at=timezone.now())
+
+
+# --- Sending ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    limit: int
+    remaining: int
+    reset_at: datetime
+    retry_after: int | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(math.ceil(self.reset_at.timestamp())),
+        }
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    message: Message
+    rate: RateInfo
+
+
+def _rate_window(identity: AgentIdentity, now: datetime) -> tuple[int, datetime | None]:
+    window = Message.objects.filter(
+        identity=identity, direction=Direction.OUTBOUND, created_at__gt=now - timedelta(hours=24)
+    )
+    count = window.count()
+    oldest = (
+        window.order_by("created_at").values_list("created_at", flat=True).first()
+        if count
+        else None
+    )
+    return count, oldest
+
+
+def _rate_check(identity: AgentIdentity, now: datetime) -> RateInfo:
+    """Raises the 429 `send_rate_limited` when the rolling cap is reached.
+
+    The caller holds the identity's row lock, so the count cannot change underneath.
+    """
+    cap = settings.SEND_CAP_PER_24H
+    count, oldest = _rate_window(identity, now)
+    reset_at = (oldest + timedelta(hours=24)) if oldest else now + timedelta(hours=24)
+    if count >= cap:
+        retry_after = max(1, math.ceil((reset_at - now).total_seconds()))
+        info = RateInfo(limit=cap, remaining=0, reset_at=reset_at, retry_after=retry_after)
+        raise ApplicationError(
+            SEND_RATE_LIMITED,
+            code="send_rate_limited",
+            status_code=429,
+            extra={"limit": cap, "retry_after_seconds": retry_after},
+            headers=info.headers(),
+        )
+    # This send counts against the window from now on.
+    return RateInfo(limit=cap, remaining=cap - count - 1, reset_at=reset_at)
+
+
+def _no_assignment_error(identity: AgentIdentity) -> ApplicationError:
+    from routing.selectors import triage_info
+
+    triage = triage_info(handle=identity.handle)
+    return ApplicationError(
+        NO_ACTIVE_ASSIGNMENT,
+        code="no_active_assignment",
+        status_code=404,
+        extra={
+            "connect_command": triage.connect_command if triage else f"connect @{identity.handle}",
+            "triage_number": triage.number if triage else None,
+        },
+    )
+
+
+def _dedicated_line(identity: AgentIdentity) -> PhoneLine | None:
+    return (
+        PhoneLine.objects.filter(
+            identity=identity, role=LineRole.DEDICATED, number__isnull=False, released_at=None
+        )
+        .order_by("requested_at")
+        .first()
+    )
+
+
+def _resolve_target(
+    *, identity: AgentIdentity, conversation: Conversation | None, to: str | None
+) -> tuple[Conversation, PhoneLine]:
+    """The conversation and line a send goes out on (404/409 in contract order)."""
+    if conversation is not None:
+        line = _conversation_line(conversation)
+        if line is None:
+            raise Conflict(CONVERSATION_INACTIVE, code="conversation_inactive")
+        return conversation, line
+    assert to is not None
+    from routing.selectors import active_assignment
+
+    assignment = active_assignment(identity=identity, remote_number=to)
+    if assignment is not None:
+        conversation_attach(assignment)
+        conversation = Conversation.objects.select_related("assignment", "line").get(
+            identity=identity, remote_number=to
+        )
+        line = _conversation_line(conversation)
+        if line is None:  # pragma: no cover - attach just pointed it at the active one
+            raise Conflict(CONVERSATION_INACTIVE, code="conversation_inactive")
+        return conversation, line
+    dedicated = _dedicated_line(identity)
+    if dedicated is None:
+        raise _no_assignment_error(identity)
+    existing = (
+        Conversation.objects.select_related("assignment", "line")
+        .filter(identity=identity, remote_number=to)
+        .first()
+    )
+    if existing is None or existing.line_id != dedicated.id:
+        raise Conflict(DEDICATED_NOT_STARTED, code="conversation_inactive")
+    return existing, dedicated
+
+
+@transaction.atomic
+def message_send(
+    *,
+    identity: AgentIdentity,
+    conversation: Conversation | None,
+    to: str | None,
+    text: str | None,
+    media_urls: list[str],
+    send_style: str | None,
+    reply_to: Message | None = None,
+) -> SendOutcome:
+    """Store an outbound message `queued` and enqueue its send after commit.
+
+    Checks in contract order: 400 imessage_not_enabled, 403 recipient_blocked,
+    404 no_active_assignment / 409 conversation_inactive, 429 send_rate_limited.
+    """
+    from routing.services import outbound_permission_check
+
+    if not identity.imessage_enabled:
+        raise ApplicationError(IMESSAGE_NOT_ENABLED, code="imessage_not_enabled")
+    remote = conversation.remote_number if conversation is not None else to
+    assert remote is not None
+    if not _is_phone(remote):
+        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
+    outbound_permission_check(identity=identity, number=remote)
+    conversation, line = _resolve_target(identity=identity, conversation=conversation, to=to)
+    # Serialise sends per identity: the count and the insert must not interleave.
+    AgentIdentity.objects.select_for_update().filter(pk=identity.pk).values_list("pk").get()
+    now = timezone.now()
+    rate = _rate_check(identity, now)
+    message = Message.objects.create(
+        organization_id=identity.organization_id,
+        identity=identity,
+        conversation=conversation,
+        assignment_id=conversation.assignment_id,
+        line=line,
+        direction=Direction.OUTBOUND,
+        remote_number=conversation.remote_number,
+        content=text or None,
+        send_style=send_style,
+        media=[{"url": url, "content_type": None, "size": None} for url in media_urls],
+        status=DeliveryStatus.QUEUED,
+        is_read=True,
+        reply_to=reply_to,
+        send_state=SendState.QUEUED,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    _touch_conversation(conversation.pk, now)
+    from messaging.tasks import message_send_task
+
+    _enqueue(message_send_task, str(message.id))
+    logger.info("message %s queued for identity %s", message.id, identity.id)
+    return SendOutcome(message=message, rate=rate)
+
+
+def rate_status(*, identity: AgentIdentity) -> RateInfo:
+    """The identity's current window (for headers on replays or reads)."""
+    now = timezone.now()
+    cap = settings.SEND_CAP_PER_24H
+    count, oldest = _rate_window(identity, now)
+    reset_at = (oldest + timedelta(hours=24)) if oldest else now + timedelta(hours=24)
+    return RateInfo(limit=cap, remaining=max(0, cap - count), reset_at=reset_at)
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    delay = min(SEND_BACKOFF_MAX_SECONDS, SEND_BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return float(delay)
+
+
+def _normalise_send_status(result: SendResult) -> str:
+    if result.status == DeliveryStatus.DELIVERED:
+        return DeliveryStatus.DELIVERED
+    # Accepted by the provider: the contract's `imessage.sent` moment.
+    return DeliveryStatus.SENT
+
+
+def message_deliver(*, message_id: Any) -> None:
+    """The outbound job: claim the queued row, call the provider once, record the result.
+
+    Transient provider errors re-queue the row with exponential backoff; permanent ones,
+    or an exhausted retry budget, end it in `error` with `imessage.delivery_failed`.
+    """
+    now = timezone.now()
+    claimed = Message.objects.filter(pk=message_id, send_state=SendState.QUEUED).update(
+        send_state=SendState.SENDING,
+        claimed_at=now,
+        send_attempts=F("send_attempts") + 1,
+        updated_at=now,
+    )
+    if not claimed:
+        return
+    message = Message.objects.select_related("line__setup", "identity").get(pk=message_id)
+    line = message.line
+    if line is None or line.number is None:
+        _send_failed(
+            message,
+            ProviderError("The conversation has no line to send from.", permanent=True),
+        )
+        return
+    try:
+        result = _adapter().send_message(
+            credentials=_credentials(line),
+            from_number=line.number,
+            to_number=message.remote_number,
+            content=message.content,
+            media_url=message.media[0]["url"] if message.media else None,
+            send_style=message.send_style,
+            status_callback=None,
+        )
+    except ProviderError as exc:
+        _send_failed(message, exc)
+        return
+    if result.status in _FAILED_STATUSES:
+        _send_failed(
+            message,
+            ProviderError("The provider refused the message.", permanent=True),
+            provider_handle=result.provider_handle,
+        )
+        return
+    _send_succeeded(message, result)
+
+
+@transaction.atomic
+def _send_succeeded(message: Message, result: SendResult) -> None:
+    status = _normalise_send_status(result)
+    fields: dict[str, Any] = {
+        "send_state": SendState.SENT,
+        "provider_handle": result.provider_handle,
+        "status": status,
+        "updated_at": timezone.now(),
+    }
+    if result.service:
+        fields["service"] = result.service
+    if result.was_downgraded is not None:
+        fields["was_downgraded"] = result.was_downgraded
+    updated = Message.objects.filter(pk=message.pk, send_state=SendState.SENDING).update(**fields)
+    if not updated:
+        logger.warning("message %s was settled elsewhere while sending", message.pk)
+        return
+    message.refresh_from_db()
+    logger.info("message %s accepted by the provider", message.pk)
+    _emit("imessage.sent", identity=message.identity, message=message)
+    if status == DeliveryStatus.DELIVERED:
+        _emit("imessage.delivered", identity=message.identity, message=message)
+
+
+@transaction.atomic
+def _send_failed(
+    message: Message, exc: ProviderError, *, provider_handle: str | None = None
+) -> None:
+    attempts = message.send_attempts
+    if not exc.permanent and attempts < SEND_MAX_ATTEMPTS:
+        delay = _backoff(attempts, exc.retry_after)
+        Message.objects.filter(pk=message.pk, send_state=SendState.SENDING).update(
+            send_state=SendState.QUEUED,
+            claimed_at=None,
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+            error_detail=f"attempt {attempts} failed: {exc.message}"[:2000],
+            updated_at=timezone.now(),
+        )
+        logger.info(
+            "message %s send attempt %s failed, retrying in %ss", message.pk, attempts, delay
+        )
+        from messaging.tasks import message_send_task
+
+        _enqueue(message_send_task, str(message.pk), countdown=delay)
+        return
+    reason = (
+        "The provider refused the message permanently."
+        if exc.permanent
+        else f"The provider could not be reached after {attempts} attempts."
+    )
+    _message_fail(
+        message,
+        code=exc.error_key or (str(exc.status_code) if exc.status_code else "provider_error"),
+        error_message=exc.message,
+        reason=reason,
+        provider_handle=provider_handle,
+        from_states=[SendState.SENDING],
+    )
+
+
+def _message_fail(
+    message: Message,
+    *,
+    code: str,
+    error_message: str,
+    reason: str,
+    provider_handle: str | None = None,
+    from_states: list[str],
+) -> bool:
+    fields: dict[str, Any] = {
+        "send_state": SendState.FAILED,
+        "status": DeliveryStatus.ERROR,
+        "error_code": code[:64],
+        "error_message": error_message[:2000],
+        "error_reason": reason,
+        "next_attempt_at": None,
+        "updated_at": timezone.now(),
+    }
+    if provider_handle:
+        fields["provider_handle"] = provider_handle
+    updated = Message.objects.filter(pk=message.pk, send_state__in=from_states).update(**fields)
+    if not updated:
+        return False
+    message.refresh_from_db()
+    logger.warning("message %s failed: %s", message.pk, code)
+    _emit("imessage.delivery_failed", identity=message.identity, message=message)
+    return True
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    reconciled: int = 0
+    failed_unknown: int = 0
+    media_requeued: int = 0
+
+
+def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
+    """Recover lost outbound jobs without ever sending twice.
+
+    - `queued` rows overdue by QUEUED_GRACE: their task was lost (broker down at commit,
+      worker crash before the claim); enqueue again. A duplicate job is harmless: the
+      claim is a conditional update.
+    - `sending` rows older than SENDING_TIMEOUT: the worker died around the provider call.
+      With a provider handle we ask the provider (`message_status`) and settle the row
+      from its answer; without one we cannot know whether the provider got it, so the
+      row fails with `send_outcome_unknown` instead of being sent a second time.
+    """
+    from messaging.tasks import inbound_media_fetch_task, message_send_task
+
+    now = now or timezone.now()
+    result = SweepResult()
+    overdue = list(
+        Message.objects.filter(send_state=SendState.QUEUED, next_attempt_at__lte=now - QUEUED_GRACE)
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:SWEEP_BATCH]
+    )
+    for message_id in overdue:
+        try:
+            message_send_task.apply_async(args=(str(message_id),))
+            result.requeued += 1
+        except Exception:  # broker still down; the next sweep tries again
+            logger.exception("could not enqueue message %s", message_id)
+            break
+    stale = list(
+        Message.objects.select_related("line__setup", "identity")
+        .filter(send_state=SendState.SENDING, claimed_at__lt=now - SENDING_TIMEOUT)
+        .order_by("claimed_at")[:SWEEP_BATCH]
+    )
+    for message in stale:
+        if message_reconcile(message=message):
+            result.reconciled += 1
+        else:
+            result.failed_unknown += 1
+    pending_media = list(
+        Message.objects.filter(
+            direction=Direction.INBOUND,
+            media__0__rehosted=False,
+            created_at__lt=now - QUEUED_GRACE,
+            created_at__gt=now - timedelta(days=7),
+        ).values_list("id", flat=True)[:SWEEP_BATCH]
+    )
+    for message_id in pending_media:
+        try:
+            inbound_media_fetch_task.apply_async(args=(str(message_id),))
+            result.media_requeued += 1
+        except Exception:
+            logger.exception("could not enqueue media fetch for message %s", message_id)
+            break
+    return result
+
+
+def message_reconcile(*, message: Message) -> bool:
+    """Settle a `sending` row whose worker vanished. Returns True when the provider's
+    record settled it, False when it was failed as unknown. Never resends."""
+    status: StatusUpdate | None = None
+    if message.provider_handle and message.line is not None:
+        try:
+            status = _adapter().message_status(
+                credentials=_credentials(message.line), provider_handle=message.provider_handle
+            )
+        except ProviderError:
+            logger.warning("status lookup for message %s failed; will retry", message.pk)
+            return True
+    if status is None:
+        _message_fail(
+            message,
+            code="send_outcome_unknown",
+            error_message="The send job was interrupted and the provider has no record we can "
+            "match; it was not sent again to avoid a duplicate.",
+            reason="worker lost during send",
+            from_states=[SendState.SENDING],
+        )
+        return False
+    with transaction.atomic():
+        if status.status in _FAILED_STATUSES:
+            _message_fail(
+                message,
+                code=status.error_code or "provider_error",
+                error_message=status.error_message or "The provider reported a failure.",
+                reason=status.error_reason or "reported by the provider",
+                from_states=[SendState.SENDING],
+            )
+            return True
+        updated = Message.objects.filter(pk=message.pk, send_state=SendState.SENDING).update(
+            send_state=SendState.SENT, updated_at=timezone.now()
+        )
+        if updated:
+            _status_apply(message, status, emit_sent=True)
+    return True
+
+
+# --- Status callbacks ------------------------------------------------------------
+
+
+def _status_apply(message: Message, update: StatusUpdate, *, emit_sent: bool = False) -> bool:
+    """Move the status forward only; record service and SMS fallback. Emits events."""
+    new = update.status
+    if new not in _STATUS_RANK:
+        logger.info("ignoring status %r for message %s", new, message.pk)
+        return False
+    rank = _STATUS_RANK[new]
+    lower = [s for s, r in _STATUS_RANK.items() if r < rank]
+    same_or_lower = [s for s, r in _STATUS_RANK.items() if r <= rank]
+    fields: dict[str, Any] = {"updated_at": timezone.now()}
+    if update.service:
+        fields["service"] = update.service
+    if update.was_downgraded is not None:
+        fields["was_downgraded"] = update.was_downgraded
+    is_failure = new in _FAILED_STATUSES
+    if is_failure:
+        fields.update(
+            error_code=(update.error_code or "provider_error")[:64],
+            error_message=update.error_message,
+            error_reason=update.error_reason,
+            error_detail=update.error_detail,
+            send_state=SendState.FAILED,
+        )
+    base = Message.objects.filter(pk=message.pk)
+    moved = base.filter(Q(status__isnull=True) | Q(status__in=lower)).update(status=new, **fields)
+    if not moved:
+        # Same status again (or a late, lower one): keep the status, still record service
+        # and downgrade facts that only the later callback carried.
+        if len(fields) > 1 and not is_failure:
+            base.filter(status__in=same_or_lower).exclude(status__in=list(_FAILED_STATUSES)).update(
+                **fields
+            )
+        return False
+    message.refresh_from_db()
+    if emit_sent:
+        _emit("imessage.sent", identity=message.identity, message=message)
+    if new == DeliveryStatus.DELIVERED:
+        _emit("imessage.delivered", identity=message.identity, message=message)
+    elif is_failure:
+        _emit("imessage.delivery_failed", identity=message.identity, message=message)
+    return True
+
+
+@transaction.atomic
+def message_status_update(*, update: StatusUpdate) -> Message | None:
+    """Apply a provider status callback to the outbound message with that handle."""
+    message = (
+        Message.objects.select_related("identity")
+        .filter(provider_handle=update.provider_handle, direction=Direction.OUTBOUND)
+        .first()
+    )
+    if message is None:
+        logger.info("status callback for unknown handle ignored")
+        return None
+    _status_apply(message, update)
+    return message
+
+
+# --- Inbound ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def inbound_message_receive(*, event: InboundMessage) -> Message | None:
+    """Store an inbound message once and hand it to the agent webhook layer.
+
+    Routing decides the identity (None: consumed as a router command or unroutable).
+    Blocked senders are stored `is_blocked` for audit with no event; a disabled identity
+    gets the row but no event. A re-delivered provider handle is a no-op.
+    """
+    from provisioning.selectors import line_by_number
+    from routing.services import inbound_route
+
+    line = line_by_number(event.to_number)
+    if line is None:
+        logger.warning("inbound message for an unknown line ignored")
+        return None
+    if Message.objects.filter(provider_handle=event.provider_handle).exists():
+        return None
+    route = inbound_route(line=line, sender=event.from_number, text=event.content)
+    if route is None:
+        return None
+    identity = route.identity
+    now = timezone.now()
+    conversation = conversation_get_or_create(
+        identity=identity,
+        remote_number=event.from_number,
+        defaults={
+            "assignment": route.assignment,
+            "line": route.line,
+            "last_message_at": None if route.is_blocked else now,
+        },
+    )
+    media = (
+        [{"url": event.media_url, "content_type": None, "size": None, "rehosted": False}]
+        if event.media_url
+        else []
+    )
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                organization_id=identity.organization_id,
+                identity=identity,
+                conversation=conversation,
+                assignment=route.assignment,
+                line=route.line,
+                direction=Direction.INBOUND,
+                remote_number=event.from_number,
+                content=event.content or None,
+                service=event.service or "imessage",
+                media=media,
+                status=DeliveryStatus.RECEIVED,
+                is_blocked=route.is_blocked,
+                blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
+                provider_handle=event.provider_handle,
+                created_at=now,
+            )
+    except IntegrityError:
+        # The same handle raced in through another delivery: stored once already.
+        return None
+    if route.is_blocked:
+        logger.info("inbound message %s stored blocked", message.id)
+        return message
+    # Keep the conversation on the line the person is using now.
+    if conversation.line_id != route.line.id or (
+        route.assignment is not None and conversation.assignment_id != route.assignment.id
+    ):
+        conversation.line = route.line
+        if route.assignment is not None:
+            conversation.assignment = route.assignment
+        conversation.save(update_fields=["line", "assignment", "updated_at"])
+    _touch_conversation(conversation.pk, now)
+    if media:
+        from messaging.tasks import inbound_media_fetch_task
+
+        _enqueue(inbound_media_fetch_task, str(message.id))
+    if identity.imessage_enabled:
+        _emit("imessage.received", identity=identity, message=message)
+    logger.info("inbound message %s stored for identity %s", message.id, identity.id)
+    return message
+
+
+# --- Tapbacks ----------------------------------------------------------------------
+
+
+def _provider_call_failed(exc: ProviderError) -> ApplicationError:
+    return ApplicationError(
+        PROVIDER_UNAVAILABLE,
+        code="provider_error",
+        status_code=502,
+        extra={"provider_message": exc.message},
+    )
+
+
+def _active_line_or_409(conversation: Conversation) -> PhoneLine:
+    line = _conversation_line(conversation)
+    if line is None or line.number is None:
+        raise Conflict(CONVERSATION_INACTIVE, code="conversation_inactive")
+    return line
+
+
+def _replace_live_reaction(
+    *,
+    message: Message,
+    direction: str,
+    part_index: int,
+    reaction: str,
+    custom_emoji: str | None,
+    remote_number: str,
+) -> Reaction:
+    """Retire the sender's live tapback on this part and store the new one.
+
+    The partial unique constraint makes concurrent swaps settle on one live row."""
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                Reaction.objects.filter(
+                    message=message, direction=direction, part_index=part_index, is_live=True
+                ).update(is_live=False, removed_at=timezone.now(), updated_at=timezone.now())
+                return Reaction.objects.create(
+                    organization_id=message.organization_id,
+                    identity_id=message.identity_id,
+                    conversation_id=message.conversation_id,
+                    message=message,
+                    direction=direction,
+                    reaction=reaction,
+                    custom_emoji=custom_emoji if reaction == ReactionType.CUSTOM else None,
+                    part_index=part_index,
+                    remote_number=remote_number,
+                )
+        except IntegrityError:
+            continue
+    raise Conflict("The tapback changed concurrently; try again.", code="reaction_conflict")
+
+
+def reaction_send(*, message: Message, reaction: str, part_index: int) -> Reaction:
+    """Send a tapback on an inbound message; a second one replaces the first.
+
+    The provider is called first: a failure (502) leaves the previous tapback live.
+    """
+    from routing.services import outbound_permission_check
+
+    identity = message.identity
+    if message.direction != Direction.INBOUND:
+        raise ApplicationError(REACTION_TARGET_NOT_INBOUND, code="invalid_reaction_target")
+    if not identity.imessage_enabled:
+        raise ApplicationError(IMESSAGE_NOT_ENABLED, code="imessage_not_enabled")
+    if not _is_phone(message.remote_number):
+        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
+    outbound_permission_check(identity=identity, number=message.remote_number)
+    line = _active_line_or_409(message.conversation)
+    assert message.provider_handle is not None
+    try:
+        _adapter().send_reaction(
+            credentials=_credentials(line),
+            from_number=line.number or "",
+            provider_handle=message.provider_handle,
+            reaction=reaction,
+            part_index=part_index,
+        )
+    except ProviderError as exc:
+        raise _provider_call_failed(exc) from exc
+    return _replace_live_reaction(
+        message=message,
+        direction=Direction.OUTBOUND,
+        part_index=part_index,
+        reaction=reaction,
+        custom_emoji=None,
+        remote_number=message.remote_number,
+    )
+
+
+def reaction_remove(*, reaction: Reaction) -> None:
+    """Take back our own tapback. Already gone: success without a provider call.
+    The other party's: 403. A provider failure leaves it live (502) for a retry."""
+    if reaction.direction != Direction.OUTBOUND:
+        raise Forbidden(REACTION_NOT_OWN, code="reaction_not_own")
+    if not reaction.is_live:
+        return
+    message = reaction.message
+    line = _active_line_or_409(message.conversation)
+    assert message.provider_handle is not None
+    try:
+        # Sendblue documents no removal call; iMessage takes a tapback back with the
+        # same kind prefixed by "-" (the adapter passes it through).
+        _adapter().send_reaction(
+            credentials=_credentials(line),
+            from_number=line.number or "",
+            provider_handle=message.provider_handle,
+            reaction=f"-{reaction.reaction}",
+            part_index=reaction.part_index,
+        )
+    except ProviderError as exc:
+        raise _provider_call_failed(exc) from exc
+    Reaction.objects.filter(pk=reaction.pk, is_live=True).update(
+        is_live=False, removed_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def inbound_reaction_receive(*, event: InboundReaction) -> Reaction | None:
+    """A tapback from the person (any emoji as `custom`): swap or remove their live one."""
+    target = (
+        Message.objects.select_related("identity")
+        .filter(provider_handle=event.target_provider_handle)
+        .first()
+    )
+    if target is None or target.remote_number != event.from_number:
+        logger.info("inbound reaction for an unknown or foreign message ignored")
+        return None
+    if event.removed:
+        Reaction.objects.filter(
+            message=target,
+            direction=Direction.INBOUND,
+            part_index=event.part_index,
+            is_live=True,
+        ).update(is_live=False, removed_at=timezone.now(), updated_at=timezone.now())
+        return None
+    reaction_kind = event.reaction if event.reaction in ReactionType.values else ReactionType.CUSTOM
+    reaction = _replace_live_reaction(
+        message=target,
+        direction=Direction.INBOUND,
+        part_index=event.part_index,
+        reaction=reaction_kind,
+        custom_emoji=event.custom_emoji,
+        remote_number=event.from_number,
+    )
+    if not target.is_blocked and target.identity.imessage_enabled:
+        _emit("imessage.reaction_received", identity=target.identity, reaction=reaction)
+    return reaction
+
+
+# --- Read receipts and typing -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarkReadResult:
+    conversation_id: Any
+    updated_count: int
+
+
+def conversation_mark_read(*, conversation: Conversation) -> MarkReadResult:
+    """Send a read receipt (best effort, as the provider documents it) and mark the
+    conversation's visible inbound rows read."""
+    if not _is_phone(conversation.remote_number):
+        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
+    line = _conversation_line(conversation)
+    if line is not None and line.number is not None:
+        try:
+            _adapter().mark_read(
+                credentials=_credentials(line),
+                from_number=line.number,
+                to_number=conversation.remote_number,
+            )
+        except ProviderError:
+            logger.warning("read receipt for conversation %s failed", conversation.pk)
+    updated = Message.objects.filter(
+        conversation=conversation,
+        direction=Direction.INBOUND,
+        is_read=False,
+        is_blocked=False,
+    ).update(is_read=True, updated_at=timezone.now())
+    return MarkReadResult(conversation_id=conversation.pk, updated_count=updated)
+
+
+def typing_send(*, conversation: Conversation) -> None:
+    if not _is_phone(conversation.remote_number):
+        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
+    line = _active_line_or_409(conversation)
+    try:
+        _adapter().send_typing(
+            credentials=_credentials(line),
+            from_number=line.number or "",
+            to_number=conversation.remote_number,
+        )
+    except ProviderError as exc:
+        raise _provider_call_failed(exc) from exc
+
+
+__all__ = [
+    "MarkReadResult",
+    "NotFound",
+    "RateInfo",
+    "SendOutcome",
+    "SweepResult",
+    "conversation_attach",
+    "conversation_get_or_create",
+    "conversation_mark_read",
+    "inbound_message_receive",
+    "inbound_reaction_receive",
+    "message_deliver",
+    "message_reconcile",
+    "message_send",
+    "message_send_sweep",
+    "message_status_update",
+    "rate_status",
+    "reaction_remove",
+    "reaction_send",
+    "typing_send",
+]

@@ -1,0 +1,33 @@
+"""Celery tasks: thin, take ids, idempotent (claims are conditional updates)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from messaging import media, services
+
+
+@shared_task(name="messaging.message_send")
+def message_send_task(message_id: str) -> None:
+    services.message_deliver(message_id=message_id)
+
+
+@shared_task(name="messaging.message_send_sweep")
+def message_send_sweep_task() -> dict[str, int]:
+    result = services.message_send_sweep()
+    return dict(vars(result))
+
+
+@shared_task(
+    name="messaging.inbound_media_fetch",
+    bind=True,
+    max_retries=5,
+    autoretry_for=(media.MediaFetchError,),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def inbound_media_fetch_task(self: Any, message_id: str) -> None:
+    media.media_rehost(message_id=message_id)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import factory
+from django.utils import timezone
+
+from messaging.models import Conversation, MediaObject, Message, Reaction
+from tests.console.factories import AgentIdentityFactory
+
+
+class ConversationFactory(factory.django.DjangoModelFactory[Conversation]):
+    """A conversation; pass `assignment=` and `line=` for a connected one."""
+
+    class Meta:
+        model = Conversation
+
+    identity = factory.SubFactory(AgentIdentityFactory)
+    organization = factory.LazyAttribute(lambda o: o.identity.organization)
+    remote_number = factory.Sequence(lambda n: f"+1202555{3000 + n % 5000:04d}")
+    last_message_at = factory.LazyFunction(timezone.now)
+
+
+class MessageFactory(factory.django.DjangoModelFactory[Message]):
+    """An inbound message (the common case); pass direction="outbound" for ours."""
+
+    class Meta:
+        model = Message
+
+    conversation = factory.SubFactory(ConversationFactory)
+    identity = factory.LazyAttribute(lambda o: o.conversation.identity)
+    organization = factory.LazyAttribute(lambda o: o.conversation.organization)
+    assignment = factory.LazyAttribute(lambda o: o.conversation.assignment)
+    line = factory.LazyAttribute(lambda o: o.conversation.line)
+    remote_number = factory.LazyAttribute(lambda o: o.conversation.remote_number)
+    direction = "inbound"
+    content = factory.Sequence(lambda n: f"message {n}")
+    status = factory.LazyAttribute(lambda o: "received" if o.direction == "inbound" else "sent")
+    provider_handle = factory.Sequence(lambda n: f"handle-{n:08d}")
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class ReactionFactory(factory.django.DjangoModelFactory[Reaction]):
+    class Meta:
+        model = Reaction
+
+    message = factory.SubFactory(MessageFactory)
+    organization = factory.LazyAttribute(lambda o: o.message.organization)
+    identity = factory.LazyAttribute(lambda o: o.message.identity)
+    conversation = factory.LazyAttribute(lambda o: o.message.conversation)
+    remote_number = factory.LazyAttribute(lambda o: o.message.remote_number)
+    direction = "outbound"
+    reaction = "love"
+
+
+class MediaObjectFactory(factory.django.DjangoModelFactory[MediaObject]):
+    class Meta:
+        model = MediaObject
+
+    organization = factory.SubFactory("tests.console.factories.OrganizationFactory")
+    file = factory.django.FileField(filename="photo.jpg", data=b"\xff\xd8\xff fake jpeg")
+    content_type = "image/jpeg"
+    size = 14
+    sha256 = "0" * 64
