@@ -48,7 +48,7 @@ SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
-    SECRET_KEY = "insecure-development-only-key"  # noqa: S105
+    SECRET_KEY = "insecure-development-only-key"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -106,9 +106,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'bluewire.sqlite3'}"
-    ),
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'bluewire.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -191,6 +189,17 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
+# Periodic jobs (`celery -A console beat`); each app adds its own sweep here.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "webhooks-delivery-sweep": {
+        "task": "webhooks.delivery_sweep",
+        "schedule": float(SWEEP_INTERVAL_SECONDS),
+    },
+    "messaging-send-sweep": {
+        "task": "messaging.message_send_sweep",
+        "schedule": float(SWEEP_INTERVAL_SECONDS),
+    },
+}
 
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
@@ -214,9 +223,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
-        }
+        "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
     },
     "SECURITY": [{"ApiKeyAuth": []}],
     # One schema entry per route (api_path registers a slash twin) + the X-API-Key scheme.
@@ -245,11 +252,11 @@ PROVIDER_CHILD_ACCOUNT_PATH = env.str(
 )
 PROVIDER_ADD_LINE_PATH = env.str("PROVIDER_ADD_LINE_PATH", default="/accounts/lines/add-line")
 PROVIDER_PRIMARY_EMAIL_DOMAIN = env.str("PROVIDER_PRIMARY_EMAIL_DOMAIN", default="bluewire.test")
+# Largest provider webhook body we accept; refused with 413 before it is read.
+PROVIDER_WEBHOOK_MAX_BYTES = env.int("PROVIDER_WEBHOOK_MAX_BYTES", default=256 * 1024)
 # Simulator knobs (only read by `run_simulator`).
 SIMULATOR_ASSIGN_IMMEDIATELY = env_bool("SIMULATOR_ASSIGN_IMMEDIATELY", False)
 SIMULATOR_ASSIGN_DELAY_SECONDS = env.float("SIMULATOR_ASSIGN_DELAY_SECONDS", default=0)
-# Largest provider webhook body we accept; refused with 413 before it is read.
-PROVIDER_WEBHOOK_MAX_BYTES = env.int("PROVIDER_WEBHOOK_MAX_BYTES", default=256 * 1024)
 SIMULATOR_STATUS_DELAY_SECONDS = env.float("SIMULATOR_STATUS_DELAY_SECONDS", default=0.5)
 
 # --- Product limits -------------------------------------------------------
@@ -264,6 +271,11 @@ WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", False)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_MAX_RESPONSE_BYTES = env.int("WEBHOOK_MAX_RESPONSE_BYTES", default=64 * 1024)
 WEBHOOK_RETRY_WINDOW_HOURS = env.int("WEBHOOK_RETRY_WINDOW_HOURS", default=26)
+# Backoff between attempts: base * 2^(attempt-1), capped, with jitter.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_DELAY_SECONDS = env.float("WEBHOOK_RETRY_MAX_DELAY_SECONDS", default=3600.0)
+# The sweep re-enqueues due deliveries this long overdue (their own job should have run).
+WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
 
 # --- Benchmarks -----------------------------------------------------------
 BENCH_ENDPOINTS_ENABLED = env_bool("BENCH_ENDPOINTS_ENABLED", False)

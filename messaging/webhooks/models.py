@@ -76,6 +76,9 @@ class WebhookDelivery(models.Model):
     )
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Transient failures are retried until then; a manual retry from the console extends it.
+    retry_until = models.DateTimeField(null=True, blank=True)
+    # Set while a worker holds the row (a lease); a stale claim means that worker died.
     claimed_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)

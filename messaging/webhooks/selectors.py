@@ -1,0 +1,147 @@
+"""Agent webhook reads, scoped to the caller's organisation (and identity for scoped keys)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Max, Q, QuerySet
+
+from console.errors import NotFound
+from console.models import AgentIdentity, ApiKey
+from messaging.webhooks.models import (
+    SigningKey,
+    SubscriptionStatus,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+
+SUBSCRIPTION_NOT_FOUND = "Subscription not found."
+DELIVERY_NOT_FOUND = "Delivery not found."
+
+
+@dataclass(frozen=True)
+class SigningKeyStatus:
+    configured: bool
+    created_at: object  # datetime | None
+
+
+def subscriptions_for_key(key: ApiKey) -> QuerySet[WebhookSubscription]:
+    qs = WebhookSubscription.objects.filter(
+        organization_id=key.organization_id, status=SubscriptionStatus.ACTIVE
+    )
+    if not key.is_admin:
+        qs = qs.filter(identity_id=key.identity_id)
+    return qs
+
+
+def subscription_list(
+    *,
+    key: ApiKey,
+    agent_identity_id: uuid.UUID | None = None,
+    url: str | None = None,
+    event_type: str | None = None,
+    other_owner_filter: bool = False,
+) -> list[WebhookSubscription]:
+    """Active subscriptions, newest first. `other_owner_filter` (a mailbox or phone-number
+    owner, which this platform does not have) matches nothing."""
+    if other_owner_filter:
+        return []
+    qs = subscriptions_for_key(key).select_related("organization")
+    if agent_identity_id is not None:
+        qs = qs.filter(identity_id=agent_identity_id)
+    if url:
+        qs = qs.filter(url=url)
+    rows = list(qs.order_by("-created_at", "-id"))
+    if event_type:
+        # JSON containment is not portable to SQLite; the lists are short.
+        rows = [sub for sub in rows if event_type in sub.event_types]
+    return rows
+
+
+def subscription_get(*, key: ApiKey, subscription_id: str) -> WebhookSubscription:
+    """One visible subscription; deleted, foreign and malformed ids are all 404."""
+    try:
+        pk = uuid.UUID(subscription_id)
+    except ValueError:
+        raise NotFound(SUBSCRIPTION_NOT_FOUND) from None
+    sub = (
+        subscriptions_for_key(key)
+        .select_related("identity__organization", "organization")
+        .filter(pk=pk)
+        .first()
+    )
+    if sub is None:
+        raise NotFound(SUBSCRIPTION_NOT_FOUND)
+    return sub
+
+
+def deliveries_for_key(key: ApiKey) -> QuerySet[WebhookDelivery]:
+    qs = WebhookDelivery.objects.filter(organization_id=key.organization_id)
+    if not key.is_admin:
+        qs = qs.filter(event__identity_id=key.identity_id)
+    return qs
+
+
+def delivery_list(
+    *,
+    key: ApiKey,
+    limit: int,
+    offset: int,
+    subscription_id: uuid.UUID | None = None,
+    event_type: str | None = None,
+    success: bool | None = None,
+    agent_identity_id: uuid.UUID | None = None,
+    status: str | None = None,
+    other_owner_filter: bool = False,
+) -> list[WebhookDelivery]:
+    """Delivery rows, newest first; `success=True` means a 2xx answer was received."""
+    if other_owner_filter:
+        return []
+    qs = deliveries_for_key(key).select_related("event", "subscription").defer("event__payload")
+    if subscription_id is not None:
+        qs = qs.filter(subscription_id=subscription_id)
+    if event_type:
+        qs = qs.filter(event__event_type=event_type)
+    if agent_identity_id is not None:
+        qs = qs.filter(event__identity_id=agent_identity_id)
+    if status:
+        qs = qs.filter(status=status)
+    ok = Q(response_status__gte=200, response_status__lt=300)
+    if success is True:
+        qs = qs.filter(ok)
+    elif success is False:
+        qs = qs.exclude(ok)
+    return list(qs.order_by("-created_at", "-id")[offset : offset + limit])
+
+
+def delivery_get(*, key: ApiKey, delivery_id: str) -> WebhookDelivery:
+    try:
+        pk = uuid.UUID(delivery_id)
+    except ValueError:
+        raise NotFound(DELIVERY_NOT_FOUND) from None
+    delivery = (
+        deliveries_for_key(key)
+        .select_related("event__identity__organization", "subscription")
+        .defer("event__payload")
+        .filter(pk=pk)
+        .first()
+    )
+    if delivery is None:
+        raise NotFound(DELIVERY_NOT_FOUND)
+    return delivery
+
+
+def signing_key_status(identity: AgentIdentity) -> SigningKeyStatus:
+    record = SigningKey.objects.filter(identity=identity).only("created_at").first()
+    return SigningKeyStatus(
+        configured=record is not None, created_at=record.created_at if record else None
+    )
+
+
+def signing_key_status_for_organization(key: ApiKey) -> SigningKeyStatus:
+    """The deprecated org-level status: configured when any identity has a key."""
+    latest = SigningKey.objects.filter(identity__organization_id=key.organization_id).aggregate(
+        latest=Max("created_at")
+    )["latest"]
+    return SigningKeyStatus(configured=latest is not None, created_at=latest)

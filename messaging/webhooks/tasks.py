@@ -1,0 +1,19 @@
+"""Thin Celery tasks: they take ids and call the services, which claim rows themselves."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from messaging.webhooks import services
+
+
+@shared_task(name="webhooks.delivery_send", ignore_result=True)
+def delivery_send(delivery_id: str) -> str | None:
+    """One attempt of one delivery (a no-op when it is not due or already claimed)."""
+    return services.delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(name="webhooks.delivery_sweep", ignore_result=True)
+def delivery_sweep() -> int:
+    """Beat job: re-enqueue due deliveries whose job was lost."""
+    return services.delivery_sweep()
