@@ -101,3 +101,92 @@ class Assignment(models.Model):
             models.Index(fields=["organization", "status", "-created_at"]),
             models.Index(fields=["pool_line", "created_at"]),
         ]
+
+
+class ReplyKind(models.TextChoices):
+    CONNECTED = "connected"
+    GENERIC = "generic"
+    HELP = "help"
+    POOL_EXHAUSTED = "pool_exhausted"
+    POOL_BUSY = "pool_busy"
+    DISCONNECTED = "disconnected"
+
+
+class ReplyState(models.TextChoices):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class RouterReply(models.Model):
+    """An automatic reply to a person (the outbox): written in the routing transaction,
+    sent by a Celery task after commit, re-enqueued by the sweep if the job was lost."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    line = models.ForeignKey(PhoneLine, on_delete=models.CASCADE, related_name="router_replies")
+    to_number = models.CharField(max_length=320)
+    kind = models.CharField(max_length=16, choices=ReplyKind.choices)
+    text = models.TextField()
+    media_url = models.TextField(blank=True)
+    state = models.CharField(max_length=8, choices=ReplyState.choices, default=ReplyState.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    provider_handle = models.CharField(max_length=255, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(
+                fields=["state", "next_attempt_at"],
+                condition=Q(state__in=["queued", "sending"]),
+                name="router_reply_outbox",
+            )
+        ]
+
+
+class ExhaustionReason(models.TextChoices):
+    # Every eligible pool line already carries one of this person's connections.
+    PERSON = "person"
+    # No pool line can take a new contact (caps, blocked or paused lines, none configured).
+    CAPACITY = "capacity"
+
+
+class PoolExhaustion(models.Model):
+    """A connect that found no pool line: the console counts and lists these."""
+
+    id = models.BigAutoField(primary_key=True)
+    identity = models.ForeignKey(
+        AgentIdentity, on_delete=models.CASCADE, related_name="pool_exhaustions"
+    )
+    remote_number = models.CharField(max_length=20)
+    reason = models.CharField(max_length=10, choices=ExhaustionReason.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class NumberClaim(models.Model):
+    """One dedicated-number claim per `Idempotency-Key`, so retries never order a second line."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    line = models.ForeignKey(
+        PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "scope", "key"], name="number_claim_key_unique"
+            )
+        ]

@@ -1,0 +1,354 @@
+"""Identities API (contract §4): `/api/v1/identities/` and `/api/v1/identities/{handle}`."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console.api.params import parse_limit_offset
+from console.api.permissions import HasApiKey
+from console.errors import ApplicationError, Forbidden, ValidationFailed
+from console.idempotency import fingerprint, validate_key
+from console.models import HANDLE_PATTERN, AgentIdentity, ApiKey
+from console.selectors import identity_get_for_key, identity_list_for_key
+from console.services import Actor
+from provisioning.models import LineRole, LineState, PhoneLine
+from routing import services as routing
+
+UNSUPPORTED_CREATE_FIELDS = ("mailbox", "tunnel", "phone_number", "vault_secret_ids")
+SHARED_MODE_FIELDS = ("imessage_filter_mode", "phone_filter_mode")
+DIRECTIONAL_MODE_FIELDS = ("phone_inbound_filter_mode", "phone_outbound_filter_mode")
+FILTER_MODES = ("blacklist", "whitelist")
+_HANDLE_RE = re.compile(HANDLE_PATTERN)
+HANDLE_RULES = "Handles are 3-63 characters of lowercase letters, digits and hyphens."
+
+
+class UnsupportedFeature(ApplicationError):
+    status_code = 400
+    code = "unsupported_feature"
+
+
+def _key(request: Request) -> ApiKey:
+    assert isinstance(request.auth, ApiKey)
+    return request.auth
+
+
+def _field_error(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{name}: {message}", extra={"fields": {name: [message]}})
+
+
+def clean_handle(raw: Any) -> str:
+    """Strip one leading `@`; the rest must already follow the handle rules."""
+    if not isinstance(raw, str):
+        raise _field_error("agent_handle", HANDLE_RULES)
+    handle = raw[1:] if raw.startswith("@") else raw
+    if not _HANDLE_RE.match(handle):
+        raise _field_error("agent_handle", HANDLE_RULES)
+    return handle
+
+
+# --- Wire shape -------------------------------------------------------------------
+
+_dt = serializers.DateTimeField()
+
+
+def _iso(value: Any) -> str | None:
+    return _dt.to_representation(value) if value is not None else None
+
+
+def identity_queryset(qs: QuerySet[AgentIdentity]) -> QuerySet[AgentIdentity]:
+    """Everything the wire shape reads, in at most two extra queries for any list size."""
+    lines = PhoneLine.objects.filter(
+        role=LineRole.DEDICATED, state=LineState.ASSIGNED, released_at__isnull=True
+    ).order_by("assigned_at", "id")
+    return qs.select_related("organization", "signing_key").prefetch_related(
+        Prefetch("dedicated_lines", queryset=lines, to_attr="attached_lines")
+    )
+
+
+def identity_wire(identity: AgentIdentity) -> dict[str, Any]:
+    signing_key = getattr(identity, "signing_key", None) if _has_signing_key(identity) else None
+    lines = getattr(identity, "attached_lines", None)
+    if lines is None:
+        lines = list(
+            identity.dedicated_lines.filter(
+                role=LineRole.DEDICATED, state=LineState.ASSIGNED, released_at__isnull=True
+            )
+        )
+    line = lines[0] if lines else None
+    return {
+        "id": str(identity.id),
+        "organization_id": identity.organization.public_id,
+        "agent_handle": identity.handle,
+        "display_name": identity.display_name,
+        "description": identity.description,
+        "email_address": None,
+        "imessage_enabled": identity.imessage_enabled,
+        "contact_sharing_enabled": identity.contact_sharing_enabled,
+        "imessage_filter_mode": identity.imessage_filter_mode,
+        "phone_filter_mode": identity.imessage_filter_mode,
+        "phone_inbound_filter_mode": identity.inbound_filter_mode,
+        "phone_outbound_filter_mode": identity.outbound_filter_mode,
+        "signing_key_configured": signing_key is not None,
+        "signing_key_created_at": _iso(signing_key.created_at) if signing_key else None,
+        "imessage_number": (
+            {"id": str(line.id), "number": line.number, "type": "dedicated_outbound"}
+            if line is not None
+            else None
+        ),
+        "mailbox": None,
+        "phone_number": None,
+        "tunnel": None,
+        "created_at": _iso(identity.created_at),
+        "updated_at": _iso(identity.updated_at),
+    }
+
+
+def _has_signing_key(identity: AgentIdentity) -> bool:
+    # The reverse one-to-one raises when no key row exists.
+    return hasattr(identity, "signing_key")
+
+
+class IdentityOutputSerializer(serializers.Serializer[AgentIdentity]):
+    id = serializers.UUIDField()
+    organization_id = serializers.CharField()
+    agent_handle = serializers.CharField()
+    display_name = serializers.CharField(allow_null=True)
+    description = serializers.CharField(allow_null=True)
+    email_address = serializers.CharField(allow_null=True)
+    imessage_enabled = serializers.BooleanField()
+    contact_sharing_enabled = serializers.BooleanField()
+    imessage_filter_mode = serializers.ChoiceField(choices=FILTER_MODES)
+    phone_filter_mode = serializers.ChoiceField(choices=FILTER_MODES)
+    phone_inbound_filter_mode = serializers.ChoiceField(choices=FILTER_MODES)
+    phone_outbound_filter_mode = serializers.ChoiceField(choices=FILTER_MODES)
+    signing_key_configured = serializers.BooleanField()
+    signing_key_created_at = serializers.DateTimeField(allow_null=True)
+    imessage_number = serializers.DictField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def to_representation(self, instance: AgentIdentity) -> dict[str, Any]:
+        return identity_wire(instance)
+
+
+class IdentityCreateInputSerializer(serializers.Serializer[dict[str, Any]]):
+    agent_handle = serializers.CharField()
+    display_name = serializers.CharField(required=False, max_length=200)
+    description = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    imessage_enabled = serializers.BooleanField(required=False, default=False)
+    contact_sharing_enabled = serializers.BooleanField(required=False, default=True)
+    claim_imessage_number = serializers.BooleanField(required=False)
+
+
+class IdentityUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
+    display_name = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=200
+    )
+    description = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    imessage_enabled = serializers.BooleanField(required=False)
+    contact_sharing_enabled = serializers.BooleanField(required=False)
+    imessage_number_id = serializers.UUIDField(required=False, allow_null=True)
+    claim_imessage_number = serializers.BooleanField(required=False)
+    imessage_filter_mode = serializers.ChoiceField(choices=FILTER_MODES, required=False)
+    phone_filter_mode = serializers.ChoiceField(choices=FILTER_MODES, required=False)
+    phone_inbound_filter_mode = serializers.ChoiceField(choices=FILTER_MODES, required=False)
+    phone_outbound_filter_mode = serializers.ChoiceField(choices=FILTER_MODES, required=False)
+
+
+def _reject_unsupported(body: dict[str, Any], *, update: bool) -> None:
+    names = [n for n in UNSUPPORTED_CREATE_FIELDS if n in body]
+    if update:
+        names += [n for n in body if n.startswith(("mail_", "slack_"))]
+    if names:
+        raise UnsupportedFeature(
+            f"Not supported on this platform: {', '.join(sorted(names))}.",
+            extra={"fields": sorted(names)},
+        )
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.data, dict):
+        raise ValidationFailed("The request body must be a JSON object.")
+    return dict(request.data)
+
+
+def _claim_fingerprint(body: dict[str, Any]) -> str:
+    return fingerprint(body)
+
+
+def _fetch(identity: AgentIdentity) -> AgentIdentity:
+    return identity_queryset(AgentIdentity.objects.filter(pk=identity.pk)).get()
+
+
+# --- Views ----------------------------------------------------------------------------
+
+
+class IdentityListCreateApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(
+        responses={200: IdentityOutputSerializer(many=True)}, operation_id="identities_list"
+    )
+    def get(self, request: Request) -> Response:
+        limit, offset = parse_limit_offset(request.query_params, default_limit=200)
+        qs = identity_queryset(identity_list_for_key(key=_key(request)).order_by("handle"))
+        return Response([identity_wire(i) for i in qs[offset : offset + limit]])
+
+    @extend_schema(
+        request=IdentityCreateInputSerializer,
+        responses={
+            201: IdentityOutputSerializer,
+            400: OpenApiResponse(description="invalid handle or unsupported_feature"),
+            403: OpenApiResponse(description="identity-scoped keys cannot create identities"),
+            409: OpenApiResponse(description="agent_handle_unavailable"),
+        },
+        operation_id="identities_create",
+    )
+    def post(self, request: Request) -> Response:
+        key = _key(request)
+        if not key.is_admin:
+            raise Forbidden("Identity-scoped keys cannot create identities.")
+        body = _body(request)
+        _reject_unsupported(body, update=False)
+        handle = clean_handle(body.get("agent_handle"))
+        data = IdentityCreateInputSerializer(data={**body, "agent_handle": handle})
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        claim = values.get("claim_imessage_number")
+        if claim is not None and claim is not True:
+            raise _field_error("claim_imessage_number", "Only true is accepted.")
+        if claim and not values["imessage_enabled"]:
+            raise _field_error("claim_imessage_number", "Requires imessage_enabled: true.")
+        actor = Actor.for_api_key(key)
+        with transaction.atomic():
+            identity = routing.identity_create(
+                organization=key.organization,
+                actor=actor,
+                handle=handle,
+                display_name=values.get("display_name"),
+                description=values.get("description"),
+                imessage_enabled=values["imessage_enabled"],
+                contact_sharing_enabled=values["contact_sharing_enabled"],
+            )
+            if claim:
+                # No Idempotency-Key on create: the new identity makes the claim unique.
+                line = routing.dedicated_number_claim(
+                    organization=key.organization,
+                    actor=actor,
+                    key=f"create:{identity.id}",
+                    scope=f"identity:{identity.id}",
+                )
+                routing.dedicated_number_attach(identity=identity, line=line, actor=actor)
+        return Response(identity_wire(_fetch(identity)), status=status.HTTP_201_CREATED)
+
+
+class IdentityDetailApi(APIView):
+    permission_classes = [HasApiKey]
+
+    @extend_schema(responses={200: IdentityOutputSerializer}, operation_id="identities_get")
+    def get(self, request: Request, handle: str) -> Response:
+        identity = identity_get_for_key(key=_key(request), handle=handle)
+        return Response(identity_wire(_fetch(identity)))
+
+    @extend_schema(
+        request=IdentityUpdateInputSerializer,
+        responses={
+            200: IdentityOutputSerializer,
+            400: OpenApiResponse(description="validation_error or unsupported_feature"),
+            403: OpenApiResponse(description="filter modes need an admin key"),
+            404: OpenApiResponse(description="unknown or foreign handle"),
+            409: OpenApiResponse(description="idempotency_key_reused"),
+            503: OpenApiResponse(description="dedicated_imessage_number_inventory_pending"),
+        },
+        operation_id="identities_update",
+    )
+    def patch(self, request: Request, handle: str) -> Response:
+        key = _key(request)
+        identity = identity_get_for_key(key=key, handle=handle)
+        body = _body(request)
+        _reject_unsupported(body, update=True)
+        data = IdentityUpdateInputSerializer(data=body)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        inbound, outbound = _filter_modes(values)
+        if (inbound is not None or outbound is not None) and not key.is_admin:
+            raise Forbidden("Only admin keys can change filter modes.")
+        claim = values.get("claim_imessage_number")
+        if claim is not None and claim is not True:
+            raise _field_error("claim_imessage_number", "Only true is accepted.")
+        if claim and "imessage_number_id" in values:
+            raise _field_error(
+                "claim_imessage_number", "Cannot be combined with imessage_number_id."
+            )
+        if claim and values.get("imessage_enabled") is False:
+            raise _field_error("claim_imessage_number", "Cannot claim while disabling iMessage.")
+        actor = Actor.for_api_key(key)
+        line: PhoneLine | None = None
+        if claim:
+            idem_key = request.headers.get("Idempotency-Key")
+            if not idem_key:
+                raise _field_error("Idempotency-Key", "Required with claim_imessage_number.")
+            line = routing.dedicated_number_claim(
+                organization=key.organization,
+                actor=actor,
+                key=validate_key(idem_key),
+                scope=f"identity:{identity.id}",
+                fingerprint=_claim_fingerprint(body),
+            )
+        with transaction.atomic():
+            routing.identity_update(identity=identity, actor=actor, changes=values)
+            if inbound is not None or outbound is not None:
+                routing.identity_filter_mode_set(
+                    identity=identity, actor=actor, inbound=inbound, outbound=outbound
+                )
+            if claim:
+                routing.dedicated_number_attach(identity=identity, line=line, actor=actor)
+            elif "imessage_number_id" in values:
+                number_id: uuid.UUID | None = values["imessage_number_id"]
+                target = (
+                    routing.dedicated_line_get(organization=key.organization, line_id=number_id)
+                    if number_id is not None
+                    else None
+                )
+                routing.dedicated_number_attach(identity=identity, line=target, actor=actor)
+        return Response(identity_wire(_fetch(identity)))
+
+    @extend_schema(
+        responses={204: None, 403: OpenApiResponse(description="admin keys only")},
+        operation_id="identities_delete",
+    )
+    def delete(self, request: Request, handle: str) -> Response:
+        key = _key(request)
+        identity = identity_get_for_key(key=key, handle=handle)
+        if not key.is_admin:
+            raise Forbidden("Only admin keys can delete identities.")
+        routing.identity_delete(identity=identity, actor=Actor.for_api_key(key))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _filter_modes(values: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Map the contract's mode keys onto (inbound, outbound).
+
+    `imessage_filter_mode` / `phone_filter_mode` set both directions (they must agree when
+    both are sent); the directional keys set one side and never mix with a shared key.
+    """
+    shared = {values[n] for n in SHARED_MODE_FIELDS if n in values}
+    directional = [n for n in DIRECTIONAL_MODE_FIELDS if n in values]
+    if len(shared) > 1:
+        raise _field_error("phone_filter_mode", "Must agree with imessage_filter_mode.")
+    if shared and directional:
+        raise _field_error(directional[0], "Cannot be combined with a shared filter mode.")
+    if shared:
+        mode = shared.pop()
+        return mode, mode
+    return values.get("phone_inbound_filter_mode"), values.get("phone_outbound_filter_mode")

@@ -1,0 +1,81 @@
+"""What the router says to people, and the agent's contact card.
+
+Reply texts are module constants so tests compare them byte for byte. The generic reply is
+the same for an unknown handle, a disabled identity and a blocked person, so nobody can
+probe which handles exist or learn that they are blocked.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from console.models import AgentIdentity
+from provisioning.models import PhoneLine
+
+GENERIC_REPLY = "We couldn't connect you with that name. Check the spelling and send: connect @name"
+HELP_REPLY = (
+    "To reach an agent, send: connect @name (for example: connect @nurse-bot). "
+    "To end a conversation, send disconnect in that conversation."
+)
+CONNECTED_REPLY = (
+    "You're connected with {display_name}. Reply here to talk. "
+    "Send disconnect here to end the conversation."
+)
+POOL_EXHAUSTED_REPLY = (
+    "You're already connected to as many agents as we can carry at once. "
+    "Send disconnect in one of those conversations, then try again."
+)
+POOL_BUSY_REPLY = "We can't start a new conversation right now. Please try again later."
+DISCONNECTED_REPLY = (
+    "You're disconnected. To reach an agent again, send connect @name to our main number."
+)
+
+CARD_DIRECTORY = "routing/cards"
+
+
+def connected_text(identity: AgentIdentity) -> str:
+    return CONNECTED_REPLY.format(display_name=identity.display_name or identity.handle)
+
+
+def _vcard_escape(value: str) -> str:
+    # RFC 6350 §3.4: backslash, comma, semicolon and newlines are escaped in text values.
+    return (
+        value.replace("\\", "\\\\")
+        .replace(",", "\\,")
+        .replace(";", "\\;")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
+
+
+def vcard_text(*, display_name: str, number: str) -> str:
+    name = _vcard_escape(display_name)
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        f"FN:{name}",
+        f"N:;{name};;;",
+        f"TEL;TYPE=CELL:{number}",
+        "END:VCARD",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def contact_card_url(*, identity: AgentIdentity, line: PhoneLine) -> str:
+    """Store the identity's vCard for this pool line and return its absolute URL.
+
+    One file per (identity, line), rewritten on every connect so a renamed agent's card
+    stays current. The URL ends in `.vcf`, as the provider requires for media.
+    """
+    assert line.number is not None
+    name = f"{CARD_DIRECTORY}/{identity.id.hex}-{line.id.hex}.vcf"
+    body = vcard_text(display_name=identity.display_name or identity.handle, number=line.number)
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    stored = default_storage.save(name, ContentFile(body.encode("utf-8")))
+    url = default_storage.url(stored)
+    if url.startswith("/"):
+        url = f"{settings.PUBLIC_BASE_URL}{url}"
+    return url

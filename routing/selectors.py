@@ -1,0 +1,273 @@
+"""Routing reads: filter decisions, connections, pool-line choice, rules, triage number.
+
+Every read that serves the API is scoped to the caller's organisation (and identity for
+identity-scoped keys); foreign rows behave as missing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from console.errors import NotFound
+from console.models import AgentIdentity, ApiKey, FilterMode
+from provisioning.models import LineRole, LineState, PhoneLine
+from routing.models import (
+    Assignment,
+    AssignmentStatus,
+    ContactRule,
+    ExhaustionReason,
+    RuleAction,
+    RuleDirection,
+    RuleStatus,
+)
+
+Direction = Literal["inbound", "outbound"]
+ASSIGNMENT_NOT_FOUND = "Assignment not found."
+RULE_NOT_FOUND = "Contact rule not found."
+CONNECT_COMMAND_TEMPLATE = "connect @{handle}"
+
+
+@dataclass(frozen=True)
+class RuleDecision:
+    allowed: bool
+    # The rule that decided; None when the filter-mode default decided.
+    matched_rule_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class TriageInfo:
+    number: str
+    connect_command: str
+
+
+def _covering(direction: Direction) -> list[str]:
+    return [direction, RuleDirection.BOTH]
+
+
+def decide(
+    *, mode: str, rules: list[ContactRule], direction: Direction, number: str
+) -> RuleDecision:
+    """The filter rule, as a pure function over already-loaded rules.
+
+    Precedence: an active `block` rule covering the number and direction always wins,
+    in either mode. Otherwise an active `allow` rule allows. Otherwise the mode decides:
+    `blacklist` allows, `whitelist` refuses (matched_rule_id None). Paused rules are ignored.
+    """
+    covering = [
+        r
+        for r in rules
+        if r.status == RuleStatus.ACTIVE
+        and r.match_target == number
+        and r.direction in _covering(direction)
+    ]
+    for rule in covering:
+        if rule.action == RuleAction.BLOCK:
+            return RuleDecision(allowed=False, matched_rule_id=rule.id)
+    for rule in covering:
+        if rule.action == RuleAction.ALLOW:
+            return RuleDecision(allowed=True, matched_rule_id=rule.id)
+    return RuleDecision(allowed=mode != FilterMode.WHITELIST, matched_rule_id=None)
+
+
+def identity_mode(identity: AgentIdentity, direction: Direction) -> str:
+    return identity.inbound_filter_mode if direction == "inbound" else identity.outbound_filter_mode
+
+
+def number_rules(*, identity: AgentIdentity, number: str) -> list[ContactRule]:
+    """Active rules for one number (any direction): one indexed query."""
+    return list(
+        ContactRule.objects.filter(
+            identity=identity, match_target=number, status=RuleStatus.ACTIVE
+        ).order_by("created_at")
+    )
+
+
+def contact_decision(*, identity: AgentIdentity, number: str, direction: Direction) -> RuleDecision:
+    """May `number` reach `identity` (inbound) or be reached by it (outbound)?"""
+    return decide(
+        mode=identity_mode(identity, direction),
+        rules=number_rules(identity=identity, number=number),
+        direction=direction,
+        number=number,
+    )
+
+
+# --- Connections -----------------------------------------------------------
+
+
+def active_assignment(*, identity: AgentIdentity, remote_number: str) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("pool_line")
+        .filter(identity=identity, remote_number=remote_number, status=AssignmentStatus.ACTIVE)
+        .first()
+    )
+
+
+def active_assignment_on_line(*, line: PhoneLine, remote_number: str) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("identity", "identity__organization")
+        .filter(pool_line=line, remote_number=remote_number, status=AssignmentStatus.ACTIVE)
+        .first()
+    )
+
+
+def assignment_list_for_key(
+    *, key: ApiKey, agent_identity_id: uuid.UUID | None = None
+) -> QuerySet[Assignment]:
+    """Active connections, newest first. Scoped keys see their own identity only."""
+    qs = Assignment.objects.filter(
+        organization_id=key.organization_id, status=AssignmentStatus.ACTIVE
+    ).select_related("organization")
+    if not key.is_admin:
+        qs = qs.filter(identity_id=key.identity_id)
+    elif agent_identity_id is not None:
+        qs = qs.filter(identity_id=agent_identity_id)
+    return qs.order_by("-created_at", "-id")
+
+
+def assignment_get_active_for_org(*, key: ApiKey, assignment_id: uuid.UUID) -> Assignment:
+    assignment = (
+        Assignment.objects.select_related("identity", "organization", "pool_line")
+        .filter(
+            id=assignment_id,
+            organization_id=key.organization_id,
+            status=AssignmentStatus.ACTIVE,
+        )
+        .first()
+    )
+    if assignment is None:
+        raise NotFound(ASSIGNMENT_NOT_FOUND)
+    return assignment
+
+
+def eligible_pool_lines() -> QuerySet[PhoneLine]:
+    """Pool lines that may take new connections: placed, not paused, blocked or released."""
+    return PhoneLine.objects.filter(
+        role=LineRole.POOL,
+        state=LineState.ASSIGNED,
+        is_paused=False,
+        blocked_at__isnull=True,
+        released_at__isnull=True,
+    )
+
+
+@dataclass(frozen=True)
+class PoolChoice:
+    line: PhoneLine | None
+    # Set when `line` is None: why nothing could be chosen.
+    exhausted: ExhaustionReason | None = None
+
+
+def pool_line_choose(
+    *, remote_number: str, exclude_ids: frozenset[uuid.UUID] = frozenset()
+) -> PoolChoice:
+    """The pool line for a new connection of `remote_number`, in two queries.
+
+    Among eligible lines that carry no active connection of this person, skip those at the
+    provider's new-contact caps (distinct people connected in the rolling hour / day), then
+    prefer the fewest active connections (oldest line on ties, for stable choices).
+    """
+    now = timezone.now()
+    used = set(
+        Assignment.objects.filter(
+            remote_number=remote_number, status=AssignmentStatus.ACTIVE
+        ).values_list("pool_line_id", flat=True)
+    )
+    used |= set(exclude_ids)
+    lines = list(
+        eligible_pool_lines()
+        .annotate(
+            active_count=Count(
+                "assignments", filter=Q(assignments__status=AssignmentStatus.ACTIVE)
+            ),
+            hour_contacts=Count(
+                "assignments__remote_number",
+                filter=Q(assignments__created_at__gte=now - timedelta(hours=1)),
+                distinct=True,
+            ),
+            day_contacts=Count(
+                "assignments__remote_number",
+                filter=Q(assignments__created_at__gte=now - timedelta(days=1)),
+                distinct=True,
+            ),
+        )
+        .order_by("active_count", "requested_at", "id")
+    )
+    free = [line for line in lines if line.id not in used]
+    if lines and not free:
+        return PoolChoice(line=None, exhausted=ExhaustionReason.PERSON)
+    for line in free:
+        if (
+            line.hour_contacts < settings.POOL_LINE_NEW_CONTACTS_PER_HOUR  # type: ignore[attr-defined]
+            and line.day_contacts < settings.POOL_LINE_NEW_CONTACTS_PER_DAY  # type: ignore[attr-defined]
+        ):
+            return PoolChoice(line=line)
+    return PoolChoice(line=None, exhausted=ExhaustionReason.CAPACITY)
+
+
+# --- Triage ----------------------------------------------------------------
+
+
+def router_line() -> PhoneLine | None:
+    return (
+        PhoneLine.objects.filter(
+            role=LineRole.ROUTER,
+            state=LineState.ASSIGNED,
+            is_paused=False,
+            blocked_at__isnull=True,
+            released_at__isnull=True,
+        )
+        .order_by("-assigned_at", "requested_at")
+        .first()
+    )
+
+
+def triage_info(*, handle: str | None = None) -> TriageInfo | None:
+    """The active router number and the exact text to send it; None without a router line."""
+    line = router_line()
+    if line is None or line.number is None:
+        return None
+    return TriageInfo(
+        number=line.number,
+        connect_command=CONNECT_COMMAND_TEMPLATE.format(handle=handle or "handle"),
+    )
+
+
+# --- Contact rules ---------------------------------------------------------
+
+
+def contact_rule_list(
+    *,
+    organization_id: uuid.UUID,
+    identity_id: uuid.UUID | None = None,
+    action: str | None = None,
+    match_type: str | None = None,
+    direction: str | None = None,
+) -> QuerySet[ContactRule]:
+    """Rules of one organisation. `inbound`/`outbound` include `both`; `both` is exact."""
+    qs = ContactRule.objects.filter(identity__organization_id=organization_id)
+    if identity_id is not None:
+        qs = qs.filter(identity_id=identity_id)
+    if action is not None:
+        qs = qs.filter(action=action)
+    if match_type is not None:
+        qs = qs.filter(match_type=match_type)
+    if direction in (RuleDirection.INBOUND, RuleDirection.OUTBOUND):
+        qs = qs.filter(direction__in=[direction, RuleDirection.BOTH])
+    elif direction == RuleDirection.BOTH:
+        qs = qs.filter(direction=RuleDirection.BOTH)
+    return qs.order_by("created_at", "id")
+
+
+def contact_rule_get(*, identity: AgentIdentity, rule_id: uuid.UUID) -> ContactRule:
+    rule = ContactRule.objects.filter(identity=identity, id=rule_id).first()
+    if rule is None:
+        raise NotFound(RULE_NOT_FOUND)
+    return rule
