@@ -493,7 +493,13 @@ class SendblueAdapter:
                 "POST",
                 "/api/account/webhooks",
                 credentials=credentials,
-                json_body={"webhooks": [{"url": url, "secret": secret}], "type": webhook_type},
+                # globalSecret too: status callbacks have no per-webhook secret of their
+                # own, and the provider signs them with the account's global one.
+                json_body={
+                    "webhooks": [{"url": url, "secret": secret}],
+                    "type": webhook_type,
+                    "globalSecret": secret,
+                },
             )
 
     @staticmethod

@@ -286,6 +286,7 @@ def test_register_webhooks_adds_only_missing_urls_with_the_secret() -> None:
     assert json.loads(rec.requests[1].content) == {
         "webhooks": [{"url": "https://us.test/la", "secret": "s3cret"}],
         "type": "line_assigned",
+        "globalSecret": "s3cret",
     }
 
 

@@ -1,0 +1,307 @@
+"""End to end: our adapter → the simulator (in-process, over httpx) → webhooks → our intake.
+
+The simulator runs behind `httpx.WSGITransport` and posts its webhooks into Django's
+WSGI handler through another one, so every hop is real HTTP handling without sockets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+
+from provisioning import dispatch
+from provisioning.models import LineState, PhoneLine, ProviderEvent, Setup, SetupStatus
+from provisioning.providers.base import AccountCredentials, InboundMessage, StatusUpdate
+from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.services import setup_credentials, setup_reconcile, setup_webhook_secret
+from provisioning.simulator.app import Simulator
+
+pytestmark = pytest.mark.django_db
+
+AGENCY = AccountCredentials(key_id="sim-agency", secret="sim-agency-secret")
+
+
+class InTestWSGIHandler(WSGIHandler):
+    """Django's WSGI handler minus the connection clean-up of each request: the test owns
+    the database connection (one transaction), as Django's own test client arranges."""
+
+    def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            response = super().__call__(environ, start_response)
+            body = b"".join(response)
+            response.close()
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
+        return [body]
+
+
+class Harness:
+    def __init__(self, simulator: Simulator, adapter: SendblueAdapter) -> None:
+        self.simulator = simulator
+        self.adapter = adapter
+        self.sim_http = httpx.Client(
+            transport=httpx.WSGITransport(app=simulator), base_url="http://sim.test"
+        )
+
+    def control(self, method: str, path: str, body: Any = None, **params: str) -> httpx.Response:
+        return self.sim_http.request(method, path, json=body, params=params or None)
+
+    def flush(self) -> None:
+        self.simulator.run_due(everything=True)
+
+
+@pytest.fixture
+def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    django_http = httpx.Client(transport=httpx.WSGITransport(app=InTestWSGIHandler()))
+    simulator = Simulator(
+        agency_key_id=AGENCY.key_id,
+        agency_secret=AGENCY.secret,
+        public_url="http://sim.test",
+        deliver_client=django_http,
+        status_delay=0,
+    )
+    adapter = SendblueAdapter(
+        base_url="http://sim.test",
+        agency=AGENCY,
+        transport=httpx.WSGITransport(app=simulator),
+        sleep=lambda seconds: None,
+    )
+    monkeypatch.setattr("provisioning.services.get_adapter", lambda: adapter)
+    yield Harness(simulator, adapter)
+
+
+@pytest.fixture
+def recorded() -> Iterator[list[Any]]:
+    events: list[Any] = []
+
+    def handler(*, setup: Any, event: Any, provider_event: Any) -> None:
+        events.append(event)
+
+    dispatch.register(InboundMessage, handler)
+    dispatch.register(StatusUpdate, handler)
+    yield events
+    dispatch.unregister(InboundMessage, handler)
+    dispatch.unregister(StatusUpdate, handler)
+
+
+def create_setup(admin_client: Any) -> Setup:
+    response = admin_client.post(
+        "/api/v1/imessage/setups",
+        data=json.dumps({"business_name": "Acme Health", "label": "Main"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    return Setup.objects.get(id=response.json()["id"])
+
+
+def test_pending_line_is_assigned_when_the_simulator_delivers_line_assigned(
+    admin_client: Any, harness: Harness
+) -> None:
+    setup = create_setup(admin_client)
+    line = setup.lines.get()
+    assert setup.status == SetupStatus.PENDING
+    assert line.state == LineState.PENDING
+
+    assigned = harness.control("POST", f"/control/lines/{line.provider_request_id}/assign")
+    harness.flush()
+
+    assert assigned.status_code == 200
+    number = assigned.json()["data"]["phoneNumber"]
+    line.refresh_from_db()
+    setup.refresh_from_db()
+    assert line.state == LineState.ASSIGNED
+    assert line.number == number
+    assert setup.status == SetupStatus.ACTIVE
+    assert [d["status"] for d in harness.simulator.deliveries] == [200]
+    assert ProviderEvent.objects.get().event_type == "line_assigned"
+
+
+def test_simulator_assigning_immediately_gives_an_active_setup(
+    admin_client: Any, harness: Harness
+) -> None:
+    harness.simulator.assign_immediately = True
+
+    setup = create_setup(admin_client)
+
+    assert setup.status == SetupStatus.ACTIVE
+    assert setup.lines.get().number.startswith("+1415555")
+
+
+def test_a_person_texting_a_line_reaches_our_intake_as_an_inbound_message(
+    admin_client: Any, harness: Harness, recorded: list[Any]
+) -> None:
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+    line_number = setup.lines.get().number
+
+    sent = harness.control(
+        "POST",
+        "/phone/messages",
+        {"from_number": "+14155550199", "to_number": line_number, "content": "hello"},
+    )
+    harness.flush()
+
+    assert sent.status_code == 202
+    (event,) = recorded
+    assert isinstance(event, InboundMessage)
+    assert event.from_number == "+14155550199"
+    assert event.to_number == line_number
+    assert event.provider_handle == sent.json()["message_handle"]
+
+
+def test_a_send_reaches_the_handset_and_status_callbacks_reach_our_intake(
+    admin_client: Any, harness: Harness, recorded: list[Any]
+) -> None:
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+    line_number = setup.lines.get().number
+    from provisioning.services import status_callback_url
+
+    result = harness.adapter.send_message(
+        credentials=setup_credentials(setup),
+        from_number=line_number,
+        to_number="+14155550199",
+        content="see you at 3",
+        media_url=None,
+        send_style=None,
+        status_callback=status_callback_url(setup),
+    )
+    harness.flush()
+
+    assert result.status == "queued"
+    statuses = [e.status for e in recorded if isinstance(e, StatusUpdate)]
+    assert statuses == ["sent", "delivered"]
+    # The callback and the `outbound` webhook both carry each status; the key dedupes.
+    assert ProviderEvent.objects.filter(event_type="outbound").count() == 2
+    inbox = harness.control("GET", "/phone/messages", number="+14155550199").json()
+    assert [m["message_handle"] for m in inbox] == [result.provider_handle]
+    assert inbox[0]["service"] == "iMessage"
+
+
+def test_sms_only_numbers_are_downgraded(
+    admin_client: Any, harness: Harness, recorded: list[Any]
+) -> None:
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+    harness.control("POST", "/control/sms-only", {"number": "+14155550188"})
+
+    harness.adapter.send_message(
+        credentials=setup_credentials(setup),
+        from_number=setup.lines.get().number,
+        to_number="+14155550188",
+        content="hi",
+        media_url=None,
+        send_style=None,
+        status_callback=None,
+    )
+    harness.flush()
+
+    delivered = [e for e in recorded if isinstance(e, StatusUpdate) and e.status == "delivered"]
+    assert delivered[0].service == "sms"
+    assert delivered[0].was_downgraded is True
+
+
+def test_blocking_a_line_in_the_simulator_marks_it_blocked(
+    admin_client: Any, harness: Harness
+) -> None:
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+    line = setup.lines.get()
+
+    harness.control("POST", f"/control/lines/{line.number}/block", {"reason": "carrier"})
+    harness.flush()
+
+    line.refresh_from_db()
+    assert line.blocked_at is not None
+
+
+def test_a_missed_line_assigned_is_caught_up_by_reconciliation(
+    admin_client: Any, harness: Harness
+) -> None:
+    setup = create_setup(admin_client)
+    line = setup.lines.get()
+    harness.simulator.deliver_client = httpx.Client(
+        transport=httpx.MockTransport(lambda request: httpx.Response(503))
+    )
+    harness.control("POST", f"/control/lines/{line.provider_request_id}/assign")
+    harness.simulator.run_due()
+    line.refresh_from_db()
+    assert line.state == LineState.PENDING
+
+    assert setup_reconcile(setup=setup) == 1
+
+    line.refresh_from_db()
+    assert line.state == LineState.ASSIGNED
+
+
+def test_deliveries_with_a_wrong_secret_are_rejected_and_retried_later(
+    admin_client: Any, harness: Harness
+) -> None:
+    setup = create_setup(admin_client)
+    line = setup.lines.get()
+    account = harness.simulator.accounts[setup_credentials(setup).key_id]
+    for hooks in account.webhooks.values():
+        for hook in hooks:
+            hook["secret"] = "not-the-secret"
+
+    harness.control("POST", f"/control/lines/{line.provider_request_id}/assign")
+    harness.simulator.run_due()
+
+    assert harness.simulator.deliveries[0]["status"] == 401
+    assert harness.simulator.pending_jobs() == 1  # the retry
+    line.refresh_from_db()
+    assert line.state == LineState.PENDING
+    assert setup_webhook_secret(setup) != "not-the-secret"
+
+
+def test_simulator_rejects_wrong_credentials_with_401(harness: Harness) -> None:
+    response = harness.sim_http.get(
+        "/api/v2/lines/state", headers={"sb-api-key-id": "x", "sb-api-secret-key": "y"}
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"status": "ERROR", "message": "Invalid API credentials"}
+
+
+def test_simulator_phone_rejects_numbers_that_are_not_e164(harness: Harness) -> None:
+    response = harness.control(
+        "POST", "/phone/messages", {"from_number": "555-0199", "to_number": "+1", "content": "x"}
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"from_number", "to_number"}
+
+
+def test_simulator_phone_to_an_unknown_line_is_404(harness: Harness) -> None:
+    response = harness.control(
+        "POST",
+        "/phone/messages",
+        {"from_number": "+14155550199", "to_number": "+14155550177", "content": "x"},
+    )
+
+    assert response.status_code == 404
+
+
+def test_second_line_via_add_line_is_fulfilled_by_the_ticket_flow(
+    admin_client: Any, harness: Harness
+) -> None:
+    from console.services import Actor
+    from provisioning.services import setup_line_add
+
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+
+    line = setup_line_add(setup=setup, role="pool", actor=Actor.system())
+
+    assert line.state == LineState.ASSIGNED
+    assert PhoneLine.objects.filter(setup=setup).count() == 2
