@@ -15,9 +15,12 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    bind=True, autoretry_for=(ProviderError,), retry_backoff=30, max_retries=3, acks_late=True
+    name="provisioning.setup_reconcile",
+    autoretry_for=(ProviderError,),
+    retry_backoff=30,
+    max_retries=3,
 )
-def setup_reconcile_task(self: object, setup_id: str) -> int:
+def setup_reconcile_task(setup_id: str) -> int:
     """Poll the provider for one setup's pending lines (idempotent: assigning twice is a no-op)."""
     setup = Setup.objects.filter(id=setup_id).first()
     if setup is None:
@@ -25,7 +28,7 @@ def setup_reconcile_task(self: object, setup_id: str) -> int:
     return setup_reconcile(setup=setup)
 
 
-@shared_task
+@shared_task(name="provisioning.setups_reconcile_all")
 def setups_reconcile_all() -> int:
     """Beat entry: enqueue one reconciliation per setup that still waits for a line."""
     ids = [str(pk) for pk in setups_awaiting_lines().values_list("id", flat=True)]

@@ -199,6 +199,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "messaging.message_send_sweep",
         "schedule": float(SWEEP_INTERVAL_SECONDS),
     },
+    # Catches up on `line_assigned` webhooks the provider failed to deliver.
+    "provisioning-reconcile-lines": {
+        "task": "provisioning.setups_reconcile_all",
+        "schedule": float(env.int("LINE_RECONCILE_INTERVAL_SECONDS", default=300)),
+    },
 }
 
 # --- REST framework -------------------------------------------------------
