@@ -259,15 +259,18 @@ def message_list(
 
 
 def message_get(
-    *, key: ApiKey, message_id: uuid.UUID, agent_identity_id: uuid.UUID | None = None
+    *,
+    key: ApiKey,
+    message_id: uuid.UUID,
+    agent_identity_id: uuid.UUID | None = None,
+    with_reactions: bool = True,
 ) -> Message:
-    message = (
-        message_scope(key=key, agent_identity_id=agent_identity_id)
-        .select_related("conversation__assignment", "conversation__line", "identity")
-        .prefetch_related(_live_reactions())
-        .filter(pk=message_id)
-        .first()
+    qs = message_scope(key=key, agent_identity_id=agent_identity_id).select_related(
+        "conversation__assignment", "conversation__line", "identity"
     )
+    if with_reactions:
+        qs = qs.prefetch_related(_live_reactions())
+    message = qs.filter(pk=message_id).first()
     if message is None:
         raise NotFound(MESSAGE_NOT_FOUND)
     return message
@@ -334,7 +337,9 @@ def thread_for_message(
     limit: int,
     cursor: str | None,
 ) -> ThreadPage:
-    message = message_get(key=key, message_id=message_id, agent_identity_id=agent_identity_id)
+    message = message_get(
+        key=key, message_id=message_id, agent_identity_id=agent_identity_id, with_reactions=False
+    )
     return thread_page(
         key=key,
         conversation=message.conversation,

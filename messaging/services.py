@@ -635,7 +635,6 @@ def _status_apply(message: Message, update: StatusUpdate, *, emit_sent: bool = F
         return False
     rank = _STATUS_RANK[new]
     lower = [s for s, r in _STATUS_RANK.items() if r < rank]
-    same_or_lower = [s for s, r in _STATUS_RANK.items() if r <= rank]
     fields: dict[str, Any] = {"updated_at": timezone.now()}
     if update.service:
         fields["service"] = update.service
@@ -656,9 +655,7 @@ def _status_apply(message: Message, update: StatusUpdate, *, emit_sent: bool = F
         # Same status again (or a late, lower one): keep the status, still record service
         # and downgrade facts that only the later callback carried.
         if len(fields) > 1 and not is_failure:
-            base.filter(status__in=same_or_lower).exclude(status__in=list(_FAILED_STATUSES)).update(
-                **fields
-            )
+            base.exclude(status__in=list(_FAILED_STATUSES)).update(**fields)
         return False
     message.refresh_from_db()
     if emit_sent:

@@ -95,7 +95,9 @@ def test_send_with_media_only_and_a_send_style(identity_client, conversation):
 
 
 def test_admin_key_sends_by_to_with_agent_identity_id(admin_client, identity, conversation):
-    response = send(admin_client, {"to": PERSON, "text": "Hi"}, query=f"?agent_identity_id={identity.id}")
+    response = send(
+        admin_client, {"to": PERSON, "text": "Hi"}, query=f"?agent_identity_id={identity.id}"
+    )
 
     assert response.status_code == 201
 
@@ -133,7 +135,10 @@ def test_reply_to_message_id_is_stored(identity_client, conversation):
         ({"text": ""}, "text"),
         ({}, "text"),
         ({"text": "x" * 10001}, "text"),
-        ({"text": "hi", "media_urls": ["https://a.test/1.jpg", "https://a.test/2.jpg"]}, "media_urls"),
+        (
+            {"text": "hi", "media_urls": ["https://a.test/1.jpg", "https://a.test/2.jpg"]},
+            "media_urls",
+        ),
         ({"text": "hi", "send_style": "sparkles"}, "send_style"),
     ],
     ids=["empty-text", "no-text-no-media", "text-too-long", "two-media-urls", "bad-send-style"],
@@ -348,7 +353,9 @@ def test_idempotency_keys_are_scoped_to_the_identity(
     from messaging.services import conversation_attach
     from tests.routing.factories import AssignmentFactory
 
-    other = AssignmentFactory(identity=other_identity, pool_line=pool_line, remote_number=OTHER_PERSON)
+    other = AssignmentFactory(
+        identity=other_identity, pool_line=pool_line, remote_number=OTHER_PERSON
+    )
     conversation_attach(other)
     send(identity_client, {"to": PERSON, "text": "a"}, key="shared")
 

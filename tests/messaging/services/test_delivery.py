@@ -1,0 +1,361 @@
+"""The outbound pipeline: the task, retries, the sweep and status callbacks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from messaging import services
+from messaging.models import Message, SendState
+from provisioning.providers.base import ProviderError, StatusUpdate
+from tests.messaging.conftest import PERSON
+
+pytestmark = pytest.mark.django_db
+
+
+def queue_message(conversation, text="hello"):
+    """Store a message queued without running its job (as if the broker lost it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(services, "_enqueue", lambda *a, **k: None)
+        return services.message_send(
+            identity=conversation.identity,
+            conversation=conversation,
+            to=None,
+            text=text,
+            media_urls=[],
+            send_style=None,
+        ).message
+
+
+def status(handle, value, **kwargs):
+    return StatusUpdate(
+        provider_handle=handle,
+        status=value,
+        service=kwargs.pop("service", None),
+        was_downgraded=kwargs.pop("was_downgraded", None),
+        error_code=kwargs.pop("error_code", None),
+        error_message=kwargs.pop("error_message", None),
+        **kwargs,
+    )
+
+
+def transient(message="upstream 503"):
+    return ProviderError(message, permanent=False, status_code=503)
+
+
+# --- The send task ----------------------------------------------------------------------
+
+
+def test_the_task_sends_once_and_emits_imessage_sent(conversation, fake_provider, emitted):
+    message = queue_message(conversation)
+
+    services.message_deliver(message_id=message.id)
+
+    message.refresh_from_db()
+    assert message.send_state == SendState.SENT
+    assert message.status == "sent"
+    assert message.send_attempts == 1
+    assert len(fake_provider.calls_to("send_message")) == 1
+    assert emitted.types() == ["imessage.sent"]
+
+
+def test_a_second_run_of_the_task_does_not_send_again(conversation, fake_provider):
+    message = queue_message(conversation)
+
+    services.message_deliver(message_id=message.id)
+    services.message_deliver(message_id=message.id)
+
+    assert len(fake_provider.calls_to("send_message")) == 1
+
+
+def test_provider_outage_is_retried_then_delivered(
+    conversation, fake_provider, emitted, django_capture_on_commit_callbacks
+):
+    fake_provider.fail_next.extend([transient(), ProviderError("timeout", permanent=False)])
+    message = queue_message(conversation)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_deliver(message_id=message.id)
+
+    message.refresh_from_db()
+    assert message.send_state == SendState.SENT
+    assert message.send_attempts == 3
+    assert len(fake_provider.calls_to("send_message")) == 3
+    assert emitted.types() == ["imessage.sent"]
+    services.message_status_update(update=status(message.provider_handle, "delivered"))
+    message.refresh_from_db()
+    assert message.status == "delivered"
+
+
+def test_a_transient_failure_requeues_with_exponential_backoff(conversation, fake_provider):
+    fake_provider.fail_next.append(transient())
+    message = queue_message(conversation)
+    before = timezone.now()
+
+    with pytest.MonkeyPatch.context() as mp:
+        scheduled = []
+        mp.setattr(
+            services, "_enqueue", lambda task, *a, countdown=None: scheduled.append(countdown)
+        )
+        services.message_deliver(message_id=message.id)
+
+    message.refresh_from_db()
+    assert message.send_state == SendState.QUEUED
+    assert scheduled == [services.SEND_BACKOFF_BASE_SECONDS]
+    assert message.next_attempt_at >= before + timedelta(seconds=services.SEND_BACKOFF_BASE_SECONDS)
+    assert services._backoff(3, None) == services.SEND_BACKOFF_BASE_SECONDS * 4
+
+
+def test_a_permanent_provider_error_fails_the_message_with_a_reason(
+    conversation, fake_provider, emitted
+):
+    fake_provider.fail_next.append(
+        ProviderError("opted out", permanent=True, status_code=400, error_key="OPTED_OUT")
+    )
+    message = queue_message(conversation)
+
+    services.message_deliver(message_id=message.id)
+
+    message.refresh_from_db()
+    assert message.status == "error"
+    assert message.send_state == SendState.FAILED
+    assert message.error_code == "OPTED_OUT"
+    assert message.error_reason
+    assert emitted.types() == ["imessage.delivery_failed"]
+    assert len(fake_provider.calls_to("send_message")) == 1
+
+
+def test_an_exhausted_retry_budget_fails_the_message(
+    conversation, fake_provider, emitted, django_capture_on_commit_callbacks
+):
+    fake_provider.fail_next.extend([transient() for _ in range(services.SEND_MAX_ATTEMPTS)])
+    message = queue_message(conversation)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_deliver(message_id=message.id)
+
+    message.refresh_from_db()
+    assert message.status == "error"
+    assert str(services.SEND_MAX_ATTEMPTS) in message.error_reason
+    assert len(fake_provider.calls_to("send_message")) == services.SEND_MAX_ATTEMPTS
+    assert emitted.types() == ["imessage.delivery_failed"]
+
+
+def test_a_downgrade_to_sms_is_recorded(conversation, fake_provider):
+    fake_provider.sms_only_numbers.add(PERSON)
+    message = queue_message(conversation)
+
+    services.message_deliver(message_id=message.id)
+
+    message.refresh_from_db()
+    assert message.service == "sms"
+    assert message.was_downgraded is True
+
+
+# --- The sweep -----------------------------------------------------------------------------
+
+
+def test_a_lost_job_is_recovered_by_the_sweep_and_sent_once(
+    conversation, fake_provider, django_capture_on_commit_callbacks
+):
+    message = queue_message(conversation)
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        result = services.message_send_sweep()
+
+    assert result.requeued == 1
+    message.refresh_from_db()
+    assert message.send_state == SendState.SENT
+    assert len(fake_provider.calls_to("send_message")) == 1
+
+
+def test_the_sweep_leaves_fresh_queued_rows_to_their_own_job(conversation, fake_provider):
+    queue_message(conversation)
+
+    result = services.message_send_sweep()
+
+    assert result.requeued == 0
+    assert fake_provider.calls_to("send_message") == []
+
+
+def test_the_sweep_waits_for_a_retry_that_is_not_due(conversation, fake_provider):
+    message = queue_message(conversation)
+    Message.objects.filter(pk=message.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=10)
+    )
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        result = services.message_send_sweep()
+
+    assert result.requeued == 0
+
+
+def test_a_stale_sending_row_with_a_handle_is_settled_from_the_provider_without_resending(
+    conversation, fake_provider, emitted
+):
+    message = queue_message(conversation)
+    Message.objects.filter(pk=message.pk).update(
+        send_state=SendState.SENDING, claimed_at=timezone.now(), provider_handle="h-lost"
+    )
+    fake_provider.statuses["h-lost"] = status("h-lost", "delivered", service="imessage")
+
+    with time_machine.travel(timezone.now() + services.SENDING_TIMEOUT + timedelta(minutes=1)):
+        result = services.message_send_sweep()
+
+    assert result.reconciled == 1
+    message.refresh_from_db()
+    assert message.send_state == SendState.SENT
+    assert message.status == "delivered"
+    assert fake_provider.calls_to("send_message") == []
+    assert len(fake_provider.calls_to("message_status")) == 1
+    assert emitted.types() == ["imessage.sent", "imessage.delivered"]
+
+
+def test_a_stale_sending_row_without_a_handle_fails_instead_of_sending_twice(
+    conversation, fake_provider, emitted
+):
+    message = queue_message(conversation)
+    Message.objects.filter(pk=message.pk).update(
+        send_state=SendState.SENDING, claimed_at=timezone.now()
+    )
+
+    with time_machine.travel(timezone.now() + services.SENDING_TIMEOUT + timedelta(minutes=1)):
+        result = services.message_send_sweep()
+
+    assert result.failed_unknown == 1
+    message.refresh_from_db()
+    assert message.status == "error"
+    assert message.error_code == "send_outcome_unknown"
+    assert fake_provider.calls_to("send_message") == []
+    assert emitted.types() == ["imessage.delivery_failed"]
+
+
+def test_a_sending_row_within_the_timeout_is_left_alone(conversation, fake_provider):
+    message = queue_message(conversation)
+    Message.objects.filter(pk=message.pk).update(
+        send_state=SendState.SENDING, claimed_at=timezone.now()
+    )
+
+    result = services.message_send_sweep()
+
+    assert result.failed_unknown == 0
+    message.refresh_from_db()
+    assert message.send_state == SendState.SENDING
+
+
+def test_a_broker_outage_at_commit_does_not_break_the_send(
+    identity_client, conversation, monkeypatch, django_capture_on_commit_callbacks
+):
+    from messaging import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.message_send_task, "apply_async", broker_down)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = identity_client.post(
+            "/api/v1/imessage/messages",
+            {"conversation_id": str(conversation.id), "text": "x"},
+            format="json",
+        )
+
+    assert response.status_code == 201
+    assert Message.objects.get().send_state == SendState.QUEUED
+
+
+# --- Status callbacks -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def sent_message(conversation, fake_provider):
+    message = queue_message(conversation)
+    services.message_deliver(message_id=message.id)
+    message.refresh_from_db()
+    return message
+
+
+def test_delivered_callback_moves_the_status_and_emits_delivered(sent_message, emitted):
+    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
+
+    sent_message.refresh_from_db()
+    assert sent_message.status == "delivered"
+    assert emitted.types() == ["imessage.delivered"]
+
+
+def test_status_never_moves_backwards(sent_message, emitted):
+    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
+    services.message_status_update(update=status(sent_message.provider_handle, "sent"))
+    services.message_status_update(update=status(sent_message.provider_handle, "queued"))
+
+    sent_message.refresh_from_db()
+    assert sent_message.status == "delivered"
+    assert emitted.types() == ["imessage.delivered"]
+
+
+def test_a_repeated_callback_emits_once(sent_message, emitted):
+    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
+    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
+
+    assert emitted.types() == ["imessage.delivered"]
+
+
+def test_an_error_callback_records_the_error_fields_and_emits_delivery_failed(
+    sent_message, emitted
+):
+    services.message_status_update(
+        update=status(
+            sent_message.provider_handle,
+            "error",
+            error_code="4001",
+            error_message="Recipient unreachable",
+            error_reason="carrier",
+            error_detail="more",
+        )
+    )
+
+    sent_message.refresh_from_db()
+    assert sent_message.status == "error"
+    assert (sent_message.error_code, sent_message.error_message) == (
+        "4001",
+        "Recipient unreachable",
+    )
+    assert (sent_message.error_reason, sent_message.error_detail) == ("carrier", "more")
+    assert emitted.types() == ["imessage.delivery_failed"]
+
+
+def test_a_callback_reporting_sms_fallback_records_service_and_downgrade(sent_message):
+    services.message_status_update(
+        update=status(sent_message.provider_handle, "delivered", service="sms", was_downgraded=True)
+    )
+
+    sent_message.refresh_from_db()
+    assert sent_message.service == "sms"
+    assert sent_message.was_downgraded is True
+
+
+def test_a_late_callback_still_records_the_downgrade_without_moving_back(sent_message):
+    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
+    services.message_status_update(
+        update=status(sent_message.provider_handle, "sent", service="sms", was_downgraded=True)
+    )
+
+    sent_message.refresh_from_db()
+    assert sent_message.status == "delivered"
+    assert sent_message.was_downgraded is True
+
+
+def test_a_delivered_message_never_turns_into_an_error(sent_message, emitted):
+    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
+    services.message_status_update(update=status(sent_message.provider_handle, "error"))
+
+    sent_message.refresh_from_db()
+    assert sent_message.status == "delivered"
+
+
+def test_a_callback_for_an_unknown_handle_is_ignored(db, emitted):
+    assert services.message_status_update(update=status("nope", "delivered")) is None
+    assert emitted.types() == []

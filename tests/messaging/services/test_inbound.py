@@ -1,0 +1,337 @@
+"""Inbound storage: routing decides, we store once, and deliver unless blocked/disabled."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from messaging import media, services
+from messaging.models import Conversation, MediaObject, Message, Reaction
+from provisioning.providers.base import InboundMessage, InboundReaction
+from routing.models import AssignmentStatus
+from tests.messaging.conftest import OTHER_PERSON, PERSON, POOL_NUMBER, ROUTER_NUMBER
+from tests.messaging.factories import MessageFactory, ReactionFactory
+from tests.provisioning.factories import PhoneLineFactory, setup_secret
+from tests.routing.factories import AssignmentFactory, ContactRuleFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def inbound(
+    *, handle="h-1", sender=PERSON, to=POOL_NUMBER, content="my knee hurts", media_url=None
+):
+    return InboundMessage(
+        provider_handle=handle,
+        from_number=sender,
+        to_number=to,
+        content=content,
+        media_url=media_url,
+        service="imessage",
+        is_group=False,
+        sent_at=None,
+    )
+
+
+def test_an_inbound_message_is_stored_on_the_conversation_and_emitted(conversation, emitted):
+    message = services.inbound_message_receive(event=inbound())
+
+    assert message is not None
+    assert message.conversation_id == conversation.id
+    assert message.direction == "inbound"
+    assert message.status == "received"
+    assert message.assignment_id == conversation.assignment_id
+    assert emitted.types() == ["imessage.received"]
+    conversation.refresh_from_db()
+    assert conversation.last_message_at == message.created_at
+
+
+def test_a_redelivered_provider_handle_is_a_no_op(conversation, emitted):
+    services.inbound_message_receive(event=inbound())
+
+    assert services.inbound_message_receive(event=inbound()) is None
+    assert Message.objects.count() == 1
+    assert emitted.types() == ["imessage.received"]
+
+
+def test_the_handle_constraint_stops_a_duplicate_that_slips_past_the_check(
+    conversation, monkeypatch
+):
+    services.inbound_message_receive(event=inbound())
+    original = Message.objects.filter
+
+    def blind_filter(*args, **kwargs):
+        # Simulate the race: the pre-check sees nothing, the insert hits the constraint.
+        if "provider_handle" in kwargs:
+            return original(pk=None)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(Message.objects, "filter", blind_filter)
+
+    assert services.inbound_message_receive(event=inbound()) is None
+    monkeypatch.undo()
+    assert Message.objects.count() == 1
+
+
+def test_a_blocked_sender_is_stored_blocked_with_the_rule_and_not_delivered(
+    identity, conversation, emitted
+):
+    rule = ContactRuleFactory(identity=identity, match_target=PERSON, action="block")
+
+    message = services.inbound_message_receive(event=inbound())
+
+    assert message.is_blocked is True
+    assert message.blocked_rule_id == rule.id
+    assert emitted.types() == []
+
+
+def test_a_disabled_identity_gets_the_row_but_no_event(identity, conversation, emitted):
+    identity.imessage_enabled = False
+    identity.save()
+
+    message = services.inbound_message_receive(event=inbound())
+
+    assert message is not None and not message.is_blocked
+    assert emitted.types() == []
+
+
+def test_a_router_command_is_consumed_and_not_stored(router, identity, emitted):
+    assert services.inbound_message_receive(event=inbound(to=ROUTER_NUMBER, content="hi")) is None
+    assert not Message.objects.exists()
+
+
+def test_a_message_for_an_unknown_line_is_ignored(db, emitted):
+    assert services.inbound_message_receive(event=inbound(to="+14155559999")) is None
+
+
+def test_a_dedicated_line_message_creates_the_conversation_on_that_line(identity, emitted):
+    line = PhoneLineFactory(identity=identity, number="+14155552222")
+
+    message = services.inbound_message_receive(event=inbound(to=line.number))
+
+    conversation = Conversation.objects.get(identity=identity, remote_number=PERSON)
+    assert message.conversation_id == conversation.id
+    assert conversation.line_id == line.id
+    assert conversation.assignment_id is None
+    assert emitted.types() == ["imessage.received"]
+
+
+def test_inbound_through_the_provider_webhook_intake_end_to_end(
+    client, conversation, platform_setup, emitted
+):
+    body = {
+        "accountEmail": "ops@acme.test",
+        "content": "Hello from the phone",
+        "is_outbound": False,
+        "status": "RECEIVED",
+        "message_handle": "5B0E0C1A-7E43-4D7B-9A55-2F0C1D7B3E10",
+        "date_sent": "2026-01-05T10:01:00.000Z",
+        "from_number": PERSON,
+        "number": PERSON,
+        "to_number": POOL_NUMBER,
+        "sendblue_number": POOL_NUMBER,
+        "media_url": "",
+        "message_type": "message",
+        "group_id": "",
+        "service": "iMessage",
+    }
+    url = f"/api/v1/provider-webhooks/{platform_setup.id}"
+    headers = {"HTTP_SB_SIGNING_SECRET": setup_secret(platform_setup)}
+
+    first = client.post(url, json.dumps(body), content_type="application/json", **headers)
+    again = client.post(url, json.dumps(body), content_type="application/json", **headers)
+
+    assert first.status_code == 200 and again.status_code == 200
+    message = Message.objects.get()
+    assert message.conversation_id == conversation.id
+    assert message.content == "Hello from the phone"
+    assert emitted.types() == ["imessage.received"]
+
+
+# --- conversation_attach --------------------------------------------------------------
+
+
+def test_attach_creates_the_conversation_for_a_new_assignment(identity, pool_line):
+    made = AssignmentFactory(identity=identity, pool_line=pool_line, remote_number=OTHER_PERSON)
+
+    services.conversation_attach(made)
+
+    conversation = Conversation.objects.get(identity=identity, remote_number=OTHER_PERSON)
+    assert (conversation.assignment_id, conversation.line_id) == (made.id, pool_line.id)
+
+
+def test_a_reconnect_reactivates_the_same_conversation(conversation, assignment, pool_line):
+    assignment.status = AssignmentStatus.RELEASED
+    assignment.save()
+    services.conversation_attach(assignment)
+    again = AssignmentFactory(
+        identity=assignment.identity, pool_line=pool_line, remote_number=PERSON
+    )
+
+    services.conversation_attach(again)
+
+    conversation.refresh_from_db()
+    assert conversation.assignment_id == again.id
+    assert Conversation.objects.filter(remote_number=PERSON).count() == 1
+
+
+def test_a_release_keeps_the_released_assignment_on_the_conversation(conversation, assignment):
+    assignment.status = AssignmentStatus.RELEASED
+    assignment.save()
+
+    services.conversation_attach(assignment)
+
+    conversation.refresh_from_db()
+    assert conversation.assignment_id == assignment.id
+
+
+# --- Inbound media -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cdn(monkeypatch):
+    """A fake CDN over httpx.MockTransport; tests set `responses[url]`."""
+    responses: dict[str, httpx.Response] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return responses.get(str(request.url), httpx.Response(404))
+
+    monkeypatch.setattr(
+        media, "http_client_factory", lambda: httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    return responses
+
+
+def test_inbound_media_is_fetched_stored_and_the_message_points_at_our_copy(
+    conversation, cdn, settings, django_capture_on_commit_callbacks
+):
+    url = "https://cdn.sendblue.test/abc/photo.jpg"
+    cdn[url] = httpx.Response(
+        200, content=b"\xff\xd8jpegbytes", headers={"content-type": "image/jpeg"}
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.inbound_message_receive(event=inbound(media_url=url))
+
+    message.refresh_from_db()
+    item = message.media[0]
+    assert item["url"].startswith(settings.PUBLIC_BASE_URL + "/media/")
+    assert item["content_type"] == "image/jpeg"
+    assert item["size"] == 11
+    stored = MediaObject.objects.get()
+    assert stored.source_url == url
+    assert stored.file.read() == b"\xff\xd8jpegbytes"
+
+
+def test_inbound_media_over_the_cap_is_not_stored(
+    conversation, cdn, settings, django_capture_on_commit_callbacks
+):
+    settings.INBOUND_MEDIA_MAX_BYTES = 10
+    url = "https://cdn.sendblue.test/big.jpg"
+    cdn[url] = httpx.Response(200, content=b"x" * 11)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.inbound_message_receive(event=inbound(media_url=url))
+
+    message.refresh_from_db()
+    assert message.media[0]["url"] == url
+    assert "cap" in message.media[0]["rehost_error"]
+    assert not MediaObject.objects.exists()
+
+
+def test_a_transient_cdn_failure_is_retried(conversation, cdn):
+    url = "https://cdn.sendblue.test/flaky.jpg"
+    cdn[url] = httpx.Response(503)
+    message = MessageFactory(
+        conversation=conversation,
+        media=[{"url": url, "content_type": None, "size": None, "rehosted": False}],
+    )
+
+    with pytest.raises(media.MediaFetchError):
+        media.media_rehost(message_id=message.id)
+    cdn[url] = httpx.Response(200, content=b"ok")
+    media.media_rehost(message_id=message.id)
+
+    message.refresh_from_db()
+    assert message.media[0]["rehosted"] is True
+
+
+def test_the_media_timeout_is_explicit():
+    client = media._default_client()
+    assert client.timeout.read is not None and client.timeout.connect is not None
+
+
+# --- Inbound reactions ----------------------------------------------------------------------
+
+
+def reaction_event(target, *, reaction="love", emoji=None, removed=False, part=0, sender=PERSON):
+    return InboundReaction(
+        provider_handle=f"r-{reaction}-{removed}",
+        target_provider_handle=target.provider_handle,
+        from_number=sender,
+        to_number=POOL_NUMBER,
+        reaction=reaction,
+        custom_emoji=emoji,
+        part_index=part,
+        removed=removed,
+    )
+
+
+def test_an_inbound_tapback_is_stored_live_and_emitted(conversation, emitted):
+    target = MessageFactory(conversation=conversation, direction="outbound")
+
+    reaction = services.inbound_reaction_receive(event=reaction_event(target))
+
+    assert reaction.direction == "inbound" and reaction.is_live
+    assert emitted.types() == ["imessage.reaction_received"]
+
+
+def test_an_inbound_custom_emoji_is_kept_as_custom(conversation, emitted):
+    target = MessageFactory(conversation=conversation, direction="outbound")
+
+    reaction = services.inbound_reaction_receive(
+        event=reaction_event(target, reaction="custom", emoji="🦷")
+    )
+
+    assert (reaction.reaction, reaction.custom_emoji) == ("custom", "🦷")
+
+
+def test_a_second_inbound_tapback_replaces_the_first(conversation, emitted):
+    target = MessageFactory(conversation=conversation, direction="outbound")
+    services.inbound_reaction_receive(event=reaction_event(target, reaction="love"))
+
+    services.inbound_reaction_receive(event=reaction_event(target, reaction="laugh"))
+
+    live = Reaction.objects.filter(message=target, is_live=True)
+    assert [r.reaction for r in live] == ["laugh"]
+    assert emitted.types() == ["imessage.reaction_received", "imessage.reaction_received"]
+
+
+def test_an_inbound_removal_takes_the_live_tapback_away(conversation, emitted):
+    target = MessageFactory(conversation=conversation, direction="outbound")
+    ReactionFactory(message=target, direction="inbound", reaction="like")
+
+    services.inbound_reaction_receive(event=reaction_event(target, reaction="like", removed=True))
+
+    assert not Reaction.objects.filter(message=target, is_live=True).exists()
+    assert emitted.types() == []
+
+
+def test_an_inbound_tapback_leaves_our_own_tapback_alone(conversation):
+    target = MessageFactory(conversation=conversation)
+    ours = ReactionFactory(message=target, direction="outbound", reaction="love")
+
+    services.inbound_reaction_receive(event=reaction_event(target, reaction="like"))
+
+    ours.refresh_from_db()
+    assert ours.is_live
+
+
+def test_an_inbound_tapback_from_someone_else_is_ignored(conversation, emitted):
+    target = MessageFactory(conversation=conversation, direction="outbound")
+
+    assert (
+        services.inbound_reaction_receive(event=reaction_event(target, sender=OTHER_PERSON)) is None
+    )
+    assert emitted.types() == []
