@@ -109,9 +109,8 @@ class _PublishToRedis:
         self.queue = queue
 
     def _reset_connections(self) -> None:
-        pool = self.app._pool
-        if pool is not None:
-            pool.force_close_all()
+        # Drop, don't close: kombu keeps pools in a global registry keyed by broker URL, and
+        # a closed pool there would break every later publish to the same broker.
         self.app._pool = None
         # The amqp helper caches queues, router and producer pool built from the old config.
         self.app.__dict__.pop("amqp", None)

@@ -548,6 +548,7 @@ def deliveries_publish(delivery_ids: Sequence[uuid.UUID], *, countdown: float | 
                 delivery_id,
                 type(exc).__name__,
                 len(delivery_ids) - published,
+                exc_info=True,
             )
             break
         published += 1
