@@ -214,7 +214,6 @@ def test_a_huge_response_body_is_not_read_past_the_cap(
 def test_connection_refused_is_retried(
     identity, hook, receiver, django_capture_on_commit_callbacks
 ):
-    sub, _ = hook
     receiver.server.shutdown()
     receiver.server.server_close()
     delivery = emit(identity, django_capture_on_commit_callbacks)
