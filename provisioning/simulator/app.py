@@ -15,6 +15,7 @@ import heapq
 import itertools
 import json
 import logging
+import os
 import re
 import secrets
 import threading
@@ -137,7 +138,9 @@ class Simulator:
         assign_delay: float | None = None,
         status_delay: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        state_path: str | None = None,
     ) -> None:
+        self.state_path = state_path
         self.public_url = public_url.rstrip("/")
         self.deliver_client = deliver_client or httpx.Client(timeout=10.0)
         self.assign_immediately = assign_immediately
@@ -167,6 +170,44 @@ class Simulator:
         self._numbers = itertools.count(3000)
         self._routes: list[Route] = []
         self._build_routes()
+        self._load()
+
+    # --- persistence -------------------------------------------------------
+    # With a state file, accounts, lines and messages survive a restart, so a demo
+    # database seeded yesterday still matches the simulator's credentials today.
+
+    def _load(self) -> None:
+        if not self.state_path:
+            return
+        try:
+            with open(self.state_path) as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return
+        self.accounts.update({a["key_id"]: Account(**a) for a in data.get("accounts", [])})
+        self.lines = {line["number"]: Line(**line) for line in data.get("lines", [])}
+        self.tickets = {t["id"]: Ticket(**t) for t in data.get("tickets", [])}
+        self.messages = data.get("messages", {})
+        self.handsets = data.get("handsets", {})
+        self.sms_only = set(data.get("sms_only", []))
+        self._ticket_ids = itertools.count(max(self.tickets, default=1000) + 1)
+
+    def save(self) -> None:
+        if not self.state_path:
+            return
+        with self.lock:
+            data = {
+                "accounts": [vars(a) for a in self.accounts.values() if not a.is_agency],
+                "lines": [vars(line) for line in self.lines.values()],
+                "tickets": [vars(t) for t in self.tickets.values()],
+                "messages": self.messages,
+                "handsets": self.handsets,
+                "sms_only": sorted(self.sms_only),
+            }
+            tmp = f"{self.state_path}.tmp"
+            with open(tmp, "w") as handle:
+                json.dump(data, handle)
+            os.replace(tmp, self.state_path)
 
     # --- jobs --------------------------------------------------------------
 
@@ -187,6 +228,7 @@ class Simulator:
                 _, _, job = heapq.heappop(self._jobs)
             try:
                 job()
+                self.save()
             except Exception:
                 logger.exception("simulator job failed")
             ran += 1
@@ -322,6 +364,8 @@ class Simulator:
         extra_headers: list[tuple[str, str]] = []
         try:
             status, payload = self._dispatch(request)
+            if request.method != "GET":
+                self.save()
         except HttpError as exc:
             status, payload, extra_headers = exc.status, exc.body, exc.headers
         if isinstance(payload, tuple):  # raw media bytes
@@ -836,7 +880,9 @@ class Simulator:
         self.schedule(self.status_delay, lambda: step(0))
 
 
-def simulator_from_settings(*, deliver_client: httpx.Client | None = None) -> Simulator:
+def simulator_from_settings(
+    *, deliver_client: httpx.Client | None = None, state_path: str | None = None
+) -> Simulator:
     from django.conf import settings
 
     delay = settings.SIMULATOR_ASSIGN_DELAY_SECONDS
@@ -848,4 +894,5 @@ def simulator_from_settings(*, deliver_client: httpx.Client | None = None) -> Si
         assign_immediately=settings.SIMULATOR_ASSIGN_IMMEDIATELY,
         assign_delay=delay if delay > 0 else None,
         status_delay=settings.SIMULATOR_STATUS_DELAY_SECONDS,
+        state_path=state_path,
     )

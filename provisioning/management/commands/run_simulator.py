@@ -53,9 +53,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--status-delay", type=float, default=None)
         parser.add_argument("--quiet", action="store_true")
+        parser.add_argument(
+            "--state-file",
+            default=None,
+            help="JSON file that keeps accounts, lines and messages across restarts "
+            "(default: in memory only).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        simulator = simulator_from_settings(deliver_client=http_client(timeout=10.0))
+        simulator = simulator_from_settings(
+            deliver_client=http_client(timeout=10.0), state_path=options["state_file"]
+        )
         simulator.public_url = f"http://{options['host']}:{options['port']}"
         simulator.assign_immediately = options["assign_immediately"]
         simulator.assign_delay = options["assign_delay"] if options["assign_delay"] > 0 else None

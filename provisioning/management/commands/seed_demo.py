@@ -1,0 +1,137 @@
+"""`manage.py seed_demo`: the demo organisation, identity, admin key and platform lines.
+
+Idempotent: running it again reuses what exists (and the admin key saved under var/).
+Each concern is one function so other areas add their own seeding beside these (the
+console adds its operator/auditor logins through `console.demo.seed_console`, if present).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from console.api.authentication import hash_api_key
+from console.models import AgentIdentity, ApiKey, ApiKeyStatus, Organization
+from console.services import Actor, api_key_create
+from provisioning.models import LineRole, Setup, SetupStatus
+from provisioning.services import setup_create
+
+DEMO_ORG_SLUG = "demo-clinic"
+PLATFORM_ORG_SLUG = "bluewire-platform"
+DEMO_IDENTITY_HANDLE = "demo-agent"
+DEMO_ADMIN_KEY_LABEL = "demo admin"
+PLATFORM_LINE_ROLES = [LineRole.ROUTER, LineRole.POOL, LineRole.POOL, LineRole.POOL]
+
+
+@dataclass
+class DemoTenancy:
+    organization: Organization
+    identity: AgentIdentity
+    admin_key: str
+
+
+def _key_file() -> Path:
+    return Path(settings.VAR_DIR) / "demo-admin-key"
+
+
+@transaction.atomic
+def seed_tenancy() -> DemoTenancy:
+    org, _ = Organization.objects.get_or_create(
+        slug=DEMO_ORG_SLUG, defaults={"name": "Demo Clinic"}
+    )
+    identity, _ = AgentIdentity.objects.get_or_create(
+        handle=DEMO_IDENTITY_HANDLE,
+        defaults={
+            "organization": org,
+            "display_name": "Demo Agent",
+            "imessage_enabled": True,
+        },
+    )
+    # The raw key is shown once by design; the demo keeps it in var/ (git-ignored) so
+    # `make run` prints the same key every time.
+    path = _key_file()
+    saved = path.read_text().strip() if path.exists() else ""
+    if (
+        saved
+        and ApiKey.objects.filter(
+            key_hash=hash_api_key(saved), organization=org, status=ApiKeyStatus.ACTIVE
+        ).exists()
+    ):
+        return DemoTenancy(org, identity, saved)
+    issued = api_key_create(organization=org, label=DEMO_ADMIN_KEY_LABEL)
+    path.write_text(issued.raw_key + "\n")
+    os.chmod(path, 0o600)
+    return DemoTenancy(org, identity, issued.raw_key)
+
+
+def seed_platform_setup() -> Setup:
+    """The platform subaccount with one router and three pool lines (at the provider).
+
+    A failed earlier attempt (simulator not up) is retried; a working one is reused.
+    """
+    org, _ = Organization.objects.get_or_create(
+        slug=PLATFORM_ORG_SLUG, defaults={"name": "Bluewire Platform"}
+    )
+    existing = (
+        Setup.objects.filter(organization=org, is_platform=True)
+        .exclude(status=SetupStatus.FAILED)
+        .first()
+    )
+    if existing is not None:
+        return existing
+    return setup_create(
+        organization=org,
+        business_name="Bluewire Platform",
+        label="Platform router and pool",
+        actor=Actor.system(),
+        is_platform=True,
+        line_roles=list(PLATFORM_LINE_ROLES),
+    )
+
+
+def extra_seeders() -> list[Any]:
+    """Seeding functions other apps contribute (`<module>.seed_demo(tenancy)`)."""
+    seeders = []
+    for module_name in ("console.demo", "routing.demo", "messaging.demo"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        seeder = getattr(module, "seed_demo", None)
+        if callable(seeder):
+            seeders.append(seeder)
+    return seeders
+
+
+class Command(BaseCommand):
+    help = "Seed the demo organisation, identity, admin key and platform lines (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--skip-provider",
+            action="store_true",
+            help="Do not create the platform setup (no provider or simulator needed).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenancy = seed_tenancy()
+        if not options["skip_provider"]:
+            setup = seed_platform_setup()
+            self.stderr.write(
+                f"Platform setup {setup.id}: {setup.status}"
+                + (f" ({setup.failure_reason})" if setup.failure_reason else "")
+            )
+        for seeder in extra_seeders():
+            seeder(tenancy)
+        self.stdout.write(f"Organization: {tenancy.organization.slug}")
+        self.stdout.write(f"Identity: {tenancy.identity.handle}")
+        self.stdout.write(f"Admin API key: {tenancy.admin_key}")
