@@ -669,7 +669,7 @@ def router_reply_sweep(*, stale_after: timedelta = timedelta(seconds=30)) -> int
     now = timezone.now()
     RouterReply.objects.filter(
         state=ReplyState.SENDING, claimed_at__lt=now - REPLY_CLAIM_TIMEOUT
-    ).update(state=ReplyState.QUEUED, next_attempt_at=None, updated_at=now)
+    ).update(state=ReplyState.QUEUED, next_attempt_at=now, updated_at=now)
     due = list(
         RouterReply.objects.filter(state=ReplyState.QUEUED)
         .filter(

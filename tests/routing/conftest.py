@@ -21,6 +21,4 @@ def router(platform_setup: Setup) -> PhoneLine:
 
 @pytest.fixture
 def pool_lines(platform_setup: Setup) -> list[PhoneLine]:
-    return [
-        PoolLineFactory(setup=platform_setup, number=f"+1415555600{i}") for i in range(1, 4)
-    ]
+    return [PoolLineFactory(setup=platform_setup, number=f"+1415555600{i}") for i in range(1, 4)]

@@ -236,7 +236,10 @@ def test_outsiders_cannot_touch_another_organisations_identity(
     outsider_client: KeyedClient, identity: AgentIdentity
 ) -> None:
     assert outsider_client.get("/api/v1/identities/nurse-bot").status_code == 404
-    assert outsider_client.patch(
-        "/api/v1/identities/nurse-bot", {"display_name": "x"}, format="json"
-    ).status_code == 404
+    assert (
+        outsider_client.patch(
+            "/api/v1/identities/nurse-bot", {"display_name": "x"}, format="json"
+        ).status_code
+        == 404
+    )
     assert outsider_client.delete("/api/v1/identities/nurse-bot").status_code == 404

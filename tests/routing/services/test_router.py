@@ -87,7 +87,8 @@ def test_connect_confirmation_is_sent_from_the_pool_line_with_a_contact_card(
 
 
 @pytest.mark.parametrize(
-    "text", ["CONNECT @NURSE-BOT", "   connect nurse-bot  ", "Connect@nurse-bot", "connect @nurse-bot!"]
+    "text",
+    ["CONNECT @NURSE-BOT", "   connect nurse-bot  ", "Connect@nurse-bot", "connect @nurse-bot!"],
 )
 def test_connect_tolerates_case_spacing_and_a_missing_at(
     route: Any, router: PhoneLine, pool_lines: list[PhoneLine], identity: AgentIdentity, text: str
@@ -268,7 +269,11 @@ def test_an_outbound_block_also_refuses_the_connect(
     ["hello", "", "🤖🤖🤖 connect", "x" * 50_000, "подключить @бот", "接続 @nurse-bot", "connect"],
 )
 def test_any_other_text_to_the_router_gets_the_help_reply(
-    route: Any, router: PhoneLine, pool_lines: list[PhoneLine], fake_provider: FakeProvider, text: str
+    route: Any,
+    router: PhoneLine,
+    pool_lines: list[PhoneLine],
+    fake_provider: FakeProvider,
+    text: str,
 ) -> None:
     assert route(router, text) is None
 
