@@ -18,7 +18,7 @@ from routing.commands import CommandParseError, RouterCommand, parse_command
         "connect @ nurse-bot",
         "connect @nurse-bot.",
         "\tconnect\n@nurse-bot\n",
-        "ｃｏｎｎｅｃｔ @nurse-bot",
+        "\uff43\uff4f\uff4e\uff4e\uff45\uff43\uff54 @nurse-bot",  # full-width letters
     ],
 )
 def test_connect_variants_parse_to_the_handle(text: str) -> None:

@@ -26,7 +26,7 @@ def _race(line: PhoneLine, texts: list[str]) -> list[BaseException]:
         try:
             barrier.wait()
             inbound_route(line=line, sender=PERSON, text=text)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -23,9 +23,8 @@ def test_a_reply_survives_a_broker_outage_and_the_sweep_sends_it(
 ) -> None:
     with mock.patch(
         "routing.tasks.router_reply_send_task.delay", side_effect=ConnectionError("broker down")
-    ):
-        with django_capture_on_commit_callbacks(execute=True):
-            inbound_route(line=router, sender=PERSON, text="hi")
+    ), django_capture_on_commit_callbacks(execute=True):
+        inbound_route(line=router, sender=PERSON, text="hi")
 
     reply = RouterReply.objects.get()
     assert reply.state == ReplyState.QUEUED
