@@ -1,0 +1,44 @@
+"""The rolling cap holds under parallel sends: exactly the cap is accepted."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection, connections
+
+from messaging.models import Direction, Message
+from tests.conftest import keyed_client
+
+# Enough concurrency to interleave the count and the insert; within Postgres' default
+# connection limit even when other test runs share the server.
+WORKERS = 24
+ATTEMPTS = 150
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_150_parallel_sends_accept_exactly_the_cap(conversation, identity_key, settings):
+    if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
+        pytest.skip("an in-memory SQLite database cannot be shared between threads")
+    settings.SEND_CAP_PER_24H = 100
+
+    def attempt(i: int) -> int:
+        try:
+            client = keyed_client(identity_key)
+            response = client.post(
+                "/api/v1/imessage/messages",
+                {"conversation_id": str(conversation.id), "text": f"n{i}"},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY=f"parallel-{i}",
+            )
+            return response.status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        statuses = list(pool.map(attempt, range(ATTEMPTS)))
+
+    assert statuses.count(201) == 100
+    assert statuses.count(429) == 50
+    assert Message.objects.filter(direction=Direction.OUTBOUND).count() == 100
