@@ -863,7 +863,7 @@ def dedicated_number_claim(
                     "The organisation has no active provider setup to claim a number under.",
                     code="no_active_setup",
                 )
-            limit = int(getattr(settings, "DEDICATED_NUMBERS_PER_ORG", 5))
+            limit = settings.DEDICATED_NUMBERS_PER_ORG
             current = dedicated_lines_for_org(organization).count()
             if current >= limit:
                 raise NumberQuotaExceeded(
