@@ -19,6 +19,12 @@ def _with_any(choices: list[tuple[str, str]], label: str = "Any") -> list[tuple[
     return [("", label), *choices]
 
 
+def _set_choices(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = _with_any(choices)
+
+
 class DateRangeMixin(forms.Form):
     date_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
@@ -51,7 +57,7 @@ class BlockedFilterForm(DateRangeMixin):
 
     def __init__(self, *args: Any, handles: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["identity"].choices = _with_any([(h, f"@{h}") for h in handles])
+        _set_choices(self, "identity", [(h, f"@{h}") for h in handles])
 
     def clean_sender(self) -> str:
         raw = self.cleaned_data.get("sender", "").strip()
@@ -106,7 +112,7 @@ class AuditFilterForm(DateRangeMixin):
 
     def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = _with_any([(a, a) for a in actions])
+        _set_choices(self, "action", [(a, a) for a in actions])
 
 
 class ConversationFilterForm(forms.Form):
@@ -114,4 +120,4 @@ class ConversationFilterForm(forms.Form):
 
     def __init__(self, *args: Any, handles: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["identity"].choices = _with_any([(h, f"@{h}") for h in handles])
+        _set_choices(self, "identity", [(h, f"@{h}") for h in handles])

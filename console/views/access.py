@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -35,7 +34,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class ConsoleAccess:
     """The viewer's organisations and roles, loaded once per request."""
 
-    user: AbstractBaseUser | AnonymousUser
+    user: Any
     roles: dict[Any, str] = field(default_factory=dict)
     organizations: list[Organization] = field(default_factory=list)
     _can_operate: bool | None = None
@@ -69,7 +68,7 @@ class ConsoleRequest(HttpRequest):
 
 def load_access(request: HttpRequest) -> ConsoleAccess:
     memberships = list(
-        Membership.objects.filter(user_id=request.user.pk)
+        Membership.objects.filter(user_id=request.user.pk or 0)
         .select_related("organization")
         .order_by("organization__name")
     )
