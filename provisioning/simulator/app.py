@@ -191,6 +191,11 @@ class Simulator:
         self.handsets = data.get("handsets", {})
         self.sms_only = set(data.get("sms_only", []))
         self._ticket_ids = itertools.count(max(self.tickets, default=1000) + 1)
+        if self.assign_delay is not None and self.assign_delay > 0:
+            for ticket in self.tickets.values():
+                if ticket.status == "OPEN":
+                    ticket_id = ticket.id
+                    self.schedule(self.assign_delay, lambda t=ticket_id: self.assign_ticket(t))
 
     def save(self) -> None:
         if not self.state_path:

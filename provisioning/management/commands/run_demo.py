@@ -91,6 +91,9 @@ class Command(BaseCommand):
             "SIMULATOR_ASSIGN_DELAY_SECONDS": os.environ.get("SIMULATOR_ASSIGN_DELAY_SECONDS", "2"),
             "PYTHONUNBUFFERED": "1",
         }
+        # The filesystem broker needs its folders before the worker declares its queue.
+        for folder in ("out", "processed"):
+            (Path(settings.VAR_DIR) / "broker" / folder).mkdir(parents=True, exist_ok=True)
         manage = [sys.executable, str(base_dir / "manage.py")]
         celery = [sys.executable, "-m", "celery", "-A", "console"]
 
