@@ -372,6 +372,37 @@ def _digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
+# Provider bodies are flat; deeper nesting is hostile and would overflow the JSON encoder.
+MAX_BODY_DEPTH = 32
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _clean(node: Any, depth: int = 0) -> Any:
+    """Drop NUL characters (PostgreSQL text and jsonb cannot hold them) and refuse bodies
+    nested deeper than MAX_BODY_DEPTH, so whatever parses can also be stored."""
+    if depth > MAX_BODY_DEPTH:
+        raise ValueError("body is nested too deeply")
+    if isinstance(node, str):
+        return node.replace("\x00", "")
+    if isinstance(node, dict):
+        return {str(k).replace("\x00", ""): _clean(v, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_clean(v, depth + 1) for v in node]
+    return node
+
+
+def _load_body(raw_body: bytes) -> Any:
+    """Parse a webhook body; raises ValueError (or UnicodeDecodeError) when malformed."""
+    try:
+        body = json.loads(raw_body, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise ValueError("body is nested too deeply") from exc
+    return _clean(body)
+
+
 def _record(
     *, setup: Setup, event_key: str, event_type: str, payload: Any, status: str, error: str = ""
 ) -> tuple[ProviderEvent, bool]:
@@ -402,7 +433,7 @@ def provider_event_receive(
     """
     hint = event_type_hint or None
     try:
-        body = json.loads(raw_body)
+        body = _load_body(raw_body)
     except (ValueError, UnicodeDecodeError):
         event, created = _record(
             setup=setup,
@@ -421,7 +452,8 @@ def provider_event_receive(
             setup=setup,
             event_key=f"unparseable:{_digest(raw_body)}",
             event_type=hint or "unknown",
-            payload=body,
+            # The payload column is a non-null JSON object; keep bare values inside one.
+            payload=body if isinstance(body, dict) else {"body": body},
             status=ProviderEventStatus.FAILED,
             error=str(exc)[:500],
         )

@@ -158,10 +158,21 @@ def _infer_type(event_type_hint: str | None, body: dict[str, Any]) -> str:
     return "unknown"
 
 
-def _parse_receive(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
+# Message.provider_handle is bounded; provider handles are GUIDs, far shorter.
+MAX_HANDLE_LENGTH = 255
+
+
+def _handle(body: dict[str, Any], kind: str) -> str:
     handle = _opt_str(body.get("message_handle"))
     if handle is None:
-        raise WebhookParseError("receive body without message_handle")
+        raise WebhookParseError(f"{kind} body without message_handle")
+    if len(handle) > MAX_HANDLE_LENGTH:
+        raise WebhookParseError(f"{kind} body with an overlong message_handle")
+    return handle
+
+
+def _parse_receive(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
+    handle = _handle(body, "receive")
     sender = _address(body.get("from_number")) or _address(body.get("number"))
     line = to_e164(body.get("to_number")) or to_e164(body.get("sendblue_number"))
     if sender is None or line is None:
@@ -198,9 +209,7 @@ def _parse_receive(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
 
 
 def _parse_status(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
-    handle = _opt_str(body.get("message_handle"))
-    if handle is None:
-        raise WebhookParseError("status body without message_handle")
+    handle = _handle(body, "status")
     raw_status = str(body.get("status") or "").strip().upper()
     return f"status:{handle}:{raw_status}", StatusUpdate(
         provider_handle=handle,
