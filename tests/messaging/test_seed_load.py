@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import phonenumbers
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
@@ -15,6 +16,7 @@ from django.db.models import Count, Max
 from console.api.authentication import hash_api_key
 from console.crypto import reset_keys_cache
 from console.models import AgentIdentity, ApiKey
+from messaging.management.commands.seed_load import bench_number
 from messaging.models import Conversation, Message
 from routing.models import Assignment, ContactRule
 
@@ -95,3 +97,9 @@ def test_it_refuses_a_database_that_already_holds_messages(seeded: dict, tmp_pat
             identities=1,
             keys_file=str(tmp_path / "k.json"),
         )
+
+
+def test_seeded_numbers_are_valid_and_distinct() -> None:
+    numbers = [bench_number(n) for n in [*range(0, 120_000), *range(8_000_000, 8_002_000)]]
+    assert len(set(numbers)) == len(numbers)
+    assert all(phonenumbers.is_valid_number(phonenumbers.parse(n)) for n in numbers[::97])

@@ -145,9 +145,19 @@ def _secondary_indexes(tables: list[str]) -> list[tuple[str, str]]:
         return [(name, definition) for name, definition in cursor.fetchall()]
 
 
-def _number(n: int) -> str:
-    # 555-01xx style fictional numbers, unique per n.
-    return f"+1555{n:07d}"
+AREA_CODES = (212, 213, 312, 415, 617, 646, 718, 805, 917, 206)
+
+
+def bench_number(n: int) -> str:
+    """A distinct, valid US E.164 number per n (n < 70 million); the router validates them.
+
+    tests/bench/loadgen.py has the same formula for the people it invents.
+    """
+    rest = n // 10
+    exchange = 200 + (rest // 10000) % 700
+    if exchange % 100 == 11 or exchange == 555:
+        exchange += 1
+    return f"+1{AREA_CODES[n % 10]}{exchange:03d}{rest % 10000:04d}"
 
 
 class Command(BaseCommand):
@@ -309,7 +319,7 @@ class Command(BaseCommand):
             pl = PhoneLine(
                 setup=setup,
                 state="assigned",
-                number=_number(next(number_seq)),
+                number=bench_number(next(number_seq)),
                 role=role,
                 identity=identity,
                 assigned_at=now - timedelta(days=HISTORY_DAYS + 1),
@@ -340,7 +350,7 @@ class Command(BaseCommand):
         assignments: list[dict[str, Any]] = []
         for c in range(n_convs):
             identity = identities[c % n_ids]
-            remote = _number(c)
+            remote = bench_number(c)
             ded = dedicated.get(identity.id)
             use_dedicated = ded is not None and rng.random() < 0.5
             conv: dict[str, Any] = {
