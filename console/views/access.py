@@ -13,6 +13,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -81,7 +82,7 @@ def load_access(request: HttpRequest) -> ConsoleAccess:
 
 def viewer_timezone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
     """The browser's IANA zone, sent as a cookie by static/console/console.js."""
-    name = request.COOKIES.get(TZ_COOKIE, "")
+    name = unquote(request.COOKIES.get(TZ_COOKIE, ""))
     if not name or len(name) > 64:
         return None
     try:

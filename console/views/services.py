@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
 
@@ -21,6 +21,10 @@ from routing.models import ContactRule, RuleAction, RuleDirection, RuleStatus
 from routing.selectors import contact_decision
 
 ROLE_GROUPS = {MembershipRole.OPERATOR: "Operators", MembershipRole.AUDITOR: "Auditors"}
+ROLE_PERMISSIONS = {
+    MembershipRole.OPERATOR: ["console_view", "console_operate"],
+    MembershipRole.AUDITOR: ["console_view"],
+}
 
 
 @transaction.atomic
@@ -33,9 +37,20 @@ def membership_grant(*, user: Any, organization: Organization, role: str) -> Mem
     membership, _ = Membership.objects.update_or_create(
         user=user, organization=organization, defaults={"role": role}
     )
-    group = Group.objects.get(name=ROLE_GROUPS[MembershipRole(role)])
-    user.groups.add(group)
+    user.groups.add(role_group(role))
     return membership
+
+
+def role_group(role: str) -> Group:
+    """The permission group of a role, repaired if missing (console migration 0003 creates
+    them; a flushed test database or a hand-edited admin may not have them)."""
+    group, _ = Group.objects.get_or_create(name=ROLE_GROUPS[MembershipRole(role)])
+    codenames = ROLE_PERMISSIONS[MembershipRole(role)]
+    if group.permissions.filter(codename__in=codenames).count() != len(codenames):
+        group.permissions.add(
+            *Permission.objects.filter(content_type__app_label="console", codename__in=codenames)
+        )
+    return group
 
 
 # --- Blocked-message review ---------------------------------------------------------------
