@@ -24,5 +24,8 @@ WEBHOOKS_ALLOW_LOOPBACK = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not os.environ.get(
     "DATABASE_URL"
 ):
-    DATABASES["default"]["NAME"] = str(BASE_DIR / "var" / "test.sqlite3")
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
+    # A file (not :memory:) so threaded concurrency tests share one database; one per
+    # process so parallel runs on one machine never share it.
+    _test_db = str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")
+    DATABASES["default"]["NAME"] = _test_db
+    DATABASES["default"]["TEST"] = {"NAME": _test_db}
