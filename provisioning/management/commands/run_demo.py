@@ -163,6 +163,9 @@ class Command(BaseCommand):
             self.stdout.write(f"API: {web_url}/api/v1/")
             self.stdout.write(f"Simulator: {sim_url}")
             self.stdout.write(f"Admin API key: {admin_key}")
+            for line in seeded.stdout.splitlines():
+                if line.startswith(("Operator login: ", "Auditor login: ")):
+                    self.stdout.write(line)
             self.stdout.write("")
             self.stdout.write("Ctrl-C stops everything.")
             self.stdout.flush()

@@ -131,7 +131,9 @@ class Command(BaseCommand):
                 + (f" ({setup.failure_reason})" if setup.failure_reason else "")
             )
         for seeder in extra_seeders():
-            seeder(tenancy)
+            # A seeder may return labelled lines to show (the console's demo logins).
+            for line in seeder(tenancy) or []:
+                self.stdout.write(line)
         self.stdout.write(f"Organization: {tenancy.organization.slug}")
         self.stdout.write(f"Identity: {tenancy.identity.handle}")
         self.stdout.write(f"Admin API key: {tenancy.admin_key}")
