@@ -97,8 +97,13 @@ class Conversation(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["identity", "-last_message_at"]),
-            models.Index(fields=["organization", "-last_message_at"]),
+            # Lists order by (-last_message_at, -id); the id tiebreak keeps pages stable.
+            models.Index(
+                fields=["identity", "-last_message_at", "-id"], name="conv_identity_activity"
+            ),
+            models.Index(
+                fields=["organization", "-last_message_at", "-id"], name="conv_org_activity"
+            ),
         ]
 
 
@@ -155,10 +160,12 @@ class Message(models.Model):
             )
         ]
         indexes = [
-            # Lists are newest first, narrowed by identity or conversation.
-            models.Index(fields=["conversation", "-created_at"], name="msg_conv_created"),
-            models.Index(fields=["identity", "-created_at"], name="msg_identity_created"),
-            models.Index(fields=["organization", "-created_at"], name="msg_org_created"),
+            # Lists are newest first with an id tiebreak, narrowed by identity or
+            # conversation; matching the whole ORDER BY lets Postgres stop after one page
+            # (and the conversation preview read one index entry per row).
+            models.Index(fields=["conversation", "-created_at", "-id"], name="msg_conv_created"),
+            models.Index(fields=["identity", "-created_at", "-id"], name="msg_identity_created"),
+            models.Index(fields=["organization", "-created_at", "-id"], name="msg_org_created"),
             models.Index(
                 fields=["identity", "-created_at"],
                 condition=Q(is_blocked=True),
