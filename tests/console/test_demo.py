@@ -63,9 +63,10 @@ def test_seeding_creates_something_for_every_page(identity: AgentIdentity) -> No
     PoolLineFactory()
     demo.seed_demo(Tenancy(identity.organization, identity))
     demo.seed_demo(Tenancy(identity.organization, identity))
-    assert PhoneLine.objects.filter(
-        setup__organization=identity.organization, state="pending"
-    ).count() == 1
+    assert (
+        PhoneLine.objects.filter(setup__organization=identity.organization, state="pending").count()
+        == 1
+    )
     assert ContactRule.objects.filter(identity=identity).count() == 2
     assert Assignment.objects.filter(identity=identity, status="active").count() == 1
     connected = Conversation.objects.get(identity=identity, remote_number=demo.CONNECTED_PERSON)
