@@ -129,10 +129,16 @@ def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connection bursts from parallel workers, which then
+    # wait a full second for the SYN retransmit.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
     rec = Receiver(server=server)
     server.RequestHandlerClass = _handler_for(rec)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
