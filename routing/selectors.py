@@ -205,8 +205,8 @@ def pool_line_choose(
         return PoolChoice(line=None, exhausted=ExhaustionReason.PERSON)
     for line in free:
         if (
-            line.hour_contacts < settings.POOL_LINE_NEW_CONTACTS_PER_HOUR  # type: ignore[attr-defined]
-            and line.day_contacts < settings.POOL_LINE_NEW_CONTACTS_PER_DAY  # type: ignore[attr-defined]
+            line.hour_contacts < settings.POOL_LINE_NEW_CONTACTS_PER_HOUR
+            and line.day_contacts < settings.POOL_LINE_NEW_CONTACTS_PER_DAY
         ):
             return PoolChoice(line=line)
     return PoolChoice(line=None, exhausted=ExhaustionReason.CAPACITY)

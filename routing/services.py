@@ -843,7 +843,11 @@ def dedicated_number_claim(
             key=key,
             defaults={"request_fingerprint": fingerprint},
         )
-        claim = NumberClaim.objects.select_for_update().select_related("line").get(pk=claim.pk)
+        claim = (
+            NumberClaim.objects.select_for_update(of=("self",))
+            .select_related("line")
+            .get(pk=claim.pk)
+        )
         if claim.request_fingerprint != fingerprint:
             raise Conflict(
                 "This Idempotency-Key was already used with a different request body.",

@@ -37,6 +37,11 @@ RULE_FILTERS = {
 }
 
 
+def _rules_wire(rules: Any) -> list[dict[str, Any]]:
+    serializer = ContactRuleOutputSerializer()
+    return [serializer.to_representation(r) for r in rules]
+
+
 def _key(request: Request) -> ApiKey:
     assert isinstance(request.auth, ApiKey)
     return request.auth
@@ -116,7 +121,7 @@ class AssignmentListApi(APIView):
         identity_id = parse_uuid(request.query_params, "agent_identity_id")
         qs = selectors.assignment_list_for_key(key=key, agent_identity_id=identity_id)
         rows = qs[offset : offset + limit]
-        return Response(AssignmentOutputSerializer(rows, many=True).data)
+        return Response([AssignmentOutputSerializer().to_representation(a) for a in rows])
 
 
 class AssignmentReleaseApi(APIView):
@@ -216,7 +221,7 @@ class ContactRuleListCreateApi(APIView):
             identity_id=identity.id,
             **_rule_filters(request.query_params),
         )
-        return Response(ContactRuleOutputSerializer(qs[offset : offset + limit], many=True).data)
+        return Response(_rules_wire(qs[offset : offset + limit]))
 
     @extend_schema(
         request=ContactRuleCreateInputSerializer,
@@ -311,4 +316,4 @@ class OrgContactRuleListApi(APIView):
             identity_id=parse_uuid(request.query_params, "agent_identity_id"),
             **_rule_filters(request.query_params),
         )
-        return Response(ContactRuleOutputSerializer(qs[offset : offset + limit], many=True).data)
+        return Response(_rules_wire(qs[offset : offset + limit]))

@@ -11,11 +11,15 @@ from routing.models import Assignment, AssignmentStatus
 from routing.services import inbound_route
 from tests.routing.conftest import PERSON
 
-pytestmark = pytest.mark.skipif(
-    connection.vendor == "sqlite" and connection.is_in_memory_db(),
-    reason="shared-cache in-memory SQLite raises 'table is locked' instead of waiting; "
-    "file-backed SQLite (make test) and PostgreSQL run these",
-)
+
+@pytest.fixture(autouse=True)
+def _needs_a_waiting_database() -> None:
+    # Checked at run time: the test database replaces the configured one only then.
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        pytest.skip(
+            "shared-cache in-memory SQLite raises 'table is locked' instead of waiting; "
+            "file-backed SQLite (make test) and PostgreSQL run these"
+        )
 
 
 def _race(line: PhoneLine, texts: list[str]) -> list[BaseException]:

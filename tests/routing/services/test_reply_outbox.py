@@ -21,9 +21,12 @@ pytestmark = pytest.mark.django_db
 def test_a_reply_survives_a_broker_outage_and_the_sweep_sends_it(
     router: PhoneLine, fake_provider: FakeProvider, django_capture_on_commit_callbacks: Any
 ) -> None:
-    with mock.patch(
-        "routing.tasks.router_reply_send_task.delay", side_effect=ConnectionError("broker down")
-    ), django_capture_on_commit_callbacks(execute=True):
+    with (
+        mock.patch(
+            "routing.tasks.router_reply_send_task.delay", side_effect=ConnectionError("broker down")
+        ),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         inbound_route(line=router, sender=PERSON, text="hi")
 
     reply = RouterReply.objects.get()
