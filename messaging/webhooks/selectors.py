@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Max, Q, QuerySet
 
@@ -23,7 +24,7 @@ DELIVERY_NOT_FOUND = "Delivery not found."
 @dataclass(frozen=True)
 class SigningKeyStatus:
     configured: bool
-    created_at: object  # datetime | None
+    created_at: datetime | None
 
 
 def subscriptions_for_key(key: ApiKey) -> QuerySet[WebhookSubscription]:

@@ -543,7 +543,10 @@ def deliveries_publish(delivery_ids: Sequence[uuid.UUID], *, countdown: float | 
     published = 0
     for delivery_id in delivery_ids:
         try:
-            delivery_send.apply_async(args=[str(delivery_id)], countdown=countdown)
+            if countdown is None:
+                delivery_send.apply_async(args=(str(delivery_id),))
+            else:
+                delivery_send.apply_async(args=(str(delivery_id),), countdown=countdown)
         except Exception as exc:
             logger.warning(
                 "webhook delivery %s not enqueued (%s); the sweep will pick up %d row(s)",

@@ -48,7 +48,7 @@ def caller_key(request: Request) -> ApiKey:
 
 
 def _signing_key_status_body(status_obj: selectors.SigningKeyStatus) -> dict[str, Any]:
-    return {"configured": status_obj.configured, "created_at": iso(status_obj.created_at)}  # type: ignore[arg-type]
+    return {"configured": status_obj.configured, "created_at": iso(status_obj.created_at)}
 
 
 class CatalogApi(APIView):
@@ -96,7 +96,8 @@ class SubscriptionListCreateApi(APIView):
             event_type=params.get("event_type") or None,
             other_owner_filter=bool(owners) and owners[0] != "agent_identity_id",
         )
-        return Response({"subscriptions": SubscriptionOutputSerializer(rows, many=True).data})
+        out = SubscriptionOutputSerializer()
+        return Response({"subscriptions": [out.to_representation(sub) for sub in rows]})
 
     @extend_schema(
         request=SubscriptionCreateInputSerializer,
@@ -231,7 +232,8 @@ class DeliveryListApi(APIView):
             status=params.get("status") or None,
             other_owner_filter=bool(params.get("phone_number_id")),
         )
-        return Response({"deliveries": DeliveryOutputSerializer(rows, many=True).data})
+        out = DeliveryOutputSerializer()
+        return Response({"deliveries": [out.to_representation(row) for row in rows]})
 
 
 class DeliveryReplayApi(APIView):
@@ -292,7 +294,13 @@ class OrgSigningKeyApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={201: SigningKeyOutputSerializer, 409: None, **ERROR_RESPONSES},
+        # 201 when this call minted the identity's first key, 200 when it rotated one.
+        responses={
+            200: SigningKeyOutputSerializer,
+            201: SigningKeyOutputSerializer,
+            409: None,
+            **ERROR_RESPONSES,
+        },
         operation_id="signing_keys_create_deprecated",
         deprecated=True,
     )
