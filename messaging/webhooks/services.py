@@ -521,7 +521,7 @@ def event_emit(
         )
     WebhookDelivery.objects.bulk_create(deliveries)
     delivery_ids = [d.id for d in deliveries]
-    transaction.on_commit(lambda: deliveries_publish(delivery_ids))
+    transaction.on_commit(lambda: deliveries_fan_out(delivery_ids))
     logger.info(
         "webhook event %s (%s) for identity %s: %d deliveries",
         event.id,
@@ -530,6 +530,28 @@ def event_emit(
         len(deliveries),
     )
     return event
+
+
+def deliveries_fan_out(delivery_ids: Sequence[uuid.UUID]) -> None:
+    """After commit: one broker message per event, whatever the number of subscriptions.
+
+    Each publish is a broker round trip; the caller (often the provider webhook intake) pays
+    for one, and a worker publishes the per-delivery jobs. Never raises.
+    """
+    if len(delivery_ids) <= 1:
+        deliveries_publish(delivery_ids)
+        return
+    from messaging.webhooks.tasks import deliveries_enqueue
+
+    try:
+        deliveries_enqueue.apply_async(args=([str(i) for i in delivery_ids],))
+    except Exception as exc:
+        logger.warning(
+            "webhook fan-out of %d deliveries not enqueued (%s); the sweep will pick them up",
+            len(delivery_ids),
+            type(exc).__name__,
+            exc_info=True,
+        )
 
 
 def deliveries_publish(delivery_ids: Sequence[uuid.UUID], *, countdown: float | None = None) -> int:
