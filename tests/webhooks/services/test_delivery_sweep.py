@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 import time_machine
@@ -13,6 +14,7 @@ from console.models import AgentIdentity
 from console.services import Actor
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
 from messaging.webhooks.services import delivery_sweep, event_emit, subscription_create
+from messaging.webhooks.tasks import deliveries_enqueue
 from tests.messaging.factories import ConversationFactory, MessageFactory
 from tests.webhooks.conftest import Receiver
 
@@ -112,3 +114,45 @@ def test_sweep_is_scheduled_on_celery_beat(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["webhooks-delivery-sweep"]
     assert entry["task"] == "webhooks.delivery_sweep"
     assert entry["task"] in celery_app.tasks
+
+
+def test_an_event_for_many_subscriptions_costs_the_caller_one_broker_message(
+    identity, receiver, django_capture_on_commit_callbacks
+):
+    for n in range(3):
+        subscription_create(
+            identity=identity,
+            url=f"{receiver.url}/{n}",
+            event_types=["imessage.received"],
+            actor=Actor.system(),
+        )
+    message = MessageFactory(conversation=ConversationFactory(identity=identity))
+    with (
+        mock.patch.object(deliveries_enqueue, "apply_async") as publish,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        event_emit(event_type="imessage.received", identity=identity, message=message)
+
+    assert publish.call_count == 1
+    assert len(publish.call_args.kwargs["args"][0]) == 3
+
+
+def test_a_lost_fan_out_is_recovered_by_the_sweep_for_every_subscription(
+    identity, receiver, django_capture_on_commit_callbacks
+):
+    for n in range(3):
+        subscription_create(
+            identity=identity,
+            url=f"{receiver.url}/{n}",
+            event_types=["imessage.received"],
+            actor=Actor.system(),
+        )
+    message = MessageFactory(conversation=ConversationFactory(identity=identity))
+    with broker_unreachable(), django_capture_on_commit_callbacks(execute=True):
+        event_emit(event_type="imessage.received", identity=identity, message=message)
+    assert receiver.requests == []
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=61), tick=True):
+        assert delivery_sweep() == 3
+
+    assert sorted(r.path for r in receiver.requests) == ["/hook/0", "/hook/1", "/hook/2"]
