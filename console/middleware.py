@@ -19,3 +19,25 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+
+API_NOT_FOUND_BODY = b'{"detail":{"error":"not_found","message":"Not found."}}'
+
+
+class ApiJsonNotFoundMiddleware:
+    """The agent API answers JSON even when no route matches (e.g. a malformed id in a
+    `<uuid:...>` path): clients parse every error body as JSON, and Django's own 404 page
+    (technical in DEBUG) is HTML."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return HttpResponse(API_NOT_FOUND_BODY, status=404, content_type="application/json")
+        return response

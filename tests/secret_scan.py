@@ -311,10 +311,9 @@ def _install() -> Callable[[], None]:
     got_request_exception.connect(exception_report, dispatch_uid="secret_scan")
     undo.append(lambda: got_request_exception.disconnect(dispatch_uid="secret_scan"))
 
-    handler = CaptureHandler(level=logging.DEBUG)
     root = logging.getLogger()
-    root.addHandler(handler)
-    undo.append(lambda: root.removeHandler(handler))
+    root.addHandler(_handler)
+    undo.append(lambda: root.removeHandler(_handler))
 
     for name in ("SECRET_KEY", "PROVIDER_AGENCY_SECRET"):
         scanner.record_secret(getattr(settings, name, ""), f"settings.{name}")
@@ -329,6 +328,15 @@ def _install() -> Callable[[], None]:
 
 
 _undo: Callable[[], None] | None = None
+_handler = CaptureHandler(level=logging.DEBUG)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Anything that re-runs logging configuration (django.setup(), dictConfig in a
+    # command under test) drops the root handlers; put ours back before every test.
+    root = logging.getLogger()
+    if _undo is not None and _handler not in root.handlers:
+        root.addHandler(_handler)
 
 
 @pytest.hookimpl(trylast=True)

@@ -37,3 +37,64 @@ def drop_slash_duplicates(
             continue
         kept.append((path, regex, method, callback))
     return kept
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "The error envelope every API error uses.",
+    "properties": {
+        "detail": {
+            "oneOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "error": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                    "required": ["error"],
+                    "additionalProperties": True,
+                },
+            ]
+        },
+        "agent_support": {"type": "string"},
+    },
+    "required": ["detail"],
+}
+# Answers the shared authentication, permission, parsing and lookup layers can give to any
+# operation; operation-specific ones (409, 429, 502, ...) are declared by each view.
+COMMON_ERRORS = {
+    "401": "Missing, unknown, revoked or expired API key (one answer for all).",
+    "403": "The key may not do this (e.g. an identity-scoped key on an admin operation).",
+    "404": "The object, or an object the request names, does not exist for this key.",
+}
+BODY_ERRORS = {
+    "400": "Invalid input (`validation_error` with `fields`), or malformed JSON.",
+    "413": "Request body too large.",
+    "415": "Unsupported content type.",
+}
+PARAMETER_ERRORS = {"400": BODY_ERRORS["400"]}
+
+
+def document_common_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: declare the shared error answers on every keyed operation."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("Error", ERROR_SCHEMA)
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            errors = dict(COMMON_ERRORS)
+            # DRF parses a body on any write, declared or not, so malformed JSON is a 400.
+            if operation.get("requestBody") or method in {"post", "put", "patch"}:
+                errors.update(BODY_ERRORS)
+            elif operation.get("parameters"):
+                errors.update(PARAMETER_ERRORS)
+            responses = operation["responses"]
+            for status, description in errors.items():
+                responses.setdefault(
+                    status,
+                    {"description": description, "content": {"application/json": {"schema": ref}}},
+                )
+    return result

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "console.middleware.ContentSecurityPolicyMiddleware",
+    "console.middleware.ApiJsonNotFoundMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -233,6 +234,10 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"ApiKeyAuth": []}],
     # One schema entry per route (api_path registers a slash twin) + the X-API-Key scheme.
     "PREPROCESSING_HOOKS": ["console.api.schema.drop_slash_duplicates"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "console.api.schema.document_common_errors",
+    ],
     # Shared choice sets get one component name instead of one per field.
     "ENUM_NAME_OVERRIDES": {
         "FilterModeEnum": ["blacklist", "whitelist"],
