@@ -100,11 +100,13 @@ def _store(
     )
 
 
-def media_upload_store(*, organization: Organization, upload: UploadedFile) -> MediaObject:
+def media_upload_store(*, organization: Organization, upload: UploadedFile[bytes]) -> MediaObject:
     """Store an agent's upload. Raises 413 `media_too_large` above MEDIA_MAX_BYTES."""
     if upload.size is None or upload.size > settings.MEDIA_MAX_BYTES:
         raise media_too_large()
     filename = upload.name or "upload"
+    if upload.file is None:
+        raise ApplicationError("The upload has no content.", code="validation_error")
     return _store(
         organization_id=organization.id,
         stream=upload.file,

@@ -243,7 +243,7 @@ def message_list(
     qs = message_scope(key=key, agent_identity_id=agent_identity_id)
     if conversation_id is not None:
         qs = qs.filter(conversation_id=conversation_id)
-    if thread_id is not None and thread_id != conversation_id:
+    if thread_id is not None and conversation_id is not None and thread_id != conversation_id:
         # Threads are flat: a thread is named by its conversation or any of its messages.
         qs = qs.filter(
             Exists(Message.objects.filter(pk=thread_id, conversation_id=conversation_id))

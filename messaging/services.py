@@ -77,7 +77,7 @@ SENDING_TIMEOUT = timedelta(minutes=5)
 SWEEP_BATCH = 500
 
 # Statuses only move forward; terminal ones never change again.
-_STATUS_RANK = {
+_STATUS_RANK: dict[str, int] = {
     DeliveryStatus.REGISTERED: 0,
     DeliveryStatus.PENDING: 0,
     DeliveryStatus.QUEUED: 0,
