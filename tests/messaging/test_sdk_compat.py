@@ -88,7 +88,9 @@ def test_the_sdk_reacts_removes_marks_read_types_and_uploads(sdk, conversation, 
     sdk.imessages.remove_reaction(reaction.id)
     result = sdk.imessages.mark_conversation_read(conversation.id)
     sdk.imessages.send_typing(conversation.id)
-    upload = sdk.imessages.upload_media(content=b"\x89PNG", filename="a.png", content_type="image/png")
+    upload = sdk.imessages.upload_media(
+        content=b"\x89PNG", filename="a.png", content_type="image/png"
+    )
 
     assert reaction.target_message_id == inbound.id
     assert result.updated_count == 1
