@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from console.errors import ValidationFailed
-from console.phone import is_e164, normalize_e164
-from provisioning.phone import to_e164
+from console.phone import is_e164, normalize_e164, to_e164
 from provisioning.providers.base import (
     InboundMessage,
     InboundReaction,
