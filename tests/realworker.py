@@ -8,7 +8,8 @@ worker to see it):
     @pytest.mark.slow
     @pytest.mark.celery_worker
     @pytest.mark.django_db(transaction=True)
-    def test_something(real_celery_worker: RealWorker) -> None: ...
+    def test_something(real_celery_worker: RealWorker) -> None:  # noqa: F811
+        ...
 
 While the fixture is active, this process publishes to Redis (not eagerly) on a queue of its
 own, and the worker subprocess consumes only that queue, so parallel test runs sharing one
