@@ -1021,12 +1021,29 @@ def write_report(
 # --- main ---------------------------------------------------------------------------
 
 
+def rerender() -> None:
+    data = json.loads(RESULTS_JSON.read_text())
+    conf = {k: v for k, v in data["config"].items() if k in Config.__dataclass_fields__}
+    cfg = Config(**{**conf, "only": set()})
+    figures = [Figure(**f) for f in data["figures"]]
+    extra = {
+        k: v for k, v in data.items() if k not in {"generated_at", "machine", "config", "figures"}
+    }
+    write_report(cfg, data["machine"], figures, extra)
+
+
 def parse_args() -> Config:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small dataset and short runs")
     ap.add_argument("--reseed", action="store_true")
     ap.add_argument("--only", default="")
+    ap.add_argument(
+        "--report", action="store_true", help="re-render RESULTS.md from results.json (+ NOTES.md)"
+    )
     args = ap.parse_args()
+    if args.report:
+        rerender()
+        raise SystemExit(0)
     cfg = Config(reseed=args.reseed, only={s for s in args.only.split(",") if s})
     if args.quick:
         cfg.messages, cfg.conversations = 100_000, 10_000
