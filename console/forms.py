@@ -7,9 +7,9 @@ from typing import Any
 from django import forms
 
 from console.models import FilterMode
+from console.phone import INVALID_NUMBER, to_e164
 from messaging.webhooks.models import DeliveryStatus as WebhookDeliveryStatus
 from provisioning.models import LineRole, SetupStatus
-from provisioning.phone import E164_INVALID, to_e164
 from routing.models import RuleAction, RuleDirection
 
 DATE_ORDER_INVALID = "The start date must not be after the end date."
@@ -70,7 +70,7 @@ class PhoneNumberField(forms.CharField):
         text = super().clean(value)
         number = to_e164(text)
         if number is None:
-            raise forms.ValidationError(E164_INVALID, code="invalid")
+            raise forms.ValidationError(INVALID_NUMBER, code="invalid")
         return number
 
 

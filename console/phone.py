@@ -9,6 +9,28 @@ from console.errors import ValidationFailed
 INVALID_NUMBER = "Enter a valid phone number in E.164 form, e.g. +14155550100."
 
 
+def to_e164(raw: object, *, region: str | None = None) -> str | None:
+    """The E.164 form of `raw` (`+14155550100`), or None when it is not a valid number.
+
+    Never raises, whatever `raw` is, so provider bodies can be read with it. Without a
+    `region` only numbers written with a leading `+` are accepted; with one, national
+    numbers are read in that region.
+    """
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    international = text.startswith("+")
+    if not text or (region is None and not international):
+        return None
+    try:
+        parsed = phonenumbers.parse(text, None if international else region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
 def normalize_e164(value: str, *, field: str = "number", region: str | None = "US") -> str:
     """Return `value` as E.164 (`+14155550100`).
 
@@ -16,20 +38,14 @@ def normalize_e164(value: str, *, field: str = "number", region: str | None = "U
     market). Raises `ValidationFailed` (400 validation_error) for anything that is not a
     valid, dialable number.
     """
-    raw = (value or "").strip() if isinstance(value, str) else ""
-    try:
-        parsed = phonenumbers.parse(raw, None if raw.startswith("+") else region)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
+    number = to_e164(value, region=region)
+    if number is None:
         raise ValidationFailed(
             f"{field}: {INVALID_NUMBER}", extra={"fields": {field: [INVALID_NUMBER]}}
         )
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return number
 
 
-def is_e164(value: str) -> bool:
-    try:
-        return normalize_e164(value) == value
-    except ValidationFailed:
-        return False
+def is_e164(raw: object) -> bool:
+    """True only for a number already written exactly in canonical E.164."""
+    return isinstance(raw, str) and to_e164(raw) == raw

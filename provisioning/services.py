@@ -22,6 +22,7 @@ from django.utils import timezone
 from console.crypto import decrypt, encrypt
 from console.errors import ApplicationError
 from console.models import Organization
+from console.phone import to_e164
 from console.services import Actor, audit_record
 from provisioning import dispatch
 from provisioning.models import (
@@ -33,7 +34,6 @@ from provisioning.models import (
     Setup,
     SetupStatus,
 )
-from provisioning.phone import to_e164
 from provisioning.providers import get_adapter
 from provisioning.providers.base import (
     AccountCredentials,

@@ -21,7 +21,7 @@ import httpx
 from django.conf import settings
 
 from console.http import http_client
-from provisioning.phone import to_e164
+from console.phone import to_e164
 from provisioning.providers.base import (
     AccountCredentials,
     ChildAccount,

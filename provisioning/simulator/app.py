@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from provisioning.phone import to_e164
+from console.phone import to_e164
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,41 @@
+"""The one E.164 normaliser every app uses (API input, console forms, provider bodies)."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.errors import ValidationFailed
+from console.phone import INVALID_NUMBER, is_e164, normalize_e164, to_e164
+
+
+def test_international_numbers_are_written_in_e164() -> None:
+    assert to_e164(" +1 (415) 555-0100 ") == "+14155550100"
+
+
+def test_provider_reader_refuses_national_numbers_without_a_region() -> None:
+    assert to_e164("4155550100") is None
+
+
+def test_provider_reader_reads_national_numbers_in_the_given_region() -> None:
+    assert to_e164("(415) 555-0100", region="US") == "+14155550100"
+
+
+@pytest.mark.parametrize("raw", [None, 14155550100, "", "   ", "+1", "hello", "+999123", ["+1"]])
+def test_provider_reader_answers_none_for_anything_else(raw: object) -> None:
+    assert to_e164(raw) is None
+
+
+def test_api_normaliser_reads_national_numbers_as_us() -> None:
+    assert normalize_e164("415-555-0100") == "+14155550100"
+
+
+def test_api_normaliser_names_the_field_of_an_invalid_number() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        normalize_e164("+1555", field="match_target")
+    assert caught.value.extra["fields"] == {"match_target": [INVALID_NUMBER]}
+
+
+def test_only_canonical_spelling_counts_as_e164() -> None:
+    assert is_e164("+14155550100")
+    assert not is_e164("+1 415 555 0100")
+    assert not is_e164(None)
