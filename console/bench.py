@@ -83,7 +83,8 @@ class B2ListApi(APIView):
             )
             columns = [c[0] for c in cursor.description]
             rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
-        return Response(B2ItemSerializer(rows, many=True).data)
+        serializer = B2ItemSerializer(instance=rows, many=True)  # type: ignore[arg-type]
+        return Response(serializer.data)
 
 
 urlpatterns = [

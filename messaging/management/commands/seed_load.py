@@ -88,7 +88,7 @@ class Loader:
     def load(self, model: type[models.Model], rows: Iterable[dict[str, Any]]) -> int:
         # Serial primary keys come from their sequence.
         fields = [f for f in model._meta.concrete_fields if not isinstance(f, AutoFieldMixin)]
-        columns = [f.column for f in fields]
+        columns = [f.column for f in fields if f.column]
         defaults: dict[str, Callable[[], Any]] = {}
         for f in fields:
             # Fields this generator does not know (added later) take their model default.
