@@ -5,3 +5,11 @@ from tests.console.views.conftest import (  # noqa: F401
     operator_client,
     outsider_operator_client,
 )
+from tests.messaging.conftest import (  # noqa: F401
+    assignment,
+    conversation,
+    emitted,
+    platform_setup,
+    pool_line,
+)
+from tests.webhooks.conftest import receiver  # noqa: F401

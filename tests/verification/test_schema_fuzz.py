@@ -51,7 +51,7 @@ OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 _WSGI = get_wsgi_application()
 
 
-def APP(environ: dict[str, Any], start_response: Any) -> list[bytes]:  # noqa: N802
+def APP(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     """The real WSGI app, minus the per-request connection closing (as Django's test client
     does), so requests run inside the test's transaction."""
     request_started.disconnect(close_old_connections)
