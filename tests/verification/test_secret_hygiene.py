@@ -191,3 +191,66 @@ def test_a_401_body_never_echoes_the_presented_key(org) -> None:
     assert response.status_code == 401
     assert issued.raw_key.encode() not in response.content
     assert issued.raw_key[-8:].encode() not in response.content
+
+
+# --- Patient text never reaches the logs at info level or above ---------------------
+
+
+@pytest.mark.django_db
+def test_message_text_never_reaches_the_logs_inbound_or_outbound(
+    conversation, identity_client, caplog, django_capture_on_commit_callbacks
+) -> None:
+    """A unique marker travels through the provider intake (inbound) and the send API,
+    the send task and a status callback (outbound); no log line at INFO or above has it."""
+    import json
+
+    from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret
+
+    inbound_marker = f"patient-says-{__import__('uuid').uuid4().hex}"
+    outbound_marker = f"agent-says-{__import__('uuid').uuid4().hex}"
+    caplog.set_level(logging.DEBUG)
+    identity = conversation.identity
+    line = PhoneLineFactory(
+        setup=SetupFactory(organization=identity.organization), identity=identity
+    )
+    body = {
+        "message_handle": "log-marker-handle",
+        "content": inbound_marker,
+        "is_outbound": False,
+        "status": "RECEIVED",
+        "from_number": "+12025550123",
+        "to_number": line.number,
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = identity_client.post(
+            f"/api/v1/provider-webhooks/{line.setup_id}/receive",
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_SB_SIGNING_SECRET=setup_secret(line.setup),
+        )
+    assert response.status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = identity_client.post(
+            "/api/v1/imessage/messages",
+            {"conversation_id": str(conversation.id), "text": outbound_marker},
+            format="json",
+        )
+    assert sent.status_code == 201
+    from messaging.models import Message
+
+    outbound = Message.objects.get(pk=sent.json()["message"]["id"])
+    callback = {"message_handle": outbound.provider_handle, "is_outbound": True, "status": "ERROR"}
+    callback["error_message"] = f"could not deliver {outbound_marker}"
+    identity_client.post(
+        f"/api/v1/provider-webhooks/{line.setup_id}/outbound",
+        data=json.dumps(callback),
+        content_type="application/json",
+        HTTP_SB_SIGNING_SECRET=setup_secret(line.setup),
+    )
+    assert Message.objects.filter(content=inbound_marker).exists()
+    assert len(caplog.records) > 0
+    for record in caplog.records:
+        if record.levelno >= logging.INFO:
+            text = f"{record.getMessage()} {record.__dict__}"
+            assert inbound_marker not in text, record.name
+            assert outbound_marker not in text, record.name
