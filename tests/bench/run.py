@@ -1021,6 +1021,15 @@ def write_report(
 # --- main ---------------------------------------------------------------------------
 
 
+def guarded(name: str, measure: Callable[[], Figure]) -> Figure:
+    """A figure whose endpoint is missing or broken is reported, never fatal to the run."""
+    try:
+        return measure()
+    except Exception as exc:
+        log(f"  {name} failed: {exc!r}")
+        return Figure(name, name, "", ours=f"not measured: {type(exc).__name__}: {exc}"[:300])
+
+
 def rerender() -> None:
     data = json.loads(RESULTS_JSON.read_text())
     conf = {k: v for k, v in data["config"].items() if k in Config.__dataclass_fields__}
@@ -1093,11 +1102,10 @@ def main() -> None:
         extra["b3"] = b3_runs
         if want("ingest"):
             log("figure: ingest (B1, B3)")
-            figures.append(figure_ingest(cfg, t, b3_runs))
+            figures.append(guarded("ingest", lambda: figure_ingest(cfg, t, b3_runs)))
         if want("fan-out"):
             log("figure: fan-out (B4)")
-            fig, _ = figure_fanout(cfg, keys, sub_problem)
-            figures.append(fig)
+            figures.append(guarded("fan-out", lambda: figure_fanout(cfg, keys, sub_problem)[0]))
         redis_flush()
         queries: dict[str, Any] = {}
         if want("read"):
@@ -1106,16 +1114,16 @@ def main() -> None:
             extra["queries"] = queries
             log(f"  {queries.get('summary')}")
             log("figure: read (B2)")
-            figures.append(figure_read(cfg, t, queries))
+            figures.append(guarded("read", lambda: figure_read(cfg, t, queries)))
         if want("send"):
             log("figure: send (B1)")
-            figures.append(figure_send(cfg, t))
+            figures.append(guarded("send", lambda: figure_send(cfg, t)))
         if want("connect"):
             log("figure: connect")
-            figures.append(figure_connect(cfg, keys))
+            figures.append(guarded("connect", lambda: figure_connect(cfg, keys)))
         if want("memory"):
             log("figure: memory")
-            figures.append(figure_memory(cfg, web, t))
+            figures.append(guarded("memory", lambda: figure_memory(cfg, web, t)))
         redis_flush()
     extra["total_seconds"] = round(time.monotonic() - started)
     write_report(cfg, info, figures, extra)
