@@ -11,11 +11,9 @@ even per subscription: retries, replays and parallel workers can deliver a later
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import random
-import ssl
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -612,12 +610,6 @@ def _classify_status(status_code: int) -> tuple[bool, str | None]:
     return False, None
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """Built once per process: loading the CA bundle costs tens of milliseconds per client."""
-    return httpx.create_ssl_context()
-
-
 def http_post(target: safety.Target, body: bytes, headers: dict[str, str]) -> AttemptResult:
     """POST to a checked target, reading at most WEBHOOK_MAX_RESPONSE_BYTES of the answer."""
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
@@ -636,9 +628,7 @@ def http_post(target: safety.Target, body: bytes, headers: dict[str, str]) -> At
         with (
             # A fresh client per attempt: connections are pinned to a checked address and
             # must never be reused for another host name that shares it.
-            http_client(
-                timeout=timeout, transport=httpx.HTTPTransport(verify=_tls_context())
-            ) as client,
+            http_client(timeout=timeout) as client,
             client.stream(
                 "POST",
                 target.request_url,
