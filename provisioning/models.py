@@ -97,7 +97,9 @@ class PhoneLine(models.Model):
         ordering = ["requested_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["number"], condition=Q(number__isnull=False), name="phone_line_number_unique"
+                fields=["number"],
+                condition=Q(number__isnull=False),
+                name="phone_line_number_unique",
             ),
             models.CheckConstraint(
                 condition=Q(state="pending", number__isnull=True)

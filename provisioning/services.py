@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from console.crypto import decrypt, encrypt
-from console.errors import ApplicationError
+from console.errors import ApplicationError, Conflict
+from console.idempotency import IDEMPOTENCY_KEY_REUSED
 from console.models import Organization
 from console.phone import to_e164
 from console.services import Actor, audit_record
@@ -95,6 +96,20 @@ def status_callback_url(setup: Setup) -> str:
 
 # --- setups ------------------------------------------------------------------
 
+# A create whose provider call has not come back within this long was interrupted (the
+# process died mid-call): a retry with its key fails it instead of waiting for ever.
+SETUP_CREATE_TIMEOUT = timedelta(minutes=10)
+SETUP_INTERRUPTED = (
+    "Creating the subaccount was interrupted before the provider answered. Create it again."
+)
+
+
+class SetupCreateInProgress(ApplicationError):
+    """A create with this Idempotency-Key is still talking to the provider."""
+
+    status_code = 409
+    code = "idempotency_in_progress"
+
 
 def _primary_email(setup: Setup) -> str:
     return f"setup-{setup.id.hex[:12]}@{settings.PROVIDER_PRIMARY_EMAIL_DOMAIN}"
@@ -121,7 +136,59 @@ def _refresh_status(setup: Setup) -> None:
         setup.status = new_status
 
 
-@transaction.atomic
+def _creating(setup: Setup) -> bool:
+    """Still waiting for the provider's subaccount (the first provider call)."""
+    return setup.status == SetupStatus.PENDING and not setup.provider_account_id
+
+
+def _setup_start(
+    *,
+    organization: Organization,
+    business_name: str,
+    label: str,
+    is_platform: bool,
+    idempotency_key: str | None,
+) -> tuple[Setup, bool]:
+    """Commit the `pending` setup row before any provider call; returns (setup, created).
+
+    With a key already used, returns the earlier setup (created=False) after checking the
+    request matches. Raises `Conflict` (idempotency_key_reused) or `SetupCreateInProgress`.
+    """
+    try:
+        with transaction.atomic():
+            setup = Setup(
+                organization=organization,
+                business_name=business_name,
+                label=label,
+                provider=settings.PROVIDER_NAME,
+                is_platform=is_platform,
+                webhook_secret_encrypted=encrypt(secrets.token_urlsafe(32)),
+                status=SetupStatus.PENDING,
+                idempotency_key=idempotency_key,
+            )
+            setup.primary_email = _primary_email(setup)
+            setup.save(force_insert=True)
+            return setup, True
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+    existing = Setup.objects.get(organization=organization, idempotency_key=idempotency_key)
+    if (existing.business_name, existing.label, existing.is_platform) != (
+        business_name,
+        label,
+        is_platform,
+    ):
+        raise Conflict(IDEMPOTENCY_KEY_REUSED, code="idempotency_key_reused")
+    if _creating(existing):
+        if existing.created_at > timezone.now() - SETUP_CREATE_TIMEOUT:
+            raise SetupCreateInProgress(
+                "A setup create with this Idempotency-Key is still in progress.",
+                headers={"Retry-After": "1"},
+            )
+        _fail(existing, SETUP_INTERRUPTED)
+    return existing, False
+
+
 def setup_create(
     *,
     organization: Organization,
@@ -130,26 +197,30 @@ def setup_create(
     actor: Actor,
     is_platform: bool = False,
     line_roles: list[str] | None = None,
+    idempotency_key: str | None = None,
 ) -> Setup:
     """Create the provider subaccount, register our webhooks and record its lines.
 
-    The first line comes with the subaccount; each further role in `line_roles` is
-    requested with add-line. A provider 5xx/timeout leaves the setup `failed` with a
-    readable `failure_reason` (the row is kept). A provider 4xx raises `ProviderRefused`
-    (502) and nothing is stored.
+    The setup row is committed `pending` first and every provider call runs outside a
+    database transaction, so a slow provider holds no lock and an interrupted create
+    still leaves a setup with a status. The first line comes with the subaccount; each
+    further role in `line_roles` is requested with add-line.
+
+    A provider 5xx/timeout leaves the setup `failed` with a readable `failure_reason`.
+    A provider 4xx raises `ProviderRefused` (502) and removes the setup row again.
+    With `idempotency_key`, a retry with the same request returns the same setup (as it
+    now stands); see `_setup_start` for the conflicts it raises.
     """
     roles = line_roles or [LineRole.DEDICATED]
-    secret = secrets.token_urlsafe(32)
-    setup = Setup.objects.create(
+    setup, created = _setup_start(
         organization=organization,
         business_name=business_name,
         label=label,
-        provider=settings.PROVIDER_NAME,
         is_platform=is_platform,
-        webhook_secret_encrypted=encrypt(secret),
-        status=SetupStatus.PENDING,
+        idempotency_key=idempotency_key,
     )
-    setup.primary_email = _primary_email(setup)
+    if not created:
+        return setup
     adapter = get_adapter()
     try:
         child = adapter.create_child_account(
@@ -158,38 +229,39 @@ def setup_create(
     except ProviderError as exc:
         if exc.permanent:
             logger.warning("provider refused setup %s: HTTP %s", setup.id, exc.status_code)
+            # Nothing exists at the provider: drop the row so the key can be used again.
+            setup.delete()
             raise ProviderRefused(
                 f"{PROVIDER_REFUSED}: {exc.message}",
                 extra={"provider_status": exc.status_code, "provider_error_key": exc.error_key},
             ) from exc
-        setup.save(update_fields=["primary_email"])
         return _fail(setup, f"{PROVIDER_UNAVAILABLE} ({exc.message}). Create it again later.")
 
-    setup.provider_account_id = child.account_id[:255]
-    setup.credentials_encrypted = _encrypt_credentials(child.credentials)
-    setup.save(update_fields=["primary_email", "provider_account_id", "credentials_encrypted"])
-    now = timezone.now()
-    first_role = roles[0]
-    if child.assigned_number and to_e164(child.assigned_number):
-        PhoneLine.objects.create(
-            setup=setup,
-            role=first_role,
-            state=LineState.ASSIGNED,
-            number=to_e164(child.assigned_number),
-            assigned_at=now,
-        )
-    else:
-        PhoneLine.objects.create(
-            setup=setup,
-            role=first_role,
-            state=LineState.PENDING,
-            provider_request_id=(child.line_request_id or "")[:64],
-        )
+    number = to_e164(child.assigned_number)
+    with transaction.atomic():
+        setup.provider_account_id = child.account_id[:255]
+        setup.credentials_encrypted = _encrypt_credentials(child.credentials)
+        setup.save(update_fields=["provider_account_id", "credentials_encrypted", "updated_at"])
+        if number:
+            PhoneLine.objects.create(
+                setup=setup,
+                role=roles[0],
+                state=LineState.ASSIGNED,
+                number=number,
+                assigned_at=timezone.now(),
+            )
+        else:
+            PhoneLine.objects.create(
+                setup=setup,
+                role=roles[0],
+                state=LineState.PENDING,
+                provider_request_id=(child.line_request_id or "")[:64],
+            )
     try:
         adapter.register_webhooks(
             credentials=child.credentials,
             urls_by_type={t: webhook_url(setup, t) for t in WEBHOOK_TYPES},
-            secret=secret,
+            secret=setup_webhook_secret(setup),
         )
         for role in roles[1:]:
             _line_request(setup=setup, credentials=child.credentials, role=role)
@@ -211,9 +283,19 @@ def setup_create(
     return setup
 
 
+def setups_fail_interrupted() -> int:
+    """Fail setups whose create died while waiting for the provider; returns how many."""
+    return Setup.objects.filter(
+        status=SetupStatus.PENDING,
+        provider_account_id="",
+        created_at__lt=timezone.now() - SETUP_CREATE_TIMEOUT,
+    ).update(status=SetupStatus.FAILED, failure_reason=SETUP_INTERRUPTED, updated_at=timezone.now())
+
+
 def _line_request(*, setup: Setup, credentials: AccountCredentials, role: str) -> PhoneLine:
+    """Ask the provider for a line, then record it (the call runs before any row lock)."""
     ticket = get_adapter().request_line(credentials=credentials)
-    number = to_e164(ticket.number) if ticket.number else None
+    number = to_e164(ticket.number)
     if number and ticket.status == "FULFILLED":
         return PhoneLine.objects.create(
             setup=setup,
@@ -227,18 +309,18 @@ def _line_request(*, setup: Setup, credentials: AccountCredentials, role: str) -
     )
 
 
-@transaction.atomic
 def setup_line_add(*, setup: Setup, role: str, actor: Actor) -> PhoneLine:
     """Ask the provider for one more line on an existing setup."""
     line = _line_request(setup=setup, credentials=setup_credentials(setup), role=role)
-    _refresh_status(setup)
-    audit_record(
-        organization=setup.organization,
-        actor=actor,
-        action="line.request",
-        obj=line,
-        after={"role": role, "state": line.state},
-    )
+    with transaction.atomic():
+        _refresh_status(setup)
+        audit_record(
+            organization=setup.organization,
+            actor=actor,
+            action="line.request",
+            obj=line,
+            after={"role": role, "state": line.state},
+        )
     return line
 
 

@@ -9,7 +9,7 @@ from celery import shared_task
 from provisioning.models import Setup
 from provisioning.providers.base import ProviderError
 from provisioning.selectors import setups_awaiting_lines
-from provisioning.services import setup_reconcile
+from provisioning.services import setup_reconcile, setups_fail_interrupted
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ def setup_reconcile_task(setup_id: str) -> int:
 
 @shared_task(name="provisioning.setups_reconcile_all")
 def setups_reconcile_all() -> int:
-    """Beat entry: enqueue one reconciliation per setup that still waits for a line."""
+    """Beat entry: enqueue one reconciliation per setup that still waits for a line, and
+    fail the setups whose create was interrupted before the provider answered."""
+    setups_fail_interrupted()
     ids = [str(pk) for pk in setups_awaiting_lines().values_list("id", flat=True)]
     for setup_id in ids:
         try:

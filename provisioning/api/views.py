@@ -15,7 +15,7 @@ from console.api.params import parse_limit_offset
 from console.api.permissions import IsAdminKey
 from console.api.views import caller_key
 from console.errors import ValidationFailed
-from console.idempotency import IdempotentResponse, run_idempotent
+from console.idempotency import validate_key
 from console.services import Actor
 from provisioning import selectors, services
 from provisioning.api.serializers import (
@@ -77,28 +77,16 @@ class SetupListCreateApi(APIView):
         key = caller_key(request)
         data = SetupCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-
-        def work() -> IdempotentResponse:
-            setup = services.setup_create(
-                organization=key.organization,
-                business_name=data.validated_data["business_name"],
-                label=data.validated_data["label"],
-                actor=Actor.for_api_key(key),
-            )
-            setup = selectors.setup_get(organization=key.organization, setup_id=setup.id)
-            return IdempotentResponse(
-                status=status.HTTP_201_CREATED, body=SetupOutputSerializer(setup).data
-            )
-
-        result = run_idempotent(
+        idempotency_key = request.headers.get("Idempotency-Key")
+        setup = services.setup_create(
             organization=key.organization,
-            scope="org",
-            operation="setup_create",
-            key=request.headers.get("Idempotency-Key"),
-            payload=data.validated_data,
-            work=work,
+            business_name=data.validated_data["business_name"],
+            label=data.validated_data["label"],
+            actor=Actor.for_api_key(key),
+            idempotency_key=None if idempotency_key is None else validate_key(idempotency_key),
         )
-        return Response(result.body, status=result.status, headers=result.headers)
+        setup = selectors.setup_get(organization=key.organization, setup_id=setup.id)
+        return Response(SetupOutputSerializer(setup).data, status=status.HTTP_201_CREATED)
 
 
 class SetupDetailApi(APIView):
