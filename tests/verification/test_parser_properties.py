@@ -28,7 +28,7 @@ from provisioning.services import MAX_BODY_DEPTH
 from routing.commands import CommandParseError, RouterCommand, parse_command
 
 FUZZ = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
 
 # --- Router commands ----------------------------------------------------------------
