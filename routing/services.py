@@ -819,20 +819,14 @@ def dedicated_lines_for_org(organization: Organization) -> Any:
     )
 
 
-def dedicated_number_claim(
-    *,
-    organization: Organization,
-    actor: Actor,
-    key: str,
-    scope: str = "org",
-    fingerprint: str = "",
-) -> PhoneLine:
-    """Claim a dedicated line for the organisation, once per `Idempotency-Key`.
+def _claim_line(
+    *, organization: Organization, scope: str, key: str, fingerprint: str, actor: Actor
+) -> tuple[PhoneLine, bool]:
+    """Find or reserve the claim's line in one short transaction; returns (line, ordered).
 
-    The claim row is locked while the provider is asked, so a concurrent retry with the
-    same key waits and then sees the same line. Raises `InventoryPending` (503, retry with
-    the same key) while the provider has not placed the line, `NumberQuotaExceeded` (402),
-    `Conflict` (idempotency_key_reused) when the key served another request.
+    `ordered` is True when this call reserved a new pending line and must now ask the
+    provider for it. The reservation counts against the quota at once, and the
+    organisation row lock serialises claims, so parallel claims cannot overshoot it.
     """
     from django.conf import settings
 
@@ -853,7 +847,9 @@ def dedicated_number_claim(
                 "This Idempotency-Key was already used with a different request body.",
                 code="idempotency_key_reused",
             )
-        line = claim.line
+        if claim.line is not None:
+            return claim.line, False
+        Organization.objects.select_for_update().filter(pk=organization.pk).first()
         setup = (
             Setup.objects.filter(
                 organization=organization, is_platform=False, status=SetupStatus.ACTIVE
@@ -861,48 +857,108 @@ def dedicated_number_claim(
             .order_by("created_at")
             .first()
         )
-        if line is None:
-            if setup is None:
-                raise Conflict(
-                    "The organisation has no active provider setup to claim a number under.",
-                    code="no_active_setup",
-                )
-            limit = settings.DEDICATED_NUMBERS_PER_ORG
-            current = dedicated_lines_for_org(organization).count()
-            if current >= limit:
-                raise NumberQuotaExceeded(
-                    "The organisation has reached its dedicated number limit.",
-                    extra={"number_type": "dedicated_outbound", "limit": limit, "current": current},
-                )
-            # A rare, operator-paced call: holding the claim lock across it keeps retries
-            # with the same key from ordering a second line.
-            request = get_adapter().request_line(credentials=setup_credentials(setup))
-            line = PhoneLine.objects.create(
-                setup=setup,
-                role=LineRole.DEDICATED,
-                state=LineState.ASSIGNED if request.number else LineState.PENDING,
-                number=request.number,
-                provider_request_id=request.request_id or "",
-                assigned_at=timezone.now() if request.number else None,
+        if setup is None:
+            raise Conflict(
+                "The organisation has no active provider setup to claim a number under.",
+                code="no_active_setup",
             )
-            claim.line = line
-            claim.save(update_fields=["line"])
-            audit_record(
-                organization=organization,
-                actor=actor,
-                action="dedicated_number.claim",
-                obj=line,
-                after={"state": line.state},
+        limit = settings.DEDICATED_NUMBERS_PER_ORG
+        current = dedicated_lines_for_org(organization).count()
+        if current >= limit:
+            raise NumberQuotaExceeded(
+                "The organisation has reached its dedicated number limit.",
+                extra={"number_type": "dedicated_outbound", "limit": limit, "current": current},
             )
-        elif line.state == LineState.PENDING and line.provider_request_id and setup is not None:
-            request = get_adapter().get_line_request(
-                credentials=setup_credentials(line.setup), request_id=line.provider_request_id
+        line = PhoneLine.objects.create(setup=setup, role=LineRole.DEDICATED)
+        claim.line = line
+        claim.save(update_fields=["line"])
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="dedicated_number.claim",
+            obj=line,
+            after={"state": line.state},
+        )
+        return line, True
+
+
+def _claim_order(line: PhoneLine) -> PhoneLine:
+    """Ask the provider for the reserved line (no transaction open) and record the answer.
+
+    On a provider error the reservation is dropped again, so a retry with the same key
+    orders afresh; the error becomes a 502.
+    """
+    from provisioning.services import line_assign
+
+    try:
+        request = get_adapter().request_line(credentials=setup_credentials(line.setup))
+    except ProviderError as exc:
+        # The claim's line reference is nulled by the foreign key (SET_NULL).
+        line.delete()
+        logger.warning("dedicated line order failed permanent=%s", exc.permanent)
+        raise ApplicationError(
+            f"The iMessage provider could not place a number ({exc.message}).",
+            code="provider_error",
+            status_code=502,
+        ) from exc
+    PhoneLine.objects.filter(pk=line.pk, provider_request_id="").update(
+        provider_request_id=(request.request_id or "")[:64], updated_at=timezone.now()
+    )
+    line.refresh_from_db()
+    if request.number and request.status == "FULFILLED":
+        return (
+            line_assign(
+                setup=line.setup, number=request.number, line_request_id=line.provider_request_id
             )
-            if request.number:
-                line.number = request.number
-                line.state = LineState.ASSIGNED
-                line.assigned_at = timezone.now()
-                line.save(update_fields=["number", "state", "assigned_at", "updated_at"])
+            or line
+        )
+    return line
+
+
+def _claim_poll(line: PhoneLine) -> PhoneLine:
+    """Ask the provider whether it placed a pending line yet (no transaction open)."""
+    from provisioning.services import line_assign
+
+    if not line.provider_request_id:
+        # The order is still on its way (or died mid-call): the reconcile beat finds it.
+        return line
+    request = get_adapter().get_line_request(
+        credentials=setup_credentials(line.setup), request_id=line.provider_request_id
+    )
+    if request.number:
+        return (
+            line_assign(
+                setup=line.setup, number=request.number, line_request_id=line.provider_request_id
+            )
+            or line
+        )
+    return line
+
+
+def dedicated_number_claim(
+    *,
+    organization: Organization,
+    actor: Actor,
+    key: str,
+    scope: str = "org",
+    fingerprint: str = "",
+) -> PhoneLine:
+    """Claim a dedicated line for the organisation, once per `Idempotency-Key`.
+
+    The line is reserved (`pending`) and committed before the provider is asked, and no
+    row lock is held during a provider call: a retry with the same key finds the
+    reservation and never orders a second line. Raises `InventoryPending` (503, retry
+    with the same key) while the provider has not placed the line, `NumberQuotaExceeded`
+    (402), `Conflict` (idempotency_key_reused; no_active_setup), and a 502
+    `provider_error` when the provider fails the order.
+    """
+    line, ordered = _claim_line(
+        organization=organization, scope=scope, key=key, fingerprint=fingerprint, actor=actor
+    )
+    if ordered:
+        line = _claim_order(line)
+    elif line.state == LineState.PENDING:
+        line = _claim_poll(line)
     if line.state != LineState.ASSIGNED:
         raise _pending(line)
     return line

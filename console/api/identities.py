@@ -230,6 +230,21 @@ class IdentityListCreateApi(APIView):
         if claim and not values["imessage_enabled"]:
             raise _field_error("claim_imessage_number", "Requires imessage_enabled: true.")
         actor = Actor.for_api_key(key)
+        line = None
+        if claim:
+            if AgentIdentity.objects.filter(handle=handle).exists():
+                raise routing.HandleUnavailable(
+                    routing.HANDLE_UNAVAILABLE, extra={"blocking_namespace": "identities"}
+                )
+            # The claim commits on its own, keyed by the handle (no Idempotency-Key on
+            # create): a 503 while the number is pending creates no identity but keeps the
+            # reservation, so the retried create reuses it instead of ordering another line.
+            line = routing.dedicated_number_claim(
+                organization=key.organization,
+                actor=actor,
+                key=f"create:{handle}",
+                scope="identity-create",
+            )
         with transaction.atomic():
             identity = routing.identity_create(
                 organization=key.organization,
@@ -240,14 +255,7 @@ class IdentityListCreateApi(APIView):
                 imessage_enabled=values["imessage_enabled"],
                 contact_sharing_enabled=values["contact_sharing_enabled"],
             )
-            if claim:
-                # No Idempotency-Key on create: the new identity makes the claim unique.
-                line = routing.dedicated_number_claim(
-                    organization=key.organization,
-                    actor=actor,
-                    key=f"create:{identity.id}",
-                    scope=f"identity:{identity.id}",
-                )
+            if line is not None:
                 routing.dedicated_number_attach(identity=identity, line=line, actor=actor)
         return Response(identity_wire(_fetch(identity)), status=status.HTTP_201_CREATED)
 
