@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from messaging import services
+from messaging import media, services
 from provisioning.providers.base import (
     InboundMessage,
     InboundReaction,
@@ -46,3 +46,4 @@ def register() -> None:
     dispatch.register(InboundReaction, inbound_reaction_handle)
     dispatch.register(TypingEvent, typing_handle)
     hooks.on_assignment_changed(services.conversation_attach)
+    hooks.on_media_publish(media.media_bytes_publish)

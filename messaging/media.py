@@ -5,6 +5,7 @@ backend works in production; local files are served by `media_serve`."""
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import mimetypes
 import os
@@ -98,6 +99,27 @@ def _store(
         sha256=digest.hexdigest(),
         source_url=source_url,
     )
+
+
+def media_bytes_publish(
+    *, organization_id: Any, filename: str, content_type: str, body: bytes
+) -> str:
+    """Host a small file we generate (the router's contact cards); returns its URL.
+
+    Identical content of one organisation is stored once.
+    """
+    digest = hashlib.sha256(body).hexdigest()
+    media = MediaObject.objects.filter(
+        organization_id=organization_id, sha256=digest, content_type=content_type
+    ).first()
+    if media is None:
+        media = _store(
+            organization_id=organization_id,
+            stream=io.BytesIO(body),
+            filename=filename,
+            content_type=content_type,
+        )
+    return media_url(media)
 
 
 def media_upload_store(*, organization: Organization, upload: UploadedFile[bytes]) -> MediaObject:

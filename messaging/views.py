@@ -11,6 +11,8 @@ from messaging.models import MediaObject
 # file can never run script on our origin.
 _INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/heic", "image/webp")
 _INLINE_PREFIXES = ("audio/", "video/")
+# Downloads that keep their type: the provider sends contact cards by type.
+_TYPED_DOWNLOADS = ("text/vcard", "text/x-vcard")
 
 
 @require_GET
@@ -21,7 +23,9 @@ def media_serve(request: HttpRequest, name: str) -> FileResponse:
     inline = media.content_type in _INLINE_TYPES or media.content_type.startswith(_INLINE_PREFIXES)
     response = FileResponse(
         media.file.open("rb"),
-        content_type=media.content_type if inline else "application/octet-stream",
+        content_type=media.content_type
+        if inline or media.content_type in _TYPED_DOWNLOADS
+        else "application/octet-stream",
         as_attachment=not inline,
     )
     response["Cache-Control"] = "public, max-age=86400, immutable"

@@ -1,17 +1,29 @@
-"""Listeners for assignment changes, so routing never imports messaging.
+"""Listeners and services messaging provides to routing, so routing never imports messaging.
 
-Messaging registers `conversation_attach` here in its AppConfig.ready(); routing calls
-`assignment_changed` inside the transaction that activates or releases an assignment.
+Messaging registers `conversation_attach` and its media publisher here in its
+AppConfig.ready(); routing calls `assignment_changed` inside the transaction that
+activates or releases an assignment, and `media_publish` to host contact cards.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from typing import Protocol
 
 from routing.models import Assignment
 
 AssignmentListener = Callable[[Assignment], None]
 _listeners: list[AssignmentListener] = []
+
+
+class MediaPublisher(Protocol):
+    def __call__(
+        self, *, organization_id: uuid.UUID, filename: str, content_type: str, body: bytes
+    ) -> str: ...
+
+
+_publishers: list[MediaPublisher] = []
 
 
 def on_assignment_changed(listener: AssignmentListener) -> None:
@@ -22,3 +34,19 @@ def on_assignment_changed(listener: AssignmentListener) -> None:
 def assignment_changed(assignment: Assignment) -> None:
     for listener in _listeners:
         listener(assignment)
+
+
+def on_media_publish(publisher: MediaPublisher) -> None:
+    """Set the one publisher that hosts files the provider fetches (the last one wins)."""
+    _publishers[:] = [publisher]
+
+
+def media_publish(
+    *, organization_id: uuid.UUID, filename: str, content_type: str, body: bytes
+) -> str:
+    """Host `body` where the provider can fetch it; returns its absolute, unguessable URL."""
+    if not _publishers:
+        raise RuntimeError("No media publisher is registered (is the messaging app installed?)")
+    return _publishers[0](
+        organization_id=organization_id, filename=filename, content_type=content_type, body=body
+    )

@@ -7,12 +7,9 @@ probe which handles exist or learn that they are blocked.
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-
 from console.models import AgentIdentity
 from provisioning.models import PhoneLine
+from routing import hooks
 
 GENERIC_REPLY = "We couldn't connect you with that name. Check the spelling and send: connect @name"
 HELP_REPLY = (
@@ -32,7 +29,7 @@ DISCONNECTED_REPLY = (
     "You're disconnected. To reach an agent again, send connect @name to our main number."
 )
 
-CARD_DIRECTORY = "routing/cards"
+VCARD_CONTENT_TYPE = "text/vcard"
 
 
 def connected_text(identity: AgentIdentity) -> str:
@@ -64,18 +61,18 @@ def vcard_text(*, display_name: str, number: str) -> str:
 
 
 def contact_card_url(*, identity: AgentIdentity, line: PhoneLine) -> str:
-    """Store the identity's vCard for this pool line and return its absolute URL.
+    """Host the identity's vCard for this pool line and return its absolute URL.
 
-    One file per (identity, line), rewritten on every connect so a renamed agent's card
-    stays current. The URL ends in `.vcf`, as the provider requires for media.
+    Hosted by messaging's media store (served at an unguessable `/media/...` URL, or by
+    the storage backend), so the provider can fetch it in production as well. The card
+    is rendered on every connect so a renamed agent's card stays current; identical
+    cards are stored once. The URL ends in `.vcf`, as the provider requires for media.
     """
     assert line.number is not None
-    name = f"{CARD_DIRECTORY}/{identity.id.hex}-{line.id.hex}.vcf"
     body = vcard_text(display_name=identity.display_name or identity.handle, number=line.number)
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    stored = default_storage.save(name, ContentFile(body.encode("utf-8")))
-    url = default_storage.url(stored)
-    if url.startswith("/"):
-        url = f"{settings.PUBLIC_BASE_URL}{url}"
-    return url
+    return hooks.media_publish(
+        organization_id=identity.organization_id,
+        filename="contact.vcf",
+        content_type=VCARD_CONTENT_TYPE,
+        body=body.encode("utf-8"),
+    )

@@ -5,8 +5,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.core.files.storage import default_storage
-from django.test import override_settings
+from django.conf import settings
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from console.models import AgentIdentity
@@ -80,10 +80,41 @@ def test_connect_confirmation_is_sent_from_the_pool_line_with_a_contact_card(
     assert call["to_number"] == PERSON
     assert call["content"] == replies.connected_text(identity)
     assert call["media_url"].endswith(".vcf")
-    name = call["media_url"].split("/media/", 1)[1]
-    card = default_storage.open(name).read().decode()
+
+
+def test_the_contact_card_is_served_at_its_public_url(
+    route: Any,
+    router: PhoneLine,
+    pool_lines: list[PhoneLine],
+    identity: AgentIdentity,
+    fake_provider: FakeProvider,
+    client: Client,
+) -> None:
+    route(router, "connect @nurse-bot")
+
+    [assignment] = active(identity)
+    [call] = sent(fake_provider)
+    assert call["media_url"].startswith(f"{settings.PUBLIC_BASE_URL}/media/")
+    response = client.get(call["media_url"].removeprefix(settings.PUBLIC_BASE_URL))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/vcard"
+    card = b"".join(response.streaming_content).decode()
     assert "FN:Nurse Bot" in card
     assert f"TEL;TYPE=CELL:{assignment.pool_line.number}" in card
+
+
+def test_reconnecting_reuses_the_same_stored_card(
+    route: Any,
+    router: PhoneLine,
+    pool_lines: list[PhoneLine],
+    identity: AgentIdentity,
+    fake_provider: FakeProvider,
+) -> None:
+    route(router, "connect @nurse-bot")
+    route(router, "connect @nurse-bot")
+
+    first, second = sent(fake_provider)
+    assert first["media_url"] == second["media_url"]
 
 
 @pytest.mark.parametrize(
@@ -449,7 +480,8 @@ def test_a_connect_costs_bounded_queries_whatever_the_volume(
     # Old connections: below the provider's new-contact caps.
     Assignment.objects.update(created_at=timezone.now() - timedelta(days=3))
 
-    with django_assert_max_num_queries(16):
+    # 16 for routing, 2 for hosting the contact card in the media store (look up, insert).
+    with django_assert_max_num_queries(18):
         inbound_route(line=router, sender=PERSON, text="connect @nurse-bot")
 
     assert len(active(identity)) == 1
