@@ -13,8 +13,14 @@ class PhoneLineInline(admin.TabularInline[PhoneLine, Setup]):
     model = PhoneLine
     extra = 0
     can_delete = False
-    fields = ["number", "state", "role", "identity", "provider_request_id", "blocked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "number",
+        "state",
+        "role",
+        "identity",
+        "provider_request_id",
+        "blocked_at",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -11,7 +11,8 @@ from provisioning.models import PhoneLine, Setup
 
 class SetupCreateInputSerializer(serializers.Serializer[dict[str, Any]]):
     business_name = serializers.CharField(max_length=200, trim_whitespace=True)
-    label = serializers.CharField(max_length=200, trim_whitespace=True)
+    # The metaclass pops declared fields, so this does not shadow Field.label at runtime.
+    label = serializers.CharField(max_length=200, trim_whitespace=True)  # type: ignore[assignment]
 
 
 class PhoneLineOutputSerializer(serializers.ModelSerializer[PhoneLine]):

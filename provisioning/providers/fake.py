@@ -39,7 +39,7 @@ class FakeProvider:
     calls: list[FakeCall] = field(default_factory=list)
     statuses: dict[str, StatusUpdate] = field(default_factory=dict)
     sms_only_numbers: set[str] = field(default_factory=set)
-    _numbers: itertools.count = field(default_factory=lambda: itertools.count(100))
+    _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:

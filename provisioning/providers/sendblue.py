@@ -200,7 +200,7 @@ def _parse_receive(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
         provider_handle=handle,
         from_number=sender,
         to_number=line,
-        content=body.get("content") if isinstance(body.get("content"), str) else "",
+        content=content if isinstance(content := body.get("content"), str) else "",
         media_url=_opt_str(body.get("media_url")),
         service=map_service(body.get("service")) or "imessage",
         is_group=body.get("message_type") == "group" or bool(group_id),
@@ -243,7 +243,7 @@ def _line_number(body: dict[str, Any]) -> str | None:
 
 def _parse_line_assigned(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
     number = _line_number(body)
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    data = raw if isinstance(raw := body.get("data"), dict) else {}
     request_id = _opt_str(body.get("line_request_id") or data.get("line_request_id"))
     key = f"line_assigned:{number}" if number else f"line_assigned:{body_digest(body)}"
     return key, LineAssigned(number=number, line_request_id=request_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import email.parser
 import email.policy
+import functools
 import heapq
 import itertools
 import json
@@ -164,7 +165,7 @@ class Simulator:
         self.media: dict[str, tuple[str, bytes]] = {}
         self.sms_only: set[str] = set()
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt, for tests
-        self._jobs: list[tuple[float, int, Callable[[], None]]] = []
+        self._jobs: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = itertools.count()
         self._ticket_ids = itertools.count(1001)
         self._numbers = itertools.count(3000)
@@ -195,7 +196,9 @@ class Simulator:
             for ticket in self.tickets.values():
                 if ticket.status == "OPEN":
                     ticket_id = ticket.id
-                    self.schedule(self.assign_delay, lambda t=ticket_id: self.assign_ticket(t))
+                    self.schedule(
+                        self.assign_delay, functools.partial(self.assign_ticket, ticket_id)
+                    )
 
     def save(self) -> None:
         if not self.state_path:
@@ -216,7 +219,7 @@ class Simulator:
 
     # --- jobs --------------------------------------------------------------
 
-    def schedule(self, delay: float, job: Callable[[], None]) -> None:
+    def schedule(self, delay: float, job: Callable[[], object]) -> None:
         with self.lock:
             heapq.heappush(self._jobs, (self.clock() + max(delay, 0.0), next(self._seq), job))
 
@@ -279,7 +282,7 @@ class Simulator:
             for hook in account.webhooks.get(webhook_type, [])
         ]
         for url, secret in targets:
-            self.schedule(0, lambda url=url, secret=secret: self._post(url, secret, body))
+            self.schedule(0, functools.partial(self._post, url, secret, body))
         return len(targets)
 
     # --- numbers and lines -------------------------------------------------
@@ -582,6 +585,7 @@ class Simulator:
             if not content and not media_url:
                 raise HttpError(400, "content or media_url is required")
             sms = to_number in self.sms_only
+            handle = str(uuid.uuid4())
             message = {
                 "accountEmail": account.primary_email,
                 "content": content,
@@ -589,7 +593,7 @@ class Simulator:
                 "status": "QUEUED",
                 "error_code": None,
                 "error_message": None,
-                "message_handle": str(uuid.uuid4()),
+                "message_handle": handle,
                 "date_sent": now_iso(),
                 "date_updated": now_iso(),
                 "from_number": line.number,
@@ -604,7 +608,7 @@ class Simulator:
                 "message_type": "message",
             }
             with self.lock:
-                self.messages[message["message_handle"]] = message
+                self.messages[handle] = message
             callback = data.get("status_callback")
             self._progress(account, message, callback, failed=line.status == "OFFLINE")
             return 200, dict(message)
@@ -837,9 +841,10 @@ class Simulator:
             raise HttpError(400, "Send multipart/form-data with a `file` field.")
         raw = f"Content-Type: {request.content_type}\r\n\r\n".encode() + request.body
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
-        for part in message.iter_parts():  # type: ignore[attr-defined]
+        for part in message.iter_parts():
             if part.get_param("name", header="content-disposition") == "file":
-                return part.get_content_type(), part.get_payload(decode=True) or b""
+                payload = part.get_payload(decode=True)
+                return part.get_content_type(), payload if isinstance(payload, bytes) else b""
         raise HttpError(400, "The `file` field is missing.")
 
     def _progress(
