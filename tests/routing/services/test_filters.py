@@ -101,5 +101,12 @@ def test_outbound_check_blocked_by_whitelist_default_has_a_null_rule(
     assert caught.value.as_detail()["matched_rule_id"] is None
 
 
-def test_outbound_check_passes_when_allowed(identity: AgentIdentity) -> None:
-    outbound_permission_check(identity=identity, number=NUMBER)
+def test_outbound_check_passes_when_only_other_numbers_are_blocked(
+    identity: AgentIdentity,
+) -> None:
+    ContactRuleFactory(identity=identity, match_target="+12025550144")
+    ContactRuleFactory(identity=identity, match_target=NUMBER, direction="inbound")
+
+    assert outbound_permission_check(identity=identity, number=NUMBER) is None
+    with pytest.raises(ApplicationError):
+        outbound_permission_check(identity=identity, number="+12025550144")
