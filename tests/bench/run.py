@@ -877,7 +877,7 @@ def figure_memory(cfg: Config, web: Proc, t: dict[str, Any]) -> Figure:
     growth = max((after[p] - before[p]) / before[p] for p in before)
     fig.ours = (
         f"{statistics.mean(before.values()):.0f} MB -> {statistics.mean(after.values()):.0f} MB "
-        f"per worker (worst growth {growth * 100:.1f} %)"
+        f"per worker (worst growth {growth * 100:.1f} %) after {run['requests']} requests"
     )
     fig.baseline = "after warm-up"
     fig.ratio = round(1 + growth, 3)
