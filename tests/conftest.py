@@ -9,9 +9,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from console.models import AgentIdentity, Organization
+from console.services import IssuedApiKey, api_key_create
 from provisioning.providers.fake import FakeProvider
 from provisioning.providers.fake import fake_provider as fake_provider_instance
-from console.services import IssuedApiKey, api_key_create
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
 
 # Fails the run if any secret the suite creates shows up in a log, response or report.
