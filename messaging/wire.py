@@ -9,15 +9,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rest_framework.fields import DateTimeField
+from django.utils import timezone
 
 from messaging.models import Conversation, Message, Reaction
 
-_datetime = DateTimeField()
-
 
 def iso(value: datetime | None) -> str | None:
-    return _datetime.to_representation(value) if value is not None else None
+    """ISO 8601 in the current timezone with `Z` for UTC, as DRF's DateTimeField renders it.
+
+    Written out because DRF's field costs several times more per timestamp, and a page of
+    messages renders two or more per row.
+    """
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def mark_without_reactions(message: Message) -> Message:
+    """Tell `message_wire` that a message created in this request has no reactions yet,
+    so rendering it does not query for them."""
+    cache = getattr(message, "_prefetched_objects_cache", None)
+    if cache is None:
+        cache = message._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    cache[Message.reactions.rel.cache_name] = Reaction.objects.none()
+    return message
 
 
 def message_reaction_wire(reaction: Reaction) -> dict[str, Any]:
