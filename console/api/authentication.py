@@ -52,3 +52,9 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "X-API-Key"
+
+
+def caller_key(request: Request) -> ApiKey:
+    """The authenticated API key of a request (views guarded by HasApiKey)."""
+    assert isinstance(request.auth, ApiKey)
+    return request.auth

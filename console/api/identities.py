@@ -14,11 +14,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset
 from console.api.permissions import HasApiKey
 from console.errors import ApplicationError, Forbidden, ValidationFailed
 from console.idempotency import fingerprint, validate_key
-from console.models import HANDLE_PATTERN, AgentIdentity, ApiKey
+from console.models import HANDLE_PATTERN, AgentIdentity
 from console.selectors import identity_get_for_key, identity_list_for_key
 from console.services import Actor
 from provisioning.models import LineRole, LineState, PhoneLine
@@ -35,11 +36,6 @@ HANDLE_RULES = "Handles are 3-63 characters of lowercase letters, digits and hyp
 class UnsupportedFeature(ApplicationError):
     status_code = 400
     code = "unsupported_feature"
-
-
-def _key(request: Request) -> ApiKey:
-    assert isinstance(request.auth, ApiKey)
-    return request.auth
 
 
 def _field_error(name: str, message: str) -> ValidationFailed:
@@ -201,7 +197,7 @@ class IdentityListCreateApi(APIView):
     )
     def get(self, request: Request) -> Response:
         limit, offset = parse_limit_offset(request.query_params, default_limit=200)
-        qs = identity_queryset(identity_list_for_key(key=_key(request)).order_by("handle"))
+        qs = identity_queryset(identity_list_for_key(key=caller_key(request)).order_by("handle"))
         return Response([identity_wire(i) for i in qs[offset : offset + limit]])
 
     @extend_schema(
@@ -215,7 +211,7 @@ class IdentityListCreateApi(APIView):
         operation_id="identities_create",
     )
     def post(self, request: Request) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         if not key.is_admin:
             raise Forbidden("Identity-scoped keys cannot create identities.")
         body = _body(request)
@@ -265,7 +261,7 @@ class IdentityDetailApi(APIView):
 
     @extend_schema(responses={200: IdentityOutputSerializer}, operation_id="identities_get")
     def get(self, request: Request, handle: str) -> Response:
-        identity = identity_get_for_key(key=_key(request), handle=handle)
+        identity = identity_get_for_key(key=caller_key(request), handle=handle)
         return Response(identity_wire(_fetch(identity)))
 
     @extend_schema(
@@ -281,7 +277,7 @@ class IdentityDetailApi(APIView):
         operation_id="identities_update",
     )
     def patch(self, request: Request, handle: str) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         identity = identity_get_for_key(key=key, handle=handle)
         body = _body(request)
         _reject_unsupported(body, update=True)
@@ -336,7 +332,7 @@ class IdentityDetailApi(APIView):
         operation_id="identities_delete",
     )
     def delete(self, request: Request, handle: str) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         identity = identity_get_for_key(key=key, handle=handle)
         if not key.is_admin:
             raise Forbidden("Only admin keys can delete identities.")

@@ -7,19 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console import services
+from console.api.authentication import caller_key
 from console.api.permissions import HasApiKey
 from console.api.serializers import (
     ApiKeyCreateInputSerializer,
     ApiKeyCreateOutputSerializer,
     WhoamiSerializer,
 )
-from console.models import ApiKey
 from console.selectors import identity_get_by_id_for_key
-
-
-def caller_key(request: Request) -> ApiKey:
-    assert isinstance(request.auth, ApiKey)
-    return request.auth
 
 
 class WhoamiApi(APIView):

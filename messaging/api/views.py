@@ -14,11 +14,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.api.authentication import caller_key
 from console.api.params import parse_bool, parse_limit_offset, parse_uuid
 from console.api.permissions import HasApiKey
 from console.errors import ValidationFailed
 from console.idempotency import IdempotentResponse, run_idempotent
-from console.models import AgentIdentity, ApiKey
+from console.models import AgentIdentity
 from console.selectors import acting_identity_for_key
 from messaging import media, selectors, services
 from messaging.api import serializers as s
@@ -47,11 +48,6 @@ THREAD_PARAMS = [
     AGENT_IDENTITY_PARAM,
 ]
 ERRORS = {400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
-
-
-def caller_key(request: Request) -> ApiKey:
-    assert isinstance(request.auth, ApiKey)
-    return request.auth
 
 
 def _data(serializer_class: type[Any], request: Request) -> dict[str, Any]:

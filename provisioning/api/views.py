@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset
 from console.api.permissions import IsAdminKey
-from console.api.views import caller_key
 from console.errors import ValidationFailed
 from console.idempotency import validate_key
 from console.services import Actor

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset, parse_uuid
 from console.api.permissions import HasApiKey
 from console.errors import Forbidden, NotFound, ValidationFailed
@@ -40,11 +41,6 @@ RULE_FILTERS = {
 def _rules_wire(rules: Any) -> list[dict[str, Any]]:
     serializer = ContactRuleOutputSerializer()
     return [serializer.to_representation(r) for r in rules]
-
-
-def _key(request: Request) -> ApiKey:
-    assert isinstance(request.auth, ApiKey)
-    return request.auth
 
 
 def _path_uuid(raw: str, message: str) -> uuid.UUID:
@@ -88,7 +84,7 @@ class TriageNumberApi(APIView):
         operation_id="imessage_triage_number",
     )
     def get(self, request: Request) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         handle = None
         if key.identity is not None:
             handle = key.identity.handle
@@ -116,7 +112,7 @@ class AssignmentListApi(APIView):
         operation_id="imessage_assignments_list",
     )
     def get(self, request: Request) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         limit, offset = parse_limit_offset(request.query_params)
         identity_id = parse_uuid(request.query_params, "agent_identity_id")
         qs = selectors.assignment_list_for_key(key=key, agent_identity_id=identity_id)
@@ -136,7 +132,7 @@ class AssignmentReleaseApi(APIView):
         operation_id="imessage_assignments_release",
     )
     def delete(self, request: Request, assignment_id: str) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         _require_admin(key, "release connections")
         assignment = selectors.assignment_get_active_for_org(
             key=key,
@@ -157,7 +153,7 @@ class NumberListClaimApi(APIView):
         responses={200: NumberOutputSerializer(many=True)}, operation_id="imessage_numbers_list"
     )
     def get(self, request: Request) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         lines = (
             services.dedicated_lines_for_org(key.organization)
             .filter(state=LineState.ASSIGNED)
@@ -177,7 +173,7 @@ class NumberListClaimApi(APIView):
         operation_id="imessage_numbers_claim",
     )
     def post(self, request: Request) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         _require_admin(key, "claim dedicated numbers")
         idem_key = request.headers.get("Idempotency-Key")
         if not idem_key:
@@ -213,7 +209,7 @@ class ContactRuleListCreateApi(APIView):
         operation_id="imessage_contact_rules_list",
     )
     def get(self, request: Request, handle: str) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         identity = identity_get_for_key(key=key, handle=handle)
         limit, offset = parse_limit_offset(request.query_params)
         qs = selectors.contact_rule_list(
@@ -234,7 +230,7 @@ class ContactRuleListCreateApi(APIView):
         operation_id="imessage_contact_rules_create",
     )
     def post(self, request: Request, handle: str) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         identity = identity_get_for_key(key=key, handle=handle)
         data = ContactRuleCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -248,7 +244,7 @@ class ContactRuleDetailApi(APIView):
     permission_classes = [HasApiKey]
 
     def _rule(self, request: Request, handle: str, rule_id: str) -> Any:
-        identity = identity_get_for_key(key=_key(request), handle=handle)
+        identity = identity_get_for_key(key=caller_key(request), handle=handle)
         return selectors.contact_rule_get(
             identity=identity, rule_id=_path_uuid(rule_id, selectors.RULE_NOT_FOUND)
         )
@@ -273,7 +269,7 @@ class ContactRuleDetailApi(APIView):
         data = ContactRuleUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.contact_rule_update(
-            rule=rule, actor=Actor.for_api_key(_key(request)), **data.validated_data
+            rule=rule, actor=Actor.for_api_key(caller_key(request)), **data.validated_data
         )
         return Response(ContactRuleOutputSerializer(result).data)
 
@@ -282,7 +278,7 @@ class ContactRuleDetailApi(APIView):
         operation_id="imessage_contact_rules_delete",
     )
     def delete(self, request: Request, handle: str, rule_id: str) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         rule = self._rule(request, handle, rule_id)
         _require_admin(key, "delete contact rules")
         services.contact_rule_delete(rule=rule, actor=Actor.for_api_key(key))
@@ -308,7 +304,7 @@ class OrgContactRuleListApi(APIView):
         operation_id="imessage_contact_rules_list_all",
     )
     def get(self, request: Request) -> Response:
-        key = _key(request)
+        key = caller_key(request)
         _require_admin(key, "list every contact rule")
         limit, offset = parse_limit_offset(request.query_params)
         qs = selectors.contact_rule_list(

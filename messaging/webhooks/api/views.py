@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.api.authentication import caller_key
 from console.api.params import parse_bool, parse_uuid
 from console.api.permissions import HasApiKey, IsAdminKey
 from console.errors import ApplicationError, Conflict, ValidationFailed
@@ -40,11 +41,6 @@ ERR_ADMIN_ORG_SIGNING_KEY = (
 )
 OWNER_FILTERS = ("agent_identity_id", "mailbox_id", "phone_number_id")
 ERROR_RESPONSES: dict[int | str, Any] = {400: None, 401: None, 403: None, 404: None}
-
-
-def caller_key(request: Request) -> ApiKey:
-    assert isinstance(request.auth, ApiKey)
-    return request.auth
 
 
 def _signing_key_status_body(status_obj: selectors.SigningKeyStatus) -> dict[str, Any]:
