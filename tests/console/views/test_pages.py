@@ -232,13 +232,13 @@ def test_external_media_is_linked_not_embedded(
 ) -> None:
     message = MessageFactory(
         conversation__identity=identity,
-        media=[{"url": "https://cdn.example.com/a.jpg", "content_type": "image/jpeg"}],
+        media=[{"url": "https://files.example.com/a.jpg", "content_type": "image/jpeg"}],
     )
     body = operator_client.get(
         reverse("console:conversation", args=[message.conversation_id])
     ).content.decode()
-    assert 'src="https://cdn.example.com' not in body
-    assert 'href="https://cdn.example.com/a.jpg"' in body
+    assert 'src="https://files.example.com' not in body
+    assert 'href="https://files.example.com/a.jpg"' in body
 
 
 def test_a_long_thread_is_paged_in_a_bounded_number_of_queries(

@@ -81,7 +81,7 @@ def test_send_with_media_only_and_a_send_style(identity_client, conversation):
         identity_client,
         {
             "conversation_id": str(conversation.id),
-            "media_urls": ["https://cdn.example.test/a.jpg"],
+            "media_urls": ["https://files.example.test/a.jpg"],
             "send_style": "confetti",
         },
     )
@@ -89,7 +89,7 @@ def test_send_with_media_only_and_a_send_style(identity_client, conversation):
     assert response.status_code == 201
     body = response.json()["message"]
     assert body["media"] == [
-        {"url": "https://cdn.example.test/a.jpg", "content_type": None, "size": None}
+        {"url": "https://files.example.test/a.jpg", "content_type": None, "size": None}
     ]
     assert body["send_style"] == "confetti"
 

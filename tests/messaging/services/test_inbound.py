@@ -206,7 +206,7 @@ def cdn(monkeypatch):
 def test_inbound_media_is_fetched_stored_and_the_message_points_at_our_copy(
     conversation, cdn, settings, django_capture_on_commit_callbacks
 ):
-    url = "https://cdn.sendblue.test/abc/photo.jpg"
+    url = "https://media.sendblue.test/abc/photo.jpg"
     cdn[url] = httpx.Response(
         200, content=b"\xff\xd8jpegbytes", headers={"content-type": "image/jpeg"}
     )
@@ -228,7 +228,7 @@ def test_inbound_media_over_the_cap_is_not_stored(
     conversation, cdn, settings, django_capture_on_commit_callbacks
 ):
     settings.INBOUND_MEDIA_MAX_BYTES = 10
-    url = "https://cdn.sendblue.test/big.jpg"
+    url = "https://media.sendblue.test/big.jpg"
     cdn[url] = httpx.Response(200, content=b"x" * 11)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -241,7 +241,7 @@ def test_inbound_media_over_the_cap_is_not_stored(
 
 
 def test_a_transient_cdn_failure_is_retried(conversation, cdn):
-    url = "https://cdn.sendblue.test/flaky.jpg"
+    url = "https://media.sendblue.test/flaky.jpg"
     cdn[url] = httpx.Response(503)
     message = MessageFactory(
         conversation=conversation,
