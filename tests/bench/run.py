@@ -41,7 +41,7 @@ import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
-WORK = ROOT / "bench" / "work"
+WORK = ROOT / "bench" / "scratch"
 RESULTS_JSON = ROOT / "bench" / "results.json"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 NOTES_MD = ROOT / "bench" / "NOTES.md"

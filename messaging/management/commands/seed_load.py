@@ -170,7 +170,7 @@ class Command(BaseCommand):
         parser.add_argument("--organizations", type=int, default=0, help="default: ids/10")
         parser.add_argument("--pool-lines", type=int, default=40)
         parser.add_argument("--seed", type=int, default=7)
-        parser.add_argument("--keys-file", default="bench/work/keys.json")
+        parser.add_argument("--keys-file", default="bench/scratch/keys.json")
         parser.add_argument(
             "--webhook-secret",
             default="",
