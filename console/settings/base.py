@@ -186,6 +186,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=10 * 1024 * 1024)
 # Inbound media re-hosted from the provider CDN (iMessage allows large attachments).
 INBOUND_MEDIA_MAX_BYTES = env.int("INBOUND_MEDIA_MAX_BYTES", default=100 * 1024 * 1024)
+# Media URLs are signed and expire: agents' (API responses, webhooks) and the provider's
+# (outbound media it fetches, possibly after send retries).
+MEDIA_URL_TTL_SECONDS = env.int("MEDIA_URL_TTL_SECONDS", default=3600)
+MEDIA_PROVIDER_URL_TTL_SECONDS = env.int("MEDIA_PROVIDER_URL_TTL_SECONDS", default=86400)
 
 # --- Cache ----------------------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}

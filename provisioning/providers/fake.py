@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioning.providers.base import (
+    MEDIA_URL_REFUSED,
     AccountCredentials,
     ChildAccount,
     LineRequest,
@@ -22,6 +23,7 @@ from provisioning.providers.base import (
     SendResult,
     StatusUpdate,
     UploadResult,
+    media_url_acceptable,
 )
 
 
@@ -119,6 +121,9 @@ class FakeProvider:
             send_style=send_style,
             status_callback=status_callback,
         )
+        if media_url and not media_url_acceptable(media_url):
+            # The simulator (and the provider) answer 400: the adapter makes it permanent.
+            raise ProviderError(MEDIA_URL_REFUSED, permanent=True, status_code=400)
         downgraded = to_number in self.sms_only_numbers
         return SendResult(
             provider_handle=str(uuid.uuid4()),

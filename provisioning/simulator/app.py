@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from console.phone import to_e164
+from provisioning.providers.base import MEDIA_URL_REFUSED, media_url_acceptable
 
 logger = logging.getLogger(__name__)
 
@@ -584,6 +585,8 @@ class Simulator:
             media_url = data.get("media_url") or ""
             if not content and not media_url:
                 raise HttpError(400, "content or media_url is required")
+            if media_url and not media_url_acceptable(media_url):
+                raise HttpError(400, MEDIA_URL_REFUSED)
             sms = to_number in self.sms_only
             handle = str(uuid.uuid4())
             message = {
