@@ -1,7 +1,8 @@
 """In-memory fake provider for tests: records every call and answers like the real one.
 
 Tests steer it through attributes: `assign_immediately`, `fail_next` (a list of
-ProviderError to raise on the next calls), and read `calls` / `sent`.
+ProviderError to raise on the next calls), `down_until` (an outage), `statuses` (what the
+provider reports for a handle), and read `calls` and `outbound` (every message it accepted).
 """
 
 from __future__ import annotations
@@ -9,15 +10,20 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
+from console.phone import to_e164
 from provisioning.providers.base import (
     MEDIA_URL_REFUSED,
     AccountCredentials,
     ChildAccount,
     LineRequest,
     LineStateEntry,
+    OutboundRecord,
     ParsedWebhook,
     ProviderError,
     SendResult,
@@ -41,6 +47,10 @@ class FakeProvider:
     calls: list[FakeCall] = field(default_factory=list)
     statuses: dict[str, StatusUpdate] = field(default_factory=dict)
     sms_only_numbers: set[str] = field(default_factory=set)
+    # Every message the fake accepted, as its message list reports it (oldest first).
+    outbound: list[OutboundRecord] = field(default_factory=list)
+    # An outage: until then every call fails as a refused connection would.
+    down_until: datetime | None = None
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -50,10 +60,18 @@ class FakeProvider:
         self.calls.clear()
         self.statuses.clear()
         self.sms_only_numbers.clear()
+        self.outbound.clear()
+        self.down_until = None
 
     def _record(self, method: str, **kwargs: Any) -> None:
         with self._lock:
             self.calls.append(FakeCall(method, kwargs))
+            if self.down_until is not None and timezone.now() < self.down_until:
+                raise ProviderError(
+                    f"provider unreachable on {method}: ConnectError",
+                    permanent=False,
+                    error_key="connection_error",
+                )
             if self.fail_next:
                 raise self.fail_next.pop(0)
 
@@ -125,18 +143,66 @@ class FakeProvider:
             # The simulator (and the provider) answer 400: the adapter makes it permanent.
             raise ProviderError(MEDIA_URL_REFUSED, permanent=True, status_code=400)
         downgraded = to_number in self.sms_only_numbers
-        return SendResult(
+        result = SendResult(
             provider_handle=str(uuid.uuid4()),
             status="queued",
             service="sms" if downgraded else "imessage",
             was_downgraded=downgraded,
         )
+        with self._lock:
+            self.outbound.append(
+                OutboundRecord(
+                    update=StatusUpdate(
+                        provider_handle=result.provider_handle,
+                        status=result.status,
+                        service=result.service,
+                        was_downgraded=None,
+                        error_code=None,
+                        error_message=None,
+                    ),
+                    from_number=from_number,
+                    to_number=to_number,
+                    content=content or "",
+                    media_url=media_url,
+                    created_at=timezone.now(),
+                )
+            )
+        return result
 
     def message_status(
         self, *, credentials: AccountCredentials, provider_handle: str
     ) -> StatusUpdate | None:
         self._record("message_status", provider_handle=provider_handle)
         return self.statuses.get(provider_handle)
+
+    def outbound_messages(
+        self,
+        *,
+        credentials: AccountCredentials,
+        from_number: str,
+        to_number: str,
+        created_after: datetime,
+    ) -> list[OutboundRecord]:
+        self._record(
+            "outbound_messages",
+            from_number=from_number,
+            to_number=to_number,
+            created_after=created_after,
+        )
+        # The simulator refuses filters that are not phone numbers; so does the fake.
+        if to_e164(from_number) is None or to_e164(to_number) is None:
+            raise ProviderError(
+                "provider answered HTTP 400: numbers must be E.164", permanent=True, status_code=400
+            )
+        with self._lock:
+            records = list(self.outbound)
+        return [
+            replace(record, update=self.statuses.get(record.update.provider_handle, record.update))
+            for record in records
+            if record.from_number == from_number
+            and record.to_number == to_number
+            and (record.created_at is None or record.created_at >= created_after)
+        ]
 
     def send_reaction(
         self,

@@ -22,7 +22,7 @@ def create_body(identity, **overrides):  # type: ignore[no-untyped-def]
     return body
 
 
-def test_catalog_lists_the_five_imessage_events(identity_client):
+def test_catalog_lists_the_imessage_events(identity_client):
     response = identity_client.get("/api/v1/webhooks/catalog")
 
     assert response.status_code == 200
@@ -33,6 +33,7 @@ def test_catalog_lists_the_five_imessage_events(identity_client):
         "imessage.sent",
         "imessage.delivered",
         "imessage.delivery_failed",
+        "imessage.delivery_unknown",
     ]
 
 
