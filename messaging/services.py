@@ -72,9 +72,9 @@ SEND_MAX_ATTEMPTS = 5
 SEND_BACKOFF_BASE_SECONDS = 5
 SEND_BACKOFF_MAX_SECONDS = 300
 # A queued row whose task should have run by now (its job was lost with the broker).
-QUEUED_GRACE = timedelta(seconds=60)
+QUEUED_GRACE = timedelta(seconds=settings.SEND_QUEUED_GRACE_SECONDS)
 # Longer than the task hard time limit: a `sending` row this old has no live worker.
-SENDING_TIMEOUT = timedelta(minutes=5)
+SENDING_TIMEOUT = timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS)
 SWEEP_BATCH = 500
 
 # Statuses only move forward; terminal ones never change again.

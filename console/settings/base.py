@@ -189,8 +189,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = 60
-CELERY_TASK_TIME_LIMIT = 90
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("TASK_SOFT_TIME_LIMIT_SECONDS", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("TASK_TIME_LIMIT_SECONDS", default=90)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must fail fast when the broker is down: the outbox sweep catches up later.
@@ -199,6 +199,10 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
+# The send sweep: a `queued` send this overdue lost its job and is enqueued again; a
+# `sending` one this old has no live worker (keep it above TASK_TIME_LIMIT_SECONDS).
+SEND_QUEUED_GRACE_SECONDS = env.int("SEND_QUEUED_GRACE_SECONDS", default=60)
+SEND_STUCK_TIMEOUT_SECONDS = env.int("SEND_STUCK_TIMEOUT_SECONDS", default=300)
 # Periodic jobs (`celery -A console beat`); each app adds its own sweep here.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "webhooks-delivery-sweep": {

@@ -82,3 +82,22 @@ def test_plain_http_settings_leave_exactly_the_four_https_warnings_readme_names(
     readme = (ROOT / "README.md").read_text()
     for warning in reported:
         assert f"security.{warning}" in readme
+
+
+def test_the_sweep_and_job_timing_settings_come_from_the_environment() -> None:
+    script = (
+        "from django.conf import settings as s; from messaging import services;"
+        "print(s.CELERY_BEAT_SCHEDULE['messaging-send-sweep']['schedule'],"
+        " services.QUEUED_GRACE.total_seconds(), services.SENDING_TIMEOUT.total_seconds(),"
+        " s.CELERY_TASK_SOFT_TIME_LIMIT, s.CELERY_TASK_TIME_LIMIT)"
+    )
+    env = production_env(
+        SWEEP_INTERVAL_SECONDS="2",
+        SEND_QUEUED_GRACE_SECONDS="5",
+        SEND_STUCK_TIMEOUT_SECONDS="45",
+        TASK_SOFT_TIME_LIMIT_SECONDS="20",
+        TASK_TIME_LIMIT_SECONDS="30",
+    )
+    result = manage("shell", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == ["2.0", "5.0", "45.0", "20", "30"]
