@@ -47,6 +47,8 @@ WEBHOOK_TYPES = {
     "inbound_call",
     "contact_profile",
 }
+# Simulator controls, the patient's handset and media stay up during a provider outage.
+OFF_API_PREFIXES = ("/control/", "/phone/", "/media/")
 REACTIONS = {"love", "like", "dislike", "laugh", "emphasize", "question"}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -164,6 +166,8 @@ class Simulator:
         self.handsets: dict[str, list[dict[str, Any]]] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
         self.sms_only: set[str] = set()
+        # Until this clock reading the provider API answers 503 (an upstream outage drill).
+        self.outage_until = 0.0
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt, for tests
         self._jobs: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = itertools.count()
@@ -392,6 +396,8 @@ class Simulator:
         return [data]
 
     def _dispatch(self, request: Request) -> tuple[int, Any]:
+        if self.clock() < self.outage_until and not request.path.startswith(OFF_API_PREFIXES):
+            raise HttpError(503, "Service temporarily unavailable.")
         allowed = False
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(request.path.rstrip("/") or "/")
@@ -737,12 +743,24 @@ class Simulator:
                 self.sms_only.add(number)
             return 200, {"status": "OK", "number": number}
 
+        @route("POST", r"/control/outage")
+        def control_outage(request: Request) -> tuple[int, Any]:
+            seconds = request.json().get("seconds")
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+                raise HttpError(
+                    400, "seconds must be a number >= 0", fields={"seconds": ["invalid"]}
+                )
+            with self.lock:
+                self.outage_until = self.clock() + float(seconds)
+            return 200, {"status": "OK", "outage_seconds": float(seconds)}
+
         @route("GET", r"/control/state")
         def control_state(request: Request) -> tuple[int, Any]:
             return 200, {
                 "lines": [vars(line) for line in self.lines.values()],
                 "tickets": [t.wire() for t in self.tickets.values()],
                 "pending_jobs": self.pending_jobs(),
+                "outage_seconds_left": max(0.0, self.outage_until - self.clock()),
             }
 
         @route("POST", r"/phone/messages")
