@@ -38,7 +38,12 @@ def env_secret(name: str, default: str = "") -> str:
     """Secrets may come from NAME or from a file named by NAME_FILE."""
     path = env.str(f"{name}_FILE", default="")
     if path:
-        return Path(path).read_text().strip()
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE is set but {path} cannot be read ({exc.strerror})"
+            ) from exc
     return env.str(name, default=default)
 
 

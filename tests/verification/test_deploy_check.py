@@ -101,3 +101,12 @@ def test_the_sweep_and_job_timing_settings_come_from_the_environment() -> None:
     result = manage("shell", "-c", script, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].split() == ["2.0", "5.0", "45.0", "20", "30"]
+
+
+def test_a_secret_file_that_cannot_be_read_fails_at_start_up_with_its_name() -> None:
+    env = production_env(PROVIDER_AGENCY_KEY_ID_FILE="/nonexistent/provider-agency-key-id")
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "PROVIDER_AGENCY_KEY_ID_FILE is set but /nonexistent/provider-agency-key-id" in (
+        result.stderr
+    )
