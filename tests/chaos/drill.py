@@ -153,7 +153,7 @@ class Drill:
             "PROVIDER_MAX_RETRIES": "1",
             # Short sweeps and leases, so the drill settles in minutes instead of hours.
             "SWEEP_INTERVAL_SECONDS": "2",
-            "SEND_QUEUED_GRACE_SECONDS": "5",
+            "SEND_SWEEP_GRACE_SECONDS": "5",
             "SEND_STUCK_TIMEOUT_SECONDS": "40",
             "TASK_SOFT_TIME_LIMIT_SECONDS": "20",
             "TASK_TIME_LIMIT_SECONDS": "30",
