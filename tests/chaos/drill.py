@@ -36,8 +36,15 @@ from typing import Any
 
 import httpx
 import psycopg
-from cryptography.fernet import Fernet
 
+from tests.chaos.invariants import (
+    TOKEN,
+    TOKEN_PREFIX,
+    Observed,
+    Reply,
+    evaluate,
+    scan_logs,
+)
 from tests.chaos.stack import (
     ROOT,
     PrivatePostgres,
@@ -45,17 +52,16 @@ from tests.chaos.stack import (
     Proc,
     free_port,
     port_open,
+    production_env,
     unit_command,
     wait_for,
 )
 
-TOKEN_PREFIX = "chaos-text-"
-TOKEN = re.compile(r"chaos-text-[0-9a-f]{16}")
 HANDLE = "chaos-agent"
 SUMMARY_PATH = ROOT / "bench" / "chaos.json"
 FAILED_LOGS = ROOT / "bench" / "scratch" / "chaos-logs"
 # A client gives up on one reply after this long (it retried with the same key until then).
-REPLY_CLIENT_DEADLINE = 90.0
+REPLY_CLIENT_DEADLINE = 60.0
 RETRIED_STATUSES = {409, 429, 500, 502, 503, 504}
 
 
@@ -68,16 +74,6 @@ class DrillConfig:
     client_threads: int = 4
     converge_timeout: float = 240.0
     seed: int = 12
-
-
-@dataclass
-class Reply:
-    token: str
-    patient: str
-    key: str
-    message_id: str | None = None
-    status: int | None = None
-    attempts: int = 0
 
 
 @dataclass
@@ -125,47 +121,13 @@ class Drill:
     # --- the stack ---------------------------------------------------------------
 
     def stack_env(self, broker_url: str) -> dict[str, str]:
-        import os
-
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "PYTHONUNBUFFERED": "1",
-            "DJANGO_SETTINGS_MODULE": "console.settings.base",
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DATABASE_URL": self.database_url,
-            "CELERY_BROKER_URL": broker_url,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "CSRF_TRUSTED_ORIGINS": self.web,
-            "PUBLIC_BASE_URL": self.web,
-            "STATIC_ROOT": str(self.base / "static"),
-            # README's plain-HTTP deployment (loopback only).
-            "SECURE_SSL_REDIRECT": "false",
-            "SESSION_COOKIE_SECURE": "false",
-            "CSRF_COOKIE_SECURE": "false",
-            "SECURE_HSTS_SECONDS": "0",
-            "WEBHOOKS_ALLOW_LOOPBACK": "true",
-            "PROVIDER_NAME": "simulator",
-            "PROVIDER_BASE_URL": self.sim,
-            "PROVIDER_TIMEOUT_SECONDS": "3",
-            "PROVIDER_MAX_RETRIES": "1",
-            # Short sweeps and leases, so the drill settles in minutes instead of hours.
-            "SWEEP_INTERVAL_SECONDS": "2",
-            "SEND_SWEEP_GRACE_SECONDS": "5",
-            "SEND_STUCK_TIMEOUT_SECONDS": "40",
-            "TASK_SOFT_TIME_LIMIT_SECONDS": "20",
-            "TASK_TIME_LIMIT_SECONDS": "30",
-            "WEBHOOK_TIMEOUT_SECONDS": "5",
-            "WEBHOOK_RETRY_BASE_SECONDS": "1",
-            "WEBHOOK_RETRY_MAX_DELAY_SECONDS": "5",
-            "WEBHOOK_SWEEP_GRACE_SECONDS": "3",
-            "SEND_CAP_PER_24H": "100000",
-            "POOL_LINE_NEW_CONTACTS_PER_HOUR": "1000",
-            "POOL_LINE_NEW_CONTACTS_PER_DAY": "1000",
-            "LOG_LEVEL": "INFO",
-        }
+        return production_env(
+            database_url=self.database_url,
+            broker_url=broker_url,
+            web=self.web,
+            simulator=self.sim,
+            static_root=self.base / "static",
+        )
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -496,85 +458,19 @@ class Drill:
         return seen
 
     def check(self, left: dict[str, int]) -> dict[str, dict[str, Any]]:
-        messages = self.messages()
-        by_token: dict[str, list[dict[str, Any]]] = {}
-        for m in messages:
-            by_token.setdefault(TOKEN.search(m["content"]).group(0), []).append(m)  # type: ignore[union-attr]
-        events = self.receiver_events()
-        received = {e["message_id"] for e in events if e["event_type"] == "imessage.received"}
-        reported_failed = {
-            e["message_id"] for e in events if e["event_type"] == "imessage.delivery_failed"
-        }
-        handset = self.handsets()
-        accepted = [r for r in self.ledger.replies if r.message_id is not None]
-
-        inbound_bad = [
-            t
-            for t, _ in self.ledger.inbound
-            if len(by_token.get(t, [])) != 1 or by_token[t][0]["id"] not in received
-        ]
-        reply_bad: list[str] = []
-        delivered_reported_failed: list[str] = []
-        for reply in self.ledger.replies:
-            rows = by_token.get(reply.token, [])
-            on_phone = handset[reply.token]
-            if reply.message_id is None:
-                # Never accepted: must not have reached the phone twice or been stored twice.
-                if on_phone > 1 or len(rows) > 1:
-                    reply_bad.append(reply.token)
-                continue
-            if len(rows) != 1 or rows[0]["id"] != reply.message_id or on_phone > 1:
-                reply_bad.append(reply.token)
-                continue
-            row = rows[0]
-            if on_phone == 1 and (row["status"] == "error" or row["id"] in reported_failed):
-                delivered_reported_failed.append(reply.token)
-            if on_phone == 0 and not (row["status"] == "error" and row["error_reason"]):
-                reply_bad.append(reply.token)
-
-        leaks = {
-            name: len(TOKEN.findall(path.read_text(errors="replace")))
-            for name, path in ((p.stem, p) for p in sorted(self.logs.glob("*.log")))
-        }
-        stats = self.http.get(f"{self.receiver}/control/stats").json()
-        exits = {name: proc.unexpected_exits() for name, proc in self.procs.items()}
-        return {
-            "inbound_stored_once_and_delivered": {
-                "passed": not inbound_bad,
-                "accepted": len(self.ledger.inbound),
-                "violations": inbound_bad[:20],
-            },
-            "replies_on_handset_once_or_failed_with_reason_never_sent": {
-                "passed": not reply_bad,
-                "accepted": len(accepted),
-                "on_handset": sum(1 for r in accepted if handset[r.token] == 1),
-                "failed_with_reason": sum(
-                    1
-                    for r in accepted
-                    if by_token.get(r.token) and by_token[r.token][0]["status"] == "error"
-                ),
-                "not_accepted_by_the_api": len(self.ledger.replies) - len(accepted),
-                "violations": reply_bad[:20],
-            },
-            "no_delivered_message_reported_failed": {
-                "passed": not delivered_reported_failed,
-                "violations": delivered_reported_failed[:20],
-            },
-            "nothing_left_queued_or_sending": {"passed": not left, "left": left},
-            "no_patient_text_in_any_log": {
-                "passed": not any(leaks.values()),
-                "hits_per_log": {k: v for k, v in leaks.items() if v},
-                "logs_scanned": sorted(leaks),
-            },
-            "every_webhook_signature_valid": {
-                "passed": stats["invalid"] == 0 and stats["verified"] > 0,
-                **stats,
-            },
-            "no_process_died_unasked": {
-                "passed": not any(exits.values()),
-                "unexpected_exits": {k: v for k, v in exits.items() if v},
-            },
-        }
+        return evaluate(
+            Observed(
+                inbound=list(self.ledger.inbound),
+                replies=list(self.ledger.replies),
+                messages=self.messages(),
+                events=self.receiver_events(),
+                handset=self.handsets(),
+                log_hits=scan_logs(self.logs),
+                receiver_stats=self.http.get(f"{self.receiver}/control/stats").json(),
+                unexpected_exits={n: p.unexpected_exits() for n, p in self.procs.items()},
+                unsettled=left,
+            )
+        )
 
     # --- the whole drill ---------------------------------------------------------
 

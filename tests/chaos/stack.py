@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shlex
 import shutil
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 import redis
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -218,3 +220,49 @@ class PrivateRedis:
 
     def stop(self) -> None:
         self.proc.stop()
+
+
+def production_env(
+    *, database_url: str, broker_url: str, web: str, simulator: str, static_root: Path
+) -> dict[str, str]:
+    """README's plain-HTTP production settings for the drill's stack (loopback only), with
+    sweeps and leases short enough to settle in minutes instead of hours."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "console.settings.base",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CSRF_TRUSTED_ORIGINS": web,
+        "PUBLIC_BASE_URL": web,
+        "STATIC_ROOT": str(static_root),
+        # README's plain-HTTP deployment (loopback only).
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "WEBHOOKS_ALLOW_LOOPBACK": "true",
+        "PROVIDER_NAME": "simulator",
+        "PROVIDER_BASE_URL": simulator,
+        "PROVIDER_TIMEOUT_SECONDS": "3",
+        "PROVIDER_MAX_RETRIES": "1",
+        # Short sweeps and leases, so the drill settles in minutes instead of hours.
+        "SWEEP_INTERVAL_SECONDS": "2",
+        "SEND_SWEEP_GRACE_SECONDS": "5",
+        "SEND_STUCK_TIMEOUT_SECONDS": "40",
+        "TASK_SOFT_TIME_LIMIT_SECONDS": "20",
+        "TASK_TIME_LIMIT_SECONDS": "30",
+        "WEBHOOK_TIMEOUT_SECONDS": "5",
+        "WEBHOOK_RETRY_BASE_SECONDS": "1",
+        "WEBHOOK_RETRY_MAX_DELAY_SECONDS": "5",
+        "WEBHOOK_SWEEP_GRACE_SECONDS": "3",
+        "SEND_CAP_PER_24H": "100000",
+        "POOL_LINE_NEW_CONTACTS_PER_HOUR": "1000",
+        "POOL_LINE_NEW_CONTACTS_PER_DAY": "1000",
+        "LOG_LEVEL": "INFO",
+    }
