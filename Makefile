@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint format bench install migrate clean
+.PHONY: run test lint format bench chaos install migrate clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -38,6 +38,10 @@ format: install
 
 bench: install
 	$(PY) -m tests.bench.run
+
+## The chaos drill: the production stack under traffic and faults; writes bench/chaos.json.
+chaos: install
+	$(PY) -m tests.chaos.drill
 
 clean:
 	rm -rf var/test-media var/*.sqlite3* var/broker

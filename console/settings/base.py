@@ -39,7 +39,12 @@ def env_secret(name: str, default: str = "") -> str:
     """Secrets may come from NAME or from a file named by NAME_FILE."""
     path = env.str(f"{name}_FILE", default="")
     if path:
-        return Path(path).read_text().strip()
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE is set but {path} cannot be read ({exc.strerror})"
+            ) from exc
     return env.str(name, default=default)
 
 
@@ -77,6 +82,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "console.middleware.ContentSecurityPolicyMiddleware",
+    # Serves STATIC_ROOT (after collectstatic) when DEBUG is off; inside the CSP middleware
+    # so static answers carry the same policy and security headers as pages.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "console.middleware.ApiJsonNotFoundMiddleware",
     "console.middleware.ApiServerErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -179,6 +187,12 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Gzip copies next to each file at collectstatic time; names stay unhashed so templates
+    # render without a manifest (tests run with DEBUG off and no collectstatic).
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 # Largest request body the server parses; media uploads have their own cap.
@@ -210,8 +224,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = 60
-CELERY_TASK_TIME_LIMIT = 90
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("TASK_SOFT_TIME_LIMIT_SECONDS", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("TASK_TIME_LIMIT_SECONDS", default=90)
 CELERY_TASK_IGNORE_RESULT = True
 # Workers and beat reconnect for as long as the broker is away, backing off 2 s, 4 s, ...
 # up to 30 s between attempts: a Redis restart must never end them. (Celery reads

@@ -49,6 +49,8 @@ WEBHOOK_TYPES = {
     "inbound_call",
     "contact_profile",
 }
+# Simulator controls, the patient's handset and media stay up during a provider outage.
+OFF_API_PREFIXES = ("/control/", "/phone/", "/media/")
 REACTIONS = {"love", "like", "dislike", "laugh", "emphasize", "question"}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -168,6 +170,8 @@ class Simulator:
         self.sms_only: set[str] = set()
         # Seconds send-message holds its answer after accepting (a slow provider).
         self.send_answer_delay = 0.0
+        # Until this clock reading the provider API answers 503 (an upstream outage drill).
+        self.outage_until = 0.0
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt, for tests
         self._jobs: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = itertools.count()
@@ -396,6 +400,8 @@ class Simulator:
         return [data]
 
     def _dispatch(self, request: Request) -> tuple[int, Any]:
+        if self.clock() < self.outage_until and not request.path.startswith(OFF_API_PREFIXES):
+            raise HttpError(503, "Service temporarily unavailable.")
         allowed = False
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(request.path.rstrip("/") or "/")
@@ -784,12 +790,24 @@ class Simulator:
                 self.sms_only.add(number)
             return 200, {"status": "OK", "number": number}
 
+        @route("POST", r"/control/outage")
+        def control_outage(request: Request) -> tuple[int, Any]:
+            seconds = request.json().get("seconds")
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+                raise HttpError(
+                    400, "seconds must be a number >= 0", fields={"seconds": ["invalid"]}
+                )
+            with self.lock:
+                self.outage_until = self.clock() + float(seconds)
+            return 200, {"status": "OK", "outage_seconds": float(seconds)}
+
         @route("GET", r"/control/state")
         def control_state(request: Request) -> tuple[int, Any]:
             return 200, {
                 "lines": [vars(line) for line in self.lines.values()],
                 "tickets": [t.wire() for t in self.tickets.values()],
                 "pending_jobs": self.pending_jobs(),
+                "outage_seconds_left": max(0.0, self.outage_until - self.clock()),
             }
 
         @route("POST", r"/phone/messages")

@@ -2,47 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
-from pathlib import Path
+import re
 
 import pytest
-from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def production_env(**overrides: str) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "DJANGO_SETTINGS_MODULE": "console.settings.base",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "bluewire.example.com",
-        "CSRF_TRUSTED_ORIGINS": "https://bluewire.example.com",
-        "PUBLIC_BASE_URL": "https://bluewire.example.com",
-        # check --deploy never connects, so the host need not exist.
-        "DATABASE_URL": "postgres://bluewire@db.invalid:5432/bluewire",
-        "CELERY_BROKER_URL": "redis://broker.invalid:6379/0",
-    }
-    env.update(overrides)
-    return env
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.verification.production import ROOT, manage, production_env
 
 
 def test_check_deploy_is_clean_with_production_settings() -> None:
@@ -95,3 +59,54 @@ def test_secrets_at_rest_need_encryption_keys_when_debug_is_off() -> None:
     result = manage("shell", "-c", script, env=env)
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEYS is required" in result.stderr
+
+
+# What README's Production section gives for a plain-HTTP deployment (local, or a private
+# network without TLS); behind a TLS proxy the defaults apply and `check --deploy` is clean.
+PLAIN_HTTP = {
+    "SECURE_SSL_REDIRECT": "false",
+    "SESSION_COOKIE_SECURE": "false",
+    "CSRF_COOKIE_SECURE": "false",
+    "SECURE_HSTS_SECONDS": "0",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "CSRF_TRUSTED_ORIGINS": "http://127.0.0.1:8000",
+    "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+}
+
+
+def test_plain_http_settings_leave_exactly_the_four_https_warnings_readme_names() -> None:
+    result = manage("check", "--deploy", env=production_env(**PLAIN_HTTP))
+    assert result.returncode == 0, result.stderr
+    reported = sorted(set(re.findall(r"\(security\.(W\d+)\)", result.stderr + result.stdout)))
+    assert reported == ["W004", "W008", "W012", "W016"]
+    readme = (ROOT / "README.md").read_text()
+    for warning in reported:
+        assert f"security.{warning}" in readme
+
+
+def test_the_sweep_and_job_timing_settings_come_from_the_environment() -> None:
+    script = (
+        "from django.conf import settings as s;"
+        "print(s.CELERY_BEAT_SCHEDULE['messaging-send-sweep']['schedule'],"
+        " s.SEND_SWEEP_GRACE_SECONDS, s.SEND_STUCK_TIMEOUT_SECONDS,"
+        " s.CELERY_TASK_SOFT_TIME_LIMIT, s.CELERY_TASK_TIME_LIMIT)"
+    )
+    env = production_env(
+        SWEEP_INTERVAL_SECONDS="2",
+        SEND_SWEEP_GRACE_SECONDS="5",
+        SEND_STUCK_TIMEOUT_SECONDS="45",
+        TASK_SOFT_TIME_LIMIT_SECONDS="20",
+        TASK_TIME_LIMIT_SECONDS="30",
+    )
+    result = manage("shell", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == ["2.0", "5", "45", "20", "30"]
+
+
+def test_a_secret_file_that_cannot_be_read_fails_at_start_up_with_its_name() -> None:
+    env = production_env(PROVIDER_AGENCY_KEY_ID_FILE="/nonexistent/provider-agency-key-id")
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "PROVIDER_AGENCY_KEY_ID_FILE is set but /nonexistent/provider-agency-key-id" in (
+        result.stderr
+    )

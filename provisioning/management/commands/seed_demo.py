@@ -20,14 +20,13 @@ from django.db import transaction
 from console.api.authentication import hash_api_key
 from console.models import AgentIdentity, ApiKey, ApiKeyStatus, Organization
 from console.services import Actor, api_key_create
-from provisioning.models import LineRole, Setup, SetupStatus
-from provisioning.services import setup_create
+from provisioning.models import Setup
+from provisioning.platform import platform_setup_ensure
 
 DEMO_ORG_SLUG = "demo-clinic"
-PLATFORM_ORG_SLUG = "bluewire-platform"
 DEMO_IDENTITY_HANDLE = "demo-agent"
 DEMO_ADMIN_KEY_LABEL = "demo admin"
-PLATFORM_LINE_ROLES = [LineRole.ROUTER, LineRole.POOL, LineRole.POOL, LineRole.POOL]
+DEMO_POOL_LINES = 3
 
 
 @dataclass
@@ -76,24 +75,7 @@ def seed_platform_setup() -> Setup:
 
     A failed earlier attempt (simulator not up) is retried; a working one is reused.
     """
-    org, _ = Organization.objects.get_or_create(
-        slug=PLATFORM_ORG_SLUG, defaults={"name": "Bluewire Platform"}
-    )
-    existing = (
-        Setup.objects.filter(organization=org, is_platform=True)
-        .exclude(status=SetupStatus.FAILED)
-        .first()
-    )
-    if existing is not None:
-        return existing
-    return setup_create(
-        organization=org,
-        business_name="Bluewire Platform",
-        label="Platform router and pool",
-        actor=Actor.system(),
-        is_platform=True,
-        line_roles=list(PLATFORM_LINE_ROLES),
-    )
+    return platform_setup_ensure(pool_lines=DEMO_POOL_LINES, actor=Actor.system()).setup
 
 
 def extra_seeders() -> list[Any]:
