@@ -211,6 +211,12 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# kombu's Redis transport with a reconnect fix (console/broker.py); None elsewhere.
+CELERY_BROKER_TRANSPORT = (
+    "console.broker:Transport"
+    if CELERY_BROKER_URL.split("://", 1)[0].lower() in ("redis", "rediss")
+    else None
+)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
