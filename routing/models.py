@@ -182,6 +182,10 @@ class NumberClaim(models.Model):
     line = models.ForeignKey(
         PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The identity an identity create made together with this claim (its replay target).
+    identity = models.ForeignKey(
+        AgentIdentity, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

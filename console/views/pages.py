@@ -11,6 +11,7 @@ from console.forms import (
     AuditFilterForm,
     ConversationFilterForm,
     DeliveryFilterForm,
+    LineAddForm,
     LineRoleForm,
     SetupFilterForm,
 )
@@ -71,6 +72,7 @@ def setup_detail(request: HttpRequest, setup_id: str) -> HttpResponse:
             "setup": setup,
             "lines": lines,
             "role_form": LineRoleForm(),
+            "add_form": LineAddForm(platform=setup.is_platform),
             "can_edit": request.console.can_operate_in(setup.organization_id),  # type: ignore[attr-defined]
             "now": timezone.now(),
         },

@@ -174,7 +174,7 @@ def setup_list(*, org_ids: Sequence[Any], status: str | None = None) -> QuerySet
         Setup.objects.filter(organization_id__in=org_ids)
         .select_related("organization")
         .annotate(
-            line_count=Count("lines", distinct=True),
+            line_count=Count("lines", filter=Q(lines__released_at__isnull=True), distinct=True),
             pending_count=Count("lines", filter=Q(lines__state=LineState.PENDING), distinct=True),
         )
         .order_by("-created_at", "id")

@@ -20,12 +20,13 @@ from console.models import ApiKey
 from console.selectors import identity_get_by_id_for_key, identity_get_for_key
 from console.services import Actor
 from provisioning.models import LineState
-from routing import selectors, services
+from routing import numbers, selectors, services
 from routing.api.serializers import (
     AssignmentOutputSerializer,
     ContactRuleCreateInputSerializer,
     ContactRuleOutputSerializer,
     ContactRuleUpdateInputSerializer,
+    NumberClaimInputSerializer,
     NumberOutputSerializer,
     TriageNumberOutputSerializer,
 )
@@ -155,19 +156,23 @@ class NumberListClaimApi(APIView):
     def get(self, request: Request) -> Response:
         key = caller_key(request)
         lines = (
-            services.dedicated_lines_for_org(key.organization)
+            numbers.dedicated_lines_for_org(key.organization)
             .filter(state=LineState.ASSIGNED)
             .select_related("identity")
             .order_by("assigned_at", "id")
         )
-        return Response(NumberOutputSerializer(lines, many=True).data)
+        serializer = NumberOutputSerializer()
+        return Response([serializer.to_representation(line) for line in lines])
 
     @extend_schema(
-        request=None,
+        request=NumberClaimInputSerializer,
         responses={
             201: NumberOutputSerializer,
             402: OpenApiResponse(description="dedicated_imessage_number_quota_exceeded"),
-            409: OpenApiResponse(description="idempotency_key_reused"),
+            404: OpenApiResponse(description="setup_id names no setup of the organisation"),
+            409: OpenApiResponse(
+                description="idempotency_key_reused, no_default_setup or setup_not_active"
+            ),
             503: OpenApiResponse(description="dedicated_imessage_number_inventory_pending"),
         },
         operation_id="imessage_numbers_claim",
@@ -182,11 +187,14 @@ class NumberListClaimApi(APIView):
                 extra={"fields": {"Idempotency-Key": ["required"]}},
             )
         body = request.data if isinstance(request.data, dict) else {}
-        line = services.dedicated_number_claim(
+        data = NumberClaimInputSerializer(data=body)
+        data.is_valid(raise_exception=True)
+        line = numbers.dedicated_number_claim(
             organization=key.organization,
             actor=Actor.for_api_key(key),
             key=validate_key(idem_key),
             fingerprint=fingerprint(body),
+            setup_id=data.validated_data.get("setup_id"),
         )
         return Response(NumberOutputSerializer(line).data, status=status.HTTP_201_CREATED)
 

@@ -77,6 +77,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         sleep=lambda seconds: None,
     )
     monkeypatch.setattr("provisioning.services.get_adapter", lambda: adapter)
+    monkeypatch.setattr("provisioning.providers.get_adapter", lambda: adapter)
     yield Harness(simulator, adapter)
 
 
@@ -292,16 +293,22 @@ def test_simulator_phone_to_an_unknown_line_is_404(harness: Harness) -> None:
     assert response.status_code == 404
 
 
-def test_second_line_via_add_line_is_fulfilled_by_the_ticket_flow(
+def test_a_second_line_added_through_the_api_is_assigned_by_the_simulators_line_assigned(
     admin_client: Any, harness: Harness
 ) -> None:
-    from console.services import Actor
-    from provisioning.services import setup_line_add
-
     harness.simulator.assign_immediately = True
     setup = create_setup(admin_client)
+    harness.simulator.assign_immediately = False
 
-    line = setup_line_add(setup=setup, role="pool", actor=Actor.system())
+    added = admin_client.post(f"/api/v1/imessage/setups/{setup.id}/lines", {}, format="json").json()
+    assert added["state"] == "pending"
+    assigned = harness.control("POST", f"/control/lines/{added['provider_request_id']}/assign")
+    harness.flush()
 
-    assert line.state == LineState.ASSIGNED
-    assert PhoneLine.objects.filter(setup=setup).count() == 2
+    line = PhoneLine.objects.get(id=added["id"])
+    assert (line.state, line.number) == (LineState.ASSIGNED, assigned.json()["data"]["phoneNumber"])
+    detail = admin_client.get(f"/api/v1/imessage/setups/{setup.id}").json()
+    assert detail["phone_line_count"] == 2
+    state = harness.control("GET", "/control/state").json()
+    owned = [entry["number"] for entry in state["lines"]]
+    assert sorted(owned) == sorted(line.number for line in setup.lines.all())
