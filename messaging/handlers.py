@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from messaging import media, services
+from messaging import media, reactions, services
 from provisioning.providers.base import (
     InboundMessage,
     InboundReaction,
@@ -29,7 +29,7 @@ def status_update_handle(*, setup: Any, event: StatusUpdate, provider_event: Any
 
 
 def inbound_reaction_handle(*, setup: Any, event: InboundReaction, provider_event: Any) -> None:
-    services.inbound_reaction_receive(event=event)
+    reactions.inbound_reaction_receive(event=event)
 
 
 def typing_handle(*, setup: Any, event: TypingEvent, provider_event: Any) -> None:

@@ -1,5 +1,6 @@
 """Messaging writes: sending (outbox, rate cap, retries, sweep), delivery status, inbound
-storage, tapbacks, read receipts, typing and the conversation hook for routing.
+storage, read receipts, typing and the conversation hook for routing. Tapbacks live in
+`messaging.reactions`.
 
 Message text never goes to logs: log ids only.
 """
@@ -17,15 +18,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
-from console.errors import ApplicationError, Conflict, Forbidden, NotFound
+from console.errors import ApplicationError, Conflict, NotFound
 from console.models import AgentIdentity
 from messaging.models import (
     Conversation,
     DeliveryStatus,
     Direction,
     Message,
-    Reaction,
-    ReactionType,
     SendState,
 )
 from messaging.webhooks import services as webhook_services
@@ -34,7 +33,6 @@ from provisioning.models import LineRole, PhoneLine
 from provisioning.providers.base import (
     AccountCredentials,
     InboundMessage,
-    InboundReaction,
     ProviderAdapter,
     ProviderError,
     SendResult,
@@ -61,9 +59,6 @@ DEDICATED_NOT_STARTED = (
 SEND_RATE_LIMITED = "The identity reached its rolling 24-hour send cap."
 CONVERSATION_NOT_FOUND = "Conversation not found."
 MESSAGE_NOT_FOUND = "Message not found."
-REACTION_NOT_FOUND = "Reaction not found."
-REACTION_NOT_OWN = "Only the sender can take back a tapback; this one is the other party's."
-REACTION_TARGET_NOT_INBOUND = "Tapbacks can only target a message the person sent."
 RECIPIENT_NOT_E164 = "This conversation is receive-only: its address is not a phone number."
 PROVIDER_UNAVAILABLE = "The messaging provider did not accept the request; try again."
 
@@ -783,7 +778,7 @@ def inbound_message_receive(*, event: InboundMessage) -> Message | None:
     return message
 
 
-# --- Tapbacks ----------------------------------------------------------------------
+# --- Provider calls on an open conversation ---------------------------------------
 
 
 def _provider_call_failed(exc: ProviderError) -> ApplicationError:
@@ -800,137 +795,6 @@ def _active_line_or_409(conversation: Conversation) -> PhoneLine:
     if line is None or line.number is None:
         raise Conflict(CONVERSATION_INACTIVE, code="conversation_inactive")
     return line
-
-
-def _replace_live_reaction(
-    *,
-    message: Message,
-    direction: str,
-    part_index: int,
-    reaction: str,
-    custom_emoji: str | None,
-    remote_number: str,
-) -> Reaction:
-    """Retire the sender's live tapback on this part and store the new one.
-
-    The partial unique constraint makes concurrent swaps settle on one live row."""
-    for _ in range(3):
-        try:
-            with transaction.atomic():
-                Reaction.objects.filter(
-                    message=message, direction=direction, part_index=part_index, is_live=True
-                ).update(is_live=False, removed_at=timezone.now(), updated_at=timezone.now())
-                return Reaction.objects.create(
-                    organization_id=message.organization_id,
-                    identity_id=message.identity_id,
-                    conversation_id=message.conversation_id,
-                    message=message,
-                    direction=direction,
-                    reaction=reaction,
-                    custom_emoji=custom_emoji if reaction == ReactionType.CUSTOM else None,
-                    part_index=part_index,
-                    remote_number=remote_number,
-                )
-        except IntegrityError:
-            continue
-    raise Conflict("The tapback changed concurrently; try again.", code="reaction_conflict")
-
-
-def reaction_send(*, message: Message, reaction: str, part_index: int) -> Reaction:
-    """Send a tapback on an inbound message; a second one replaces the first.
-
-    The provider is called first: a failure (502) leaves the previous tapback live.
-    """
-    from routing.services import outbound_permission_check
-
-    identity = message.identity
-    if message.direction != Direction.INBOUND:
-        raise ApplicationError(REACTION_TARGET_NOT_INBOUND, code="invalid_reaction_target")
-    if not identity.imessage_enabled:
-        raise ApplicationError(IMESSAGE_NOT_ENABLED, code="imessage_not_enabled")
-    if not _is_phone(message.remote_number):
-        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
-    outbound_permission_check(identity=identity, number=message.remote_number)
-    line = _active_line_or_409(message.conversation)
-    assert message.provider_handle is not None
-    try:
-        _adapter().send_reaction(
-            credentials=_credentials(line),
-            from_number=line.number or "",
-            provider_handle=message.provider_handle,
-            reaction=reaction,
-            part_index=part_index,
-        )
-    except ProviderError as exc:
-        raise _provider_call_failed(exc) from exc
-    return _replace_live_reaction(
-        message=message,
-        direction=Direction.OUTBOUND,
-        part_index=part_index,
-        reaction=reaction,
-        custom_emoji=None,
-        remote_number=message.remote_number,
-    )
-
-
-def reaction_remove(*, reaction: Reaction) -> None:
-    """Take back our own tapback. Already gone: success without a provider call.
-    The other party's: 403. A provider failure leaves it live (502) for a retry."""
-    if reaction.direction != Direction.OUTBOUND:
-        raise Forbidden(REACTION_NOT_OWN, code="reaction_not_own")
-    if not reaction.is_live:
-        return
-    message = reaction.message
-    line = _active_line_or_409(message.conversation)
-    assert message.provider_handle is not None
-    try:
-        # Sendblue documents no removal call; iMessage takes a tapback back with the
-        # same kind prefixed by "-" (the adapter passes it through).
-        _adapter().send_reaction(
-            credentials=_credentials(line),
-            from_number=line.number or "",
-            provider_handle=message.provider_handle,
-            reaction=f"-{reaction.reaction}",
-            part_index=reaction.part_index,
-        )
-    except ProviderError as exc:
-        raise _provider_call_failed(exc) from exc
-    Reaction.objects.filter(pk=reaction.pk, is_live=True).update(
-        is_live=False, removed_at=timezone.now(), updated_at=timezone.now()
-    )
-
-
-@transaction.atomic
-def inbound_reaction_receive(*, event: InboundReaction) -> Reaction | None:
-    """A tapback from the person (any emoji as `custom`): swap or remove their live one."""
-    target = (
-        Message.objects.select_related("identity")
-        .filter(provider_handle=event.target_provider_handle)
-        .first()
-    )
-    if target is None or target.remote_number != event.from_number:
-        logger.info("inbound reaction for an unknown or foreign message ignored")
-        return None
-    if event.removed:
-        Reaction.objects.filter(
-            message=target,
-            direction=Direction.INBOUND,
-            part_index=event.part_index,
-            is_live=True,
-        ).update(is_live=False, removed_at=timezone.now(), updated_at=timezone.now())
-        return None
-    reaction_kind = event.reaction if event.reaction in ReactionType.values else ReactionType.CUSTOM
-    reaction = _replace_live_reaction(
-        message=target,
-        direction=Direction.INBOUND,
-        part_index=event.part_index,
-        reaction=reaction_kind,
-        custom_emoji=event.custom_emoji,
-        remote_number=event.from_number,
-    )
-    if not target.is_blocked and target.identity.imessage_enabled:
-        _emit("imessage.reaction_received", identity=target.identity, reaction=reaction)
-    return reaction
 
 
 # --- Read receipts and typing -------------------------------------------------------
@@ -990,14 +854,11 @@ __all__ = [
     "conversation_get_or_create",
     "conversation_mark_read",
     "inbound_message_receive",
-    "inbound_reaction_receive",
     "message_deliver",
     "message_reconcile",
     "message_send",
     "message_send_sweep",
     "message_status_update",
     "rate_status",
-    "reaction_remove",
-    "reaction_send",
     "typing_send",
 ]

@@ -21,7 +21,7 @@ from console.errors import ValidationFailed
 from console.idempotency import IdempotentResponse, run_idempotent
 from console.models import AgentIdentity
 from console.selectors import acting_identity_for_key
-from messaging import media, selectors, services
+from messaging import media, reactions, selectors, services
 from messaging.api import serializers as s
 from messaging.models import Conversation, Message
 from messaging.wire import (
@@ -293,7 +293,7 @@ class ReactionCreateApi(APIView):
         key = caller_key(request)
         data = _data(s.ReactionCreateInputSerializer, request)
         message = selectors.message_get(key=key, message_id=data["message_id"])
-        reaction = services.reaction_send(
+        reaction = reactions.reaction_send(
             message=message, reaction=data["reaction"], part_index=data["part_index"]
         )
         return Response(reaction_wire(reaction), status=status.HTTP_201_CREATED)
@@ -308,7 +308,7 @@ class ReactionDeleteApi(APIView):
     )
     def delete(self, request: Request, reaction_id: uuid.UUID) -> Response:
         reaction = selectors.reaction_get(key=caller_key(request), reaction_id=reaction_id)
-        services.reaction_remove(reaction=reaction)
+        reactions.reaction_remove(reaction=reaction)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -164,6 +164,8 @@ class Simulator:
         self.handsets: dict[str, list[dict[str, Any]]] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
         self.sms_only: set[str] = set()
+        # Tapbacks our lines sent (what the person's phone shows), oldest first.
+        self.reactions: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt, for tests
         self._jobs: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = itertools.count()
@@ -666,6 +668,16 @@ class Simulator:
             part = data.get("part_index", 0)
             if not isinstance(part, int) or part < 0:
                 raise HttpError(400, "part_index must be a non-negative integer")
+            with self.lock:
+                self.reactions.append(
+                    {
+                        "from_number": data["from_number"],
+                        "message_handle": data["message_handle"],
+                        "reaction": data["reaction"],
+                        "part_index": part,
+                        "date_sent": now_iso(),
+                    }
+                )
             return 200, {
                 "status": "OK",
                 "message": "Reaction request sent",
@@ -742,6 +754,7 @@ class Simulator:
             return 200, {
                 "lines": [vars(line) for line in self.lines.values()],
                 "tickets": [t.wire() for t in self.tickets.values()],
+                "reactions": list(self.reactions),
                 "pending_jobs": self.pending_jobs(),
             }
 

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from messaging import media, services
+from messaging import media, reactions, services
 from messaging.models import Conversation, MediaObject, Message, Reaction
 from provisioning.providers.base import InboundMessage, InboundReaction
 from routing.models import AssignmentStatus
@@ -281,7 +281,7 @@ def reaction_event(target, *, reaction="love", emoji=None, removed=False, part=0
 def test_an_inbound_tapback_is_stored_live_and_emitted(conversation, emitted):
     target = MessageFactory(conversation=conversation, direction="outbound")
 
-    reaction = services.inbound_reaction_receive(event=reaction_event(target))
+    reaction = reactions.inbound_reaction_receive(event=reaction_event(target))
 
     assert reaction.direction == "inbound" and reaction.is_live
     assert emitted.types() == ["imessage.reaction_received"]
@@ -290,7 +290,7 @@ def test_an_inbound_tapback_is_stored_live_and_emitted(conversation, emitted):
 def test_an_inbound_custom_emoji_is_kept_as_custom(conversation, emitted):
     target = MessageFactory(conversation=conversation, direction="outbound")
 
-    reaction = services.inbound_reaction_receive(
+    reaction = reactions.inbound_reaction_receive(
         event=reaction_event(target, reaction="custom", emoji="🦷")
     )
 
@@ -299,9 +299,9 @@ def test_an_inbound_custom_emoji_is_kept_as_custom(conversation, emitted):
 
 def test_a_second_inbound_tapback_replaces_the_first(conversation, emitted):
     target = MessageFactory(conversation=conversation, direction="outbound")
-    services.inbound_reaction_receive(event=reaction_event(target, reaction="love"))
+    reactions.inbound_reaction_receive(event=reaction_event(target, reaction="love"))
 
-    services.inbound_reaction_receive(event=reaction_event(target, reaction="laugh"))
+    reactions.inbound_reaction_receive(event=reaction_event(target, reaction="laugh"))
 
     live = Reaction.objects.filter(message=target, is_live=True)
     assert [r.reaction for r in live] == ["laugh"]
@@ -312,7 +312,7 @@ def test_an_inbound_removal_takes_the_live_tapback_away(conversation, emitted):
     target = MessageFactory(conversation=conversation, direction="outbound")
     ReactionFactory(message=target, direction="inbound", reaction="like")
 
-    services.inbound_reaction_receive(event=reaction_event(target, reaction="like", removed=True))
+    reactions.inbound_reaction_receive(event=reaction_event(target, reaction="like", removed=True))
 
     assert not Reaction.objects.filter(message=target, is_live=True).exists()
     assert emitted.types() == []
@@ -322,7 +322,7 @@ def test_an_inbound_tapback_leaves_our_own_tapback_alone(conversation):
     target = MessageFactory(conversation=conversation)
     ours = ReactionFactory(message=target, direction="outbound", reaction="love")
 
-    services.inbound_reaction_receive(event=reaction_event(target, reaction="like"))
+    reactions.inbound_reaction_receive(event=reaction_event(target, reaction="like"))
 
     ours.refresh_from_db()
     assert ours.is_live
@@ -332,6 +332,7 @@ def test_an_inbound_tapback_from_someone_else_is_ignored(conversation, emitted):
     target = MessageFactory(conversation=conversation, direction="outbound")
 
     assert (
-        services.inbound_reaction_receive(event=reaction_event(target, sender=OTHER_PERSON)) is None
+        reactions.inbound_reaction_receive(event=reaction_event(target, sender=OTHER_PERSON))
+        is None
     )
     assert emitted.types() == []
