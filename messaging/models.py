@@ -176,6 +176,12 @@ class Message(models.Model):
                 condition=Q(is_blocked=True),
                 name="msg_blocked_org_created",
             ),
+            # Identity keys never see a conversation whose only traffic is blocked.
+            models.Index(
+                fields=["conversation"],
+                condition=Q(is_blocked=True),
+                name="msg_blocked_conversation",
+            ),
             # The rolling send cap counts one identity's outbound rows of the last 24 h.
             models.Index(
                 fields=["identity", "created_at"],

@@ -144,9 +144,12 @@ def conversation_scope(
     if identity is not None:
         qs = qs.filter(identity_id=identity.id)
     if not key.is_admin:
-        # A conversation that only ever held blocked rows would reveal the blocked sender.
+        # A conversation whose only traffic is blocked would reveal the blocked sender, even
+        # when they once connected: hidden until a message of theirs gets through. A
+        # connection with no traffic yet stays visible (the agent may greet the person).
         visible = Message.objects.filter(conversation=OuterRef("pk"), is_blocked=False)
-        qs = qs.filter(Q(assignment__isnull=False) | Exists(visible))
+        blocked = Message.objects.filter(conversation=OuterRef("pk"), is_blocked=True)
+        qs = qs.filter(Exists(visible) | (Q(assignment__isnull=False) & ~Exists(blocked)))
     return qs
 
 

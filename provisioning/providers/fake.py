@@ -38,7 +38,8 @@ class FakeProvider:
     fail_next: list[ProviderError] = field(default_factory=list)
     calls: list[FakeCall] = field(default_factory=list)
     statuses: dict[str, StatusUpdate] = field(default_factory=dict)
-    sms_only_numbers: set[str] = field(default_factory=set)
+    # Numbers without iMessage and the service sends to them fall back to ("sms", "rcs").
+    fallback: dict[str, str] = field(default_factory=dict)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -47,7 +48,7 @@ class FakeProvider:
         self.fail_next.clear()
         self.calls.clear()
         self.statuses.clear()
-        self.sms_only_numbers.clear()
+        self.fallback.clear()
 
     def _record(self, method: str, **kwargs: Any) -> None:
         with self._lock:
@@ -119,12 +120,12 @@ class FakeProvider:
             send_style=send_style,
             status_callback=status_callback,
         )
-        downgraded = to_number in self.sms_only_numbers
+        service = self.fallback.get(to_number, "imessage")
         return SendResult(
             provider_handle=str(uuid.uuid4()),
             status="queued",
-            service="sms" if downgraded else "imessage",
-            was_downgraded=downgraded,
+            service=service,
+            was_downgraded=service != "imessage",
         )
 
     def message_status(

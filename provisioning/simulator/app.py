@@ -163,7 +163,8 @@ class Simulator:
         self.messages: dict[str, dict[str, Any]] = {}
         self.handsets: dict[str, list[dict[str, Any]]] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
-        self.sms_only: set[str] = set()
+        # Numbers without iMessage: the service their traffic falls back to (SMS or RCS).
+        self.fallback: dict[str, str] = {}
         # Tapbacks our lines sent (what the person's phone shows), oldest first.
         self.reactions: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt, for tests
@@ -192,7 +193,8 @@ class Simulator:
         self.tickets = {t["id"]: Ticket(**t) for t in data.get("tickets", [])}
         self.messages = data.get("messages", {})
         self.handsets = data.get("handsets", {})
-        self.sms_only = set(data.get("sms_only", []))
+        self.fallback = dict(data.get("fallback", {}))
+        self.fallback.update(dict.fromkeys(data.get("sms_only", []), "SMS"))
         self._ticket_ids = itertools.count(max(self.tickets, default=1000) + 1)
         if self.assign_delay is not None and self.assign_delay > 0:
             for ticket in self.tickets.values():
@@ -212,7 +214,7 @@ class Simulator:
                 "tickets": [vars(t) for t in self.tickets.values()],
                 "messages": self.messages,
                 "handsets": self.handsets,
-                "sms_only": sorted(self.sms_only),
+                "fallback": self.fallback,
             }
             tmp = f"{self.state_path}.tmp"
             with open(tmp, "w") as handle:
@@ -586,7 +588,6 @@ class Simulator:
             media_url = data.get("media_url") or ""
             if not content and not media_url:
                 raise HttpError(400, "content or media_url is required")
-            sms = to_number in self.sms_only
             handle = str(uuid.uuid4())
             message = {
                 "accountEmail": account.primary_email,
@@ -603,7 +604,7 @@ class Simulator:
                 "to_number": to_number,
                 "sendblue_number": line.number,
                 "was_downgraded": None,
-                "service": "SMS" if sms else "iMessage",
+                "service": self.service_for(to_number),
                 "plan": "dedicated",
                 "media_url": media_url,
                 "send_style": data.get("send_style") or "",
@@ -631,7 +632,8 @@ class Simulator:
                 raise HttpError(400, "You must specify a valid `number`.")
             return 200, {
                 "number": number,
-                "service": "SMS" if number in self.sms_only else "iMessage",
+                # The lookup answers iMessage or SMS only (provider contract §16).
+                "service": "iMessage" if number not in self.fallback else "SMS",
             }
 
         @route("POST", r"/api/send-typing-indicator")
@@ -742,12 +744,11 @@ class Simulator:
 
         @route("POST", r"/control/sms-only")
         def control_sms_only(request: Request) -> tuple[int, Any]:
-            number = to_e164(request.json().get("number"))
-            if number is None:
-                raise HttpError(400, "number must be E.164", fields={"number": ["invalid"]})
-            with self.lock:
-                self.sms_only.add(number)
-            return 200, {"status": "OK", "number": number}
+            return 200, self._fall_back(request, "SMS")
+
+        @route("POST", r"/control/rcs-only")
+        def control_rcs_only(request: Request) -> tuple[int, Any]:
+            return 200, self._fall_back(request, "RCS")
 
         @route("GET", r"/control/state")
         def control_state(request: Request) -> tuple[int, Any]:
@@ -805,7 +806,7 @@ class Simulator:
                 "send_style": "",
                 "opted_out": False,
                 "sendblue_number": line_number,
-                "service": "SMS" if sender in self.sms_only else "iMessage",
+                "service": self.service_for(sender),
                 "group_display_name": None,
             }
             delivered = self.deliver(account, "receive", body)
@@ -824,6 +825,18 @@ class Simulator:
                 return 200, list(self.handsets.get(number, []))
 
     # --- helpers -----------------------------------------------------------
+
+    def service_for(self, number: str) -> str:
+        """The service traffic with `number` uses: iMessage unless it has no iMessage."""
+        return self.fallback.get(number, "iMessage")
+
+    def _fall_back(self, request: Request, service: str) -> dict[str, Any]:
+        number = to_e164(request.json().get("number"))
+        if number is None:
+            raise HttpError(400, "number must be E.164", fields={"number": ["invalid"]})
+        with self.lock:
+            self.fallback[number] = service
+        return {"status": "OK", "number": number, "service": service}
 
     @staticmethod
     def _hook(hook: Any) -> dict[str, Any]:
@@ -881,7 +894,7 @@ class Simulator:
                     message["error_code"] = 10001
                     message["error_message"] = "Line is offline."
                 else:
-                    message["was_downgraded"] = message["service"] == "SMS"
+                    message["was_downgraded"] = message["service"] != "iMessage"
                 if status == "SENT":
                     self.handsets.setdefault(message["to_number"], []).append(
                         {

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from inkbox import Inkbox
 from inkbox.exceptions import InkboxAPIError
+from inkbox.imessage.types import IMessage
 
 from console.models import AgentIdentity
 from tests.live_simulator import ServedSimulator, live_simulator, wait_for
@@ -78,13 +79,14 @@ def test_an_admin_adds_lines_over_http_and_claims_land_on_the_default_setup(
     assert claimed.number in [line["number"] for line in default_lines]
 
 
-def test_tapbacks_through_the_sdk_reach_the_simulator_and_read_back(
+def person_texts_a_dedicated_line(
     live_simulator: ServedSimulator,
     admin_http: httpx.Client,
     admin_sdk: Inkbox,
     sdk: Inkbox,
     identity: AgentIdentity,
-) -> None:
+) -> IMessage:
+    """The identity claims a dedicated line and PERSON texts it; returns the inbound row."""
     create_setup(admin_http)
     admin_sdk.identities.update(
         identity.handle, claim_imessage_number=True, idempotency_key=str(uuid.uuid4())
@@ -96,7 +98,17 @@ def test_tapbacks_through_the_sdk_reach_the_simulator_and_read_back(
         "/phone/messages",
         {"from_number": PERSON, "to_number": line.number, "content": "Is 3pm free?"},
     )
-    inbound = wait_for(lambda: sdk.imessages.list(), what="the inbound message")[0]
+    return wait_for(lambda: sdk.imessages.list(), what="the inbound message")[0]
+
+
+def test_tapbacks_through_the_sdk_reach_the_simulator_and_read_back(
+    live_simulator: ServedSimulator,
+    admin_http: httpx.Client,
+    admin_sdk: Inkbox,
+    sdk: Inkbox,
+    identity: AgentIdentity,
+) -> None:
+    inbound = person_texts_a_dedicated_line(live_simulator, admin_http, admin_sdk, sdk, identity)
 
     first = sdk.imessages.send_reaction(message_id=inbound.id, reaction="love")
     second = sdk.imessages.send_reaction(message_id=inbound.id, reaction="like")
@@ -138,9 +150,7 @@ def test_an_identity_created_with_a_claim_against_a_slow_provider_gets_its_numbe
 
     assert answer.data.agent_handle == "late-line-bot"
     assert answer.data.imessage_number is None
-    assert [n.code for n in answer.notices or []] == [
-        "dedicated_imessage_number_inventory_pending"
-    ]
+    assert [n.code for n in answer.notices or []] == ["dedicated_imessage_number_inventory_pending"]
     tickets = live_simulator.control("GET", "/control/state").json()["tickets"]
     open_ticket = next(t for t in tickets if t["status"] == "OPEN")
     live_simulator.control("POST", f"/control/lines/{open_ticket['id']}/assign")
@@ -149,3 +159,25 @@ def test_an_identity_created_with_a_claim_against_a_slow_provider_gets_its_numbe
         what="the number to reach the identity",
     )
     assert number.number.startswith("+1")
+
+
+def test_an_rcs_downgrade_reported_by_the_simulator_reads_back_as_rcs(
+    live_simulator: ServedSimulator,
+    admin_http: httpx.Client,
+    admin_sdk: Inkbox,
+    sdk: Inkbox,
+    identity: AgentIdentity,
+) -> None:
+    live_simulator.control("POST", "/control/rcs-only", {"number": PERSON})
+    inbound = person_texts_a_dedicated_line(live_simulator, admin_http, admin_sdk, sdk, identity)
+
+    sent = sdk.imessages.send(conversation_id=inbound.conversation_id, text="See you at 3")
+    delivered = wait_for(
+        lambda: (m := sdk.imessages.get(sent.id)).status.value == "delivered" and m,
+        what="the delivered status",
+    )
+
+    assert inbound.service.value == "rcs"
+    assert (delivered.service.value, delivered.was_downgraded) == ("rcs", True)
+    [summary] = sdk.imessages.list_conversations()
+    assert summary.id == inbound.conversation_id

@@ -189,12 +189,13 @@ def test_a_send_reaches_the_handset_and_status_callbacks_reach_our_intake(
     assert inbox[0]["service"] == "iMessage"
 
 
-def test_sms_only_numbers_are_downgraded(
-    admin_client: Any, harness: Harness, recorded: list[Any]
+@pytest.mark.parametrize(("control", "service"), [("sms-only", "sms"), ("rcs-only", "rcs")])
+def test_numbers_without_imessage_are_downgraded(
+    admin_client: Any, harness: Harness, recorded: list[Any], control: str, service: str
 ) -> None:
     harness.simulator.assign_immediately = True
     setup = create_setup(admin_client)
-    harness.control("POST", "/control/sms-only", {"number": "+14155550188"})
+    harness.control("POST", f"/control/{control}", {"number": "+14155550188"})
 
     harness.adapter.send_message(
         credentials=setup_credentials(setup),
@@ -208,7 +209,7 @@ def test_sms_only_numbers_are_downgraded(
     harness.flush()
 
     delivered = [e for e in recorded if isinstance(e, StatusUpdate) and e.status == "delivered"]
-    assert delivered[0].service == "sms"
+    assert delivered[0].service == service
     assert delivered[0].was_downgraded is True
 
 

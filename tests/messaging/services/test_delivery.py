@@ -145,7 +145,7 @@ def test_an_exhausted_retry_budget_fails_the_message(
 
 
 def test_a_downgrade_to_sms_is_recorded(conversation, fake_provider):
-    fake_provider.sms_only_numbers.add(PERSON)
+    fake_provider.fallback[PERSON] = "sms"
     message = queue_message(conversation)
 
     services.message_deliver(message_id=message.id)
