@@ -7,9 +7,10 @@ slow work (media fetches, sends) goes to Celery after commit.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from messaging import media, reactions, services
+from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import (
     InboundMessage,
     InboundReaction,
@@ -17,24 +18,33 @@ from provisioning.providers.base import (
     TypingEvent,
 )
 
+if TYPE_CHECKING:
+    from provisioning.models import Setup
+
 logger = logging.getLogger(__name__)
 
 
-def inbound_message_handle(*, setup: Any, event: InboundMessage, provider_event: Any) -> None:
-    services.inbound_message_receive(event=event)
+def inbound_message_handle(*, setup: Setup, event: InboundMessage, provider_event: Any) -> None:
+    services.inbound_message_receive(setup=setup, event=event)
 
 
-def status_update_handle(*, setup: Any, event: StatusUpdate, provider_event: Any) -> None:
-    services.message_status_update(update=event)
+def status_update_handle(*, setup: Setup, event: StatusUpdate, provider_event: Any) -> None:
+    services.message_status_update(setup=setup, update=event)
 
 
-def inbound_reaction_handle(*, setup: Any, event: InboundReaction, provider_event: Any) -> None:
-    reactions.inbound_reaction_receive(event=event)
+def inbound_reaction_handle(*, setup: Setup, event: InboundReaction, provider_event: Any) -> None:
+    reactions.inbound_reaction_receive(setup=setup, event=event)
 
 
-def typing_handle(*, setup: Any, event: TypingEvent, provider_event: Any) -> None:
+def typing_handle(*, setup: Setup, event: TypingEvent, provider_event: Any) -> None:
+    """Raises `ForeignReference` when the typing line belongs to another setup."""
+    from provisioning.selectors import line_number_held_elsewhere
+
+    # Numbers are unique across lines: held by another setup means not this setup's.
+    if line_number_held_elsewhere(setup=setup, number=event.line_number):
+        raise ForeignReference
     # The agent contract has no typing event: nothing to store or forward.
-    logger.debug("typing indicator on setup %s ignored", getattr(setup, "id", None))
+    logger.debug("typing indicator on setup %s ignored", setup.id)
 
 
 def register() -> None:

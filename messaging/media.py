@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import mimetypes
-import os
 import tempfile
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO, Any
+from urllib.parse import urljoin
 
 import httpx
 from django.conf import settings
@@ -23,13 +23,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.errors import ApplicationError
+from console.http import http_client
 from console.models import Organization
+from messaging.media_types import INBOUND_ALLOWED, SNIFF_BYTES, extension_for, sniff
 from messaging.models import MediaObject, Message
+from messaging.webhooks import safety
 
 logger = logging.getLogger(__name__)
 
 MEDIA_TOO_LARGE = "Media files are limited to {limit} bytes."
-INBOUND_MEDIA_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# Per network operation (connect gets at most 5 s of it), and for the whole fetch.
+INBOUND_MEDIA_TIMEOUT_SECONDS = 30.0
+INBOUND_MEDIA_DEADLINE_SECONDS = 120.0
+INBOUND_MEDIA_MAX_REDIRECTS = 3
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 
 
@@ -49,21 +56,6 @@ def media_too_large() -> ApplicationError:
     )
 
 
-def _extension(filename: str, content_type: str) -> str:
-    ext = os.path.splitext(filename)[1].lower()
-    if ext and len(ext) <= 10 and ext[1:].isalnum():
-        return ext
-    return mimetypes.guess_extension(content_type) or ".bin"
-
-
-def _content_type(filename: str, declared: str | None) -> str:
-    declared = (declared or "").split(";")[0].strip().lower()
-    if declared and declared != "application/octet-stream":
-        return declared
-    guessed, _ = mimetypes.guess_type(filename)
-    return guessed or "application/octet-stream"
-
-
 def media_url(media: MediaObject) -> str:
     """An absolute URL: the provider fetches it, so it must not be relative."""
     url = default_storage.url(media.file.name)
@@ -72,14 +64,22 @@ def media_url(media: MediaObject) -> str:
     return f"{settings.PUBLIC_BASE_URL}{url}"
 
 
+def _head(stream: IO[bytes]) -> bytes:
+    stream.seek(0)
+    head = stream.read(SNIFF_BYTES)
+    stream.seek(0)
+    return head
+
+
 def _store(
     *,
     organization_id: Any,
     stream: IO[bytes],
-    filename: str,
     content_type: str,
     source_url: str = "",
 ) -> MediaObject:
+    """Store `stream` as a media object of `content_type` (sniffed by the caller); the
+    file name is random and ends with that type's extension."""
     digest = hashlib.sha256()
     size = 0
     stream.seek(0)
@@ -87,9 +87,8 @@ def _store(
         digest.update(chunk)
         size += len(chunk)
     stream.seek(0)
-    # An unguessable name: the URL is public so the provider can fetch it.
     now = timezone.now()
-    name = f"media/{now:%Y/%m}/{uuid.uuid4().hex}{_extension(filename, content_type)}"
+    name = f"media/{now:%Y/%m}/{uuid.uuid4().hex}{extension_for(content_type)}"
     stored_name = default_storage.save(name, File(stream, name=name))
     return MediaObject.objects.create(
         organization_id=organization_id,
@@ -114,66 +113,85 @@ def media_bytes_publish(
     ).first()
     if media is None:
         media = _store(
-            organization_id=organization_id,
-            stream=io.BytesIO(body),
-            filename=filename,
-            content_type=content_type,
+            organization_id=organization_id, stream=io.BytesIO(body), content_type=content_type
         )
     return media_url(media)
 
 
 def media_upload_store(*, organization: Organization, upload: UploadedFile[bytes]) -> MediaObject:
-    """Store an agent's upload. Raises 413 `media_too_large` above MEDIA_MAX_BYTES."""
+    """Store an agent's upload as the type its bytes show (the declared type and file name
+    are ignored). Raises 413 `media_too_large` above MEDIA_MAX_BYTES."""
     if upload.size is None or upload.size > settings.MEDIA_MAX_BYTES:
         raise media_too_large()
-    filename = upload.name or "upload"
     if upload.file is None:
         raise ApplicationError("The upload has no content.", code="validation_error")
     return _store(
         organization_id=organization.id,
         stream=upload.file,
-        filename=filename,
-        content_type=_content_type(filename, upload.content_type),
+        content_type=sniff(_head(upload.file)),
     )
 
 
-HttpClientFactory = Callable[[], httpx.Client]
+# Tests swap this for an httpx.MockTransport; None is the real network.
+transport_factory: Callable[[], httpx.BaseTransport | None] = lambda: None  # noqa: E731
 
 
-def _default_client() -> httpx.Client:
-    return httpx.Client(
-        timeout=INBOUND_MEDIA_TIMEOUT,
-        follow_redirects=True,
-        max_redirects=3,
-        headers={"User-Agent": "bluewire-media/1.0"},
-    )
+def _refuse_declared_length(response: httpx.Response, limit: int) -> None:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise MediaFetchError("media larger than the cap", permanent=True)
 
 
-# Tests swap this for a client over httpx.MockTransport.
-http_client_factory: HttpClientFactory = _default_client
+def _sniffed_allowed(spool: IO[bytes]) -> str:
+    """The sniffed type of what `spool` holds so far (its position is kept). Raises a
+    permanent `MediaFetchError` when it is not a type we accept: the declared type is not
+    trusted, and the rest of a refused body is never downloaded."""
+    position = spool.tell()
+    spool.seek(0)
+    content_type = sniff(spool.read(SNIFF_BYTES))
+    spool.seek(position)
+    if content_type not in INBOUND_ALLOWED:
+        raise MediaFetchError("content type is not allowed", permanent=True)
+    return content_type
 
 
-def _download(url: str, limit: int) -> tuple[IO[bytes], str | None]:
-    if not url.startswith(("https://", "http://")):
-        raise MediaFetchError("unsupported media URL scheme", permanent=True)
+def _fetch_once(
+    target: safety.Target, limit: int, deadline: float
+) -> tuple[IO[bytes] | None, str | None]:
+    """GET one checked hop. Returns (body, None), or (None, Location) for a redirect."""
+    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
+    headers = {"Host": target.host_header, "Accept": "*/*", "Accept-Encoding": "identity"}
     spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115
     try:
-        with http_client_factory() as client, client.stream("GET", url) as response:
+        # A fresh client per hop: the connection is pinned to the address just checked.
+        with (
+            http_client(
+                timeout=INBOUND_MEDIA_TIMEOUT_SECONDS, transport=transport_factory()
+            ) as client,
+            client.stream(
+                "GET", target.request_url, headers=headers, extensions=extensions
+            ) as response,
+        ):
+            if response.status_code in _REDIRECTS:
+                spool.close()
+                return None, response.headers.get("location") or ""
             if response.status_code >= 500 or response.status_code == 429:
                 raise MediaFetchError(f"HTTP {response.status_code}", permanent=False)
             if response.status_code >= 400:
                 raise MediaFetchError(f"HTTP {response.status_code}", permanent=True)
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise MediaFetchError("media larger than the cap", permanent=True)
-            size = 0
-            chunks: Iterator[bytes] = response.iter_bytes(_CHUNK)
-            for chunk in chunks:
+            _refuse_declared_length(response, limit)
+            size, sniffed = 0, False
+            for chunk in response.iter_bytes(_CHUNK):
                 size += len(chunk)
                 if size > limit:
                     raise MediaFetchError("media larger than the cap", permanent=True)
+                if time.monotonic() > deadline:
+                    raise MediaFetchError("timed out", permanent=False)
                 spool.write(chunk)
-            content_type = response.headers.get("content-type")
+                if not sniffed and size >= SNIFF_BYTES:
+                    _sniffed_allowed(spool)
+                    sniffed = True
+            _sniffed_allowed(spool)
     except httpx.TimeoutException as exc:
         spool.close()
         raise MediaFetchError("timed out", permanent=False) from exc
@@ -184,7 +202,27 @@ def _download(url: str, limit: int) -> tuple[IO[bytes], str | None]:
         spool.close()
         raise
     spool.seek(0)
-    return spool, content_type
+    return spool, None
+
+
+def _download(url: str, limit: int) -> tuple[IO[bytes], str]:
+    """Fetch `url` through the SSRF guard: every hop (at most 3 redirects) is checked and
+    connected to at its checked address; size, time and type are capped. Returns the body
+    and its sniffed content type. Raises `MediaFetchError` (permanent or not)."""
+    deadline = time.monotonic() + INBOUND_MEDIA_DEADLINE_SECONDS
+    current = url
+    for _ in range(INBOUND_MEDIA_MAX_REDIRECTS + 1):
+        try:
+            target = safety.check_url(current)
+        except safety.UnsafeUrl as exc:
+            raise MediaFetchError(f"refused: {exc.reason}", permanent=not exc.transient) from None
+        body, location = _fetch_once(target, limit, deadline)
+        if body is not None:
+            return body, _sniffed_allowed(body)
+        if not location:
+            raise MediaFetchError("redirect without a location", permanent=True)
+        current = urljoin(current, location)
+    raise MediaFetchError("too many redirects", permanent=True)
 
 
 def media_rehost(*, message_id: Any) -> bool:
@@ -192,7 +230,8 @@ def media_rehost(*, message_id: Any) -> bool:
     at our copy. Idempotent: already re-hosted items are skipped.
 
     Returns True when nothing is left to do. Raises `MediaFetchError(permanent=False)`
-    for errors worth retrying; permanent failures are recorded on the item.
+    for errors worth retrying; permanent failures (refused address, type or size) leave
+    the item marked `unavailable` with the reason.
     """
     message = Message.objects.filter(pk=message_id).first()
     if message is None:
@@ -206,21 +245,21 @@ def media_rehost(*, message_id: Any) -> bool:
             continue
         source = str(item.get("url") or "")
         try:
-            stream, declared_type = _download(source, limit)
+            stream, content_type = _download(source, limit)
         except MediaFetchError as exc:
             if not exc.permanent:
                 raise
             logger.warning("media for message %s not re-hosted: %s", message.pk, exc)
-            new_items.append({**item, "rehosted": None, "rehost_error": str(exc)})
+            new_items.append(
+                {**item, "rehosted": None, "unavailable": True, "rehost_error": str(exc)}
+            )
             changed = True
             continue
         with stream:
-            filename = source.rsplit("/", 1)[-1].split("?")[0] or "media"
             media = _store(
                 organization_id=message.organization_id,
                 stream=stream,
-                filename=filename,
-                content_type=_content_type(filename, declared_type),
+                content_type=content_type,
                 source_url=source,
             )
         new_items.append(

@@ -24,7 +24,9 @@ from messaging.services import (
     _emit,
     _is_phone,
     _provider_call_failed,
+    _refuse_foreign_handle,
 )
+from provisioning.models import Setup
 from provisioning.providers.base import InboundReaction, ProviderError
 
 logger = logging.getLogger(__name__)
@@ -145,13 +147,16 @@ def _replace_live_reaction(
 
 
 @transaction.atomic
-def inbound_reaction_receive(*, event: InboundReaction) -> Reaction | None:
-    """A tapback from the person (any emoji as `custom`): swap or remove their live one."""
+def inbound_reaction_receive(*, setup: Setup, event: InboundReaction) -> Reaction | None:
+    """A tapback from the person (any emoji as `custom`) on a message of `setup`: swap or
+    remove their live one. Raises `ForeignReference` when the target is another setup's."""
     target = (
         Message.objects.select_related("identity")
-        .filter(provider_handle=event.target_provider_handle)
+        .filter(provider_handle=event.target_provider_handle, line__setup=setup)
         .first()
     )
+    if target is None:
+        _refuse_foreign_handle(setup=setup, provider_handle=event.target_provider_handle)
     if target is None or target.remote_number != event.from_number:
         logger.info("inbound reaction for an unknown or foreign message ignored")
         return None

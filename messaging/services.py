@@ -29,7 +29,8 @@ from messaging.models import (
 )
 from messaging.webhooks import services as webhook_services
 from messaging.wire import mark_without_reactions
-from provisioning.models import LineRole, PhoneLine
+from provisioning.dispatch import ForeignReference
+from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers.base import (
     AccountCredentials,
     InboundMessage,
@@ -677,15 +678,30 @@ def _status_apply(message: Message, update: StatusUpdate, *, emit_sent: bool = F
     return True
 
 
+def _refuse_foreign_handle(*, setup: Setup, provider_handle: str) -> None:
+    """Raise `ForeignReference` when a message of another setup carries this handle (the
+    caller's own, setup-scoped lookup found nothing)."""
+    if Message.objects.filter(provider_handle=provider_handle).exclude(line__setup=setup).exists():
+        raise ForeignReference
+
+
 @transaction.atomic
-def message_status_update(*, update: StatusUpdate) -> Message | None:
-    """Apply a provider status callback to the outbound message with that handle."""
+def message_status_update(*, setup: Setup, update: StatusUpdate) -> Message | None:
+    """Apply a provider status callback to the outbound message of `setup` with that handle.
+
+    Raises `ForeignReference` when the handle is another setup's message.
+    """
     message = (
         Message.objects.select_related("identity")
-        .filter(provider_handle=update.provider_handle, direction=Direction.OUTBOUND)
+        .filter(
+            provider_handle=update.provider_handle,
+            direction=Direction.OUTBOUND,
+            line__setup=setup,
+        )
         .first()
     )
     if message is None:
+        _refuse_foreign_handle(setup=setup, provider_handle=update.provider_handle)
         logger.info("status callback for unknown handle ignored")
         return None
     _status_apply(message, update)
@@ -698,21 +714,32 @@ def message_status_update(*, update: StatusUpdate) -> Message | None:
 # No caller catches its errors and carries on in the same transaction, so a SAVEPOINT
 # would only add two round trips per call (ingest ran ten of them).
 @transaction.atomic(savepoint=False)
-def inbound_message_receive(*, event: InboundMessage) -> Message | None:
-    """Store an inbound message once and hand it to the agent webhook layer.
+def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message | None:
+    """Store an inbound message on a line of `setup` once and hand it to the agent webhook
+    layer.
 
     Routing decides the identity (None: consumed as a router command or unroutable).
     Blocked senders are stored `is_blocked` for audit with no event; a disabled identity
-    gets the row but no event. A re-delivered provider handle is a no-op.
+    gets the row but no event. A re-delivered provider handle is a no-op. Raises
+    `ForeignReference` when the line or the handle belongs to another setup.
     """
-    from provisioning.selectors import line_by_number
+    from provisioning.selectors import line_by_number, line_number_held_elsewhere
     from routing.services import inbound_route
 
-    line = line_by_number(event.to_number)
+    line = line_by_number(setup=setup, number=event.to_number)
     if line is None:
+        if line_number_held_elsewhere(setup=setup, number=event.to_number):
+            raise ForeignReference
         logger.warning("inbound message for an unknown line ignored")
         return None
-    if Message.objects.filter(provider_handle=event.provider_handle).exists():
+    stored = (
+        Message.objects.filter(provider_handle=event.provider_handle)
+        .values_list("pk", "line__setup_id")
+        .first()
+    )
+    if stored is not None:
+        if stored[1] != setup.id:
+            raise ForeignReference
         return None
     route = inbound_route(line=line, sender=event.from_number, text=event.content)
     if route is None:

@@ -13,6 +13,13 @@ intake's transaction, after the `ProviderEvent` row was recorded. It must be qui
 work (media fetches, router replies, agent webhooks) goes to Celery with
 `transaction.on_commit`. An exception rolls the whole delivery back (the event is not
 recorded) and the intake answers 500, so the provider delivers it again.
+
+A handler may only act on what `setup` owns: its lines (platform router and pool lines
+belong to the platform setup) and the messages on them. Its lookups are scoped to the setup
+in the query (`line__setup=setup`). When the event names a line or message that exists but
+belongs to another setup, the handler raises `ForeignReference`: the intake rolls back
+everything the delivery did, records the event as `rejected_foreign` and answers 200, so a
+valid secret of one setup can never touch another's data.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from provisioning.models import ProviderEvent, Setup
+
+
+class ForeignReference(Exception):
+    """The event names a line, message or handle that belongs to another setup."""
 
 
 class Handler(Protocol):

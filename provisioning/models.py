@@ -135,6 +135,8 @@ class ProviderEventStatus(models.TextChoices):
     PROCESSED = "processed"
     IGNORED = "ignored"
     FAILED = "failed"
+    # Named a line or message of another setup: recorded, never acted on.
+    REJECTED_FOREIGN = "rejected_foreign"
 
 
 class ProviderEvent(models.Model):
@@ -146,7 +148,7 @@ class ProviderEvent(models.Model):
     event_type = models.CharField(max_length=64)
     payload = models.JSONField()
     status = models.CharField(
-        max_length=10, choices=ProviderEventStatus.choices, default=ProviderEventStatus.RECEIVED
+        max_length=20, choices=ProviderEventStatus.choices, default=ProviderEventStatus.RECEIVED
     )
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(auto_now_add=True)

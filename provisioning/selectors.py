@@ -69,13 +69,19 @@ def setup_for_webhook(*, setup_id: str, presented_secret: str | None) -> Setup |
     return setup
 
 
-def line_by_number(number: str) -> PhoneLine | None:
-    """The assigned line with this E.164 number, with its setup (and identity) loaded."""
+def line_by_number(*, setup: Setup, number: str) -> PhoneLine | None:
+    """The assigned line of `setup` with this E.164 number, with its setup (and identity)
+    loaded; None when `setup` has no such line (even if another setup has)."""
     return (
         PhoneLine.objects.select_related("setup", "setup__organization", "identity")
-        .filter(number=number, state=LineState.ASSIGNED)
+        .filter(setup=setup, number=number, state=LineState.ASSIGNED)
         .first()
     )
+
+
+def line_number_held_elsewhere(*, setup: Setup, number: str) -> bool:
+    """Whether a line of another setup holds `number` (a foreign reference, not a typo)."""
+    return PhoneLine.objects.filter(number=number).exclude(setup=setup).exists()
 
 
 def setups_awaiting_lines() -> QuerySet[Setup]:

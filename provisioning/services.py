@@ -478,45 +478,70 @@ def _record(
         return ProviderEvent.objects.get(setup=setup, event_key=event_key[:255]), False
 
 
-@transaction.atomic
 def provider_event_receive(
     *, setup: Setup, event_type_hint: str | None, raw_body: bytes
 ) -> IntakeResult:
     """Record one authenticated provider delivery and dispatch it (at most once per key).
 
     Malformed or unparseable bodies are recorded as `failed` and not dispatched; unknown
-    types are recorded as `ignored`. A handler exception propagates and rolls back the
-    whole delivery, so the provider's re-delivery can succeed later.
+    types are recorded as `ignored`. An event that names a line or message of another
+    setup (a handler raised `ForeignReference`) is rolled back entirely and recorded as
+    `rejected_foreign`. Any other handler exception propagates and rolls back the whole
+    delivery, so the provider's re-delivery can succeed later.
     """
     hint = event_type_hint or None
     try:
         body = _load_body(raw_body)
     except (ValueError, UnicodeDecodeError):
-        event, created = _record(
-            setup=setup,
-            event_key=f"malformed:{_digest(raw_body)}",
-            event_type=hint or "malformed",
-            payload={"unparsed_sha256": _digest(raw_body), "size": len(raw_body)},
-            status=ProviderEventStatus.FAILED,
-            error="Body is not valid JSON.",
-        )
+        with transaction.atomic():
+            event, created = _record(
+                setup=setup,
+                event_key=f"malformed:{_digest(raw_body)}",
+                event_type=hint or "malformed",
+                payload={"unparsed_sha256": _digest(raw_body), "size": len(raw_body)},
+                status=ProviderEventStatus.FAILED,
+                error="Body is not valid JSON.",
+            )
         logger.warning("setup %s: malformed provider webhook recorded as %s", setup.id, event.id)
         return IntakeResult(event, duplicate=not created)
     try:
         parsed: ParsedWebhook = get_adapter().parse_webhook(event_type_hint=hint, body=body)
     except WebhookParseError as exc:
-        event, created = _record(
-            setup=setup,
-            event_key=f"unparseable:{_digest(raw_body)}",
-            event_type=hint or "unknown",
-            # The payload column is a non-null JSON object; keep bare values inside one.
-            payload=body if isinstance(body, dict) else {"body": body},
-            status=ProviderEventStatus.FAILED,
-            error=str(exc)[:500],
-        )
+        with transaction.atomic():
+            event, created = _record(
+                setup=setup,
+                event_key=f"unparseable:{_digest(raw_body)}",
+                event_type=hint or "unknown",
+                # The payload column is a non-null JSON object; keep bare values inside one.
+                payload=body if isinstance(body, dict) else {"body": body},
+                status=ProviderEventStatus.FAILED,
+                error=str(exc)[:500],
+            )
         logger.warning("setup %s: unparseable provider webhook %s", setup.id, event.id)
         return IntakeResult(event, duplicate=not created)
+    try:
+        return _record_and_dispatch(setup=setup, parsed=parsed, body=body)
+    except dispatch.ForeignReference:
+        # The transaction above rolled back whatever the handlers had done (rows, audit
+        # entries, on_commit jobs); only the rejection itself is kept.
+        with transaction.atomic():
+            event, created = _record(
+                setup=setup,
+                event_key=parsed.event_key,
+                event_type=parsed.event_type,
+                payload=body,
+                status=ProviderEventStatus.REJECTED_FOREIGN,
+                error="The event names a line or message that belongs to another setup.",
+            )
+            if created:
+                event.processed_at = timezone.now()
+                event.save(update_fields=["processed_at"])
+        logger.warning("setup %s: provider event %s rejected as foreign", setup.id, event.id)
+        return IntakeResult(event, duplicate=not created)
 
+
+@transaction.atomic
+def _record_and_dispatch(*, setup: Setup, parsed: ParsedWebhook, body: Any) -> IntakeResult:
     event, created = _record(
         setup=setup,
         event_key=parsed.event_key,
@@ -542,10 +567,20 @@ def provider_event_receive(
 # --- dispatch handlers for our own event types -------------------------------
 
 
+def _refuse_foreign_number(*, setup: Setup, number: str | None) -> None:
+    from provisioning.selectors import line_number_held_elsewhere
+
+    e164 = to_e164(number)
+    if e164 is not None and line_number_held_elsewhere(setup=setup, number=e164):
+        raise dispatch.ForeignReference
+
+
 def handle_line_assigned(
     *, setup: Setup, event: LineAssigned, provider_event: ProviderEvent
 ) -> None:
+    """Raises `ForeignReference` when another setup's line holds the number."""
     if event.number:
+        _refuse_foreign_number(setup=setup, number=event.number)
         line_assign(setup=setup, number=event.number, line_request_id=event.line_request_id)
         return
     # No number in the body: ask the provider which line it placed, after commit.
@@ -556,4 +591,6 @@ def handle_line_assigned(
 
 
 def handle_line_blocked(*, setup: Setup, event: LineBlocked, provider_event: ProviderEvent) -> None:
-    line_block(setup=setup, number=event.number, reason=event.reason)
+    """Raises `ForeignReference` when the number is another setup's line."""
+    if line_block(setup=setup, number=event.number, reason=event.reason) is None:
+        _refuse_foreign_number(setup=setup, number=event.number)

@@ -36,15 +36,39 @@ def connected_text(identity: AgentIdentity) -> str:
     return CONNECTED_REPLY.format(display_name=identity.display_name or identity.handle)
 
 
+# Line breaks of any kind become the escaped newline; every other control character
+# (C0, DEL, C1) is dropped: RFC 6350 has no escape for them, and a bare CR would end the
+# property for some parsers and let a display name add properties of its own.
+_LINE_BREAKS = ("\r\n", "\r", "\n", "\u0085", "\u2028", "\u2029")
+_CONTROL = {c: None for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]}
+# RFC 6350 §3.2: lines longer than 75 octets SHOULD be folded (CRLF then one space).
+VCARD_LINE_OCTETS = 75
+
+
 def _vcard_escape(value: str) -> str:
-    # RFC 6350 §3.4: backslash, comma, semicolon and newlines are escaped in text values.
-    return (
-        value.replace("\\", "\\\\")
-        .replace(",", "\\,")
-        .replace(";", "\\;")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
+    """A text value per RFC 6350 §3.4: backslash, comma and semicolon escaped, line
+    breaks as `\\n`, other control characters removed."""
+    value = value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+    for line_break in _LINE_BREAKS:
+        value = value.replace(line_break, "\\n")
+    return value.translate(_CONTROL)
+
+
+def _vcard_fold(line: str) -> list[str]:
+    """Split a content line into physical lines of at most 75 octets (continuations start
+    with a space), never inside a UTF-8 sequence."""
+    physical: list[str] = []
+    current, size = "", 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        limit = VCARD_LINE_OCTETS if not physical else VCARD_LINE_OCTETS - 1
+        if size + width > limit:
+            physical.append(current)
+            current, size = "", 0
+        current += char
+        size += width
+    physical.append(current)
+    return [physical[0], *(" " + rest for rest in physical[1:])]
 
 
 def vcard_text(*, display_name: str, number: str) -> str:
@@ -54,10 +78,10 @@ def vcard_text(*, display_name: str, number: str) -> str:
         "VERSION:3.0",
         f"FN:{name}",
         f"N:;{name};;;",
-        f"TEL;TYPE=CELL:{number}",
+        f"TEL;TYPE=CELL:{_vcard_escape(number)}",
         "END:VCARD",
     ]
-    return "\r\n".join(lines) + "\r\n"
+    return "\r\n".join(part for line in lines for part in _vcard_fold(line)) + "\r\n"
 
 
 def contact_card_url(*, identity: AgentIdentity, line: PhoneLine) -> str:

@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from console.api.parsers import InvalidJson
 from console.errors import ApplicationError
 
 
@@ -56,7 +57,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if handled is None:
         return None
     response = handled
-    if isinstance(exc, exceptions.ParseError):
+    if isinstance(exc, InvalidJson):
+        response.data = {"detail": {"error": "invalid_json", "message": str(exc.detail)}}
+    elif isinstance(exc, exceptions.ParseError):
         response.data = {"detail": {"error": "malformed_json", "message": str(exc.detail)}}
     elif isinstance(exc, exceptions.UnsupportedMediaType):
         response.data = {"detail": {"error": "unsupported_media_type", "message": str(exc.detail)}}

@@ -9,13 +9,14 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.api.authentication import caller_key
 from console.api.params import parse_bool, parse_limit_offset, parse_uuid
+from console.api.parsers import JsonParser
 from console.api.permissions import HasApiKey
 from console.errors import ValidationFailed
 from console.idempotency import IdempotentResponse, run_idempotent
@@ -352,7 +353,7 @@ _MULTIPART_SLACK = 64 * 1024
 
 class MediaUploadApi(APIView):
     permission_classes = [HasApiKey]
-    parser_classes = [MultiPartParser, JSONParser]
+    parser_classes = [MultiPartParser, JsonParser]
 
     @extend_schema(
         request={"multipart/form-data": s.MediaUploadInputSerializer},

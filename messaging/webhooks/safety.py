@@ -1,8 +1,10 @@
-"""Server-side request forgery guard for agent webhook URLs.
+"""Server-side request forgery guard for every URL the server fetches on someone's word:
+agent webhook URLs and inbound media URLs from provider events.
 
-A URL is checked when a subscription is saved and again before every request, because DNS
-answers change. The request then goes to the address that was checked (the host name is kept
-for the Host header and TLS), so a rebinding answer between check and connect cannot slip in.
+A URL is checked when a subscription is saved and again before every request (and every
+redirect hop of a media fetch), because DNS answers change. The request then goes to the
+address that was checked (the host name is kept for the Host header and TLS), so a
+rebinding answer between check and connect cannot slip in.
 """
 
 from __future__ import annotations
@@ -57,15 +59,34 @@ def resolve_host(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
+# IPv6 ranges that carry or translate to IPv4 (6to4, Teredo, NAT64): a gateway on the way
+# may deliver them to any IPv4 address, private ones included, so they are refused whole.
+TRANSITION_NETWORKS = tuple(
+    ipaddress.ip_network(n) for n in ("2002::/16", "2001::/32", "64:ff9b::/96", "64:ff9b:1::/48")
+)
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(ip: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv4-mapped (`::ffff:a.b.c.d`) or IPv4-compatible (`::a.b.c.d`)
+    IPv6 address stands for; any other address unchanged."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return ip
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _IPV4_COMPATIBLE and int(ip) > 1:  # `::` and `::1` are IPv6's own
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
 def _is_loopback(ip: IPAddress) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
+    return _embedded_ipv4(ip).is_loopback
 
 
 def _is_forbidden(ip: IPAddress) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in n for n in TRANSITION_NETWORKS):
+        return True
+    ip = _embedded_ipv4(ip)
     return (
         ip in METADATA_ADDRESSES
         or ip.is_private
@@ -123,9 +144,7 @@ def check_url(url: str, *, allow_loopback: bool | None = None) -> Target:
         raise UnsafeUrl(REASON_SCHEME)
 
     # IPv4 first: dual-stack names like localhost often listen on one family only.
-    pinned = sorted(addresses, key=lambda ip: ip.version)[0]
-    if isinstance(pinned, ipaddress.IPv6Address) and pinned.ipv4_mapped is not None:
-        pinned = pinned.ipv4_mapped
+    pinned = _embedded_ipv4(sorted(addresses, key=lambda ip: ip.version)[0])
     pinned_host = f"[{pinned}]" if pinned.version == 6 else str(pinned)
     netloc = f"{pinned_host}:{parts.port}" if parts.port else pinned_host
     request_url = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))

@@ -340,6 +340,8 @@ def wait_http(url: str, timeout: float = 60) -> None:
 def start_web(cfg: Config) -> Proc:
     cmd = [
         str(Path(PY).parent / "gunicorn"),
+        "--config",
+        "python:console.gunicorn_config",
         "console.wsgi:application",
         "--bind",
         f"127.0.0.1:{WEB_PORT}",

@@ -3,15 +3,19 @@ recorder for the agent-webhook events messaging emits."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 
 from console.models import AgentIdentity
+from messaging import media
 from messaging.models import Conversation
 from messaging.services import conversation_attach
+from messaging.webhooks import safety
 from messaging.webhooks import services as webhook_services
 from provisioning.models import PhoneLine, Setup
 from routing.models import Assignment
@@ -80,3 +84,41 @@ def assignment(identity: AgentIdentity, pool_line: PhoneLine) -> Assignment:
 def conversation(assignment: Assignment) -> Conversation:
     """The identity's conversation with PERSON, connected over the pool line."""
     return Conversation.objects.get(identity=assignment.identity, remote_number=PERSON)
+
+
+PUBLIC_ADDRESS = "93.184.216.34"
+
+
+@dataclass
+class Cdn:
+    """A fake CDN over httpx.MockTransport, behind a fake resolver.
+
+    Set `responses[url]` (by the URL as written, host name included); `dns[host]` changes
+    what a name resolves to (everything else is PUBLIC_ADDRESS); `requests` records what
+    was actually requested: (URL connected to, Host header).
+    """
+
+    responses: dict[str, httpx.Response] = field(default_factory=dict)
+    dns: dict[str, list[str]] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+
+    def __setitem__(self, url: str, response: httpx.Response) -> None:
+        self.responses[url] = response
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        host = request.headers["host"]
+        self.requests.append((str(request.url), host))
+        url = f"{request.url.scheme}://{host}{request.url.raw_path.decode()}"
+        return self.responses.get(url, httpx.Response(404))
+
+
+@pytest.fixture
+def cdn(monkeypatch: pytest.MonkeyPatch) -> Cdn:
+    fake = Cdn()
+
+    def resolve(host: str, port: int) -> list[safety.IPAddress]:
+        return [ipaddress.ip_address(a) for a in fake.dns.get(host, [PUBLIC_ADDRESS])]
+
+    monkeypatch.setattr(safety, "resolve_host", resolve)
+    monkeypatch.setattr(media, "transport_factory", lambda: httpx.MockTransport(fake.handle))
+    return fake

@@ -105,3 +105,59 @@ def test_the_api_answers_every_generated_request_within_its_schema(
         case.validate_response(response, checks=CHECKS, headers={"X-API-Key": key})
 
     run()
+
+
+# --- explicit hostile cases (they once answered 500) --------------------------------------
+
+DEEP_JSON = '{"a":' * 2000 + "1" + "}" * 2000
+BODY_OPERATIONS = [op for op in OPERATIONS if op.body and op.method.lower() in {"post", "patch"}]
+PAGED_OPERATIONS = [
+    op for op in OPERATIONS if op.method.lower() == "get" and "offset" in {p.name for p in op.query}
+]
+# Lists that take limit/offset without declaring them in the schema.
+UNDECLARED_PAGED_PATHS = ["/api/v1/identities/"]
+BEYOND_DB_INTEGER = str(2**63)
+
+
+@pytest.fixture
+def world_params(org: Organization, identity: AgentIdentity) -> dict[str, str]:
+    return build_world(identity, 9).params()
+
+
+@pytest.mark.parametrize("operation", BODY_OPERATIONS, ids=[op.label for op in BODY_OPERATIONS])
+def test_json_nested_2000_levels_deep_answers_400_invalid_json(
+    operation: Any, org: Organization, world_params: dict[str, str], client: Any
+) -> None:
+    key = api_key_create(organization=org, label="deep json").raw_key
+
+    response = getattr(client, operation.method.lower())(
+        operation.path.format(**world_params),
+        data=DEEP_JSON,
+        content_type="application/json",
+        HTTP_X_API_KEY=key,
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"]["error"] == "invalid_json"
+
+
+def test_every_paged_list_is_covered() -> None:
+    assert len(PAGED_OPERATIONS) >= 5
+
+
+@pytest.mark.parametrize("name", ["offset", "limit"])
+@pytest.mark.parametrize(
+    "path",
+    [op.path for op in PAGED_OPERATIONS] + UNDECLARED_PAGED_PATHS,
+)
+def test_offset_and_limit_beyond_the_database_integer_range_answer_400(
+    path: str, name: str, org: Organization, world_params: dict[str, str], client: Any
+) -> None:
+    key = api_key_create(organization=org, label="paging").raw_key
+
+    response = client.get(
+        path.format(**world_params), {name: BEYOND_DB_INTEGER}, HTTP_X_API_KEY=key
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"]["error"] == "validation_error"

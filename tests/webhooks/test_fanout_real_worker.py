@@ -57,6 +57,7 @@ def test_1000_inbound_messages_reach_each_of_10_subscriptions_with_none_missing(
     started = time.monotonic()
     for n in range(MESSAGES):
         stored = messaging_services.inbound_message_receive(
+            setup=conversation.line.setup,
             event=InboundMessage(
                 provider_handle=f"fanout-{n}",
                 from_number=PERSON,
@@ -66,7 +67,7 @@ def test_1000_inbound_messages_reach_each_of_10_subscriptions_with_none_missing(
                 service="imessage",
                 is_group=False,
                 sent_at=None,
-            )
+            ),
         )
         assert stored is not None
 

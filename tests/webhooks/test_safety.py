@@ -75,3 +75,54 @@ def test_both_signatures_cover_id_timestamp_and_body():
 
     assert len({a["X-Inkbox-Signature"], b["X-Inkbox-Signature"], c["X-Inkbox-Signature"]}) == 3
     assert len({a["webhook-signature"], b["webhook-signature"], c["webhook-signature"]}) == 3
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[2002:5db8:d822::1]/x",  # 6to4, even of a public IPv4 address
+        "https://[2002:7f00:1::]/x",  # 6to4 of 127.0.0.1
+        "https://[2002:a00:1::]/x",  # 6to4 of 10.0.0.1
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",  # Teredo
+        "https://[64:ff9b::a9fe:a9fe]/x",  # NAT64 of 169.254.169.254
+        "https://[64:ff9b::5db8:d822]/x",  # NAT64 of a public address
+        "https://[64:ff9b:1::a00:1]/x",  # local-use NAT64
+    ],
+)
+def test_ipv6_transition_addresses_are_refused(url):
+    with pytest.raises(UnsafeUrl):
+        check_url(url, allow_loopback=True)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0"],
+)
+@pytest.mark.parametrize("form", ["::ffff:{}", "::{}"], ids=["mapped", "compatible"])
+def test_ipv4_mapped_and_compatible_forms_of_a_refused_address_are_refused(form, address):
+    with pytest.raises(UnsafeUrl):
+        check_url(f"https://[{form.format(address)}]/x", allow_loopback=False)
+
+
+@pytest.mark.parametrize("form", ["::ffff:{}", "::{}"], ids=["mapped", "compatible"])
+def test_ipv4_mapped_and_compatible_loopback_counts_as_loopback(form):
+    with pytest.raises(UnsafeUrl):
+        check_url(f"https://[{form.format('127.0.0.1')}]/x", allow_loopback=False)
+
+    target = check_url(f"http://[{form.format('127.0.0.1')}]:8123/x", allow_loopback=True)
+
+    assert target.request_url == "http://127.0.0.1:8123/x"
+
+
+@pytest.mark.parametrize("form", ["::ffff:{}", "::{}"], ids=["mapped", "compatible"])
+def test_ipv4_mapped_and_compatible_forms_of_a_public_address_connect_over_ipv4(form):
+    target = check_url(f"https://[{form.format('93.184.216.34')}]/x", allow_loopback=False)
+
+    assert target.request_url == "https://93.184.216.34/x"
+
+
+def test_a_name_resolving_to_a_transition_address_is_refused(fake_dns):
+    fake_dns["nat64.example.com"] = ["64:ff9b::a00:1"]
+
+    with pytest.raises(UnsafeUrl):
+        check_url("https://nat64.example.com/x", allow_loopback=False)

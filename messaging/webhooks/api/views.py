@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.api.authentication import caller_key
-from console.api.params import parse_bool, parse_uuid
+from console.api.params import parse_bool, parse_clamped_int, parse_uuid
 from console.api.permissions import HasApiKey, IsAdminKey
 from console.errors import ApplicationError, Conflict, ValidationFailed
 from console.models import AgentIdentity, ApiKey
@@ -185,19 +185,6 @@ class SubscriptionDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _clamped_int(raw: str | None, name: str, default: int, low: int, high: int | None) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed(
-            f"{name}: must be an integer", extra={"fields": {name: ["must be an integer"]}}
-        ) from None
-    value = max(value, low)
-    return min(value, high) if high is not None else value
-
-
 class DeliveryListApi(APIView):
     permission_classes = [HasApiKey]
 
@@ -219,8 +206,8 @@ class DeliveryListApi(APIView):
         params = request.query_params
         rows = selectors.delivery_list(
             key=caller_key(request),
-            limit=_clamped_int(params.get("limit"), "limit", 50, 1, 200),
-            offset=_clamped_int(params.get("offset"), "offset", 0, 0, None),
+            limit=parse_clamped_int(params, "limit", 50, minimum=1, maximum=200),
+            offset=parse_clamped_int(params, "offset", 0, minimum=0, maximum=None),
             subscription_id=parse_uuid(params, "subscription_id"),
             event_type=params.get("event_type") or None,
             success=parse_bool(params, "success"),

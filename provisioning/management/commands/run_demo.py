@@ -41,6 +41,21 @@ def ensure_env_file(path: Path) -> bool:
     return True
 
 
+# var/ holds patient text (the SQLite database, broker messages, the simulator's state,
+# media): owner-only, for what exists already and, through the umask, for what the demo
+# and its children create.
+OWNER_ONLY_UMASK = 0o077
+
+
+def secure_var_dir(var_dir: Path) -> None:
+    """Make `var_dir` and everything under it owner-only (directories 0700, files 0600)."""
+    var_dir.mkdir(mode=0o700, exist_ok=True)
+    for path in [var_dir, *var_dir.rglob("*")]:
+        if path.is_symlink():
+            continue
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
 def wait_for_port(host: str, port: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -76,6 +91,9 @@ class Command(BaseCommand):
         for p in (port, sim_port):
             if not port_free(host, p):
                 raise CommandError(f"port {p} on {host} is in use; stop what runs there first")
+        # Before anything is created: migrate, the broker and the simulator inherit it.
+        os.umask(OWNER_ONLY_UMASK)
+        secure_var_dir(Path(settings.VAR_DIR))
         if ensure_env_file(base_dir / ".env"):
             self.stderr.write("Created .env with a random SECRET_KEY and encryption key.")
         web_url = f"http://{host}:{port}"
@@ -93,7 +111,9 @@ class Command(BaseCommand):
         }
         # The filesystem broker needs its folders before the worker declares its queue.
         for folder in ("out", "processed"):
-            (Path(settings.VAR_DIR) / "broker" / folder).mkdir(parents=True, exist_ok=True)
+            (Path(settings.VAR_DIR) / "broker" / folder).mkdir(
+                mode=0o700, parents=True, exist_ok=True
+            )
         manage = [sys.executable, str(base_dir / "manage.py")]
         celery = [sys.executable, "-m", "celery", "-A", "console"]
 

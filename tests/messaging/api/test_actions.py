@@ -332,12 +332,31 @@ def test_media_upload_stores_the_file_and_returns_an_absolute_url(
     assert stored.sha256
 
 
-def test_octet_stream_uploads_get_a_type_from_the_filename(identity_client):
-    upload = SimpleUploadedFile("a.jpg", b"jpeg", content_type="application/octet-stream")
+@pytest.mark.parametrize(
+    ("filename", "declared", "data", "sniffed", "extension"),
+    [
+        ("a.jpg", "image/jpeg", b"\x89PNG\r\n\x1a\n....", "image/png", ".png"),
+        ("a.png", "application/octet-stream", b"\xff\xd8\xff\xe0 jfif", "image/jpeg", ".jpg"),
+        ("card.txt", "text/plain", b"BEGIN:VCARD\r\nFN:A\r\nEND:VCARD\r\n", "text/vcard", ".vcf"),
+        (
+            "x.png",
+            "image/png",
+            b"<html><script>alert(1)</script>",
+            "application/octet-stream",
+            ".bin",
+        ),
+    ],
+)
+def test_uploads_take_type_and_extension_from_their_bytes_not_their_name(
+    identity_client, filename, declared, data, sniffed, extension
+):
+    upload = SimpleUploadedFile(filename, data, content_type=declared)
 
     body = identity_client.post(MEDIA, {"file": upload}, format="multipart").json()
 
-    assert body["content_type"] == "image/jpeg"
+    assert body["content_type"] == sniffed
+    assert body["media_url"].endswith(extension)
+    assert MediaObject.objects.get().file.name.endswith(extension)
 
 
 def test_an_uploaded_html_file_is_served_as_a_download(identity_client, settings, client):

@@ -72,7 +72,7 @@ def test_a_second_run_of_the_task_does_not_send_again(conversation, fake_provide
 
 
 def test_provider_outage_is_retried_then_delivered(
-    conversation, fake_provider, emitted, django_capture_on_commit_callbacks
+    conversation, fake_provider, emitted, django_capture_on_commit_callbacks, platform_setup
 ):
     fake_provider.fail_next.extend([transient(), ProviderError("timeout", permanent=False)])
     message = queue_message(conversation)
@@ -85,7 +85,9 @@ def test_provider_outage_is_retried_then_delivered(
     assert message.send_attempts == 3
     assert len(fake_provider.calls_to("send_message")) == 3
     assert emitted.types() == ["imessage.sent"]
-    services.message_status_update(update=status(message.provider_handle, "delivered"))
+    services.message_status_update(
+        setup=platform_setup, update=status(message.provider_handle, "delivered")
+    )
     message.refresh_from_db()
     assert message.status == "delivered"
 
@@ -278,35 +280,50 @@ def sent_message(conversation, fake_provider):
     return message
 
 
-def test_delivered_callback_moves_the_status_and_emits_delivered(sent_message, emitted):
-    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
+def test_delivered_callback_moves_the_status_and_emits_delivered(
+    sent_message, emitted, platform_setup
+):
+    services.message_status_update(
+        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
+    )
 
     sent_message.refresh_from_db()
     assert sent_message.status == "delivered"
     assert emitted.types() == ["imessage.delivered"]
 
 
-def test_status_never_moves_backwards(sent_message, emitted):
-    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
-    services.message_status_update(update=status(sent_message.provider_handle, "sent"))
-    services.message_status_update(update=status(sent_message.provider_handle, "queued"))
+def test_status_never_moves_backwards(sent_message, emitted, platform_setup):
+    services.message_status_update(
+        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
+    )
+    services.message_status_update(
+        setup=platform_setup, update=status(sent_message.provider_handle, "sent")
+    )
+    services.message_status_update(
+        setup=platform_setup, update=status(sent_message.provider_handle, "queued")
+    )
 
     sent_message.refresh_from_db()
     assert sent_message.status == "delivered"
     assert emitted.types() == ["imessage.delivered"]
 
 
-def test_a_repeated_callback_emits_once(sent_message, emitted):
-    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
-    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
+def test_a_repeated_callback_emits_once(sent_message, emitted, platform_setup):
+    services.message_status_update(
+        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
+    )
+    services.message_status_update(
+        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
+    )
 
     assert emitted.types() == ["imessage.delivered"]
 
 
 def test_an_error_callback_records_the_error_fields_and_emits_delivery_failed(
-    sent_message, emitted
+    sent_message, emitted, platform_setup
 ):
     services.message_status_update(
+        setup=platform_setup,
         update=status(
             sent_message.provider_handle,
             "error",
@@ -314,7 +331,7 @@ def test_an_error_callback_records_the_error_fields_and_emits_delivery_failed(
             error_message="Recipient unreachable",
             error_reason="carrier",
             error_detail="more",
-        )
+        ),
     )
 
     sent_message.refresh_from_db()
@@ -327,9 +344,14 @@ def test_an_error_callback_records_the_error_fields_and_emits_delivery_failed(
     assert emitted.types() == ["imessage.delivery_failed"]
 
 
-def test_a_callback_reporting_sms_fallback_records_service_and_downgrade(sent_message):
+def test_a_callback_reporting_sms_fallback_records_service_and_downgrade(
+    sent_message, platform_setup
+):
     services.message_status_update(
-        update=status(sent_message.provider_handle, "delivered", service="sms", was_downgraded=True)
+        setup=platform_setup,
+        update=status(
+            sent_message.provider_handle, "delivered", service="sms", was_downgraded=True
+        ),
     )
 
     sent_message.refresh_from_db()
@@ -337,10 +359,15 @@ def test_a_callback_reporting_sms_fallback_records_service_and_downgrade(sent_me
     assert sent_message.was_downgraded is True
 
 
-def test_a_late_callback_still_records_the_downgrade_without_moving_back(sent_message):
-    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
+def test_a_late_callback_still_records_the_downgrade_without_moving_back(
+    sent_message, platform_setup
+):
     services.message_status_update(
-        update=status(sent_message.provider_handle, "sent", service="sms", was_downgraded=True)
+        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
+    )
+    services.message_status_update(
+        setup=platform_setup,
+        update=status(sent_message.provider_handle, "sent", service="sms", was_downgraded=True),
     )
 
     sent_message.refresh_from_db()
@@ -348,14 +375,21 @@ def test_a_late_callback_still_records_the_downgrade_without_moving_back(sent_me
     assert sent_message.was_downgraded is True
 
 
-def test_a_delivered_message_never_turns_into_an_error(sent_message, emitted):
-    services.message_status_update(update=status(sent_message.provider_handle, "delivered"))
-    services.message_status_update(update=status(sent_message.provider_handle, "error"))
+def test_a_delivered_message_never_turns_into_an_error(sent_message, emitted, platform_setup):
+    services.message_status_update(
+        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
+    )
+    services.message_status_update(
+        setup=platform_setup, update=status(sent_message.provider_handle, "error")
+    )
 
     sent_message.refresh_from_db()
     assert sent_message.status == "delivered"
 
 
-def test_a_callback_for_an_unknown_handle_is_ignored(db, emitted):
-    assert services.message_status_update(update=status("nope", "delivered")) is None
+def test_a_callback_for_an_unknown_handle_is_ignored(db, emitted, platform_setup):
+    assert (
+        services.message_status_update(setup=platform_setup, update=status("nope", "delivered"))
+        is None
+    )
     assert emitted.types() == []

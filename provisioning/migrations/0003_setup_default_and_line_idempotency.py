@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('console', '0003_console_role_groups'),
-        ('provisioning', '0001_initial'),
+        ('provisioning', '0002_provider_event_rejected_foreign'),
     ]
 
     operations = [
