@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse
+
+from console.api.server_errors import api_error_response, is_api_request, log_api_failure
 
 # Only our own origin: htmx and styles are vendored under /static/.
 CONTENT_SECURITY_POLICY = (
@@ -41,3 +44,24 @@ class ApiJsonNotFoundMiddleware:
         ):
             return HttpResponse(API_NOT_FOUND_BODY, status=404, content_type="application/json")
         return response
+
+
+class ApiServerErrorMiddleware:
+    """Exceptions no API view handled answer the contract's JSON error shape: 503 with
+    `Retry-After` while the database is unreachable, 500 otherwise (never an HTML page,
+    not even with DEBUG on: clients and the provider parse every error body as JSON)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_api_request(request):
+            return None
+        log_api_failure(request, exception)
+        # What Django's own handler does for an uncaught exception: error reporters
+        # (and the test client) listen to this signal.
+        got_request_exception.send(sender=None, request=request)
+        return api_error_response(exception)

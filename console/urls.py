@@ -12,6 +12,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+# JSON under /api/ for failures outside a view (the middleware answers the ones inside).
+handler500 = "console.api.server_errors.server_error"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -67,10 +67,6 @@ PROVIDER_UNAVAILABLE = "The messaging provider did not accept the request; try a
 SEND_MAX_ATTEMPTS = 5
 SEND_BACKOFF_BASE_SECONDS = 5
 SEND_BACKOFF_MAX_SECONDS = 300
-# A queued row whose task should have run by now (its job was lost with the broker).
-QUEUED_GRACE = timedelta(seconds=60)
-# Longer than the task hard time limit: a `sending` row this old has no live worker.
-SENDING_TIMEOUT = timedelta(minutes=5)
 SWEEP_BATCH = 500
 
 # Statuses only move forward; terminal ones never change again.
@@ -543,20 +539,24 @@ class SweepResult:
 def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
     """Recover lost outbound jobs without ever sending twice.
 
-    - `queued` rows overdue by QUEUED_GRACE: their task was lost (broker down at commit,
-      worker crash before the claim); enqueue again. A duplicate job is harmless: the
-      claim is a conditional update.
-    - `sending` rows older than SENDING_TIMEOUT: the worker died around the provider call.
-      With a provider handle we ask the provider (`message_status`) and settle the row
-      from its answer; without one we cannot know whether the provider got it, so the
-      row fails with `send_outcome_unknown` instead of being sent a second time.
+    - `queued` rows overdue by SEND_SWEEP_GRACE_SECONDS: their task was lost (broker down
+      at commit, worker crash before the claim); enqueue again. A duplicate job is
+      harmless: the claim is a conditional update.
+    - `sending` rows older than SEND_STUCK_TIMEOUT_SECONDS: the worker died around the
+      provider call. With a provider handle we ask the provider (`message_status`) and
+      settle the row from its answer; without one we cannot know whether the provider got
+      it, so the row fails with `send_outcome_unknown` instead of being sent a second time.
     """
     from messaging.tasks import inbound_media_fetch_task, message_send_task
 
     now = now or timezone.now()
+    # A queued row this overdue lost its job (broker down at commit, worker crash).
+    queued_grace = timedelta(seconds=settings.SEND_SWEEP_GRACE_SECONDS)
+    # Longer than the task hard time limit: a `sending` row this old has no live worker.
+    sending_timeout = timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS)
     result = SweepResult()
     overdue = list(
-        Message.objects.filter(send_state=SendState.QUEUED, next_attempt_at__lte=now - QUEUED_GRACE)
+        Message.objects.filter(send_state=SendState.QUEUED, next_attempt_at__lte=now - queued_grace)
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:SWEEP_BATCH]
     )
@@ -569,7 +569,7 @@ def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
             break
     stale = list(
         Message.objects.select_related("line__setup", "identity")
-        .filter(send_state=SendState.SENDING, claimed_at__lt=now - SENDING_TIMEOUT)
+        .filter(send_state=SendState.SENDING, claimed_at__lt=now - sending_timeout)
         .order_by("claimed_at")[:SWEEP_BATCH]
     )
     for message in stale:
@@ -581,7 +581,7 @@ def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
         Message.objects.filter(
             direction=Direction.INBOUND,
             media__0__rehosted=False,
-            created_at__lt=now - QUEUED_GRACE,
+            created_at__lt=now - queued_grace,
             created_at__gt=now - timedelta(days=7),
         ).values_list("id", flat=True)[:SWEEP_BATCH]
     )

@@ -18,7 +18,8 @@ redis://127.0.0.1:6379/15); when it is unreachable the test is skipped, unless R
 "true" (CI), where it fails.
 
 Run as a module (`python -m tests.realworker --queue Q --name N`) it is the worker itself:
-the test settings, with eager execution switched off and the default queue set to Q.
+the test settings, with eager execution switched off and the default queue set to Q; with
+`--beat --schedule FILE` it is `celery beat` publishing to Q.
 """
 
 from __future__ import annotations
@@ -130,28 +131,26 @@ class _PublishToRedis:
         self.app.conf.update(**self.saved)
 
 
-def _start_worker(*, broker_url: str, queue: str, log_path: Path, concurrency: int) -> RealWorker:
+def _spawn(
+    *,
+    arguments: list[str],
+    broker_url: str,
+    queue: str,
+    log_path: Path,
+    ready_marker: str,
+    extra_env: dict[str, str] | None = None,
+) -> RealWorker:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "console.settings.test",
         "DATABASE_URL": database_url_for_worker(),
         "TEST_CELERY_BROKER_URL": broker_url,
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
-    name = f"{queue}@%h"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.realworker",
-            "--queue",
-            queue,
-            "--name",
-            name,
-            "--concurrency",
-            str(concurrency),
-        ],
+        [sys.executable, "-m", "tests.realworker", "--queue", queue, *arguments],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log,
@@ -163,12 +162,51 @@ def _start_worker(*, broker_url: str, queue: str, log_path: Path, concurrency: i
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"Celery worker exited early:\n{worker.log_text()}")
-        if " ready." in worker.log_text():
+            raise RuntimeError(f"Celery process exited early:\n{worker.log_text()}")
+        if ready_marker in worker.log_text():
             return worker
         time.sleep(0.2)
     _stop_worker(worker)
-    raise RuntimeError(f"Celery worker not ready in {READY_TIMEOUT_SECONDS}s:\n{worker.log_text()}")
+    raise RuntimeError(
+        f"Celery process not ready in {READY_TIMEOUT_SECONDS}s:\n{worker.log_text()}"
+    )
+
+
+def _start_worker(
+    *,
+    broker_url: str,
+    queue: str,
+    log_path: Path,
+    concurrency: int,
+    extra_env: dict[str, str] | None = None,
+) -> RealWorker:
+    return _spawn(
+        arguments=["--name", f"{queue}@%h", "--concurrency", str(concurrency)],
+        broker_url=broker_url,
+        queue=queue,
+        log_path=log_path,
+        ready_marker=" ready.",
+        extra_env=extra_env,
+    )
+
+
+def _start_beat(
+    *,
+    broker_url: str,
+    queue: str,
+    log_path: Path,
+    schedule_path: Path,
+    extra_env: dict[str, str] | None = None,
+) -> RealWorker:
+    """`celery beat` publishing the periodic jobs of the settings to `queue`."""
+    return _spawn(
+        arguments=["--beat", "--schedule", str(schedule_path)],
+        broker_url=broker_url,
+        queue=queue,
+        log_path=log_path,
+        ready_marker="beat: Starting",
+        extra_env=extra_env,
+    )
 
 
 def _stop_worker(worker: RealWorker) -> None:
@@ -214,8 +252,10 @@ def real_celery_worker(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Celery worker for integration tests")
     parser.add_argument("--queue", required=True)
-    parser.add_argument("--name", required=True)
+    parser.add_argument("--name", default="worker@%h")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--beat", action="store_true", help="run celery beat instead")
+    parser.add_argument("--schedule", default=None, help="beat's schedule file")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings.test")
@@ -226,6 +266,9 @@ def main(argv: list[str] | None = None) -> None:
 
     # The test settings run tasks eagerly; a worker publishes follow-up tasks for real.
     app.conf.update(task_always_eager=False, task_default_queue=args.queue)
+    if args.beat:
+        app.start(["beat", "--schedule", args.schedule, "--loglevel", "INFO"])
+        return
     app.worker_main(
         [
             "worker",

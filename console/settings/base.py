@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "console.middleware.ContentSecurityPolicyMiddleware",
     "console.middleware.ApiJsonNotFoundMiddleware",
+    "console.middleware.ApiServerErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -183,10 +184,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_TASK_IGNORE_RESULT = True
+# Workers and beat reconnect for as long as the broker is away, backing off 2 s, 4 s, ...
+# up to 30 s between attempts: a Redis restart must never end them. (Celery reads
+# broker_connection_max_retries only for the worker's, beat's and `--purge`'s own
+# connections; publishing never looks at it.)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing must fail fast when the broker is down: the outbox sweep catches up later.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Publishing from a request fails fast when the broker is down (one attempt, about two
+# seconds to give up): the rows are already committed and the outbox sweep publishes them.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
@@ -277,6 +284,13 @@ POOL_LINE_NEW_CONTACTS_PER_DAY = env.int("POOL_LINE_NEW_CONTACTS_PER_DAY", defau
 # Dedicated lines an organisation may hold (claims beyond it answer 402).
 DEDICATED_NUMBERS_PER_ORG = env.int("DEDICATED_NUMBERS_PER_ORG", default=5)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)
+
+# --- Message sends (the outbox the send sweep recovers) ------------------
+# The sweep re-publishes a queued send this long overdue: its own job was lost.
+SEND_SWEEP_GRACE_SECONDS = env.int("SEND_SWEEP_GRACE_SECONDS", default=60)
+# A send claimed this long ago without an outcome lost its worker (keep it above the
+# task hard time limit, CELERY_TASK_TIME_LIMIT).
+SEND_STUCK_TIMEOUT_SECONDS = env.int("SEND_STUCK_TIMEOUT_SECONDS", default=300)
 
 # --- Agent webhooks -------------------------------------------------------
 WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", False)

@@ -3,6 +3,9 @@
 A plain Django view rather than DRF: the rejection must be byte-for-byte identical for
 an unknown setup, a malformed id and a bad secret, and the body must be read raw (size
 checked first, JSON parsed by the service, which records even malformed bodies).
+
+A failure answers 5xx so that the provider delivers the event again: 503 while the database
+is unreachable (also when it fails before authentication, through the API middleware).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from console.api.server_errors import api_error_response
 from provisioning.selectors import setup_for_webhook
 from provisioning.services import provider_event_receive
 
@@ -28,7 +32,6 @@ TOO_LARGE_BODY = b'{"detail":{"error":"payload_too_large","message":"Request bod
 UNSUPPORTED_BODY = (
     b'{"detail":{"error":"unsupported_media_type","message":"Send application/json."}}'
 )
-FAILED_BODY = b'{"detail":{"error":"processing_failed","message":"Try again later."}}'
 
 
 def _json(body: bytes, status: int) -> HttpResponse:
@@ -70,10 +73,11 @@ class ProviderWebhookView(View):
             return _json(TOO_LARGE_BODY, 413)
         try:
             result = provider_event_receive(setup=setup, event_type_hint=event_type, raw_body=raw)
-        except Exception:
-            # Rolled back: the provider re-delivers and the event gets another chance.
+        except Exception as exc:
+            # Rolled back: the provider re-delivers and the event gets another chance
+            # (503 with Retry-After while the database is away, 500 otherwise).
             logger.exception("setup %s: provider webhook handler failed", setup.id)
-            return _json(FAILED_BODY, 500)
+            return api_error_response(exc)
         return JsonResponse(
             {
                 "status": "duplicate" if result.duplicate else "ok",

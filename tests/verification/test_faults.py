@@ -24,6 +24,7 @@ from messaging.webhooks.services import _lease, delivery_sweep, event_emit
 from provisioning.providers.base import AccountCredentials
 from provisioning.providers.sendblue import SendblueAdapter
 from tests.console.factories import AgentIdentityFactory
+from tests.dbfaults import terminate_own_backend
 from tests.messaging.factories import MessageFactory
 from tests.realworker import (  # noqa: F401
     RealWorker,
@@ -152,16 +153,7 @@ def test_a_dropped_database_connection_does_not_fail_the_next_request(
     if connection.vendor != "postgresql":
         pytest.skip("SQLite is an in-process file: there is no server connection to drop")
     assert admin_client.get("/api/whoami").status_code == 200
-    # Kill our own server-side session, as a database restart or a proxy timeout would.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    other = connection.copy()
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        other.close()
+    terminate_own_backend()
     # What the WSGI handler does at the start of every request (the test client skips it):
     # with CONN_HEALTH_CHECKS the dead persistent connection is noticed and replaced.
     close_old_connections()

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.utils import timezone
 
 from messaging import services
@@ -204,7 +205,11 @@ def test_a_stale_sending_row_with_a_handle_is_settled_from_the_provider_without_
     )
     fake_provider.statuses["h-lost"] = status("h-lost", "delivered", service="imessage")
 
-    with time_machine.travel(timezone.now() + services.SENDING_TIMEOUT + timedelta(minutes=1)):
+    with time_machine.travel(
+        timezone.now()
+        + timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS)
+        + timedelta(minutes=1)
+    ):
         result = services.message_send_sweep()
 
     assert result.reconciled == 1
@@ -224,7 +229,11 @@ def test_a_stale_sending_row_without_a_handle_fails_instead_of_sending_twice(
         send_state=SendState.SENDING, claimed_at=timezone.now()
     )
 
-    with time_machine.travel(timezone.now() + services.SENDING_TIMEOUT + timedelta(minutes=1)):
+    with time_machine.travel(
+        timezone.now()
+        + timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS)
+        + timedelta(minutes=1)
+    ):
         result = services.message_send_sweep()
 
     assert result.failed_unknown == 1

@@ -208,6 +208,7 @@ def test_handler_failure_rolls_back_and_answers_500_so_the_provider_retries(
         dispatch.unregister(InboundMessage, broken)
 
     assert response.status_code == 500
+    assert response.json()["detail"]["error"] == "server_error"
     assert ProviderEvent.objects.count() == 0
 
 
