@@ -134,6 +134,11 @@ class AuditFilterForm(DateRangeMixin):
 
 class ConversationFilterForm(forms.Form):
     identity = forms.ChoiceField(required=False, label="Identity")
+    kind = forms.ChoiceField(
+        required=False,
+        label="Kind",
+        choices=[("", "Any"), ("person", "One person"), ("group", "Group (ignored)")],
+    )
 
     def __init__(self, *args: Any, handles: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -25,6 +25,7 @@ from messaging.services import (
     _is_phone,
     _provider_call_failed,
     _refuse_foreign_handle,
+    group_refuse,
 )
 from provisioning.models import Setup
 from provisioning.providers.base import InboundReaction, ProviderError
@@ -68,6 +69,7 @@ def reaction_send(*, message: Message, reaction: str, part_index: int) -> Reacti
             extra={"allowed": [str(r) for r in SENDABLE_REACTIONS]},
         )
     identity = message.identity
+    group_refuse(message.conversation)
     if not identity.imessage_enabled:
         raise ApplicationError(IMESSAGE_NOT_ENABLED, code="imessage_not_enabled")
     if not message.provider_handle:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from console.errors import ApplicationError, Conflict, NotFound
 from console.models import AgentIdentity
+from messaging.media import inbound_media_items
 from messaging.models import (
     Conversation,
     DeliveryStatus,
@@ -123,6 +124,7 @@ def conversation_get_or_create(
     conversation, _ = Conversation.objects.get_or_create(
         identity=identity,
         remote_number=remote_number,
+        is_group=False,
         defaults={"organization_id": identity.organization_id, **(defaults or {})},
     )
     return conversation
@@ -328,6 +330,8 @@ def message_send(
 
     if not identity.imessage_enabled:
         raise ApplicationError(IMESSAGE_NOT_ENABLED, code="imessage_not_enabled")
+    if conversation is not None:
+        group_refuse(conversation)
     remote = conversation.remote_number if conversation is not None else to
     assert remote is not None
     if not _is_phone(remote):
@@ -719,6 +723,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     layer.
 
     Routing decides the identity (None: consumed as a router command or unroutable).
+    Group messages go to `messaging.groups` (audit only, never a 1:1 conversation).
     Blocked senders are stored `is_blocked` for audit with no event; a disabled identity
     gets the row but no event. A re-delivered provider handle is a no-op. Raises
     `ForeignReference` when the line or the handle belongs to another setup.
@@ -741,6 +746,11 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         if stored[1] != setup.id:
             raise ForeignReference
         return None
+    if event.is_group:
+        from messaging.groups import group_message_receive
+
+        # Kept for audit only: no 1:1 conversation, no agent event, no router reply.
+        return group_message_receive(line=line, event=event)
     route = inbound_route(line=line, sender=event.from_number, text=event.content)
     if route is None:
         return None
@@ -755,11 +765,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
             "last_message_at": None if route.is_blocked else now,
         },
     )
-    media = (
-        [{"url": event.media_url, "content_type": None, "size": None, "rehosted": False}]
-        if event.media_url
-        else []
-    )
+    media = inbound_media_items(event.media_url)
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -808,6 +814,14 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
 # --- Provider calls on an open conversation ---------------------------------------
 
 
+def group_refuse(conversation: Conversation) -> None:
+    """Group threads are kept for audit only: raises 409 `group_not_supported`."""
+    if conversation.is_group:
+        from messaging.groups import GROUP_NOT_SUPPORTED
+
+        raise Conflict(GROUP_NOT_SUPPORTED, code="group_not_supported")
+
+
 def _provider_call_failed(exc: ProviderError) -> ApplicationError:
     return ApplicationError(
         PROVIDER_UNAVAILABLE,
@@ -836,6 +850,7 @@ class MarkReadResult:
 def conversation_mark_read(*, conversation: Conversation) -> MarkReadResult:
     """Send a read receipt (best effort, as the provider documents it) and mark the
     conversation's visible inbound rows read."""
+    group_refuse(conversation)
     if not _is_phone(conversation.remote_number):
         raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
     line = _conversation_line(conversation)
@@ -858,6 +873,7 @@ def conversation_mark_read(*, conversation: Conversation) -> MarkReadResult:
 
 
 def typing_send(*, conversation: Conversation) -> None:
+    group_refuse(conversation)
     if not _is_phone(conversation.remote_number):
         raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
     line = _active_line_or_409(conversation)

@@ -462,8 +462,8 @@ def event_emit(
         raise ValueError("event_emit needs a message or a reaction")
     if not identity.imessage_enabled:
         return None
-    if message is not None and message.is_blocked:
-        return None
+    if message is not None and (message.is_blocked or message.is_group):
+        return None  # blocked rows and group messages are kept for audit only
     if reaction is not None and reaction.message.is_blocked:
         return None
     subscriptions = [

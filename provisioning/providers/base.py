@@ -92,6 +92,10 @@ class InboundMessage:
     is_group: bool
     sent_at: datetime | None
     raw_type: str = "receive"
+    # Group threads only: the provider's group id ("" when it gave none) and every
+    # address in the thread, our line included.
+    group_id: str = ""
+    participants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,8 @@ def _parse_receive(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
             part_index=part if isinstance(part, int) and part >= 0 else 0,
             removed=bool(body.get("removed") or body.get("is_removed")),
         )
-    group_id = body.get("group_id")
+    group_id = _opt_str(body.get("group_id")) or ""
+    is_group = body.get("message_type") == "group" or bool(group_id)
     return f"receive:{handle}", InboundMessage(
         provider_handle=handle,
         from_number=sender,
@@ -203,9 +204,27 @@ def _parse_receive(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
         content=content if isinstance(content := body.get("content"), str) else "",
         media_url=_opt_str(body.get("media_url")),
         service=map_service(body.get("service")) or "imessage",
-        is_group=body.get("message_type") == "group" or bool(group_id),
+        is_group=is_group,
         sent_at=_parse_dt(body.get("date_sent") or body.get("date_created")),
+        group_id=group_id[:MAX_HANDLE_LENGTH] if is_group else "",
+        participants=_participants(body.get("participants")) if is_group else (),
     )
+
+
+# A thread has at most a few dozen members; more is hostile and only bloats the row.
+MAX_PARTICIPANTS = 64
+
+
+def _participants(raw: object) -> tuple[str, ...]:
+    """The thread's addresses in the order given, deduplicated; unusable ones dropped."""
+    if not isinstance(raw, list):
+        return ()
+    seen: dict[str, None] = {}
+    for item in raw[: MAX_PARTICIPANTS * 2]:
+        address = _address(item)
+        if address is not None and len(address) <= 320:
+            seen.setdefault(address, None)
+    return tuple(seen)[:MAX_PARTICIPANTS]
 
 
 def _parse_status(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:

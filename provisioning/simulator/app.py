@@ -12,6 +12,7 @@ import base64
 import email.parser
 import email.policy
 import functools
+import hashlib
 import heapq
 import itertools
 import json
@@ -775,9 +776,17 @@ class Simulator:
                 errors["content"] = ["content and media_url must be strings"]
             elif not content and not media_url:
                 errors["content"] = ["content or media_url is required"]
+            others = self._group_members(data.get("participants"), errors)
             if errors:
                 raise HttpError(400, "Invalid phone message.", fields=errors)
             assert sender is not None and line_number is not None
+            others = [n for n in others if n not in (sender, line_number)]
+            if data.get("participants") is not None and not others:
+                raise HttpError(
+                    400,
+                    "Invalid phone message.",
+                    fields={"participants": ["name at least one member besides you and the line"]},
+                )
             line = self.lines.get(line_number)
             if line is None:
                 raise HttpError(404, "No provider line has that number.")
@@ -800,14 +809,14 @@ class Simulator:
                 "was_downgraded": None,
                 "plan": "dedicated",
                 "media_url": media_url,
-                "message_type": "message",
-                "group_id": "",
-                "participants": [sender, line_number],
+                "message_type": "group" if others else "message",
+                "group_id": self._group_id([sender, line_number, *others]) if others else "",
+                "participants": [sender, *others, line_number],
                 "send_style": "",
                 "opted_out": False,
                 "sendblue_number": line_number,
                 "service": self.service_for(sender),
-                "group_display_name": None,
+                "group_display_name": data.get("group_name") if others else None,
             }
             delivered = self.deliver(account, "receive", body)
             return 202, {
@@ -825,6 +834,23 @@ class Simulator:
                 return 200, list(self.handsets.get(number, []))
 
     # --- helpers -----------------------------------------------------------
+
+    @staticmethod
+    def _group_members(raw: object, errors: dict[str, list[str]]) -> list[str]:
+        """The other members of a group message (`participants`: E.164 numbers)."""
+        if raw is None:
+            return []
+        members = [to_e164(n) for n in raw] if isinstance(raw, list) else [None]
+        if not members or None in members or len(members) > 31:
+            errors["participants"] = ["a list of 1-31 E.164 numbers"]
+            return []
+        return list(dict.fromkeys(n for n in members if n))
+
+    @staticmethod
+    def _group_id(members: list[str]) -> str:
+        """The same members always make the same group (like one iMessage thread)."""
+        digest = hashlib.sha256(",".join(sorted(set(members))).encode()).hexdigest()
+        return str(uuid.UUID(digest[:32])).upper()
 
     def service_for(self, number: str) -> str:
         """The service traffic with `number` uses: iMessage unless it has no iMessage."""

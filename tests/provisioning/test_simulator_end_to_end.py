@@ -313,3 +313,54 @@ def test_a_second_line_added_through_the_api_is_assigned_by_the_simulators_line_
     state = harness.control("GET", "/control/state").json()
     owned = [entry["number"] for entry in state["lines"]]
     assert sorted(owned) == sorted(line.number for line in setup.lines.all())
+
+
+def test_a_group_message_from_the_simulator_is_kept_for_audit_only(
+    admin_client: Any, harness: Harness, identity: Any
+) -> None:
+    from messaging.models import Conversation, Message
+
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+    line = setup.lines.get()
+    PhoneLine.objects.filter(pk=line.pk).update(identity=identity)
+
+    sent = harness.control(
+        "POST",
+        "/phone/messages",
+        {
+            "from_number": "+14155550199",
+            "to_number": line.number,
+            "participants": ["+14155550177", "+14155550166"],
+            "content": "who is bringing dessert?",
+        },
+    )
+    harness.flush()
+
+    assert sent.status_code == 202
+    message = Message.objects.get()
+    assert message.is_group is True
+    assert message.participants == ["+14155550199", "+14155550177", "+14155550166", line.number]
+    assert not Conversation.objects.filter(is_group=False).exists()
+
+
+@pytest.mark.parametrize("participants", [[], ["not a number"], "+14155550177"])
+def test_the_simulator_refuses_a_group_without_valid_other_members(
+    admin_client: Any, harness: Harness, participants: Any
+) -> None:
+    harness.simulator.assign_immediately = True
+    line_number = create_setup(admin_client).lines.get().number
+
+    response = harness.control(
+        "POST",
+        "/phone/messages",
+        {
+            "from_number": "+14155550199",
+            "to_number": line_number,
+            "participants": participants,
+            "content": "hi",
+        },
+    )
+
+    assert response.status_code == 400
+    assert "participants" in response.json()["fields"]
