@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from messaging import media, reactions, services
+from messaging import media, presence, reactions, services
 from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import (
     InboundMessage,
@@ -43,8 +43,7 @@ def typing_handle(*, setup: Setup, event: TypingEvent, provider_event: Any) -> N
     # Numbers are unique across lines: held by another setup means not this setup's.
     if line_number_held_elsewhere(setup=setup, number=event.line_number):
         raise ForeignReference
-    # The agent contract has no typing event: nothing to store or forward.
-    logger.debug("typing indicator on setup %s ignored", setup.id)
+    presence.typing_receive(setup=setup, event=event)
 
 
 def register() -> None:
@@ -56,4 +55,6 @@ def register() -> None:
     dispatch.register(InboundReaction, inbound_reaction_handle)
     dispatch.register(TypingEvent, typing_handle)
     hooks.on_assignment_changed(services.conversation_attach)
+    # After the attach: the connection events name the conversation it made.
+    hooks.on_assignment_changed(presence.connection_changed)
     hooks.on_media_publish(media.media_bytes_publish)

@@ -154,6 +154,8 @@ class Message(models.Model):
     error_reason = models.TextField(null=True, blank=True)
     error_detail = models.TextField(null=True, blank=True)
     is_read = models.BooleanField(default=False)
+    # Outbound: when the person read it (the provider's READ status); status stays delivered.
+    read_at = models.DateTimeField(null=True, blank=True)
     is_blocked = models.BooleanField(default=False)
     # A message of a group thread: who sent it, and everyone in the thread at the time.
     is_group = models.BooleanField(default=False)

@@ -709,6 +709,10 @@ def message_status_update(*, setup: Setup, update: StatusUpdate) -> Message | No
         logger.info("status callback for unknown handle ignored")
         return None
     _status_apply(message, update)
+    if update.read:
+        from messaging.presence import message_read_record
+
+        message_read_record(message=message)
     return message
 
 

@@ -30,6 +30,7 @@ from routing.models import (
     AssignmentStatus,
     ContactRule,
     PoolExhaustion,
+    ReleaseReason,
     ReplyKind,
     ReplyState,
     RouterReply,
@@ -387,20 +388,22 @@ def line_role_set(*, line: PhoneLine, role: str, actor: Actor) -> PhoneLine:
 
 
 @transaction.atomic
-def assignment_release(*, assignment: Assignment, actor: Actor) -> bool:
-    """Release an active connection; returns False when it was no longer active.
+def assignment_release(*, assignment: Assignment, actor: Actor, reason: str) -> bool:
+    """Release an active connection for `reason` (a `ReleaseReason`); returns False when
+    it was no longer active.
 
     The conditional update makes concurrent releases harmless: exactly one wins.
     """
     now = timezone.now()
     changed = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.ACTIVE).update(
-        status=AssignmentStatus.RELEASED, released_at=now, updated_at=now
+        status=AssignmentStatus.RELEASED, released_at=now, updated_at=now, release_reason=reason
     )
     if not changed:
         return False
     assignment.status = AssignmentStatus.RELEASED
     assignment.released_at = now
     assignment.updated_at = now
+    assignment.release_reason = reason
     hooks.assignment_changed(assignment)
     audit_record(
         organization=assignment.organization,
@@ -408,7 +411,7 @@ def assignment_release(*, assignment: Assignment, actor: Actor) -> bool:
         action="assignment.release",
         obj=assignment,
         before={"status": "active"},
-        after={"status": "released"},
+        after={"status": "released", "reason": reason},
     )
     return True
 
@@ -543,7 +546,9 @@ def _disconnect_on_router(*, router: PhoneLine, sender: str, handle: str) -> Non
     if identity is not None:
         assignment = active_assignment(identity=identity, remote_number=sender)
         if assignment is not None:
-            assignment_release(assignment=assignment, actor=ROUTER_ACTOR)
+            assignment_release(
+                assignment=assignment, actor=ROUTER_ACTOR, reason=ReleaseReason.PERSON
+            )
     _reply(line=router, to=sender, kind=ReplyKind.DISCONNECTED, text=replies.DISCONNECTED_REPLY)
 
 
@@ -581,7 +586,9 @@ def inbound_route(*, line: PhoneLine, sender: str, text: str) -> InboundRoute | 
             _reply(line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY)
             return None
         if command is not None and command.verb == "disconnect" and command.handle is None:
-            assignment_release(assignment=assignment, actor=ROUTER_ACTOR)
+            assignment_release(
+                assignment=assignment, actor=ROUTER_ACTOR, reason=ReleaseReason.PERSON
+            )
             _reply(
                 line=line, to=sender, kind=ReplyKind.DISCONNECTED, text=replies.DISCONNECTED_REPLY
             )
@@ -772,7 +779,7 @@ def identity_delete(*, identity: AgentIdentity, actor: Actor) -> None:
     for assignment in Assignment.objects.filter(
         identity=identity, status=AssignmentStatus.ACTIVE
     ).select_related("organization"):
-        assignment_release(assignment=assignment, actor=actor)
+        assignment_release(assignment=assignment, actor=actor, reason=ReleaseReason.AGENT)
     PhoneLine.objects.filter(identity=identity).update(identity=None, updated_at=timezone.now())
     audit_record(
         organization=identity.organization,

@@ -21,6 +21,7 @@ from console.views.access import console_view, user_actor
 from console.views.rendering import render_page
 from messaging.webhooks.services import delivery_retry
 from provisioning.lines import setup_default_set, setup_line_add
+from routing.models import ReleaseReason
 from routing.services import assignment_release, line_role_set
 
 
@@ -133,7 +134,9 @@ def assignment_release_view(request: HttpRequest, assignment_id: str) -> HttpRes
     access = request.console  # type: ignore[attr-defined]
     assignment = selectors.assignment_get(org_ids=access.org_ids, assignment_id=assignment_id)
     access.require_operator(assignment.organization_id)
-    assignment_release(assignment=assignment, actor=user_actor(request))
+    assignment_release(
+        assignment=assignment, actor=user_actor(request), reason=ReleaseReason.OPERATOR
+    )
     identity = assignment.identity
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect(reverse("console:identity", args=[identity.handle]))

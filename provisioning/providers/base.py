@@ -108,6 +108,8 @@ class StatusUpdate:
     error_message: str | None
     error_reason: str | None = None
     error_detail: str | None = None
+    # The provider's READ status: the person read the message (status stays delivered).
+    read: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class TypingEvent:
     contact_number: str
     line_number: str
     is_typing: bool
+    at: datetime | None = None  # the provider's timestamp, when it sent one
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ _STATUS_MAP = {
     "SENT": "sent",
     "SUCCESS": "sent",
     "DELIVERED": "delivered",
-    # Our schema has no "read": a read message was certainly delivered.
+    # The agent contract has no "read" status: a read message was certainly delivered,
+    # and StatusUpdate.read carries the read itself.
     "READ": "delivered",
     "DECLINED": "declined",
     "ERROR": "error",
@@ -239,6 +240,7 @@ def _parse_status(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
         error_message=_opt_str(body.get("error_message")),
         error_reason=_opt_str(body.get("error_reason")),
         error_detail=_opt_str(body.get("error_detail")),
+        read=raw_status == "READ",
     )
 
 
@@ -248,7 +250,10 @@ def _parse_typing(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
     if contact is None or line is None:
         raise WebhookParseError("typing body without numbers")
     return f"typing:{body_digest(body)}", TypingEvent(
-        contact_number=contact, line_number=line, is_typing=bool(body.get("is_typing"))
+        contact_number=contact,
+        line_number=line,
+        is_typing=bool(body.get("is_typing")),
+        at=_parse_dt(body.get("timestamp")),
     )
 
 

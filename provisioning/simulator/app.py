@@ -166,6 +166,7 @@ class Simulator:
         self.media: dict[str, tuple[str, bytes]] = {}
         # Numbers without iMessage: the service their traffic falls back to (SMS or RCS).
         self.fallback: dict[str, str] = {}
+        self.callbacks: dict[str, str] = {}  # message handle -> its status_callback
         # Tapbacks our lines sent (what the person's phone shows), oldest first.
         self.reactions: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt, for tests
@@ -614,7 +615,10 @@ class Simulator:
             with self.lock:
                 self.messages[handle] = message
             callback = data.get("status_callback")
-            self._progress(account, message, callback, failed=line.status == "OFFLINE")
+            if callback:
+                with self.lock:
+                    self.callbacks[handle] = callback
+            self._progress(account, message, failed=line.status == "OFFLINE")
             return 200, dict(message)
 
         @route("GET", r"/api/status")
@@ -825,6 +829,44 @@ class Simulator:
                 "webhooks": delivered,
             }
 
+        @route("POST", r"/phone/messages/(?P<handle>[A-Za-z0-9-]+)/read")
+        def phone_read(request: Request, handle: str) -> tuple[int, Any]:
+            message = self.read_message(handle)
+            return 200, {
+                "status": "OK",
+                "message_handle": handle,
+                "message_status": message["status"],
+            }
+
+        @route("POST", r"/phone/typing")
+        def phone_typing(request: Request) -> tuple[int, Any]:
+            data = request.json()
+            person = to_e164(data.get("from_number"))
+            line_number = to_e164(data.get("to_number"))
+            is_typing = data.get("is_typing", True)
+            errors: dict[str, list[str]] = {}
+            if person is None:
+                errors["from_number"] = ["Enter a valid E.164 number, e.g. +14155550199."]
+            if line_number is None:
+                errors["to_number"] = ["Enter a valid E.164 number, e.g. +14155550100."]
+            if not isinstance(is_typing, bool):
+                errors["is_typing"] = ["true (started) or false (stopped)"]
+            if errors:
+                raise HttpError(400, "Invalid typing indicator.", fields=errors)
+            line = self.lines.get(line_number or "")
+            if line is None:
+                raise HttpError(404, "No provider line has that number.")
+            account = self.accounts[line.account_key]
+            # The shape Sendblue's own adapter reads (provider contract §13).
+            body = {
+                "number": person,
+                "is_typing": is_typing,
+                "from_number": line_number,
+                "timestamp": now_iso(),
+            }
+            delivered = self.deliver(account, "typing_indicator", body)
+            return 202, {"status": "OK", "webhooks": delivered}
+
         @route("GET", r"/phone/messages")
         def phone_inbox(request: Request) -> tuple[int, Any]:
             number = to_e164(request.query.get("number"))
@@ -899,14 +941,34 @@ class Simulator:
                 return part.get_content_type(), payload if isinstance(payload, bytes) else b""
         raise HttpError(400, "The `file` field is missing.")
 
-    def _progress(
-        self,
-        account: Account,
-        message: dict[str, Any],
-        callback: str | None,
-        *,
-        failed: bool,
-    ) -> None:
+    def _announce_status(self, account: Account, snapshot: dict[str, Any]) -> None:
+        """Post a message's new status to its status callback and `outbound` webhooks."""
+        callback = self.callbacks.get(snapshot["message_handle"])
+        if callback:
+            self.schedule(0, lambda: self._post(callback, account.global_secret, snapshot))
+        self.deliver(account, "outbound", snapshot)
+
+    def read_message(self, handle: str) -> dict[str, Any]:
+        """The person's handset reads one of our messages: status READ, posted like any
+        status. Only a message the handset has (SENT or DELIVERED) can be read."""
+        with self.lock:
+            message = self.messages.get(handle)
+            if message is None:
+                raise HttpError(404, "Message not found.")
+            if message["status"] not in {"SENT", "DELIVERED", "READ"}:
+                raise HttpError(409, "The handset has not received this message.")
+            if message["status"] == "READ":
+                return dict(message)
+            message["status"] = "READ"
+            message["date_updated"] = now_iso()
+            snapshot = dict(message)
+            account = next(
+                a for a in self.accounts.values() if a.primary_email == message["accountEmail"]
+            )
+        self._announce_status(account, snapshot)
+        return snapshot
+
+    def _progress(self, account: Account, message: dict[str, Any], *, failed: bool) -> None:
         """QUEUED → SENT → DELIVERED (or → ERROR), each step posted to the callback and
         to the account's `outbound` webhooks; the handset sees the message once SENT."""
         steps = ["ERROR"] if failed else ["SENT", "DELIVERED"]
@@ -914,6 +976,8 @@ class Simulator:
         def step(index: int) -> None:
             status = steps[index]
             with self.lock:
+                if message["status"] == "READ":
+                    return  # read before the delivery step ran: never go backwards
                 message["status"] = status
                 message["date_updated"] = now_iso()
                 if status == "ERROR":
@@ -933,9 +997,7 @@ class Simulator:
                         }
                     )
                 snapshot = dict(message)
-            if callback:
-                self.schedule(0, lambda: self._post(callback, account.global_secret, snapshot))
-            self.deliver(account, "outbound", snapshot)
+            self._announce_status(account, snapshot)
             if index + 1 < len(steps):
                 self.schedule(self.status_delay, lambda: step(index + 1))
 

@@ -30,7 +30,7 @@ from routing.api.serializers import (
     NumberOutputSerializer,
     TriageNumberOutputSerializer,
 )
-from routing.models import RuleAction, RuleDirection
+from routing.models import ReleaseReason, RuleAction, RuleDirection
 
 RULE_FILTERS = {
     "action": {a.value for a in RuleAction},
@@ -139,7 +139,9 @@ class AssignmentReleaseApi(APIView):
             key=key,
             assignment_id=_path_uuid(assignment_id, selectors.ASSIGNMENT_NOT_FOUND),
         )
-        if not services.assignment_release(assignment=assignment, actor=Actor.for_api_key(key)):
+        if not services.assignment_release(
+            assignment=assignment, actor=Actor.for_api_key(key), reason=ReleaseReason.AGENT
+        ):
             raise NotFound(selectors.ASSIGNMENT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -3,6 +3,7 @@ the simulator on a real port: lines, tapbacks and slow claims end to end."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -11,11 +12,17 @@ import pytest
 from inkbox import Inkbox
 from inkbox.exceptions import InkboxAPIError
 from inkbox.imessage.types import IMessage
+from inkbox.signing_keys import verify_webhook
 
 from console.models import AgentIdentity
+from console.services import Actor
+from messaging.models import Message
+from provisioning.services import setup_create
+from tests.console.factories import OrganizationFactory
 from tests.live_simulator import ServedSimulator, live_simulator, wait_for
+from tests.webhooks.conftest import Receiver, receiver
 
-__all__ = ["live_simulator"]
+__all__ = ["live_simulator", "receiver"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -181,3 +188,89 @@ def test_an_rcs_downgrade_reported_by_the_simulator_reads_back_as_rcs(
     assert (delivered.service.value, delivered.was_downgraded) == ("rcs", True)
     [summary] = sdk.imessages.list_conversations()
     assert summary.id == inbound.conversation_id
+
+
+def _events(receiver: Receiver) -> list[dict[str, Any]]:
+    return [json.loads(r.body) for r in list(receiver.requests)]
+
+
+def _event(receiver: Receiver, event_type: str, **match: Any) -> dict[str, Any]:
+    def found() -> dict[str, Any] | None:
+        for event in _events(receiver):
+            data = event["data"]
+            if event["event_type"] == event_type and all(
+                data.get(k) == v for k, v in match.items()
+            ):
+                return event
+        return None
+
+    return wait_for(found, what=event_type)
+
+
+def test_the_persons_connection_read_receipt_and_typing_reach_the_agent(
+    live_simulator: ServedSimulator,
+    sdk: Inkbox,
+    identity: AgentIdentity,
+    receiver: Receiver,
+) -> None:
+    platform = setup_create(
+        organization=OrganizationFactory(name="Platform"),
+        business_name="Bluewire platform",
+        label="Platform",
+        actor=Actor.system(),
+        is_platform=True,
+        line_roles=["router", "pool"],
+    )
+    router, pool = (line.number for line in platform.lines.order_by("role").reverse())
+    opt_in = ["imessage.read", "imessage.typing", "imessage.connected", "imessage.disconnected"]
+    created = sdk.webhooks.subscriptions.create(
+        url=receiver.url, event_types=opt_in, agent_identity_id=identity.id
+    )
+    [listed] = sdk.webhooks.subscriptions.list(scope="identity")
+    assert listed.id == created.id and listed.event_types == opt_in
+
+    def person_texts(line: str, text: str) -> None:
+        live_simulator.control(
+            "POST", "/phone/messages", {"from_number": PERSON, "to_number": line, "content": text}
+        )
+
+    person_texts(router, f"connect @{identity.handle}")
+    connected = _event(receiver, "imessage.connected", remote_number=PERSON)
+    conversation_id = connected["data"]["conversation_id"]
+    assert verify_webhook(
+        payload=receiver.requests[0].body,
+        headers=receiver.requests[0].headers,
+        secret=created.signing_key,
+    )
+
+    person_texts(pool, "hello?")
+    wait_for(lambda: sdk.imessages.list(conversation_id=conversation_id), what="the inbound")
+    sent = sdk.imessages.send(conversation_id=conversation_id, text="Hi, how can I help?")
+    handle = wait_for(
+        lambda: (
+            Message.objects.filter(pk=sent.id, status="delivered")
+            .values_list("provider_handle", flat=True)
+            .first()
+        ),
+        what="the delivered status",
+    )
+    live_simulator.control("POST", f"/phone/messages/{handle}/read")
+    read = _event(receiver, "imessage.read")
+    live_simulator.control(
+        "POST", "/phone/typing", {"from_number": PERSON, "to_number": pool, "is_typing": True}
+    )
+    typing = _event(receiver, "imessage.typing", is_typing=True)
+    person_texts(pool, "disconnect")
+    disconnected = _event(receiver, "imessage.disconnected", reason="person")
+
+    assert read["data"]["message"]["id"] == str(sent.id)
+    assert read["data"]["message"]["status"] == "delivered"
+    assert read["data"]["message"]["read_at"] is not None
+    assert sdk.imessages.get(sent.id).status.value == "delivered"
+    assert (typing["data"]["conversation_id"], typing["data"]["remote_number"]) == (
+        conversation_id,
+        PERSON,
+    )
+    assert disconnected["data"]["assignment_id"] == connected["data"]["assignment_id"]
+    assert {e["event_type"] for e in _events(receiver)} == set(opt_in)
+    assert pool not in json.dumps(_events(receiver))

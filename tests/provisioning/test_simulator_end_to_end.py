@@ -18,7 +18,12 @@ from django.db import close_old_connections
 
 from provisioning import dispatch
 from provisioning.models import LineState, PhoneLine, ProviderEvent, Setup, SetupStatus
-from provisioning.providers.base import AccountCredentials, InboundMessage, StatusUpdate
+from provisioning.providers.base import (
+    AccountCredentials,
+    InboundMessage,
+    SendResult,
+    StatusUpdate,
+)
 from provisioning.providers.sendblue import SendblueAdapter
 from provisioning.services import setup_credentials, setup_reconcile, setup_webhook_secret
 from provisioning.simulator.app import Simulator
@@ -95,6 +100,23 @@ def recorded() -> Iterator[list[Any]]:
     dispatch.unregister(StatusUpdate, handler)
 
 
+def send_with_callback(harness: Harness, setup: Setup) -> SendResult:
+    """Send "see you at 3" from the setup's line with a status callback; run the jobs."""
+    from provisioning.services import status_callback_url
+
+    result = harness.adapter.send_message(
+        credentials=setup_credentials(setup),
+        from_number=setup.lines.get().number,
+        to_number="+14155550199",
+        content="see you at 3",
+        media_url=None,
+        send_style=None,
+        status_callback=status_callback_url(setup),
+    )
+    harness.flush()
+    return result
+
+
 def create_setup(admin_client: Any) -> Setup:
     response = admin_client.post(
         "/api/v1/imessage/setups",
@@ -165,19 +187,7 @@ def test_a_send_reaches_the_handset_and_status_callbacks_reach_our_intake(
 ) -> None:
     harness.simulator.assign_immediately = True
     setup = create_setup(admin_client)
-    line_number = setup.lines.get().number
-    from provisioning.services import status_callback_url
-
-    result = harness.adapter.send_message(
-        credentials=setup_credentials(setup),
-        from_number=line_number,
-        to_number="+14155550199",
-        content="see you at 3",
-        media_url=None,
-        send_style=None,
-        status_callback=status_callback_url(setup),
-    )
-    harness.flush()
+    result = send_with_callback(harness, setup)
 
     assert result.status == "queued"
     statuses = [e.status for e in recorded if isinstance(e, StatusUpdate)]
@@ -364,3 +374,64 @@ def test_the_simulator_refuses_a_group_without_valid_other_members(
 
     assert response.status_code == 400
     assert "participants" in response.json()["fields"]
+
+
+def test_the_handset_reading_a_message_posts_a_read_status(
+    admin_client: Any, harness: Harness, recorded: list[Any]
+) -> None:
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+    result = send_with_callback(harness, setup)
+
+    read = harness.control("POST", f"/phone/messages/{result.provider_handle}/read")
+    harness.flush()
+
+    assert read.status_code == 200
+    updates = [e for e in recorded if isinstance(e, StatusUpdate)]
+    assert [(u.status, u.read) for u in updates] == [
+        ("sent", False),
+        ("delivered", False),
+        ("delivered", True),
+    ]
+    looked_up = harness.adapter.message_status(
+        credentials=setup_credentials(setup), provider_handle=result.provider_handle
+    )
+    assert looked_up is not None and looked_up.read is True
+
+
+def test_the_handset_cannot_read_a_message_it_never_got(harness: Harness) -> None:
+    assert harness.control("POST", "/phone/messages/NO-SUCH-HANDLE/read").status_code == 404
+
+
+def test_the_handset_typing_posts_a_typing_indicator(admin_client: Any, harness: Harness) -> None:
+    from provisioning.providers.base import TypingEvent
+
+    seen: list[Any] = []
+
+    def handler(*, setup: Any, event: Any, provider_event: Any) -> None:
+        seen.append(event)
+
+    dispatch.register(TypingEvent, handler)
+    try:
+        harness.simulator.assign_immediately = True
+        line_number = create_setup(admin_client).lines.get().number
+
+        started = harness.control(
+            "POST",
+            "/phone/typing",
+            {"from_number": "+14155550199", "to_number": line_number, "is_typing": True},
+        )
+        harness.control(
+            "POST",
+            "/phone/typing",
+            {"from_number": "+14155550199", "to_number": line_number, "is_typing": False},
+        )
+        harness.flush()
+    finally:
+        dispatch.unregister(TypingEvent, handler)
+
+    assert started.status_code == 202
+    assert [(e.contact_number, e.line_number, e.is_typing) for e in seen] == [
+        ("+14155550199", line_number, True),
+        ("+14155550199", line_number, False),
+    ]

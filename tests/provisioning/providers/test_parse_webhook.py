@@ -120,6 +120,35 @@ def test_typing_body_is_told_apart_by_is_typing() -> None:
     )
 
 
+def test_typing_keeps_the_providers_timestamp() -> None:
+    parsed = parse_sendblue_webhook(
+        event_type_hint="typing_indicator",
+        body={
+            "number": "+14155550199",
+            "from_number": "+14155550100",
+            "is_typing": False,
+            "timestamp": "2026-03-01T12:00:00.000Z",
+        },
+    )
+
+    assert isinstance(parsed.event, TypingEvent)
+    assert parsed.event.at is not None and parsed.event.at.isoformat().startswith("2026-03-01T12")
+
+
+def test_a_read_status_is_delivered_and_read_with_its_own_key() -> None:
+    body = {"message_handle": "H9", "is_outbound": True, "status": "READ"}
+
+    parsed = parse_sendblue_webhook(event_type_hint="outbound", body=body)
+    delivered = parse_sendblue_webhook(
+        event_type_hint="outbound", body={**body, "status": "DELIVERED"}
+    )
+
+    assert isinstance(parsed.event, StatusUpdate) and isinstance(delivered.event, StatusUpdate)
+    assert (parsed.event.status, parsed.event.read) == ("delivered", True)
+    assert (delivered.event.status, delivered.event.read) == ("delivered", False)
+    assert parsed.event_key != delivered.event_key
+
+
 @pytest.mark.parametrize("key", ["sendblue_number", "number", "phone_number", "line"])
 def test_line_assigned_reads_the_number_from_any_documented_key(key: str) -> None:
     parsed = parse_sendblue_webhook(
