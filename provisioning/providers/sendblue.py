@@ -311,6 +311,86 @@ def parse_sendblue_webhook(*, event_type_hint: str | None, body: Any) -> ParsedW
     return ParsedWebhook(event_key=key[:255], event_type=event_type, event=event)
 
 
+# --- Request bodies ------------------------------------------------------------
+# The wire bodies of the calls the adapter makes; the fake adapter checks the same bodies
+# against the provider's rules, so the two cannot drift apart.
+
+
+def child_account_body(
+    *, company_name: str, primary_email: str, provision_line: bool
+) -> dict[str, Any]:
+    return {
+        "company_name": company_name,
+        "primary_email": primary_email,
+        "provision_line": provision_line,
+    }
+
+
+def add_line_body() -> dict[str, Any]:
+    return {"line_request_type": "phone"}
+
+
+def webhook_add_body(*, url: str, webhook_type: str, secret: str) -> dict[str, Any]:
+    # globalSecret too: status callbacks have no per-webhook secret of their own, and the
+    # provider signs them with the account's global one.
+    return {
+        "webhooks": [{"url": url, "secret": secret}],
+        "type": webhook_type,
+        "globalSecret": secret,
+    }
+
+
+def send_message_body(
+    *,
+    from_number: str,
+    to_number: str,
+    content: str | None,
+    media_url: str | None,
+    send_style: str | None,
+    status_callback: str | None,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"number": to_number, "from_number": from_number}
+    if content:
+        payload["content"] = content
+    if media_url:
+        payload["media_url"] = media_url
+    if send_style:
+        payload["send_style"] = send_style
+    if status_callback:
+        payload["status_callback"] = status_callback
+    return payload
+
+
+def reaction_body(
+    *, from_number: str, provider_handle: str, reaction: str, part_index: int
+) -> dict[str, Any]:
+    return {
+        "from_number": from_number,
+        "message_handle": provider_handle,
+        "reaction": reaction,
+        "part_index": part_index,
+    }
+
+
+def contact_body(*, from_number: str, to_number: str) -> dict[str, Any]:
+    """Typing and mark-read: the contact and our line."""
+    return {"number": to_number, "from_number": from_number}
+
+
+def upload_media_body(*, source_url: str) -> dict[str, Any]:
+    return {"media_url": source_url}
+
+
+def refusal_error(
+    status_code: int, message: str | None, *, permanent: bool = True
+) -> ProviderError:
+    """The error for a provider answer of `status_code` with the provider's `message`."""
+    text = f"provider answered HTTP {status_code}"
+    if message:
+        text = f"{text}: {message[:300]}"
+    return ProviderError(text, permanent=permanent, status_code=status_code)
+
+
 # --- The HTTP adapter --------------------------------------------------------
 
 
@@ -462,20 +542,13 @@ class SendblueAdapter:
     @staticmethod
     def _error(response: httpx.Response, body: Any, *, permanent: bool) -> ProviderError:
         message = None
-        error_key = None
         if isinstance(body, dict):
             message = _opt_str(body.get("message") or body.get("error_message"))
-            error_key = _opt_str(body.get("error_key"))
-        text = f"provider answered HTTP {response.status_code}"
-        if message:
-            text = f"{text}: {message[:300]}"
-        return ProviderError(
-            text,
-            permanent=permanent,
-            status_code=response.status_code,
-            error_key=error_key,
-            retry_after=_retry_after(response),
-        )
+        error = refusal_error(response.status_code, message, permanent=permanent)
+        if isinstance(body, dict):
+            error.error_key = _opt_str(body.get("error_key"))
+        error.retry_after = _retry_after(response)
+        return error
 
     # --- provisioning ------------------------------------------------------
 
@@ -486,11 +559,11 @@ class SendblueAdapter:
             "POST",
             self.child_account_path,
             credentials=self.agency,
-            json_body={
-                "company_name": company_name,
-                "primary_email": primary_email,
-                "provision_line": provision_line,
-            },
+            json_body=child_account_body(
+                company_name=company_name,
+                primary_email=primary_email,
+                provision_line=provision_line,
+            ),
             replay_safe=False,
         )
         data = _data(body)
@@ -526,13 +599,7 @@ class SendblueAdapter:
                 "POST",
                 "/api/account/webhooks",
                 credentials=credentials,
-                # globalSecret too: status callbacks have no per-webhook secret of their
-                # own, and the provider signs them with the account's global one.
-                json_body={
-                    "webhooks": [{"url": url, "secret": secret}],
-                    "type": webhook_type,
-                    "globalSecret": secret,
-                },
+                json_body=webhook_add_body(url=url, webhook_type=webhook_type, secret=secret),
             )
 
     @staticmethod
@@ -555,7 +622,7 @@ class SendblueAdapter:
             "POST",
             self.add_line_path,
             credentials=credentials,
-            json_body={"line_request_type": "phone"},
+            json_body=add_line_body(),
             replay_safe=False,
         )
         return self._line_request(_data(body))
@@ -609,15 +676,14 @@ class SendblueAdapter:
         send_style: str | None,
         status_callback: str | None,
     ) -> SendResult:
-        payload: dict[str, Any] = {"number": to_number, "from_number": from_number}
-        if content:
-            payload["content"] = content
-        if media_url:
-            payload["media_url"] = media_url
-        if send_style:
-            payload["send_style"] = send_style
-        if status_callback:
-            payload["status_callback"] = status_callback
+        payload = send_message_body(
+            from_number=from_number,
+            to_number=to_number,
+            content=content,
+            media_url=media_url,
+            send_style=send_style,
+            status_callback=status_callback,
+        )
         body = self._request(
             "POST",
             "/api/send-message",
@@ -658,12 +724,12 @@ class SendblueAdapter:
             "POST",
             "/api/send-reaction",
             credentials=credentials,
-            json_body={
-                "from_number": from_number,
-                "message_handle": provider_handle,
-                "reaction": reaction,
-                "part_index": part_index,
-            },
+            json_body=reaction_body(
+                from_number=from_number,
+                provider_handle=provider_handle,
+                reaction=reaction,
+                part_index=part_index,
+            ),
         )
 
     def send_typing(
@@ -673,7 +739,7 @@ class SendblueAdapter:
             "POST",
             "/api/send-typing-indicator",
             credentials=credentials,
-            json_body={"number": to_number, "from_number": from_number},
+            json_body=contact_body(from_number=from_number, to_number=to_number),
         )
 
     def mark_read(
@@ -683,7 +749,7 @@ class SendblueAdapter:
             "POST",
             "/api/mark-read",
             credentials=credentials,
-            json_body={"number": to_number, "from_number": from_number},
+            json_body=contact_body(from_number=from_number, to_number=to_number),
         )
 
     def upload_media(self, *, credentials: AccountCredentials, source_url: str) -> UploadResult:
@@ -691,7 +757,7 @@ class SendblueAdapter:
             "POST",
             "/api/upload-media-object",
             credentials=credentials,
-            json_body={"media_url": source_url},
+            json_body=upload_media_body(source_url=source_url),
         )
         data = _data(body)
         return UploadResult(

@@ -32,23 +32,11 @@ from urllib.parse import parse_qs
 import httpx
 
 from console.phone import to_e164
+from provisioning.simulator import rules
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK_RETRY_DELAYS = (5.0, 30.0, 120.0)
-WEBHOOK_TYPES = {
-    "receive",
-    "outbound",
-    "typing_indicator",
-    "call_log",
-    "line_blocked",
-    "line_assigned",
-    "contact_created",
-    "call_completed",
-    "inbound_call",
-    "contact_profile",
-}
-REACTIONS = {"love", "like", "dislike", "laugh", "emphasize", "question"}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -382,6 +370,8 @@ class Simulator:
                 self.save()
         except HttpError as exc:
             status, payload, extra_headers = exc.status, exc.body, exc.headers
+        except rules.Refusal as exc:
+            status, payload = exc.status, {"status": "ERROR", "message": exc.message}
         if isinstance(payload, tuple):  # raw media bytes
             content_type, data = payload
         else:
@@ -424,16 +414,16 @@ class Simulator:
         with self.lock:
             account = self.accounts.get(key_id)
         if account is None or not secrets.compare_digest(account.secret, secret):
-            raise HttpError(401, "Invalid API credentials")
+            raise HttpError(401, rules.INVALID_CREDENTIALS)
         if agency and not account.is_agency:
-            raise HttpError(403, "Only agency accounts can create child accounts.")
+            raise HttpError(403, rules.NOT_AGENCY)
         return account
 
     def _own_line(self, account: Account, number: object) -> Line:
         e164 = to_e164(number)
         line = self.lines.get(e164 or "")
         if line is None or line.account_key != account.key_id:
-            raise HttpError(400, "The from_number is not registered")
+            raise HttpError(400, rules.FROM_NUMBER_NOT_REGISTERED)
         return line
 
     # --- routes ------------------------------------------------------------
@@ -445,15 +435,12 @@ class Simulator:
         def child_account(request: Request) -> tuple[int, Any]:
             self._auth(request, agency=True)
             data = request.json()
-            company = data.get("company_name")
-            email_addr = data.get("primary_email")
-            if not isinstance(company, str) or not company:
-                raise HttpError(400, "company_name is required")
-            if not isinstance(email_addr, str) or "@" not in email_addr:
-                raise HttpError(400, "primary_email is required")
+            rules.check_child_account(data, current_path=request.path.startswith("/accounts/"))
+            company = data["company_name"]
+            email_addr = data["primary_email"]
             with self.lock:
                 if any(a.primary_email == email_addr for a in self.accounts.values()):
-                    raise HttpError(400, "An account with this email already exists.")
+                    raise HttpError(400, rules.DUPLICATE_EMAIL)
                 child = Account(
                     key_id=f"sim_k_{secrets.token_hex(8)}",
                     secret=f"sim_s_{secrets.token_hex(16)}",
@@ -486,8 +473,7 @@ class Simulator:
         def add_line(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
-            if data.get("line_request_type", "phone") != "phone":
-                raise HttpError(400, "line_request_type must be phone")
+            rules.check_add_line(data)
             with self.lock:
                 ticket = self._open_ticket(account, data.get("desired_area_code"))
                 if self.assign_immediately:
@@ -505,7 +491,7 @@ class Simulator:
             account = self._auth(request)
             ticket = self.tickets.get(int(ticket_id))
             if ticket is None or ticket.account_key != account.key_id:
-                raise HttpError(404, "Line request not found.")
+                raise HttpError(404, rules.LINE_REQUEST_NOT_FOUND)
             return 200, {"status": "OK", "data": ticket.wire()}
 
         @route("GET", r"/api/v2/lines/state")
@@ -535,16 +521,9 @@ class Simulator:
         def webhooks_add(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
-            webhook_type = data.get("type") or "receive"
-            if webhook_type not in WEBHOOK_TYPES:
-                raise HttpError(400, f"Unknown webhook type {webhook_type!r}")
-            hooks = data.get("webhooks")
-            if not isinstance(hooks, list) or not hooks:
-                raise HttpError(400, "webhooks must be a non-empty array")
+            hooks = rules.check_webhooks_add(data)
             with self.lock:
-                target = account.webhooks.setdefault(webhook_type, [])
-                for hook in hooks:
-                    target.append(self._hook(hook))
+                account.webhooks.setdefault(data.get("type") or "receive", []).extend(hooks)
                 if isinstance(data.get("globalSecret"), str):
                     account.global_secret = data["globalSecret"]
             return 200, {
@@ -562,9 +541,9 @@ class Simulator:
             with self.lock:
                 account.global_secret = str(data.get("globalSecret") or "")
                 account.webhooks = {
-                    t: [self._hook(h) for h in hooks]
+                    t: [rules.webhook_entry(h) for h in hooks]
                     for t, hooks in data.items()
-                    if t in WEBHOOK_TYPES and isinstance(hooks, list)
+                    if t in rules.WEBHOOK_TYPES and isinstance(hooks, list)
                 }
             return 200, {"status": "OK", "webhooks": self._webhooks_wire(account)}
 
@@ -582,14 +561,10 @@ class Simulator:
         def send_message(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
-            to_number = to_e164(data.get("number"))
-            if to_number is None:
-                raise HttpError(400, "You must specify a valid `number` in the request body.")
+            to_number = rules.check_send(data)
             line = self._own_line(account, data.get("from_number"))
             content = data.get("content") or ""
             media_url = data.get("media_url") or ""
-            if not content and not media_url:
-                raise HttpError(400, "content or media_url is required")
             handle = str(uuid.uuid4())
             message = {
                 "accountEmail": account.primary_email,
@@ -624,7 +599,7 @@ class Simulator:
         @route("GET", r"/api/status")
         def message_status(request: Request) -> tuple[int, Any]:
             self._auth(request)
-            message = self.messages.get(request.query.get("handle", ""))
+            message = self.messages.get(rules.check_status_lookup(request.query.get("handle")))
             if message is None:
                 raise HttpError(404, "Message not found.")
             return 200, dict(message)
@@ -645,8 +620,7 @@ class Simulator:
         def typing(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
-            if to_e164(data.get("number")) is None:
-                raise HttpError(400, "You must specify a `number` in the request body.")
+            rules.check_typing(data)
             self._own_line(account, data.get("from_number"))
             return 200, {"number": data["number"], "status": "SENT", "error_message": None}
 
@@ -654,8 +628,7 @@ class Simulator:
         def mark_read(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
-            if to_e164(data.get("number")) is None:
-                raise HttpError(400, "You must specify a `number` in the request body.")
+            rules.check_mark_read(data)
             self._own_line(account, data.get("from_number"))
             return 200, {
                 "status": "OK",
@@ -667,14 +640,9 @@ class Simulator:
         def send_reaction(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
+            rules.check_reaction(data)
             self._own_line(account, data.get("from_number"))
-            if not data.get("message_handle"):
-                raise HttpError(400, "message_handle is required")
-            if data.get("reaction") not in REACTIONS:
-                raise HttpError(400, f"reaction must be one of {', '.join(sorted(REACTIONS))}")
             part = data.get("part_index", 0)
-            if not isinstance(part, int) or part < 0:
-                raise HttpError(400, "part_index must be a non-negative integer")
             with self.lock:
                 self.reactions.append(
                     {
@@ -695,9 +663,7 @@ class Simulator:
         @route("POST", r"/api/upload-media-object")
         def upload_media_object(request: Request) -> tuple[int, Any]:
             self._auth(request)
-            source = request.json().get("media_url")
-            if not isinstance(source, str) or not source.startswith(("http://", "https://")):
-                raise HttpError(400, "media_url is required")
+            source = rules.check_upload_media_object(request.json())
             try:
                 response = self.deliver_client.get(source)
                 response.raise_for_status()
@@ -905,14 +871,6 @@ class Simulator:
         with self.lock:
             self.fallback[number] = service
         return {"status": "OK", "number": number, "service": service}
-
-    @staticmethod
-    def _hook(hook: Any) -> dict[str, Any]:
-        if isinstance(hook, str):
-            return {"url": hook, "secret": None}
-        if isinstance(hook, dict) and isinstance(hook.get("url"), str):
-            return {"url": hook["url"], "secret": hook.get("secret")}
-        raise HttpError(400, "Each webhook is a URL or {url, secret}.")
 
     @staticmethod
     def _webhooks_wire(account: Account) -> dict[str, Any]:
