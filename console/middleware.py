@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from typing import Any
 
+from django.conf import settings
 from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse
 
@@ -65,3 +68,35 @@ class ApiServerErrorMiddleware:
         # (and the test client) listen to this signal.
         got_request_exception.send(sender=None, request=request)
         return api_error_response(exception)
+
+
+SESSION_SEEN_KEY = "_bw_seen"
+# How stale the session's expiry may get before a request pushes it forward again.
+SESSION_REFRESH_SECONDS = 60
+
+
+def session_mark_seen(session: Any) -> None:
+    session[SESSION_SEEN_KEY] = int(time.time())
+
+
+class SessionIdleRefreshMiddleware:
+    """Console sessions expire CONSOLE_IDLE_TIMEOUT_MINUTES after the last request.
+
+    The session's expiry is pushed forward by saving it, at most once a minute rather than
+    on every request (SESSION_SAVE_EVERY_REQUEST would cost three queries per page). Listed
+    after SessionMiddleware, so the session it marks is saved on the way out."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return response  # API calls and anonymous visits carry no session
+        session = request.session
+        if session.is_empty():
+            return response
+        seen = session.get(SESSION_SEEN_KEY, 0)
+        if not isinstance(seen, int) or time.time() - seen >= SESSION_REFRESH_SECONDS:
+            session_mark_seen(session)
+        return response

@@ -25,6 +25,7 @@ from django.utils import timezone
 from console.errors import ApplicationError
 from console.http import http_client
 from console.models import Organization
+from messaging import media_urls
 from messaging.media_types import INBOUND_ALLOWED, SNIFF_BYTES, extension_for, sniff
 from messaging.models import MediaObject, Message
 from messaging.webhooks import safety
@@ -57,7 +58,8 @@ def media_too_large() -> ApplicationError:
 
 
 def media_url(media: MediaObject) -> str:
-    """An absolute URL: the provider fetches it, so it must not be relative."""
+    """The absolute plain URL of a stored file: it answers only the owning organisation's
+    API key. Hand out `media_urls.agent_url` / `provider_url` instead."""
     url = default_storage.url(media.file.name)
     if url.startswith(("http://", "https://")):
         return url
@@ -103,7 +105,8 @@ def _store(
 def media_bytes_publish(
     *, organization_id: Any, filename: str, content_type: str, body: bytes
 ) -> str:
-    """Host a small file we generate (the router's contact cards); returns its URL.
+    """Host a small file we generate (the router's contact cards); returns a URL the
+    provider can fetch (signed for MEDIA_PROVIDER_URL_TTL_SECONDS).
 
     Identical content of one organisation is stored once.
     """
@@ -115,7 +118,7 @@ def media_bytes_publish(
         media = _store(
             organization_id=organization_id, stream=io.BytesIO(body), content_type=content_type
         )
-    return media_url(media)
+    return media_urls.provider_url(media)
 
 
 def media_upload_store(*, organization: Organization, upload: UploadedFile[bytes]) -> MediaObject:

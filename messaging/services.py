@@ -21,6 +21,7 @@ from django.utils import timezone
 from console.errors import ApplicationError, Conflict, NotFound
 from console.models import AgentIdentity
 from messaging.media import inbound_media_items
+from messaging.media_urls import send_items
 from messaging.models import (
     Conversation,
     DeliveryStatus,
@@ -357,7 +358,7 @@ def message_send(
         remote_number=conversation.remote_number,
         content=text or None,
         send_style=send_style,
-        media=[{"url": url, "content_type": None, "size": None} for url in media_urls],
+        media=send_items(organization_id=identity.organization_id, urls=media_urls),
         status=DeliveryStatus.QUEUED,
         is_read=True,
         reply_to=reply_to,

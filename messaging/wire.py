@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from messaging.media_urls import item_url
 from messaging.models import Conversation, Message, Reaction
 
 
@@ -81,7 +82,7 @@ def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str,
         "service": message.service,
         "send_style": message.send_style,
         "media": [
-            {"url": m.get("url"), "content_type": m.get("content_type"), "size": m.get("size")}
+            {"url": item_url(m), "content_type": m.get("content_type"), "size": m.get("size")}
             for m in (message.media or [])
         ],
         "was_downgraded": message.was_downgraded,

@@ -87,8 +87,8 @@ def vcard_text(*, display_name: str, number: str) -> str:
 def contact_card_url(*, identity: AgentIdentity, line: PhoneLine) -> str:
     """Host the identity's vCard for this pool line and return its absolute URL.
 
-    Hosted by messaging's media store (served at an unguessable `/media/...` URL, or by
-    the storage backend), so the provider can fetch it in production as well. The card
+    Hosted by messaging's media store behind a signed URL that lives for
+    MEDIA_PROVIDER_URL_TTL_SECONDS, so the provider can fetch it when the reply goes out. The card
     is rendered on every connect so a renamed agent's card stays current; identical
     cards are stored once. The URL ends in `.vcf`, as the provider requires for media.
     """

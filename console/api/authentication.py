@@ -23,25 +23,26 @@ def hash_api_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def api_key_for(raw: str) -> ApiKey | None:
+    """The active, unexpired key `raw` is, or None (the same None whatever the reason)."""
+    if not raw:
+        return None
+    digest = hash_api_key(raw)
+    key = ApiKey.objects.select_related("organization", "identity").filter(key_hash=digest).first()
+    # compare_digest keeps the check constant-time even if the lookup were not exact.
+    valid = (
+        key is not None
+        and hmac.compare_digest(key.key_hash, digest)
+        and key.status == ApiKeyStatus.ACTIVE
+        and (key.expires_at is None or key.expires_at > timezone.now())
+    )
+    return key if valid else None
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiKey, ApiKey] | None:
-        raw = request.META.get(API_KEY_HEADER)
-        if not raw:
-            raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE)
-        digest = hash_api_key(raw)
-        key = (
-            ApiKey.objects.select_related("organization", "identity")
-            .filter(key_hash=digest)
-            .first()
-        )
-        # compare_digest keeps the check constant-time even if the lookup were not exact.
-        valid = (
-            key is not None
-            and hmac.compare_digest(key.key_hash, digest)
-            and key.status == ApiKeyStatus.ACTIVE
-            and (key.expires_at is None or key.expires_at > timezone.now())
-        )
-        if not valid or key is None:
+        key = api_key_for(request.META.get(API_KEY_HEADER) or "")
+        if key is None:
             raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE)
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:

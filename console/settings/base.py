@@ -6,6 +6,7 @@ Defaults are safe for a local demo: SQLite, a filesystem broker and the provider
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "axes",
     "console",
     "provisioning",
     "routing",
@@ -78,12 +80,15 @@ MIDDLEWARE = [
     "console.middleware.ApiJsonNotFoundMiddleware",
     "console.middleware.ApiServerErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "console.middleware.SessionIdleRefreshMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: turns a locked login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -127,6 +132,26 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/console/login/"
 LOGIN_REDIRECT_URL = "/console/"
+
+# Login throttling (django-axes) for the console and the admin alike: this many failures
+# for one username, or from one address, within the lockout time lock it for that long.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+LOGIN_TRUST_X_FORWARDED_FOR = env_bool("LOGIN_TRUST_X_FORWARDED_FOR", False)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "console.login_throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "console.login_throttle.lockout_response"
+# Console sessions end after this long without a request; the next one logs in again and
+# comes back (`next=`) to the page it asked for.
+CONSOLE_IDLE_TIMEOUT_MINUTES = env.int("CONSOLE_IDLE_TIMEOUT_MINUTES", default=15)
+SESSION_COOKIE_AGE = CONSOLE_IDLE_TIMEOUT_MINUTES * 60
 LOGOUT_REDIRECT_URL = "/console/login/"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
@@ -162,6 +187,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=10 * 1024 * 1024)
 # Inbound media re-hosted from the provider CDN (iMessage allows large attachments).
 INBOUND_MEDIA_MAX_BYTES = env.int("INBOUND_MEDIA_MAX_BYTES", default=100 * 1024 * 1024)
+# Media URLs are signed and expire: agents' (API responses, webhooks) and the provider's
+# (outbound media it fetches, possibly after send retries).
+MEDIA_URL_TTL_SECONDS = env.int("MEDIA_URL_TTL_SECONDS", default=3600)
+MEDIA_PROVIDER_URL_TTL_SECONDS = env.int("MEDIA_PROVIDER_URL_TTL_SECONDS", default=86400)
 
 # --- Cache ----------------------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}

@@ -35,3 +35,11 @@ def is_local_media(url: object) -> bool:
     if url.startswith("/") and not url.startswith("//"):
         return True
     return url.startswith(f"{settings.PUBLIC_BASE_URL}/")
+
+
+@register.filter
+def media_href(item: Any) -> str:
+    """A stored media item's URL for the viewer: our own files signed afresh."""
+    from messaging.media_urls import item_url
+
+    return (item_url(item) or "") if isinstance(item, dict) else ""

@@ -13,13 +13,14 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 
 from console.models import Membership, MembershipRole, Organization
@@ -94,9 +95,41 @@ def viewer_timezone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
 F = TypeVar("F", bound=Callable[..., HttpResponse])
 
 
+def _return_path(request: HttpRequest) -> str:
+    """Where to come back to after logging in: the page the user was on. An htmx request
+    names it in HX-Current-URL, a form post in its Referer (a POST-only URL cannot be
+    returned to); anything not on our own host falls back to the requested path."""
+    candidate = None
+    if request.headers.get("HX-Request"):
+        candidate = request.headers.get("HX-Current-URL")
+    elif request.method not in SAFE_METHODS:
+        candidate = request.headers.get("Referer")
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        parts = urlsplit(candidate)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return request.get_full_path()
+
+
+def login_redirect(request: HttpRequest) -> HttpResponse:
+    """Send a visitor without a (live) session to the login page, and back afterwards.
+
+    For htmx the answer is an HX-Redirect, so the whole page goes to the login form rather
+    than the form being swapped into a fragment."""
+    response = redirect_to_login(_return_path(request))
+    if request.headers.get("HX-Request"):
+        redirected = HttpResponse(status=204)
+        redirected["HX-Redirect"] = response["Location"]
+        return redirected
+    return response
+
+
 def console_view(view: F) -> F:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return login_redirect(request)
         access = load_access(request)
         request.console = access  # type: ignore[attr-defined]
         if request.method not in SAFE_METHODS and not access.can_operate:
@@ -111,7 +144,7 @@ def console_view(view: F) -> F:
         patch_vary_headers(response, ["HX-Request"])
         return response
 
-    return login_required(wrapper)  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]
 
 
 def user_actor(request: HttpRequest) -> Actor:

@@ -22,7 +22,7 @@ from console.errors import ValidationFailed
 from console.idempotency import IdempotentResponse, run_idempotent
 from console.models import AgentIdentity
 from console.selectors import acting_identity_for_key
-from messaging import media, reactions, selectors, services
+from messaging import media, media_urls, reactions, selectors, services
 from messaging.api import serializers as s
 from messaging.models import Conversation, Message
 from messaging.wire import (
@@ -381,7 +381,7 @@ class MediaUploadApi(APIView):
         )
         return Response(
             {
-                "media_url": media.media_url(stored),
+                "media_url": media_urls.agent_url(stored),
                 "content_type": stored.content_type,
                 "size": stored.size,
             },

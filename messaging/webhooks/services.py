@@ -32,6 +32,7 @@ from console.errors import ApplicationError, Conflict, ValidationFailed
 from console.http import describe_transport_error, http_client
 from console.models import AgentIdentity
 from console.services import Actor, audit_record
+from messaging.media_urls import refresh_signed_urls
 from messaging.models import Direction, Message, Reaction
 from messaging.webhooks import safety
 from messaging.webhooks.catalog import EVENT_TYPES
@@ -757,7 +758,7 @@ def delivery_attempt(*, delivery_id: uuid.UUID | str) -> str | None:
         _schedule(delivery.id, delay)
         return DeliveryStatus.PENDING if delay is not None else DeliveryStatus.FAILED
 
-    body = delivery.request_payload.encode("utf-8")
+    body = refresh_signed_urls(delivery.request_payload).encode("utf-8")
     headers = signature_headers(
         secret=decrypt(identity.signing_key.secret_encrypted),
         request_id=request_id_for(delivery),

@@ -7,9 +7,11 @@ dataclasses below. Every adapter (sendblue over httpx, the in-memory fake) imple
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 
 class ProviderError(Exception):
@@ -30,6 +32,31 @@ class ProviderError(Exception):
         self.status_code = status_code
         self.error_key = error_key
         self.retry_after = retry_after
+
+
+MEDIA_URL_REFUSED = (
+    "media_url must be a public URL whose path ends with the file extension; "
+    "signed URLs with a query string are not supported."
+)
+_MEDIA_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+
+
+def media_url_acceptable(url: str) -> bool:
+    """What the provider documents for a send's `media_url` (contract §6.1): http(s), the
+    last path segment ends with a file extension, no query string (signed URLs are not
+    supported) and no fragment."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in {"http", "https"}
+        and bool(parts.netloc)
+        and not parts.query
+        and not parts.fragment
+        and "?" not in url
+        and bool(_MEDIA_EXTENSION.search(parts.path.rsplit("/", 1)[-1]))
+    )
 
 
 class WebhookParseError(ValueError):

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from console.phone import to_e164
+from provisioning.providers.base import MEDIA_URL_REFUSED, media_url_acceptable
 
 # §2: a missing or wrong key pair.
 INVALID_CREDENTIALS = "Invalid API credentials"
@@ -125,8 +126,8 @@ def check_send(body: dict[str, Any]) -> str:
         raise _bad("content must be a string")
     if not content and not media_url:
         raise _bad("content or media_url is required")
-    if media_url and not _is_web_url(media_url):
-        raise _bad("media_url must be a public http(s) URL")
+    if media_url and not (isinstance(media_url, str) and media_url_acceptable(media_url)):
+        raise _bad(MEDIA_URL_REFUSED)
     style = body.get("send_style")
     if style and style not in SEND_STYLES:
         raise _bad(f"send_style must be one of {', '.join(sorted(SEND_STYLES))}")

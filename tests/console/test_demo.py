@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import authenticate
+from django.test import RequestFactory
 
 from console import demo
 from console.models import AgentIdentity, Organization
@@ -45,7 +46,8 @@ def test_seeding_prints_working_operator_and_auditor_logins(identity: AgentIdent
     logins = _logins(demo.seed_demo(Tenancy(identity.organization, identity)))
     assert set(logins) == {"Operator login", "Auditor login"}
     for user, password in logins.values():
-        assert authenticate(username=user, password=password) is not None
+        request = RequestFactory().post("/console/login/")
+        assert authenticate(request, username=user, password=password) is not None
 
 
 def test_passwords_are_random_per_install_and_stable_across_runs(

@@ -107,3 +107,23 @@ def test_the_admin_sdk_sends_by_to_for_an_identity(admin_sdk, identity, conversa
     sent = admin_sdk.imessages.send(to=PERSON, text="Hi", agent_identity_id=identity.id)
 
     assert sent.conversation_id == conversation.id
+
+
+def test_the_sdk_uploads_media_then_sends_it_and_the_provider_can_fetch_it(
+    sdk, conversation, fake_provider, client
+):
+    from django.conf import settings
+
+    upload = sdk.imessages.upload_media(
+        content=b"\x89PNG\r\n\x1a\n x-ray", filename="xray.jpg", content_type="image/jpeg"
+    )
+    sent = sdk.imessages.send(conversation_id=conversation.id, media_urls=[upload.media_url])
+
+    assert upload.media_url.endswith(".png") and "?" not in upload.media_url
+    assert Message.objects.get(pk=sent.id).send_state == SendState.SENT
+    [call] = fake_provider.calls_to("send_message")
+    provider_url = call.kwargs["media_url"]
+    assert provider_url.endswith(".png") and "?" not in provider_url
+    fetched = client.get(provider_url.removeprefix(settings.PUBLIC_BASE_URL))
+    assert b"".join(fetched.streaming_content) == b"\x89PNG\r\n\x1a\n x-ray"
+    assert sent.media[0].url != provider_url

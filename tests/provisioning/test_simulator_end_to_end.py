@@ -435,3 +435,76 @@ def test_the_handset_typing_posts_a_typing_indicator(admin_client: Any, harness:
         ("+14155550199", line_number, True),
         ("+14155550199", line_number, False),
     ]
+
+
+def _send_media(harness: Harness, setup: Setup, media_url: str) -> Any:
+    return harness.adapter.send_message(
+        credentials=setup_credentials(setup),
+        from_number=setup.lines.get().number,
+        to_number="+14155550199",
+        content=None,
+        media_url=media_url,
+        send_style=None,
+        status_callback=None,
+    )
+
+
+def test_our_signed_media_url_is_accepted_and_fetchable_by_the_provider(
+    admin_client: Any, harness: Harness, client: Any
+) -> None:
+    from django.conf import settings
+
+    from messaging import media
+
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+    url = media.media_bytes_publish(
+        organization_id=setup.organization_id,
+        filename="ignored.bin",
+        content_type="image/png",
+        body=b"\x89PNG\r\n\x1a\n tooth",
+    )
+
+    result = _send_media(harness, setup, url)
+    harness.flush()
+
+    assert result.provider_handle
+    inbox = harness.control("GET", "/phone/messages", number="+14155550199").json()
+    assert inbox[0]["media_url"] == url and url.endswith(".png") and "?" not in url
+    fetched = client.get(url.removeprefix(settings.PUBLIC_BASE_URL))
+    assert fetched.status_code == 200
+    assert b"".join(fetched.streaming_content) == b"\x89PNG\r\n\x1a\n tooth"
+
+
+@pytest.mark.parametrize(
+    "media_url",
+    [
+        "https://files.example.test/photo.jpg?X-Amz-Signature=abc",
+        "https://files.example.test/photo",
+        "https://files.example.test/photo.jpg#frag",
+    ],
+)
+def test_the_simulator_and_the_fake_refuse_what_the_provider_documents_as_invalid_media(
+    admin_client: Any, harness: Harness, fake_provider: Any, media_url: str
+) -> None:
+    from provisioning.providers.base import ProviderError
+
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+
+    with pytest.raises(ProviderError) as simulator_refusal:
+        _send_media(harness, setup, media_url)
+    fake_provider.adopt(setup_credentials(setup), numbers=["+14155550100"])
+    with pytest.raises(ProviderError) as fake_refusal:
+        fake_provider.send_message(
+            credentials=setup_credentials(setup),
+            from_number="+14155550100",
+            to_number="+14155550199",
+            content=None,
+            media_url=media_url,
+            send_style=None,
+            status_callback=None,
+        )
+
+    assert simulator_refusal.value.permanent and simulator_refusal.value.status_code == 400
+    assert fake_refusal.value.permanent and fake_refusal.value.status_code == 400

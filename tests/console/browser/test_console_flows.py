@@ -93,6 +93,31 @@ def test_editing_a_rule_swaps_the_editor_without_a_page_load(
     console.screenshot("contact-rules")
 
 
+def test_an_htmx_action_after_the_session_expired_logs_in_and_returns_to_the_page(
+    console: Console, operator: Any, identity: AgentIdentity
+) -> None:
+    from django.contrib.sessions.models import Session
+
+    from tests.console.browser.conftest import PASSWORD
+
+    rule = ContactRuleFactory(identity=identity, match_target=SENDER, action="block")
+    console.login("olivia")
+    rules_page = f"/console/identities/{identity.handle}/rules/"
+    console.goto(rules_page)
+    Session.objects.all().delete()  # what CONSOLE_IDLE_TIMEOUT_MINUTES of idling does
+    page = console.page
+
+    page.locator(f"#rule-{rule.id}").get_by_role("button", name="Save").click()
+    page.wait_for_url(lambda url: url.endswith(f"/console/login/?next={rules_page}"))
+    page.get_by_label("Username").fill("olivia")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    page.wait_for_url(f"{console.base_url}{rules_page}")
+    assert page.get_by_label(f"Action for {SENDER}").is_visible()
+    assert console.csp_errors == []
+
+
 def test_a_bad_number_shows_its_error_next_to_the_field_in_place(
     console: Console, operator: Any, identity: AgentIdentity
 ) -> None:

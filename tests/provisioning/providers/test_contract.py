@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from provisioning.providers.base import (
+    MEDIA_URL_REFUSED,
     AccountCredentials,
     ChildAccount,
     ProviderAdapter,
@@ -309,10 +310,12 @@ def test_an_unknown_handle_has_no_status(provider: Provider, account: ChildAccou
         ),
         ({"content": None}, "content or media_url is required"),
         ({"to_number": "555-0143"}, "You must specify a valid `number` in the request body."),
-        ({"media_url": "ftp://media.example.com/a.png"}, "media_url must be a public http(s) URL"),
+        ({"media_url": "ftp://media.example.com/a.png"}, MEDIA_URL_REFUSED),
+        ({"media_url": "https://media.example.com/a.png?sig=1"}, MEDIA_URL_REFUSED),
+        ({"media_url": "https://media.example.com/scan"}, MEDIA_URL_REFUSED),
         ({"status_callback": "callback-please"}, "status_callback must be an http(s) URL"),
     ],
-    ids=["style", "empty", "number", "media-url", "callback"],
+    ids=["style", "empty", "number", "media-scheme", "media-signed", "media-extension", "callback"],
 )
 def test_sends_the_provider_documents_as_invalid_are_refused(
     provider: Provider, account: ChildAccount, overrides: dict[str, Any], message: str
