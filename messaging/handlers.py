@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from messaging import media, presence, reactions, services
+from messaging import media, presence, reactions, send_recovery, services
 from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import (
     InboundMessage,
@@ -29,6 +29,13 @@ def inbound_message_handle(*, setup: Setup, event: InboundMessage, provider_even
 
 
 def status_update_handle(*, setup: Setup, event: StatusUpdate, provider_event: Any) -> None:
+    if event.message_ref is not None:
+        # Posted to one message's own callback URL: tied to that message, even when the
+        # send's answer (and so the handle) was lost.
+        message = send_recovery.message_callback_receive(setup=setup, update=event)
+        if message is not None and event.read:
+            presence.message_read_record(message=message)
+        return
     services.message_status_update(setup=setup, update=event)
 
 

@@ -70,6 +70,9 @@ class SendState(models.TextChoices):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # The provider may have the message, but nothing it reported could confirm it: never
+    # sent again (status `error`, error_reason `outcome_unknown`); a late callback settles it.
+    UNKNOWN = "unknown"
 
 
 class Conversation(models.Model):
@@ -173,6 +176,9 @@ class Message(models.Model):
     send_attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Committed just before the provider call and cleared once its outcome is recorded:
+    # set, the provider may have the message, so it is reconciled, never sent blindly again.
+    provider_call_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

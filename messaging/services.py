@@ -65,11 +65,11 @@ MESSAGE_NOT_FOUND = "Message not found."
 RECIPIENT_NOT_E164 = "This conversation is receive-only: its address is not a phone number."
 PROVIDER_UNAVAILABLE = "The messaging provider did not accept the request; try again."
 
-# --- Delivery pipeline knobs ----------------------------------------------------
-SEND_MAX_ATTEMPTS = 5
-SEND_BACKOFF_BASE_SECONDS = 5
-SEND_BACKOFF_MAX_SECONDS = 300
+# --- Delivery pipeline knobs (the retry policy lives in messaging/send_policy.py) ------
 SWEEP_BATCH = 500
+# Retries due within this long are scheduled on the broker; later ones by the sweep (a
+# long countdown outlives Redis' visibility timeout and is delivered twice).
+BROKER_COUNTDOWN_MAX_SECONDS = 300
 
 # Statuses only move forward; terminal ones never change again.
 _STATUS_RANK: dict[str, int] = {
@@ -384,13 +384,6 @@ def rate_status(*, identity: AgentIdentity) -> RateInfo:
     return RateInfo(limit=cap, remaining=max(0, cap - count), reset_at=reset_at)
 
 
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    delay = min(SEND_BACKOFF_MAX_SECONDS, SEND_BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return float(delay)
-
-
 def _normalise_send_status(result: SendResult) -> str:
     if result.status == DeliveryStatus.DELIVERED:
         return DeliveryStatus.DELIVERED
@@ -399,13 +392,20 @@ def _normalise_send_status(result: SendResult) -> str:
 
 
 def message_deliver(*, message_id: Any) -> None:
-    """The outbound job: claim the queued row, call the provider once, record the result.
+    """The outbound job: claim the due queued row, call the provider once, record the result.
 
-    Transient provider errors re-queue the row with exponential backoff; permanent ones,
-    or an exhausted retry budget, end it in `error` with `imessage.delivery_failed`.
+    The claim and then the "call starting" mark (`provider_call_started_at`) are committed
+    before the provider is called: a row claimed but never marked never reached the
+    provider and is simply sent by a later job; a marked row may have, so a later job
+    recovers its outcome from the provider instead of sending it again
+    (messaging/send_recovery.py). Failures follow the send retry policy (`_send_failed`).
     """
     now = timezone.now()
-    claimed = Message.objects.filter(pk=message_id, send_state=SendState.QUEUED).update(
+    claimed = Message.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        pk=message_id,
+        send_state=SendState.QUEUED,
+    ).update(
         send_state=SendState.SENDING,
         claimed_at=now,
         send_attempts=F("send_attempts") + 1,
@@ -414,6 +414,11 @@ def message_deliver(*, message_id: Any) -> None:
     if not claimed:
         return
     message = Message.objects.select_related("line__setup", "identity").get(pk=message_id)
+    if message.provider_call_started_at is not None:
+        from messaging.send_recovery import send_outcome_recover
+
+        send_outcome_recover(message=message)
+        return
     line = message.line
     if line is None or line.number is None:
         _send_failed(
@@ -421,15 +426,25 @@ def message_deliver(*, message_id: Any) -> None:
             ProviderError("The conversation has no line to send from.", permanent=True),
         )
         return
+    credentials = _credentials(line)
+    from provisioning.services import status_callback_url
+
+    callback = status_callback_url(line.setup, str(message.id))
+    # Committed on its own (no transaction here): past this point the provider may have it.
+    marked = Message.objects.filter(
+        pk=message.pk, send_state=SendState.SENDING, claimed_at=now
+    ).update(provider_call_started_at=timezone.now())
+    if not marked:
+        return  # the sweep took the row back after a long stall; its new job sends it
     try:
         result = _adapter().send_message(
-            credentials=_credentials(line),
+            credentials=credentials,
             from_number=line.number,
             to_number=message.remote_number,
             content=message.content,
             media_url=message.media[0]["url"] if message.media else None,
             send_style=message.send_style,
-            status_callback=None,
+            status_callback=callback,
         )
     except ProviderError as exc:
         _send_failed(message, exc)
@@ -444,55 +459,107 @@ def message_deliver(*, message_id: Any) -> None:
     _send_succeeded(message, result)
 
 
-@transaction.atomic
 def _send_succeeded(message: Message, result: SendResult) -> None:
-    status = _normalise_send_status(result)
+    if _record_sent(
+        message,
+        update=StatusUpdate(
+            provider_handle=result.provider_handle,
+            status=_normalise_send_status(result),
+            service=result.service,
+            was_downgraded=result.was_downgraded,
+            error_code=None,
+            error_message=None,
+        ),
+        pending=Q(send_state=SendState.SENDING),
+    ):
+        logger.info("message %s accepted by the provider", message.pk)
+    else:
+        logger.warning("message %s was settled elsewhere while sending", message.pk)
+
+
+@transaction.atomic
+def _record_sent(message: Message, *, update: StatusUpdate, pending: Q) -> bool:
+    """Record that the provider has the message (`sent`, or `delivered` when it says so)
+    and emit `imessage.sent` (and `imessage.delivered`), if the row is still `pending`.
+    Returns False when another path settled it first. Raises IntegrityError when the
+    handle already belongs to another message."""
+    status = (
+        DeliveryStatus.DELIVERED
+        if update.status == DeliveryStatus.DELIVERED
+        else DeliveryStatus.SENT
+    )
     fields: dict[str, Any] = {
         "send_state": SendState.SENT,
-        "provider_handle": result.provider_handle,
+        "provider_handle": update.provider_handle,
         "status": status,
+        "error_code": None,
+        "error_message": None,
+        "error_reason": None,
+        "error_detail": None,
+        "next_attempt_at": None,
+        "provider_call_started_at": None,
         "updated_at": timezone.now(),
     }
-    if result.service:
-        fields["service"] = result.service
-    if result.was_downgraded is not None:
-        fields["was_downgraded"] = result.was_downgraded
-    updated = Message.objects.filter(pk=message.pk, send_state=SendState.SENDING).update(**fields)
-    if not updated:
-        logger.warning("message %s was settled elsewhere while sending", message.pk)
-        return
+    if update.service:
+        fields["service"] = update.service
+    if update.was_downgraded is not None:
+        fields["was_downgraded"] = update.was_downgraded
+    if not Message.objects.filter(pending, pk=message.pk).update(**fields):
+        return False
     message.refresh_from_db()
-    logger.info("message %s accepted by the provider", message.pk)
     _emit("imessage.sent", identity=message.identity, message=message)
     if status == DeliveryStatus.DELIVERED:
         _emit("imessage.delivered", identity=message.identity, message=message)
+    return True
 
 
 @transaction.atomic
 def _send_failed(
     message: Message, exc: ProviderError, *, provider_handle: str | None = None
 ) -> None:
+    """Apply the send retry policy to a failed provider call.
+
+    Permanent refusals fail at once (`imessage.delivery_failed`). Transient failures are
+    retried with backoff while the retry window lasts, the message staying `queued`; a
+    call that may have reached the provider (`exc.ambiguous`) keeps its mark, so the
+    retry recovers its outcome instead of sending again. Past the window the message
+    fails, or ends `outcome_unknown` when the last call may have reached the provider.
+    """
+    from messaging.send_policy import send_retry_at
+
     attempts = message.send_attempts
-    if not exc.permanent and attempts < SEND_MAX_ATTEMPTS:
-        delay = _backoff(attempts, exc.retry_after)
-        Message.objects.filter(pk=message.pk, send_state=SendState.SENDING).update(
-            send_state=SendState.QUEUED,
-            claimed_at=None,
-            next_attempt_at=timezone.now() + timedelta(seconds=delay),
-            error_detail=f"attempt {attempts} failed: {exc.message}"[:2000],
-            updated_at=timezone.now(),
-        )
+    now = timezone.now()
+    retry_at = None if exc.permanent else send_retry_at(message, now=now, exc=exc)
+    if retry_at is not None:
+        fields: dict[str, Any] = {
+            "send_state": SendState.QUEUED,
+            "claimed_at": None,
+            "next_attempt_at": retry_at,
+            "error_detail": f"attempt {attempts} failed: {exc.message}"[:2000],
+            "updated_at": now,
+        }
+        if not exc.ambiguous:
+            fields["provider_call_started_at"] = None
+        Message.objects.filter(pk=message.pk, send_state=SendState.SENDING).update(**fields)
+        delay = (retry_at - now).total_seconds()
         logger.info(
             "message %s send attempt %s failed, retrying in %ss", message.pk, attempts, delay
         )
-        from messaging.tasks import message_send_task
+        if delay <= BROKER_COUNTDOWN_MAX_SECONDS:
+            from messaging.tasks import message_send_task
 
-        _enqueue(message_send_task, str(message.pk), countdown=delay)
+            _enqueue(message_send_task, str(message.pk), countdown=delay)
         return
+    if exc.ambiguous:
+        from messaging.send_recovery import send_outcome_unknown
+
+        send_outcome_unknown(message)
+        return
+    window = settings.SEND_RETRY_WINDOW_MINUTES
     reason = (
         "The provider refused the message permanently."
         if exc.permanent
-        else f"The provider could not be reached after {attempts} attempts."
+        else f"The provider could not be reached for {window} minutes ({attempts} attempts)."
     )
     _message_fail(
         message,
@@ -520,6 +587,7 @@ def _message_fail(
         "error_message": error_message[:2000],
         "error_reason": reason,
         "next_attempt_at": None,
+        "provider_call_started_at": None,
         "updated_at": timezone.now(),
     }
     if provider_handle:
@@ -536,23 +604,37 @@ def _message_fail(
 @dataclass
 class SweepResult:
     requeued: int = 0
-    reconciled: int = 0
-    failed_unknown: int = 0
+    recovered: int = 0
     media_requeued: int = 0
+
+
+def _publish_sends(message_ids: list[Any]) -> int:
+    """Publish send jobs; stops at the first broker failure (the next sweep tries again)."""
+    from messaging.tasks import message_send_task
+
+    published = 0
+    for message_id in message_ids:
+        try:
+            message_send_task.apply_async(args=(str(message_id),))
+        except Exception:  # broker still down; the next sweep tries again
+            logger.exception("could not enqueue message %s", message_id)
+            break
+        published += 1
+    return published
 
 
 def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
     """Recover lost outbound jobs without ever sending twice.
 
-    - `queued` rows overdue by SEND_SWEEP_GRACE_SECONDS: their task was lost (broker down
-      at commit, worker crash before the claim); enqueue again. A duplicate job is
+    - `queued` rows overdue by SEND_SWEEP_GRACE_SECONDS: their job was lost (broker down
+      at commit, worker crash before the claim); publish it again. A duplicate job is
       harmless: the claim is a conditional update.
-    - `sending` rows older than SEND_STUCK_TIMEOUT_SECONDS: the worker died around the
-      provider call. With a provider handle we ask the provider (`message_status`) and
-      settle the row from its answer; without one we cannot know whether the provider got
-      it, so the row fails with `send_outcome_unknown` instead of being sent a second time.
+    - `sending` rows claimed more than SEND_STUCK_TIMEOUT_SECONDS ago lost their worker.
+      They go back to `queued` and a new job takes them: one that never reached the
+      provider call is sent; one that did (its mark is set) is recovered from the
+      provider's record, never sent again (messaging/send_recovery.py).
     """
-    from messaging.tasks import inbound_media_fetch_task, message_send_task
+    from messaging.tasks import inbound_media_fetch_task
 
     now = now or timezone.now()
     # A queued row this overdue lost its job (broker down at commit, worker crash).
@@ -560,28 +642,26 @@ def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
     # Longer than the task hard time limit: a `sending` row this old has no live worker.
     sending_timeout = timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS)
     result = SweepResult()
+    stuck = list(
+        Message.objects.filter(send_state=SendState.SENDING, claimed_at__lt=now - sending_timeout)
+        .order_by("claimed_at")
+        .values_list("id", "claimed_at")[:SWEEP_BATCH]
+    )
+    handed_back = [
+        message_id
+        for message_id, claimed_at in stuck
+        # Conditional on the same claim: a worker that is merely slow keeps its row.
+        if Message.objects.filter(
+            pk=message_id, send_state=SendState.SENDING, claimed_at=claimed_at
+        ).update(send_state=SendState.QUEUED, claimed_at=None, next_attempt_at=now, updated_at=now)
+    ]
+    result.recovered = _publish_sends(handed_back)
     overdue = list(
         Message.objects.filter(send_state=SendState.QUEUED, next_attempt_at__lte=now - queued_grace)
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:SWEEP_BATCH]
     )
-    for message_id in overdue:
-        try:
-            message_send_task.apply_async(args=(str(message_id),))
-            result.requeued += 1
-        except Exception:  # broker still down; the next sweep tries again
-            logger.exception("could not enqueue message %s", message_id)
-            break
-    stale = list(
-        Message.objects.select_related("line__setup", "identity")
-        .filter(send_state=SendState.SENDING, claimed_at__lt=now - sending_timeout)
-        .order_by("claimed_at")[:SWEEP_BATCH]
-    )
-    for message in stale:
-        if message_reconcile(message=message):
-            result.reconciled += 1
-        else:
-            result.failed_unknown += 1
+    result.requeued = _publish_sends(overdue)
     pending_media = list(
         Message.objects.filter(
             direction=Direction.INBOUND,
@@ -600,50 +680,10 @@ def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
     return result
 
 
-def message_reconcile(*, message: Message) -> bool:
-    """Settle a `sending` row whose worker vanished. Returns True when the provider's
-    record settled it, False when it was failed as unknown. Never resends."""
-    status: StatusUpdate | None = None
-    if message.provider_handle and message.line is not None:
-        try:
-            status = _adapter().message_status(
-                credentials=_credentials(message.line), provider_handle=message.provider_handle
-            )
-        except ProviderError:
-            logger.warning("status lookup for message %s failed; will retry", message.pk)
-            return True
-    if status is None:
-        _message_fail(
-            message,
-            code="send_outcome_unknown",
-            error_message="The send job was interrupted and the provider has no record we can "
-            "match; it was not sent again to avoid a duplicate.",
-            reason="worker lost during send",
-            from_states=[SendState.SENDING],
-        )
-        return False
-    with transaction.atomic():
-        if status.status in _FAILED_STATUSES:
-            _message_fail(
-                message,
-                code=status.error_code or "provider_error",
-                error_message=status.error_message or "The provider reported a failure.",
-                reason=status.error_reason or "reported by the provider",
-                from_states=[SendState.SENDING],
-            )
-            return True
-        updated = Message.objects.filter(pk=message.pk, send_state=SendState.SENDING).update(
-            send_state=SendState.SENT, updated_at=timezone.now()
-        )
-        if updated:
-            _status_apply(message, status, emit_sent=True)
-    return True
-
-
 # --- Status callbacks ------------------------------------------------------------
 
 
-def _status_apply(message: Message, update: StatusUpdate, *, emit_sent: bool = False) -> bool:
+def _status_apply(message: Message, update: StatusUpdate) -> bool:
     """Move the status forward only; record service and SMS fallback. Emits events."""
     new = update.status
     if new not in _STATUS_RANK:
@@ -674,8 +714,6 @@ def _status_apply(message: Message, update: StatusUpdate, *, emit_sent: bool = F
             base.exclude(status__in=list(_FAILED_STATUSES)).update(**fields)
         return False
     message.refresh_from_db()
-    if emit_sent:
-        _emit("imessage.sent", identity=message.identity, message=message)
     if new == DeliveryStatus.DELIVERED:
         _emit("imessage.delivered", identity=message.identity, message=message)
     elif is_failure:
@@ -903,7 +941,6 @@ __all__ = [
     "conversation_mark_read",
     "inbound_message_receive",
     "message_deliver",
-    "message_reconcile",
     "message_send",
     "message_send_sweep",
     "message_status_update",

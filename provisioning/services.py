@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +42,7 @@ from provisioning.providers.base import (
     LineBlocked,
     ParsedWebhook,
     ProviderError,
+    StatusUpdate,
     UnknownEvent,
     WebhookParseError,
 )
@@ -89,9 +90,17 @@ def webhook_url(setup: Setup, webhook_type: str | None = None) -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}"
 
 
-def status_callback_url(setup: Setup) -> str:
-    """Where messaging asks the provider to post status callbacks for this setup."""
-    return webhook_url(setup, "status_callback")
+def status_callback_url(setup: Setup, message_ref: str | None = None) -> str:
+    """Where messaging asks the provider to post status callbacks for this setup; with
+    `message_ref` (our message id), the callback names the message even when the send's
+    answer, and so the provider's handle, was lost."""
+    if message_ref is None:
+        return webhook_url(setup, "status_callback")
+    path = reverse(
+        "provider-webhook-callback",
+        kwargs={"setup_id": str(setup.id), "message_ref": message_ref},
+    )
+    return f"{settings.PUBLIC_BASE_URL}{path}"
 
 
 # --- setups ------------------------------------------------------------------
@@ -479,7 +488,11 @@ def _record(
 
 
 def provider_event_receive(
-    *, setup: Setup, event_type_hint: str | None, raw_body: bytes
+    *,
+    setup: Setup,
+    event_type_hint: str | None,
+    raw_body: bytes,
+    message_ref: str | None = None,
 ) -> IntakeResult:
     """Record one authenticated provider delivery and dispatch it (at most once per key).
 
@@ -487,7 +500,9 @@ def provider_event_receive(
     types are recorded as `ignored`. An event that names a line or message of another
     setup (a handler raised `ForeignReference`) is rolled back entirely and recorded as
     `rejected_foreign`. Any other handler exception propagates and rolls back the whole
-    delivery, so the provider's re-delivery can succeed later.
+    delivery, so the provider's re-delivery can succeed later. `message_ref` comes from a
+    message's own status callback URL: the status update carries it, under a key of its
+    own (the same status also reaches the setup's `outbound` webhook).
     """
     hint = event_type_hint or None
     try:
@@ -519,6 +534,12 @@ def provider_event_receive(
             )
         logger.warning("setup %s: unparseable provider webhook %s", setup.id, event.id)
         return IntakeResult(event, duplicate=not created)
+    if message_ref is not None and isinstance(parsed.event, StatusUpdate):
+        parsed = replace(
+            parsed,
+            event_key=f"callback:{message_ref[:64]}:{parsed.event_key}",
+            event=replace(parsed.event, message_ref=message_ref[:64]),
+        )
     try:
         return _record_and_dispatch(setup=setup, parsed=parsed, body=body)
     except dispatch.ForeignReference:

@@ -320,6 +320,11 @@ SEND_SWEEP_GRACE_SECONDS = env.int("SEND_SWEEP_GRACE_SECONDS", default=60)
 # A send claimed this long ago without an outcome lost its worker (keep it above the
 # task hard time limit, CELERY_TASK_TIME_LIMIT).
 SEND_STUCK_TIMEOUT_SECONDS = env.int("SEND_STUCK_TIMEOUT_SECONDS", default=300)
+# Transient provider failures are retried this long after the agent sent the message,
+# with backoff from SEND_RETRY_BASE_SECONDS doubling up to SEND_RETRY_MAX_DELAY_SECONDS.
+SEND_RETRY_WINDOW_MINUTES = env.int("SEND_RETRY_WINDOW_MINUTES", default=60)
+SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=5.0)
+SEND_RETRY_MAX_DELAY_SECONDS = env.float("SEND_RETRY_MAX_DELAY_SECONDS", default=300.0)
 
 # --- Agent webhooks -------------------------------------------------------
 WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", False)

@@ -15,7 +15,8 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
-PROVIDER_NAME = "fake"
+# Tests talk to the in-memory fake; a worker subprocess may be pointed at a simulator.
+PROVIDER_NAME = env.str("TEST_PROVIDER_NAME", default="fake")
 # pytest-django runs tests with DEBUG off, where crypto refuses to derive a key itself.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
     "BlaAV6Q9CkGozBtkS5XrpAOifYFiFsQXAtRAR9zuwy8="

@@ -26,6 +26,13 @@ CATALOG: tuple[EventType, ...] = (
     EventType("imessage.delivered", "A message the identity sent reached the person's device."),
     EventType("imessage.delivery_failed", "A message the identity sent failed for good."),
     EventType(
+        "imessage.delivery_unknown",
+        "The provider may have delivered a message the identity sent, but it could not be "
+        "confirmed (status error, error_reason outcome_unknown). Do not resend it without "
+        "asking the person.",
+        opt_in=True,
+    ),
+    EventType(
         "imessage.read",
         "The person read a message the identity sent (data.message, with read_at).",
         opt_in=True,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -31,6 +30,7 @@ from console.crypto import decrypt, encrypt
 from console.errors import ApplicationError, Conflict, ValidationFailed
 from console.http import describe_transport_error, http_client
 from console.models import AgentIdentity
+from console.retry import RetryPolicy
 from console.services import Actor, audit_record
 from messaging.media_urls import refresh_signed_urls
 from messaging.models import Direction, Message, Reaction
@@ -594,11 +594,12 @@ class AttemptResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random."""
-    base = settings.WEBHOOK_RETRY_BASE_SECONDS * (2 ** max(attempt - 1, 0))
-    delay = min(base, settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS)
-    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not security
+def webhook_retry_policy() -> RetryPolicy:
+    return RetryPolicy(
+        base_seconds=settings.WEBHOOK_RETRY_BASE_SECONDS,
+        max_delay_seconds=settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS,
+        window=_retry_window(),
+    )
 
 
 def _classify_status(status_code: int) -> tuple[bool, str | None]:
@@ -701,9 +702,11 @@ def _finish(
     delay: float | None = None
     if result is not None and result.succeeded:
         fields.update(status=DeliveryStatus.SUCCEEDED, next_attempt_at=None)
-    elif (transient or (result is not None and result.transient)) and now < retry_until:
-        delay = backoff_seconds(delivery.attempt_count)
-        next_at = min(now + timedelta(seconds=delay), retry_until)
+    elif (transient or (result is not None and result.transient)) and (
+        next_at := webhook_retry_policy().next_attempt_at(
+            attempt=delivery.attempt_count, deadline=retry_until, now=now
+        )
+    ):
         delay = (next_at - now).total_seconds()
         fields.update(status=DeliveryStatus.PENDING, next_attempt_at=next_at)
     else:

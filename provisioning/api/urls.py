@@ -18,4 +18,11 @@ urlpatterns: list[URLPattern] = [
         ProviderWebhookView.as_view(),
         name="provider-webhook-typed",
     ),
+    # One message's own status callback (messaging passes it on every send).
+    path(
+        "provider-webhooks/<str:setup_id>/status_callback/<str:message_ref>",
+        ProviderWebhookView.as_view(),
+        {"event_type": "status_callback"},
+        name="provider-webhook-callback",
+    ),
 ]

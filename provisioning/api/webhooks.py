@@ -50,7 +50,11 @@ class ProviderWebhookView(View):
     http_method_names = ["post"]
 
     def post(
-        self, request: HttpRequest, setup_id: str, event_type: str | None = None
+        self,
+        request: HttpRequest,
+        setup_id: str,
+        event_type: str | None = None,
+        message_ref: str | None = None,
     ) -> HttpResponse:
         # Refuse before reading a byte: the size is checked ahead of authentication so
         # that an oversized body is never buffered, whoever sends it.
@@ -72,7 +76,9 @@ class ProviderWebhookView(View):
         if len(raw) > settings.PROVIDER_WEBHOOK_MAX_BYTES:
             return _json(TOO_LARGE_BODY, 413)
         try:
-            result = provider_event_receive(setup=setup, event_type_hint=event_type, raw_body=raw)
+            result = provider_event_receive(
+                setup=setup, event_type_hint=event_type, raw_body=raw, message_ref=message_ref
+            )
         except Exception as exc:
             # Rolled back: the provider re-delivers and the event gets another chance
             # (503 with Retry-After while the database is away, 500 otherwise).

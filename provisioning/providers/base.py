@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 
 class ProviderError(Exception):
-    """A failed provider call. `permanent` tells callers not to retry."""
+    """A failed provider call. `permanent` tells callers not to retry; `ambiguous` that the
+    request may have reached the provider and taken effect (it timed out or the connection
+    broke after it was sent), so a call that must not happen twice is not simply repeated."""
 
     def __init__(
         self,
@@ -25,6 +27,7 @@ class ProviderError(Exception):
         status_code: int | None = None,
         error_key: str | None = None,
         retry_after: float | None = None,
+        ambiguous: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -32,6 +35,7 @@ class ProviderError(Exception):
         self.status_code = status_code
         self.error_key = error_key
         self.retry_after = retry_after
+        self.ambiguous = ambiguous
 
 
 MEDIA_URL_REFUSED = (
@@ -137,6 +141,21 @@ class StatusUpdate:
     error_detail: str | None = None
     # The provider's READ status: the person read the message (status stays delivered).
     read: bool = False
+    # Our message id, when the update came to the message's own status callback URL.
+    message_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboundRecord:
+    """One outbound message as the provider's message list reports it: how a send whose
+    answer was lost is found again."""
+
+    update: StatusUpdate  # handle, status, service, downgrade and error fields
+    from_number: str | None
+    to_number: str | None
+    content: str
+    media_url: str | None
+    created_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -235,6 +254,18 @@ class ProviderAdapter(Protocol):
     def message_status(
         self, *, credentials: AccountCredentials, provider_handle: str
     ) -> StatusUpdate | None: ...
+
+    def outbound_messages(
+        self,
+        *,
+        credentials: AccountCredentials,
+        from_number: str,
+        to_number: str,
+        created_after: datetime,
+    ) -> list[OutboundRecord]:
+        """Messages sent from our line `from_number` to `to_number` since `created_after`,
+        oldest first. Raises `ProviderError`."""
+        ...
 
     def send_reaction(
         self,

@@ -8,8 +8,9 @@ accounts exist and which lines each owns: accounts and lines it created itself, 
 tests `adopt` (the factories adopt every setup and line they make).
 
 Tests steer it through attributes: `assign_immediately`, `fail_next` (ProviderErrors to
-raise on the next calls, before anything else), `statuses` (what a status lookup
-answers), `fallback` (numbers without iMessage), and read `calls`.
+raise on the next calls, before anything else), `down_until` (an outage), `statuses` (what
+the provider reports for a handle), `fallback` (numbers without iMessage), and read
+`calls` and `outbound` (every message it accepted).
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from provisioning.providers.base import (
     AccountCredentials,
     ChildAccount,
     LineRequest,
     LineStateEntry,
+    OutboundRecord,
     ParsedWebhook,
     ProviderError,
     SendResult,
@@ -37,6 +42,7 @@ from provisioning.providers.sendblue import (
     add_line_body,
     child_account_body,
     contact_body,
+    outbound_messages_query,
     reaction_body,
     refusal_error,
     send_message_body,
@@ -44,6 +50,7 @@ from provisioning.providers.sendblue import (
     webhook_add_body,
 )
 from provisioning.simulator import rules
+from provisioning.simulator.message_query import InvalidFilter, MessageQuery
 
 
 @dataclass
@@ -76,8 +83,11 @@ class FakeProvider:
     emails: set[str] = field(default_factory=set)
     lines: dict[str, str] = field(default_factory=dict)  # number -> owning key id
     tickets: dict[str, FakeTicket] = field(default_factory=dict)
-    sent: dict[str, str] = field(default_factory=dict)  # message handle -> status
     webhooks: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # Every message the fake accepted, as its message list reports it (oldest first).
+    outbound: list[OutboundRecord] = field(default_factory=list)
+    # An outage: until then every call fails as a refused connection would.
+    down_until: datetime | None = None
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _tickets: itertools.count[int] = field(default_factory=lambda: itertools.count(5001))
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -85,6 +95,7 @@ class FakeProvider:
     def reset(self) -> None:
         with self._lock:
             self.assign_immediately = True
+            self.down_until = None
             for state in (
                 self.fail_next,
                 self.calls,
@@ -94,8 +105,8 @@ class FakeProvider:
                 self.emails,
                 self.lines,
                 self.tickets,
-                self.sent,
                 self.webhooks,
+                self.outbound,
             ):
                 state.clear()
 
@@ -122,6 +133,12 @@ class FakeProvider:
     def _record(self, method: str, **kwargs: Any) -> None:
         with self._lock:
             self.calls.append(FakeCall(method, kwargs))
+            if self.down_until is not None and timezone.now() < self.down_until:
+                raise ProviderError(
+                    f"provider unreachable on {method}: ConnectError",
+                    permanent=False,
+                    error_key="connection_error",
+                )
             if self.fail_next:
                 raise self.fail_next.pop(0)
 
@@ -254,19 +271,35 @@ class FakeProvider:
         }
         self._record("send_message", **fields)
         body = send_message_body(**fields)
+        service = self.fallback.get(to_number, "imessage")
         with self._provider():
             account = self._auth(credentials)
             rules.check_send(body)
             self._own_line(account, from_number)
-            handle = str(uuid.uuid4())
-            self.sent[handle] = "queued"
-        service = self.fallback.get(to_number, "imessage")
-        return SendResult(
-            provider_handle=handle,
-            status="queued",
-            service=service,
-            was_downgraded=service != "imessage",
-        )
+            result = SendResult(
+                provider_handle=str(uuid.uuid4()),
+                status="queued",
+                service=service,
+                was_downgraded=service != "imessage",
+            )
+            self.outbound.append(
+                OutboundRecord(
+                    update=StatusUpdate(
+                        provider_handle=result.provider_handle,
+                        status=result.status,
+                        service=result.service,
+                        was_downgraded=None,
+                        error_code=None,
+                        error_message=None,
+                    ),
+                    from_number=from_number,
+                    to_number=to_number,
+                    content=content or "",
+                    media_url=media_url,
+                    created_at=timezone.now(),
+                )
+            )
+        return result
 
     def message_status(
         self, *, credentials: AccountCredentials, provider_handle: str
@@ -277,17 +310,40 @@ class FakeProvider:
             rules.check_status_lookup(provider_handle)
             if provider_handle in self.statuses:
                 return self.statuses[provider_handle]
-            status = self.sent.get(provider_handle)
-        if status is None:
-            return None
-        return StatusUpdate(
-            provider_handle=provider_handle,
-            status=status,
-            service=None,
-            was_downgraded=None,
-            error_code=None,
-            error_message=None,
+            sent = [r.update for r in self.outbound if r.update.provider_handle == provider_handle]
+        return sent[0] if sent else None
+
+    def outbound_messages(
+        self,
+        *,
+        credentials: AccountCredentials,
+        from_number: str,
+        to_number: str,
+        created_after: datetime,
+    ) -> list[OutboundRecord]:
+        self._record(
+            "outbound_messages",
+            from_number=from_number,
+            to_number=to_number,
+            created_after=created_after,
         )
+        query = outbound_messages_query(
+            from_number=from_number, to_number=to_number, created_after=created_after, page=0
+        )
+        with self._provider():
+            self._auth(credentials)
+            try:
+                MessageQuery.parse({name: str(value) for name, value in query.items()})
+            except InvalidFilter as exc:
+                raise rules.Refusal(400, str(exc)) from None
+            records = list(self.outbound)
+        return [
+            replace(record, update=self.statuses.get(record.update.provider_handle, record.update))
+            for record in records
+            if record.from_number == from_number
+            and record.to_number == to_number
+            and (record.created_at is None or record.created_at >= created_after)
+        ]
 
     def send_reaction(
         self,

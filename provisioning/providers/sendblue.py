@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -31,6 +31,7 @@ from provisioning.providers.base import (
     LineBlocked,
     LineRequest,
     LineStateEntry,
+    OutboundRecord,
     ParsedWebhook,
     ProviderError,
     ProviderWebhookEvent,
@@ -48,6 +49,9 @@ logger = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 MAX_BACKOFF_SECONDS = 8.0
 MAX_RETRY_AFTER_SECONDS = 60.0
+# The message lookup reads at most this many pages of this size (oldest first).
+LOOKUP_PAGE_SIZE = 100
+LOOKUP_MAX_PAGES = 5
 
 # Webhook types we register per setup (§10). The intake learns the type from the URL.
 WEBHOOK_TYPES = ("receive", "outbound", "typing_indicator", "line_assigned", "line_blocked")
@@ -381,6 +385,22 @@ def upload_media_body(*, source_url: str) -> dict[str, Any]:
     return {"media_url": source_url}
 
 
+def outbound_messages_query(
+    *, from_number: str, to_number: str, created_after: datetime, page: int
+) -> dict[str, Any]:
+    """`GET /api/v2/messages` filters: our line's messages to one person since a moment."""
+    return {
+        "is_outbound": "true",
+        "sendblue_number": from_number,
+        "to_number": to_number,
+        "created_at_gte": created_after.astimezone(UTC).isoformat(),
+        "order_by": "createdAt",
+        "order_direction": "asc",
+        "limit": LOOKUP_PAGE_SIZE,
+        "offset": page * LOOKUP_PAGE_SIZE,
+    }
+
+
 def refusal_error(
     status_code: int, message: str | None, *, permanent: bool = True
 ) -> ProviderError:
@@ -414,6 +434,27 @@ def _retry_after(response: httpx.Response) -> float | None:
     except ValueError:
         return None
     return seconds if 0 <= seconds <= MAX_RETRY_AFTER_SECONDS else None
+
+
+def _outbound_record(entry: object) -> OutboundRecord | None:
+    """One entry of the message list, or None when it is not an outbound message we can
+    identify (no handle, or marked inbound)."""
+    if not isinstance(entry, dict) or entry.get("is_outbound") is False:
+        return None
+    try:
+        _, update = _parse_status(entry)
+    except WebhookParseError:
+        return None
+    assert isinstance(update, StatusUpdate)
+    content = entry.get("content")
+    return OutboundRecord(
+        update=update,
+        from_number=to_e164(entry.get("from_number")) or to_e164(entry.get("sendblue_number")),
+        to_number=to_e164(entry.get("to_number")) or to_e164(entry.get("number")),
+        content=content if isinstance(content, str) else "",
+        media_url=_opt_str(entry.get("media_url")),
+        created_at=_parse_dt(entry.get("date_sent") or entry.get("date_created")),
+    )
 
 
 def _data(body: Any) -> dict[str, Any]:
@@ -508,16 +549,20 @@ class SendblueAdapter:
                     f"provider timed out on {method} {path}",
                     permanent=False,
                     error_key="timeout",
+                    ambiguous=ambiguous and not replay_safe,
                 )
                 if (ambiguous and not replay_safe) or attempt >= self.max_retries:
                     raise error from exc
             except httpx.TransportError as exc:
+                # Only a connection that was never made proves the request did not arrive.
+                ambiguous = not isinstance(exc, httpx.ConnectError)
                 error = ProviderError(
                     f"provider unreachable on {method} {path}: {type(exc).__name__}",
                     permanent=False,
                     error_key="connection_error",
+                    ambiguous=ambiguous and not replay_safe,
                 )
-                if attempt >= self.max_retries:
+                if (ambiguous and not replay_safe) or attempt >= self.max_retries:
                     raise error from exc
             else:
                 body = _json_or_none(response)
@@ -710,6 +755,46 @@ class SendblueAdapter:
         _, event = _parse_status(data)
         assert isinstance(event, StatusUpdate)
         return event
+
+    def outbound_messages(
+        self,
+        *,
+        credentials: AccountCredentials,
+        from_number: str,
+        to_number: str,
+        created_after: datetime,
+    ) -> list[OutboundRecord]:
+        """`GET /api/v2/messages` filtered to one line and person (SDK `messages.list`),
+        paged oldest first. Entries for another line or person are dropped here too, in
+        case the provider ignores a filter."""
+        records: list[OutboundRecord] = []
+        for page in range(LOOKUP_MAX_PAGES):
+            body = self._request(
+                "GET",
+                "/api/v2/messages",
+                credentials=credentials,
+                params=outbound_messages_query(
+                    from_number=from_number,
+                    to_number=to_number,
+                    created_after=created_after,
+                    page=page,
+                ),
+            )
+            entries = body.get("data") if isinstance(body, dict) else None
+            entries = entries if isinstance(entries, list) else []
+            for entry in entries:
+                record = _outbound_record(entry)
+                if (
+                    record is not None
+                    and record.to_number in {None, to_number}
+                    and record.from_number in {None, from_number}
+                ):
+                    records.append(record)
+            pagination = body.get("pagination") if isinstance(body, dict) else None
+            has_more = isinstance(pagination, dict) and pagination.get("hasMore") is True
+            if not has_more or not entries:
+                break
+        return records
 
     def send_reaction(
         self,

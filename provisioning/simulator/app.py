@@ -33,6 +33,7 @@ import httpx
 
 from console.phone import to_e164
 from provisioning.simulator import rules
+from provisioning.simulator.message_query import InvalidFilter, MessageQuery
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +158,8 @@ class Simulator:
         self.callbacks: dict[str, str] = {}  # message handle -> its status_callback
         # Tapbacks our lines sent (what the person's phone shows), oldest first.
         self.reactions: list[dict[str, Any]] = []
+        # Seconds send-message holds its answer after accepting (a slow provider).
+        self.send_answer_delay = 0.0
         self.deliveries: list[dict[str, Any]] = []  # every webhook attempt, for tests
         self._jobs: list[tuple[float, int, Callable[[], object]]] = []
         self._seq = itertools.count()
@@ -594,6 +597,9 @@ class Simulator:
                 with self.lock:
                     self.callbacks[handle] = callback
             self._progress(account, message, failed=line.status == "OFFLINE")
+            if self.send_answer_delay > 0:
+                # Accepted and progressing, but the caller waits: a slow provider.
+                time.sleep(self.send_answer_delay)
             return 200, dict(message)
 
         @route("GET", r"/api/status")
@@ -603,6 +609,36 @@ class Simulator:
             if message is None:
                 raise HttpError(404, "Message not found.")
             return 200, dict(message)
+
+        @route("GET", r"/api/v2/messages")
+        def messages_list(request: Request) -> tuple[int, Any]:
+            account = self._auth(request)
+            try:
+                query = MessageQuery.parse(request.query)
+            except InvalidFilter as exc:
+                raise HttpError(400, str(exc)) from None
+            with self.lock:
+                own = [
+                    dict(m)
+                    for m in self.messages.values()
+                    if m.get("accountEmail") == account.primary_email
+                ]
+            matching = sorted(
+                (m for m in own if query.matches(m)),
+                key=lambda m: str(m.get(query.order_key) or ""),
+                reverse=query.descending,
+            )
+            page = matching[query.offset : query.offset + query.limit]
+            return 200, {
+                "status": "OK",
+                "data": page,
+                "pagination": {
+                    "hasMore": query.offset + len(page) < len(matching),
+                    "limit": query.limit,
+                    "offset": query.offset,
+                    "total": len(matching),
+                },
+            }
 
         @route("GET", r"/api/evaluate-service")
         def evaluate_service(request: Request) -> tuple[int, Any]:
@@ -712,6 +748,14 @@ class Simulator:
         def control_block(request: Request, number: str) -> tuple[int, Any]:
             line = self.block_line(number, request.json().get("reason"))
             return 200, {"status": "OK", "number": line.number, "line_status": line.status}
+
+        @route("POST", r"/control/slow-sends")
+        def control_slow_sends(request: Request) -> tuple[int, Any]:
+            seconds = request.json().get("seconds")
+            if not isinstance(seconds, int | float) or not 0 <= seconds <= 600:
+                raise HttpError(400, "seconds must be a number from 0 to 600")
+            self.send_answer_delay = float(seconds)
+            return 200, {"status": "OK", "seconds": self.send_answer_delay}
 
         @route("POST", r"/control/sms-only")
         def control_sms_only(request: Request) -> tuple[int, Any]:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from messaging import services
 from messaging.models import Message, SendState
+from tests.messaging.sends import send_now
 from tests.private_redis import PrivateRedis, private_redis  # noqa: F401 - fixture
 from tests.realworker import (
     RealWorker,
@@ -38,17 +38,7 @@ FAST_SWEEP = {"SWEEP_INTERVAL_SECONDS": "1", "SEND_SWEEP_GRACE_SECONDS": "1"}
 
 
 def send(conversation: Any, text: str) -> str:
-    """An agent reply, stored and published after commit (as the API does)."""
-    return str(
-        services.message_send(
-            identity=conversation.identity,
-            conversation=conversation,
-            to=None,
-            text=text,
-            media_urls=[],
-            send_style=None,
-        ).message.id
-    )
+    return str(send_now(conversation, text).id)
 
 
 def wait_until(predicate: Any, worker: RealWorker, what: str) -> None:

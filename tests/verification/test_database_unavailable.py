@@ -15,6 +15,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
 from django.test.utils import override_settings
+from drf_spectacular.generators import SchemaGenerator
 
 from console.api.server_errors import DATABASE_RETRY_AFTER_SECONDS, server_error
 from messaging.models import Message
@@ -173,3 +174,13 @@ def test_the_error_handler_keeps_django_s_page_outside_the_api() -> None:
 
     assert response.status_code == 500
     assert not response["Content-Type"].startswith("application/json")
+
+
+def test_the_api_schema_documents_the_503_on_every_keyed_operation() -> None:
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    send = document["paths"]["/api/v1/imessage/messages"]["post"]["responses"]
+
+    assert "503" in send
+    assert send["503"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }

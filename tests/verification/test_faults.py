@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -26,6 +27,7 @@ from provisioning.providers.sendblue import SendblueAdapter
 from tests.console.factories import AgentIdentityFactory
 from tests.dbfaults import terminate_own_backend
 from tests.messaging.factories import MessageFactory
+from tests.messaging.sends import run_due_jobs
 from tests.realworker import (  # noqa: F401
     RealWorker,
     _start_worker,
@@ -46,17 +48,27 @@ SENT_BODY = {
 
 
 def scripted_adapter(script: list[str], calls: list[str]) -> SendblueAdapter:
-    """The real Sendblue adapter over a transport that plays `script` then succeeds."""
+    """The real Sendblue adapter over a transport that plays `script` then succeeds.
+
+    A "timeout" step is a send the provider accepted whose answer never came back: its
+    message list (`GET /api/v2/messages`) shows it from then on."""
+    accepted: list[dict[str, Any]] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
         step = script.pop(0) if script else "ok"
-        calls.append(step)
+        lookup = request.method == "GET" and request.url.path == "/api/v2/messages"
+        calls.append(f"lookup:{step}" if lookup else step)
         if step == "500":
             return httpx.Response(500, json={"status": "ERROR", "message": "upstream down"})
-        if step == "timeout":
-            raise httpx.ReadTimeout("read timed out", request=request)
         if step == "unreachable":
             raise httpx.ConnectError("connection refused", request=request)
+        if step == "timeout":
+            if not lookup:
+                sent = json.loads(request.content)
+                accepted.append({**SENT_BODY, "is_outbound": True, "content": sent["content"]})
+            raise httpx.ReadTimeout("read timed out", request=request)
+        if lookup:
+            return httpx.Response(200, json={"status": "OK", "data": accepted})
         return httpx.Response(200, json=SENT_BODY)
 
     return SendblueAdapter(
@@ -94,7 +106,7 @@ def send(client: Any, conversation: Any, capture: Any) -> Message:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("fault", ["500", "timeout", "unreachable"])
+@pytest.mark.parametrize("fault", ["500", "unreachable"])
 def test_a_provider_fault_during_a_send_is_retried_with_backoff_and_delivered_on_recovery(
     fault: str,
     conversation: Any,
@@ -108,42 +120,81 @@ def test_a_provider_fault_during_a_send_is_retried_with_backoff_and_delivered_on
     adapter = scripted_adapter([fault, fault], calls)
     monkeypatch.setattr(services, "_adapter", lambda: adapter)
 
-    message = send(identity_client, conversation, django_capture_on_commit_callbacks)
+    message = run_due_jobs(send(identity_client, conversation, django_capture_on_commit_callbacks))
 
-    message.refresh_from_db()
     assert calls == [fault, fault, "ok"]
     assert message.send_state == SendState.SENT
     assert message.provider_handle == SENT_BODY["message_handle"]
     retries = [c for c in countdowns if c]
-    assert len(retries) == 2 and retries[1] > retries[0]
+    assert len(retries) == 2 and retries[1] >= retries[0]
     assert emitted.types().count("imessage.sent") == 1
     assert "imessage.delivery_failed" not in emitted.types()
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("fault", ["500", "timeout", "unreachable"])
+def test_a_send_that_timed_out_after_the_provider_took_it_is_found_not_sent_twice(
+    conversation: Any,
+    identity_client: Any,
+    emitted: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    calls: list[str] = []
+    adapter = scripted_adapter(["timeout"], calls)
+    monkeypatch.setattr(services, "_adapter", lambda: adapter)
+
+    message = run_due_jobs(send(identity_client, conversation, django_capture_on_commit_callbacks))
+
+    assert calls == ["timeout", "lookup:ok"]
+    assert message.send_state == SendState.SENT
+    assert message.provider_handle == SENT_BODY["message_handle"]
+    assert emitted.types() == ["imessage.sent"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fault", ["500", "unreachable"])
 def test_a_provider_that_never_recovers_fails_the_message_with_a_reason(
     fault: str,
     conversation: Any,
     identity_client: Any,
     emitted: Any,
-    countdowns: list[float | None],
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     calls: list[str] = []
-    adapter = scripted_adapter([fault] * 50, calls)
+    adapter = scripted_adapter([fault] * 500, calls)
     monkeypatch.setattr(services, "_adapter", lambda: adapter)
 
-    message = send(identity_client, conversation, django_capture_on_commit_callbacks)
+    message = run_due_jobs(send(identity_client, conversation, django_capture_on_commit_callbacks))
 
-    message.refresh_from_db()
-    assert len(calls) == services.SEND_MAX_ATTEMPTS
+    assert len(calls) > 5  # retried across the whole window
     assert message.send_state == SendState.FAILED
     assert message.status == "error"
     assert message.error_message
+    assert message.updated_at >= message.created_at + timedelta(
+        minutes=settings.SEND_RETRY_WINDOW_MINUTES
+    )
     assert emitted.types().count("imessage.delivery_failed") == 1
     assert "imessage.sent" not in emitted.types()
+
+
+@pytest.mark.django_db
+def test_a_provider_that_keeps_timing_out_ends_outcome_unknown_not_failed(
+    conversation: Any,
+    identity_client: Any,
+    emitted: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    calls: list[str] = []
+    adapter = scripted_adapter(["timeout"] * 500, calls)
+    monkeypatch.setattr(services, "_adapter", lambda: adapter)
+
+    message = run_due_jobs(send(identity_client, conversation, django_capture_on_commit_callbacks))
+
+    assert calls.count("timeout") == 1  # sent once, then only looked up
+    assert (message.send_state, message.error_reason) == (SendState.UNKNOWN, "outcome_unknown")
+    assert emitted.types() == ["imessage.delivery_unknown"]
 
 
 @pytest.mark.django_db(transaction=True)

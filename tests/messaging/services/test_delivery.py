@@ -11,40 +11,11 @@ from django.utils import timezone
 
 from messaging import services
 from messaging.models import Message, SendState
-from provisioning.providers.base import ProviderError, StatusUpdate
+from provisioning.providers.base import ProviderError
 from tests.messaging.conftest import PERSON
+from tests.messaging.sends import queue_message, run_due_jobs, status, transient
 
 pytestmark = pytest.mark.django_db
-
-
-def queue_message(conversation, text="hello"):
-    """Store a message queued without running its job (as if the broker lost it)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(services, "_enqueue", lambda *a, **k: None)
-        return services.message_send(
-            identity=conversation.identity,
-            conversation=conversation,
-            to=None,
-            text=text,
-            media_urls=[],
-            send_style=None,
-        ).message
-
-
-def status(handle, value, **kwargs):
-    return StatusUpdate(
-        provider_handle=handle,
-        status=value,
-        service=kwargs.pop("service", None),
-        was_downgraded=kwargs.pop("was_downgraded", None),
-        error_code=kwargs.pop("error_code", None),
-        error_message=kwargs.pop("error_message", None),
-        **kwargs,
-    )
-
-
-def transient(message="upstream 503"):
-    return ProviderError(message, permanent=False, status_code=503)
 
 
 # --- The send task ----------------------------------------------------------------------
@@ -73,15 +44,14 @@ def test_a_second_run_of_the_task_does_not_send_again(conversation, fake_provide
 
 
 def test_provider_outage_is_retried_then_delivered(
-    conversation, fake_provider, emitted, django_capture_on_commit_callbacks, platform_setup
+    conversation, fake_provider, emitted, platform_setup
 ):
     fake_provider.fail_next.extend([transient(), ProviderError("timeout", permanent=False)])
     message = queue_message(conversation)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        services.message_deliver(message_id=message.id)
+    services.message_deliver(message_id=message.id)
+    message = run_due_jobs(message)
 
-    message.refresh_from_db()
     assert message.send_state == SendState.SENT
     assert message.send_attempts == 3
     assert len(fake_provider.calls_to("send_message")) == 3
@@ -93,7 +63,9 @@ def test_provider_outage_is_retried_then_delivered(
     assert message.status == "delivered"
 
 
-def test_a_transient_failure_requeues_with_exponential_backoff(conversation, fake_provider):
+def test_a_transient_failure_leaves_the_message_queued_until_a_backed_off_retry(
+    conversation, fake_provider, emitted
+):
     fake_provider.fail_next.append(transient())
     message = queue_message(conversation)
     before = timezone.now()
@@ -106,10 +78,24 @@ def test_a_transient_failure_requeues_with_exponential_backoff(conversation, fak
         services.message_deliver(message_id=message.id)
 
     message.refresh_from_db()
+    base = settings.SEND_RETRY_BASE_SECONDS
+    assert (message.send_state, message.status) == (SendState.QUEUED, "queued")
+    assert len(scheduled) == 1 and base / 2 <= scheduled[0] <= base  # jittered first delay
+    assert before + timedelta(seconds=base / 2) <= message.next_attempt_at
+    assert message.provider_call_started_at is None  # the provider surely refused it
+    assert emitted.types() == []
+
+
+def test_a_job_that_runs_before_its_retry_is_due_does_nothing(conversation, fake_provider):
+    fake_provider.fail_next.append(transient())
+    message = queue_message(conversation)
+    services.message_deliver(message_id=message.id)
+
+    services.message_deliver(message_id=message.id)  # a stray duplicate job, early
+
+    assert len(fake_provider.calls_to("send_message")) == 1
+    message.refresh_from_db()
     assert message.send_state == SendState.QUEUED
-    assert scheduled == [services.SEND_BACKOFF_BASE_SECONDS]
-    assert message.next_attempt_at >= before + timedelta(seconds=services.SEND_BACKOFF_BASE_SECONDS)
-    assert services._backoff(3, None) == services.SEND_BACKOFF_BASE_SECONDS * 4
 
 
 def test_a_permanent_provider_error_fails_the_message_with_a_reason(
@@ -129,22 +115,6 @@ def test_a_permanent_provider_error_fails_the_message_with_a_reason(
     assert message.error_reason
     assert emitted.types() == ["imessage.delivery_failed"]
     assert len(fake_provider.calls_to("send_message")) == 1
-
-
-def test_an_exhausted_retry_budget_fails_the_message(
-    conversation, fake_provider, emitted, django_capture_on_commit_callbacks
-):
-    fake_provider.fail_next.extend([transient() for _ in range(services.SEND_MAX_ATTEMPTS)])
-    message = queue_message(conversation)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        services.message_deliver(message_id=message.id)
-
-    message.refresh_from_db()
-    assert message.status == "error"
-    assert str(services.SEND_MAX_ATTEMPTS) in message.error_reason
-    assert len(fake_provider.calls_to("send_message")) == services.SEND_MAX_ATTEMPTS
-    assert emitted.types() == ["imessage.delivery_failed"]
 
 
 def test_a_downgrade_to_sms_is_recorded(conversation, fake_provider):
@@ -194,67 +164,6 @@ def test_the_sweep_waits_for_a_retry_that_is_not_due(conversation, fake_provider
         result = services.message_send_sweep()
 
     assert result.requeued == 0
-
-
-def test_a_stale_sending_row_with_a_handle_is_settled_from_the_provider_without_resending(
-    conversation, fake_provider, emitted
-):
-    message = queue_message(conversation)
-    Message.objects.filter(pk=message.pk).update(
-        send_state=SendState.SENDING, claimed_at=timezone.now(), provider_handle="h-lost"
-    )
-    fake_provider.statuses["h-lost"] = status("h-lost", "delivered", service="imessage")
-
-    with time_machine.travel(
-        timezone.now()
-        + timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS)
-        + timedelta(minutes=1)
-    ):
-        result = services.message_send_sweep()
-
-    assert result.reconciled == 1
-    message.refresh_from_db()
-    assert message.send_state == SendState.SENT
-    assert message.status == "delivered"
-    assert fake_provider.calls_to("send_message") == []
-    assert len(fake_provider.calls_to("message_status")) == 1
-    assert emitted.types() == ["imessage.sent", "imessage.delivered"]
-
-
-def test_a_stale_sending_row_without_a_handle_fails_instead_of_sending_twice(
-    conversation, fake_provider, emitted
-):
-    message = queue_message(conversation)
-    Message.objects.filter(pk=message.pk).update(
-        send_state=SendState.SENDING, claimed_at=timezone.now()
-    )
-
-    with time_machine.travel(
-        timezone.now()
-        + timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS)
-        + timedelta(minutes=1)
-    ):
-        result = services.message_send_sweep()
-
-    assert result.failed_unknown == 1
-    message.refresh_from_db()
-    assert message.status == "error"
-    assert message.error_code == "send_outcome_unknown"
-    assert fake_provider.calls_to("send_message") == []
-    assert emitted.types() == ["imessage.delivery_failed"]
-
-
-def test_a_sending_row_within_the_timeout_is_left_alone(conversation, fake_provider):
-    message = queue_message(conversation)
-    Message.objects.filter(pk=message.pk).update(
-        send_state=SendState.SENDING, claimed_at=timezone.now()
-    )
-
-    result = services.message_send_sweep()
-
-    assert result.failed_unknown == 0
-    message.refresh_from_db()
-    assert message.send_state == SendState.SENDING
 
 
 def test_a_broker_outage_at_commit_does_not_break_the_send(

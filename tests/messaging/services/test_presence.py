@@ -17,6 +17,8 @@ from routing.services import assignment_release, inbound_route
 from tests.console.views.conftest import _member_client
 from tests.messaging.conftest import PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory
+from tests.messaging.services.test_send_recovery import callback_body, post_callback
+from tests.provisioning.factories import setup_secret
 from tests.routing.factories import ContactRuleFactory
 from tests.webhooks.factories import WebhookSubscriptionFactory
 
@@ -78,6 +80,23 @@ def test_a_second_read_status_emits_nothing_more(conversation, emitted, platform
 
     services.message_status_update(setup=platform_setup, update=read)
 
+    assert emitted.types() == ["imessage.read"]
+
+
+def test_a_read_posted_to_the_messages_own_callback_url_is_recorded(
+    conversation, emitted, platform_setup
+):
+    message = sent_message(conversation)
+
+    post_callback(
+        platform_setup,
+        str(message.id),
+        callback_body("out-1", "READ"),
+        setup_secret(platform_setup),
+    )
+
+    message.refresh_from_db()
+    assert (message.status, message.read_at is not None) == ("delivered", True)
     assert emitted.types() == ["imessage.read"]
 
 

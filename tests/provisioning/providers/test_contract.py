@@ -9,9 +9,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from provisioning.providers.base import (
     MEDIA_URL_REFUSED,
@@ -232,6 +234,12 @@ def test_an_undocumented_webhook_type_is_refused(provider: Provider, account: Ch
         lambda a: a.send_typing(credentials=WRONG_KEYS, from_number=PERSON, to_number=PERSON),
         lambda a: a.mark_read(credentials=WRONG_KEYS, from_number=PERSON, to_number=PERSON),
         lambda a: a.message_status(credentials=WRONG_KEYS, provider_handle="h"),
+        lambda a: a.outbound_messages(
+            credentials=WRONG_KEYS,
+            from_number=PERSON,
+            to_number=PERSON,
+            created_after=timezone.now(),
+        ),
         lambda a: a.send_message(
             credentials=WRONG_KEYS,
             from_number=PERSON,
@@ -242,7 +250,7 @@ def test_an_undocumented_webhook_type_is_refused(provider: Provider, account: Ch
             status_callback=None,
         ),
     ],
-    ids=["add-line", "lines-state", "webhooks", "typing", "mark-read", "status", "send"],
+    ids=["add-line", "lines-state", "webhooks", "typing", "mark-read", "status", "list", "send"],
 )
 def test_wrong_keys_get_401_on_every_call(provider: Provider, call: Callable[[Any], Any]):
     assert refused(lambda: call(provider.adapter)) == (
@@ -329,6 +337,39 @@ def test_sending_from_a_line_of_another_account_is_refused(
     other = provider.child()
 
     assert refused(lambda: send(provider, account, from_number=line(other))) == NOT_REGISTERED
+
+
+def test_the_message_list_finds_the_lines_sends_to_one_person_since_a_moment(
+    provider: Provider, account: ChildAccount
+):
+    since = timezone.now() - timedelta(minutes=1)
+    first = send(provider, account).provider_handle
+    send(provider, account, to_number="+12025550188")
+    second = send(provider, account, content="And bring the form").provider_handle
+
+    found = provider.adapter.outbound_messages(
+        credentials=account.credentials,
+        from_number=line(account),
+        to_number=PERSON,
+        created_after=since,
+    )
+
+    assert [r.update.provider_handle for r in found] == [first, second]
+    assert [(r.from_number, r.to_number) for r in found] == [(line(account), PERSON)] * 2
+    assert found[1].content == "And bring the form"
+
+
+def test_the_message_list_refuses_a_person_who_is_not_a_number(
+    provider: Provider, account: ChildAccount
+):
+    assert refused(
+        lambda: provider.adapter.outbound_messages(
+            credentials=account.credentials,
+            from_number=line(account),
+            to_number="555-0143",
+            created_after=timezone.now(),
+        )
+    ) == bad_request("`to_number` must be an E.164 phone number.")
 
 
 # --- Tapbacks, typing, read receipts, media -----------------------------------------------
@@ -464,7 +505,7 @@ def test_every_adapter_method_that_calls_the_provider_is_exercised_here():
         if not name.startswith("_") and name != "parse_webhook"
     ]
 
-    assert len(methods) >= 11
+    assert len(methods) >= 12
     assert [m for m in methods if f".{m}(" not in source and f'"{m}"' not in source] == []
 
 

@@ -33,6 +33,7 @@ def test_catalog_lists_the_contract_events_then_the_opt_in_ones(identity_client)
         ("imessage.sent", False),
         ("imessage.delivered", False),
         ("imessage.delivery_failed", False),
+        ("imessage.delivery_unknown", True),
         ("imessage.read", True),
         ("imessage.typing", True),
         ("imessage.connected", True),

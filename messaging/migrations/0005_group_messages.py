@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('console', '0003_console_role_groups'),
-        ('messaging', '0003_blocked_conversation_index'),
+        ('messaging', '0004_blocked_conversation_index'),
         ('provisioning', '0003_setup_default_and_line_idempotency'),
         ('routing', '0003_number_claim_identity'),
     ]

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('console', '0003_console_role_groups'),
-        ('messaging', '0002_remove_conversation_messaging_c_identit_62f1a9_idx_and_more'),
+        ('messaging', '0003_message_provider_call_started_at'),
         ('provisioning', '0003_setup_default_and_line_idempotency'),
         ('routing', '0003_number_claim_identity'),
     ]

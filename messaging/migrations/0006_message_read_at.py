@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0004_group_messages'),
+        ('messaging', '0005_group_messages'),
     ]
 
     operations = [
