@@ -86,7 +86,9 @@ class Assignment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     released_at = models.DateTimeField(null=True, blank=True)
-    release_reason = models.CharField(max_length=8, choices=ReleaseReason.choices, blank=True)
+    release_reason = models.CharField(
+        max_length=8, choices=ReleaseReason.choices, blank=True, default=""
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -5,7 +5,9 @@ It builds the same wire bodies as the Sendblue adapter and checks them with the
 simulator's rules (`provisioning.simulator.rules`); a refusal becomes the `ProviderError`
 the adapter makes of the simulator's answer. Like the real provider it knows which
 accounts exist and which lines each owns: accounts and lines it created itself, and those
-tests `adopt` (the factories adopt every setup and line they make).
+tests `adopt` (the factories adopt every setup and line they make). A second process that
+shares the test's database (a real Celery worker) sets `shared_database`: it then learns
+the accounts and lines the test process set up from the setups recorded there.
 
 Tests steer it through attributes: `assign_immediately`, `fail_next` (ProviderErrors to
 raise on the next calls, before anything else), `down_until` (an outage), `statuses` (what
@@ -88,6 +90,8 @@ class FakeProvider:
     outbound: list[OutboundRecord] = field(default_factory=list)
     # An outage: until then every call fails as a refused connection would.
     down_until: datetime | None = None
+    # Learn unknown accounts and lines from the database (kept across `reset`).
+    shared_database: bool = False
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _tickets: itertools.count[int] = field(default_factory=lambda: itertools.count(5001))
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -162,13 +166,26 @@ class FakeProvider:
             raise refusal_error(refusal.status, refusal.message) from None
 
     def _auth(self, credentials: AccountCredentials) -> str:
+        if self.accounts.get(credentials.key_id) != credentials.secret and self.shared_database:
+            self._learn_from_database()
         if self.accounts.get(credentials.key_id) != credentials.secret:
             raise rules.Refusal(401, rules.INVALID_CREDENTIALS)
         return credentials.key_id
 
     def _own_line(self, account: str, number: object) -> None:
+        if isinstance(number, str) and self.lines.get(number) != account and self.shared_database:
+            self._learn_from_database()
         if not isinstance(number, str) or self.lines.get(number) != account:
             raise rules.Refusal(400, rules.FROM_NUMBER_NOT_REGISTERED)
+
+    def _learn_from_database(self) -> None:
+        """Adopt every setup recorded in the database, with its numbered lines."""
+        from provisioning.models import Setup
+        from provisioning.services import setup_credentials
+
+        for setup in Setup.objects.exclude(credentials_encrypted="").prefetch_related("lines"):
+            numbers = [line.number for line in setup.lines.all() if line.number]
+            self.adopt(setup_credentials(setup), numbers=numbers)
 
     def _ticket(self, account: str) -> FakeTicket:
         ticket = FakeTicket(request_id=str(next(self._tickets)), account_key=account)

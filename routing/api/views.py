@@ -182,15 +182,15 @@ class NumberListClaimApi(APIView):
     def post(self, request: Request) -> Response:
         key = caller_key(request)
         _require_admin(key, "claim dedicated numbers")
+        body = request.data if isinstance(request.data, dict) else {}
+        data = NumberClaimInputSerializer(data=body)
+        data.is_valid(raise_exception=True)
         idem_key = request.headers.get("Idempotency-Key")
         if not idem_key:
             raise ValidationFailed(
                 "Idempotency-Key header is required.",
                 extra={"fields": {"Idempotency-Key": ["required"]}},
             )
-        body = request.data if isinstance(request.data, dict) else {}
-        data = NumberClaimInputSerializer(data=body)
-        data.is_valid(raise_exception=True)
         line = numbers.dedicated_number_claim(
             organization=key.organization,
             actor=Actor.for_api_key(key),
