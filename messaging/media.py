@@ -108,7 +108,8 @@ def media_bytes_publish(
     """Host a small file we generate (the router's contact cards); returns a URL the
     provider can fetch (signed for MEDIA_PROVIDER_URL_TTL_SECONDS).
 
-    Identical content of one organisation is stored once.
+    Identical content of one organisation is stored once. `filename` is not used: stored
+    names take their extension from `content_type` (routing's hook passes it anyway).
     """
     digest = hashlib.sha256(body).hexdigest()
     media = MediaObject.objects.filter(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import re
 import time
 import uuid
@@ -161,8 +162,6 @@ def refresh_signed_urls(payload: str) -> str:
     """A webhook body with the media URLs of its message signed anew (a retry can go out
     long after the event was written). Only URLs we signed are renewed, never a look-alike
     someone else wrote. Returns `payload` itself when there is nothing to refresh."""
-    import json
-
     if "/media/s/" not in payload:
         return payload
     body = json.loads(payload)
