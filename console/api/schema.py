@@ -67,6 +67,7 @@ COMMON_ERRORS = {
     "401": "Missing, unknown, revoked or expired API key (one answer for all).",
     "403": "The key may not do this (e.g. an identity-scoped key on an admin operation).",
     "404": "The object, or an object the request names, does not exist for this key.",
+    "406": "The Accept header rules out JSON, the only format the API answers in.",
     "503": "The database is briefly unavailable (`server_error`); retry after `Retry-After`.",
 }
 BODY_ERRORS = {
