@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -49,6 +50,22 @@ class SetupFilterForm(forms.Form):
 
 class LineRoleForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=LineRole.choices)
+
+
+class LineAddForm(forms.Form):
+    """Order one more line on a setup; the token makes a double submit order only once."""
+
+    role = forms.ChoiceField(label="Role", choices=LineRole.choices, initial=LineRole.DEDICATED)
+    request_token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args: Any, platform: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        role = self.fields["role"]
+        assert isinstance(role, forms.ChoiceField)
+        if not platform:
+            # Router and pool lines belong to platform setups.
+            role.choices = [(LineRole.DEDICATED, LineRole.DEDICATED.label)]
+        self.fields["request_token"].initial = uuid.uuid4().hex
 
 
 class BlockedFilterForm(DateRangeMixin):
@@ -117,6 +134,11 @@ class AuditFilterForm(DateRangeMixin):
 
 class ConversationFilterForm(forms.Form):
     identity = forms.ChoiceField(required=False, label="Identity")
+    kind = forms.ChoiceField(
+        required=False,
+        label="Kind",
+        choices=[("", "Any"), ("person", "One person"), ("group", "Group (ignored)")],
+    )
 
     def __init__(self, *args: Any, handles: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -49,6 +49,27 @@ class ApiJsonNotFoundMiddleware:
         return response
 
 
+class ApiServerErrorMiddleware:
+    """Exceptions no API view handled answer the contract's JSON error shape: 503 with
+    `Retry-After` while the database is unreachable, 500 otherwise (never an HTML page,
+    not even with DEBUG on: clients and the provider parse every error body as JSON)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_api_request(request):
+            return None
+        log_api_failure(request, exception)
+        # What Django's own handler does for an uncaught exception: error reporters
+        # (and the test client) listen to this signal.
+        got_request_exception.send(sender=None, request=request)
+        return api_error_response(exception)
+
+
 SESSION_SEEN_KEY = "_bw_seen"
 # How stale the session's expiry may get before a request pushes it forward again.
 SESSION_REFRESH_SECONDS = 60
@@ -79,24 +100,3 @@ class SessionIdleRefreshMiddleware:
         if not isinstance(seen, int) or time.time() - seen >= SESSION_REFRESH_SECONDS:
             session_mark_seen(session)
         return response
-
-
-class ApiServerErrorMiddleware:
-    """Exceptions no API view handled answer the contract's JSON error shape: 503 with
-    `Retry-After` while the database is unreachable, 500 otherwise (never an HTML page,
-    not even with DEBUG on: clients and the provider parse every error body as JSON)."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not is_api_request(request):
-            return None
-        log_api_failure(request, exception)
-        # What Django's own handler does for an uncaught exception: error reporters
-        # (and the test client) listen to this signal.
-        got_request_exception.send(sender=None, request=request)
-        return api_error_response(exception)

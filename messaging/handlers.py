@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from messaging import media, send_recovery, services
+from messaging import media, presence, reactions, send_recovery, services
 from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import (
     InboundMessage,
@@ -32,13 +32,15 @@ def status_update_handle(*, setup: Setup, event: StatusUpdate, provider_event: A
     if event.message_ref is not None:
         # Posted to one message's own callback URL: tied to that message, even when the
         # send's answer (and so the handle) was lost.
-        send_recovery.message_callback_receive(setup=setup, update=event)
+        message = send_recovery.message_callback_receive(setup=setup, update=event)
+        if message is not None and event.read:
+            presence.message_read_record(message=message)
         return
     services.message_status_update(setup=setup, update=event)
 
 
 def inbound_reaction_handle(*, setup: Setup, event: InboundReaction, provider_event: Any) -> None:
-    services.inbound_reaction_receive(setup=setup, event=event)
+    reactions.inbound_reaction_receive(setup=setup, event=event)
 
 
 def typing_handle(*, setup: Setup, event: TypingEvent, provider_event: Any) -> None:
@@ -48,8 +50,7 @@ def typing_handle(*, setup: Setup, event: TypingEvent, provider_event: Any) -> N
     # Numbers are unique across lines: held by another setup means not this setup's.
     if line_number_held_elsewhere(setup=setup, number=event.line_number):
         raise ForeignReference
-    # The agent contract has no typing event: nothing to store or forward.
-    logger.debug("typing indicator on setup %s ignored", setup.id)
+    presence.typing_receive(setup=setup, event=event)
 
 
 def register() -> None:
@@ -61,4 +62,6 @@ def register() -> None:
     dispatch.register(InboundReaction, inbound_reaction_handle)
     dispatch.register(TypingEvent, typing_handle)
     hooks.on_assignment_changed(services.conversation_attach)
+    # After the attach: the connection events name the conversation it made.
+    hooks.on_assignment_changed(presence.connection_changed)
     hooks.on_media_publish(media.media_bytes_publish)

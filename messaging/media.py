@@ -229,6 +229,14 @@ def _download(url: str, limit: int) -> tuple[IO[bytes], str]:
     raise MediaFetchError("too many redirects", permanent=True)
 
 
+def inbound_media_items(url: str | None) -> list[dict[str, Any]]:
+    """The `media` of an inbound message: the provider's expiring URL, not yet re-hosted
+    (the fetch task or the sweep re-hosts it)."""
+    if not url:
+        return []
+    return [{"url": url, "content_type": None, "size": None, "rehosted": False}]
+
+
 def media_rehost(*, message_id: Any) -> bool:
     """Fetch an inbound message's provider media into our storage and point the message
     at our copy. Idempotent: already re-hosted items are skipped.

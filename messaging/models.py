@@ -90,14 +90,26 @@ class Conversation(models.Model):
         PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Inbound group threads, kept for audit only (never sent to, never an agent event).
+    # A group conversation has no remote number; `group_id` identifies it instead.
+    is_group = models.BooleanField(default=False)
+    group_id = models.CharField(max_length=255, blank=True, default="")
+    participants = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["identity", "remote_number"], name="conversation_unique_per_person"
-            )
+                fields=["identity", "remote_number"],
+                condition=Q(is_group=False),
+                name="conversation_unique_per_person",
+            ),
+            models.UniqueConstraint(
+                fields=["identity", "group_id"],
+                condition=Q(is_group=True),
+                name="conversation_unique_per_group",
+            ),
         ]
         indexes = [
             # Lists order by (-last_message_at, -id); the id tiebreak keeps pages stable.
@@ -108,6 +120,13 @@ class Conversation(models.Model):
                 fields=["organization", "-last_message_at", "-id"], name="conv_org_activity"
             ),
         ]
+
+    @property
+    def title(self) -> str:
+        """How staff pages name the conversation: the person, or the group's members."""
+        if self.is_group:
+            return f"Group: {', '.join(self.participants or [])}"
+        return self.remote_number
 
 
 class Message(models.Model):
@@ -138,7 +157,13 @@ class Message(models.Model):
     error_reason = models.TextField(null=True, blank=True)
     error_detail = models.TextField(null=True, blank=True)
     is_read = models.BooleanField(default=False)
+    # Outbound: when the person read it (the provider's READ status); status stays delivered.
+    read_at = models.DateTimeField(null=True, blank=True)
     is_blocked = models.BooleanField(default=False)
+    # A message of a group thread: who sent it, and everyone in the thread at the time.
+    is_group = models.BooleanField(default=False)
+    sender_number = models.CharField(max_length=320, null=True, blank=True)
+    participants = models.JSONField(default=list, blank=True)
     # Which rule blocked it (null: the filter-mode default); for audit and review only.
     blocked_rule_id = models.UUIDField(null=True, blank=True)
     review_state = models.CharField(max_length=16, blank=True)
@@ -181,6 +206,12 @@ class Message(models.Model):
                 fields=["organization", "-created_at"],
                 condition=Q(is_blocked=True),
                 name="msg_blocked_org_created",
+            ),
+            # Identity keys never see a conversation whose only traffic is blocked.
+            models.Index(
+                fields=["conversation"],
+                condition=Q(is_blocked=True),
+                name="msg_blocked_conversation",
             ),
             # The rolling send cap counts one identity's outbound rows of the last 24 h.
             models.Index(

@@ -127,12 +127,13 @@ def _live_reactions() -> Prefetch[Any]:
 
 
 def message_scope(*, key: ApiKey, agent_identity_id: uuid.UUID | None = None) -> QuerySet[Message]:
+    """Identity keys never see blocked rows nor group messages (kept for admins' audit)."""
     qs = Message.objects.filter(organization_id=key.organization_id)
     identity = acting_identity_for_key(key=key, agent_identity_id=agent_identity_id)
     if identity is not None:
         qs = qs.filter(identity_id=identity.id)
     if not key.is_admin:
-        qs = qs.filter(is_blocked=False)
+        qs = qs.filter(is_blocked=False, is_group=False)
     return qs
 
 
@@ -144,9 +145,13 @@ def conversation_scope(
     if identity is not None:
         qs = qs.filter(identity_id=identity.id)
     if not key.is_admin:
-        # A conversation that only ever held blocked rows would reveal the blocked sender.
+        qs = qs.filter(is_group=False)
+        # A conversation whose only traffic is blocked would reveal the blocked sender, even
+        # when they once connected: hidden until a message of theirs gets through. A
+        # connection with no traffic yet stays visible (the agent may greet the person).
         visible = Message.objects.filter(conversation=OuterRef("pk"), is_blocked=False)
-        qs = qs.filter(Q(assignment__isnull=False) | Exists(visible))
+        blocked = Message.objects.filter(conversation=OuterRef("pk"), is_blocked=True)
+        qs = qs.filter(Exists(visible) | (Q(assignment__isnull=False) & ~Exists(blocked)))
     return qs
 
 
@@ -158,6 +163,7 @@ def conversation_list(
     key: ApiKey,
     agent_identity_id: uuid.UUID | None = None,
     is_blocked: bool | None = None,
+    include_groups: bool = False,
     date_range: DateRange | None = None,
     limit: int,
     offset: int,
@@ -166,6 +172,8 @@ def conversation_list(
 
     `is_blocked` and the date range apply to the underlying messages: only conversations
     with matching messages are listed and the preview and counts cover those messages.
+    Group conversations are listed only with `include_groups` (admin keys; identity keys
+    never see them).
     """
     date_range = date_range or DateRange()
     msg_q = Q(conversation=OuterRef("pk"))
@@ -191,6 +199,8 @@ def conversation_list(
         )
 
     qs = conversation_scope(key=key, agent_identity_id=agent_identity_id)
+    if not include_groups:
+        qs = qs.filter(is_group=False)
     if (key.is_admin and is_blocked is not None) or date_range.is_set:
         qs = qs.filter(Exists(messages))
     qs = (
@@ -233,16 +243,21 @@ def message_list(
     thread_id: uuid.UUID | None = None,
     is_read: bool | None = None,
     is_blocked: bool | None = None,
+    include_groups: bool = False,
     date_range: DateRange | None = None,
     limit: int,
     offset: int,
 ) -> list[Message]:
-    """Newest first. Scoped keys never get a blocked row, whatever `is_blocked` says."""
+    """Newest first. Scoped keys never get a blocked row, whatever `is_blocked` says, nor
+    a group message. Admin keys get group messages with `include_groups`, or when they
+    name a group conversation."""
     if thread_id is not None and conversation_id is None:
         raise _invalid("thread_id", "requires conversation_id")
     qs = message_scope(key=key, agent_identity_id=agent_identity_id)
     if conversation_id is not None:
         qs = qs.filter(conversation_id=conversation_id)
+    elif not include_groups:
+        qs = qs.filter(is_group=False)
     if thread_id is not None and conversation_id is not None and thread_id != conversation_id:
         # Threads are flat: a thread is named by its conversation or any of its messages.
         qs = qs.filter(

@@ -1,5 +1,6 @@
 """Messaging writes: sending (outbox, rate cap, retries, sweep), delivery status, inbound
-storage, tapbacks, read receipts, typing and the conversation hook for routing.
+storage, read receipts, typing and the conversation hook for routing. Tapbacks live in
+`messaging.reactions`.
 
 Message text never goes to logs: log ids only.
 """
@@ -17,16 +18,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
-from console.errors import ApplicationError, Conflict, Forbidden, NotFound
+from console.errors import ApplicationError, Conflict, NotFound
 from console.models import AgentIdentity
+from messaging.media import inbound_media_items
 from messaging.media_urls import send_items
 from messaging.models import (
     Conversation,
     DeliveryStatus,
     Direction,
     Message,
-    Reaction,
-    ReactionType,
     SendState,
 )
 from messaging.webhooks import services as webhook_services
@@ -36,7 +36,6 @@ from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers.base import (
     AccountCredentials,
     InboundMessage,
-    InboundReaction,
     ProviderAdapter,
     ProviderError,
     SendResult,
@@ -63,9 +62,6 @@ DEDICATED_NOT_STARTED = (
 SEND_RATE_LIMITED = "The identity reached its rolling 24-hour send cap."
 CONVERSATION_NOT_FOUND = "Conversation not found."
 MESSAGE_NOT_FOUND = "Message not found."
-REACTION_NOT_FOUND = "Reaction not found."
-REACTION_NOT_OWN = "Only the sender can take back a tapback; this one is the other party's."
-REACTION_TARGET_NOT_INBOUND = "Tapbacks can only target a message the person sent."
 RECIPIENT_NOT_E164 = "This conversation is receive-only: its address is not a phone number."
 PROVIDER_UNAVAILABLE = "The messaging provider did not accept the request; try again."
 
@@ -129,6 +125,7 @@ def conversation_get_or_create(
     conversation, _ = Conversation.objects.get_or_create(
         identity=identity,
         remote_number=remote_number,
+        is_group=False,
         defaults={"organization_id": identity.organization_id, **(defaults or {})},
     )
     return conversation
@@ -334,6 +331,8 @@ def message_send(
 
     if not identity.imessage_enabled:
         raise ApplicationError(IMESSAGE_NOT_ENABLED, code="imessage_not_enabled")
+    if conversation is not None:
+        group_refuse(conversation)
     remote = conversation.remote_number if conversation is not None else to
     assert remote is not None
     if not _is_phone(remote):
@@ -749,6 +748,10 @@ def message_status_update(*, setup: Setup, update: StatusUpdate) -> Message | No
         logger.info("status callback for unknown handle ignored")
         return None
     _status_apply(message, update)
+    if update.read:
+        from messaging.presence import message_read_record
+
+        message_read_record(message=message)
     return message
 
 
@@ -763,6 +766,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     layer.
 
     Routing decides the identity (None: consumed as a router command or unroutable).
+    Group messages go to `messaging.groups` (audit only, never a 1:1 conversation).
     Blocked senders are stored `is_blocked` for audit with no event; a disabled identity
     gets the row but no event. A re-delivered provider handle is a no-op. Raises
     `ForeignReference` when the line or the handle belongs to another setup.
@@ -785,6 +789,11 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         if stored[1] != setup.id:
             raise ForeignReference
         return None
+    if event.is_group:
+        from messaging.groups import group_message_receive
+
+        # Kept for audit only: no 1:1 conversation, no agent event, no router reply.
+        return group_message_receive(line=line, event=event)
     route = inbound_route(line=line, sender=event.from_number, text=event.content)
     if route is None:
         return None
@@ -799,11 +808,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
             "last_message_at": None if route.is_blocked else now,
         },
     )
-    media = (
-        [{"url": event.media_url, "content_type": None, "size": None, "rehosted": False}]
-        if event.media_url
-        else []
-    )
+    media = inbound_media_items(event.media_url)
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -849,7 +854,15 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     return message
 
 
-# --- Tapbacks ----------------------------------------------------------------------
+# --- Provider calls on an open conversation ---------------------------------------
+
+
+def group_refuse(conversation: Conversation) -> None:
+    """Group threads are kept for audit only: raises 409 `group_not_supported`."""
+    if conversation.is_group:
+        from messaging.groups import GROUP_NOT_SUPPORTED
+
+        raise Conflict(GROUP_NOT_SUPPORTED, code="group_not_supported")
 
 
 def _provider_call_failed(exc: ProviderError) -> ApplicationError:
@@ -868,140 +881,6 @@ def _active_line_or_409(conversation: Conversation) -> PhoneLine:
     return line
 
 
-def _replace_live_reaction(
-    *,
-    message: Message,
-    direction: str,
-    part_index: int,
-    reaction: str,
-    custom_emoji: str | None,
-    remote_number: str,
-) -> Reaction:
-    """Retire the sender's live tapback on this part and store the new one.
-
-    The partial unique constraint makes concurrent swaps settle on one live row."""
-    for _ in range(3):
-        try:
-            with transaction.atomic():
-                Reaction.objects.filter(
-                    message=message, direction=direction, part_index=part_index, is_live=True
-                ).update(is_live=False, removed_at=timezone.now(), updated_at=timezone.now())
-                return Reaction.objects.create(
-                    organization_id=message.organization_id,
-                    identity_id=message.identity_id,
-                    conversation_id=message.conversation_id,
-                    message=message,
-                    direction=direction,
-                    reaction=reaction,
-                    custom_emoji=custom_emoji if reaction == ReactionType.CUSTOM else None,
-                    part_index=part_index,
-                    remote_number=remote_number,
-                )
-        except IntegrityError:
-            continue
-    raise Conflict("The tapback changed concurrently; try again.", code="reaction_conflict")
-
-
-def reaction_send(*, message: Message, reaction: str, part_index: int) -> Reaction:
-    """Send a tapback on an inbound message; a second one replaces the first.
-
-    The provider is called first: a failure (502) leaves the previous tapback live.
-    """
-    from routing.services import outbound_permission_check
-
-    identity = message.identity
-    if message.direction != Direction.INBOUND:
-        raise ApplicationError(REACTION_TARGET_NOT_INBOUND, code="invalid_reaction_target")
-    if not identity.imessage_enabled:
-        raise ApplicationError(IMESSAGE_NOT_ENABLED, code="imessage_not_enabled")
-    if not _is_phone(message.remote_number):
-        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
-    outbound_permission_check(identity=identity, number=message.remote_number)
-    line = _active_line_or_409(message.conversation)
-    assert message.provider_handle is not None
-    try:
-        _adapter().send_reaction(
-            credentials=_credentials(line),
-            from_number=line.number or "",
-            provider_handle=message.provider_handle,
-            reaction=reaction,
-            part_index=part_index,
-        )
-    except ProviderError as exc:
-        raise _provider_call_failed(exc) from exc
-    return _replace_live_reaction(
-        message=message,
-        direction=Direction.OUTBOUND,
-        part_index=part_index,
-        reaction=reaction,
-        custom_emoji=None,
-        remote_number=message.remote_number,
-    )
-
-
-def reaction_remove(*, reaction: Reaction) -> None:
-    """Take back our own tapback. Already gone: success without a provider call.
-    The other party's: 403. A provider failure leaves it live (502) for a retry."""
-    if reaction.direction != Direction.OUTBOUND:
-        raise Forbidden(REACTION_NOT_OWN, code="reaction_not_own")
-    if not reaction.is_live:
-        return
-    message = reaction.message
-    line = _active_line_or_409(message.conversation)
-    assert message.provider_handle is not None
-    try:
-        # Sendblue documents no removal call; iMessage takes a tapback back with the
-        # same kind prefixed by "-" (the adapter passes it through).
-        _adapter().send_reaction(
-            credentials=_credentials(line),
-            from_number=line.number or "",
-            provider_handle=message.provider_handle,
-            reaction=f"-{reaction.reaction}",
-            part_index=reaction.part_index,
-        )
-    except ProviderError as exc:
-        raise _provider_call_failed(exc) from exc
-    Reaction.objects.filter(pk=reaction.pk, is_live=True).update(
-        is_live=False, removed_at=timezone.now(), updated_at=timezone.now()
-    )
-
-
-@transaction.atomic
-def inbound_reaction_receive(*, setup: Setup, event: InboundReaction) -> Reaction | None:
-    """A tapback from the person (any emoji as `custom`) on a message of `setup`: swap or
-    remove their live one. Raises `ForeignReference` when the target is another setup's."""
-    target = (
-        Message.objects.select_related("identity")
-        .filter(provider_handle=event.target_provider_handle, line__setup=setup)
-        .first()
-    )
-    if target is None:
-        _refuse_foreign_handle(setup=setup, provider_handle=event.target_provider_handle)
-    if target is None or target.remote_number != event.from_number:
-        logger.info("inbound reaction for an unknown or foreign message ignored")
-        return None
-    if event.removed:
-        Reaction.objects.filter(
-            message=target,
-            direction=Direction.INBOUND,
-            part_index=event.part_index,
-            is_live=True,
-        ).update(is_live=False, removed_at=timezone.now(), updated_at=timezone.now())
-        return None
-    reaction_kind = event.reaction if event.reaction in ReactionType.values else ReactionType.CUSTOM
-    reaction = _replace_live_reaction(
-        message=target,
-        direction=Direction.INBOUND,
-        part_index=event.part_index,
-        reaction=reaction_kind,
-        custom_emoji=event.custom_emoji,
-        remote_number=event.from_number,
-    )
-    if not target.is_blocked and target.identity.imessage_enabled:
-        _emit("imessage.reaction_received", identity=target.identity, reaction=reaction)
-    return reaction
-
-
 # --- Read receipts and typing -------------------------------------------------------
 
 
@@ -1014,6 +893,7 @@ class MarkReadResult:
 def conversation_mark_read(*, conversation: Conversation) -> MarkReadResult:
     """Send a read receipt (best effort, as the provider documents it) and mark the
     conversation's visible inbound rows read."""
+    group_refuse(conversation)
     if not _is_phone(conversation.remote_number):
         raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
     line = _conversation_line(conversation)
@@ -1036,6 +916,7 @@ def conversation_mark_read(*, conversation: Conversation) -> MarkReadResult:
 
 
 def typing_send(*, conversation: Conversation) -> None:
+    group_refuse(conversation)
     if not _is_phone(conversation.remote_number):
         raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
     line = _active_line_or_409(conversation)
@@ -1059,13 +940,10 @@ __all__ = [
     "conversation_get_or_create",
     "conversation_mark_read",
     "inbound_message_receive",
-    "inbound_reaction_receive",
     "message_deliver",
     "message_send",
     "message_send_sweep",
     "message_status_update",
     "rate_status",
-    "reaction_remove",
-    "reaction_send",
     "typing_send",
 ]

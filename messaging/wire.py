@@ -92,7 +92,8 @@ def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str,
         "error_reason": message.error_reason,
         "error_detail": message.error_detail,
         "is_read": message.is_read,
-        "is_group": False,
+        "read_at": iso(message.read_at),
+        "is_group": message.is_group,
         "reply_to_message_id": str(message.reply_to_id) if message.reply_to_id else None,
         "thread_id": None,
         "thread_root_message_id": None,
@@ -101,6 +102,9 @@ def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str,
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
     }
+    if message.is_group:
+        body["sender_number"] = message.sender_number
+        body["participants"] = list(message.participants or [])
     if include_blocked:
         body["is_blocked"] = message.is_blocked
     return body
@@ -118,9 +122,13 @@ def conversation_wire(conversation: Conversation) -> dict[str, Any]:
         "id": str(conversation.id),
         "assignment_id": str(conversation.assignment_id) if conversation.assignment_id else None,
         "assignment_status": _assignment_status(conversation),
-        "remote_number": conversation.remote_number,
-        "participants": [conversation.remote_number],
-        "is_group": False,
+        "remote_number": None if conversation.is_group else conversation.remote_number,
+        "participants": (
+            list(conversation.participants or [])
+            if conversation.is_group
+            else [conversation.remote_number]
+        ),
+        "is_group": conversation.is_group,
         "group_creation_status": None,
         "created_at": iso(conversation.created_at),
         "updated_at": iso(conversation.updated_at),

@@ -35,6 +35,8 @@ class Setup(models.Model):
     failure_reason = models.TextField(blank=True)
     # Platform setups carry the router and pool lines shared by every organisation.
     is_platform = models.BooleanField(default=False)
+    # Where the organisation's dedicated-number claims go when they name no setup.
+    is_default = models.BooleanField(default=False)
     credentials_encrypted = models.TextField(blank=True, editable=False)
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
@@ -48,7 +50,12 @@ class Setup(models.Model):
                 fields=["organization", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="setup_idempotency_key_unique",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(is_default=True),
+                name="setup_one_default_per_organization",
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "status", "-created_at"]),
@@ -77,6 +84,8 @@ class PhoneLine(models.Model):
     role = models.CharField(max_length=10, choices=LineRole.choices, default=LineRole.DEDICATED)
     # Outstanding provider request (ticket id) while the line waits for carrier placement.
     provider_request_id = models.CharField(max_length=64, blank=True)
+    # The Idempotency-Key of the add-line request that ordered this line, if any.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     identity = models.ForeignKey(
         AgentIdentity,
         on_delete=models.SET_NULL,
@@ -105,6 +114,11 @@ class PhoneLine(models.Model):
                 condition=Q(state="pending", number__isnull=True)
                 | Q(state="assigned", number__isnull=False),
                 name="phone_line_state_matches_number",
+            ),
+            models.UniqueConstraint(
+                fields=["setup", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="phone_line_idempotency_key_unique_per_setup",
             ),
         ]
         indexes = [

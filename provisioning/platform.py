@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from console.models import Organization
 from console.services import Actor
 from provisioning.models import LineRole, PhoneLine, Setup, SetupStatus
-from provisioning.services import setup_create, setup_line_add
+from provisioning.lines import setup_line_add
+from provisioning.services import setup_create
 
 PLATFORM_ORG_SLUG = "bluewire-platform"
 PLATFORM_ORG_NAME = "Bluewire Platform"
@@ -37,7 +38,7 @@ def platform_setup_ensure(*, pool_lines: int, actor: Actor) -> PlatformSetupResu
 
     Returns the setup as it now stands, whether it was created, and the lines added to an
     existing setup. Raises `ProviderRefused` when the provider refuses the subaccount and
-    `provisioning.providers.base.ProviderError` when it fails while adding a line; a
+    the 502 `provider_error` of `setup_line_add` when it fails while adding a line; a
     provider outage while creating leaves the returned setup `failed` with a reason.
     """
     if pool_lines < 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import uuid
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from console.crypto import DecryptionError, decrypt
 from console.errors import NotFound
@@ -20,8 +20,10 @@ _DUMMY_SECRET = "x" * 43
 def setup_list(
     *, organization: Organization, status: str | None = None, search: str | None = None
 ) -> QuerySet[Setup]:
-    """Setups with `phone_line_count` annotated (one query, no N+1)."""
-    qs = Setup.objects.filter(organization=organization).annotate(phone_line_count=Count("lines"))
+    """Setups with `phone_line_count` (lines not released) annotated: one query, no N+1."""
+    qs = Setup.objects.filter(organization=organization).annotate(
+        phone_line_count=Count("lines", filter=Q(lines__released_at__isnull=True))
+    )
     if status:
         qs = qs.filter(status=status)
     if search:

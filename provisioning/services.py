@@ -133,16 +133,19 @@ def _fail(setup: Setup, reason: str) -> Setup:
 
 
 def _refresh_status(setup: Setup) -> None:
-    """A setup is active once none of its lines waits for carrier placement."""
-    if setup.status == SetupStatus.FAILED:
+    """A pending setup becomes active once none of its lines waits for carrier placement.
+
+    Never the other way round: a line added later leaves an active subaccount in service
+    (claims and sends keep using it while the new line waits).
+    """
+    if setup.status != SetupStatus.PENDING:
         return
-    waiting = setup.lines.filter(state=LineState.PENDING).exists()
-    new_status = SetupStatus.PENDING if waiting else SetupStatus.ACTIVE
-    if setup.status != new_status:
-        Setup.objects.filter(pk=setup.pk).exclude(status=SetupStatus.FAILED).update(
-            status=new_status, updated_at=timezone.now()
-        )
-        setup.status = new_status
+    if setup.lines.filter(state=LineState.PENDING).exists():
+        return
+    Setup.objects.filter(pk=setup.pk, status=SetupStatus.PENDING).update(
+        status=SetupStatus.ACTIVE, updated_at=timezone.now()
+    )
+    setup.status = SetupStatus.ACTIVE
 
 
 def _creating(setup: Setup) -> bool:
@@ -213,13 +216,16 @@ def setup_create(
     The setup row is committed `pending` first and every provider call runs outside a
     database transaction, so a slow provider holds no lock and an interrupted create
     still leaves a setup with a status. The first line comes with the subaccount; each
-    further role in `line_roles` is requested with add-line.
+    further role in `line_roles` is requested with add-line. The organisation's first
+    setup that works becomes its default (where dedicated-number claims go).
 
     A provider 5xx/timeout leaves the setup `failed` with a readable `failure_reason`.
     A provider 4xx raises `ProviderRefused` (502) and removes the setup row again.
     With `idempotency_key`, a retry with the same request returns the same setup (as it
     now stands); see `_setup_start` for the conflicts it raises.
     """
+    from provisioning.lines import line_order, setup_default_if_none
+
     roles = line_roles or [LineRole.DEDICATED]
     setup, created = _setup_start(
         organization=organization,
@@ -273,7 +279,7 @@ def setup_create(
             secret=setup_webhook_secret(setup),
         )
         for role in roles[1:]:
-            _line_request(setup=setup, credentials=child.credentials, role=role)
+            line_order(PhoneLine.objects.create(setup=setup, role=role, state=LineState.PENDING))
     except ProviderError as exc:
         return _fail(
             setup,
@@ -281,6 +287,7 @@ def setup_create(
             f"or requesting lines ({exc.message}).",
         )
     _refresh_status(setup)
+    setup_default_if_none(setup)
     audit_record(
         organization=organization,
         actor=actor,
@@ -299,38 +306,6 @@ def setups_fail_interrupted() -> int:
         provider_account_id="",
         created_at__lt=timezone.now() - SETUP_CREATE_TIMEOUT,
     ).update(status=SetupStatus.FAILED, failure_reason=SETUP_INTERRUPTED, updated_at=timezone.now())
-
-
-def _line_request(*, setup: Setup, credentials: AccountCredentials, role: str) -> PhoneLine:
-    """Ask the provider for a line, then record it (the call runs before any row lock)."""
-    ticket = get_adapter().request_line(credentials=credentials)
-    number = to_e164(ticket.number)
-    if number and ticket.status == "FULFILLED":
-        return PhoneLine.objects.create(
-            setup=setup,
-            role=role,
-            state=LineState.ASSIGNED,
-            number=number,
-            assigned_at=timezone.now(),
-        )
-    return PhoneLine.objects.create(
-        setup=setup, role=role, state=LineState.PENDING, provider_request_id=ticket.request_id[:64]
-    )
-
-
-def setup_line_add(*, setup: Setup, role: str, actor: Actor) -> PhoneLine:
-    """Ask the provider for one more line on an existing setup."""
-    line = _line_request(setup=setup, credentials=setup_credentials(setup), role=role)
-    with transaction.atomic():
-        _refresh_status(setup)
-        audit_record(
-            organization=setup.organization,
-            actor=actor,
-            action="line.request",
-            obj=line,
-            after={"role": role, "state": line.state},
-        )
-    return line
 
 
 # --- lines -------------------------------------------------------------------

@@ -64,6 +64,12 @@ class AssignmentStatus(models.TextChoices):
     RELEASED = "released"
 
 
+class ReleaseReason(models.TextChoices):
+    PERSON = "person"  # the person texted disconnect
+    OPERATOR = "operator"  # a staff member released it in the console
+    AGENT = "agent"  # released through the API (an admin key, or the identity's deletion)
+
+
 class Assignment(models.Model):
     """One person connected to one identity over one pool line."""
 
@@ -80,6 +86,9 @@ class Assignment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.CharField(
+        max_length=8, choices=ReleaseReason.choices, blank=True, default=""
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -181,6 +190,10 @@ class NumberClaim(models.Model):
     request_fingerprint = models.CharField(max_length=64)
     line = models.ForeignKey(
         PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The identity an identity create made together with this claim (its replay target).
+    identity = models.ForeignKey(
+        AgentIdentity, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

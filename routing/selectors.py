@@ -7,6 +7,7 @@ identity-scoped keys); foreign rows behave as missing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -116,6 +117,22 @@ def active_assignment_on_line(*, line: PhoneLine, remote_number: str) -> Assignm
         .filter(pool_line=line, remote_number=remote_number, status=AssignmentStatus.ACTIVE)
         .first()
     )
+
+
+def group_connection_on_line(
+    *, line: PhoneLine, sender: str, participants: Sequence[str]
+) -> Assignment | None:
+    """The connection a group thread on a pool line belongs to, for audit: the sender's
+    active connection on that line, else another member's; None when nobody in the thread
+    is connected over it."""
+    members = [sender, *(p for p in participants if p != sender)]
+    connections = {
+        a.remote_number: a
+        for a in Assignment.objects.select_related("identity", "identity__organization").filter(
+            pool_line=line, remote_number__in=members, status=AssignmentStatus.ACTIVE
+        )
+    }
+    return next((connections[m] for m in members if m in connections), None)
 
 
 def assignment_list_for_key(

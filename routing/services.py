@@ -17,10 +17,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from console.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from console.errors import ApplicationError, Conflict, ValidationFailed
 from console.models import AgentIdentity, ApiKey, ApiKeyStatus, FilterMode, Organization
 from console.services import Actor, api_key_revoke, audit_record
-from provisioning.models import LineRole, LineState, PhoneLine, Setup, SetupStatus
+from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers import get_adapter
 from provisioning.providers.base import AccountCredentials, ProviderError
 from routing import hooks, replies
@@ -29,8 +29,8 @@ from routing.models import (
     Assignment,
     AssignmentStatus,
     ContactRule,
-    NumberClaim,
     PoolExhaustion,
+    ReleaseReason,
     ReplyKind,
     ReplyState,
     RouterReply,
@@ -388,20 +388,22 @@ def line_role_set(*, line: PhoneLine, role: str, actor: Actor) -> PhoneLine:
 
 
 @transaction.atomic
-def assignment_release(*, assignment: Assignment, actor: Actor) -> bool:
-    """Release an active connection; returns False when it was no longer active.
+def assignment_release(*, assignment: Assignment, actor: Actor, reason: str) -> bool:
+    """Release an active connection for `reason` (a `ReleaseReason`); returns False when
+    it was no longer active.
 
     The conditional update makes concurrent releases harmless: exactly one wins.
     """
     now = timezone.now()
     changed = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.ACTIVE).update(
-        status=AssignmentStatus.RELEASED, released_at=now, updated_at=now
+        status=AssignmentStatus.RELEASED, released_at=now, updated_at=now, release_reason=reason
     )
     if not changed:
         return False
     assignment.status = AssignmentStatus.RELEASED
     assignment.released_at = now
     assignment.updated_at = now
+    assignment.release_reason = reason
     hooks.assignment_changed(assignment)
     audit_record(
         organization=assignment.organization,
@@ -409,7 +411,7 @@ def assignment_release(*, assignment: Assignment, actor: Actor) -> bool:
         action="assignment.release",
         obj=assignment,
         before={"status": "active"},
-        after={"status": "released"},
+        after={"status": "released", "reason": reason},
     )
     return True
 
@@ -544,7 +546,9 @@ def _disconnect_on_router(*, router: PhoneLine, sender: str, handle: str) -> Non
     if identity is not None:
         assignment = active_assignment(identity=identity, remote_number=sender)
         if assignment is not None:
-            assignment_release(assignment=assignment, actor=ROUTER_ACTOR)
+            assignment_release(
+                assignment=assignment, actor=ROUTER_ACTOR, reason=ReleaseReason.PERSON
+            )
     _reply(line=router, to=sender, kind=ReplyKind.DISCONNECTED, text=replies.DISCONNECTED_REPLY)
 
 
@@ -582,7 +586,9 @@ def inbound_route(*, line: PhoneLine, sender: str, text: str) -> InboundRoute | 
             _reply(line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY)
             return None
         if command is not None and command.verb == "disconnect" and command.handle is None:
-            assignment_release(assignment=assignment, actor=ROUTER_ACTOR)
+            assignment_release(
+                assignment=assignment, actor=ROUTER_ACTOR, reason=ReleaseReason.PERSON
+            )
             _reply(
                 line=line, to=sender, kind=ReplyKind.DISCONNECTED, text=replies.DISCONNECTED_REPLY
             )
@@ -773,7 +779,7 @@ def identity_delete(*, identity: AgentIdentity, actor: Actor) -> None:
     for assignment in Assignment.objects.filter(
         identity=identity, status=AssignmentStatus.ACTIVE
     ).select_related("organization"):
-        assignment_release(assignment=assignment, actor=actor)
+        assignment_release(assignment=assignment, actor=actor, reason=ReleaseReason.AGENT)
     PhoneLine.objects.filter(identity=identity).update(identity=None, updated_at=timezone.now())
     audit_record(
         organization=identity.organization,
@@ -783,219 +789,3 @@ def identity_delete(*, identity: AgentIdentity, actor: Actor) -> None:
         before={"handle": identity.handle},
     )
     identity.delete()
-
-
-# --- Dedicated numbers -----------------------------------------------------------
-
-DEDICATED_RETRY_AFTER_SECONDS = 30
-
-
-class InventoryPending(ApplicationError):
-    status_code = 503
-    code = "dedicated_imessage_number_inventory_pending"
-
-
-class NumberQuotaExceeded(ApplicationError):
-    status_code = 402
-    code = "dedicated_imessage_number_quota_exceeded"
-
-
-def _pending(line: PhoneLine) -> InventoryPending:
-    return InventoryPending(
-        "The provider is still placing this number; retry shortly.",
-        extra={
-            "number_type": "dedicated_outbound",
-            "retry_after_seconds": DEDICATED_RETRY_AFTER_SECONDS,
-            "line_request_id": line.provider_request_id or None,
-        },
-        headers={"Retry-After": str(DEDICATED_RETRY_AFTER_SECONDS)},
-    )
-
-
-def dedicated_lines_for_org(organization: Organization) -> Any:
-    return PhoneLine.objects.filter(
-        setup__organization=organization,
-        setup__is_platform=False,
-        role=LineRole.DEDICATED,
-        released_at__isnull=True,
-    )
-
-
-def _claim_line(
-    *, organization: Organization, scope: str, key: str, fingerprint: str, actor: Actor
-) -> tuple[PhoneLine, bool]:
-    """Find or reserve the claim's line in one short transaction; returns (line, ordered).
-
-    `ordered` is True when this call reserved a new pending line and must now ask the
-    provider for it. The reservation counts against the quota at once, and the
-    organisation row lock serialises claims, so parallel claims cannot overshoot it.
-    """
-    from django.conf import settings
-
-    with transaction.atomic():
-        claim, _ = NumberClaim.objects.get_or_create(
-            organization=organization,
-            scope=scope,
-            key=key,
-            defaults={"request_fingerprint": fingerprint},
-        )
-        claim = (
-            NumberClaim.objects.select_for_update(of=("self",))
-            .select_related("line")
-            .get(pk=claim.pk)
-        )
-        if claim.request_fingerprint != fingerprint:
-            raise Conflict(
-                "This Idempotency-Key was already used with a different request body.",
-                code="idempotency_key_reused",
-            )
-        if claim.line is not None:
-            return claim.line, False
-        Organization.objects.select_for_update().filter(pk=organization.pk).first()
-        setup = (
-            Setup.objects.filter(
-                organization=organization, is_platform=False, status=SetupStatus.ACTIVE
-            )
-            .order_by("created_at")
-            .first()
-        )
-        if setup is None:
-            raise Conflict(
-                "The organisation has no active provider setup to claim a number under.",
-                code="no_active_setup",
-            )
-        limit = settings.DEDICATED_NUMBERS_PER_ORG
-        current = dedicated_lines_for_org(organization).count()
-        if current >= limit:
-            raise NumberQuotaExceeded(
-                "The organisation has reached its dedicated number limit.",
-                extra={"number_type": "dedicated_outbound", "limit": limit, "current": current},
-            )
-        line = PhoneLine.objects.create(setup=setup, role=LineRole.DEDICATED)
-        claim.line = line
-        claim.save(update_fields=["line"])
-        audit_record(
-            organization=organization,
-            actor=actor,
-            action="dedicated_number.claim",
-            obj=line,
-            after={"state": line.state},
-        )
-        return line, True
-
-
-def _claim_order(line: PhoneLine) -> PhoneLine:
-    """Ask the provider for the reserved line (no transaction open) and record the answer.
-
-    On a provider error the reservation is dropped again, so a retry with the same key
-    orders afresh; the error becomes a 502.
-    """
-    from provisioning.services import line_assign
-
-    try:
-        request = get_adapter().request_line(credentials=setup_credentials(line.setup))
-    except ProviderError as exc:
-        # The claim's line reference is nulled by the foreign key (SET_NULL).
-        line.delete()
-        logger.warning("dedicated line order failed permanent=%s", exc.permanent)
-        raise ApplicationError(
-            f"The iMessage provider could not place a number ({exc.message}).",
-            code="provider_error",
-            status_code=502,
-        ) from exc
-    PhoneLine.objects.filter(pk=line.pk, provider_request_id="").update(
-        provider_request_id=(request.request_id or "")[:64], updated_at=timezone.now()
-    )
-    line.refresh_from_db()
-    if request.number and request.status == "FULFILLED":
-        return (
-            line_assign(
-                setup=line.setup, number=request.number, line_request_id=line.provider_request_id
-            )
-            or line
-        )
-    return line
-
-
-def _claim_poll(line: PhoneLine) -> PhoneLine:
-    """Ask the provider whether it placed a pending line yet (no transaction open)."""
-    from provisioning.services import line_assign
-
-    if not line.provider_request_id:
-        # The order is still on its way (or died mid-call): the reconcile beat finds it.
-        return line
-    request = get_adapter().get_line_request(
-        credentials=setup_credentials(line.setup), request_id=line.provider_request_id
-    )
-    if request.number:
-        return (
-            line_assign(
-                setup=line.setup, number=request.number, line_request_id=line.provider_request_id
-            )
-            or line
-        )
-    return line
-
-
-def dedicated_number_claim(
-    *,
-    organization: Organization,
-    actor: Actor,
-    key: str,
-    scope: str = "org",
-    fingerprint: str = "",
-) -> PhoneLine:
-    """Claim a dedicated line for the organisation, once per `Idempotency-Key`.
-
-    The line is reserved (`pending`) and committed before the provider is asked, and no
-    row lock is held during a provider call: a retry with the same key finds the
-    reservation and never orders a second line. Raises `InventoryPending` (503, retry
-    with the same key) while the provider has not placed the line, `NumberQuotaExceeded`
-    (402), `Conflict` (idempotency_key_reused; no_active_setup), and a 502
-    `provider_error` when the provider fails the order.
-    """
-    line, ordered = _claim_line(
-        organization=organization, scope=scope, key=key, fingerprint=fingerprint, actor=actor
-    )
-    if ordered:
-        line = _claim_order(line)
-    elif line.state == LineState.PENDING:
-        line = _claim_poll(line)
-    if line.state != LineState.ASSIGNED:
-        raise _pending(line)
-    return line
-
-
-@transaction.atomic
-def dedicated_number_attach(
-    *, identity: AgentIdentity, line: PhoneLine | None, actor: Actor
-) -> AgentIdentity:
-    """Attach an owned dedicated line to `identity` (None: back to the shared service)."""
-    current = list(PhoneLine.objects.select_for_update().filter(identity=identity))
-    if line is not None:
-        line = PhoneLine.objects.select_for_update().get(pk=line.pk)
-        if line.identity_id not in (None, identity.id):
-            raise Conflict("This number is attached to another identity.", code="number_in_use")
-    for other in current:
-        if line is None or other.pk != line.pk:
-            other.identity = None
-            other.save(update_fields=["identity", "updated_at"])
-    if line is not None and line.identity_id != identity.id:
-        line.identity = identity
-        line.save(update_fields=["identity", "updated_at"])
-    audit_record(
-        organization=identity.organization,
-        actor=actor,
-        action="identity.number_attach",
-        obj=identity,
-        before={"lines": [str(o.pk) for o in current]},
-        after={"line": str(line.pk) if line else None},
-    )
-    return identity
-
-
-def dedicated_line_get(*, organization: Organization, line_id: uuid.UUID) -> PhoneLine:
-    line = dedicated_lines_for_org(organization).filter(id=line_id).first()
-    if line is None or line.state != LineState.ASSIGNED:
-        raise NotFound("Number not found.")
-    return line

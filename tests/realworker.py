@@ -266,6 +266,10 @@ def main(argv: list[str] | None = None) -> None:
 
     # The test settings run tasks eagerly; a worker publishes follow-up tasks for real.
     app.conf.update(task_always_eager=False, task_default_queue=args.queue)
+    from provisioning.providers.fake import fake_provider
+
+    # The test process set up the provider's accounts; this process sees them in the database.
+    fake_provider.shared_database = True
     if args.beat:
         app.start(["beat", "--schedule", args.schedule, "--loglevel", "INFO"])
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -23,6 +24,7 @@ from console.models import HANDLE_PATTERN, AgentIdentity
 from console.selectors import identity_get_for_key, identity_list_for_key
 from console.services import Actor
 from provisioning.models import LineRole, LineState, PhoneLine
+from routing import numbers
 from routing import services as routing
 
 UNSUPPORTED_CREATE_FIELDS = ("mailbox", "tunnel", "phone_number", "vault_secret_ids")
@@ -226,34 +228,33 @@ class IdentityListCreateApi(APIView):
         if claim and not values["imessage_enabled"]:
             raise _field_error("claim_imessage_number", "Requires imessage_enabled: true.")
         actor = Actor.for_api_key(key)
-        line = None
-        if claim:
-            if AgentIdentity.objects.filter(handle=handle).exists():
-                raise routing.HandleUnavailable(
-                    routing.HANDLE_UNAVAILABLE, extra={"blocking_namespace": "identities"}
-                )
-            # The claim commits on its own, keyed by the handle (no Idempotency-Key on
-            # create): a 503 while the number is pending creates no identity but keeps the
-            # reservation, so the retried create reuses it instead of ordering another line.
-            line = routing.dedicated_number_claim(
-                organization=key.organization,
-                actor=actor,
-                key=f"create:{handle}",
-                scope="identity-create",
-            )
-        with transaction.atomic():
+        identity_fields = {
+            "display_name": values.get("display_name"),
+            "description": values.get("description"),
+            "imessage_enabled": values["imessage_enabled"],
+            "contact_sharing_enabled": values["contact_sharing_enabled"],
+        }
+        if not claim:
             identity = routing.identity_create(
-                organization=key.organization,
-                actor=actor,
-                handle=handle,
-                display_name=values.get("display_name"),
-                description=values.get("description"),
-                imessage_enabled=values["imessage_enabled"],
-                contact_sharing_enabled=values["contact_sharing_enabled"],
+                organization=key.organization, actor=actor, handle=handle, **identity_fields
             )
-            if line is not None:
-                routing.dedicated_number_attach(identity=identity, line=line, actor=actor)
-        return Response(identity_wire(_fetch(identity)), status=status.HTTP_201_CREATED)
+            return Response(identity_wire(_fetch(identity)), status=status.HTTP_201_CREATED)
+        idem_key = request.headers.get("Idempotency-Key")
+        outcome = numbers.identity_create_with_number(
+            organization=key.organization,
+            actor=actor,
+            handle=handle,
+            identity_fields=identity_fields,
+            key=None if idem_key is None else validate_key(idem_key),
+            fingerprint=_claim_fingerprint(body),
+        )
+        notices = [notice.wire() for notice in outcome.notices]
+        body_out = identity_wire(_fetch(outcome.identity))
+        headers = {}
+        if notices:
+            body_out["notices"] = notices
+            headers["Inkbox-Notices"] = json.dumps(notices, separators=(",", ":"))
+        return Response(body_out, status=status.HTTP_201_CREATED, headers=headers)
 
 
 class IdentityDetailApi(APIView):
@@ -302,7 +303,7 @@ class IdentityDetailApi(APIView):
             idem_key = request.headers.get("Idempotency-Key")
             if not idem_key:
                 raise _field_error("Idempotency-Key", "Required with claim_imessage_number.")
-            line = routing.dedicated_number_claim(
+            line = numbers.dedicated_number_claim(
                 organization=key.organization,
                 actor=actor,
                 key=validate_key(idem_key),
@@ -316,15 +317,15 @@ class IdentityDetailApi(APIView):
                     identity=identity, actor=actor, inbound=inbound, outbound=outbound
                 )
             if claim:
-                routing.dedicated_number_attach(identity=identity, line=line, actor=actor)
+                numbers.dedicated_number_attach(identity=identity, line=line, actor=actor)
             elif "imessage_number_id" in values:
                 number_id: uuid.UUID | None = values["imessage_number_id"]
                 target = (
-                    routing.dedicated_line_get(organization=key.organization, line_id=number_id)
+                    numbers.dedicated_line_get(organization=key.organization, line_id=number_id)
                     if number_id is not None
                     else None
                 )
-                routing.dedicated_number_attach(identity=identity, line=target, actor=actor)
+                numbers.dedicated_number_attach(identity=identity, line=target, actor=actor)
         return Response(identity_wire(_fetch(identity)))
 
     @extend_schema(

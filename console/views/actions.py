@@ -1,4 +1,5 @@
-"""Operator actions outside the rules editor: line roles, connection release, webhook retry.
+"""Operator actions outside the rules editor: setup lines and default, line roles,
+connection release, webhook retry.
 
 Each action finds the object in the viewer's scope (404 otherwise), checks the viewer
 operates that organisation (403 otherwise), calls the owning app's service, and answers
@@ -14,12 +15,81 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from console.errors import ApplicationError
-from console.forms import LineRoleForm
+from console.forms import LineAddForm, LineRoleForm
 from console.views import selectors
 from console.views.access import console_view, user_actor
 from console.views.rendering import render_page
 from messaging.webhooks.services import delivery_retry
+from provisioning.lines import setup_default_set, setup_line_add
+from routing.models import ReleaseReason
 from routing.services import assignment_release, line_role_set
+
+
+def _setup_lines_section(
+    request: HttpRequest, setup_id: object, *, notice: str = "", error: str = "", status: int = 200
+) -> HttpResponse:
+    access = request.console  # type: ignore[attr-defined]
+    setup = selectors.setup_get(org_ids=access.org_ids, setup_id=setup_id)
+    return render_page(
+        request,
+        "console/setup_detail.html#lines-section",
+        {
+            "setup": setup,
+            "lines": list(selectors.setup_lines(setup=setup)),
+            "role_form": LineRoleForm(),
+            "add_form": LineAddForm(platform=setup.is_platform),
+            "can_edit": True,
+            "add_notice": notice,
+            "add_error": error,
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@console_view
+def setup_line_add_view(request: HttpRequest, setup_id: str) -> HttpResponse:
+    access = request.console  # type: ignore[attr-defined]
+    setup = selectors.setup_get(org_ids=access.org_ids, setup_id=setup_id)
+    access.require_operator(setup.organization_id)
+    form = LineAddForm(request.POST, platform=setup.is_platform)
+    notice, error, status = "", "", 200
+    if form.is_valid():
+        try:
+            line = setup_line_add(
+                setup=setup,
+                role=form.cleaned_data["role"],
+                actor=user_actor(request),
+                idempotency_key=f"console:{form.cleaned_data['request_token']}",
+            )
+            notice = (
+                f"Line {line.number} added."
+                if line.number
+                else "Line requested; the provider is placing it."
+            )
+        except ApplicationError as exc:
+            error, status = exc.message, 422 if exc.status_code < 500 else exc.status_code
+    else:
+        error, status = "Choose a role for the new line.", 422
+    if not request.htmx:  # type: ignore[attr-defined]
+        if error:
+            return HttpResponse(error, status=status, content_type="text/plain")
+        return redirect(reverse("console:setup", args=[setup.id]))
+    return _setup_lines_section(request, setup.id, notice=notice, error=error, status=status)
+
+
+@require_POST
+@console_view
+def setup_default_view(request: HttpRequest, setup_id: str) -> HttpResponse:
+    access = request.console  # type: ignore[attr-defined]
+    setup = selectors.setup_get(org_ids=access.org_ids, setup_id=setup_id)
+    access.require_operator(setup.organization_id)
+    try:
+        setup_default_set(setup=setup, actor=user_actor(request))
+    except ApplicationError as exc:
+        return HttpResponse(exc.message, status=422, content_type="text/plain")
+    return redirect(reverse("console:setup", args=[setup.id]))
 
 
 @require_POST
@@ -64,7 +134,9 @@ def assignment_release_view(request: HttpRequest, assignment_id: str) -> HttpRes
     access = request.console  # type: ignore[attr-defined]
     assignment = selectors.assignment_get(org_ids=access.org_ids, assignment_id=assignment_id)
     access.require_operator(assignment.organization_id)
-    assignment_release(assignment=assignment, actor=user_actor(request))
+    assignment_release(
+        assignment=assignment, actor=user_actor(request), reason=ReleaseReason.OPERATOR
+    )
     identity = assignment.identity
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect(reverse("console:identity", args=[identity.handle]))

@@ -11,6 +11,7 @@ from console.forms import (
     AuditFilterForm,
     ConversationFilterForm,
     DeliveryFilterForm,
+    LineAddForm,
     LineRoleForm,
     SetupFilterForm,
 )
@@ -71,6 +72,7 @@ def setup_detail(request: HttpRequest, setup_id: str) -> HttpResponse:
             "setup": setup,
             "lines": lines,
             "role_form": LineRoleForm(),
+            "add_form": LineAddForm(platform=setup.is_platform),
             "can_edit": request.console.can_operate_in(setup.organization_id),  # type: ignore[attr-defined]
             "now": timezone.now(),
         },
@@ -138,9 +140,12 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     form = ConversationFilterForm(
         request.GET or None, handles=selectors.identity_handles(org_ids=orgs)
     )
-    handle = form.cleaned_data["identity"] if form.is_valid() else ""
+    valid = form.is_valid()
+    handle = form.cleaned_data["identity"] if valid else ""
+    kind = form.cleaned_data["kind"] if valid else ""
     page = selectors.paginate(
-        selectors.conversation_list(org_ids=orgs, identity=handle), page=page_number(request)
+        selectors.conversation_list(org_ids=orgs, identity=handle, kind=kind),
+        page=page_number(request),
     )
     return render_page(
         request,

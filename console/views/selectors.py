@@ -80,6 +80,8 @@ class Dashboard:
     pending_lines: int
     oldest_pending_at: dt.datetime | None
     blocked_24h: int
+    # Inbound group messages: stored for audit, never delivered or answered.
+    groups_ignored_24h: int
     active_connections: int
     pool_capacity_left: int
     pool_lines: int
@@ -97,7 +99,10 @@ def dashboard_get(*, org_ids: Sequence[Any], days: int = 14) -> Dashboard:
         setup__organization_id__in=org_ids, state=LineState.PENDING
     ).aggregate(n=Count("id"), oldest=Min("requested_at"))
     messages_24h = Message.objects.filter(organization_id__in=org_ids, created_at__gte=since)
-    blocked_24h = messages_24h.filter(is_blocked=True).count()
+    held_24h = messages_24h.aggregate(
+        blocked=Count("id", filter=Q(is_blocked=True)),
+        groups=Count("id", filter=Q(is_group=True)),
+    )
     sends = (
         messages_24h.filter(direction=Direction.OUTBOUND)
         .values("identity_id")
@@ -124,7 +129,8 @@ def dashboard_get(*, org_ids: Sequence[Any], days: int = 14) -> Dashboard:
     return Dashboard(
         pending_lines=pending["n"],
         oldest_pending_at=pending["oldest"],
-        blocked_24h=blocked_24h,
+        blocked_24h=held_24h["blocked"],
+        groups_ignored_24h=held_24h["groups"],
         active_connections=active_connections,
         pool_capacity_left=sum(max(0, per_day - n) for n in pool_rows),
         pool_lines=len(pool_rows),
@@ -174,7 +180,7 @@ def setup_list(*, org_ids: Sequence[Any], status: str | None = None) -> QuerySet
         Setup.objects.filter(organization_id__in=org_ids)
         .select_related("organization")
         .annotate(
-            line_count=Count("lines", distinct=True),
+            line_count=Count("lines", filter=Q(lines__released_at__isnull=True), distinct=True),
             pending_count=Count("lines", filter=Q(lines__state=LineState.PENDING), distinct=True),
         )
         .order_by("-created_at", "id")
@@ -304,7 +310,10 @@ def blocked_get(*, org_ids: Sequence[Any], message_id: Any) -> Message:
     )
 
 
-def conversation_list(*, org_ids: Sequence[Any], identity: str = "") -> QuerySet[Conversation]:
+def conversation_list(
+    *, org_ids: Sequence[Any], identity: str = "", kind: str = ""
+) -> QuerySet[Conversation]:
+    """`kind`: "person" for 1:1 conversations, "group" for the ignored group threads."""
     qs = (
         Conversation.objects.filter(organization_id__in=org_ids)
         .select_related("identity", "assignment")
@@ -312,6 +321,8 @@ def conversation_list(*, org_ids: Sequence[Any], identity: str = "") -> QuerySet
     )
     if identity:
         qs = qs.filter(identity__handle=identity)
+    if kind:
+        qs = qs.filter(is_group=kind == "group")
     return qs
 
 

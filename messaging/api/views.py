@@ -22,7 +22,7 @@ from console.errors import ValidationFailed
 from console.idempotency import IdempotentResponse, run_idempotent
 from console.models import AgentIdentity
 from console.selectors import acting_identity_for_key
-from messaging import media, media_urls, selectors, services
+from messaging import media, media_urls, reactions, selectors, services
 from messaging.api import serializers as s
 from messaging.models import Conversation, Message
 from messaging.wire import (
@@ -82,6 +82,7 @@ class ConversationListApi(APIView):
             key=caller_key(request),
             agent_identity_id=parse_uuid(params, "agent_identity_id"),
             is_blocked=parse_bool(params, "is_blocked"),
+            include_groups=parse_bool(params, "include_groups") is True,
             date_range=selectors.parse_date_range(params),
             limit=limit,
             offset=offset,
@@ -131,6 +132,7 @@ class MessageListSendApi(APIView):
             thread_id=parse_uuid(params, "thread_id"),
             is_read=parse_bool(params, "is_read"),
             is_blocked=parse_bool(params, "is_blocked"),
+            include_groups=parse_bool(params, "include_groups") is True,
             date_range=selectors.parse_date_range(params),
             limit=limit,
             offset=offset,
@@ -294,7 +296,7 @@ class ReactionCreateApi(APIView):
         key = caller_key(request)
         data = _data(s.ReactionCreateInputSerializer, request)
         message = selectors.message_get(key=key, message_id=data["message_id"])
-        reaction = services.reaction_send(
+        reaction = reactions.reaction_send(
             message=message, reaction=data["reaction"], part_index=data["part_index"]
         )
         return Response(reaction_wire(reaction), status=status.HTTP_201_CREATED)
@@ -309,7 +311,7 @@ class ReactionDeleteApi(APIView):
     )
     def delete(self, request: Request, reaction_id: uuid.UUID) -> Response:
         reaction = selectors.reaction_get(key=caller_key(request), reaction_id=reaction_id)
-        services.reaction_remove(reaction=reaction)
+        reactions.reaction_remove(reaction=reaction)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -35,6 +35,7 @@ from console.services import Actor, audit_record
 from messaging.media_urls import refresh_signed_urls
 from messaging.models import Direction, Message, Reaction
 from messaging.webhooks import safety
+from messaging.webhooks.catalog import EVENT_TYPES
 from messaging.webhooks.models import (
     DeliveryStatus,
     SigningKey,
@@ -48,21 +49,6 @@ from messaging.wire import iso, message_wire, reaction_wire
 
 logger = logging.getLogger(__name__)
 
-# --- Catalogue ----------------------------------------------------------------
-EVENT_CATALOG: tuple[tuple[str, str], ...] = (
-    ("imessage.received", "A person sent the identity a message (never for blocked senders)."),
-    ("imessage.reaction_received", "A person added or changed a tapback on a message."),
-    ("imessage.sent", "The provider accepted a message the identity sent."),
-    ("imessage.delivered", "A message the identity sent reached the person's device."),
-    ("imessage.delivery_failed", "A message the identity sent failed for good."),
-    (
-        "imessage.delivery_unknown",
-        "The provider may have delivered a message the identity sent, but it could not be "
-        "confirmed (status error, error_reason outcome_unknown). Opt-in. Do not resend it "
-        "without asking the person.",
-    ),
-)
-EVENT_TYPES = frozenset(name for name, _ in EVENT_CATALOG)
 
 ERR_EVENT_TYPES_EMPTY = "event_types must name at least one event type."
 ERR_EVENT_TYPES_DUPLICATE = "event_types must not repeat an event type."
@@ -456,21 +442,25 @@ def event_emit(
     identity: AgentIdentity,
     message: Message | None = None,
     reaction: Reaction | None = None,
+    details: dict[str, Any] | None = None,
 ) -> WebhookEvent | None:
     """Write the event and one delivery per matching subscription in the caller's
     transaction (the outbox); deliveries are enqueued after commit.
 
-    Returns None when nothing is to be delivered (identity disabled, blocked message, no
-    active subscription selecting `event_type`).
+    `data` carries `message` and `reaction` (null when not given) and, for events that
+    are about neither (typing, connections), the keys of `details` beside them. Returns
+    None when nothing is to be delivered (identity disabled, blocked message, no active
+    subscription selecting `event_type`). Raises ValueError for an unknown type or an
+    event with nothing to say.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    if message is None and reaction is None:
-        raise ValueError("event_emit needs a message or a reaction")
+    if message is None and reaction is None and not details:
+        raise ValueError("event_emit needs a message, a reaction or details")
     if not identity.imessage_enabled:
         return None
-    if message is not None and message.is_blocked:
-        return None
+    if message is not None and (message.is_blocked or message.is_group):
+        return None  # blocked rows and group messages are kept for audit only
     if reaction is not None and reaction.message.is_blocked:
         return None
     subscriptions = [
@@ -489,6 +479,7 @@ def event_emit(
         "event_type": event_type,
         "timestamp": iso(now),
         "data": {
+            **(details or {}),
             "message": message_wire(message, include_blocked=False) if message else None,
             "reaction": reaction_wire(reaction) if reaction else None,
             "contacts": [],

@@ -6,13 +6,29 @@ from typing import Any
 
 from rest_framework import serializers
 
-from provisioning.models import PhoneLine, Setup
+from provisioning.models import LineRole, PhoneLine, Setup
 
 
 class SetupCreateInputSerializer(serializers.Serializer[dict[str, Any]]):
     business_name = serializers.CharField(max_length=200, trim_whitespace=True)
     # The metaclass pops declared fields, so this does not shadow Field.label at runtime.
     label = serializers.CharField(max_length=200, trim_whitespace=True)  # type: ignore[assignment]
+
+
+class LineAddInputSerializer(serializers.Serializer[dict[str, Any]]):
+    role = serializers.ChoiceField(
+        choices=LineRole.choices, required=False, default=LineRole.DEDICATED
+    )
+
+
+class SetupUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
+    # Only `true`: a default is replaced by marking another setup, never cleared.
+    is_default = serializers.BooleanField()
+
+    def validate_is_default(self, value: bool) -> bool:
+        if value is not True:
+            raise serializers.ValidationError("Only true: mark another setup to move it.")
+        return value
 
 
 class PhoneLineOutputSerializer(serializers.ModelSerializer[PhoneLine]):
@@ -27,6 +43,7 @@ class PhoneLineOutputSerializer(serializers.ModelSerializer[PhoneLine]):
             "requested_at",
             "assigned_at",
             "blocked_at",
+            "released_at",
         ]
 
 
@@ -46,6 +63,7 @@ class SetupOutputSerializer(serializers.ModelSerializer[Setup]):
             "status",
             "failure_reason",
             "is_platform",
+            "is_default",
             "phone_line_count",
             "phone_lines",
             "created_at",
@@ -53,7 +71,8 @@ class SetupOutputSerializer(serializers.ModelSerializer[Setup]):
         ]
 
     def get_phone_line_count(self, setup: Setup) -> int:
-        return len(setup.lines.all())
+        # Counted from the prefetched lines: released ones are listed but not counted.
+        return sum(1 for line in setup.lines.all() if line.released_at is None)
 
 
 class SetupListItemSerializer(serializers.ModelSerializer[Setup]):
@@ -71,6 +90,7 @@ class SetupListItemSerializer(serializers.ModelSerializer[Setup]):
             "status",
             "failure_reason",
             "is_platform",
+            "is_default",
             "phone_line_count",
             "created_at",
             "updated_at",

@@ -1,12 +1,13 @@
 from django.urls import URLPattern, path
 
 from console.api.routes import api_path
-from provisioning.api.views import SetupDetailApi, SetupListCreateApi
+from provisioning.api.views import SetupDetailApi, SetupLineAddApi, SetupListCreateApi
 from provisioning.api.webhooks import ProviderWebhookView
 
 urlpatterns: list[URLPattern] = [
     *api_path("imessage/setups", SetupListCreateApi.as_view(), "setups"),
     *api_path("imessage/setups/<str:setup_id>", SetupDetailApi.as_view(), "setup-detail"),
+    *api_path("imessage/setups/<str:setup_id>/lines", SetupLineAddApi.as_view(), "setup-lines"),
     # <str:> rather than <uuid:>: a malformed id must reach the view and get the same
     # rejection as an unknown one, not Django's 404 page.
     *api_path(

@@ -1,4 +1,4 @@
-"""Setups API (admin keys only): create, list, detail."""
+"""Setups API (admin keys only): create, list, detail, mark default, add a line."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ from console.api.permissions import IsAdminKey
 from console.errors import ValidationFailed
 from console.idempotency import validate_key
 from console.services import Actor
-from provisioning import selectors, services
+from provisioning import lines, selectors, services
 from provisioning.api.serializers import (
+    LineAddInputSerializer,
+    PhoneLineOutputSerializer,
     SetupCreateInputSerializer,
     SetupListItemSerializer,
     SetupOutputSerializer,
+    SetupUpdateInputSerializer,
 )
 from provisioning.models import SetupStatus
 
@@ -100,3 +103,47 @@ class SetupDetailApi(APIView):
         key = caller_key(request)
         setup = selectors.setup_get(organization=key.organization, setup_id=setup_id)
         return Response(SetupOutputSerializer(setup).data)
+
+    @extend_schema(
+        operation_id="imessage_setups_update",
+        request=SetupUpdateInputSerializer,
+        responses={200: SetupOutputSerializer, 404: OpenApiTypes.OBJECT, **ERROR_RESPONSES},
+    )
+    def patch(self, request: Request, setup_id: str) -> Response:
+        key = caller_key(request)
+        setup = selectors.setup_get(organization=key.organization, setup_id=setup_id)
+        data = SetupUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lines.setup_default_set(setup=setup, actor=Actor.for_api_key(key))
+        setup = selectors.setup_get(organization=key.organization, setup_id=setup.id)
+        return Response(SetupOutputSerializer(setup).data)
+
+
+class SetupLineAddApi(APIView):
+    permission_classes = [IsAdminKey]
+
+    @extend_schema(
+        operation_id="imessage_setups_lines_create",
+        request=LineAddInputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        responses={
+            201: PhoneLineOutputSerializer,
+            404: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            502: OpenApiTypes.OBJECT,
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request, setup_id: str) -> Response:
+        key = caller_key(request)
+        setup = selectors.setup_get(organization=key.organization, setup_id=setup_id)
+        data = LineAddInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        idempotency_key = request.headers.get("Idempotency-Key")
+        line = lines.setup_line_add(
+            setup=setup,
+            role=data.validated_data["role"],
+            actor=Actor.for_api_key(key),
+            idempotency_key=None if idempotency_key is None else validate_key(idempotency_key),
+        )
+        return Response(PhoneLineOutputSerializer(line).data, status=status.HTTP_201_CREATED)

@@ -123,6 +123,10 @@ class InboundMessage:
     is_group: bool
     sent_at: datetime | None
     raw_type: str = "receive"
+    # Group threads only: the provider's group id ("" when it gave none) and every
+    # address in the thread, our line included.
+    group_id: str = ""
+    participants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,8 @@ class StatusUpdate:
     error_message: str | None
     error_reason: str | None = None
     error_detail: str | None = None
+    # The provider's READ status: the person read the message (status stays delivered).
+    read: bool = False
     # Our message id, when the update came to the message's own status callback URL.
     message_ref: str | None = None
 
@@ -171,6 +177,7 @@ class TypingEvent:
     contact_number: str
     line_number: str
     is_typing: bool
+    at: datetime | None = None  # the provider's timestamp, when it sent one
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,8 @@ _STATUS_MAP = {
     "SENT": "sent",
     "SUCCESS": "sent",
     "DELIVERED": "delivered",
-    # Our schema has no "read": a read message was certainly delivered.
+    # The agent contract has no "read" status: a read message was certainly delivered,
+    # and StatusUpdate.read carries the read itself.
     "READ": "delivered",
     "DECLINED": "declined",
     "ERROR": "error",
@@ -199,7 +200,8 @@ def _parse_receive(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
             part_index=part if isinstance(part, int) and part >= 0 else 0,
             removed=bool(body.get("removed") or body.get("is_removed")),
         )
-    group_id = body.get("group_id")
+    group_id = _opt_str(body.get("group_id")) or ""
+    is_group = body.get("message_type") == "group" or bool(group_id)
     return f"receive:{handle}", InboundMessage(
         provider_handle=handle,
         from_number=sender,
@@ -207,9 +209,27 @@ def _parse_receive(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
         content=content if isinstance(content := body.get("content"), str) else "",
         media_url=_opt_str(body.get("media_url")),
         service=map_service(body.get("service")) or "imessage",
-        is_group=body.get("message_type") == "group" or bool(group_id),
+        is_group=is_group,
         sent_at=_parse_dt(body.get("date_sent") or body.get("date_created")),
+        group_id=group_id[:MAX_HANDLE_LENGTH] if is_group else "",
+        participants=_participants(body.get("participants")) if is_group else (),
     )
+
+
+# A thread has at most a few dozen members; more is hostile and only bloats the row.
+MAX_PARTICIPANTS = 64
+
+
+def _participants(raw: object) -> tuple[str, ...]:
+    """The thread's addresses in the order given, deduplicated; unusable ones dropped."""
+    if not isinstance(raw, list):
+        return ()
+    seen: dict[str, None] = {}
+    for item in raw[: MAX_PARTICIPANTS * 2]:
+        address = _address(item)
+        if address is not None and len(address) <= 320:
+            seen.setdefault(address, None)
+    return tuple(seen)[:MAX_PARTICIPANTS]
 
 
 def _parse_status(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
@@ -224,6 +244,7 @@ def _parse_status(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
         error_message=_opt_str(body.get("error_message")),
         error_reason=_opt_str(body.get("error_reason")),
         error_detail=_opt_str(body.get("error_detail")),
+        read=raw_status == "READ",
     )
 
 
@@ -233,7 +254,10 @@ def _parse_typing(body: dict[str, Any]) -> tuple[str, ProviderWebhookEvent]:
     if contact is None or line is None:
         raise WebhookParseError("typing body without numbers")
     return f"typing:{body_digest(body)}", TypingEvent(
-        contact_number=contact, line_number=line, is_typing=bool(body.get("is_typing"))
+        contact_number=contact,
+        line_number=line,
+        is_typing=bool(body.get("is_typing")),
+        at=_parse_dt(body.get("timestamp")),
     )
 
 
@@ -289,6 +313,102 @@ def parse_sendblue_webhook(*, event_type_hint: str | None, body: Any) -> ParsedW
         )
     key, event = parser(body)
     return ParsedWebhook(event_key=key[:255], event_type=event_type, event=event)
+
+
+# --- Request bodies ------------------------------------------------------------
+# The wire bodies of the calls the adapter makes; the fake adapter checks the same bodies
+# against the provider's rules, so the two cannot drift apart.
+
+
+def child_account_body(
+    *, company_name: str, primary_email: str, provision_line: bool
+) -> dict[str, Any]:
+    return {
+        "company_name": company_name,
+        "primary_email": primary_email,
+        "provision_line": provision_line,
+    }
+
+
+def add_line_body() -> dict[str, Any]:
+    return {"line_request_type": "phone"}
+
+
+def webhook_add_body(*, url: str, webhook_type: str, secret: str) -> dict[str, Any]:
+    # globalSecret too: status callbacks have no per-webhook secret of their own, and the
+    # provider signs them with the account's global one.
+    return {
+        "webhooks": [{"url": url, "secret": secret}],
+        "type": webhook_type,
+        "globalSecret": secret,
+    }
+
+
+def send_message_body(
+    *,
+    from_number: str,
+    to_number: str,
+    content: str | None,
+    media_url: str | None,
+    send_style: str | None,
+    status_callback: str | None,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"number": to_number, "from_number": from_number}
+    if content:
+        payload["content"] = content
+    if media_url:
+        payload["media_url"] = media_url
+    if send_style:
+        payload["send_style"] = send_style
+    if status_callback:
+        payload["status_callback"] = status_callback
+    return payload
+
+
+def reaction_body(
+    *, from_number: str, provider_handle: str, reaction: str, part_index: int
+) -> dict[str, Any]:
+    return {
+        "from_number": from_number,
+        "message_handle": provider_handle,
+        "reaction": reaction,
+        "part_index": part_index,
+    }
+
+
+def contact_body(*, from_number: str, to_number: str) -> dict[str, Any]:
+    """Typing and mark-read: the contact and our line."""
+    return {"number": to_number, "from_number": from_number}
+
+
+def upload_media_body(*, source_url: str) -> dict[str, Any]:
+    return {"media_url": source_url}
+
+
+def outbound_messages_query(
+    *, from_number: str, to_number: str, created_after: datetime, page: int
+) -> dict[str, Any]:
+    """`GET /api/v2/messages` filters: our line's messages to one person since a moment."""
+    return {
+        "is_outbound": "true",
+        "sendblue_number": from_number,
+        "to_number": to_number,
+        "created_at_gte": created_after.astimezone(UTC).isoformat(),
+        "order_by": "createdAt",
+        "order_direction": "asc",
+        "limit": LOOKUP_PAGE_SIZE,
+        "offset": page * LOOKUP_PAGE_SIZE,
+    }
+
+
+def refusal_error(
+    status_code: int, message: str | None, *, permanent: bool = True
+) -> ProviderError:
+    """The error for a provider answer of `status_code` with the provider's `message`."""
+    text = f"provider answered HTTP {status_code}"
+    if message:
+        text = f"{text}: {message[:300]}"
+    return ProviderError(text, permanent=permanent, status_code=status_code)
 
 
 # --- The HTTP adapter --------------------------------------------------------
@@ -467,20 +587,13 @@ class SendblueAdapter:
     @staticmethod
     def _error(response: httpx.Response, body: Any, *, permanent: bool) -> ProviderError:
         message = None
-        error_key = None
         if isinstance(body, dict):
             message = _opt_str(body.get("message") or body.get("error_message"))
-            error_key = _opt_str(body.get("error_key"))
-        text = f"provider answered HTTP {response.status_code}"
-        if message:
-            text = f"{text}: {message[:300]}"
-        return ProviderError(
-            text,
-            permanent=permanent,
-            status_code=response.status_code,
-            error_key=error_key,
-            retry_after=_retry_after(response),
-        )
+        error = refusal_error(response.status_code, message, permanent=permanent)
+        if isinstance(body, dict):
+            error.error_key = _opt_str(body.get("error_key"))
+        error.retry_after = _retry_after(response)
+        return error
 
     # --- provisioning ------------------------------------------------------
 
@@ -491,11 +604,11 @@ class SendblueAdapter:
             "POST",
             self.child_account_path,
             credentials=self.agency,
-            json_body={
-                "company_name": company_name,
-                "primary_email": primary_email,
-                "provision_line": provision_line,
-            },
+            json_body=child_account_body(
+                company_name=company_name,
+                primary_email=primary_email,
+                provision_line=provision_line,
+            ),
             replay_safe=False,
         )
         data = _data(body)
@@ -531,13 +644,7 @@ class SendblueAdapter:
                 "POST",
                 "/api/account/webhooks",
                 credentials=credentials,
-                # globalSecret too: status callbacks have no per-webhook secret of their
-                # own, and the provider signs them with the account's global one.
-                json_body={
-                    "webhooks": [{"url": url, "secret": secret}],
-                    "type": webhook_type,
-                    "globalSecret": secret,
-                },
+                json_body=webhook_add_body(url=url, webhook_type=webhook_type, secret=secret),
             )
 
     @staticmethod
@@ -560,7 +667,7 @@ class SendblueAdapter:
             "POST",
             self.add_line_path,
             credentials=credentials,
-            json_body={"line_request_type": "phone"},
+            json_body=add_line_body(),
             replay_safe=False,
         )
         return self._line_request(_data(body))
@@ -614,15 +721,14 @@ class SendblueAdapter:
         send_style: str | None,
         status_callback: str | None,
     ) -> SendResult:
-        payload: dict[str, Any] = {"number": to_number, "from_number": from_number}
-        if content:
-            payload["content"] = content
-        if media_url:
-            payload["media_url"] = media_url
-        if send_style:
-            payload["send_style"] = send_style
-        if status_callback:
-            payload["status_callback"] = status_callback
+        payload = send_message_body(
+            from_number=from_number,
+            to_number=to_number,
+            content=content,
+            media_url=media_url,
+            send_style=send_style,
+            status_callback=status_callback,
+        )
         body = self._request(
             "POST",
             "/api/send-message",
@@ -667,16 +773,12 @@ class SendblueAdapter:
                 "GET",
                 "/api/v2/messages",
                 credentials=credentials,
-                params={
-                    "is_outbound": "true",
-                    "sendblue_number": from_number,
-                    "to_number": to_number,
-                    "created_at_gte": created_after.astimezone(UTC).isoformat(),
-                    "order_by": "createdAt",
-                    "order_direction": "asc",
-                    "limit": LOOKUP_PAGE_SIZE,
-                    "offset": page * LOOKUP_PAGE_SIZE,
-                },
+                params=outbound_messages_query(
+                    from_number=from_number,
+                    to_number=to_number,
+                    created_after=created_after,
+                    page=page,
+                ),
             )
             entries = body.get("data") if isinstance(body, dict) else None
             entries = entries if isinstance(entries, list) else []
@@ -707,12 +809,12 @@ class SendblueAdapter:
             "POST",
             "/api/send-reaction",
             credentials=credentials,
-            json_body={
-                "from_number": from_number,
-                "message_handle": provider_handle,
-                "reaction": reaction,
-                "part_index": part_index,
-            },
+            json_body=reaction_body(
+                from_number=from_number,
+                provider_handle=provider_handle,
+                reaction=reaction,
+                part_index=part_index,
+            ),
         )
 
     def send_typing(
@@ -722,7 +824,7 @@ class SendblueAdapter:
             "POST",
             "/api/send-typing-indicator",
             credentials=credentials,
-            json_body={"number": to_number, "from_number": from_number},
+            json_body=contact_body(from_number=from_number, to_number=to_number),
         )
 
     def mark_read(
@@ -732,7 +834,7 @@ class SendblueAdapter:
             "POST",
             "/api/mark-read",
             credentials=credentials,
-            json_body={"number": to_number, "from_number": from_number},
+            json_body=contact_body(from_number=from_number, to_number=to_number),
         )
 
     def upload_media(self, *, credentials: AccountCredentials, source_url: str) -> UploadResult:
@@ -740,7 +842,7 @@ class SendblueAdapter:
             "POST",
             "/api/upload-media-object",
             credentials=credentials,
-            json_body={"media_url": source_url},
+            json_body=upload_media_body(source_url=source_url),
         )
         data = _data(body)
         return UploadResult(

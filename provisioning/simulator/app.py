@@ -31,27 +31,15 @@ from urllib.parse import parse_qs
 import httpx
 
 from console.phone import to_e164
-from provisioning.providers.base import MEDIA_URL_REFUSED, media_url_acceptable
+from provisioning.simulator import rules
+from provisioning.simulator.handset import handset_routes_build
 from provisioning.simulator.message_query import InvalidFilter, MessageQuery
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK_RETRY_DELAYS = (5.0, 30.0, 120.0)
-WEBHOOK_TYPES = {
-    "receive",
-    "outbound",
-    "typing_indicator",
-    "call_log",
-    "line_blocked",
-    "line_assigned",
-    "contact_created",
-    "call_completed",
-    "inbound_call",
-    "contact_profile",
-}
 # Simulator controls, the patient's handset and media stay up during a provider outage.
 OFF_API_PREFIXES = ("/control/", "/phone/", "/media/")
-REACTIONS = {"love", "like", "dislike", "laugh", "emphasize", "question"}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -167,7 +155,11 @@ class Simulator:
         self.messages: dict[str, dict[str, Any]] = {}
         self.handsets: dict[str, list[dict[str, Any]]] = {}
         self.media: dict[str, tuple[str, bytes]] = {}
-        self.sms_only: set[str] = set()
+        # Numbers without iMessage: the service their traffic falls back to (SMS or RCS).
+        self.fallback: dict[str, str] = {}
+        self.callbacks: dict[str, str] = {}  # message handle -> its status_callback
+        # Tapbacks our lines sent (what the person's phone shows), oldest first.
+        self.reactions: list[dict[str, Any]] = []
         # Seconds send-message holds its answer after accepting (a slow provider).
         self.send_answer_delay = 0.0
         # Until this clock reading the provider API answers 503 (an upstream outage drill).
@@ -198,7 +190,8 @@ class Simulator:
         self.tickets = {t["id"]: Ticket(**t) for t in data.get("tickets", [])}
         self.messages = data.get("messages", {})
         self.handsets = data.get("handsets", {})
-        self.sms_only = set(data.get("sms_only", []))
+        self.fallback = dict(data.get("fallback", {}))
+        self.fallback.update(dict.fromkeys(data.get("sms_only", []), "SMS"))
         self._ticket_ids = itertools.count(max(self.tickets, default=1000) + 1)
         if self.assign_delay is not None and self.assign_delay > 0:
             for ticket in self.tickets.values():
@@ -218,7 +211,7 @@ class Simulator:
                 "tickets": [vars(t) for t in self.tickets.values()],
                 "messages": self.messages,
                 "handsets": self.handsets,
-                "sms_only": sorted(self.sms_only),
+                "fallback": self.fallback,
             }
             tmp = f"{self.state_path}.tmp"
             with open(tmp, "w") as handle:
@@ -384,6 +377,8 @@ class Simulator:
                 self.save()
         except HttpError as exc:
             status, payload, extra_headers = exc.status, exc.body, exc.headers
+        except rules.Refusal as exc:
+            status, payload = exc.status, {"status": "ERROR", "message": exc.message}
         if isinstance(payload, tuple):  # raw media bytes
             content_type, data = payload
         else:
@@ -414,7 +409,7 @@ class Simulator:
             raise HttpError(405, "Method not allowed.")
         raise HttpError(404, "Not found.")
 
-    def _route(self, method: str, *paths: str) -> Callable[[Callable[..., Any]], Any]:
+    def route(self, method: str, *paths: str) -> Callable[[Callable[..., Any]], Any]:
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
             for path in paths:
                 self._routes.append((method, re.compile(path), handler))
@@ -428,36 +423,33 @@ class Simulator:
         with self.lock:
             account = self.accounts.get(key_id)
         if account is None or not secrets.compare_digest(account.secret, secret):
-            raise HttpError(401, "Invalid API credentials")
+            raise HttpError(401, rules.INVALID_CREDENTIALS)
         if agency and not account.is_agency:
-            raise HttpError(403, "Only agency accounts can create child accounts.")
+            raise HttpError(403, rules.NOT_AGENCY)
         return account
 
     def _own_line(self, account: Account, number: object) -> Line:
         e164 = to_e164(number)
         line = self.lines.get(e164 or "")
         if line is None or line.account_key != account.key_id:
-            raise HttpError(400, "The from_number is not registered")
+            raise HttpError(400, rules.FROM_NUMBER_NOT_REGISTERED)
         return line
 
     # --- routes ------------------------------------------------------------
 
     def _build_routes(self) -> None:
-        route = self._route
+        route = self.route
 
         @route("POST", r"/accounts/lines/request-child-account", r"/request-child-account")
         def child_account(request: Request) -> tuple[int, Any]:
             self._auth(request, agency=True)
             data = request.json()
-            company = data.get("company_name")
-            email_addr = data.get("primary_email")
-            if not isinstance(company, str) or not company:
-                raise HttpError(400, "company_name is required")
-            if not isinstance(email_addr, str) or "@" not in email_addr:
-                raise HttpError(400, "primary_email is required")
+            rules.check_child_account(data, current_path=request.path.startswith("/accounts/"))
+            company = data["company_name"]
+            email_addr = data["primary_email"]
             with self.lock:
                 if any(a.primary_email == email_addr for a in self.accounts.values()):
-                    raise HttpError(400, "An account with this email already exists.")
+                    raise HttpError(400, rules.DUPLICATE_EMAIL)
                 child = Account(
                     key_id=f"sim_k_{secrets.token_hex(8)}",
                     secret=f"sim_s_{secrets.token_hex(16)}",
@@ -490,8 +482,7 @@ class Simulator:
         def add_line(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
-            if data.get("line_request_type", "phone") != "phone":
-                raise HttpError(400, "line_request_type must be phone")
+            rules.check_add_line(data)
             with self.lock:
                 ticket = self._open_ticket(account, data.get("desired_area_code"))
                 if self.assign_immediately:
@@ -509,7 +500,7 @@ class Simulator:
             account = self._auth(request)
             ticket = self.tickets.get(int(ticket_id))
             if ticket is None or ticket.account_key != account.key_id:
-                raise HttpError(404, "Line request not found.")
+                raise HttpError(404, rules.LINE_REQUEST_NOT_FOUND)
             return 200, {"status": "OK", "data": ticket.wire()}
 
         @route("GET", r"/api/v2/lines/state")
@@ -539,16 +530,9 @@ class Simulator:
         def webhooks_add(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
-            webhook_type = data.get("type") or "receive"
-            if webhook_type not in WEBHOOK_TYPES:
-                raise HttpError(400, f"Unknown webhook type {webhook_type!r}")
-            hooks = data.get("webhooks")
-            if not isinstance(hooks, list) or not hooks:
-                raise HttpError(400, "webhooks must be a non-empty array")
+            hooks = rules.check_webhooks_add(data)
             with self.lock:
-                target = account.webhooks.setdefault(webhook_type, [])
-                for hook in hooks:
-                    target.append(self._hook(hook))
+                account.webhooks.setdefault(data.get("type") or "receive", []).extend(hooks)
                 if isinstance(data.get("globalSecret"), str):
                     account.global_secret = data["globalSecret"]
             return 200, {
@@ -566,9 +550,9 @@ class Simulator:
             with self.lock:
                 account.global_secret = str(data.get("globalSecret") or "")
                 account.webhooks = {
-                    t: [self._hook(h) for h in hooks]
+                    t: [rules.webhook_entry(h) for h in hooks]
                     for t, hooks in data.items()
-                    if t in WEBHOOK_TYPES and isinstance(hooks, list)
+                    if t in rules.WEBHOOK_TYPES and isinstance(hooks, list)
                 }
             return 200, {"status": "OK", "webhooks": self._webhooks_wire(account)}
 
@@ -586,17 +570,10 @@ class Simulator:
         def send_message(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
-            to_number = to_e164(data.get("number"))
-            if to_number is None:
-                raise HttpError(400, "You must specify a valid `number` in the request body.")
+            to_number = rules.check_send(data)
             line = self._own_line(account, data.get("from_number"))
             content = data.get("content") or ""
             media_url = data.get("media_url") or ""
-            if not content and not media_url:
-                raise HttpError(400, "content or media_url is required")
-            if media_url and not media_url_acceptable(media_url):
-                raise HttpError(400, MEDIA_URL_REFUSED)
-            sms = to_number in self.sms_only
             handle = str(uuid.uuid4())
             message = {
                 "accountEmail": account.primary_email,
@@ -613,7 +590,7 @@ class Simulator:
                 "to_number": to_number,
                 "sendblue_number": line.number,
                 "was_downgraded": None,
-                "service": "SMS" if sms else "iMessage",
+                "service": self.service_for(to_number),
                 "plan": "dedicated",
                 "media_url": media_url,
                 "send_style": data.get("send_style") or "",
@@ -622,7 +599,10 @@ class Simulator:
             with self.lock:
                 self.messages[handle] = message
             callback = data.get("status_callback")
-            self._progress(account, message, callback, failed=line.status == "OFFLINE")
+            if callback:
+                with self.lock:
+                    self.callbacks[handle] = callback
+            self._progress(account, message, failed=line.status == "OFFLINE")
             if self.send_answer_delay > 0:
                 # Accepted and progressing, but the caller waits: a slow provider.
                 time.sleep(self.send_answer_delay)
@@ -631,7 +611,7 @@ class Simulator:
         @route("GET", r"/api/status")
         def message_status(request: Request) -> tuple[int, Any]:
             self._auth(request)
-            message = self.messages.get(request.query.get("handle", ""))
+            message = self.messages.get(rules.check_status_lookup(request.query.get("handle")))
             if message is None:
                 raise HttpError(404, "Message not found.")
             return 200, dict(message)
@@ -674,15 +654,15 @@ class Simulator:
                 raise HttpError(400, "You must specify a valid `number`.")
             return 200, {
                 "number": number,
-                "service": "SMS" if number in self.sms_only else "iMessage",
+                # The lookup answers iMessage or SMS only (provider contract §16).
+                "service": "iMessage" if number not in self.fallback else "SMS",
             }
 
         @route("POST", r"/api/send-typing-indicator")
         def typing(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
-            if to_e164(data.get("number")) is None:
-                raise HttpError(400, "You must specify a `number` in the request body.")
+            rules.check_typing(data)
             self._own_line(account, data.get("from_number"))
             return 200, {"number": data["number"], "status": "SENT", "error_message": None}
 
@@ -690,8 +670,7 @@ class Simulator:
         def mark_read(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
-            if to_e164(data.get("number")) is None:
-                raise HttpError(400, "You must specify a `number` in the request body.")
+            rules.check_mark_read(data)
             self._own_line(account, data.get("from_number"))
             return 200, {
                 "status": "OK",
@@ -703,14 +682,19 @@ class Simulator:
         def send_reaction(request: Request) -> tuple[int, Any]:
             account = self._auth(request)
             data = request.json()
+            rules.check_reaction(data)
             self._own_line(account, data.get("from_number"))
-            if not data.get("message_handle"):
-                raise HttpError(400, "message_handle is required")
-            if data.get("reaction") not in REACTIONS:
-                raise HttpError(400, f"reaction must be one of {', '.join(sorted(REACTIONS))}")
             part = data.get("part_index", 0)
-            if not isinstance(part, int) or part < 0:
-                raise HttpError(400, "part_index must be a non-negative integer")
+            with self.lock:
+                self.reactions.append(
+                    {
+                        "from_number": data["from_number"],
+                        "message_handle": data["message_handle"],
+                        "reaction": data["reaction"],
+                        "part_index": part,
+                        "date_sent": now_iso(),
+                    }
+                )
             return 200, {
                 "status": "OK",
                 "message": "Reaction request sent",
@@ -721,9 +705,7 @@ class Simulator:
         @route("POST", r"/api/upload-media-object")
         def upload_media_object(request: Request) -> tuple[int, Any]:
             self._auth(request)
-            source = request.json().get("media_url")
-            if not isinstance(source, str) or not source.startswith(("http://", "https://")):
-                raise HttpError(400, "media_url is required")
+            source = rules.check_upload_media_object(request.json())
             try:
                 response = self.deliver_client.get(source)
                 response.raise_for_status()
@@ -783,12 +765,11 @@ class Simulator:
 
         @route("POST", r"/control/sms-only")
         def control_sms_only(request: Request) -> tuple[int, Any]:
-            number = to_e164(request.json().get("number"))
-            if number is None:
-                raise HttpError(400, "number must be E.164", fields={"number": ["invalid"]})
-            with self.lock:
-                self.sms_only.add(number)
-            return 200, {"status": "OK", "number": number}
+            return 200, self._fall_back(request, "SMS")
+
+        @route("POST", r"/control/rcs-only")
+        def control_rcs_only(request: Request) -> tuple[int, Any]:
+            return 200, self._fall_back(request, "RCS")
 
         @route("POST", r"/control/outage")
         def control_outage(request: Request) -> tuple[int, Any]:
@@ -806,84 +787,26 @@ class Simulator:
             return 200, {
                 "lines": [vars(line) for line in self.lines.values()],
                 "tickets": [t.wire() for t in self.tickets.values()],
+                "reactions": list(self.reactions),
                 "pending_jobs": self.pending_jobs(),
                 "outage_seconds_left": max(0.0, self.outage_until - self.clock()),
             }
 
-        @route("POST", r"/phone/messages")
-        def phone_send(request: Request) -> tuple[int, Any]:
-            data = request.json()
-            errors: dict[str, list[str]] = {}
-            sender = to_e164(data.get("from_number"))
-            line_number = to_e164(data.get("to_number"))
-            if sender is None:
-                errors["from_number"] = ["Enter a valid E.164 number, e.g. +14155550199."]
-            if line_number is None:
-                errors["to_number"] = ["Enter a valid E.164 number, e.g. +14155550100."]
-            content = data.get("content") or ""
-            media_url = data.get("media_url") or ""
-            if not isinstance(content, str) or not isinstance(media_url, str):
-                errors["content"] = ["content and media_url must be strings"]
-            elif not content and not media_url:
-                errors["content"] = ["content or media_url is required"]
-            if errors:
-                raise HttpError(400, "Invalid phone message.", fields=errors)
-            assert sender is not None and line_number is not None
-            line = self.lines.get(line_number)
-            if line is None:
-                raise HttpError(404, "No provider line has that number.")
-            account = self.accounts[line.account_key]
-            body = {
-                "accountEmail": account.primary_email,
-                "content": content,
-                "is_outbound": False,
-                "status": "RECEIVED",
-                "error_code": None,
-                "error_message": None,
-                "error_reason": None,
-                "error_detail": None,
-                "message_handle": str(uuid.uuid4()).upper(),
-                "date_sent": now_iso(),
-                "date_updated": now_iso(),
-                "from_number": sender,
-                "number": sender,
-                "to_number": line_number,
-                "was_downgraded": None,
-                "plan": "dedicated",
-                "media_url": media_url,
-                "message_type": "message",
-                "group_id": "",
-                "participants": [sender, line_number],
-                "send_style": "",
-                "opted_out": False,
-                "sendblue_number": line_number,
-                "service": "SMS" if sender in self.sms_only else "iMessage",
-                "group_display_name": None,
-            }
-            delivered = self.deliver(account, "receive", body)
-            return 202, {
-                "status": "OK",
-                "message_handle": body["message_handle"],
-                "webhooks": delivered,
-            }
-
-        @route("GET", r"/phone/messages")
-        def phone_inbox(request: Request) -> tuple[int, Any]:
-            number = to_e164(request.query.get("number"))
-            if number is None:
-                raise HttpError(400, "number must be E.164", fields={"number": ["invalid"]})
-            with self.lock:
-                return 200, list(self.handsets.get(number, []))
+        handset_routes_build(self)
 
     # --- helpers -----------------------------------------------------------
 
-    @staticmethod
-    def _hook(hook: Any) -> dict[str, Any]:
-        if isinstance(hook, str):
-            return {"url": hook, "secret": None}
-        if isinstance(hook, dict) and isinstance(hook.get("url"), str):
-            return {"url": hook["url"], "secret": hook.get("secret")}
-        raise HttpError(400, "Each webhook is a URL or {url, secret}.")
+    def service_for(self, number: str) -> str:
+        """The service traffic with `number` uses: iMessage unless it has no iMessage."""
+        return self.fallback.get(number, "iMessage")
+
+    def _fall_back(self, request: Request, service: str) -> dict[str, Any]:
+        number = to_e164(request.json().get("number"))
+        if number is None:
+            raise HttpError(400, "number must be E.164", fields={"number": ["invalid"]})
+        with self.lock:
+            self.fallback[number] = service
+        return {"status": "OK", "number": number, "service": service}
 
     @staticmethod
     def _webhooks_wire(account: Account) -> dict[str, Any]:
@@ -912,14 +835,34 @@ class Simulator:
                 return part.get_content_type(), payload if isinstance(payload, bytes) else b""
         raise HttpError(400, "The `file` field is missing.")
 
-    def _progress(
-        self,
-        account: Account,
-        message: dict[str, Any],
-        callback: str | None,
-        *,
-        failed: bool,
-    ) -> None:
+    def _announce_status(self, account: Account, snapshot: dict[str, Any]) -> None:
+        """Post a message's new status to its status callback and `outbound` webhooks."""
+        callback = self.callbacks.get(snapshot["message_handle"])
+        if callback:
+            self.schedule(0, lambda: self._post(callback, account.global_secret, snapshot))
+        self.deliver(account, "outbound", snapshot)
+
+    def read_message(self, handle: str) -> dict[str, Any]:
+        """The person's handset reads one of our messages: status READ, posted like any
+        status. Only a message the handset has (SENT or DELIVERED) can be read."""
+        with self.lock:
+            message = self.messages.get(handle)
+            if message is None:
+                raise HttpError(404, "Message not found.")
+            if message["status"] not in {"SENT", "DELIVERED", "READ"}:
+                raise HttpError(409, "The handset has not received this message.")
+            if message["status"] == "READ":
+                return dict(message)
+            message["status"] = "READ"
+            message["date_updated"] = now_iso()
+            snapshot = dict(message)
+            account = next(
+                a for a in self.accounts.values() if a.primary_email == message["accountEmail"]
+            )
+        self._announce_status(account, snapshot)
+        return snapshot
+
+    def _progress(self, account: Account, message: dict[str, Any], *, failed: bool) -> None:
         """QUEUED → SENT → DELIVERED (or → ERROR), each step posted to the callback and
         to the account's `outbound` webhooks; the handset sees the message once SENT."""
         steps = ["ERROR"] if failed else ["SENT", "DELIVERED"]
@@ -927,13 +870,15 @@ class Simulator:
         def step(index: int) -> None:
             status = steps[index]
             with self.lock:
+                if message["status"] == "READ":
+                    return  # read before the delivery step ran: never go backwards
                 message["status"] = status
                 message["date_updated"] = now_iso()
                 if status == "ERROR":
                     message["error_code"] = 10001
                     message["error_message"] = "Line is offline."
                 else:
-                    message["was_downgraded"] = message["service"] == "SMS"
+                    message["was_downgraded"] = message["service"] != "iMessage"
                 if status == "SENT":
                     self.handsets.setdefault(message["to_number"], []).append(
                         {
@@ -946,9 +891,7 @@ class Simulator:
                         }
                     )
                 snapshot = dict(message)
-            if callback:
-                self.schedule(0, lambda: self._post(callback, account.global_secret, snapshot))
-            self.deliver(account, "outbound", snapshot)
+            self._announce_status(account, snapshot)
             if index + 1 < len(steps):
                 self.schedule(self.status_delay, lambda: step(index + 1))
 

@@ -82,6 +82,11 @@ class ContactRuleUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
     status = serializers.ChoiceField(choices=RuleStatus.choices, required=False)
 
 
+class NumberClaimInputSerializer(serializers.Serializer[dict[str, Any]]):
+    # Optional: the setup to order the line on; without it the organisation's default.
+    setup_id = serializers.UUIDField(required=False)
+
+
 class NumberOutputSerializer(serializers.Serializer[PhoneLine]):
     id = serializers.UUIDField()
     number = serializers.CharField()

@@ -20,16 +20,17 @@ from console.models import ApiKey
 from console.selectors import identity_get_by_id_for_key, identity_get_for_key
 from console.services import Actor
 from provisioning.models import LineState
-from routing import selectors, services
+from routing import numbers, selectors, services
 from routing.api.serializers import (
     AssignmentOutputSerializer,
     ContactRuleCreateInputSerializer,
     ContactRuleOutputSerializer,
     ContactRuleUpdateInputSerializer,
+    NumberClaimInputSerializer,
     NumberOutputSerializer,
     TriageNumberOutputSerializer,
 )
-from routing.models import RuleAction, RuleDirection
+from routing.models import ReleaseReason, RuleAction, RuleDirection
 
 RULE_FILTERS = {
     "action": {a.value for a in RuleAction},
@@ -138,7 +139,9 @@ class AssignmentReleaseApi(APIView):
             key=key,
             assignment_id=_path_uuid(assignment_id, selectors.ASSIGNMENT_NOT_FOUND),
         )
-        if not services.assignment_release(assignment=assignment, actor=Actor.for_api_key(key)):
+        if not services.assignment_release(
+            assignment=assignment, actor=Actor.for_api_key(key), reason=ReleaseReason.AGENT
+        ):
             raise NotFound(selectors.ASSIGNMENT_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -155,19 +158,23 @@ class NumberListClaimApi(APIView):
     def get(self, request: Request) -> Response:
         key = caller_key(request)
         lines = (
-            services.dedicated_lines_for_org(key.organization)
+            numbers.dedicated_lines_for_org(key.organization)
             .filter(state=LineState.ASSIGNED)
             .select_related("identity")
             .order_by("assigned_at", "id")
         )
-        return Response(NumberOutputSerializer(lines, many=True).data)
+        serializer = NumberOutputSerializer()
+        return Response([serializer.to_representation(line) for line in lines])
 
     @extend_schema(
-        request=None,
+        request=NumberClaimInputSerializer,
         responses={
             201: NumberOutputSerializer,
             402: OpenApiResponse(description="dedicated_imessage_number_quota_exceeded"),
-            409: OpenApiResponse(description="idempotency_key_reused"),
+            404: OpenApiResponse(description="setup_id names no setup of the organisation"),
+            409: OpenApiResponse(
+                description="idempotency_key_reused, no_default_setup or setup_not_active"
+            ),
             503: OpenApiResponse(description="dedicated_imessage_number_inventory_pending"),
         },
         operation_id="imessage_numbers_claim",
@@ -175,18 +182,21 @@ class NumberListClaimApi(APIView):
     def post(self, request: Request) -> Response:
         key = caller_key(request)
         _require_admin(key, "claim dedicated numbers")
+        body = request.data if isinstance(request.data, dict) else {}
+        data = NumberClaimInputSerializer(data=body)
+        data.is_valid(raise_exception=True)
         idem_key = request.headers.get("Idempotency-Key")
         if not idem_key:
             raise ValidationFailed(
                 "Idempotency-Key header is required.",
                 extra={"fields": {"Idempotency-Key": ["required"]}},
             )
-        body = request.data if isinstance(request.data, dict) else {}
-        line = services.dedicated_number_claim(
+        line = numbers.dedicated_number_claim(
             organization=key.organization,
             actor=Actor.for_api_key(key),
             key=validate_key(idem_key),
             fingerprint=fingerprint(body),
+            setup_id=data.validated_data.get("setup_id"),
         )
         return Response(NumberOutputSerializer(line).data, status=status.HTTP_201_CREATED)
 

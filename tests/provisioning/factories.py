@@ -8,6 +8,8 @@ import factory
 
 from console.crypto import encrypt
 from provisioning.models import LineRole, LineState, PhoneLine, ProviderEvent, Setup, SetupStatus
+from provisioning.providers.fake import fake_provider
+from provisioning.services import setup_credentials, setup_webhook_secret
 from tests.console.factories import OrganizationFactory
 
 
@@ -16,6 +18,7 @@ class SetupFactory(factory.django.DjangoModelFactory[Setup]):
 
     class Meta:
         model = Setup
+        skip_postgeneration_save = True
 
     class Params:
         webhook_secret = factory.Sequence(lambda n: f"whsec-test-{n:06d}-abcdefghijklmnop")
@@ -34,12 +37,19 @@ class SetupFactory(factory.django.DjangoModelFactory[Setup]):
     )
     webhook_secret_encrypted = factory.LazyAttribute(lambda o: encrypt(o.webhook_secret))
 
+    @factory.post_generation
+    def known_to_the_fake_provider(obj: Setup, create: bool, extracted: Any, **kwargs: Any) -> None:
+        """The fake provider knows the account, as if the provider had created it."""
+        if create and obj.credentials_encrypted:
+            fake_provider.adopt(setup_credentials(obj))
+
 
 class PhoneLineFactory(factory.django.DjangoModelFactory[PhoneLine]):
     """An assigned dedicated line; use `pending=True` for one awaiting placement."""
 
     class Meta:
         model = PhoneLine
+        skip_postgeneration_save = True
 
     class Params:
         pending = factory.Trait(
@@ -55,6 +65,14 @@ class PhoneLineFactory(factory.django.DjangoModelFactory[PhoneLine]):
     role = LineRole.DEDICATED
     assigned_at = factory.Faker("date_time_this_year", tzinfo=UTC)
 
+    @factory.post_generation
+    def known_to_the_fake_provider(
+        obj: PhoneLine, create: bool, extracted: Any, **kwargs: Any
+    ) -> None:
+        """The fake provider knows the line belongs to its setup's account."""
+        if create and obj.number and obj.setup.credentials_encrypted:
+            fake_provider.adopt(setup_credentials(obj.setup), numbers=[obj.number])
+
 
 class ProviderEventFactory(factory.django.DjangoModelFactory[ProviderEvent]):
     class Meta:
@@ -67,6 +85,4 @@ class ProviderEventFactory(factory.django.DjangoModelFactory[ProviderEvent]):
 
 
 def setup_secret(setup: Setup) -> str:
-    from provisioning.services import setup_webhook_secret
-
     return setup_webhook_secret(setup)

@@ -56,6 +56,7 @@ def simulator(monkeypatch: pytest.MonkeyPatch) -> Simulator:
         sleep=lambda seconds: None,
     )
     monkeypatch.setattr("provisioning.services.get_adapter", lambda: adapter)
+    monkeypatch.setattr("provisioning.providers.get_adapter", lambda: adapter)
     return sim
 
 

@@ -18,7 +18,12 @@ from django.db import close_old_connections
 
 from provisioning import dispatch
 from provisioning.models import LineState, PhoneLine, ProviderEvent, Setup, SetupStatus
-from provisioning.providers.base import AccountCredentials, InboundMessage, StatusUpdate
+from provisioning.providers.base import (
+    AccountCredentials,
+    InboundMessage,
+    SendResult,
+    StatusUpdate,
+)
 from provisioning.providers.sendblue import SendblueAdapter
 from provisioning.services import setup_credentials, setup_reconcile, setup_webhook_secret
 from provisioning.simulator.app import Simulator
@@ -77,6 +82,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         sleep=lambda seconds: None,
     )
     monkeypatch.setattr("provisioning.services.get_adapter", lambda: adapter)
+    monkeypatch.setattr("provisioning.providers.get_adapter", lambda: adapter)
     yield Harness(simulator, adapter)
 
 
@@ -92,6 +98,23 @@ def recorded() -> Iterator[list[Any]]:
     yield events
     dispatch.unregister(InboundMessage, handler)
     dispatch.unregister(StatusUpdate, handler)
+
+
+def send_with_callback(harness: Harness, setup: Setup) -> SendResult:
+    """Send "see you at 3" from the setup's line with a status callback; run the jobs."""
+    from provisioning.services import status_callback_url
+
+    result = harness.adapter.send_message(
+        credentials=setup_credentials(setup),
+        from_number=setup.lines.get().number,
+        to_number="+14155550199",
+        content="see you at 3",
+        media_url=None,
+        send_style=None,
+        status_callback=status_callback_url(setup),
+    )
+    harness.flush()
+    return result
 
 
 def create_setup(admin_client: Any) -> Setup:
@@ -164,19 +187,7 @@ def test_a_send_reaches_the_handset_and_status_callbacks_reach_our_intake(
 ) -> None:
     harness.simulator.assign_immediately = True
     setup = create_setup(admin_client)
-    line_number = setup.lines.get().number
-    from provisioning.services import status_callback_url
-
-    result = harness.adapter.send_message(
-        credentials=setup_credentials(setup),
-        from_number=line_number,
-        to_number="+14155550199",
-        content="see you at 3",
-        media_url=None,
-        send_style=None,
-        status_callback=status_callback_url(setup),
-    )
-    harness.flush()
+    result = send_with_callback(harness, setup)
 
     assert result.status == "queued"
     statuses = [e.status for e in recorded if isinstance(e, StatusUpdate)]
@@ -188,12 +199,13 @@ def test_a_send_reaches_the_handset_and_status_callbacks_reach_our_intake(
     assert inbox[0]["service"] == "iMessage"
 
 
-def test_sms_only_numbers_are_downgraded(
-    admin_client: Any, harness: Harness, recorded: list[Any]
+@pytest.mark.parametrize(("control", "service"), [("sms-only", "sms"), ("rcs-only", "rcs")])
+def test_numbers_without_imessage_are_downgraded(
+    admin_client: Any, harness: Harness, recorded: list[Any], control: str, service: str
 ) -> None:
     harness.simulator.assign_immediately = True
     setup = create_setup(admin_client)
-    harness.control("POST", "/control/sms-only", {"number": "+14155550188"})
+    harness.control("POST", f"/control/{control}", {"number": "+14155550188"})
 
     harness.adapter.send_message(
         credentials=setup_credentials(setup),
@@ -207,7 +219,7 @@ def test_sms_only_numbers_are_downgraded(
     harness.flush()
 
     delivered = [e for e in recorded if isinstance(e, StatusUpdate) and e.status == "delivered"]
-    assert delivered[0].service == "sms"
+    assert delivered[0].service == service
     assert delivered[0].was_downgraded is True
 
 
@@ -292,19 +304,137 @@ def test_simulator_phone_to_an_unknown_line_is_404(harness: Harness) -> None:
     assert response.status_code == 404
 
 
-def test_second_line_via_add_line_is_fulfilled_by_the_ticket_flow(
+def test_a_second_line_added_through_the_api_is_assigned_by_the_simulators_line_assigned(
     admin_client: Any, harness: Harness
 ) -> None:
-    from console.services import Actor
-    from provisioning.services import setup_line_add
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+    harness.simulator.assign_immediately = False
+
+    added = admin_client.post(f"/api/v1/imessage/setups/{setup.id}/lines", {}, format="json").json()
+    assert added["state"] == "pending"
+    assigned = harness.control("POST", f"/control/lines/{added['provider_request_id']}/assign")
+    harness.flush()
+
+    line = PhoneLine.objects.get(id=added["id"])
+    assert (line.state, line.number) == (LineState.ASSIGNED, assigned.json()["data"]["phoneNumber"])
+    detail = admin_client.get(f"/api/v1/imessage/setups/{setup.id}").json()
+    assert detail["phone_line_count"] == 2
+    state = harness.control("GET", "/control/state").json()
+    owned = [entry["number"] for entry in state["lines"]]
+    assert sorted(owned) == sorted(line.number for line in setup.lines.all())
+
+
+def test_a_group_message_from_the_simulator_is_kept_for_audit_only(
+    admin_client: Any, harness: Harness, identity: Any
+) -> None:
+    from messaging.models import Conversation, Message
 
     harness.simulator.assign_immediately = True
     setup = create_setup(admin_client)
+    line = setup.lines.get()
+    PhoneLine.objects.filter(pk=line.pk).update(identity=identity)
 
-    line = setup_line_add(setup=setup, role="pool", actor=Actor.system())
+    sent = harness.control(
+        "POST",
+        "/phone/messages",
+        {
+            "from_number": "+14155550199",
+            "to_number": line.number,
+            "participants": ["+14155550177", "+14155550166"],
+            "content": "who is bringing dessert?",
+        },
+    )
+    harness.flush()
 
-    assert line.state == LineState.ASSIGNED
-    assert PhoneLine.objects.filter(setup=setup).count() == 2
+    assert sent.status_code == 202
+    message = Message.objects.get()
+    assert message.is_group is True
+    assert message.participants == ["+14155550199", "+14155550177", "+14155550166", line.number]
+    assert not Conversation.objects.filter(is_group=False).exists()
+
+
+@pytest.mark.parametrize("participants", [[], ["not a number"], "+14155550177"])
+def test_the_simulator_refuses_a_group_without_valid_other_members(
+    admin_client: Any, harness: Harness, participants: Any
+) -> None:
+    harness.simulator.assign_immediately = True
+    line_number = create_setup(admin_client).lines.get().number
+
+    response = harness.control(
+        "POST",
+        "/phone/messages",
+        {
+            "from_number": "+14155550199",
+            "to_number": line_number,
+            "participants": participants,
+            "content": "hi",
+        },
+    )
+
+    assert response.status_code == 400
+    assert "participants" in response.json()["fields"]
+
+
+def test_the_handset_reading_a_message_posts_a_read_status(
+    admin_client: Any, harness: Harness, recorded: list[Any]
+) -> None:
+    harness.simulator.assign_immediately = True
+    setup = create_setup(admin_client)
+    result = send_with_callback(harness, setup)
+
+    read = harness.control("POST", f"/phone/messages/{result.provider_handle}/read")
+    harness.flush()
+
+    assert read.status_code == 200
+    updates = [e for e in recorded if isinstance(e, StatusUpdate)]
+    assert [(u.status, u.read) for u in updates] == [
+        ("sent", False),
+        ("delivered", False),
+        ("delivered", True),
+    ]
+    looked_up = harness.adapter.message_status(
+        credentials=setup_credentials(setup), provider_handle=result.provider_handle
+    )
+    assert looked_up is not None and looked_up.read is True
+
+
+def test_the_handset_cannot_read_a_message_it_never_got(harness: Harness) -> None:
+    assert harness.control("POST", "/phone/messages/NO-SUCH-HANDLE/read").status_code == 404
+
+
+def test_the_handset_typing_posts_a_typing_indicator(admin_client: Any, harness: Harness) -> None:
+    from provisioning.providers.base import TypingEvent
+
+    seen: list[Any] = []
+
+    def handler(*, setup: Any, event: Any, provider_event: Any) -> None:
+        seen.append(event)
+
+    dispatch.register(TypingEvent, handler)
+    try:
+        harness.simulator.assign_immediately = True
+        line_number = create_setup(admin_client).lines.get().number
+
+        started = harness.control(
+            "POST",
+            "/phone/typing",
+            {"from_number": "+14155550199", "to_number": line_number, "is_typing": True},
+        )
+        harness.control(
+            "POST",
+            "/phone/typing",
+            {"from_number": "+14155550199", "to_number": line_number, "is_typing": False},
+        )
+        harness.flush()
+    finally:
+        dispatch.unregister(TypingEvent, handler)
+
+    assert started.status_code == 202
+    assert [(e.contact_number, e.line_number, e.is_typing) for e in seen] == [
+        ("+14155550199", line_number, True),
+        ("+14155550199", line_number, False),
+    ]
 
 
 def _send_media(harness: Harness, setup: Setup, media_url: str) -> Any:
@@ -364,6 +494,7 @@ def test_the_simulator_and_the_fake_refuse_what_the_provider_documents_as_invali
 
     with pytest.raises(ProviderError) as simulator_refusal:
         _send_media(harness, setup, media_url)
+    fake_provider.adopt(setup_credentials(setup), numbers=["+14155550100"])
     with pytest.raises(ProviderError) as fake_refusal:
         fake_provider.send_message(
             credentials=setup_credentials(setup),

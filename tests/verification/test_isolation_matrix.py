@@ -198,6 +198,7 @@ MISSING = {
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/v1/identities/{handle}"): {"display_name": "Renamed"},
+    ("patch", "/api/v1/imessage/setups/{setup_id}"): {"is_default": True},
     ("post", "/api/v1/imessage/identities/{handle}/contact-rules"): {
         "action": "block",
         "match_type": "exact_number",

@@ -303,6 +303,7 @@ class Command(BaseCommand):
                 primary_email=f"bench-{uuid.uuid4().hex[:10]}@bench.test",
                 status="active",
                 is_platform=platform,
+                is_default=not platform,
                 credentials_encrypted=encrypt(
                     json.dumps({"key_id": f"bench_k_{run}", "secret": f"bench_s_{run}"})
                 ),

@@ -89,6 +89,7 @@ class CatalogEventSerializer(serializers.Serializer[dict[str, Any]]):
     event_type = serializers.CharField()
     channel = serializers.CharField()
     description = serializers.CharField()
+    opt_in = serializers.BooleanField()
 
 
 class CatalogOutputSerializer(serializers.Serializer[dict[str, Any]]):

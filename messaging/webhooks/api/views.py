@@ -30,6 +30,7 @@ from messaging.webhooks.api.serializers import (
     SubscriptionOutputSerializer,
     SubscriptionUpdateInputSerializer,
 )
+from messaging.webhooks.catalog import CATALOG
 from messaging.wire import iso
 
 ERR_TOO_MANY_OWNERS = "Filter by at most one of agent_identity_id, mailbox_id, phone_number_id."
@@ -56,8 +57,13 @@ class CatalogApi(APIView):
             {
                 "supports_identity_subscriptions": True,
                 "event_types": [
-                    {"event_type": name, "channel": "imessage", "description": text}
-                    for name, text in services.EVENT_CATALOG
+                    {
+                        "event_type": event.name,
+                        "channel": "imessage",
+                        "description": event.description,
+                        "opt_in": event.opt_in,
+                    }
+                    for event in CATALOG
                 ],
             }
         )

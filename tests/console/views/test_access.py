@@ -35,6 +35,8 @@ def _mutations(identity: AgentIdentity) -> list[str]:
         reverse("console:rule-delete", args=[h, rule.id]),
         reverse("console:filter-mode", args=[h]),
         reverse("console:line-role", args=[line.id]),
+        reverse("console:setup-line-add", args=[line.setup_id]),
+        reverse("console:setup-default", args=[line.setup_id]),
         reverse("console:assignment-release", args=[assignment.id]),
         reverse("console:blocked-allow", args=[blocked.id]),
         reverse("console:blocked-keep", args=[blocked.id]),

@@ -345,3 +345,48 @@ def test_the_audit_log_costs_a_bounded_number_of_queries(
     with django_assert_max_num_queries(7):
         response = operator_client.get(reverse("console:audit"))
     assert "Older" in response.content.decode()
+
+
+def test_dashboard_counts_group_messages_ignored_in_the_last_day(
+    operator_client: Client, identity: AgentIdentity, outsider_identity: AgentIdentity
+) -> None:
+    group = ConversationFactory(identity=identity, is_group=True, group_id="G1", remote_number="")
+    MessageFactory.create_batch(2, conversation=group, is_group=True)
+    MessageFactory(
+        conversation=group, is_group=True, created_at=timezone.now() - dt.timedelta(days=2)
+    )
+    foreign = ConversationFactory(
+        identity=outsider_identity, is_group=True, group_id="G2", remote_number=""
+    )
+    MessageFactory(conversation=foreign, is_group=True)
+    MessageFactory(conversation__identity=identity)
+
+    body = operator_client.get(reverse("console:dashboard")).content.decode()
+
+    assert "Group messages ignored" in body
+    assert 'data-testid="group-count">2<' in body
+
+
+def test_the_conversation_viewer_lists_and_shows_group_threads_for_audit(
+    operator_client: Client, identity: AgentIdentity
+) -> None:
+    group = ConversationFactory(
+        identity=identity,
+        is_group=True,
+        group_id="G1",
+        remote_number="",
+        participants=["+12025550101", "+12025550102"],
+    )
+    MessageFactory(
+        conversation=group, is_group=True, sender_number="+12025550101", content="hi all"
+    )
+    ConversationFactory(identity=identity, remote_number="+12025550150")
+
+    listed = operator_client.get(reverse("console:conversations") + "?kind=group")
+    shown = operator_client.get(reverse("console:conversation", args=[group.id]))
+
+    rows = listed.content.decode()
+    assert "Group: +12025550101, +12025550102" in rows
+    assert "+12025550150" not in rows
+    assert "group, ignored" in shown.content.decode()
+    assert "hi all" in shown.content.decode()

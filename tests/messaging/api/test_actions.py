@@ -74,25 +74,64 @@ def test_tapbacks_on_different_parts_coexist(identity_client, inbound):
     assert Reaction.objects.filter(message=inbound, is_live=True).count() == 2
 
 
-def test_a_custom_tapback_cannot_be_sent(identity_client, inbound, fake_provider):
-    response = react(identity_client, inbound, "custom")
+@pytest.mark.parametrize("kind", ["custom", "eyes", "wow"])
+def test_only_the_classic_six_can_be_sent_and_others_never_reach_the_provider(
+    identity_client, inbound, fake_provider, kind
+):
+    response = react(identity_client, inbound, kind)
 
     assert response.status_code == 400
-    assert "reaction" in response.json()["detail"]["fields"]
+    assert response.json()["detail"]["error"] == "invalid_reaction"
     assert fake_provider.calls_to("send_reaction") == []
 
 
-def test_an_unknown_tapback_is_400(identity_client, inbound):
-    assert react(identity_client, inbound, "wow").status_code == 400
+@pytest.mark.parametrize("kind", ["love", "like", "dislike", "laugh", "emphasize", "question"])
+def test_each_of_the_classic_six_is_sent(identity_client, inbound, fake_provider, kind):
+    assert react(identity_client, inbound, kind).status_code == 201
+    assert fake_provider.calls_to("send_reaction")[-1].kwargs["reaction"] == kind
 
 
-def test_a_tapback_on_our_own_message_is_400(identity_client, conversation):
-    ours = MessageFactory(conversation=conversation, direction="outbound")
+def test_a_tapback_on_our_own_sent_message_goes_to_the_provider_with_its_handle(
+    identity_client, conversation, fake_provider
+):
+    ours = MessageFactory(conversation=conversation, direction="outbound", provider_handle="out-1")
 
-    response = react(identity_client, ours)
+    response = react(identity_client, ours, "like")
 
-    assert response.status_code == 400
-    assert response.json()["detail"]["error"] == "invalid_reaction_target"
+    assert response.status_code == 201
+    assert response.json()["target_message_id"] == str(ours.id)
+    assert response.json()["direction"] == "outbound"
+    assert fake_provider.calls_to("send_reaction")[-1].kwargs["provider_handle"] == "out-1"
+
+
+def test_a_second_tapback_on_our_own_message_replaces_the_first(identity_client, conversation):
+    ours = MessageFactory(conversation=conversation, direction="outbound", provider_handle="out-2")
+    react(identity_client, ours, "like")
+
+    second = react(identity_client, ours, "emphasize").json()
+
+    live = Reaction.objects.filter(message=ours, is_live=True)
+    assert [str(r.id) for r in live] == [second["id"]]
+
+
+def test_our_tapback_and_the_persons_on_one_message_both_stay_live(identity_client, conversation):
+    ours = MessageFactory(conversation=conversation, direction="outbound", provider_handle="out-3")
+    theirs = ReactionFactory(message=ours, direction="inbound", reaction="love")
+
+    react(identity_client, ours, "laugh")
+
+    assert set(Reaction.objects.filter(message=ours, is_live=True)) >= {theirs}
+    assert Reaction.objects.filter(message=ours, is_live=True).count() == 2
+
+
+def test_a_tapback_on_our_message_not_yet_sent_is_409(identity_client, conversation, fake_provider):
+    queued = MessageFactory(conversation=conversation, direction="outbound", provider_handle=None)
+
+    response = react(identity_client, queued)
+
+    assert response.status_code == 409
+    assert response.json()["detail"]["error"] == "message_not_sent"
+    assert fake_provider.calls_to("send_reaction") == []
 
 
 def test_a_tapback_on_a_blocked_message_is_404_for_scoped_keys(identity_client, conversation):
@@ -134,7 +173,7 @@ def test_a_provider_failure_keeps_the_previous_tapback(identity_client, inbound,
     assert Reaction.objects.get(pk=first["id"]).is_live
 
 
-def test_removing_our_tapback_calls_the_provider_and_takes_it_down(
+def test_removing_our_tapback_takes_it_down_without_a_provider_call(
     identity_client, inbound, fake_provider
 ):
     reaction = react(identity_client, inbound, "love").json()
@@ -143,7 +182,9 @@ def test_removing_our_tapback_calls_the_provider_and_takes_it_down(
 
     assert response.status_code == 204
     assert not Reaction.objects.get(pk=reaction["id"]).is_live
-    assert fake_provider.calls_to("send_reaction")[-1].kwargs["reaction"] == "-love"
+    assert len(fake_provider.calls_to("send_reaction")) == 1
+    message = identity_client.get(f"/api/v1/imessage/messages/{inbound.id}").json()
+    assert message["reactions"] == []
 
 
 def test_removing_an_already_removed_tapback_succeeds_without_a_provider_call(
@@ -166,14 +207,27 @@ def test_removing_the_other_partys_tapback_is_403(identity_client, conversation)
     assert identity_client.delete(f"{REACTIONS}/{theirs.id}").status_code == 403
 
 
-def test_a_failed_removal_leaves_the_tapback_in_place(identity_client, inbound, fake_provider):
+def test_removing_a_tapback_works_while_the_provider_is_down(
+    identity_client, inbound, fake_provider
+):
     reaction = react(identity_client, inbound, "love").json()
-    fake_provider.fail_next.append(ProviderError("boom", permanent=True, status_code=400))
+    fake_provider.fail_next.append(ProviderError("boom", permanent=False, status_code=503))
 
     response = identity_client.delete(f"{REACTIONS}/{reaction['id']}")
 
-    assert response.status_code == 502
-    assert Reaction.objects.get(pk=reaction["id"]).is_live
+    assert response.status_code == 204
+    assert not Reaction.objects.get(pk=reaction["id"]).is_live
+
+
+def test_removing_a_tapback_in_a_released_conversation_still_records_it(
+    identity_client, inbound, assignment
+):
+    reaction = react(identity_client, inbound, "love").json()
+    assignment.status = AssignmentStatus.RELEASED
+    assignment.save()
+
+    assert identity_client.delete(f"{REACTIONS}/{reaction['id']}").status_code == 204
+    assert not Reaction.objects.get(pk=reaction["id"]).is_live
 
 
 def test_removing_a_tapback_of_another_identity_is_404(identity_client, other_identity):

@@ -83,6 +83,40 @@ def test_scoped_keys_do_not_see_a_conversation_holding_only_blocked_rows(identit
     assert identity_client.get(CONVERSATIONS).json() == []
 
 
+def test_a_connected_person_later_blocked_is_hidden_from_the_identity_key(
+    identity_client, conversation
+):
+    MessageFactory(conversation=conversation, content="blocked", is_blocked=True)
+
+    assert identity_client.get(CONVERSATIONS).json() == []
+    assert identity_client.get(f"{CONVERSATIONS}/{conversation.id}").status_code == 404
+
+
+def test_admin_keys_still_see_the_blocked_only_conversation_with_its_blocked_rows(
+    admin_client, conversation
+):
+    blocked = MessageFactory(conversation=conversation, is_blocked=True)
+
+    [row] = admin_client.get(CONVERSATIONS).json()
+    [message] = admin_client.get(f"{MESSAGES}?conversation_id={conversation.id}").json()
+
+    assert row["id"] == str(conversation.id)
+    assert (message["id"], message["is_blocked"]) == (str(blocked.id), True)
+
+
+def test_the_conversation_reappears_once_a_message_gets_through(identity_client, conversation):
+    MessageFactory(conversation=conversation, is_blocked=True)
+    MessageFactory(conversation=conversation, content="allowed now")
+
+    [row] = identity_client.get(CONVERSATIONS).json()
+
+    assert (row["latest_text"], row["total_count"]) == ("allowed now", 1)
+
+
+def test_a_fresh_connection_with_no_traffic_yet_is_listed(identity_client, conversation):
+    assert [r["id"] for r in identity_client.get(CONVERSATIONS).json()] == [str(conversation.id)]
+
+
 def test_admin_keys_filter_conversations_by_blocked_messages(admin_client, identity, conversation):
     MessageFactory(conversation=conversation)
     hidden = ConversationFactory(identity=identity)

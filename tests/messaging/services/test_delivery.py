@@ -118,7 +118,7 @@ def test_a_permanent_provider_error_fails_the_message_with_a_reason(
 
 
 def test_a_downgrade_to_sms_is_recorded(conversation, fake_provider):
-    fake_provider.sms_only_numbers.add(PERSON)
+    fake_provider.fallback[PERSON] = "sms"
     message = queue_message(conversation)
 
     services.message_deliver(message_id=message.id)

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from messaging import media, services
+from messaging import media, reactions, services
 from messaging.models import Conversation, MediaObject, Message, Reaction
 from provisioning.providers.base import InboundMessage, InboundReaction
 from routing.models import AssignmentStatus
@@ -278,7 +278,9 @@ def reaction_event(target, *, reaction="love", emoji=None, removed=False, part=0
 def test_an_inbound_tapback_is_stored_live_and_emitted(conversation, emitted, platform_setup):
     target = MessageFactory(conversation=conversation, direction="outbound")
 
-    reaction = services.inbound_reaction_receive(setup=platform_setup, event=reaction_event(target))
+    reaction = reactions.inbound_reaction_receive(
+        setup=platform_setup, event=reaction_event(target)
+    )
 
     assert reaction.direction == "inbound" and reaction.is_live
     assert emitted.types() == ["imessage.reaction_received"]
@@ -287,7 +289,7 @@ def test_an_inbound_tapback_is_stored_live_and_emitted(conversation, emitted, pl
 def test_an_inbound_custom_emoji_is_kept_as_custom(conversation, emitted, platform_setup):
     target = MessageFactory(conversation=conversation, direction="outbound")
 
-    reaction = services.inbound_reaction_receive(
+    reaction = reactions.inbound_reaction_receive(
         setup=platform_setup, event=reaction_event(target, reaction="custom", emoji="🦷")
     )
 
@@ -296,11 +298,11 @@ def test_an_inbound_custom_emoji_is_kept_as_custom(conversation, emitted, platfo
 
 def test_a_second_inbound_tapback_replaces_the_first(conversation, emitted, platform_setup):
     target = MessageFactory(conversation=conversation, direction="outbound")
-    services.inbound_reaction_receive(
+    reactions.inbound_reaction_receive(
         setup=platform_setup, event=reaction_event(target, reaction="love")
     )
 
-    services.inbound_reaction_receive(
+    reactions.inbound_reaction_receive(
         setup=platform_setup, event=reaction_event(target, reaction="laugh")
     )
 
@@ -313,7 +315,7 @@ def test_an_inbound_removal_takes_the_live_tapback_away(conversation, emitted, p
     target = MessageFactory(conversation=conversation, direction="outbound")
     ReactionFactory(message=target, direction="inbound", reaction="like")
 
-    services.inbound_reaction_receive(
+    reactions.inbound_reaction_receive(
         setup=platform_setup, event=reaction_event(target, reaction="like", removed=True)
     )
 
@@ -325,7 +327,7 @@ def test_an_inbound_tapback_leaves_our_own_tapback_alone(conversation, platform_
     target = MessageFactory(conversation=conversation)
     ours = ReactionFactory(message=target, direction="outbound", reaction="love")
 
-    services.inbound_reaction_receive(
+    reactions.inbound_reaction_receive(
         setup=platform_setup, event=reaction_event(target, reaction="like")
     )
 
@@ -337,7 +339,7 @@ def test_an_inbound_tapback_from_someone_else_is_ignored(conversation, emitted, 
     target = MessageFactory(conversation=conversation, direction="outbound")
 
     assert (
-        services.inbound_reaction_receive(
+        reactions.inbound_reaction_receive(
             setup=platform_setup, event=reaction_event(target, sender=OTHER_PERSON)
         )
         is None

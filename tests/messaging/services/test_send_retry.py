@@ -24,7 +24,7 @@ def window() -> timedelta:
 
 
 def test_a_provider_down_for_30_minutes_then_up_delivers_the_message_once(
-    conversation, fake_provider, emitted
+    conversation, fake_provider, emitted, platform_setup
 ):
     message = queue_message(conversation)
     fake_provider.down_until = message.created_at + timedelta(minutes=30)
@@ -39,7 +39,7 @@ def test_a_provider_down_for_30_minutes_then_up_delivers_the_message_once(
     assert message.send_attempts > 5  # retried all along the outage, not given up early
     assert message.updated_at >= fake_provider.down_until
     services.message_status_update(
-        setup=conversation.line.setup, update=status(message.provider_handle, "delivered")
+        setup=platform_setup, update=status(message.provider_handle, "delivered")
     )
     message.refresh_from_db()
     assert message.status == "delivered"

@@ -183,8 +183,10 @@ def test_the_fake_refuses_numbers_the_simulator_refuses(provider: Provider) -> N
 
     with pytest.raises(ProviderError) as at_simulator:
         lookup(provider.adapter)
+    fake = FakeProvider()
+    fake.adopt(provider.credentials, numbers=[provider.line])
     with pytest.raises(ProviderError) as at_fake:
-        lookup(FakeProvider())
+        lookup(fake)
 
     assert at_simulator.value.permanent and at_fake.value.permanent
     assert at_simulator.value.status_code == at_fake.value.status_code == 400

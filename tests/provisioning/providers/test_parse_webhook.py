@@ -40,6 +40,48 @@ def test_receive_body_becomes_an_inbound_message() -> None:
     assert event.sent_at is not None and event.sent_at.tzinfo is not None
 
 
+def test_a_group_receive_carries_its_group_id_and_participants() -> None:
+    parsed = parse_sendblue_webhook(
+        event_type_hint="receive",
+        body={
+            "message_handle": "G1",
+            "from_number": "+14155550199",
+            "to_number": "+14155550100",
+            "content": "dinner?",
+            "message_type": "group",
+            "group_id": "A1B2",
+            "participants": ["+14155550199", "+1 415 555 0188", "bad", "+14155550100"],
+        },
+    )
+
+    event = parsed.event
+    assert isinstance(event, InboundMessage)
+    assert (event.is_group, event.group_id) == (True, "A1B2")
+    assert event.participants == ("+14155550199", "+14155550188", "+14155550100")
+
+
+def test_a_one_to_one_receive_has_no_participants_or_group_id() -> None:
+    parsed = parse_sendblue_webhook(
+        event_type_hint="receive",
+        body={
+            "message_handle": "M1",
+            "from_number": "+14155550199",
+            "to_number": "+14155550100",
+            "content": "hi",
+            "message_type": "message",
+            "group_id": "",
+            "participants": ["+14155550199", "+14155550100"],
+        },
+    )
+
+    assert isinstance(parsed.event, InboundMessage)
+    assert (parsed.event.is_group, parsed.event.group_id, parsed.event.participants) == (
+        False,
+        "",
+        (),
+    )
+
+
 def test_receive_falls_back_to_number_and_sendblue_number() -> None:
     parsed = parse_sendblue_webhook(
         event_type_hint=None,
@@ -76,6 +118,35 @@ def test_typing_body_is_told_apart_by_is_typing() -> None:
     assert parsed.event == TypingEvent(
         contact_number="+14155550199", line_number="+14155550100", is_typing=True
     )
+
+
+def test_typing_keeps_the_providers_timestamp() -> None:
+    parsed = parse_sendblue_webhook(
+        event_type_hint="typing_indicator",
+        body={
+            "number": "+14155550199",
+            "from_number": "+14155550100",
+            "is_typing": False,
+            "timestamp": "2026-03-01T12:00:00.000Z",
+        },
+    )
+
+    assert isinstance(parsed.event, TypingEvent)
+    assert parsed.event.at is not None and parsed.event.at.isoformat().startswith("2026-03-01T12")
+
+
+def test_a_read_status_is_delivered_and_read_with_its_own_key() -> None:
+    body = {"message_handle": "H9", "is_outbound": True, "status": "READ"}
+
+    parsed = parse_sendblue_webhook(event_type_hint="outbound", body=body)
+    delivered = parse_sendblue_webhook(
+        event_type_hint="outbound", body={**body, "status": "DELIVERED"}
+    )
+
+    assert isinstance(parsed.event, StatusUpdate) and isinstance(delivered.event, StatusUpdate)
+    assert (parsed.event.status, parsed.event.read) == ("delivered", True)
+    assert (delivered.event.status, delivered.event.read) == ("delivered", False)
+    assert parsed.event_key != delivered.event_key
 
 
 @pytest.mark.parametrize("key", ["sendblue_number", "number", "phone_number", "line"])

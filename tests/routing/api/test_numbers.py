@@ -18,7 +18,7 @@ NUMBERS = "/api/v1/imessage/numbers"
 
 @pytest.fixture
 def org_setup(org: Organization) -> Setup:
-    return SetupFactory(organization=org)
+    return SetupFactory(organization=org, is_default=True)
 
 
 def claim(client: KeyedClient, key: str = "claim-1") -> Any:
@@ -37,6 +37,67 @@ def test_claim_places_a_line_under_the_organisation_setup(
     assert body["agent_identity_id"] is None and body["agent_handle"] is None
     assert PhoneLine.objects.get(id=body["id"]).setup == org_setup
     assert len(fake_provider.calls_to("request_line")) == 1
+
+
+def test_claim_without_setup_id_uses_the_default_setup_not_the_oldest(
+    admin_client: KeyedClient, org: Organization, fake_provider: FakeProvider
+) -> None:
+    SetupFactory(organization=org, label="Oldest")
+    default = SetupFactory(organization=org, label="Chosen", is_default=True)
+
+    response = claim(admin_client)
+
+    assert PhoneLine.objects.get(id=response.json()["id"]).setup == default
+
+
+def test_claim_with_setup_id_orders_on_that_setup(
+    admin_client: KeyedClient, org_setup: Setup, org: Organization
+) -> None:
+    other = SetupFactory(organization=org)
+
+    response = admin_client.post(
+        NUMBERS, {"setup_id": str(other.id)}, format="json", HTTP_IDEMPOTENCY_KEY="k-other"
+    )
+
+    assert response.status_code == 201
+    assert PhoneLine.objects.get(id=response.json()["id"]).setup == other
+
+
+def test_claim_naming_another_organisations_setup_is_404(
+    admin_client: KeyedClient, org_setup: Setup, fake_provider: FakeProvider
+) -> None:
+    foreign = SetupFactory()
+
+    response = admin_client.post(
+        NUMBERS, {"setup_id": str(foreign.id)}, format="json", HTTP_IDEMPOTENCY_KEY="k-f"
+    )
+
+    assert response.status_code == 404
+    assert fake_provider.calls_to("request_line") == []
+    assert not PhoneLine.objects.exists()
+
+
+def test_claim_without_a_default_setup_is_409_no_default_setup(
+    admin_client: KeyedClient, org: Organization, fake_provider: FakeProvider
+) -> None:
+    SetupFactory(organization=org)
+
+    response = claim(admin_client)
+
+    assert response.status_code == 409
+    assert response.json()["detail"]["error"] == "no_default_setup"
+    assert fake_provider.calls_to("request_line") == []
+
+
+def test_claim_on_a_failed_setup_is_409_setup_not_active(
+    admin_client: KeyedClient, org: Organization
+) -> None:
+    SetupFactory(organization=org, is_default=True, status="failed")
+
+    response = claim(admin_client)
+
+    assert response.status_code == 409
+    assert response.json()["detail"]["error"] == "setup_not_active"
 
 
 def test_claim_replays_on_the_same_key_without_a_second_provider_call(

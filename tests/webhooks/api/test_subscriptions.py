@@ -22,19 +22,32 @@ def create_body(identity, **overrides):  # type: ignore[no-untyped-def]
     return body
 
 
-def test_catalog_lists_the_imessage_events(identity_client):
+def test_catalog_lists_the_contract_events_then_the_opt_in_ones(identity_client):
     response = identity_client.get("/api/v1/webhooks/catalog")
 
     assert response.status_code == 200
     assert response.json()["supports_identity_subscriptions"] is True
-    assert [e["event_type"] for e in response.json()["event_types"]] == [
-        "imessage.received",
-        "imessage.reaction_received",
-        "imessage.sent",
-        "imessage.delivered",
-        "imessage.delivery_failed",
-        "imessage.delivery_unknown",
+    assert [(e["event_type"], e["opt_in"]) for e in response.json()["event_types"]] == [
+        ("imessage.received", False),
+        ("imessage.reaction_received", False),
+        ("imessage.sent", False),
+        ("imessage.delivered", False),
+        ("imessage.delivery_failed", False),
+        ("imessage.delivery_unknown", True),
+        ("imessage.read", True),
+        ("imessage.typing", True),
+        ("imessage.connected", True),
+        ("imessage.disconnected", True),
     ]
+
+
+def test_a_subscription_may_select_the_opt_in_events(admin_client, identity):
+    events = ["imessage.read", "imessage.typing", "imessage.connected", "imessage.disconnected"]
+
+    response = admin_client.post(URL, create_body(identity, event_types=events), format="json")
+
+    assert response.status_code == 201
+    assert response.json()["event_types"] == events
 
 
 def test_create_returns_the_subscription_and_the_first_signing_key(admin_client, identity):
