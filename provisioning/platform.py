@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from console.models import Organization
 from console.services import Actor
-from provisioning.models import LineRole, PhoneLine, Setup, SetupStatus
 from provisioning.lines import setup_line_add
+from provisioning.models import LineRole, PhoneLine, Setup, SetupStatus
 from provisioning.services import setup_create
 
 PLATFORM_ORG_SLUG = "bluewire-platform"
