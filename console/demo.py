@@ -27,7 +27,7 @@ from messaging.models import Conversation, Direction, Message, Reaction
 from provisioning.models import LineRole, LineState, PhoneLine, Setup, SetupStatus
 from routing import hooks
 from routing.models import Assignment, ContactRule
-from routing.services import contact_rule_create
+from routing.services.contact_rules import contact_rule_create
 
 LOGINS = {"operator": MembershipRole.OPERATOR, "auditor": MembershipRole.AUDITOR}
 DEMO_SETUP_LABEL = "Demo clinic lines"

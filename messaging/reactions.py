@@ -60,7 +60,7 @@ def reaction_send(*, message: Message, reaction: str, part_index: int) -> Reacti
     conversation_inactive). The provider is called first: a failure (502) leaves the
     previous tapback live.
     """
-    from routing.services import outbound_permission_check
+    from routing.services.contact_rules import outbound_permission_check
 
     if reaction not in SENDABLE_REACTIONS:
         raise ApplicationError(

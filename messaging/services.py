@@ -327,7 +327,7 @@ def message_send(
     Checks in contract order: 400 imessage_not_enabled, 403 recipient_blocked,
     404 no_active_assignment / 409 conversation_inactive, 429 send_rate_limited.
     """
-    from routing.services import outbound_permission_check
+    from routing.services.contact_rules import outbound_permission_check
 
     if not identity.imessage_enabled:
         raise ApplicationError(IMESSAGE_NOT_ENABLED, code="imessage_not_enabled")
@@ -772,7 +772,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     `ForeignReference` when the line or the handle belongs to another setup.
     """
     from provisioning.selectors import line_by_number, line_number_held_elsewhere
-    from routing.services import inbound_route
+    from routing.services.router import inbound_route
 
     line = line_by_number(setup=setup, number=event.to_number)
     if line is None:

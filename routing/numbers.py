@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 
 from console.errors import ApplicationError, Conflict, NotFound
 from console.idempotency import IDEMPOTENCY_KEY_REUSED
+from console.identities import HandleUnavailable, identity_create
 from console.models import AgentIdentity, Organization
 from console.services import Actor, audit_record
 from provisioning import providers
@@ -28,7 +29,6 @@ from provisioning.models import LineRole, LineState, PhoneLine
 from provisioning.providers.base import ProviderError
 from provisioning.services import line_assign, setup_credentials
 from routing.models import NumberClaim
-from routing.services import HandleUnavailable, identity_create
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console import identities
 from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset
 from console.api.permissions import HasApiKey
@@ -25,7 +26,6 @@ from console.selectors import identity_get_for_key, identity_list_for_key
 from console.services import Actor
 from provisioning.models import LineRole, LineState, PhoneLine
 from routing import numbers
-from routing import services as routing
 
 UNSUPPORTED_CREATE_FIELDS = ("mailbox", "tunnel", "phone_number", "vault_secret_ids")
 SHARED_MODE_FIELDS = ("imessage_filter_mode", "phone_filter_mode")
@@ -235,7 +235,7 @@ class IdentityListCreateApi(APIView):
             "contact_sharing_enabled": values["contact_sharing_enabled"],
         }
         if not claim:
-            identity = routing.identity_create(
+            identity = identities.identity_create(
                 organization=key.organization, actor=actor, handle=handle, **identity_fields
             )
             return Response(identity_wire(_fetch(identity)), status=status.HTTP_201_CREATED)
@@ -311,9 +311,9 @@ class IdentityDetailApi(APIView):
                 fingerprint=_claim_fingerprint(body),
             )
         with transaction.atomic():
-            routing.identity_update(identity=identity, actor=actor, changes=values)
+            identities.identity_update(identity=identity, actor=actor, changes=values)
             if inbound is not None or outbound is not None:
-                routing.identity_filter_mode_set(
+                identities.identity_filter_mode_set(
                     identity=identity, actor=actor, inbound=inbound, outbound=outbound
                 )
             if claim:
@@ -337,7 +337,7 @@ class IdentityDetailApi(APIView):
         identity = identity_get_for_key(key=key, handle=handle)
         if not key.is_admin:
             raise Forbidden("Only admin keys can delete identities.")
-        routing.identity_delete(identity=identity, actor=Actor.for_api_key(key))
+        identities.identity_delete(identity=identity, actor=Actor.for_api_key(key))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -22,7 +22,8 @@ from console.views.rendering import render_page
 from messaging.webhooks.services import delivery_retry
 from provisioning.lines import setup_default_set, setup_line_add
 from routing.models import ReleaseReason
-from routing.services import assignment_release, line_role_set
+from routing.services.assignments import assignment_release
+from routing.services.line_roles import line_role_set
 
 
 def _setup_lines_section(

@@ -12,7 +12,7 @@ from console.forms import BlockedFilterForm
 from console.views import selectors
 from console.views.access import console_view, user_actor
 from console.views.rendering import page_number, query_without_page, render_page
-from console.views.services import blocked_message_keep, blocked_sender_allow
+from console.views.services import blocked_message_allow, blocked_message_keep
 
 
 @require_GET
@@ -86,7 +86,7 @@ def blocked_allow(request: HttpRequest, message_id: str) -> HttpResponse:
     message = selectors.blocked_get(org_ids=access.org_ids, message_id=message_id)
     access.require_operator(message.organization_id)
     try:
-        summary = blocked_sender_allow(message=message, actor=user_actor(request))
+        summary = blocked_message_allow(message=message, actor=user_actor(request))
     except ApplicationError as exc:
         return _review_response(request, message_id, error=exc.message, status=409)
     notice = f"{message.remote_number} can now reach @{message.identity.handle}: {summary}."

@@ -12,16 +12,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
 from console.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
+from console.identities import identity_filter_mode_set
 from console.models import AgentIdentity, FilterMode
 from console.views import selectors
 from console.views.access import console_view, user_actor
 from console.views.rendering import render_page
 from routing.models import RuleAction, RuleDirection, RuleStatus
-from routing.services import (
+from routing.services.contact_rules import (
     contact_rule_create,
     contact_rule_delete,
     contact_rule_update,
-    identity_filter_mode_set,
 )
 
 DUPLICATE_RULE = "A rule already covers this number in that direction; edit it below instead."

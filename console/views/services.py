@@ -12,13 +12,10 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
 
-from console.errors import Conflict
-from console.models import AgentIdentity, Membership, MembershipRole, Organization
+from console.models import Membership, MembershipRole, Organization
 from console.services import Actor, audit_record
 from messaging.models import Message
-from routing import services as routing_services
-from routing.models import ContactRule, RuleAction, RuleDirection, RuleStatus
-from routing.selectors import contact_decision
+from routing.services.contact_rules import blocked_sender_allow
 
 ROLE_GROUPS = {MembershipRole.OPERATOR: "Operators", MembershipRole.AUDITOR: "Auditors"}
 ROLE_PERMISSIONS = {
@@ -57,17 +54,6 @@ def role_group(role: str) -> Group:
 
 REVIEW_ALLOWED = "allowed"
 REVIEW_KEPT = "kept"
-ALLOW_FAILED = "The sender is still filtered after the change; check the identity's rules."
-
-
-def _covers_inbound(rule: ContactRule) -> bool:
-    return rule.direction in (RuleDirection.INBOUND, RuleDirection.BOTH)
-
-
-def _rules_for(identity: AgentIdentity, number: str) -> list[ContactRule]:
-    return list(
-        ContactRule.objects.filter(identity=identity, match_target=number).order_by("created_at")
-    )
 
 
 def _mark_reviewed(message: Message, state: str) -> int:
@@ -84,62 +70,13 @@ def _mark_reviewed(message: Message, state: str) -> int:
 
 
 @transaction.atomic
-def blocked_sender_allow(*, message: Message, actor: Actor) -> str:
-    """Let the sender of a blocked message reach the identity from now on.
-
-    In blacklist mode only block rules stop a sender, so their inbound side is removed
-    (an inbound-only rule is deleted, a two-way rule keeps only its outbound side). In
-    whitelist mode the sender also needs an active allow rule covering inbound: a paused or
-    blocking rule on that side is turned into one, otherwise a new inbound allow rule is
-    created. Returns a sentence describing the change, for the reviewer.
-    """
+def blocked_message_allow(*, message: Message, actor: Actor) -> str:
+    """Let the sender of a blocked message reach the identity from now on (routing's
+    `blocked_sender_allow` changes the rules) and record the review; returns what changed."""
     identity = message.identity
     number = message.remote_number
-    changes: list[str] = []
-    for rule in _rules_for(identity, number):
-        if (
-            rule.action == RuleAction.BLOCK
-            and rule.status == RuleStatus.ACTIVE
-            and _covers_inbound(rule)
-        ):
-            if rule.direction == RuleDirection.INBOUND:
-                routing_services.contact_rule_delete(rule=rule, actor=actor)
-                changes.append("removed the inbound block rule")
-            else:
-                routing_services.contact_rule_update(
-                    rule=rule, actor=actor, direction=RuleDirection.OUTBOUND
-                )
-                changes.append("narrowed the block rule to outbound only")
-    if not contact_decision(identity=identity, number=number, direction="inbound").allowed:
-        covering = [r for r in _rules_for(identity, number) if _covers_inbound(r)]
-        if covering:
-            rule = covering[0]
-            if rule.action != RuleAction.ALLOW and rule.direction == RuleDirection.BOTH:
-                rule = routing_services.contact_rule_update(
-                    rule=rule, actor=actor, action=RuleAction.ALLOW, apply_to=RuleDirection.INBOUND
-                )
-            elif rule.action != RuleAction.ALLOW:
-                rule = routing_services.contact_rule_update(
-                    rule=rule, actor=actor, action=RuleAction.ALLOW
-                )
-            if rule.status != RuleStatus.ACTIVE:
-                rule = routing_services.contact_rule_update(
-                    rule=rule, actor=actor, status=RuleStatus.ACTIVE
-                )
-            changes.append("turned the existing rule into an active inbound allow rule")
-        else:
-            routing_services.contact_rule_create(
-                identity=identity,
-                actor=actor,
-                action=RuleAction.ALLOW,
-                match_target=number,
-                direction=RuleDirection.INBOUND,
-            )
-            changes.append("added an inbound allow rule")
-    if not contact_decision(identity=identity, number=number, direction="inbound").allowed:
-        raise Conflict(ALLOW_FAILED, code="still_blocked")
+    summary = blocked_sender_allow(identity=identity, number=number, actor=actor)
     _mark_reviewed(message, REVIEW_ALLOWED)
-    summary = "; ".join(changes) or "no rule change was needed"
     audit_record(
         organization=identity.organization,
         actor=actor,

@@ -13,7 +13,8 @@ from messaging.models import Message
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.providers.base import StatusUpdate, TypingEvent
 from routing.models import ReleaseReason
-from routing.services import assignment_release, inbound_route
+from routing.services.assignments import assignment_release
+from routing.services.router import inbound_route
 from tests.console.views.conftest import _member_client
 from tests.messaging.conftest import PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory

@@ -8,7 +8,7 @@ from django.db import connection
 from console.models import AgentIdentity
 from provisioning.models import PhoneLine
 from routing.models import Assignment, AssignmentStatus
-from routing.services import inbound_route
+from routing.services.router import inbound_route
 from tests.routing.conftest import PERSON
 
 

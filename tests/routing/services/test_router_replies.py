@@ -11,7 +11,8 @@ from provisioning.models import PhoneLine
 from provisioning.providers.base import ProviderError
 from provisioning.providers.fake import FakeProvider
 from routing.models import ReplyState, RouterReply
-from routing.services import inbound_route, router_reply_deliver, router_reply_sweep
+from routing.services.router import inbound_route
+from routing.services.router_replies import router_reply_deliver, router_reply_sweep
 from tests.routing.conftest import PERSON
 from tests.routing.factories import RouterReplyFactory
 
