@@ -92,7 +92,7 @@ def _adapter() -> ProviderAdapter:
 
 
 def _credentials(line: PhoneLine) -> AccountCredentials:
-    from provisioning.services import setup_credentials
+    from provisioning.services.credentials import setup_credentials
 
     return setup_credentials(line.setup)
 
@@ -427,7 +427,7 @@ def message_deliver(*, message_id: Any) -> None:
         )
         return
     credentials = _credentials(line)
-    from provisioning.services import status_callback_url
+    from provisioning.services.credentials import status_callback_url
 
     callback = status_callback_url(line.setup, str(message.id))
     # Committed on its own (no transaction here): past this point the provider may have it.

@@ -24,10 +24,11 @@ from console.identities import HandleUnavailable, identity_create
 from console.models import AgentIdentity, Organization
 from console.services import Actor, audit_record
 from provisioning import providers
-from provisioning.lines import line_order, line_order_failed, setup_for_claim
 from provisioning.models import LineRole, LineState, PhoneLine
 from provisioning.providers.base import ProviderError
-from provisioning.services import line_assign, setup_credentials
+from provisioning.services.credentials import setup_credentials
+from provisioning.services.lines import line_assign, line_order, line_order_failed
+from provisioning.services.setups import setup_for_claim
 from routing.models import NumberClaim
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from console.views import selectors
 from console.views.access import console_view, user_actor
 from console.views.rendering import render_page
 from messaging.webhooks.services import delivery_retry
-from provisioning.lines import setup_default_set, setup_line_add
+from provisioning.services.lines import setup_line_add
+from provisioning.services.setups import setup_default_set
 from routing.models import ReleaseReason
 from routing.services.assignments import assignment_release
 from routing.services.line_roles import line_role_set

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from console.api.server_errors import api_error_response
 from provisioning.selectors import setup_for_webhook
-from provisioning.services import provider_event_receive
+from provisioning.services.intake import provider_event_receive
 
 logger = logging.getLogger(__name__)
 

@@ -181,7 +181,7 @@ class FakeProvider:
     def _learn_from_database(self) -> None:
         """Adopt every setup recorded in the database, with its numbered lines."""
         from provisioning.models import Setup
-        from provisioning.services import setup_credentials
+        from provisioning.services.credentials import setup_credentials
 
         for setup in Setup.objects.exclude(credentials_encrypted="").prefetch_related("lines"):
             numbers = [line.number for line in setup.lines.all() if line.number]

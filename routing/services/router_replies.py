@@ -13,7 +13,7 @@ from django.utils import timezone
 from provisioning.models import PhoneLine
 from provisioning.providers import get_adapter
 from provisioning.providers.base import ProviderError
-from provisioning.services import setup_credentials
+from provisioning.services.credentials import setup_credentials
 from routing.models import ReplyState, RouterReply
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from console.services import Actor
 from messaging import services
 from messaging.models import Conversation, Message, SendState
 from provisioning.providers.base import ProviderError, StatusUpdate
-from provisioning.services import setup_create
+from provisioning.services.setups import setup_create
 from tests.messaging.conftest import PERSON
 from tests.messaging.factories import ConversationFactory
 

@@ -9,7 +9,7 @@ import factory
 from console.crypto import encrypt
 from provisioning.models import LineRole, LineState, PhoneLine, ProviderEvent, Setup, SetupStatus
 from provisioning.providers.fake import fake_provider
-from provisioning.services import setup_credentials, setup_webhook_secret
+from provisioning.services.credentials import setup_credentials, setup_webhook_secret
 from tests.console.factories import OrganizationFactory
 
 

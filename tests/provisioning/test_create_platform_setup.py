@@ -55,7 +55,6 @@ def simulator(monkeypatch: pytest.MonkeyPatch) -> Simulator:
         transport=httpx.WSGITransport(app=sim),
         sleep=lambda seconds: None,
     )
-    monkeypatch.setattr("provisioning.services.get_adapter", lambda: adapter)
     monkeypatch.setattr("provisioning.providers.get_adapter", lambda: adapter)
     return sim
 

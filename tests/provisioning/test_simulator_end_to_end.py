@@ -25,7 +25,8 @@ from provisioning.providers.base import (
     StatusUpdate,
 )
 from provisioning.providers.sendblue import SendblueAdapter
-from provisioning.services import setup_credentials, setup_reconcile, setup_webhook_secret
+from provisioning.services.credentials import setup_credentials, setup_webhook_secret
+from provisioning.services.lines import setup_reconcile
 from provisioning.simulator.app import Simulator
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +82,6 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         transport=httpx.WSGITransport(app=simulator),
         sleep=lambda seconds: None,
     )
-    monkeypatch.setattr("provisioning.services.get_adapter", lambda: adapter)
     monkeypatch.setattr("provisioning.providers.get_adapter", lambda: adapter)
     yield Harness(simulator, adapter)
 
@@ -102,7 +102,7 @@ def recorded() -> Iterator[list[Any]]:
 
 def send_with_callback(harness: Harness, setup: Setup) -> SendResult:
     """Send "see you at 3" from the setup's line with a status callback; run the jobs."""
-    from provisioning.services import status_callback_url
+    from provisioning.services.credentials import status_callback_url
 
     result = harness.adapter.send_message(
         credentials=setup_credentials(setup),

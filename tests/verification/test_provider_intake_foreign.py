@@ -255,7 +255,7 @@ def test_a_redelivered_foreign_event_stays_rejected_once(
 def test_the_rejection_warning_names_the_setup_and_event_only(
     client: Client, a_world: dict[str, Any], b_setup: Setup, caplog: Any
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="provisioning.services"):
+    with caplog.at_level(logging.WARNING, logger="provisioning.services.intake"):
         post(client, b_setup, "receive", receive_body(to=POOL_NUMBER, handle="logged"))
 
     event = ProviderEvent.objects.get(setup=b_setup)

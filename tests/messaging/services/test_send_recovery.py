@@ -19,7 +19,7 @@ from messaging.models import Message, SendState
 from messaging.webhooks.models import WebhookDelivery
 from provisioning.models import ProviderEvent, ProviderEventStatus
 from provisioning.providers.base import ProviderError
-from provisioning.services import setup_credentials, status_callback_url
+from provisioning.services.credentials import setup_credentials, status_callback_url
 from tests.messaging.conftest import PERSON
 from tests.messaging.factories import ConversationFactory
 from tests.messaging.sends import queue_message, run_due_jobs, status

@@ -15,7 +15,7 @@ from console.services import Actor
 from provisioning.models import LineState, PhoneLine
 from provisioning.providers.base import LineRequest, ProviderError
 from provisioning.providers.fake import FakeProvider
-from provisioning.services import line_assign
+from provisioning.services.lines import line_assign
 from routing.models import NumberClaim
 from routing.numbers import dedicated_number_claim
 from tests.conftest import KeyedClient
