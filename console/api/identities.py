@@ -25,7 +25,7 @@ from console.models import HANDLE_PATTERN, AgentIdentity
 from console.selectors import identity_get_for_key, identity_list_for_key
 from console.services import Actor
 from provisioning.models import LineRole, LineState, PhoneLine
-from routing import numbers
+from provisioning.services import claims
 
 UNSUPPORTED_CREATE_FIELDS = ("mailbox", "tunnel", "phone_number", "vault_secret_ids")
 SHARED_MODE_FIELDS = ("imessage_filter_mode", "phone_filter_mode")
@@ -240,7 +240,7 @@ class IdentityListCreateApi(APIView):
             )
             return Response(identity_wire(_fetch(identity)), status=status.HTTP_201_CREATED)
         idem_key = request.headers.get("Idempotency-Key")
-        outcome = numbers.identity_create_with_number(
+        outcome = claims.identity_create_with_number(
             organization=key.organization,
             actor=actor,
             handle=handle,
@@ -303,7 +303,7 @@ class IdentityDetailApi(APIView):
             idem_key = request.headers.get("Idempotency-Key")
             if not idem_key:
                 raise _field_error("Idempotency-Key", "Required with claim_imessage_number.")
-            line = numbers.dedicated_number_claim(
+            line = claims.dedicated_number_claim(
                 organization=key.organization,
                 actor=actor,
                 key=validate_key(idem_key),
@@ -317,15 +317,15 @@ class IdentityDetailApi(APIView):
                     identity=identity, actor=actor, inbound=inbound, outbound=outbound
                 )
             if claim:
-                numbers.dedicated_number_attach(identity=identity, line=line, actor=actor)
+                claims.dedicated_number_attach(identity=identity, line=line, actor=actor)
             elif "imessage_number_id" in values:
                 number_id: uuid.UUID | None = values["imessage_number_id"]
                 target = (
-                    numbers.dedicated_line_get(organization=key.organization, line_id=number_id)
+                    claims.dedicated_line_get(organization=key.organization, line_id=number_id)
                     if number_id is not None
                     else None
                 )
-                numbers.dedicated_number_attach(identity=identity, line=target, actor=actor)
+                claims.dedicated_number_attach(identity=identity, line=target, actor=actor)
         return Response(identity_wire(_fetch(identity)))
 
     @extend_schema(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console.crypto import encrypt
-from console.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from console.errors import ApplicationError, Conflict, ValidationFailed
 from console.idempotency import IDEMPOTENCY_KEY_REUSED
 from console.models import Organization
 from console.phone import to_e164
@@ -28,12 +27,7 @@ from provisioning.services.credentials import (
     setup_webhook_secret,
     webhook_url,
 )
-from provisioning.services.lines import (
-    SETUP_NOT_ACTIVE,
-    SetupNotActive,
-    line_order,
-    setup_status_refresh,
-)
+from provisioning.services.lines import line_order, setup_status_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -236,11 +230,6 @@ def setups_fail_interrupted() -> int:
     ).update(status=SetupStatus.FAILED, failure_reason=SETUP_INTERRUPTED, updated_at=timezone.now())
 
 
-SETUP_NOT_FOUND = "Setup not found."
-NO_DEFAULT_SETUP = (
-    "The organisation has no default setup for dedicated numbers; mark one as default or "
-    "name a setup_id."
-)
 PLATFORM_SETUP_NOT_DEFAULT = "A platform setup cannot be an organisation's default."
 
 
@@ -294,22 +283,3 @@ def setup_default_if_none(setup: Setup) -> bool:
         return False  # another setup of the organisation became the default meanwhile
     setup.is_default = True
     return True
-
-
-def setup_for_claim(*, organization: Organization, setup_id: uuid.UUID | None = None) -> Setup:
-    """The setup a dedicated-number claim orders its line on: `setup_id` when given (one
-    of the organisation's own setups), else the organisation's default.
-
-    Raises `NotFound` for a foreign, platform or unknown `setup_id`, `Conflict`
-    (no_default_setup) without a default, and `SetupNotActive` when the setup is not
-    active.
-    """
-    qs = Setup.objects.filter(organization=organization, is_platform=False)
-    setup = qs.filter(pk=setup_id).first() if setup_id else qs.filter(is_default=True).first()
-    if setup is None:
-        if setup_id:
-            raise NotFound(SETUP_NOT_FOUND)
-        raise Conflict(NO_DEFAULT_SETUP, code="no_default_setup")
-    if setup.status != SetupStatus.ACTIVE:
-        raise SetupNotActive(SETUP_NOT_ACTIVE, extra={"setup_status": setup.status})
-    return setup

@@ -20,7 +20,8 @@ from console.models import ApiKey
 from console.selectors import identity_get_by_id_for_key, identity_get_for_key
 from console.services import Actor
 from provisioning.models import LineState
-from routing import numbers, selectors
+from provisioning.services import claims
+from routing import selectors
 from routing.api.serializers import (
     AssignmentOutputSerializer,
     ContactRuleCreateInputSerializer,
@@ -159,7 +160,7 @@ class NumberListClaimApi(APIView):
     def get(self, request: Request) -> Response:
         key = caller_key(request)
         lines = (
-            numbers.dedicated_lines_for_org(key.organization)
+            claims.dedicated_lines_for_org(key.organization)
             .filter(state=LineState.ASSIGNED)
             .select_related("identity")
             .order_by("assigned_at", "id")
@@ -192,7 +193,7 @@ class NumberListClaimApi(APIView):
                 "Idempotency-Key header is required.",
                 extra={"fields": {"Idempotency-Key": ["required"]}},
             )
-        line = numbers.dedicated_number_claim(
+        line = claims.dedicated_number_claim(
             organization=key.organization,
             actor=Actor.for_api_key(key),
             key=validate_key(idem_key),

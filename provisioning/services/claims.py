@@ -1,5 +1,5 @@
 """Dedicated numbers: claims (one line per Idempotency-Key), attach, and identities
-created together with a claim.
+created together with a claim. A claim is a phone line plus provider calls.
 
 A claim reserves a `pending` line on the organisation's default setup (or the setup it
 names) and commits it before the provider is asked through provisioning's `line_order`:
@@ -24,12 +24,16 @@ from console.identities import HandleUnavailable, identity_create
 from console.models import AgentIdentity, Organization
 from console.services import Actor, audit_record
 from provisioning import providers
-from provisioning.models import LineRole, LineState, PhoneLine
+from provisioning.models import LineRole, LineState, NumberClaim, PhoneLine, Setup, SetupStatus
 from provisioning.providers.base import ProviderError
 from provisioning.services.credentials import setup_credentials
-from provisioning.services.lines import line_assign, line_order, line_order_failed
-from provisioning.services.setups import setup_for_claim
-from routing.models import NumberClaim
+from provisioning.services.lines import (
+    SETUP_NOT_ACTIVE,
+    SetupNotActive,
+    line_assign,
+    line_order,
+    line_order_failed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +44,11 @@ NUMBER_PENDING_NOTICE = (
     "as soon as it is placed."
 )
 IDENTITY_CREATE_SCOPE = "identity-create"
+SETUP_NOT_FOUND = "Setup not found."
+NO_DEFAULT_SETUP = (
+    "The organisation has no default setup for dedicated numbers; mark one as default or "
+    "name a setup_id."
+)
 
 
 class InventoryPending(ApplicationError):
@@ -342,3 +351,22 @@ def dedicated_line_get(*, organization: Organization, line_id: uuid.UUID) -> Pho
     if line is None or line.state != LineState.ASSIGNED:
         raise NotFound("Number not found.")
     return line
+
+
+def setup_for_claim(*, organization: Organization, setup_id: uuid.UUID | None = None) -> Setup:
+    """The setup a dedicated-number claim orders its line on: `setup_id` when given (one
+    of the organisation's own setups), else the organisation's default.
+
+    Raises `NotFound` for a foreign, platform or unknown `setup_id`, `Conflict`
+    (no_default_setup) without a default, and `SetupNotActive` when the setup is not
+    active.
+    """
+    qs = Setup.objects.filter(organization=organization, is_platform=False)
+    setup = qs.filter(pk=setup_id).first() if setup_id else qs.filter(is_default=True).first()
+    if setup is None:
+        if setup_id:
+            raise NotFound(SETUP_NOT_FOUND)
+        raise Conflict(NO_DEFAULT_SETUP, code="no_default_setup")
+    if setup.status != SetupStatus.ACTIVE:
+        raise SetupNotActive(SETUP_NOT_ACTIVE, extra={"setup_status": setup.status})
+    return setup

@@ -12,12 +12,11 @@ from django.test import override_settings
 
 from console.models import AgentIdentity, Organization
 from console.services import Actor
-from provisioning.models import LineState, PhoneLine
+from provisioning.models import LineState, NumberClaim, PhoneLine
 from provisioning.providers.base import LineRequest, ProviderError
 from provisioning.providers.fake import FakeProvider
+from provisioning.services.claims import dedicated_number_claim
 from provisioning.services.lines import line_assign
-from routing.models import NumberClaim
-from routing.numbers import dedicated_number_claim
 from tests.conftest import KeyedClient
 from tests.console.factories import OrganizationFactory
 from tests.provisioning.factories import SetupFactory
