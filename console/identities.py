@@ -6,12 +6,14 @@ provisioning): they release and detach in the same transaction.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.errors import Conflict, ValidationFailed
+from console.errors import Conflict, Forbidden, ValidationFailed
+from console.idempotency import validate_key
 from console.models import AgentIdentity, ApiKey, ApiKeyStatus, FilterMode, Organization
 from console.services import Actor, api_key_revoke, audit_record
 from provisioning.models import PhoneLine
@@ -66,8 +68,96 @@ def identity_create(
 IDENTITY_FIELDS = ("display_name", "description", "imessage_enabled", "contact_sharing_enabled")
 
 
-@transaction.atomic
 def identity_update(
+    *,
+    identity: AgentIdentity,
+    actor: Actor,
+    changes: dict[str, Any],
+    filter_modes_allowed: bool,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> AgentIdentity:
+    """Apply an identity PATCH (contract §4): fields, filter modes and the dedicated number.
+
+    `changes` holds the validated body. Filter modes need `filter_modes_allowed` (admin
+    keys), else `Forbidden`. `claim_imessage_number: true` claims a dedicated number once
+    per `idempotency_key` (required) before anything is written, with no transaction
+    open while the provider is asked, and attaches it; `imessage_number_id` attaches an
+    owned number (None detaches). Raises `ValidationFailed` naming the field for
+    contradictory requests, and the claim's errors (`InventoryPending`, quota, conflicts).
+    """
+    # Function-level: claims create identities through this module.
+    from provisioning.services import claims
+
+    inbound, outbound = _filter_modes(changes)
+    if (inbound is not None or outbound is not None) and not filter_modes_allowed:
+        raise Forbidden("Only admin keys can change filter modes.")
+    claim = changes.get("claim_imessage_number")
+    if claim is not None and claim is not True:
+        raise field_error("claim_imessage_number", "Only true is accepted.")
+    if claim and "imessage_number_id" in changes:
+        raise field_error("claim_imessage_number", "Cannot be combined with imessage_number_id.")
+    if claim and changes.get("imessage_enabled") is False:
+        raise field_error("claim_imessage_number", "Cannot claim while disabling iMessage.")
+    line: PhoneLine | None = None
+    if claim:
+        if not idempotency_key:
+            raise field_error("Idempotency-Key", "Required with claim_imessage_number.")
+        line = claims.dedicated_number_claim(
+            organization=identity.organization,
+            actor=actor,
+            key=validate_key(idempotency_key),
+            scope=f"identity:{identity.id}",
+            fingerprint=fingerprint,
+        )
+    with transaction.atomic():
+        _fields_update(identity=identity, actor=actor, changes=changes)
+        if inbound is not None or outbound is not None:
+            identity_filter_mode_set(
+                identity=identity, actor=actor, inbound=inbound, outbound=outbound
+            )
+        if claim:
+            claims.dedicated_number_attach(identity=identity, line=line, actor=actor)
+        elif "imessage_number_id" in changes:
+            number_id: uuid.UUID | None = changes["imessage_number_id"]
+            target = (
+                claims.dedicated_line_get(organization=identity.organization, line_id=number_id)
+                if number_id is not None
+                else None
+            )
+            claims.dedicated_number_attach(identity=identity, line=target, actor=actor)
+    return identity
+
+
+def field_error(name: str, message: str) -> ValidationFailed:
+    """A 400 naming the request field at fault."""
+    return ValidationFailed(f"{name}: {message}", extra={"fields": {name: [message]}})
+
+
+SHARED_MODE_FIELDS = ("imessage_filter_mode", "phone_filter_mode")
+DIRECTIONAL_MODE_FIELDS = ("phone_inbound_filter_mode", "phone_outbound_filter_mode")
+
+
+def _filter_modes(values: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Map the contract's mode keys onto (inbound, outbound).
+
+    `imessage_filter_mode` / `phone_filter_mode` set both directions (they must agree when
+    both are sent); the directional keys set one side and never mix with a shared key.
+    """
+    shared = {values[n] for n in SHARED_MODE_FIELDS if n in values}
+    directional = [n for n in DIRECTIONAL_MODE_FIELDS if n in values]
+    if len(shared) > 1:
+        raise field_error("phone_filter_mode", "Must agree with imessage_filter_mode.")
+    if shared and directional:
+        raise field_error(directional[0], "Cannot be combined with a shared filter mode.")
+    if shared:
+        mode = shared.pop()
+        return mode, mode
+    return values.get("phone_inbound_filter_mode"), values.get("phone_outbound_filter_mode")
+
+
+@transaction.atomic
+def _fields_update(
     *, identity: AgentIdentity, actor: Actor, changes: dict[str, Any]
 ) -> AgentIdentity:
     """Apply whitelisted field changes; `display_name: None` falls back to the handle."""
