@@ -14,7 +14,7 @@ import pytest
 from console.models import AgentIdentity
 from messaging import media
 from messaging.models import Conversation
-from messaging.services import conversation_attach
+from messaging.services.inbound import conversation_attach
 from messaging.webhooks import safety
 from messaging.webhooks import services as webhook_services
 from provisioning.models import PhoneLine, Setup

@@ -13,8 +13,8 @@ from standardwebhooks.webhooks import Webhook
 
 from console.models import AgentIdentity
 from console.services import Actor
-from messaging import services as messaging_services
 from messaging.models import Conversation
+from messaging.services.inbound import inbound_message_receive
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from messaging.webhooks.services import subscription_create
 from provisioning.providers.base import InboundMessage
@@ -56,7 +56,7 @@ def test_1000_inbound_messages_reach_each_of_10_subscriptions_with_none_missing(
 
     started = time.monotonic()
     for n in range(MESSAGES):
-        stored = messaging_services.inbound_message_receive(
+        stored = inbound_message_receive(
             setup=conversation.line.setup,
             event=InboundMessage(
                 provider_handle=f"fanout-{n}",

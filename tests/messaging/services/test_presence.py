@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 
 from console.services import Actor
-from messaging import presence, services
+from messaging import presence
 from messaging.models import Message
+from messaging.services.status import message_status_update
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.providers.base import StatusUpdate, TypingEvent
 from routing.models import ReleaseReason
@@ -51,9 +52,7 @@ def test_the_providers_read_status_sets_read_at_and_keeps_delivered(
 ):
     message = sent_message(conversation)
 
-    services.message_status_update(
-        setup=platform_setup, update=status("out-1", "delivered", read=True)
-    )
+    message_status_update(setup=platform_setup, update=status("out-1", "delivered", read=True))
 
     message.refresh_from_db()
     assert message.status == "delivered"
@@ -65,9 +64,7 @@ def test_the_providers_read_status_sets_read_at_and_keeps_delivered(
 def test_a_read_before_the_delivery_callback_also_delivers(conversation, emitted, platform_setup):
     sent_message(conversation, status="sent")
 
-    services.message_status_update(
-        setup=platform_setup, update=status("out-1", "delivered", read=True)
-    )
+    message_status_update(setup=platform_setup, update=status("out-1", "delivered", read=True))
 
     assert emitted.types() == ["imessage.delivered", "imessage.read"]
     assert Message.objects.get().status == "delivered"
@@ -76,9 +73,9 @@ def test_a_read_before_the_delivery_callback_also_delivers(conversation, emitted
 def test_a_second_read_status_emits_nothing_more(conversation, emitted, platform_setup):
     sent_message(conversation)
     read = status("out-1", "delivered", read=True)
-    services.message_status_update(setup=platform_setup, update=read)
+    message_status_update(setup=platform_setup, update=read)
 
-    services.message_status_update(setup=platform_setup, update=read)
+    message_status_update(setup=platform_setup, update=read)
 
     assert emitted.types() == ["imessage.read"]
 
@@ -105,9 +102,7 @@ def test_read_at_is_on_the_wire_and_null_until_read(identity_client, conversatio
     url = f"/api/v1/imessage/messages/{message.id}"
     assert identity_client.get(url).json()["read_at"] is None
 
-    services.message_status_update(
-        setup=platform_setup, update=status("out-1", "delivered", read=True)
-    )
+    message_status_update(setup=platform_setup, update=status("out-1", "delivered", read=True))
 
     body = identity_client.get(url).json()
     assert body["read_at"] is not None
