@@ -19,7 +19,7 @@ from console.forms import LineAddForm, LineRoleForm
 from console.views import selectors
 from console.views.access import console_view, user_actor
 from console.views.rendering import render_page
-from messaging.webhooks.services import delivery_retry
+from messaging.webhooks.delivery import delivery_retry
 from provisioning.lines import setup_default_set, setup_line_add
 from routing.models import ReleaseReason
 from routing.services import assignment_release, line_role_set

@@ -17,7 +17,7 @@ from django.utils import timezone
 from console.errors import ApplicationError, Conflict
 from console.models import AgentIdentity
 from messaging.models import Conversation, DeliveryStatus
-from messaging.webhooks import services as webhook_services
+from messaging.webhooks import events as webhook_events
 from provisioning.models import LineRole, PhoneLine
 from provisioning.providers.base import AccountCredentials, ProviderAdapter, ProviderError
 from routing.models import AssignmentStatus
@@ -62,7 +62,7 @@ def enqueue(task: Any, *args: Any, countdown: float | None = None) -> None:
 
 def emit(event_type: str, *, identity: AgentIdentity, **objects: Any) -> None:
     # Called through the module so the webhook layer can be swapped or observed in tests.
-    webhook_services.event_emit(event_type=event_type, identity=identity, **objects)
+    webhook_events.event_emit(event_type=event_type, identity=identity, **objects)
 
 
 def is_phone(address: str) -> bool:

@@ -20,22 +20,23 @@ from django.utils import timezone
 
 from messaging.models import Message, SendState
 from messaging.services import common
+from messaging.webhooks.delivery import _lease, delivery_sweep
+from messaging.webhooks.events import event_emit
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
-from messaging.webhooks.services import _lease, delivery_sweep, event_emit
 from provisioning.providers.base import AccountCredentials
 from provisioning.providers.sendblue import SendblueAdapter
 from tests.console.factories import AgentIdentityFactory
 from tests.dbfaults import terminate_own_backend
 from tests.messaging.factories import MessageFactory
 from tests.messaging.sends import run_due_jobs
+from tests.messaging.webhooks.conftest import Reply
+from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 from tests.realworker import (  # noqa: F401
     RealWorker,
     _start_worker,
     _stop_worker,
     real_celery_worker,
 )
-from tests.webhooks.conftest import Reply
-from tests.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 
 SENT_BODY = {
     "message_handle": "fault-handle-0001",

@@ -19,9 +19,9 @@ from tests.console.views.conftest import _member_client
 from tests.messaging.conftest import PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory
 from tests.messaging.services.test_send_recovery import callback_body, post_callback
+from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
 from tests.provisioning.factories import setup_secret
 from tests.routing.factories import ContactRuleFactory
-from tests.webhooks.factories import WebhookSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 

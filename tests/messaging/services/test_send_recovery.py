@@ -23,8 +23,8 @@ from provisioning.services import setup_credentials, status_callback_url
 from tests.messaging.conftest import PERSON
 from tests.messaging.factories import ConversationFactory
 from tests.messaging.sends import queue_message, run_due_jobs, status
+from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 from tests.provisioning.factories import PhoneLineFactory, setup_secret
-from tests.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 

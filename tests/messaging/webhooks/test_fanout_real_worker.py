@@ -16,7 +16,7 @@ from console.services import Actor
 from messaging.models import Conversation
 from messaging.services.inbound import inbound_message_receive
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent
-from messaging.webhooks.services import subscription_create
+from messaging.webhooks.subscriptions import subscription_create
 from provisioning.providers.base import InboundMessage
 from tests.messaging.conftest import (  # noqa: F401 - fixtures
     PERSON,
@@ -26,8 +26,8 @@ from tests.messaging.conftest import (  # noqa: F401 - fixtures
     platform_setup,
     pool_line,
 )
+from tests.messaging.webhooks.conftest import Receiver
 from tests.realworker import RealWorker, real_celery_worker  # noqa: F401 - fixture
-from tests.webhooks.conftest import Receiver
 
 MESSAGES = 1000
 SUBSCRIPTIONS = 10
