@@ -6,17 +6,18 @@ from typing import Any
 
 from celery import shared_task
 
-from messaging import media, services
+from messaging import media
+from messaging.services import delivery
 
 
 @shared_task(name="messaging.message_send")
 def message_send_task(message_id: str) -> None:
-    services.message_deliver(message_id=message_id)
+    delivery.message_deliver(message_id=message_id)
 
 
 @shared_task(name="messaging.message_send_sweep")
 def message_send_sweep_task() -> dict[str, int]:
-    result = services.message_send_sweep()
+    result = delivery.message_send_sweep()
     return dict(vars(result))
 
 

@@ -19,7 +19,7 @@ from console.forms import LineAddForm, LineRoleForm
 from console.views import selectors
 from console.views.access import console_view, user_actor
 from console.views.rendering import render_page
-from messaging.webhooks.services import delivery_retry
+from messaging.webhooks.delivery import delivery_retry
 from provisioning.services.lines import setup_line_add
 from provisioning.services.setups import setup_default_set
 from routing.models import ReleaseReason

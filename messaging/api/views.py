@@ -22,9 +22,10 @@ from console.errors import ValidationFailed
 from console.idempotency import IdempotentResponse, run_idempotent
 from console.models import AgentIdentity
 from console.selectors import acting_identity_for_key
-from messaging import media, media_urls, reactions, selectors, services
+from messaging import media, media_urls, selectors
 from messaging.api import serializers as s
 from messaging.models import Conversation, Message
+from messaging.services import reactions, receipts, sending
 from messaging.wire import (
     conversation_summary_wire,
     conversation_wire,
@@ -186,7 +187,7 @@ class MessageListSendApi(APIView):
             identity = acting
 
         def work() -> IdempotentResponse:
-            outcome = services.message_send(
+            outcome = sending.message_send(
                 identity=identity,
                 conversation=conversation,
                 to=data.get("to"),
@@ -211,7 +212,7 @@ class MessageListSendApi(APIView):
         )
         headers = dict(result.headers)
         if result.replayed:
-            headers.update(services.rate_status(identity=identity).headers())
+            headers.update(sending.rate_status(identity=identity).headers())
             headers["Idempotency-Replayed"] = "true"
         return Response(result.body, status=result.status, headers=headers)
 
@@ -327,7 +328,7 @@ class MarkReadApi(APIView):
         key = caller_key(request)
         data = _data(s.ConversationRefInputSerializer, request)
         conversation = selectors.conversation_get(key=key, conversation_id=data["conversation_id"])
-        result = services.conversation_mark_read(conversation=conversation)
+        result = receipts.conversation_mark_read(conversation=conversation)
         return Response(
             {"conversation_id": str(result.conversation_id), "updated_count": result.updated_count}
         )
@@ -345,7 +346,7 @@ class TypingApi(APIView):
         key = caller_key(request)
         data = _data(s.ConversationRefInputSerializer, request)
         conversation = selectors.conversation_get(key=key, conversation_id=data["conversation_id"])
-        services.typing_send(conversation=conversation)
+        receipts.typing_send(conversation=conversation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

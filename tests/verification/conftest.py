@@ -12,4 +12,4 @@ from tests.messaging.conftest import (  # noqa: F401
     platform_setup,
     pool_line,
 )
-from tests.webhooks.conftest import receiver  # noqa: F401
+from tests.messaging.webhooks.conftest import receiver  # noqa: F401

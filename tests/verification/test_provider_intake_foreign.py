@@ -23,9 +23,9 @@ from provisioning.models import PhoneLine, ProviderEvent, ProviderEventStatus, S
 from routing.models import Assignment, RouterReply
 from tests.messaging.conftest import PERSON, POOL_NUMBER
 from tests.messaging.factories import MessageFactory
+from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret
 from tests.routing.factories import RouterLineFactory
-from tests.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ from console.models import AgentIdentity, AuditEntry
 from routing.models import ContactRule
 from tests.console.views.conftest import htmx
 from tests.messaging.factories import MessageFactory
+from tests.messaging.webhooks.factories import WebhookDeliveryFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory
-from tests.webhooks.factories import WebhookDeliveryFactory
 
 pytestmark = pytest.mark.django_db
 

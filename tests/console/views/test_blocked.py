@@ -17,10 +17,10 @@ from messaging.webhooks.models import WebhookDelivery
 from routing.models import ContactRule
 from tests.console.views.conftest import htmx
 from tests.messaging.factories import ConversationFactory, MessageFactory
+from tests.messaging.webhooks.conftest import Receiver, receiver  # noqa: F401
+from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret
 from tests.routing.factories import ContactRuleFactory
-from tests.webhooks.conftest import Receiver, receiver  # noqa: F401
-from tests.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 SENDER = "+12025550147"

@@ -14,9 +14,9 @@ from console.models import AgentIdentity, Organization
 from tests.console.factories import AuditEntryFactory
 from tests.console.views.conftest import htmx
 from tests.messaging.factories import ConversationFactory, MessageFactory, ReactionFactory
+from tests.messaging.webhooks.factories import WebhookDeliveryFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory
-from tests.webhooks.factories import WebhookDeliveryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -286,11 +286,11 @@ def test_retrying_a_failed_delivery_queues_it_again(
     operator_client: Client, identity: AgentIdentity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from console.models import AuditEntry
-    from messaging.webhooks import services as webhook_services
+    from messaging.webhooks import delivery as webhook_delivery
 
     published: list[Any] = []
     monkeypatch.setattr(
-        webhook_services, "deliveries_publish", lambda ids, **kw: published.append(ids)
+        webhook_delivery, "deliveries_publish", lambda ids, **kw: published.append(ids)
     )
     delivery = WebhookDeliveryFactory(subscription__identity=identity, status="failed")
     response = operator_client.post(reverse("console:delivery-retry", args=[delivery.id]), **htmx())

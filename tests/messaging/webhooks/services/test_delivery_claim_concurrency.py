@@ -9,10 +9,12 @@ import pytest
 from django.db import connection, connections
 
 from console.services import Actor
+from messaging.webhooks.delivery import delivery_attempt
+from messaging.webhooks.events import event_emit
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
-from messaging.webhooks.services import delivery_attempt, event_emit, subscription_create
+from messaging.webhooks.subscriptions import subscription_create
 from tests.messaging.factories import ConversationFactory, MessageFactory
-from tests.webhooks.conftest import Receiver
+from tests.messaging.webhooks.conftest import Receiver
 
 WORKERS = 8
 
@@ -26,7 +28,7 @@ def test_parallel_attempts_on_one_delivery_send_it_exactly_once(identity, receiv
     )
     message = MessageFactory(conversation=ConversationFactory(identity=identity))
     # Keep the after-commit publish from sending it before the race starts.
-    with mock.patch("messaging.webhooks.services.deliveries_publish"):
+    with mock.patch("messaging.webhooks.delivery.deliveries_publish"):
         event_emit(event_type="imessage.received", identity=identity, message=message)
     delivery = WebhookDelivery.objects.get()
 

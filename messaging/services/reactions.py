@@ -15,18 +15,9 @@ from django.utils import timezone
 
 from console.errors import ApplicationError, Conflict, Forbidden
 from messaging.models import Direction, Message, Reaction, ReactionType
-from messaging.services import (
-    IMESSAGE_NOT_ENABLED,
-    RECIPIENT_NOT_E164,
-    _active_line_or_409,
-    _adapter,
-    _credentials,
-    _emit,
-    _is_phone,
-    _provider_call_failed,
-    _refuse_foreign_handle,
-    group_refuse,
-)
+from messaging.services import common
+from messaging.services.common import IMESSAGE_NOT_ENABLED, RECIPIENT_NOT_E164
+from messaging.services.status import foreign_handle_refuse
 from provisioning.models import Setup
 from provisioning.providers.base import InboundReaction, ProviderError
 
@@ -69,25 +60,25 @@ def reaction_send(*, message: Message, reaction: str, part_index: int) -> Reacti
             extra={"allowed": [str(r) for r in SENDABLE_REACTIONS]},
         )
     identity = message.identity
-    group_refuse(message.conversation)
+    common.group_refuse(message.conversation)
     if not identity.imessage_enabled:
         raise ApplicationError(IMESSAGE_NOT_ENABLED, code="imessage_not_enabled")
     if not message.provider_handle:
         raise Conflict(MESSAGE_NOT_SENT, code="message_not_sent")
-    if not _is_phone(message.remote_number):
+    if not common.is_phone(message.remote_number):
         raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
     outbound_permission_check(identity=identity, number=message.remote_number)
-    line = _active_line_or_409(message.conversation)
+    line = common.active_line_or_409(message.conversation)
     try:
-        _adapter().send_reaction(
-            credentials=_credentials(line),
+        common.provider_adapter().send_reaction(
+            credentials=common.line_credentials(line),
             from_number=line.number or "",
             provider_handle=message.provider_handle,
             reaction=reaction,
             part_index=part_index,
         )
     except ProviderError as exc:
-        raise _provider_call_failed(exc) from exc
+        raise common.provider_call_failed(exc) from exc
     return _replace_live_reaction(
         message=message,
         direction=Direction.OUTBOUND,
@@ -158,7 +149,7 @@ def inbound_reaction_receive(*, setup: Setup, event: InboundReaction) -> Reactio
         .first()
     )
     if target is None:
-        _refuse_foreign_handle(setup=setup, provider_handle=event.target_provider_handle)
+        foreign_handle_refuse(setup=setup, provider_handle=event.target_provider_handle)
     if target is None or target.remote_number != event.from_number:
         logger.info("inbound reaction for an unknown or foreign message ignored")
         return None
@@ -180,5 +171,5 @@ def inbound_reaction_receive(*, setup: Setup, event: InboundReaction) -> Reactio
         remote_number=event.from_number,
     )
     if not target.is_blocked and target.identity.imessage_enabled:
-        _emit("imessage.reaction_received", identity=target.identity, reaction=reaction)
+        common.emit("imessage.reaction_received", identity=target.identity, reaction=reaction)
     return reaction

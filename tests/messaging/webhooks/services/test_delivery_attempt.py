@@ -11,16 +11,13 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from console.models import AgentIdentity
 from console.services import Actor
+from messaging.webhooks.delivery import delivery_attempt, delivery_sweep
+from messaging.webhooks.events import event_emit
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
-from messaging.webhooks.services import (
-    delivery_attempt,
-    delivery_sweep,
-    event_emit,
-    signing_key_create_or_rotate,
-    subscription_create,
-)
+from messaging.webhooks.signing_keys import signing_key_create_or_rotate
+from messaging.webhooks.subscriptions import subscription_create
 from tests.messaging.factories import ConversationFactory, MessageFactory
-from tests.webhooks.conftest import Receiver, Reply
+from tests.messaging.webhooks.conftest import Receiver, Reply
 
 
 @pytest.fixture

@@ -27,8 +27,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from messaging import services
 from messaging.models import DeliveryStatus, Direction, Message, SendState
+from messaging.services import common, delivery
+from messaging.services.common import BROKER_COUNTDOWN_MAX_SECONDS, FAILED_STATUSES
+from messaging.services.status import status_apply
 from provisioning.dispatch import ForeignReference
 from provisioning.models import Setup
 from provisioning.providers.base import OutboundRecord, ProviderError, StatusUpdate
@@ -89,7 +91,7 @@ def send_outcome_unknown(message: Message) -> bool:
         return False
     message.refresh_from_db()
     logger.warning("message %s: outcome unknown, not sent again", message.pk)
-    services._emit("imessage.delivery_unknown", identity=message.identity, message=message)
+    common.emit("imessage.delivery_unknown", identity=message.identity, message=message)
     return True
 
 
@@ -122,7 +124,7 @@ def message_callback_receive(*, setup: Setup, update: StatusUpdate) -> Message |
     if message.provider_handle == update.provider_handle and (
         message.send_state != SendState.UNKNOWN
     ):
-        services._status_apply(message, update)
+        status_apply(message, update)
         return message
     if message.provider_handle not in {None, update.provider_handle}:
         logger.warning("message %s: status callback with another handle ignored", message.pk)
@@ -155,10 +157,10 @@ def _retry_later(message: Message, exc: ProviderError) -> bool:
         updated_at=now,
     )
     delay = (retry_at - now).total_seconds()
-    if delay <= services.BROKER_COUNTDOWN_MAX_SECONDS:
+    if delay <= BROKER_COUNTDOWN_MAX_SECONDS:
         from messaging.tasks import message_send_task
 
-        services._enqueue(message_send_task, str(message.pk), countdown=delay)
+        common.enqueue(message_send_task, str(message.pk), countdown=delay)
     return True
 
 
@@ -168,8 +170,8 @@ def _provider_copy(message: Message) -> StatusUpdate | None:
     line = message.line
     if line is None or line.number is None:
         return None
-    credentials = services._credentials(line)
-    adapter = services._adapter()
+    credentials = common.line_credentials(line)
+    adapter = common.provider_adapter()
     if message.provider_handle:
         return adapter.message_status(
             credentials=credentials, provider_handle=message.provider_handle
@@ -211,8 +213,8 @@ def _settle(message: Message, update: StatusUpdate, *, pending: Q) -> bool:
     """Record the provider's copy of a send whose answer was lost, and emit what the agent
     has not been told yet. Raises IntegrityError when the handle belongs to another message.
     """
-    if update.status in services._FAILED_STATUSES:
-        return services._message_fail(
+    if update.status in FAILED_STATUSES:
+        return delivery.message_fail(
             message,
             code=update.error_code or "provider_error",
             error_message=update.error_message or "The provider reported a failure.",
@@ -220,7 +222,7 @@ def _settle(message: Message, update: StatusUpdate, *, pending: Q) -> bool:
             provider_handle=update.provider_handle,
             from_states=[SendState.QUEUED, SendState.SENDING, SendState.UNKNOWN],
         )
-    if not services._record_sent(message, update=update, pending=pending):
+    if not delivery.record_sent(message, update=update, pending=pending):
         return False
     logger.info("message %s: outcome recovered from the provider", message.pk)
     return True

@@ -12,11 +12,13 @@ from django.utils import timezone
 from console.celery import app as celery_app
 from console.models import AgentIdentity
 from console.services import Actor
+from messaging.webhooks.delivery import delivery_sweep
+from messaging.webhooks.events import event_emit
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
-from messaging.webhooks.services import delivery_sweep, event_emit, subscription_create
+from messaging.webhooks.subscriptions import subscription_create
 from messaging.webhooks.tasks import deliveries_enqueue
 from tests.messaging.factories import ConversationFactory, MessageFactory
-from tests.webhooks.conftest import Receiver
+from tests.messaging.webhooks.conftest import Receiver
 
 
 @contextmanager

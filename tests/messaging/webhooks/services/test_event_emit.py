@@ -5,11 +5,11 @@ import json
 import pytest
 
 from console.models import AgentIdentity
+from messaging.webhooks.events import event_emit
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
-from messaging.webhooks.services import event_emit
 from tests.messaging.factories import ConversationFactory, MessageFactory, ReactionFactory
-from tests.webhooks.conftest import Receiver
-from tests.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
+from tests.messaging.webhooks.conftest import Receiver
+from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from inkbox import Inkbox
 from inkbox.exceptions import InkboxAPIError
 from inkbox.signing_keys import verify_webhook
 
-from messaging.webhooks.services import event_emit
+from messaging.webhooks.events import event_emit
 from tests.messaging.factories import ConversationFactory, MessageFactory
-from tests.webhooks.conftest import Receiver
+from tests.messaging.webhooks.conftest import Receiver
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

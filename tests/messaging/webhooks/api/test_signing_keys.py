@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from console.models import AuditEntry
 from messaging.webhooks.models import SigningKey
-from tests.webhooks.factories import SigningKeyFactory
+from tests.messaging.webhooks.factories import SigningKeyFactory
 
 
 def test_post_creates_a_key_shown_once(identity_client, identity):

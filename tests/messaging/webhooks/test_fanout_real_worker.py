@@ -13,10 +13,10 @@ from standardwebhooks.webhooks import Webhook
 
 from console.models import AgentIdentity
 from console.services import Actor
-from messaging import services as messaging_services
 from messaging.models import Conversation
+from messaging.services.inbound import inbound_message_receive
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent
-from messaging.webhooks.services import subscription_create
+from messaging.webhooks.subscriptions import subscription_create
 from provisioning.providers.base import InboundMessage
 from tests.messaging.conftest import (  # noqa: F401 - fixtures
     PERSON,
@@ -26,8 +26,8 @@ from tests.messaging.conftest import (  # noqa: F401 - fixtures
     platform_setup,
     pool_line,
 )
+from tests.messaging.webhooks.conftest import Receiver
 from tests.realworker import RealWorker, real_celery_worker  # noqa: F401 - fixture
-from tests.webhooks.conftest import Receiver
 
 MESSAGES = 1000
 SUBSCRIPTIONS = 10
@@ -56,7 +56,7 @@ def test_1000_inbound_messages_reach_each_of_10_subscriptions_with_none_missing(
 
     started = time.monotonic()
     for n in range(MESSAGES):
-        stored = messaging_services.inbound_message_receive(
+        stored = inbound_message_receive(
             setup=conversation.line.setup,
             event=InboundMessage(
                 provider_handle=f"fanout-{n}",

@@ -8,11 +8,13 @@ from inkbox.signing_keys import verify_webhook
 
 from console.models import AuditEntry
 from console.services import Actor
+from messaging.webhooks.delivery import delivery_retry
+from messaging.webhooks.events import event_emit
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
-from messaging.webhooks.services import delivery_retry, event_emit, subscription_create
+from messaging.webhooks.subscriptions import subscription_create
 from tests.messaging.factories import ConversationFactory, MessageFactory
-from tests.webhooks.conftest import Receiver, Reply
-from tests.webhooks.factories import WebhookDeliveryFactory, WebhookSubscriptionFactory
+from tests.messaging.webhooks.conftest import Receiver, Reply
+from tests.messaging.webhooks.factories import WebhookDeliveryFactory, WebhookSubscriptionFactory
 
 URL = "/api/v1/webhooks/deliveries"
 

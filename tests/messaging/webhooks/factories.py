@@ -4,8 +4,8 @@ import factory
 from django.utils import timezone
 
 from console.crypto import encrypt
+from messaging.webhooks.events import dumps, event_id_new
 from messaging.webhooks.models import SigningKey, WebhookDelivery, WebhookEvent, WebhookSubscription
-from messaging.webhooks.services import dumps, event_id_new
 from messaging.webhooks.signing import secret_generate
 from tests.console.factories import AgentIdentityFactory
 

@@ -6,7 +6,7 @@ import pytest
 
 from console.models import AuditEntry
 from messaging.webhooks.models import SigningKey, WebhookSubscription
-from tests.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
+from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 
 URL = "/api/v1/webhooks/subscriptions"
 HOOK = "https://hooks.example.com/inbox"
