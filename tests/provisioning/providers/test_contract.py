@@ -71,7 +71,7 @@ def _simulated(served: ServedSimulator) -> Provider:
         return str(answer.json()["data"]["phoneNumber"])
 
     def media_source() -> str:
-        media_id = served.simulator._store_media("image/png", b"\x89PNG")
+        media_id = served.simulator.store_media("image/png", b"\x89PNG")
         return f"{served.url}/media/{media_id}"
 
     return Provider(
