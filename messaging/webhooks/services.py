@@ -32,6 +32,7 @@ from console.http import describe_transport_error, http_client
 from console.models import AgentIdentity
 from console.retry import RetryPolicy
 from console.services import Actor, audit_record
+from console.timestamps import iso
 from messaging.media_urls import refresh_signed_urls
 from messaging.models import Direction, Message, Reaction
 from messaging.webhooks import safety
@@ -45,7 +46,7 @@ from messaging.webhooks.models import (
     WebhookSubscription,
 )
 from messaging.webhooks.signing import secret_generate, signature_headers
-from messaging.wire import iso, message_wire, reaction_wire
+from messaging.wire import message_wire, reaction_wire
 
 logger = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from console.timestamps import iso
 from messaging.webhooks import services
 from messaging.webhooks.models import WebhookDelivery, WebhookSubscription
-from messaging.wire import iso
 
 
 def organization_public_id(organization_id: Any) -> str:
