@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from messaging import services
 from messaging.models import Message, SendState
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from tests.messaging.conftest import PERSON
 from tests.messaging.sends import conversation_on_a_new_line, queue_message, run_due_jobs
 from tests.provisioning.simulator import test_end_to_end as simulator_end_to_end

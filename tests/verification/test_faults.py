@@ -23,7 +23,7 @@ from messaging.models import Message, SendState
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
 from messaging.webhooks.services import _lease, delivery_sweep, event_emit
 from provisioning.providers.base import AccountCredentials
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from tests.console.factories import AgentIdentityFactory
 from tests.dbfaults import terminate_own_backend
 from tests.messaging.factories import MessageFactory

@@ -23,7 +23,7 @@ from provisioning.providers.base import (
     ProviderError,
 )
 from provisioning.providers.fake import FakeProvider
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from provisioning.simulator import rules
 from tests.live_simulator import AGENCY, ServedSimulator, serve_simulator
 
