@@ -1,4 +1,8 @@
-"""Celery tasks: thin, take ids, idempotent (claims are conditional updates)."""
+"""Celery tasks: thin, take ids, idempotent (claims are conditional updates).
+
+Each task is registered under the name of the service it runs. A job published under
+an older name before a deploy is not lost: the send sweep publishes overdue sends and
+unfetched media again under these names."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from celery import shared_task
 from messaging import media, services
 
 
-@shared_task(name="messaging.message_send")
+@shared_task(name="messaging.message_deliver")
 def message_send_task(message_id: str) -> None:
     services.message_deliver(message_id=message_id)
 
@@ -21,7 +25,7 @@ def message_send_sweep_task() -> dict[str, int]:
 
 
 @shared_task(
-    name="messaging.inbound_media_fetch",
+    name="messaging.media_rehost",
     bind=True,
     max_retries=5,
     autoretry_for=(media.MediaFetchError,),
