@@ -312,6 +312,7 @@ def outbound_record(entry: object) -> OutboundRecord | None:
 
 
 def response_data(body: Any) -> dict[str, Any]:
+    """An answer's payload: its `data` object when it has one, else the body itself."""
     if isinstance(body, dict):
         inner = body.get("data")
         if isinstance(inner, dict):
