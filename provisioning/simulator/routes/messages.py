@@ -7,6 +7,7 @@ import email.parser
 import email.policy
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -119,19 +120,13 @@ def evaluate_service(sim: Simulator, request: Request) -> tuple[int, Any]:
 
 @route("POST", r"/api/send-typing-indicator")
 def typing(sim: Simulator, request: Request) -> tuple[int, Any]:
-    account = sim.auth(request)
-    data = request.json()
-    rules.check_typing(data)
-    sim.own_line(account, data.get("from_number"))
+    data = _from_own_line(sim, request, rules.check_typing)
     return 200, {"number": data["number"], "status": "SENT", "error_message": None}
 
 
 @route("POST", r"/api/mark-read")
 def mark_read(sim: Simulator, request: Request) -> tuple[int, Any]:
-    account = sim.auth(request)
-    data = request.json()
-    rules.check_mark_read(data)
-    sim.own_line(account, data.get("from_number"))
+    data = _from_own_line(sim, request, rules.check_mark_read)
     return 200, {
         "status": "OK",
         "message": "Mark read request sent",
@@ -141,10 +136,7 @@ def mark_read(sim: Simulator, request: Request) -> tuple[int, Any]:
 
 @route("POST", r"/api/send-reaction")
 def send_reaction(sim: Simulator, request: Request) -> tuple[int, Any]:
-    account = sim.auth(request)
-    data = request.json()
-    rules.check_reaction(data)
-    sim.own_line(account, data.get("from_number"))
+    data = _from_own_line(sim, request, rules.check_reaction)
     part = data.get("part_index", 0)
     with sim.lock:
         sim.reactions.append(
@@ -203,6 +195,18 @@ def media(sim: Simulator, request: Request, media_id: str) -> tuple[int, Any]:
     if item is None:
         raise HttpError(404, "Media not found.")
     return 200, item
+
+
+def _from_own_line(
+    sim: Simulator, request: Request, check: Callable[[dict[str, Any]], object]
+) -> dict[str, Any]:
+    """The body of a call made from one of the caller's own lines, checked by `check`
+    (the caller's credentials first, then the body, then the line)."""
+    account = sim.auth(request)
+    data = request.json()
+    check(data)
+    sim.own_line(account, data.get("from_number"))
+    return data
 
 
 def _multipart_file(request: Request) -> tuple[str, bytes]:
