@@ -67,26 +67,9 @@ class SendblueClient:
                 response = self._client.request(
                     method, path, headers=headers, json=json_body, params=params
                 )
-            except httpx.TimeoutException as exc:
-                ambiguous = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-                error = ProviderError(
-                    f"provider timed out on {method} {path}",
-                    permanent=False,
-                    error_key="timeout",
-                    ambiguous=ambiguous and not replay_safe,
-                )
-                if (ambiguous and not replay_safe) or attempt >= self.max_retries:
-                    raise error from exc
-            except httpx.TransportError as exc:
-                # Only a connection that was never made proves the request did not arrive.
-                ambiguous = not isinstance(exc, httpx.ConnectError)
-                error = ProviderError(
-                    f"provider unreachable on {method} {path}: {type(exc).__name__}",
-                    permanent=False,
-                    error_key="connection_error",
-                    ambiguous=ambiguous and not replay_safe,
-                )
-                if (ambiguous and not replay_safe) or attempt >= self.max_retries:
+            except httpx.TransportError as exc:  # timeouts included
+                error = _no_answer_error(exc, method, path, replay_safe=replay_safe)
+                if error.ambiguous or attempt >= self.max_retries:
                     raise error from exc
             else:
                 body = _json_or_none(response)
@@ -118,6 +101,27 @@ class SendblueClient:
             error.error_key = opt_str(body.get("error_key"))
         error.retry_after = _retry_after(response)
         return error
+
+
+def _no_answer_error(
+    exc: httpx.TransportError, method: str, path: str, *, replay_safe: bool
+) -> ProviderError:
+    """The error for a call that got no answer. Only a connection that was never made
+    (connect or pool timeout, connection refused) proves the request did not arrive;
+    otherwise a call that is not replay-safe is ambiguous and must not be repeated."""
+    if isinstance(exc, httpx.TimeoutException):
+        may_have_arrived = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+        message, error_key = f"provider timed out on {method} {path}", "timeout"
+    else:
+        may_have_arrived = not isinstance(exc, httpx.ConnectError)
+        message = f"provider unreachable on {method} {path}: {type(exc).__name__}"
+        error_key = "connection_error"
+    return ProviderError(
+        message,
+        permanent=False,
+        error_key=error_key,
+        ambiguous=may_have_arrived and not replay_safe,
+    )
 
 
 def _json_or_none(response: httpx.Response) -> Any:
