@@ -11,9 +11,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from console.timestamps import iso
 from messaging.models import Conversation, Message
 from messaging.services import common
-from messaging.wire import iso
 from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers.base import TypingEvent
 from routing.models import Assignment, AssignmentStatus

@@ -22,6 +22,7 @@ from console.idempotency import fingerprint, validate_key
 from console.models import HANDLE_PATTERN, AgentIdentity
 from console.selectors import identity_get_for_key, identity_list_for_key
 from console.services import Actor
+from console.timestamps import iso
 from provisioning.models import LineRole, LineState, PhoneLine
 from provisioning.services import claims
 
@@ -47,12 +48,6 @@ def clean_handle(raw: Any) -> str:
 
 
 # --- Wire shape -------------------------------------------------------------------
-
-_dt = serializers.DateTimeField()
-
-
-def _iso(value: Any) -> str | None:
-    return _dt.to_representation(value) if value is not None else None
 
 
 def identity_queryset(qs: QuerySet[AgentIdentity]) -> QuerySet[AgentIdentity]:
@@ -89,7 +84,7 @@ def identity_wire(identity: AgentIdentity) -> dict[str, Any]:
         "phone_inbound_filter_mode": identity.inbound_filter_mode,
         "phone_outbound_filter_mode": identity.outbound_filter_mode,
         "signing_key_configured": signing_key is not None,
-        "signing_key_created_at": _iso(signing_key.created_at) if signing_key else None,
+        "signing_key_created_at": iso(signing_key.created_at) if signing_key else None,
         "imessage_number": (
             {"id": str(line.id), "number": line.number, "type": "dedicated_outbound"}
             if line is not None
@@ -98,8 +93,8 @@ def identity_wire(identity: AgentIdentity) -> dict[str, Any]:
         "mailbox": None,
         "phone_number": None,
         "tunnel": None,
-        "created_at": _iso(identity.created_at),
-        "updated_at": _iso(identity.updated_at),
+        "created_at": iso(identity.created_at),
+        "updated_at": iso(identity.updated_at),
     }
 
 

@@ -19,6 +19,7 @@ from console.api.params import parse_bool, parse_limit_offset, parse_uuid
 from console.api.parsers import JsonParser
 from console.api.permissions import HasApiKey
 from console.errors import ValidationFailed
+from console.http import declared_content_length
 from console.idempotency import IdempotentResponse, run_idempotent
 from console.models import AgentIdentity
 from console.selectors import acting_identity_for_key
@@ -365,11 +366,7 @@ class MediaUploadApi(APIView):
     )
     def post(self, request: Request) -> Response:
         # Refuse from the declared length before the body is parsed (read) at all.
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > settings.MEDIA_MAX_BYTES + _MULTIPART_SLACK:
+        if declared_content_length(request.META) > settings.MEDIA_MAX_BYTES + _MULTIPART_SLACK:
             raise media.media_too_large()
         upload = request.FILES.get("file")
         if upload is None:

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.models import AgentIdentity
+from console.timestamps import iso
 from messaging.models import Direction, Message, Reaction
 from messaging.webhooks import delivery
 from messaging.webhooks.catalog import EVENT_TYPES
@@ -31,7 +32,7 @@ from messaging.webhooks.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from messaging.wire import iso, message_wire, reaction_wire
+from messaging.wire import message_wire, reaction_wire
 
 logger = logging.getLogger(__name__)
 

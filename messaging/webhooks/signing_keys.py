@@ -11,9 +11,9 @@ from django.utils import timezone
 from console.crypto import decrypt, encrypt
 from console.models import AgentIdentity
 from console.services import Actor, audit_record
+from console.timestamps import iso
 from messaging.webhooks.models import SigningKey
 from messaging.webhooks.signing import secret_generate
-from messaging.wire import iso
 
 
 @dataclass(frozen=True)

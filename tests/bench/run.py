@@ -214,6 +214,7 @@ def fingerprint(cfg: Config) -> str:
     h = hashlib.sha256()
     files = sorted(ROOT.glob("*/migrations/*.py")) + sorted(ROOT.glob("*/*/migrations/*.py"))
     files.append(ROOT / "messaging" / "management" / "commands" / "seed_load.py")
+    files += sorted((ROOT / "messaging" / "bench_data").glob("*.py"))
     files.append(ROOT / "console" / "bench.py")
     for f in files:
         h.update(str(f.relative_to(ROOT)).encode())

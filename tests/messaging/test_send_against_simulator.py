@@ -17,11 +17,11 @@ from django.utils import timezone
 from messaging.models import Message, SendState
 from messaging.services import common
 from messaging.services.delivery import SweepResult, message_deliver, message_send_sweep
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from tests.messaging.conftest import PERSON
 from tests.messaging.sends import conversation_on_a_new_line, queue_message, run_due_jobs
-from tests.provisioning import test_simulator_end_to_end as simulator_end_to_end
-from tests.provisioning.test_simulator_end_to_end import AGENCY, Harness
+from tests.provisioning.simulator import test_end_to_end as simulator_end_to_end
+from tests.provisioning.simulator.test_end_to_end import AGENCY, Harness
 
 # The in-process simulator wired to our intake (a fixture of the provisioning tests).
 harness = simulator_end_to_end.harness

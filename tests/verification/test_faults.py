@@ -24,7 +24,7 @@ from messaging.webhooks.delivery import _lease, delivery_sweep
 from messaging.webhooks.events import event_emit
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
 from provisioning.providers.base import AccountCredentials
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from tests.console.factories import AgentIdentityFactory
 from tests.dbfaults import terminate_own_backend
 from tests.messaging.factories import MessageFactory

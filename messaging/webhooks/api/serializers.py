@@ -6,10 +6,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from console.timestamps import iso
 from messaging.webhooks.delivery import replay_unavailable_reason
 from messaging.webhooks.models import WebhookDelivery, WebhookSubscription
 from messaging.webhooks.subscriptions import CONTEXT_CLASSES, subscription_auth_token
-from messaging.wire import iso
 
 
 def organization_public_id(organization_id: Any) -> str:

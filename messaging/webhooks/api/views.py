@@ -17,6 +17,7 @@ from console.errors import ApplicationError, Conflict, ValidationFailed
 from console.models import AgentIdentity, ApiKey
 from console.selectors import identity_get_by_id_for_key, identity_get_for_key
 from console.services import Actor
+from console.timestamps import iso
 from messaging.webhooks import selectors, signing_keys, subscriptions
 from messaging.webhooks.api.serializers import (
     CatalogOutputSerializer,
@@ -32,7 +33,6 @@ from messaging.webhooks.api.serializers import (
 )
 from messaging.webhooks.catalog import CATALOG
 from messaging.webhooks.delivery import delivery_replay
-from messaging.wire import iso
 
 ERR_TOO_MANY_OWNERS = "Filter by at most one of agent_identity_id, mailbox_id, phone_number_id."
 ERR_OWNER_REQUIRED = "agent_identity_id is required with an admin key."

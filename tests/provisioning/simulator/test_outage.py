@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from provisioning.providers.base import AccountCredentials, ProviderError
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from provisioning.simulator.app import Simulator
 
 AGENCY = AccountCredentials(key_id="sim-agency", secret="sim-agency-secret")

@@ -1,4 +1,4 @@
-"""wire.iso() renders exactly what DRF's DateTimeField rendered."""
+"""iso() renders exactly what DRF's DateTimeField rendered."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.fields import DateTimeField
 
-from messaging.wire import iso
+from console.timestamps import iso
 
 VALUES = [
     datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
@@ -42,26 +42,7 @@ def test_iso_of_none_is_none() -> None:
     assert iso(None) is None
 
 
-@pytest.mark.django_db
-def test_a_message_marked_without_reactions_renders_without_a_query(
-    django_assert_num_queries,
-) -> None:
-    from messaging.models import Message
-    from messaging.wire import mark_without_reactions, message_wire
-    from tests.messaging.factories import MessageFactory
-
-    message = Message.objects.get(pk=MessageFactory().pk)
-    mark_without_reactions(message)
-    with django_assert_num_queries(0):
-        assert message_wire(message)["reactions"] == []
-
-
-@pytest.mark.django_db
-def test_an_unmarked_message_still_reads_its_reactions() -> None:
-    from messaging.models import Message
-    from messaging.wire import message_wire
-    from tests.messaging.factories import ReactionFactory
-
-    reaction = ReactionFactory()
-    message = Message.objects.get(pk=reaction.message_id)
-    assert [r["id"] for r in message_wire(message)["reactions"]] == [str(reaction.id)]
+def test_iso_in_utc_with_milliseconds_ignores_an_activated_timezone() -> None:
+    value = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    with timezone.override(zoneinfo.ZoneInfo("Europe/Berlin")):
+        assert iso(value, timespec="milliseconds", tz=UTC) == "2026-01-02T03:04:05.678Z"

@@ -24,7 +24,7 @@ from provisioning.providers.base import (
     SendResult,
     StatusUpdate,
 )
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from provisioning.services.credentials import setup_credentials, setup_webhook_secret
 from provisioning.services.lines import setup_reconcile
 from provisioning.simulator.app import Simulator
