@@ -161,7 +161,7 @@ def test_operators_see_edit_controls(operator_client: Client, identity: AgentIde
 def test_an_auditor_of_this_org_stays_read_only_while_operating_another(
     auditor_client: Client, identity: AgentIdentity, other_org: object
 ) -> None:
-    from console.views.services import membership_grant
+    from console.memberships import membership_grant
 
     membership_grant(user=auditor_client.user, organization=other_org, role="operator")  # type: ignore[attr-defined]
     response = auditor_client.post(
