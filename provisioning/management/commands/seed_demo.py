@@ -2,7 +2,7 @@
 
 Idempotent: running it again reuses what exists (and the admin key saved under var/).
 Each concern is one function so other areas add their own seeding beside these (the
-console adds its operator/auditor logins through `console.demo.seed_console`, if present).
+console adds its operator/auditor logins through `console.ui.demo.seed_console`, if present).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def seed_platform_setup() -> Setup:
 def extra_seeders() -> list[Any]:
     """Seeding functions other apps contribute (`<module>.seed_demo(tenancy)`)."""
     seeders = []
-    for module_name in ("console.demo", "routing.demo", "messaging.demo"):
+    for module_name in ("console.ui.demo", "routing.demo", "messaging.demo"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

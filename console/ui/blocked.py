@@ -8,11 +8,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
-from console.forms import BlockedFilterForm
-from console.views import selectors
-from console.views.access import console_view, user_actor
-from console.views.rendering import page_number, query_without_page, render_page
-from console.views.services import blocked_message_keep, blocked_sender_allow
+from console.ui import selectors
+from console.ui.access import console_view, user_actor
+from console.ui.forms import BlockedFilterForm
+from console.ui.rendering import page_number, query_without_page, render_page
+from console.ui.services import blocked_message_keep, blocked_sender_allow
 
 
 @require_GET

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from console.models import AgentIdentity, AuditEntry
 from routing.models import ContactRule
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 from tests.messaging.factories import MessageFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from console.models import AgentIdentity, Organization
 from tests.console.factories import AuditEntryFactory
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 from tests.messaging.factories import ConversationFactory, MessageFactory, ReactionFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory

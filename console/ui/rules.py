@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
-from console.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
 from console.models import AgentIdentity, FilterMode
-from console.views import selectors
-from console.views.access import console_view, user_actor
-from console.views.rendering import render_page
+from console.ui import selectors
+from console.ui.access import console_view, user_actor
+from console.ui.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
+from console.ui.rendering import render_page
 from routing.models import RuleAction, RuleDirection, RuleStatus
 from routing.services import (
     contact_rule_create,

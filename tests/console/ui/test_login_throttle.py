@@ -16,7 +16,7 @@ from django.utils import timezone
 from console.memberships import membership_grant
 from console.models import AuditEntry, MembershipRole, Organization
 from tests.console.factories import UserFactory
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from console.forms import (
+from console.ui import selectors
+from console.ui.access import console_view
+from console.ui.chart import volume_chart
+from console.ui.forms import (
     AuditFilterForm,
     ConversationFilterForm,
     DeliveryFilterForm,
@@ -15,10 +18,7 @@ from console.forms import (
     LineRoleForm,
     SetupFilterForm,
 )
-from console.views import selectors
-from console.views.access import console_view
-from console.views.chart import volume_chart
-from console.views.rendering import page_number, query_without_page, render_page
+from console.ui.rendering import page_number, query_without_page, render_page
 
 
 def _orgs(request: HttpRequest) -> list[object]:

@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from console.errors import ApplicationError
-from console.forms import LineAddForm, LineRoleForm
-from console.views import selectors
-from console.views.access import console_view, user_actor
-from console.views.rendering import render_page
+from console.ui import selectors
+from console.ui.access import console_view, user_actor
+from console.ui.forms import LineAddForm, LineRoleForm
+from console.ui.rendering import render_page
 from messaging.webhooks.services import delivery_retry
 from provisioning.lines import setup_default_set, setup_line_add
 from routing.models import ReleaseReason
