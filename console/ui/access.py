@@ -12,7 +12,7 @@ import functools
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 from django.contrib.auth.views import redirect_to_login
@@ -64,6 +64,9 @@ class ConsoleAccess:
 
 
 class ConsoleRequest(HttpRequest):
+    """The request a console view receives: `htmx` from django-htmx's middleware,
+    `console` from `console_view`."""
+
     htmx: HtmxDetails
     console: ConsoleAccess
 
@@ -131,7 +134,7 @@ def console_view(view: F) -> F:
         if not request.user.is_authenticated:
             return login_redirect(request)
         access = load_access(request)
-        request.console = access  # type: ignore[attr-defined]
+        cast(ConsoleRequest, request).console = access
         if request.method not in SAFE_METHODS and not access.can_operate:
             raise PermissionDenied("Auditors cannot change anything.")
         tz = viewer_timezone(request)

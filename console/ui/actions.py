@@ -8,7 +8,7 @@ with the fragment htmx swaps in, or a redirect for a plain form post.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from console.errors import ApplicationError
 from console.ui import selectors
-from console.ui.access import console_view, user_actor
+from console.ui.access import ConsoleRequest, console_view, user_actor
 from console.ui.forms import LineAddForm, LineRoleForm
 from console.ui.rendering import render_page
 from messaging.webhooks.services import delivery_retry
@@ -26,9 +26,14 @@ from routing.services import assignment_release, line_role_set
 
 
 def _setup_lines_section(
-    request: HttpRequest, setup_id: object, *, notice: str = "", error: str = "", status: int = 200
+    request: ConsoleRequest,
+    setup_id: object,
+    *,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
-    access = request.console  # type: ignore[attr-defined]
+    access = request.console
     setup = selectors.setup_get(org_ids=access.org_ids, setup_id=setup_id)
     return render_page(
         request,
@@ -49,8 +54,8 @@ def _setup_lines_section(
 
 @require_POST
 @console_view
-def setup_line_add_view(request: HttpRequest, setup_id: str) -> HttpResponse:
-    access = request.console  # type: ignore[attr-defined]
+def setup_line_add_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
+    access = request.console
     setup = selectors.setup_get(org_ids=access.org_ids, setup_id=setup_id)
     access.require_operator(setup.organization_id)
     form = LineAddForm(request.POST, platform=setup.is_platform)
@@ -72,7 +77,7 @@ def setup_line_add_view(request: HttpRequest, setup_id: str) -> HttpResponse:
             error, status = exc.message, 422 if exc.status_code < 500 else exc.status_code
     else:
         error, status = "Choose a role for the new line.", 422
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         if error:
             return HttpResponse(error, status=status, content_type="text/plain")
         return redirect(reverse("console:setup", args=[setup.id]))
@@ -81,8 +86,8 @@ def setup_line_add_view(request: HttpRequest, setup_id: str) -> HttpResponse:
 
 @require_POST
 @console_view
-def setup_default_view(request: HttpRequest, setup_id: str) -> HttpResponse:
-    access = request.console  # type: ignore[attr-defined]
+def setup_default_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
+    access = request.console
     setup = selectors.setup_get(org_ids=access.org_ids, setup_id=setup_id)
     access.require_operator(setup.organization_id)
     try:
@@ -94,8 +99,8 @@ def setup_default_view(request: HttpRequest, setup_id: str) -> HttpResponse:
 
 @require_POST
 @console_view
-def line_role(request: HttpRequest, line_id: str) -> HttpResponse:
-    access = request.console  # type: ignore[attr-defined]
+def line_role(request: ConsoleRequest, line_id: str) -> HttpResponse:
+    access = request.console
     line = selectors.line_get(org_ids=access.org_ids, line_id=line_id)
     access.require_operator(line.setup.organization_id)
     form = LineRoleForm(request.POST)
@@ -110,7 +115,7 @@ def line_role(request: HttpRequest, line_id: str) -> HttpResponse:
             error, status = exc.message, 422
     else:
         error, status = "Choose router, pool or dedicated.", 422
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         if error:
             return HttpResponse(error, status=status, content_type="text/plain")
         return redirect(reverse("console:setup", args=[line.setup_id]))
@@ -130,15 +135,15 @@ def line_role(request: HttpRequest, line_id: str) -> HttpResponse:
 
 @require_POST
 @console_view
-def assignment_release_view(request: HttpRequest, assignment_id: str) -> HttpResponse:
-    access = request.console  # type: ignore[attr-defined]
+def assignment_release_view(request: ConsoleRequest, assignment_id: str) -> HttpResponse:
+    access = request.console
     assignment = selectors.assignment_get(org_ids=access.org_ids, assignment_id=assignment_id)
     access.require_operator(assignment.organization_id)
     assignment_release(
         assignment=assignment, actor=user_actor(request), reason=ReleaseReason.OPERATOR
     )
     identity = assignment.identity
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         return redirect(reverse("console:identity", args=[identity.handle]))
     page = selectors.paginate(selectors.identity_connections(identity=identity), page=1)
     return render_page(
@@ -150,8 +155,8 @@ def assignment_release_view(request: HttpRequest, assignment_id: str) -> HttpRes
 
 @require_POST
 @console_view
-def delivery_retry_view(request: HttpRequest, delivery_id: str) -> HttpResponse:
-    access = request.console  # type: ignore[attr-defined]
+def delivery_retry_view(request: ConsoleRequest, delivery_id: str) -> HttpResponse:
+    access = request.console
     delivery = selectors.delivery_get(org_ids=access.org_ids, delivery_id=delivery_id)
     access.require_operator(delivery.organization_id)
     notice = "Retry queued."
@@ -160,7 +165,7 @@ def delivery_retry_view(request: HttpRequest, delivery_id: str) -> HttpResponse:
         delivery_retry(delivery=delivery, actor=user_actor(request))
     except ApplicationError as exc:
         notice, status = exc.message, 409
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         if status != 200:
             return HttpResponse(notice, status=status, content_type="text/plain")
         return redirect(reverse("console:deliveries"))

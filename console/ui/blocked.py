@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
 from console.ui import selectors
-from console.ui.access import console_view, user_actor
+from console.ui.access import ConsoleRequest, console_view, user_actor
 from console.ui.forms import BlockedFilterForm
 from console.ui.rendering import page_number, query_without_page, render_page
 from console.ui.services import blocked_message_keep, blocked_sender_allow
@@ -17,8 +17,8 @@ from console.ui.services import blocked_message_keep, blocked_sender_allow
 
 @require_GET
 @console_view
-def blocked_list(request: HttpRequest) -> HttpResponse:
-    orgs = request.console.org_ids  # type: ignore[attr-defined]
+def blocked_list(request: ConsoleRequest) -> HttpResponse:
+    orgs = request.console.org_ids
     form = BlockedFilterForm(request.GET or None, handles=selectors.identity_handles(org_ids=orgs))
     filters = selectors.BlockedFilters()
     if form.is_valid():
@@ -36,9 +36,9 @@ def blocked_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def blocked_detail(request: HttpRequest, message_id: str) -> HttpResponse:
+def blocked_detail(request: ConsoleRequest, message_id: str) -> HttpResponse:
     message = selectors.blocked_get(
-        org_ids=request.console.org_ids,  # type: ignore[attr-defined]
+        org_ids=request.console.org_ids,
         message_id=message_id,
     )
     return render_page(
@@ -48,21 +48,26 @@ def blocked_detail(request: HttpRequest, message_id: str) -> HttpResponse:
             "nav": "blocked",
             "message": message,
             "identity": message.identity,
-            "can_edit": request.console.can_operate_in(message.organization_id),  # type: ignore[attr-defined]
+            "can_edit": request.console.can_operate_in(message.organization_id),
         },
         partial="review",
     )
 
 
 def _review_response(
-    request: HttpRequest, message_id: str, *, notice: str = "", error: str = "", status: int = 200
+    request: ConsoleRequest,
+    message_id: str,
+    *,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         if error:
             return HttpResponse(error, status=status, content_type="text/plain")
         return redirect(reverse("console:blocked-detail", args=[message_id]))
     message = selectors.blocked_get(
-        org_ids=request.console.org_ids,  # type: ignore[attr-defined]
+        org_ids=request.console.org_ids,
         message_id=message_id,
     )
     return render_page(
@@ -81,8 +86,8 @@ def _review_response(
 
 @require_POST
 @console_view
-def blocked_allow(request: HttpRequest, message_id: str) -> HttpResponse:
-    access = request.console  # type: ignore[attr-defined]
+def blocked_allow(request: ConsoleRequest, message_id: str) -> HttpResponse:
+    access = request.console
     message = selectors.blocked_get(org_ids=access.org_ids, message_id=message_id)
     access.require_operator(message.organization_id)
     try:
@@ -95,8 +100,8 @@ def blocked_allow(request: HttpRequest, message_id: str) -> HttpResponse:
 
 @require_POST
 @console_view
-def blocked_keep(request: HttpRequest, message_id: str) -> HttpResponse:
-    access = request.console  # type: ignore[attr-defined]
+def blocked_keep(request: ConsoleRequest, message_id: str) -> HttpResponse:
+    access = request.console
     message = selectors.blocked_get(org_ids=access.org_ids, message_id=message_id)
     access.require_operator(message.organization_id)
     blocked_message_keep(message=message, actor=user_actor(request))

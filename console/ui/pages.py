@@ -3,12 +3,12 @@ deliveries and the audit log."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from console.ui import selectors
-from console.ui.access import console_view
+from console.ui.access import ConsoleRequest, console_view
 from console.ui.chart import volume_chart
 from console.ui.forms import (
     AuditFilterForm,
@@ -21,13 +21,13 @@ from console.ui.forms import (
 from console.ui.rendering import page_number, query_without_page, render_page
 
 
-def _orgs(request: HttpRequest) -> list[object]:
-    return request.console.org_ids  # type: ignore[attr-defined]
+def _orgs(request: ConsoleRequest) -> list[object]:
+    return request.console.org_ids
 
 
 @require_GET
 @console_view
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: ConsoleRequest) -> HttpResponse:
     data = selectors.dashboard_get(org_ids=_orgs(request))
     oldest_wait = timezone.now() - data.oldest_pending_at if data.oldest_pending_at else None
     return render_page(
@@ -45,7 +45,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def setup_list(request: HttpRequest) -> HttpResponse:
+def setup_list(request: ConsoleRequest) -> HttpResponse:
     form = SetupFilterForm(request.GET or None)
     status = form.cleaned_data["status"] if form.is_valid() else ""
     page = selectors.paginate(
@@ -61,7 +61,7 @@ def setup_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def setup_detail(request: HttpRequest, setup_id: str) -> HttpResponse:
+def setup_detail(request: ConsoleRequest, setup_id: str) -> HttpResponse:
     setup = selectors.setup_get(org_ids=_orgs(request), setup_id=setup_id)
     lines = list(selectors.setup_lines(setup=setup))
     return render_page(
@@ -73,7 +73,7 @@ def setup_detail(request: HttpRequest, setup_id: str) -> HttpResponse:
             "lines": lines,
             "role_form": LineRoleForm(),
             "add_form": LineAddForm(platform=setup.is_platform),
-            "can_edit": request.console.can_operate_in(setup.organization_id),  # type: ignore[attr-defined]
+            "can_edit": request.console.can_operate_in(setup.organization_id),
             "now": timezone.now(),
         },
     )
@@ -81,7 +81,7 @@ def setup_detail(request: HttpRequest, setup_id: str) -> HttpResponse:
 
 @require_GET
 @console_view
-def pending_lines(request: HttpRequest) -> HttpResponse:
+def pending_lines(request: ConsoleRequest) -> HttpResponse:
     page = selectors.paginate(
         selectors.pending_lines(org_ids=_orgs(request)), page=page_number(request)
     )
@@ -100,7 +100,7 @@ def pending_lines(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def identity_list(request: HttpRequest) -> HttpResponse:
+def identity_list(request: ConsoleRequest) -> HttpResponse:
     page = selectors.paginate(
         selectors.identity_list(org_ids=_orgs(request)), page=page_number(request)
     )
@@ -114,7 +114,7 @@ def identity_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def identity_detail(request: HttpRequest, handle: str) -> HttpResponse:
+def identity_detail(request: ConsoleRequest, handle: str) -> HttpResponse:
     identity = selectors.identity_get(org_ids=_orgs(request), handle=handle)
     page = selectors.paginate(
         selectors.identity_connections(identity=identity), page=page_number(request)
@@ -127,7 +127,7 @@ def identity_detail(request: HttpRequest, handle: str) -> HttpResponse:
             "identity": identity,
             "page": page,
             "query": query_without_page(request),
-            "can_edit": request.console.can_operate_in(identity.organization_id),  # type: ignore[attr-defined]
+            "can_edit": request.console.can_operate_in(identity.organization_id),
         },
         partial="connection-rows",
     )
@@ -135,7 +135,7 @@ def identity_detail(request: HttpRequest, handle: str) -> HttpResponse:
 
 @require_GET
 @console_view
-def conversation_list(request: HttpRequest) -> HttpResponse:
+def conversation_list(request: ConsoleRequest) -> HttpResponse:
     orgs = _orgs(request)
     form = ConversationFilterForm(
         request.GET or None, handles=selectors.identity_handles(org_ids=orgs)
@@ -157,7 +157,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def conversation_detail(request: HttpRequest, conversation_id: str) -> HttpResponse:
+def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpResponse:
     conversation = selectors.conversation_get(
         org_ids=_orgs(request), conversation_id=conversation_id
     )
@@ -181,7 +181,7 @@ def conversation_detail(request: HttpRequest, conversation_id: str) -> HttpRespo
 
 @require_GET
 @console_view
-def delivery_list(request: HttpRequest) -> HttpResponse:
+def delivery_list(request: ConsoleRequest) -> HttpResponse:
     form = DeliveryFilterForm(request.GET or None)
     status = form.cleaned_data["status"] if form.is_valid() else ""
     page = selectors.paginate(
@@ -197,7 +197,7 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: ConsoleRequest) -> HttpResponse:
     orgs = _orgs(request)
     form = AuditFilterForm(request.GET or None, actions=selectors.audit_actions(org_ids=orgs))
     filters = selectors.AuditFilters()

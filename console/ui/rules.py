@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from console.errors import ApplicationError
 from console.models import AgentIdentity, FilterMode
 from console.ui import selectors
-from console.ui.access import console_view, user_actor
+from console.ui.access import ConsoleRequest, console_view, user_actor
 from console.ui.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
 from console.ui.rendering import render_page
 from routing.models import RuleAction, RuleDirection, RuleStatus
@@ -27,8 +27,8 @@ from routing.services import (
 DUPLICATE_RULE = "A rule already covers this number in that direction; edit it below instead."
 
 
-def _identity(request: HttpRequest, handle: str, *, operate: bool) -> AgentIdentity:
-    access = request.console  # type: ignore[attr-defined]
+def _identity(request: ConsoleRequest, handle: str, *, operate: bool) -> AgentIdentity:
+    access = request.console
     identity = selectors.identity_get(org_ids=access.org_ids, handle=handle)
     if operate:
         access.require_operator(identity.organization_id)
@@ -36,7 +36,7 @@ def _identity(request: HttpRequest, handle: str, *, operate: bool) -> AgentIdent
 
 
 def _editor(
-    request: HttpRequest,
+    request: ConsoleRequest,
     identity: AgentIdentity,
     *,
     create_form: RuleCreateForm | None = None,
@@ -54,7 +54,7 @@ def _editor(
         "mode_form": FilterModeForm(initial={"mode": mode}),
         "action_choices": RuleAction.choices,
         "direction_choices": RuleDirection.choices,
-        "can_edit": request.console.can_operate_in(identity.organization_id),  # type: ignore[attr-defined]
+        "can_edit": request.console.can_operate_in(identity.organization_id),
         **extra,
     }
     return render_page(
@@ -62,21 +62,21 @@ def _editor(
     )
 
 
-def _done(request: HttpRequest, identity: AgentIdentity, notice: str) -> HttpResponse:
-    if request.htmx:  # type: ignore[attr-defined]
+def _done(request: ConsoleRequest, identity: AgentIdentity, notice: str) -> HttpResponse:
+    if request.htmx:
         return _editor(request, identity, notice=notice)
     return redirect(reverse("console:rules", args=[identity.handle]))
 
 
 @require_GET
 @console_view
-def rules_page(request: HttpRequest, handle: str) -> HttpResponse:
+def rules_page(request: ConsoleRequest, handle: str) -> HttpResponse:
     return _editor(request, _identity(request, handle, operate=False))
 
 
 @require_POST
 @console_view
-def rule_create(request: HttpRequest, handle: str) -> HttpResponse:
+def rule_create(request: ConsoleRequest, handle: str) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     form = RuleCreateForm(request.POST)
     if form.is_valid():
@@ -94,7 +94,7 @@ def rule_create(request: HttpRequest, handle: str) -> HttpResponse:
 
 @require_POST
 @console_view
-def rule_update(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse:
+def rule_update(request: ConsoleRequest, handle: str, rule_id: str) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     rule = selectors.rule_get(identity=identity, rule_id=rule_id)
     form = RuleUpdateForm(request.POST)
@@ -119,7 +119,7 @@ def rule_update(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse
 
 @require_POST
 @console_view
-def rule_status(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse:
+def rule_status(request: ConsoleRequest, handle: str, rule_id: str) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     rule = selectors.rule_get(identity=identity, rule_id=rule_id)
     form = RuleStatusForm(request.POST)
@@ -134,7 +134,7 @@ def rule_status(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse
 
 @require_POST
 @console_view
-def rule_delete(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse:
+def rule_delete(request: ConsoleRequest, handle: str, rule_id: str) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     rule = selectors.rule_get(identity=identity, rule_id=rule_id)
     target = rule.match_target
@@ -144,7 +144,7 @@ def rule_delete(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse
 
 @require_POST
 @console_view
-def filter_mode(request: HttpRequest, handle: str) -> HttpResponse:
+def filter_mode(request: ConsoleRequest, handle: str) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     form = FilterModeForm(request.POST)
     if not form.is_valid():
