@@ -17,13 +17,15 @@ from urllib.parse import unquote, urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 
+from console.errors import NotFound
 from console.models import Membership, MembershipRole, Organization
+from console.scope import Scope
 from console.services import Actor
 
 OPERATE_PERMISSION = "console.console_operate"
@@ -42,8 +44,9 @@ class ConsoleAccess:
     _can_operate: bool | None = None
 
     @property
-    def org_ids(self) -> list[Any]:
-        return list(self.roles)
+    def scope(self) -> Scope:
+        """What the viewer may read: every organisation they are a member of."""
+        return Scope.for_memberships(self.roles)
 
     @property
     def can_operate(self) -> bool:
@@ -142,6 +145,9 @@ def console_view(view: F) -> F:
             timezone.activate(tz)
         try:
             response = view(request, *args, **kwargs)
+        except NotFound as exc:
+            # Outside the viewer's scope an object simply does not exist.
+            raise Http404 from exc
         finally:
             timezone.deactivate()
         patch_vary_headers(response, ["HX-Request"])

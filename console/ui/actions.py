@@ -8,6 +8,8 @@ with the fragment htmx swaps in, or a redirect for a plain form post.
 
 from __future__ import annotations
 
+import uuid
+
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -15,32 +17,42 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from console.errors import ApplicationError
-from console.ui import selectors
 from console.ui.access import ConsoleRequest, console_view, user_actor
 from console.ui.forms import LineAddForm, LineRoleForm
+from console.ui.pagination import paginate
 from console.ui.rendering import render_page
+from messaging.webhooks.selectors import delivery_get_for_scope, delivery_list_for_scope
 from messaging.webhooks.services import delivery_retry
 from provisioning.lines import setup_default_set, setup_line_add
+from provisioning.selectors import (
+    line_get_for_scope,
+    setup_get_for_scope,
+    setup_line_list,
+)
 from routing.models import ReleaseReason
+from routing.selectors import (
+    assignment_get_for_scope,
+    identity_connection_list,
+)
 from routing.services import assignment_release, line_role_set
 
 
 def _setup_lines_section(
     request: ConsoleRequest,
-    setup_id: object,
+    setup_id: uuid.UUID | str,
     *,
     notice: str = "",
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
     access = request.console
-    setup = selectors.setup_get(org_ids=access.org_ids, setup_id=setup_id)
+    setup = setup_get_for_scope(scope=access.scope, setup_id=setup_id)
     return render_page(
         request,
         "console/setup_detail.html#lines-section",
         {
             "setup": setup,
-            "lines": list(selectors.setup_lines(setup=setup)),
+            "lines": list(setup_line_list(setup=setup)),
             "role_form": LineRoleForm(),
             "add_form": LineAddForm(platform=setup.is_platform),
             "can_edit": True,
@@ -56,7 +68,7 @@ def _setup_lines_section(
 @console_view
 def setup_line_add_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
     access = request.console
-    setup = selectors.setup_get(org_ids=access.org_ids, setup_id=setup_id)
+    setup = setup_get_for_scope(scope=access.scope, setup_id=setup_id)
     access.require_operator(setup.organization_id)
     form = LineAddForm(request.POST, platform=setup.is_platform)
     notice, error, status = "", "", 200
@@ -88,7 +100,7 @@ def setup_line_add_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
 @console_view
 def setup_default_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
     access = request.console
-    setup = selectors.setup_get(org_ids=access.org_ids, setup_id=setup_id)
+    setup = setup_get_for_scope(scope=access.scope, setup_id=setup_id)
     access.require_operator(setup.organization_id)
     try:
         setup_default_set(setup=setup, actor=user_actor(request))
@@ -101,7 +113,7 @@ def setup_default_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
 @console_view
 def line_role(request: ConsoleRequest, line_id: str) -> HttpResponse:
     access = request.console
-    line = selectors.line_get(org_ids=access.org_ids, line_id=line_id)
+    line = line_get_for_scope(scope=access.scope, line_id=line_id)
     access.require_operator(line.setup.organization_id)
     form = LineRoleForm(request.POST)
     error = ""
@@ -123,7 +135,7 @@ def line_role(request: ConsoleRequest, line_id: str) -> HttpResponse:
         request,
         "console/setup_detail.html#line-row",
         {
-            "line": selectors.line_get(org_ids=access.org_ids, line_id=line.id),
+            "line": line_get_for_scope(scope=access.scope, line_id=line.id),
             "role_form": LineRoleForm(),
             "can_edit": True,
             "role_error": error,
@@ -137,7 +149,7 @@ def line_role(request: ConsoleRequest, line_id: str) -> HttpResponse:
 @console_view
 def assignment_release_view(request: ConsoleRequest, assignment_id: str) -> HttpResponse:
     access = request.console
-    assignment = selectors.assignment_get(org_ids=access.org_ids, assignment_id=assignment_id)
+    assignment = assignment_get_for_scope(scope=access.scope, assignment_id=assignment_id)
     access.require_operator(assignment.organization_id)
     assignment_release(
         assignment=assignment, actor=user_actor(request), reason=ReleaseReason.OPERATOR
@@ -145,7 +157,7 @@ def assignment_release_view(request: ConsoleRequest, assignment_id: str) -> Http
     identity = assignment.identity
     if not request.htmx:
         return redirect(reverse("console:identity", args=[identity.handle]))
-    page = selectors.paginate(selectors.identity_connections(identity=identity), page=1)
+    page = paginate(identity_connection_list(identity=identity), page=1)
     return render_page(
         request,
         "console/identity_detail.html#connection-rows",
@@ -157,7 +169,7 @@ def assignment_release_view(request: ConsoleRequest, assignment_id: str) -> Http
 @console_view
 def delivery_retry_view(request: ConsoleRequest, delivery_id: str) -> HttpResponse:
     access = request.console
-    delivery = selectors.delivery_get(org_ids=access.org_ids, delivery_id=delivery_id)
+    delivery = delivery_get_for_scope(scope=access.scope, delivery_id=delivery_id)
     access.require_operator(delivery.organization_id)
     notice = "Retry queued."
     status = 200
@@ -169,7 +181,7 @@ def delivery_retry_view(request: ConsoleRequest, delivery_id: str) -> HttpRespon
         if status != 200:
             return HttpResponse(notice, status=status, content_type="text/plain")
         return redirect(reverse("console:deliveries"))
-    fresh = selectors.delivery_list(org_ids=access.org_ids).get(pk=delivery.pk)
+    fresh = delivery_list_for_scope(scope=access.scope).get(pk=delivery.pk)
     return render_page(
         request,
         "console/deliveries.html#delivery-row",

@@ -8,24 +8,30 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
-from console.ui import selectors
+from console.selectors import (
+    identity_handle_list,
+)
 from console.ui.access import ConsoleRequest, console_view, user_actor
 from console.ui.forms import BlockedFilterForm
+from console.ui.pagination import paginate
 from console.ui.rendering import page_number, query_without_page, render_page
 from console.ui.services import blocked_message_keep, blocked_sender_allow
+from messaging.selectors import (
+    BlockedFilters,
+    blocked_message_get,
+    blocked_message_list,
+)
 
 
 @require_GET
 @console_view
 def blocked_list(request: ConsoleRequest) -> HttpResponse:
-    orgs = request.console.org_ids
-    form = BlockedFilterForm(request.GET or None, handles=selectors.identity_handles(org_ids=orgs))
-    filters = selectors.BlockedFilters()
+    scope = request.console.scope
+    form = BlockedFilterForm(request.GET or None, handles=identity_handle_list(scope=scope))
+    filters = BlockedFilters()
     if form.is_valid():
-        filters = selectors.BlockedFilters(**form.cleaned_data)
-    page = selectors.paginate(
-        selectors.blocked_list(org_ids=orgs, filters=filters), page=page_number(request)
-    )
+        filters = BlockedFilters(**form.cleaned_data)
+    page = paginate(blocked_message_list(scope=scope, filters=filters), page=page_number(request))
     return render_page(
         request,
         "console/blocked.html",
@@ -37,8 +43,8 @@ def blocked_list(request: ConsoleRequest) -> HttpResponse:
 @require_GET
 @console_view
 def blocked_detail(request: ConsoleRequest, message_id: str) -> HttpResponse:
-    message = selectors.blocked_get(
-        org_ids=request.console.org_ids,
+    message = blocked_message_get(
+        scope=request.console.scope,
         message_id=message_id,
     )
     return render_page(
@@ -66,8 +72,8 @@ def _review_response(
         if error:
             return HttpResponse(error, status=status, content_type="text/plain")
         return redirect(reverse("console:blocked-detail", args=[message_id]))
-    message = selectors.blocked_get(
-        org_ids=request.console.org_ids,
+    message = blocked_message_get(
+        scope=request.console.scope,
         message_id=message_id,
     )
     return render_page(
@@ -88,7 +94,7 @@ def _review_response(
 @console_view
 def blocked_allow(request: ConsoleRequest, message_id: str) -> HttpResponse:
     access = request.console
-    message = selectors.blocked_get(org_ids=access.org_ids, message_id=message_id)
+    message = blocked_message_get(scope=access.scope, message_id=message_id)
     access.require_operator(message.organization_id)
     try:
         summary = blocked_sender_allow(message=message, actor=user_actor(request))
@@ -102,7 +108,7 @@ def blocked_allow(request: ConsoleRequest, message_id: str) -> HttpResponse:
 @console_view
 def blocked_keep(request: ConsoleRequest, message_id: str) -> HttpResponse:
     access = request.console
-    message = selectors.blocked_get(org_ids=access.org_ids, message_id=message_id)
+    message = blocked_message_get(scope=access.scope, message_id=message_id)
     access.require_operator(message.organization_id)
     blocked_message_keep(message=message, actor=user_actor(request))
     return _review_response(

@@ -3,6 +3,7 @@ so htmx swaps it in place; without JavaScript the same forms post and redirect b
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.http import HttpResponse
@@ -12,11 +13,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
 from console.models import AgentIdentity, FilterMode
-from console.ui import selectors
+from console.selectors import (
+    identity_get_for_scope,
+)
 from console.ui.access import ConsoleRequest, console_view, user_actor
 from console.ui.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
 from console.ui.rendering import render_page
 from routing.models import RuleAction, RuleDirection, RuleStatus
+from routing.selectors import (
+    contact_rule_get,
+    identity_rule_list,
+)
 from routing.services import (
     contact_rule_create,
     contact_rule_delete,
@@ -29,7 +36,7 @@ DUPLICATE_RULE = "A rule already covers this number in that direction; edit it b
 
 def _identity(request: ConsoleRequest, handle: str, *, operate: bool) -> AgentIdentity:
     access = request.console
-    identity = selectors.identity_get(org_ids=access.org_ids, handle=handle)
+    identity = identity_get_for_scope(scope=access.scope, handle=handle)
     if operate:
         access.require_operator(identity.organization_id)
     return identity
@@ -49,7 +56,7 @@ def _editor(
     context: dict[str, Any] = {
         "nav": "identities",
         "identity": identity,
-        "rules": list(selectors.identity_rules(identity=identity)),
+        "rules": list(identity_rule_list(identity=identity)),
         "create_form": create_form or RuleCreateForm(),
         "mode_form": FilterModeForm(initial={"mode": mode}),
         "action_choices": RuleAction.choices,
@@ -94,9 +101,9 @@ def rule_create(request: ConsoleRequest, handle: str) -> HttpResponse:
 
 @require_POST
 @console_view
-def rule_update(request: ConsoleRequest, handle: str, rule_id: str) -> HttpResponse:
+def rule_update(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
-    rule = selectors.rule_get(identity=identity, rule_id=rule_id)
+    rule = contact_rule_get(identity=identity, rule_id=rule_id)
     form = RuleUpdateForm(request.POST)
     if not form.is_valid():
         return _editor(
@@ -119,9 +126,9 @@ def rule_update(request: ConsoleRequest, handle: str, rule_id: str) -> HttpRespo
 
 @require_POST
 @console_view
-def rule_status(request: ConsoleRequest, handle: str, rule_id: str) -> HttpResponse:
+def rule_status(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
-    rule = selectors.rule_get(identity=identity, rule_id=rule_id)
+    rule = contact_rule_get(identity=identity, rule_id=rule_id)
     form = RuleStatusForm(request.POST)
     form.is_valid()
     paused = bool(form.cleaned_data.get("paused"))
@@ -134,9 +141,9 @@ def rule_status(request: ConsoleRequest, handle: str, rule_id: str) -> HttpRespo
 
 @require_POST
 @console_view
-def rule_delete(request: ConsoleRequest, handle: str, rule_id: str) -> HttpResponse:
+def rule_delete(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
-    rule = selectors.rule_get(identity=identity, rule_id=rule_id)
+    rule = contact_rule_get(identity=identity, rule_id=rule_id)
     target = rule.match_target
     contact_rule_delete(rule=rule, actor=user_actor(request))
     return _done(request, identity, f"Rule for {target} deleted.")
