@@ -329,11 +329,15 @@ def thread_in_conversation(
 
 
 def reaction_get(*, key: ApiKey, reaction_id: uuid.UUID) -> Reaction:
-    qs = Reaction.objects.select_related(
-        "message__conversation__assignment", "message__conversation__line__setup"
-    ).filter(organization_id=key.organization_id, pk=reaction_id)
-    if not key.is_admin:
-        qs = qs.filter(identity_id=key.identity_id, message__is_blocked=False)
+    scope = Scope.for_api_key(key)
+    qs = scope.filter(
+        Reaction.objects.select_related(
+            "message__conversation__assignment", "message__conversation__line__setup"
+        ).filter(pk=reaction_id),
+        identity="identity_id",
+    )
+    if not scope.may_see_blocked:
+        qs = qs.filter(message__is_blocked=False)
     reaction = qs.first()
     if reaction is None:
         raise NotFound(REACTION_NOT_FOUND)

@@ -140,14 +140,13 @@ def assignment_list_for_key(
     *, key: ApiKey, agent_identity_id: uuid.UUID | None = None
 ) -> QuerySet[Assignment]:
     """Active connections, newest first. Scoped keys see their own identity only."""
-    qs = Assignment.objects.filter(
-        organization_id=key.organization_id, status=AssignmentStatus.ACTIVE
-    ).select_related("organization")
-    if not key.is_admin:
-        qs = qs.filter(identity_id=key.identity_id)
-    elif agent_identity_id is not None:
-        qs = qs.filter(identity_id=agent_identity_id)
-    return qs.order_by("-created_at", "-id")
+    scope = Scope.for_api_key(key)
+    if scope.identity_id is None and agent_identity_id is not None:
+        scope = scope.narrowed_to(agent_identity_id)
+    qs = scope.filter(
+        Assignment.objects.filter(status=AssignmentStatus.ACTIVE), identity="identity_id"
+    )
+    return qs.select_related("organization").order_by("-created_at", "-id")
 
 
 def assignment_get_active_for_org(*, key: ApiKey, assignment_id: uuid.UUID) -> Assignment:

@@ -30,12 +30,10 @@ class SigningKeyStatus:
 
 
 def subscriptions_for_key(key: ApiKey) -> QuerySet[WebhookSubscription]:
-    qs = WebhookSubscription.objects.filter(
-        organization_id=key.organization_id, status=SubscriptionStatus.ACTIVE
+    return Scope.for_api_key(key).filter(
+        WebhookSubscription.objects.filter(status=SubscriptionStatus.ACTIVE),
+        identity="identity_id",
     )
-    if not key.is_admin:
-        qs = qs.filter(identity_id=key.identity_id)
-    return qs
 
 
 def subscription_list(
