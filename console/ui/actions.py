@@ -24,16 +24,9 @@ from console.ui.rendering import render_page
 from messaging.webhooks.selectors import delivery_get_for_scope, delivery_list_for_scope
 from messaging.webhooks.services import delivery_retry
 from provisioning.lines import setup_default_set, setup_line_add
-from provisioning.selectors import (
-    line_get_for_scope,
-    setup_get_for_scope,
-    setup_line_list,
-)
+from provisioning.selectors import line_get_for_scope, setup_get_for_scope, setup_line_list
 from routing.models import ReleaseReason
-from routing.selectors import (
-    assignment_get_for_scope,
-    identity_connection_list,
-)
+from routing.selectors import assignment_get_for_scope, identity_connection_list
 from routing.services import assignment_release, line_role_set
 
 

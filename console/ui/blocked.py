@@ -8,19 +8,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
-from console.selectors import (
-    identity_handle_list,
-)
+from console.selectors import identity_handle_list
 from console.ui.access import ConsoleRequest, console_view, user_actor
 from console.ui.forms import BlockedFilterForm
 from console.ui.pagination import paginate
 from console.ui.rendering import page_number, query_without_page, render_page
 from console.ui.services import blocked_message_keep, blocked_sender_allow
-from messaging.selectors import (
-    BlockedFilters,
-    blocked_message_get,
-    blocked_message_list,
-)
+from messaging.selectors import BlockedFilters, blocked_message_get, blocked_message_list
 
 
 @require_GET

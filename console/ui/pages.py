@@ -39,10 +39,7 @@ from provisioning.selectors import (
     setup_line_list,
     setup_list_for_scope,
 )
-from routing.selectors import (
-    identity_connection_list,
-    identity_list_for_scope,
-)
+from routing.selectors import identity_connection_list, identity_list_for_scope
 
 
 @require_GET

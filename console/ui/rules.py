@@ -13,17 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
 from console.models import AgentIdentity, FilterMode
-from console.selectors import (
-    identity_get_for_scope,
-)
+from console.selectors import identity_get_for_scope
 from console.ui.access import ConsoleRequest, console_view, user_actor
 from console.ui.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
 from console.ui.rendering import render_page
 from routing.models import RuleAction, RuleDirection, RuleStatus
-from routing.selectors import (
-    contact_rule_get,
-    identity_rule_list,
-)
+from routing.selectors import contact_rule_get, identity_rule_list
 from routing.services import (
     contact_rule_create,
     contact_rule_delete,
