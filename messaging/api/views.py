@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.api.authentication import caller_key
-from console.api.params import parse_bool, parse_limit_offset, parse_uuid
+from console.api.params import parse_bool, parse_date_range, parse_limit_offset, parse_uuid
 from console.api.parsers import JsonParser
 from console.api.permissions import HasApiKey
 from console.errors import ValidationFailed
@@ -85,7 +85,7 @@ class ConversationListApi(APIView):
             agent_identity_id=parse_uuid(params, "agent_identity_id"),
             is_blocked=parse_bool(params, "is_blocked"),
             include_groups=parse_bool(params, "include_groups") is True,
-            date_range=selectors.parse_date_range(params),
+            date_range=parse_date_range(params),
             limit=limit,
             offset=offset,
         )
@@ -135,7 +135,7 @@ class MessageListSendApi(APIView):
             is_read=parse_bool(params, "is_read"),
             is_blocked=parse_bool(params, "is_blocked"),
             include_groups=parse_bool(params, "include_groups") is True,
-            date_range=selectors.parse_date_range(params),
+            date_range=parse_date_range(params),
             limit=limit,
             offset=offset,
         )

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import get_resolver
 
 from console.models import AgentIdentity, Organization
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 from tests.verification.test_isolation_matrix import World, _snapshot, _walk, build_world
 
 pytestmark = pytest.mark.django_db

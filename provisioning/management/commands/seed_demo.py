@@ -2,7 +2,7 @@
 
 Idempotent: running it again reuses what exists (and the admin key saved under var/).
 Each concern is one function; the console adds its operator/auditor logins and some
-activity to look at (`console.demo.seed_demo`).
+activity to look at (`console.ui.demo.seed_demo`).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Command(BaseCommand):
                 + (f" ({setup.failure_reason})" if setup.failure_reason else "")
             )
         # The console sits above the apps: imported here, when the command runs.
-        from console.demo import seed_demo as console_seed_demo
+        from console.ui.demo import seed_demo as console_seed_demo
 
         # Labelled lines to show (the console's demo logins).
         for line in console_seed_demo(tenancy):

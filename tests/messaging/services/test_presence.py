@@ -16,7 +16,7 @@ from provisioning.providers.base import StatusUpdate, TypingEvent
 from routing.models import ReleaseReason
 from routing.services.assignments import assignment_release
 from routing.services.router import inbound_route
-from tests.console.views.conftest import _member_client
+from tests.console.ui.conftest import _member_client
 from tests.messaging.conftest import PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory
 from tests.messaging.services.test_send_recovery import callback_body, post_callback

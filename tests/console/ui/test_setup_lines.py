@@ -9,7 +9,7 @@ from django.urls import reverse
 from console.models import AuditEntry, Organization
 from provisioning.models import PhoneLine, Setup
 from provisioning.providers.fake import FakeProvider
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory
 
 pytestmark = pytest.mark.django_db

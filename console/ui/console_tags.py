@@ -7,6 +7,8 @@ from typing import Any
 from django import template
 from django.conf import settings
 
+from messaging.media_urls import item_url
+
 register = template.Library()
 
 TAPBACKS = {
@@ -40,6 +42,4 @@ def is_local_media(url: object) -> bool:
 @register.filter
 def media_href(item: Any) -> str:
     """A stored media item's URL for the viewer: our own files signed afresh."""
-    from messaging.media_urls import item_url
-
     return (item_url(item) or "") if isinstance(item, dict) else ""

@@ -1,4 +1,4 @@
-"""The bench-only baseline views (console/bench.py): off by default, cheap when on."""
+"""The bench-only baseline views (console/ui/bench.py): off by default, cheap when on."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from console.bench import BENCH_TABLES_SQL, B2ListApi, b1_insert
+from console.ui.bench import BENCH_TABLES_SQL, B2ListApi, b1_insert
 
 postgres_only = pytest.mark.skipif(
     "connection.vendor != 'postgresql'",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.views import actions, auth, blocked, pages, rules
+from console.ui import actions, auth, blocked, pages, rules
 
 app_name = "console"
 

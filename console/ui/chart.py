@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from console.views.selectors import DayVolume
+from messaging.selectors import DayVolume
 
 WIDTH = 720
 HEIGHT = 220

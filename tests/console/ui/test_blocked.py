@@ -15,7 +15,7 @@ from console.models import AgentIdentity, AuditEntry
 from messaging.models import Conversation, Message
 from messaging.webhooks.models import WebhookDelivery
 from routing.models import ContactRule
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 from tests.messaging.factories import ConversationFactory, MessageFactory
 from tests.messaging.webhooks.conftest import Receiver, receiver  # noqa: F401
 from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from console.memberships import membership_grant
 from console.models import MembershipRole, Organization
-from console.views.services import membership_grant
 from tests.console.factories import UserFactory
 
 

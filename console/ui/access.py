@@ -12,18 +12,20 @@ import functools
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 
+from console.errors import NotFound
 from console.models import Membership, MembershipRole, Organization
+from console.scope import Scope
 from console.services import Actor
 
 OPERATE_PERMISSION = "console.console_operate"
@@ -42,8 +44,9 @@ class ConsoleAccess:
     _can_operate: bool | None = None
 
     @property
-    def org_ids(self) -> list[Any]:
-        return list(self.roles)
+    def scope(self) -> Scope:
+        """What the viewer may read: every organisation they are a member of."""
+        return Scope.for_memberships(self.roles)
 
     @property
     def can_operate(self) -> bool:
@@ -64,6 +67,9 @@ class ConsoleAccess:
 
 
 class ConsoleRequest(HttpRequest):
+    """The request a console view receives: `htmx` from django-htmx's middleware,
+    `console` from `console_view`."""
+
     htmx: HtmxDetails
     console: ConsoleAccess
 
@@ -131,7 +137,7 @@ def console_view(view: F) -> F:
         if not request.user.is_authenticated:
             return login_redirect(request)
         access = load_access(request)
-        request.console = access  # type: ignore[attr-defined]
+        cast(ConsoleRequest, request).console = access
         if request.method not in SAFE_METHODS and not access.can_operate:
             raise PermissionDenied("Auditors cannot change anything.")
         tz = viewer_timezone(request)
@@ -139,6 +145,9 @@ def console_view(view: F) -> F:
             timezone.activate(tz)
         try:
             response = view(request, *args, **kwargs)
+        except NotFound as exc:
+            # Outside the viewer's scope an object simply does not exist.
+            raise Http404 from exc
         finally:
             timezone.deactivate()
         patch_vary_headers(response, ["HX-Request"])

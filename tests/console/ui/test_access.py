@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from console.models import AgentIdentity, AuditEntry
 from routing.models import ContactRule
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 from tests.messaging.factories import MessageFactory
 from tests.messaging.webhooks.factories import WebhookDeliveryFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory
@@ -161,7 +161,7 @@ def test_operators_see_edit_controls(operator_client: Client, identity: AgentIde
 def test_an_auditor_of_this_org_stays_read_only_while_operating_another(
     auditor_client: Client, identity: AgentIdentity, other_org: object
 ) -> None:
-    from console.views.services import membership_grant
+    from console.memberships import membership_grant
 
     membership_grant(user=auditor_client.user, organization=other_org, role="operator")  # type: ignore[attr-defined]
     response = auditor_client.post(

@@ -13,10 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from console.memberships import membership_grant
 from console.models import AuditEntry, MembershipRole, Organization
-from console.views.services import membership_grant
 from tests.console.factories import UserFactory
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 
 pytestmark = pytest.mark.django_db
 

@@ -3,21 +3,23 @@ so htmx swaps it in place; without JavaScript the same forms post and redirect b
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
-from console.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
 from console.identities import identity_filter_mode_set
 from console.models import AgentIdentity, FilterMode
-from console.views import selectors
-from console.views.access import console_view, user_actor
-from console.views.rendering import render_page
+from console.selectors import identity_get_for_scope
+from console.ui.access import ConsoleRequest, console_view, user_actor
+from console.ui.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
+from console.ui.rendering import render_page
 from routing.models import RuleAction, RuleDirection, RuleStatus
+from routing.selectors import contact_rule_get, identity_rule_list
 from routing.services.contact_rules import (
     contact_rule_create,
     contact_rule_delete,
@@ -27,16 +29,16 @@ from routing.services.contact_rules import (
 DUPLICATE_RULE = "A rule already covers this number in that direction; edit it below instead."
 
 
-def _identity(request: HttpRequest, handle: str, *, operate: bool) -> AgentIdentity:
-    access = request.console  # type: ignore[attr-defined]
-    identity = selectors.identity_get(org_ids=access.org_ids, handle=handle)
+def _identity(request: ConsoleRequest, handle: str, *, operate: bool) -> AgentIdentity:
+    access = request.console
+    identity = identity_get_for_scope(scope=access.scope, handle=handle)
     if operate:
         access.require_operator(identity.organization_id)
     return identity
 
 
 def _editor(
-    request: HttpRequest,
+    request: ConsoleRequest,
     identity: AgentIdentity,
     *,
     create_form: RuleCreateForm | None = None,
@@ -49,12 +51,12 @@ def _editor(
     context: dict[str, Any] = {
         "nav": "identities",
         "identity": identity,
-        "rules": list(selectors.identity_rules(identity=identity)),
+        "rules": list(identity_rule_list(identity=identity)),
         "create_form": create_form or RuleCreateForm(),
         "mode_form": FilterModeForm(initial={"mode": mode}),
         "action_choices": RuleAction.choices,
         "direction_choices": RuleDirection.choices,
-        "can_edit": request.console.can_operate_in(identity.organization_id),  # type: ignore[attr-defined]
+        "can_edit": request.console.can_operate_in(identity.organization_id),
         **extra,
     }
     return render_page(
@@ -62,21 +64,21 @@ def _editor(
     )
 
 
-def _done(request: HttpRequest, identity: AgentIdentity, notice: str) -> HttpResponse:
-    if request.htmx:  # type: ignore[attr-defined]
+def _done(request: ConsoleRequest, identity: AgentIdentity, notice: str) -> HttpResponse:
+    if request.htmx:
         return _editor(request, identity, notice=notice)
     return redirect(reverse("console:rules", args=[identity.handle]))
 
 
 @require_GET
 @console_view
-def rules_page(request: HttpRequest, handle: str) -> HttpResponse:
+def rules_page(request: ConsoleRequest, handle: str) -> HttpResponse:
     return _editor(request, _identity(request, handle, operate=False))
 
 
 @require_POST
 @console_view
-def rule_create(request: HttpRequest, handle: str) -> HttpResponse:
+def rule_create(request: ConsoleRequest, handle: str) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     form = RuleCreateForm(request.POST)
     if form.is_valid():
@@ -94,9 +96,9 @@ def rule_create(request: HttpRequest, handle: str) -> HttpResponse:
 
 @require_POST
 @console_view
-def rule_update(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse:
+def rule_update(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
-    rule = selectors.rule_get(identity=identity, rule_id=rule_id)
+    rule = contact_rule_get(identity=identity, rule_id=rule_id)
     form = RuleUpdateForm(request.POST)
     if not form.is_valid():
         return _editor(
@@ -119,9 +121,9 @@ def rule_update(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse
 
 @require_POST
 @console_view
-def rule_status(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse:
+def rule_status(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
-    rule = selectors.rule_get(identity=identity, rule_id=rule_id)
+    rule = contact_rule_get(identity=identity, rule_id=rule_id)
     form = RuleStatusForm(request.POST)
     form.is_valid()
     paused = bool(form.cleaned_data.get("paused"))
@@ -134,9 +136,9 @@ def rule_status(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse
 
 @require_POST
 @console_view
-def rule_delete(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse:
+def rule_delete(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
-    rule = selectors.rule_get(identity=identity, rule_id=rule_id)
+    rule = contact_rule_get(identity=identity, rule_id=rule_id)
     target = rule.match_target
     contact_rule_delete(rule=rule, actor=user_actor(request))
     return _done(request, identity, f"Rule for {target} deleted.")
@@ -144,7 +146,7 @@ def rule_delete(request: HttpRequest, handle: str, rule_id: str) -> HttpResponse
 
 @require_POST
 @console_view
-def filter_mode(request: HttpRequest, handle: str) -> HttpResponse:
+def filter_mode(request: ConsoleRequest, handle: str) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     form = FilterModeForm(request.POST)
     if not form.is_valid():

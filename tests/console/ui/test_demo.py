@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth import authenticate
 from django.test import RequestFactory
 
-from console import demo
 from console.models import AgentIdentity, Organization
+from console.ui import demo
 from messaging.models import Conversation, Message
 from provisioning.models import PhoneLine
 from routing.models import Assignment, ContactRule

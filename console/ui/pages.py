@@ -3,11 +3,21 @@ deliveries and the audit log."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from console.forms import (
+from console.selectors import (
+    AuditFilters,
+    audit_action_list,
+    audit_entry_list,
+    identity_get_for_scope,
+    identity_handle_list,
+)
+from console.ui.access import ConsoleRequest, console_view
+from console.ui.chart import volume_chart
+from console.ui.dashboard import dashboard_get
+from console.ui.forms import (
     AuditFilterForm,
     ConversationFilterForm,
     DeliveryFilterForm,
@@ -15,20 +25,27 @@ from console.forms import (
     LineRoleForm,
     SetupFilterForm,
 )
-from console.views import selectors
-from console.views.access import console_view
-from console.views.chart import volume_chart
-from console.views.rendering import page_number, query_without_page, render_page
-
-
-def _orgs(request: HttpRequest) -> list[object]:
-    return request.console.org_ids  # type: ignore[attr-defined]
+from console.ui.pagination import paginate
+from console.ui.rendering import page_number, query_without_page, render_page
+from messaging.selectors import (
+    conversation_get_for_scope,
+    conversation_list_for_scope,
+    conversation_message_list,
+)
+from messaging.webhooks.selectors import delivery_list_for_scope
+from provisioning.selectors import (
+    pending_line_list,
+    setup_get_for_scope,
+    setup_line_list,
+    setup_list_for_scope,
+)
+from routing.selectors import identity_connection_list, identity_list_for_scope
 
 
 @require_GET
 @console_view
-def dashboard(request: HttpRequest) -> HttpResponse:
-    data = selectors.dashboard_get(org_ids=_orgs(request))
+def dashboard(request: ConsoleRequest) -> HttpResponse:
+    data = dashboard_get(scope=request.console.scope)
     oldest_wait = timezone.now() - data.oldest_pending_at if data.oldest_pending_at else None
     return render_page(
         request,
@@ -45,11 +62,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def setup_list(request: HttpRequest) -> HttpResponse:
+def setup_list(request: ConsoleRequest) -> HttpResponse:
     form = SetupFilterForm(request.GET or None)
     status = form.cleaned_data["status"] if form.is_valid() else ""
-    page = selectors.paginate(
-        selectors.setup_list(org_ids=_orgs(request), status=status), page=page_number(request)
+    page = paginate(
+        setup_list_for_scope(scope=request.console.scope, status=status), page=page_number(request)
     )
     return render_page(
         request,
@@ -61,9 +78,9 @@ def setup_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def setup_detail(request: HttpRequest, setup_id: str) -> HttpResponse:
-    setup = selectors.setup_get(org_ids=_orgs(request), setup_id=setup_id)
-    lines = list(selectors.setup_lines(setup=setup))
+def setup_detail(request: ConsoleRequest, setup_id: str) -> HttpResponse:
+    setup = setup_get_for_scope(scope=request.console.scope, setup_id=setup_id)
+    lines = list(setup_line_list(setup=setup))
     return render_page(
         request,
         "console/setup_detail.html",
@@ -73,7 +90,7 @@ def setup_detail(request: HttpRequest, setup_id: str) -> HttpResponse:
             "lines": lines,
             "role_form": LineRoleForm(),
             "add_form": LineAddForm(platform=setup.is_platform),
-            "can_edit": request.console.can_operate_in(setup.organization_id),  # type: ignore[attr-defined]
+            "can_edit": request.console.can_operate_in(setup.organization_id),
             "now": timezone.now(),
         },
     )
@@ -81,10 +98,8 @@ def setup_detail(request: HttpRequest, setup_id: str) -> HttpResponse:
 
 @require_GET
 @console_view
-def pending_lines(request: HttpRequest) -> HttpResponse:
-    page = selectors.paginate(
-        selectors.pending_lines(org_ids=_orgs(request)), page=page_number(request)
-    )
+def pending_lines(request: ConsoleRequest) -> HttpResponse:
+    page = paginate(pending_line_list(scope=request.console.scope), page=page_number(request))
     return render_page(
         request,
         "console/pending_lines.html",
@@ -100,10 +115,8 @@ def pending_lines(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def identity_list(request: HttpRequest) -> HttpResponse:
-    page = selectors.paginate(
-        selectors.identity_list(org_ids=_orgs(request)), page=page_number(request)
-    )
+def identity_list(request: ConsoleRequest) -> HttpResponse:
+    page = paginate(identity_list_for_scope(scope=request.console.scope), page=page_number(request))
     return render_page(
         request,
         "console/identities.html",
@@ -114,11 +127,9 @@ def identity_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def identity_detail(request: HttpRequest, handle: str) -> HttpResponse:
-    identity = selectors.identity_get(org_ids=_orgs(request), handle=handle)
-    page = selectors.paginate(
-        selectors.identity_connections(identity=identity), page=page_number(request)
-    )
+def identity_detail(request: ConsoleRequest, handle: str) -> HttpResponse:
+    identity = identity_get_for_scope(scope=request.console.scope, handle=handle)
+    page = paginate(identity_connection_list(identity=identity), page=page_number(request))
     return render_page(
         request,
         "console/identity_detail.html",
@@ -127,7 +138,7 @@ def identity_detail(request: HttpRequest, handle: str) -> HttpResponse:
             "identity": identity,
             "page": page,
             "query": query_without_page(request),
-            "can_edit": request.console.can_operate_in(identity.organization_id),  # type: ignore[attr-defined]
+            "can_edit": request.console.can_operate_in(identity.organization_id),
         },
         partial="connection-rows",
     )
@@ -135,16 +146,14 @@ def identity_detail(request: HttpRequest, handle: str) -> HttpResponse:
 
 @require_GET
 @console_view
-def conversation_list(request: HttpRequest) -> HttpResponse:
-    orgs = _orgs(request)
-    form = ConversationFilterForm(
-        request.GET or None, handles=selectors.identity_handles(org_ids=orgs)
-    )
+def conversation_list(request: ConsoleRequest) -> HttpResponse:
+    scope = request.console.scope
+    form = ConversationFilterForm(request.GET or None, handles=identity_handle_list(scope=scope))
     valid = form.is_valid()
     handle = form.cleaned_data["identity"] if valid else ""
     kind = form.cleaned_data["kind"] if valid else ""
-    page = selectors.paginate(
-        selectors.conversation_list(org_ids=orgs, identity=handle, kind=kind),
+    page = paginate(
+        conversation_list_for_scope(scope=scope, identity=handle, kind=kind),
         page=page_number(request),
     )
     return render_page(
@@ -157,13 +166,11 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def conversation_detail(request: HttpRequest, conversation_id: str) -> HttpResponse:
-    conversation = selectors.conversation_get(
-        org_ids=_orgs(request), conversation_id=conversation_id
+def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpResponse:
+    conversation = conversation_get_for_scope(
+        scope=request.console.scope, conversation_id=conversation_id
     )
-    page = selectors.paginate(
-        selectors.conversation_messages(conversation=conversation), page=page_number(request)
-    )
+    page = paginate(conversation_message_list(conversation=conversation), page=page_number(request))
     return render_page(
         request,
         "console/conversation_detail.html",
@@ -181,11 +188,12 @@ def conversation_detail(request: HttpRequest, conversation_id: str) -> HttpRespo
 
 @require_GET
 @console_view
-def delivery_list(request: HttpRequest) -> HttpResponse:
+def delivery_list(request: ConsoleRequest) -> HttpResponse:
     form = DeliveryFilterForm(request.GET or None)
     status = form.cleaned_data["status"] if form.is_valid() else ""
-    page = selectors.paginate(
-        selectors.delivery_list(org_ids=_orgs(request), status=status), page=page_number(request)
+    page = paginate(
+        delivery_list_for_scope(scope=request.console.scope, status=status),
+        page=page_number(request),
     )
     return render_page(
         request,
@@ -197,15 +205,13 @@ def delivery_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def audit_list(request: HttpRequest) -> HttpResponse:
-    orgs = _orgs(request)
-    form = AuditFilterForm(request.GET or None, actions=selectors.audit_actions(org_ids=orgs))
-    filters = selectors.AuditFilters()
+def audit_list(request: ConsoleRequest) -> HttpResponse:
+    scope = request.console.scope
+    form = AuditFilterForm(request.GET or None, actions=audit_action_list(scope=scope))
+    filters = AuditFilters()
     if form.is_valid():
-        filters = selectors.AuditFilters(**form.cleaned_data)
-    page = selectors.paginate(
-        selectors.audit_list(org_ids=orgs, filters=filters), page=page_number(request)
-    )
+        filters = AuditFilters(**form.cleaned_data)
+    page = paginate(audit_entry_list(scope=scope, filters=filters), page=page_number(request))
     return render_page(
         request,
         "console/audit.html",

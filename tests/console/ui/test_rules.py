@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from console.models import AgentIdentity, AuditEntry
 from routing.models import ContactRule
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 from tests.routing.factories import ContactRuleFactory
 
 pytestmark = pytest.mark.django_db

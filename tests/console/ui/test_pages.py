@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from console.models import AgentIdentity, Organization
 from tests.console.factories import AuditEntryFactory
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 from tests.messaging.factories import ConversationFactory, MessageFactory, ReactionFactory
 from tests.messaging.webhooks.factories import WebhookDeliveryFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory

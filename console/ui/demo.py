@@ -20,9 +20,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from console.memberships import membership_grant
 from console.models import AgentIdentity, MembershipRole, Organization
 from console.services import Actor
-from console.views.services import membership_grant
 from messaging.models import Conversation, Direction, Message, Reaction
 from provisioning.models import LineRole, LineState, PhoneLine, Setup, SetupStatus
 from routing import hooks

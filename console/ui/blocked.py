@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
-from console.forms import BlockedFilterForm
-from console.views import selectors
-from console.views.access import console_view, user_actor
-from console.views.rendering import page_number, query_without_page, render_page
-from console.views.services import blocked_message_allow, blocked_message_keep
+from console.selectors import identity_handle_list
+from console.ui.access import ConsoleRequest, console_view, user_actor
+from console.ui.forms import BlockedFilterForm
+from console.ui.pagination import paginate
+from console.ui.rendering import page_number, query_without_page, render_page
+from console.ui.services import blocked_message_allow, blocked_message_keep
+from messaging.selectors import BlockedFilters, blocked_message_get, blocked_message_list
 
 
 @require_GET
 @console_view
-def blocked_list(request: HttpRequest) -> HttpResponse:
-    orgs = request.console.org_ids  # type: ignore[attr-defined]
-    form = BlockedFilterForm(request.GET or None, handles=selectors.identity_handles(org_ids=orgs))
-    filters = selectors.BlockedFilters()
+def blocked_list(request: ConsoleRequest) -> HttpResponse:
+    scope = request.console.scope
+    form = BlockedFilterForm(request.GET or None, handles=identity_handle_list(scope=scope))
+    filters = BlockedFilters()
     if form.is_valid():
-        filters = selectors.BlockedFilters(**form.cleaned_data)
-    page = selectors.paginate(
-        selectors.blocked_list(org_ids=orgs, filters=filters), page=page_number(request)
-    )
+        filters = BlockedFilters(**form.cleaned_data)
+    page = paginate(blocked_message_list(scope=scope, filters=filters), page=page_number(request))
     return render_page(
         request,
         "console/blocked.html",
@@ -36,9 +36,9 @@ def blocked_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def blocked_detail(request: HttpRequest, message_id: str) -> HttpResponse:
-    message = selectors.blocked_get(
-        org_ids=request.console.org_ids,  # type: ignore[attr-defined]
+def blocked_detail(request: ConsoleRequest, message_id: str) -> HttpResponse:
+    message = blocked_message_get(
+        scope=request.console.scope,
         message_id=message_id,
     )
     return render_page(
@@ -48,21 +48,26 @@ def blocked_detail(request: HttpRequest, message_id: str) -> HttpResponse:
             "nav": "blocked",
             "message": message,
             "identity": message.identity,
-            "can_edit": request.console.can_operate_in(message.organization_id),  # type: ignore[attr-defined]
+            "can_edit": request.console.can_operate_in(message.organization_id),
         },
         partial="review",
     )
 
 
 def _review_response(
-    request: HttpRequest, message_id: str, *, notice: str = "", error: str = "", status: int = 200
+    request: ConsoleRequest,
+    message_id: str,
+    *,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         if error:
             return HttpResponse(error, status=status, content_type="text/plain")
         return redirect(reverse("console:blocked-detail", args=[message_id]))
-    message = selectors.blocked_get(
-        org_ids=request.console.org_ids,  # type: ignore[attr-defined]
+    message = blocked_message_get(
+        scope=request.console.scope,
         message_id=message_id,
     )
     return render_page(
@@ -81,9 +86,9 @@ def _review_response(
 
 @require_POST
 @console_view
-def blocked_allow(request: HttpRequest, message_id: str) -> HttpResponse:
-    access = request.console  # type: ignore[attr-defined]
-    message = selectors.blocked_get(org_ids=access.org_ids, message_id=message_id)
+def blocked_allow(request: ConsoleRequest, message_id: str) -> HttpResponse:
+    access = request.console
+    message = blocked_message_get(scope=access.scope, message_id=message_id)
     access.require_operator(message.organization_id)
     try:
         summary = blocked_message_allow(message=message, actor=user_actor(request))
@@ -95,9 +100,9 @@ def blocked_allow(request: HttpRequest, message_id: str) -> HttpResponse:
 
 @require_POST
 @console_view
-def blocked_keep(request: HttpRequest, message_id: str) -> HttpResponse:
-    access = request.console  # type: ignore[attr-defined]
-    message = selectors.blocked_get(org_ids=access.org_ids, message_id=message_id)
+def blocked_keep(request: ConsoleRequest, message_id: str) -> HttpResponse:
+    access = request.console
+    message = blocked_message_get(scope=access.scope, message_id=message_id)
     access.require_operator(message.organization_id)
     blocked_message_keep(message=message, actor=user_actor(request))
     return _review_response(
