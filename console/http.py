@@ -1,4 +1,5 @@
-"""The one place outbound HTTP clients are built (provider adapter, agent webhooks).
+"""The one place outbound HTTP clients are built (provider adapter, agent webhooks), and
+the one reading of an incoming request's declared length.
 
 Every client gets an explicit timeout, our User-Agent and no redirect following: a
 redirect from a provider or an agent endpoint is answered as-is, never chased.
@@ -7,7 +8,9 @@ redirect from a provider or an agent endpoint is answered as-is, never chased.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 import httpx
 
@@ -50,3 +53,13 @@ def describe_transport_error(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TooManyRedirects):
         return "too many redirects"
     return type(exc).__name__
+
+
+def declared_content_length(meta: Mapping[str, Any]) -> int:
+    """The body length a request declares (`CONTENT_LENGTH` of a WSGI environ or Django's
+    `request.META`), 0 when absent or malformed: size limits are checked against it
+    before a byte of the body is read."""
+    try:
+        return int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

@@ -19,6 +19,12 @@ class FilterMode(models.TextChoices):
     WHITELIST = "whitelist"
 
 
+def organization_public_id(organization_id: uuid.UUID) -> str:
+    """Opaque organisation id on the wire (`org_…`), never parsed as a UUID by clients.
+    Takes the id alone so a row that holds only `organization_id` renders it too."""
+    return f"org_{organization_id.hex}"
+
+
 class Organization(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
@@ -33,8 +39,7 @@ class Organization(models.Model):
 
     @property
     def public_id(self) -> str:
-        """Opaque organisation id on the wire (`org_…`), never parsed as a UUID by clients."""
-        return f"org_{self.id.hex}"
+        return organization_public_id(self.id)
 
 
 class AgentIdentity(models.Model):

@@ -1,13 +1,17 @@
-"""Tenancy reads, always scoped to the caller's organisation (and identity for scoped keys)."""
+"""Tenancy and audit reads, always scoped to the caller's organisation (and identity for
+scoped keys)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
 from console.errors import NotFound
-from console.models import AgentIdentity, ApiKey
+from console.models import AgentIdentity, ApiKey, AuditEntry
+from console.scope import Scope, local_days_q, scoped_get
 
 IDENTITY_NOT_FOUND = "Identity not found."
 
@@ -21,10 +25,7 @@ def normalize_handle(handle: str) -> str:
 
 
 def identity_list_for_key(*, key: ApiKey) -> QuerySet[AgentIdentity]:
-    qs = AgentIdentity.objects.filter(organization_id=key.organization_id)
-    if key.identity_id is not None:
-        qs = qs.filter(id=key.identity_id)
-    return qs
+    return Scope.for_api_key(key).filter(AgentIdentity.objects.all(), identity="id")
 
 
 def identity_get_for_key(*, key: ApiKey, handle: str) -> AgentIdentity:
@@ -55,3 +56,52 @@ def acting_identity_for_key(
     if agent_identity_id is None:
         return None
     return identity_get_by_id_for_key(key=key, identity_id=agent_identity_id)
+
+
+def identity_get_for_scope(*, scope: Scope, handle: str) -> AgentIdentity:
+    return scoped_get(
+        scope.filter(AgentIdentity.objects.select_related("organization"), identity="id"),
+        not_found=IDENTITY_NOT_FOUND,
+        handle=handle,
+    )
+
+
+def identity_handle_list(*, scope: Scope) -> list[str]:
+    return list(
+        scope.filter(AgentIdentity.objects.all(), identity="id")
+        .values_list("handle", flat=True)
+        .order_by("handle")
+    )
+
+
+# --- Audit log ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    action: str = ""
+    actor: str = ""
+    object_type: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+def audit_entry_list(*, scope: Scope, filters: AuditFilters) -> QuerySet[AuditEntry]:
+    qs = scope.filter(AuditEntry.objects.select_related("organization"))
+    if filters.action:
+        qs = qs.filter(action=filters.action)
+    if filters.actor:
+        qs = qs.filter(actor_label__icontains=filters.actor)
+    if filters.object_type:
+        qs = qs.filter(object_type=filters.object_type)
+    qs = qs.filter(local_days_q(filters.date_from, filters.date_to))
+    return qs.order_by("-created_at", "-id")
+
+
+def audit_action_list(*, scope: Scope) -> list[str]:
+    return list(
+        scope.filter(AuditEntry.objects.all())
+        .values_list("action", flat=True)
+        .distinct()
+        .order_by("action")
+    )

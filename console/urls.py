@@ -18,7 +18,7 @@ handler500 = "console.api.server_errors.server_error"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("console/", include("console.views.urls")),
+    path("console/", include("console.ui.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     *api_path("api/whoami", WhoamiApi.as_view(), "whoami"),
@@ -30,6 +30,6 @@ urlpatterns = [
     path("", include("messaging.urls")),
 ]
 
-# Baseline views for `make bench` only (see console/bench.py); never on in production.
+# Baseline views for `make bench` only (see console/ui/bench.py); never on in production.
 if settings.BENCH_ENDPOINTS_ENABLED:
-    urlpatterns.append(path("bench/", include("console.bench")))
+    urlpatterns.append(path("bench/", include("console.ui.bench")))

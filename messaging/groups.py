@@ -104,9 +104,9 @@ def group_message_receive(*, line: PhoneLine, event: InboundMessage) -> Message 
         participants=participants, last_message_at=now, updated_at=now
     )
     if media:
-        from messaging.services import _enqueue
+        from messaging.services import common
         from messaging.tasks import inbound_media_fetch_task
 
-        _enqueue(inbound_media_fetch_task, str(message.id))
+        common.enqueue(inbound_media_fetch_task, str(message.id))
     logger.info("group message %s stored for audit (identity %s)", message.id, identity.id)
     return message

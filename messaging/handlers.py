@@ -1,7 +1,38 @@
-"""Provider-event handlers, registered with the intake's dispatch registry.
+"""Provider-event handlers: where an event from the provider enters messaging.
 
-Each runs inside the intake's transaction and only does the cheap, transactional part;
-slow work (media fetches, sends) goes to Celery after commit.
+The inbound chain, intake -> dispatch -> handler:
+
+1. Intake. The provider posts to `/api/v1/provider-webhooks/{setup_id}` (optionally
+   `/{event_type}`, or `/status_callback/{message_ref}`, the URL every send carries for
+   its own status). `provisioning.api.webhooks.ProviderWebhookView` refuses oversized
+   bodies (413), authenticates the setup by its signing secret (one identical 401 for an
+   unknown setup or a wrong secret) and hands the raw body to
+   `provisioning.services.intake.provider_event_receive`. That parses it with the provider
+   adapter into a typed event (`InboundMessage`, `StatusUpdate`, `InboundReaction`,
+   `TypingEvent`, provisioning's own line events), records malformed and unparseable
+   bodies as `failed`, and then, in one transaction, records the `ProviderEvent` row
+   (at most once per event key: a re-delivery is answered `duplicate` and not dispatched)
+   and dispatches the event.
+2. Dispatch. `provisioning.dispatch.dispatch` calls every handler registered for the
+   event's exact type. `register()` below, run from `MessagingConfig.ready()`, registers
+   messaging's; provisioning never imports messaging.
+3. Handler. Each handler here runs inside the intake's transaction and calls one
+   messaging service: a message goes to `services.inbound.inbound_message_receive`
+   (routing's `inbound_route` picks the identity; the stored message is emitted to the
+   agent's webhooks through the outbox), a status to `services.status` or, for a
+   message's own callback URL, `services.send_recovery`, a tapback to
+   `services.reactions`, typing to `presence`. Handlers only do the cheap, transactional
+   part; slow work (media fetches, webhook deliveries, router replies) goes to Celery
+   after commit.
+
+A handler that finds the event names a line or message of another setup raises
+`ForeignReference`: the intake rolls back everything the delivery did, records it
+`rejected_foreign` and answers 200. Any other exception rolls the delivery back and
+answers 5xx, so the provider delivers it again.
+
+`register()` also subscribes messaging to routing's hooks: an assignment change attaches
+the conversation (`services.inbound.conversation_attach`) and emits the connection events,
+and `media.media_bytes_publish` hosts the contact cards routing's replies send.
 """
 
 from __future__ import annotations
@@ -9,7 +40,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from messaging import media, presence, reactions, send_recovery, services
+from messaging import media, presence
+from messaging.services import inbound, reactions, send_recovery, status
 from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import (
     InboundMessage,
@@ -25,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 
 def inbound_message_handle(*, setup: Setup, event: InboundMessage, provider_event: Any) -> None:
-    services.inbound_message_receive(setup=setup, event=event)
+    inbound.inbound_message_receive(setup=setup, event=event)
 
 
 def status_update_handle(*, setup: Setup, event: StatusUpdate, provider_event: Any) -> None:
@@ -36,7 +68,7 @@ def status_update_handle(*, setup: Setup, event: StatusUpdate, provider_event: A
         if message is not None and event.read:
             presence.message_read_record(message=message)
         return
-    services.message_status_update(setup=setup, update=event)
+    status.message_status_update(setup=setup, update=event)
 
 
 def inbound_reaction_handle(*, setup: Setup, event: InboundReaction, provider_event: Any) -> None:
@@ -61,7 +93,7 @@ def register() -> None:
     dispatch.register(StatusUpdate, status_update_handle)
     dispatch.register(InboundReaction, inbound_reaction_handle)
     dispatch.register(TypingEvent, typing_handle)
-    hooks.on_assignment_changed(services.conversation_attach)
+    hooks.on_assignment_changed(inbound.conversation_attach)
     # After the attach: the connection events name the conversation it made.
     hooks.on_assignment_changed(presence.connection_changed)
     hooks.on_media_publish(media.media_bytes_publish)

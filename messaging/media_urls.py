@@ -183,6 +183,6 @@ def refresh_signed_urls(payload: str) -> str:
         changed = True
     if not changed:
         return payload
-    from messaging.webhooks.services import dumps
+    from messaging.webhooks.events import dumps
 
     return dumps(body)

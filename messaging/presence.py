@@ -11,9 +11,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from console.timestamps import iso
 from messaging.models import Conversation, Message
-from messaging.services import _emit
-from messaging.wire import iso
+from messaging.services import common
 from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers.base import TypingEvent
 from routing.models import Assignment, AssignmentStatus
@@ -31,7 +31,7 @@ def message_read_record(*, message: Message, at: datetime | None = None) -> bool
     if not recorded:
         return False
     message.refresh_from_db()
-    _emit("imessage.read", identity=message.identity, message=message)
+    common.emit("imessage.read", identity=message.identity, message=message)
     return True
 
 
@@ -75,7 +75,7 @@ def typing_receive(*, setup: Setup, event: TypingEvent) -> bool:
     if conversation is None or not _inbound_allowed(conversation, event.contact_number):
         logger.debug("typing on line %s not forwarded", line.id)
         return False
-    _emit(
+    common.emit(
         "imessage.typing",
         identity=conversation.identity,
         details={
@@ -106,7 +106,7 @@ def connection_changed(assignment: Assignment) -> None:
         "remote_number": assignment.remote_number,
     }
     if assignment.status == AssignmentStatus.ACTIVE:
-        _emit("imessage.connected", identity=assignment.identity, details=details)
+        common.emit("imessage.connected", identity=assignment.identity, details=details)
     else:
         details["reason"] = assignment.release_reason or None
-        _emit("imessage.disconnected", identity=assignment.identity, details=details)
+        common.emit("imessage.disconnected", identity=assignment.identity, details=details)

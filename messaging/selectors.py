@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import (
     Count,
     Exists,
+    F,
     IntegerField,
     JSONField,
     OuterRef,
@@ -28,11 +27,12 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
-from django.utils.dateparse import parse_datetime
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
 
 from console.errors import NotFound, ValidationFailed
 from console.models import ApiKey
+from console.scope import DateRange, Scope, local_days_q, scoped_get
 from console.selectors import acting_identity_for_key
 from messaging.models import Conversation, Direction, Message, Reaction
 
@@ -41,80 +41,9 @@ MESSAGE_NOT_FOUND = "Message not found."
 REACTION_NOT_FOUND = "Reaction not found."
 THREAD_NOT_FOUND = "Thread not found."
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
 
 def _invalid(name: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{name}: {message}", extra={"fields": {name: [message]}})
-
-
-# --- Query parameters shared by the lists -------------------------------------------
-
-
-@dataclass(frozen=True)
-class DateRange:
-    start: datetime | None = None  # inclusive
-    end: datetime | None = None  # inclusive when end_inclusive, else exclusive
-    end_inclusive: bool = True
-
-    def q(self, prefix: str = "") -> Q:
-        q = Q()
-        if self.start is not None:
-            q &= Q(**{f"{prefix}created_at__gte": self.start})
-        if self.end is not None:
-            lookup = "lte" if self.end_inclusive else "lt"
-            q &= Q(**{f"{prefix}created_at__{lookup}": self.end})
-        return q
-
-    @property
-    def is_set(self) -> bool:
-        return self.start is not None or self.end is not None
-
-
-def parse_tz(raw: str | None) -> ZoneInfo:
-    if not raw:
-        return ZoneInfo("UTC")
-    try:
-        return ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _invalid("tz", "must be an IANA time zone name") from None
-
-
-def _parse_bound(name: str, raw: str, zone: ZoneInfo, *, is_end: bool) -> tuple[datetime, bool]:
-    """Returns the instant and whether the bound is inclusive.
-
-    A bare date is the start of that day in `zone` (for the end: the whole day, so the
-    bound is the next midnight, exclusive); a naive value is read in `zone`; a zoned
-    value is exact."""
-    raw = raw.strip()
-    if _DATE_ONLY.match(raw):
-        try:
-            day = date.fromisoformat(raw)
-        except ValueError:
-            raise _invalid(name, "must be a date or an ISO 8601 datetime") from None
-        if is_end:
-            return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone), False
-        return datetime.combine(day, time.min, tzinfo=zone), True
-    try:
-        value = parse_datetime(raw.replace(" ", "T", 1)) or datetime.fromisoformat(raw)
-    except ValueError:
-        raise _invalid(name, "must be a date or an ISO 8601 datetime") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return value, True
-
-
-def parse_date_range(params: Any) -> DateRange:
-    zone = parse_tz(params.get("tz"))
-    start = end = None
-    end_inclusive = True
-    if params.get("start_datetime"):
-        start, _ = _parse_bound("start_datetime", params["start_datetime"], zone, is_end=False)
-    if params.get("end_datetime"):
-        end, end_inclusive = _parse_bound("end_datetime", params["end_datetime"], zone, is_end=True)
-    if start is not None and end is not None and end < start:
-        raise _invalid("end_datetime", "must not be before start_datetime")
-    return DateRange(start=start, end=end, end_inclusive=end_inclusive)
 
 
 # --- Scopes -------------------------------------------------------------------------
@@ -126,25 +55,25 @@ def _live_reactions() -> Prefetch[Any]:
     )
 
 
-def message_scope(*, key: ApiKey, agent_identity_id: uuid.UUID | None = None) -> QuerySet[Message]:
-    """Identity keys never see blocked rows nor group messages (kept for admins' audit)."""
-    qs = Message.objects.filter(organization_id=key.organization_id)
+def key_scope(*, key: ApiKey, agent_identity_id: uuid.UUID | None = None) -> Scope:
+    """The key's scope, narrowed to the identity it acts for (see `acting_identity_for_key`)."""
+    scope = Scope.for_api_key(key)
     identity = acting_identity_for_key(key=key, agent_identity_id=agent_identity_id)
-    if identity is not None:
-        qs = qs.filter(identity_id=identity.id)
-    if not key.is_admin:
+    return scope if identity is None else scope.narrowed_to(identity.id)
+
+
+def messages_in(scope: Scope) -> QuerySet[Message]:
+    """A scope that may not see blocked rows sees no group messages either (those are kept
+    for admins' audit)."""
+    qs = scope.filter(Message.objects.all(), identity="identity_id")
+    if not scope.may_see_blocked:
         qs = qs.filter(is_blocked=False, is_group=False)
     return qs
 
 
-def conversation_scope(
-    *, key: ApiKey, agent_identity_id: uuid.UUID | None = None
-) -> QuerySet[Conversation]:
-    qs = Conversation.objects.filter(organization_id=key.organization_id)
-    identity = acting_identity_for_key(key=key, agent_identity_id=agent_identity_id)
-    if identity is not None:
-        qs = qs.filter(identity_id=identity.id)
-    if not key.is_admin:
+def conversations_in(scope: Scope) -> QuerySet[Conversation]:
+    qs = scope.filter(Conversation.objects.all(), identity="identity_id")
+    if not scope.may_see_blocked:
         qs = qs.filter(is_group=False)
         # A conversation whose only traffic is blocked would reveal the blocked sender, even
         # when they once connected: hidden until a message of theirs gets through. A
@@ -153,6 +82,16 @@ def conversation_scope(
         blocked = Message.objects.filter(conversation=OuterRef("pk"), is_blocked=True)
         qs = qs.filter(Exists(visible) | (Q(assignment__isnull=False) & ~Exists(blocked)))
     return qs
+
+
+def message_scope(*, key: ApiKey, agent_identity_id: uuid.UUID | None = None) -> QuerySet[Message]:
+    return messages_in(key_scope(key=key, agent_identity_id=agent_identity_id))
+
+
+def conversation_scope(
+    *, key: ApiKey, agent_identity_id: uuid.UUID | None = None
+) -> QuerySet[Conversation]:
+    return conversations_in(key_scope(key=key, agent_identity_id=agent_identity_id))
 
 
 # --- Conversations --------------------------------------------------------------------
@@ -390,12 +329,152 @@ def thread_in_conversation(
 
 
 def reaction_get(*, key: ApiKey, reaction_id: uuid.UUID) -> Reaction:
-    qs = Reaction.objects.select_related(
-        "message__conversation__assignment", "message__conversation__line__setup"
-    ).filter(organization_id=key.organization_id, pk=reaction_id)
-    if not key.is_admin:
-        qs = qs.filter(identity_id=key.identity_id, message__is_blocked=False)
+    scope = Scope.for_api_key(key)
+    qs = scope.filter(
+        Reaction.objects.select_related(
+            "message__conversation__assignment", "message__conversation__line__setup"
+        ).filter(pk=reaction_id),
+        identity="identity_id",
+    )
+    if not scope.may_see_blocked:
+        qs = qs.filter(message__is_blocked=False)
     reaction = qs.first()
     if reaction is None:
         raise NotFound(REACTION_NOT_FOUND)
     return reaction
+
+
+# --- Console reads (blocked review, conversations, activity) ---------------------------------
+
+
+@dataclass(frozen=True)
+class BlockedFilters:
+    identity: str = ""
+    sender: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def blocked_message_list(*, scope: Scope, filters: BlockedFilters) -> QuerySet[Message]:
+    """Blocked messages for review, newest first; none for a scope that may not see them."""
+    if not scope.may_see_blocked:
+        return Message.objects.none()
+    qs = (
+        messages_in(scope)
+        .filter(is_blocked=True)
+        .select_related("identity")
+        .order_by("-created_at", "-id")
+    )
+    if filters.identity:
+        qs = qs.filter(identity__handle=filters.identity)
+    if filters.sender:
+        qs = qs.filter(remote_number=filters.sender)
+    return qs.filter(local_days_q(filters.date_from, filters.date_to))
+
+
+def blocked_message_get(*, scope: Scope, message_id: uuid.UUID | str) -> Message:
+    return scoped_get(
+        blocked_message_list(scope=scope, filters=BlockedFilters())
+        .select_related("identity__organization", "conversation")
+        .order_by(),
+        not_found=MESSAGE_NOT_FOUND,
+        id=message_id,
+    )
+
+
+def conversation_list_for_scope(
+    *, scope: Scope, identity: str = "", kind: str = ""
+) -> QuerySet[Conversation]:
+    """`kind`: "person" for 1:1 conversations, "group" for the ignored group threads."""
+    qs = (
+        conversations_in(scope)
+        .select_related("identity", "assignment")
+        .order_by(F("last_message_at").desc(nulls_last=True), "-created_at", "id")
+    )
+    if identity:
+        qs = qs.filter(identity__handle=identity)
+    if kind:
+        qs = qs.filter(is_group=kind == "group")
+    return qs
+
+
+def conversation_get_for_scope(*, scope: Scope, conversation_id: uuid.UUID | str) -> Conversation:
+    return scoped_get(
+        conversations_in(scope).select_related("identity", "assignment"),
+        not_found=CONVERSATION_NOT_FOUND,
+        id=conversation_id,
+    )
+
+
+def conversation_message_list(*, conversation: Conversation) -> QuerySet[Message]:
+    """Newest first for paging; the console shows each page oldest first."""
+    return conversation.messages.order_by("-created_at", "-id").prefetch_related(
+        Prefetch(
+            "reactions",
+            queryset=Reaction.objects.filter(is_live=True).order_by("created_at"),
+            to_attr="live_reactions",
+        )
+    )
+
+
+@dataclass(frozen=True)
+class MessageActivity:
+    blocked: int
+    # Inbound group messages: stored for audit, never delivered or answered.
+    groups_ignored: int
+    sends_per_identity: list[int]
+
+
+def message_activity_since(*, scope: Scope, since: datetime) -> MessageActivity:
+    messages = scope.filter(Message.objects.filter(created_at__gte=since), identity="identity_id")
+    held = messages.aggregate(
+        blocked=Count("id", filter=Q(is_blocked=True)),
+        groups=Count("id", filter=Q(is_group=True)),
+    )
+    sends = (
+        messages.filter(direction=Direction.OUTBOUND)
+        .values("identity_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return MessageActivity(
+        blocked=held["blocked"],
+        groups_ignored=held["groups"],
+        sends_per_identity=[row["n"] for row in sends],
+    )
+
+
+@dataclass
+class DayVolume:
+    day: date
+    inbound: int = 0
+    outbound: int = 0
+    blocked: int = 0
+
+
+def daily_volume(*, scope: Scope, days: int) -> list[DayVolume]:
+    """Messages per day in the active (viewer's) time zone, oldest day first."""
+    tz = timezone.get_current_timezone()
+    first = timezone.localdate() - timedelta(days=days - 1)
+    start = datetime.combine(first, time.min, tzinfo=tz)
+    rows = (
+        scope.filter(Message.objects.filter(created_at__gte=start), identity="identity_id")
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day", "direction", "is_blocked")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_day = {
+        first + timedelta(days=i): DayVolume(day=first + timedelta(days=i)) for i in range(days)
+    }
+    for row in rows:
+        bucket = by_day.get(row["day"])
+        if bucket is None:
+            continue
+        if row["is_blocked"]:
+            bucket.blocked += row["n"]
+        elif row["direction"] == Direction.INBOUND:
+            bucket.inbound += row["n"]
+        else:
+            bucket.outbound += row["n"]
+    return list(by_day.values())

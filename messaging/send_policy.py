@@ -5,7 +5,7 @@ exponential backoff and jitter (SEND_RETRY_BASE_SECONDS doubling up to
 SEND_RETRY_MAX_DELAY_SECONDS) for SEND_RETRY_WINDOW_MINUTES after the agent sent the message,
 which stays `queued` meanwhile; then it fails with `imessage.delivery_failed`. A permanent
 refusal fails at once. The same policy paces the retries of a send whose outcome is being
-recovered from the provider (messaging/send_recovery.py).
+recovered from the provider (messaging/services/send_recovery.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Celery tasks: thin, take ids, idempotent (claims are conditional updates)."""
+"""Celery tasks: thin, take ids, idempotent (claims are conditional updates).
+
+Each task is registered under the name of the service it runs. A job published under
+an older name before a deploy is not lost: the send sweep publishes overdue sends and
+unfetched media again under these names."""
 
 from __future__ import annotations
 
@@ -6,22 +10,23 @@ from typing import Any
 
 from celery import shared_task
 
-from messaging import media, services
+from messaging import media
+from messaging.services import delivery
 
 
-@shared_task(name="messaging.message_send")
+@shared_task(name="messaging.message_deliver")
 def message_send_task(message_id: str) -> None:
-    services.message_deliver(message_id=message_id)
+    delivery.message_deliver(message_id=message_id)
 
 
 @shared_task(name="messaging.message_send_sweep")
 def message_send_sweep_task() -> dict[str, int]:
-    result = services.message_send_sweep()
+    result = delivery.message_send_sweep()
     return dict(vars(result))
 
 
 @shared_task(
-    name="messaging.inbound_media_fetch",
+    name="messaging.media_rehost",
     bind=True,
     max_retries=5,
     autoretry_for=(media.MediaFetchError,),

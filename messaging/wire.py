@@ -6,27 +6,11 @@ Prefetch `reactions` (live ones) on messages before calling these in a loop.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from django.utils import timezone
-
+from console.timestamps import iso
 from messaging.media_urls import item_url
 from messaging.models import Conversation, Message, Reaction
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in the current timezone with `Z` for UTC, as DRF's DateTimeField renders it.
-
-    Written out because DRF's field costs several times more per timestamp, and a page of
-    messages renders two or more per row.
-    """
-    if value is None:
-        return None
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def mark_without_reactions(message: Message) -> Message:

@@ -161,3 +161,30 @@ class ProviderEvent(models.Model):
             )
         ]
         indexes = [models.Index(fields=["status", "received_at"])]
+
+
+class NumberClaim(models.Model):
+    """One dedicated-number claim per `Idempotency-Key`, so retries never order a second line."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    line = models.ForeignKey(
+        PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The identity an identity create made together with this claim (its replay target).
+    identity = models.ForeignKey(
+        AgentIdentity, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # The table kept its name when the model moved here from routing.
+        db_table = "routing_numberclaim"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "scope", "key"], name="number_claim_key_unique"
+            )
+        ]

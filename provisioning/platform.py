@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from console.models import Organization
 from console.services import Actor
-from provisioning.lines import setup_line_add
 from provisioning.models import LineRole, PhoneLine, Setup, SetupStatus
-from provisioning.services import setup_create
+from provisioning.services.lines import setup_line_add
+from provisioning.services.setups import setup_create
 
 PLATFORM_ORG_SLUG = "bluewire-platform"
 PLATFORM_ORG_NAME = "Bluewire Platform"

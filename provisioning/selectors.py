@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import uuid
+from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from console.crypto import DecryptionError, decrypt
 from console.errors import NotFound
 from console.models import Organization
+from console.scope import Scope, scoped_get
 from provisioning.models import LineState, PhoneLine, Setup, SetupStatus
 
 SETUP_NOT_FOUND = "Setup not found."
+LINE_NOT_FOUND = "Line not found."
 # Compared against when the setup does not exist, so both paths do the same work.
 _DUMMY_SECRET = "x" * 43
 
@@ -91,3 +95,63 @@ def setups_awaiting_lines() -> QuerySet[Setup]:
         .exclude(status=SetupStatus.FAILED)
         .distinct()
     )
+
+
+# --- Console reads (setups and lines of every organisation in the scope) -----------------
+
+
+def setup_list_for_scope(*, scope: Scope, status: str | None = None) -> QuerySet[Setup]:
+    qs = (
+        scope.filter(Setup.objects.select_related("organization"))
+        .annotate(
+            line_count=Count("lines", filter=Q(lines__released_at__isnull=True), distinct=True),
+            pending_count=Count("lines", filter=Q(lines__state=LineState.PENDING), distinct=True),
+        )
+        .order_by("-created_at", "id")
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def setup_get_for_scope(*, scope: Scope, setup_id: uuid.UUID | str) -> Setup:
+    return scoped_get(
+        scope.filter(Setup.objects.select_related("organization")),
+        not_found=SETUP_NOT_FOUND,
+        id=setup_id,
+    )
+
+
+def setup_line_list(*, setup: Setup) -> QuerySet[PhoneLine]:
+    return setup.lines.select_related("identity").order_by("requested_at", "id")
+
+
+def line_get_for_scope(*, scope: Scope, line_id: uuid.UUID | str) -> PhoneLine:
+    return scoped_get(
+        scope.filter(
+            PhoneLine.objects.select_related("setup", "setup__organization"),
+            organization="setup__organization_id",
+        ),
+        not_found=LINE_NOT_FOUND,
+        id=line_id,
+    )
+
+
+def pending_line_list(*, scope: Scope) -> QuerySet[PhoneLine]:
+    return (
+        scope.filter(PhoneLine.objects.all(), organization="setup__organization_id")
+        .filter(state=LineState.PENDING)
+        .select_related("setup", "setup__organization")
+        .order_by("requested_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class PendingLines:
+    count: int
+    oldest_requested_at: dt.datetime | None
+
+
+def pending_line_summary(*, scope: Scope) -> PendingLines:
+    row = pending_line_list(scope=scope).aggregate(n=Count("id"), oldest=Min("requested_at"))
+    return PendingLines(count=row["n"], oldest_requested_at=row["oldest"])

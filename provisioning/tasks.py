@@ -9,7 +9,8 @@ from celery import shared_task
 from provisioning.models import Setup
 from provisioning.providers.base import ProviderError
 from provisioning.selectors import setups_awaiting_lines
-from provisioning.services import setup_reconcile, setups_fail_interrupted
+from provisioning.services.lines import setup_reconcile
+from provisioning.services.setups import setups_fail_interrupted
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from console.errors import NotFound
 from console.models import AgentIdentity, ApiKey, FilterMode
+from console.scope import Scope, scoped_get
 from provisioning.models import LineRole, LineState, PhoneLine
 from routing.models import (
     Assignment,
@@ -139,14 +140,13 @@ def assignment_list_for_key(
     *, key: ApiKey, agent_identity_id: uuid.UUID | None = None
 ) -> QuerySet[Assignment]:
     """Active connections, newest first. Scoped keys see their own identity only."""
-    qs = Assignment.objects.filter(
-        organization_id=key.organization_id, status=AssignmentStatus.ACTIVE
-    ).select_related("organization")
-    if not key.is_admin:
-        qs = qs.filter(identity_id=key.identity_id)
-    elif agent_identity_id is not None:
-        qs = qs.filter(identity_id=agent_identity_id)
-    return qs.order_by("-created_at", "-id")
+    scope = Scope.for_api_key(key)
+    if scope.identity_id is None and agent_identity_id is not None:
+        scope = scope.narrowed_to(agent_identity_id)
+    qs = scope.filter(
+        Assignment.objects.filter(status=AssignmentStatus.ACTIVE), identity="identity_id"
+    )
+    return qs.select_related("organization").order_by("-created_at", "-id")
 
 
 def assignment_get_active_for_org(*, key: ApiKey, assignment_id: uuid.UUID) -> Assignment:
@@ -288,3 +288,59 @@ def contact_rule_get(*, identity: AgentIdentity, rule_id: uuid.UUID) -> ContactR
     if rule is None:
         raise NotFound(RULE_NOT_FOUND)
     return rule
+
+
+# --- Console reads (identities, connections) ------------------------------------------------
+
+
+def identity_list_for_scope(*, scope: Scope) -> QuerySet[AgentIdentity]:
+    """Identities with their rule and live-connection counts."""
+    return (
+        scope.filter(AgentIdentity.objects.select_related("organization"), identity="id")
+        .annotate(
+            rule_count=Count("contact_rules", distinct=True),
+            connection_count=Count(
+                "assignments",
+                filter=Q(assignments__status=AssignmentStatus.ACTIVE),
+                distinct=True,
+            ),
+        )
+        .order_by("handle")
+    )
+
+
+def identity_connection_list(*, identity: AgentIdentity) -> QuerySet[Assignment]:
+    return (
+        Assignment.objects.filter(identity=identity, status=AssignmentStatus.ACTIVE)
+        .select_related("pool_line")
+        .order_by("-created_at", "id")
+    )
+
+
+def identity_rule_list(*, identity: AgentIdentity) -> QuerySet[ContactRule]:
+    return identity.contact_rules.order_by("match_target", "created_at", "id")
+
+
+def assignment_get_for_scope(*, scope: Scope, assignment_id: uuid.UUID | str) -> Assignment:
+    return scoped_get(
+        scope.filter(
+            Assignment.objects.select_related("identity", "organization", "pool_line"),
+            identity="identity_id",
+        ),
+        not_found=ASSIGNMENT_NOT_FOUND,
+        id=assignment_id,
+    )
+
+
+def active_connection_count(*, scope: Scope) -> int:
+    return scope.filter(Assignment.objects.filter(status=AssignmentStatus.ACTIVE)).count()
+
+
+def pool_new_contacts_since(since: datetime) -> list[int]:
+    """New connections each eligible pool line took since `since` (pool lines are
+    platform-wide, so this is not scoped)."""
+    return list(
+        eligible_pool_lines()
+        .annotate(new_today=Count("assignments", filter=Q(assignments__created_at__gte=since)))
+        .values_list("new_today", flat=True)
+    )

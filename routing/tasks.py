@@ -8,17 +8,17 @@ from celery import shared_task
 from django.conf import settings
 
 from console.celery import app
-from routing import services
+from routing.services import router_replies
 
 
 @shared_task(name="routing.router_reply_send", ignore_result=True)
 def router_reply_send_task(reply_id: str) -> str:
-    return services.router_reply_deliver(reply_id=reply_id)
+    return router_replies.router_reply_deliver(reply_id=reply_id)
 
 
 @shared_task(name="routing.router_reply_sweep", ignore_result=True)
 def router_reply_sweep_task() -> int:
-    return services.router_reply_sweep()
+    return router_replies.router_reply_sweep()
 
 
 @app.on_after_finalize.connect

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -15,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console import identities
 from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset
 from console.api.permissions import HasApiKey
@@ -23,13 +22,11 @@ from console.idempotency import fingerprint, validate_key
 from console.models import HANDLE_PATTERN, AgentIdentity
 from console.selectors import identity_get_for_key, identity_list_for_key
 from console.services import Actor
+from console.timestamps import iso
 from provisioning.models import LineRole, LineState, PhoneLine
-from routing import numbers
-from routing import services as routing
+from provisioning.services import claims
 
 UNSUPPORTED_CREATE_FIELDS = ("mailbox", "tunnel", "phone_number", "vault_secret_ids")
-SHARED_MODE_FIELDS = ("imessage_filter_mode", "phone_filter_mode")
-DIRECTIONAL_MODE_FIELDS = ("phone_inbound_filter_mode", "phone_outbound_filter_mode")
 FILTER_MODES = ("blacklist", "whitelist")
 _HANDLE_RE = re.compile(HANDLE_PATTERN)
 HANDLE_RULES = "Handles are 3-63 characters of lowercase letters, digits and hyphens."
@@ -40,27 +37,17 @@ class UnsupportedFeature(ApplicationError):
     code = "unsupported_feature"
 
 
-def _field_error(name: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{name}: {message}", extra={"fields": {name: [message]}})
-
-
 def clean_handle(raw: Any) -> str:
     """Strip one leading `@`; the rest must already follow the handle rules."""
     if not isinstance(raw, str):
-        raise _field_error("agent_handle", HANDLE_RULES)
+        raise identities.field_error("agent_handle", HANDLE_RULES)
     handle = raw[1:] if raw.startswith("@") else raw
     if not _HANDLE_RE.match(handle):
-        raise _field_error("agent_handle", HANDLE_RULES)
+        raise identities.field_error("agent_handle", HANDLE_RULES)
     return handle
 
 
 # --- Wire shape -------------------------------------------------------------------
-
-_dt = serializers.DateTimeField()
-
-
-def _iso(value: Any) -> str | None:
-    return _dt.to_representation(value) if value is not None else None
 
 
 def identity_queryset(qs: QuerySet[AgentIdentity]) -> QuerySet[AgentIdentity]:
@@ -97,7 +84,7 @@ def identity_wire(identity: AgentIdentity) -> dict[str, Any]:
         "phone_inbound_filter_mode": identity.inbound_filter_mode,
         "phone_outbound_filter_mode": identity.outbound_filter_mode,
         "signing_key_configured": signing_key is not None,
-        "signing_key_created_at": _iso(signing_key.created_at) if signing_key else None,
+        "signing_key_created_at": iso(signing_key.created_at) if signing_key else None,
         "imessage_number": (
             {"id": str(line.id), "number": line.number, "type": "dedicated_outbound"}
             if line is not None
@@ -106,8 +93,8 @@ def identity_wire(identity: AgentIdentity) -> dict[str, Any]:
         "mailbox": None,
         "phone_number": None,
         "tunnel": None,
-        "created_at": _iso(identity.created_at),
-        "updated_at": _iso(identity.updated_at),
+        "created_at": iso(identity.created_at),
+        "updated_at": iso(identity.updated_at),
     }
 
 
@@ -224,9 +211,11 @@ class IdentityListCreateApi(APIView):
         values = data.validated_data
         claim = values.get("claim_imessage_number")
         if claim is not None and claim is not True:
-            raise _field_error("claim_imessage_number", "Only true is accepted.")
+            raise identities.field_error("claim_imessage_number", "Only true is accepted.")
         if claim and not values["imessage_enabled"]:
-            raise _field_error("claim_imessage_number", "Requires imessage_enabled: true.")
+            raise identities.field_error(
+                "claim_imessage_number", "Requires imessage_enabled: true."
+            )
         actor = Actor.for_api_key(key)
         identity_fields = {
             "display_name": values.get("display_name"),
@@ -235,12 +224,12 @@ class IdentityListCreateApi(APIView):
             "contact_sharing_enabled": values["contact_sharing_enabled"],
         }
         if not claim:
-            identity = routing.identity_create(
+            identity = identities.identity_create(
                 organization=key.organization, actor=actor, handle=handle, **identity_fields
             )
             return Response(identity_wire(_fetch(identity)), status=status.HTTP_201_CREATED)
         idem_key = request.headers.get("Idempotency-Key")
-        outcome = numbers.identity_create_with_number(
+        outcome = claims.identity_create_with_number(
             organization=key.organization,
             actor=actor,
             handle=handle,
@@ -285,47 +274,14 @@ class IdentityDetailApi(APIView):
         data = IdentityUpdateInputSerializer(data=body)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        inbound, outbound = _filter_modes(values)
-        if (inbound is not None or outbound is not None) and not key.is_admin:
-            raise Forbidden("Only admin keys can change filter modes.")
-        claim = values.get("claim_imessage_number")
-        if claim is not None and claim is not True:
-            raise _field_error("claim_imessage_number", "Only true is accepted.")
-        if claim and "imessage_number_id" in values:
-            raise _field_error(
-                "claim_imessage_number", "Cannot be combined with imessage_number_id."
-            )
-        if claim and values.get("imessage_enabled") is False:
-            raise _field_error("claim_imessage_number", "Cannot claim while disabling iMessage.")
-        actor = Actor.for_api_key(key)
-        line: PhoneLine | None = None
-        if claim:
-            idem_key = request.headers.get("Idempotency-Key")
-            if not idem_key:
-                raise _field_error("Idempotency-Key", "Required with claim_imessage_number.")
-            line = numbers.dedicated_number_claim(
-                organization=key.organization,
-                actor=actor,
-                key=validate_key(idem_key),
-                scope=f"identity:{identity.id}",
-                fingerprint=_claim_fingerprint(body),
-            )
-        with transaction.atomic():
-            routing.identity_update(identity=identity, actor=actor, changes=values)
-            if inbound is not None or outbound is not None:
-                routing.identity_filter_mode_set(
-                    identity=identity, actor=actor, inbound=inbound, outbound=outbound
-                )
-            if claim:
-                numbers.dedicated_number_attach(identity=identity, line=line, actor=actor)
-            elif "imessage_number_id" in values:
-                number_id: uuid.UUID | None = values["imessage_number_id"]
-                target = (
-                    numbers.dedicated_line_get(organization=key.organization, line_id=number_id)
-                    if number_id is not None
-                    else None
-                )
-                numbers.dedicated_number_attach(identity=identity, line=target, actor=actor)
+        identities.identity_update(
+            identity=identity,
+            actor=Actor.for_api_key(key),
+            changes=values,
+            filter_modes_allowed=key.is_admin,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            fingerprint=_claim_fingerprint(body),
+        )
         return Response(identity_wire(_fetch(identity)))
 
     @extend_schema(
@@ -337,23 +293,5 @@ class IdentityDetailApi(APIView):
         identity = identity_get_for_key(key=key, handle=handle)
         if not key.is_admin:
             raise Forbidden("Only admin keys can delete identities.")
-        routing.identity_delete(identity=identity, actor=Actor.for_api_key(key))
+        identities.identity_delete(identity=identity, actor=Actor.for_api_key(key))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def _filter_modes(values: dict[str, Any]) -> tuple[str | None, str | None]:
-    """Map the contract's mode keys onto (inbound, outbound).
-
-    `imessage_filter_mode` / `phone_filter_mode` set both directions (they must agree when
-    both are sent); the directional keys set one side and never mix with a shared key.
-    """
-    shared = {values[n] for n in SHARED_MODE_FIELDS if n in values}
-    directional = [n for n in DIRECTIONAL_MODE_FIELDS if n in values]
-    if len(shared) > 1:
-        raise _field_error("phone_filter_mode", "Must agree with imessage_filter_mode.")
-    if shared and directional:
-        raise _field_error(directional[0], "Cannot be combined with a shared filter mode.")
-    if shared:
-        mode = shared.pop()
-        return mode, mode
-    return values.get("phone_inbound_filter_mode"), values.get("phone_outbound_filter_mode")

@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from console.models import ApiKey
+from console.timestamps import iso
 
 
 def epoch(value: datetime | None) -> float | None:
@@ -25,16 +26,12 @@ class ApiKeyRecordSerializer(serializers.Serializer[ApiKey]):
             "last4": key.last4,
             "display_prefix": key.display_prefix,
             "scoped_identity_id": str(key.identity_id) if key.identity_id else None,
-            "created_at": serializers.DateTimeField().to_representation(key.created_at),
-            "updated_at": serializers.DateTimeField().to_representation(key.updated_at),
-            "last_used_at": _iso(key.last_used_at),
-            "expires_at": _iso(key.expires_at),
-            "revoked_at": _iso(key.revoked_at),
+            "created_at": iso(key.created_at),
+            "updated_at": iso(key.updated_at),
+            "last_used_at": iso(key.last_used_at),
+            "expires_at": iso(key.expires_at),
+            "revoked_at": iso(key.revoked_at),
         }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return serializers.DateTimeField().to_representation(value) if value else None
 
 
 class ApiKeyCreateInputSerializer(serializers.Serializer[dict[str, Any]]):

@@ -115,6 +115,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The staff UI's filters; console.ui is a plain package, not an app.
+            "libraries": {"console_tags": "console.ui.console_tags"},
         },
     },
 ]

@@ -15,16 +15,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.api.authentication import caller_key
-from console.api.params import parse_bool, parse_limit_offset, parse_uuid
+from console.api.params import parse_bool, parse_date_range, parse_limit_offset, parse_uuid
 from console.api.parsers import JsonParser
 from console.api.permissions import HasApiKey
 from console.errors import ValidationFailed
+from console.http import declared_content_length
 from console.idempotency import IdempotentResponse, run_idempotent
 from console.models import AgentIdentity
 from console.selectors import acting_identity_for_key
-from messaging import media, media_urls, reactions, selectors, services
+from messaging import media, media_urls, selectors
 from messaging.api import serializers as s
 from messaging.models import Conversation, Message
+from messaging.services import reactions, receipts, sending
 from messaging.wire import (
     conversation_summary_wire,
     conversation_wire,
@@ -83,7 +85,7 @@ class ConversationListApi(APIView):
             agent_identity_id=parse_uuid(params, "agent_identity_id"),
             is_blocked=parse_bool(params, "is_blocked"),
             include_groups=parse_bool(params, "include_groups") is True,
-            date_range=selectors.parse_date_range(params),
+            date_range=parse_date_range(params),
             limit=limit,
             offset=offset,
         )
@@ -133,7 +135,7 @@ class MessageListSendApi(APIView):
             is_read=parse_bool(params, "is_read"),
             is_blocked=parse_bool(params, "is_blocked"),
             include_groups=parse_bool(params, "include_groups") is True,
-            date_range=selectors.parse_date_range(params),
+            date_range=parse_date_range(params),
             limit=limit,
             offset=offset,
         )
@@ -186,7 +188,7 @@ class MessageListSendApi(APIView):
             identity = acting
 
         def work() -> IdempotentResponse:
-            outcome = services.message_send(
+            outcome = sending.message_send(
                 identity=identity,
                 conversation=conversation,
                 to=data.get("to"),
@@ -211,7 +213,7 @@ class MessageListSendApi(APIView):
         )
         headers = dict(result.headers)
         if result.replayed:
-            headers.update(services.rate_status(identity=identity).headers())
+            headers.update(sending.rate_status(identity=identity).headers())
             headers["Idempotency-Replayed"] = "true"
         return Response(result.body, status=result.status, headers=headers)
 
@@ -327,7 +329,7 @@ class MarkReadApi(APIView):
         key = caller_key(request)
         data = _data(s.ConversationRefInputSerializer, request)
         conversation = selectors.conversation_get(key=key, conversation_id=data["conversation_id"])
-        result = services.conversation_mark_read(conversation=conversation)
+        result = receipts.conversation_mark_read(conversation=conversation)
         return Response(
             {"conversation_id": str(result.conversation_id), "updated_count": result.updated_count}
         )
@@ -345,7 +347,7 @@ class TypingApi(APIView):
         key = caller_key(request)
         data = _data(s.ConversationRefInputSerializer, request)
         conversation = selectors.conversation_get(key=key, conversation_id=data["conversation_id"])
-        services.typing_send(conversation=conversation)
+        receipts.typing_send(conversation=conversation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -364,11 +366,7 @@ class MediaUploadApi(APIView):
     )
     def post(self, request: Request) -> Response:
         # Refuse from the declared length before the body is parsed (read) at all.
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > settings.MEDIA_MAX_BYTES + _MULTIPART_SLACK:
+        if declared_content_length(request.META) > settings.MEDIA_MAX_BYTES + _MULTIPART_SLACK:
             raise media.media_too_large()
         upload = request.FILES.get("file")
         if upload is None:

@@ -10,7 +10,9 @@ from django.db.models import Max, Q, QuerySet
 
 from console.errors import NotFound
 from console.models import AgentIdentity, ApiKey
+from console.scope import Scope, scoped_get
 from messaging.webhooks.models import (
+    DeliveryStatus,
     SigningKey,
     SubscriptionStatus,
     WebhookDelivery,
@@ -28,12 +30,10 @@ class SigningKeyStatus:
 
 
 def subscriptions_for_key(key: ApiKey) -> QuerySet[WebhookSubscription]:
-    qs = WebhookSubscription.objects.filter(
-        organization_id=key.organization_id, status=SubscriptionStatus.ACTIVE
+    return Scope.for_api_key(key).filter(
+        WebhookSubscription.objects.filter(status=SubscriptionStatus.ACTIVE),
+        identity="identity_id",
     )
-    if not key.is_admin:
-        qs = qs.filter(identity_id=key.identity_id)
-    return qs
 
 
 def subscription_list(
@@ -77,11 +77,12 @@ def subscription_get(*, key: ApiKey, subscription_id: str) -> WebhookSubscriptio
     return sub
 
 
+def deliveries_in(scope: Scope) -> QuerySet[WebhookDelivery]:
+    return scope.filter(WebhookDelivery.objects.all(), identity="event__identity_id")
+
+
 def deliveries_for_key(key: ApiKey) -> QuerySet[WebhookDelivery]:
-    qs = WebhookDelivery.objects.filter(organization_id=key.organization_id)
-    if not key.is_admin:
-        qs = qs.filter(event__identity_id=key.identity_id)
-    return qs
+    return deliveries_in(Scope.for_api_key(key))
 
 
 def delivery_list(
@@ -146,3 +147,31 @@ def signing_key_status_for_organization(key: ApiKey) -> SigningKeyStatus:
         latest=Max("created_at")
     )["latest"]
     return SigningKeyStatus(configured=latest is not None, created_at=latest)
+
+
+# --- Console reads --------------------------------------------------------------------------
+
+
+def delivery_list_for_scope(*, scope: Scope, status: str = "") -> QuerySet[WebhookDelivery]:
+    """Newest first, without the bulky payload columns the list does not show."""
+    qs = (
+        deliveries_in(scope)
+        .select_related("event", "event__identity", "subscription")
+        .defer("request_payload", "response_body", "event__payload")
+        .order_by("-created_at", "-id")
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def delivery_get_for_scope(*, scope: Scope, delivery_id: uuid.UUID | str) -> WebhookDelivery:
+    return scoped_get(
+        deliveries_in(scope).select_related("event", "organization"),
+        not_found=DELIVERY_NOT_FOUND,
+        id=delivery_id,
+    )
+
+
+def failed_delivery_count(*, scope: Scope) -> int:
+    return deliveries_in(scope).filter(status=DeliveryStatus.FAILED).count()

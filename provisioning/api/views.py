@@ -17,7 +17,7 @@ from console.api.permissions import IsAdminKey
 from console.errors import ValidationFailed
 from console.idempotency import validate_key
 from console.services import Actor
-from provisioning import lines, selectors, services
+from provisioning import selectors
 from provisioning.api.serializers import (
     LineAddInputSerializer,
     PhoneLineOutputSerializer,
@@ -27,6 +27,7 @@ from provisioning.api.serializers import (
     SetupUpdateInputSerializer,
 )
 from provisioning.models import SetupStatus
+from provisioning.services import lines, setups
 
 ERROR_RESPONSES: dict[int | str, Any] = {
     400: OpenApiTypes.OBJECT,
@@ -81,7 +82,7 @@ class SetupListCreateApi(APIView):
         data = SetupCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         idempotency_key = request.headers.get("Idempotency-Key")
-        setup = services.setup_create(
+        setup = setups.setup_create(
             organization=key.organization,
             business_name=data.validated_data["business_name"],
             label=data.validated_data["label"],
@@ -114,7 +115,7 @@ class SetupDetailApi(APIView):
         setup = selectors.setup_get(organization=key.organization, setup_id=setup_id)
         data = SetupUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        lines.setup_default_set(setup=setup, actor=Actor.for_api_key(key))
+        setups.setup_default_set(setup=setup, actor=Actor.for_api_key(key))
         setup = selectors.setup_get(organization=key.organization, setup_id=setup.id)
         return Response(SetupOutputSerializer(setup).data)
 

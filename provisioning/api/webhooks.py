@@ -19,8 +19,9 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from console.api.server_errors import api_error_response
+from console.http import declared_content_length
 from provisioning.selectors import setup_for_webhook
-from provisioning.services import provider_event_receive
+from provisioning.services.intake import provider_event_receive
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +39,6 @@ def _json(body: bytes, status: int) -> HttpResponse:
     return HttpResponse(body, status=status, content_type="application/json")
 
 
-def _declared_length(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
-
-
 @method_decorator(csrf_exempt, name="dispatch")
 class ProviderWebhookView(View):
     http_method_names = ["post"]
@@ -58,7 +52,7 @@ class ProviderWebhookView(View):
     ) -> HttpResponse:
         # Refuse before reading a byte: the size is checked ahead of authentication so
         # that an oversized body is never buffered, whoever sends it.
-        if _declared_length(request) > settings.PROVIDER_WEBHOOK_MAX_BYTES:
+        if declared_content_length(request.META) > settings.PROVIDER_WEBHOOK_MAX_BYTES:
             return _json(TOO_LARGE_BODY, 413)
         setup = setup_for_webhook(
             setup_id=setup_id, presented_secret=request.headers.get(SIGNING_SECRET_HEADER)

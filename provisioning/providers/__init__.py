@@ -37,7 +37,7 @@ def get_adapter() -> ProviderAdapter:
 
         return fake_provider
     if name in {"sendblue", "simulator"}:
-        from provisioning.providers.sendblue import SendblueAdapter
+        from provisioning.providers.sendblue.adapter import SendblueAdapter
 
         key = _settings_key()
         adapter = _cache.get(key)

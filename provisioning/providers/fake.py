@@ -40,7 +40,7 @@ from provisioning.providers.base import (
     StatusUpdate,
     UploadResult,
 )
-from provisioning.providers.sendblue import (
+from provisioning.providers.sendblue.bodies import (
     add_line_body,
     child_account_body,
     contact_body,
@@ -181,7 +181,7 @@ class FakeProvider:
     def _learn_from_database(self) -> None:
         """Adopt every setup recorded in the database, with its numbered lines."""
         from provisioning.models import Setup
-        from provisioning.services import setup_credentials
+        from provisioning.services.credentials import setup_credentials
 
         for setup in Setup.objects.exclude(credentials_encrypted="").prefetch_related("lines"):
             numbers = [line.number for line in setup.lines.all() if line.number]
@@ -411,7 +411,7 @@ class FakeProvider:
 
     def parse_webhook(self, *, event_type_hint: str | None, body: Any) -> ParsedWebhook:
         # The fake speaks the same wire format as the real adapter.
-        from provisioning.providers.sendblue import parse_sendblue_webhook
+        from provisioning.providers.sendblue.parsing import parse_sendblue_webhook
 
         return parse_sendblue_webhook(event_type_hint=event_type_hint, body=body)
 

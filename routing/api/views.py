@@ -20,7 +20,8 @@ from console.models import ApiKey
 from console.selectors import identity_get_by_id_for_key, identity_get_for_key
 from console.services import Actor
 from provisioning.models import LineState
-from routing import numbers, selectors, services
+from provisioning.services import claims
+from routing import selectors
 from routing.api.serializers import (
     AssignmentOutputSerializer,
     ContactRuleCreateInputSerializer,
@@ -31,6 +32,7 @@ from routing.api.serializers import (
     TriageNumberOutputSerializer,
 )
 from routing.models import ReleaseReason, RuleAction, RuleDirection
+from routing.services import assignments, contact_rules
 
 RULE_FILTERS = {
     "action": {a.value for a in RuleAction},
@@ -139,7 +141,7 @@ class AssignmentReleaseApi(APIView):
             key=key,
             assignment_id=_path_uuid(assignment_id, selectors.ASSIGNMENT_NOT_FOUND),
         )
-        if not services.assignment_release(
+        if not assignments.assignment_release(
             assignment=assignment, actor=Actor.for_api_key(key), reason=ReleaseReason.AGENT
         ):
             raise NotFound(selectors.ASSIGNMENT_NOT_FOUND)
@@ -158,7 +160,7 @@ class NumberListClaimApi(APIView):
     def get(self, request: Request) -> Response:
         key = caller_key(request)
         lines = (
-            numbers.dedicated_lines_for_org(key.organization)
+            claims.dedicated_lines_for_org(key.organization)
             .filter(state=LineState.ASSIGNED)
             .select_related("identity")
             .order_by("assigned_at", "id")
@@ -191,7 +193,7 @@ class NumberListClaimApi(APIView):
                 "Idempotency-Key header is required.",
                 extra={"fields": {"Idempotency-Key": ["required"]}},
             )
-        line = numbers.dedicated_number_claim(
+        line = claims.dedicated_number_claim(
             organization=key.organization,
             actor=Actor.for_api_key(key),
             key=validate_key(idem_key),
@@ -244,7 +246,7 @@ class ContactRuleListCreateApi(APIView):
         identity = identity_get_for_key(key=key, handle=handle)
         data = ContactRuleCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        rule = services.contact_rule_create(
+        rule = contact_rules.contact_rule_create(
             identity=identity, actor=Actor.for_api_key(key), **data.validated_data
         )
         return Response(ContactRuleOutputSerializer(rule).data, status=status.HTTP_201_CREATED)
@@ -278,7 +280,7 @@ class ContactRuleDetailApi(APIView):
         rule = self._rule(request, handle, rule_id)
         data = ContactRuleUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.contact_rule_update(
+        result = contact_rules.contact_rule_update(
             rule=rule, actor=Actor.for_api_key(caller_key(request)), **data.validated_data
         )
         return Response(ContactRuleOutputSerializer(result).data)
@@ -291,7 +293,7 @@ class ContactRuleDetailApi(APIView):
         key = caller_key(request)
         rule = self._rule(request, handle, rule_id)
         _require_admin(key, "delete contact rules")
-        services.contact_rule_delete(rule=rule, actor=Actor.for_api_key(key))
+        contact_rules.contact_rule_delete(rule=rule, actor=Actor.for_api_key(key))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -214,6 +214,7 @@ def fingerprint(cfg: Config) -> str:
     h = hashlib.sha256()
     files = sorted(ROOT.glob("*/migrations/*.py")) + sorted(ROOT.glob("*/*/migrations/*.py"))
     files.append(ROOT / "messaging" / "management" / "commands" / "seed_load.py")
+    files += sorted((ROOT / "messaging" / "bench_data").glob("*.py"))
     files.append(ROOT / "console" / "bench.py")
     for f in files:
         h.update(str(f.relative_to(ROOT)).encode())
@@ -226,7 +227,7 @@ CREATE_BENCH_TABLES = """
 import django
 django.setup()
 from django.db import connection
-from console.bench import BENCH_TABLES_SQL
+from console.ui.bench import BENCH_TABLES_SQL
 with connection.cursor() as cursor:
     for statement in BENCH_TABLES_SQL:
         cursor.execute(statement)
@@ -275,7 +276,7 @@ def prepare_database(cfg: Config) -> dict[str, Any]:
                 timeout=1800,
             )
             log(out.strip().splitlines()[-1])
-            # The baseline tables live only in the bench database (console/bench.py).
+            # The baseline tables live only in the bench database (console/ui/bench.py).
             sh([PY, "-c", CREATE_BENCH_TABLES], env=env)
             with pg(TEMPLATE_DB) as tconn:
                 tconn.execute("VACUUM ANALYZE")

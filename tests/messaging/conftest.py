@@ -14,9 +14,9 @@ import pytest
 from console.models import AgentIdentity
 from messaging import media
 from messaging.models import Conversation
-from messaging.services import conversation_attach
+from messaging.services.inbound import conversation_attach
+from messaging.webhooks import events as webhook_events
 from messaging.webhooks import safety
-from messaging.webhooks import services as webhook_services
 from provisioning.models import PhoneLine, Setup
 from routing.models import Assignment
 from tests.routing.factories import (
@@ -48,13 +48,13 @@ class EventRecorder(list[Emitted]):
 def emitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[EventRecorder]:
     """Every `event_emit` call messaging makes (the real function still runs)."""
     recorder = EventRecorder()
-    original = webhook_services.event_emit
+    original = webhook_events.event_emit
 
     def spy(*, event_type: str, identity: AgentIdentity, **objects: Any) -> Any:
         recorder.append(Emitted(event_type, identity, objects))
         return original(event_type=event_type, identity=identity, **objects)
 
-    monkeypatch.setattr(webhook_services, "event_emit", spy)
+    monkeypatch.setattr(webhook_events, "event_emit", spy)
     yield recorder
 
 

@@ -10,17 +10,19 @@ import pytest
 import time_machine
 
 from console.services import Actor
-from messaging import services
 from messaging.models import Conversation, Message, SendState
+from messaging.services import common
+from messaging.services.delivery import message_deliver
+from messaging.services.sending import message_send
 from provisioning.providers.base import ProviderError, StatusUpdate
-from provisioning.services import setup_create
+from provisioning.services.setups import setup_create
 from tests.messaging.conftest import PERSON
 from tests.messaging.factories import ConversationFactory
 
 
 def send_now(conversation: Any, text: str = "hello") -> Message:
     """An agent reply, stored and published after commit, as the API does."""
-    return services.message_send(
+    return message_send(
         identity=conversation.identity,
         conversation=conversation,
         to=None,
@@ -33,7 +35,7 @@ def send_now(conversation: Any, text: str = "hello") -> Message:
 def queue_message(conversation: Any, text: str = "hello") -> Message:
     """Store a message queued without running its job (as if the broker lost it)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(services, "_enqueue", lambda *a, **k: None)
+        mp.setattr(common, "enqueue", lambda *a, **k: None)
         return send_now(conversation, text)
 
 
@@ -64,7 +66,7 @@ def run_due_jobs(message: Message, *, limit: int = 200) -> Message:
             return message
         due = message.next_attempt_at + timedelta(milliseconds=1)
         with time_machine.travel(due, tick=False):
-            services.message_deliver(message_id=message.id)
+            message_deliver(message_id=message.id)
     raise AssertionError(f"message {message.pk} still queued after {limit} jobs")
 
 

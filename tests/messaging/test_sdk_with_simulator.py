@@ -17,10 +17,10 @@ from inkbox.signing_keys import verify_webhook
 from console.models import AgentIdentity
 from console.services import Actor
 from messaging.models import Message
-from provisioning.services import setup_create
+from provisioning.services.setups import setup_create
 from tests.console.factories import OrganizationFactory
 from tests.live_simulator import ServedSimulator, live_simulator, wait_for
-from tests.webhooks.conftest import Receiver, receiver
+from tests.messaging.webhooks.conftest import Receiver, receiver
 
 __all__ = ["live_simulator", "receiver"]
 

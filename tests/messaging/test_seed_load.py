@@ -16,7 +16,7 @@ from django.db.models import Count, Max
 from console.api.authentication import hash_api_key
 from console.crypto import reset_keys_cache
 from console.models import AgentIdentity, ApiKey
-from messaging.management.commands.seed_load import bench_number
+from messaging.bench_data.dataset import bench_number
 from messaging.models import Conversation, Message
 from routing.models import Assignment, ContactRule
 

@@ -14,13 +14,14 @@ import time_machine
 from django.conf import settings
 from django.utils import timezone
 
-from messaging import services
 from messaging.models import Message, SendState
-from provisioning.providers.sendblue import SendblueAdapter
+from messaging.services import common
+from messaging.services.delivery import SweepResult, message_deliver, message_send_sweep
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from tests.messaging.conftest import PERSON
 from tests.messaging.sends import conversation_on_a_new_line, queue_message, run_due_jobs
-from tests.provisioning import test_simulator_end_to_end as simulator_end_to_end
-from tests.provisioning.test_simulator_end_to_end import AGENCY, Harness
+from tests.provisioning.simulator import test_end_to_end as simulator_end_to_end
+from tests.provisioning.simulator.test_end_to_end import AGENCY, Harness
 
 # The in-process simulator wired to our intake (a fixture of the provisioning tests).
 harness = simulator_end_to_end.harness
@@ -55,7 +56,7 @@ def outage(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Outage
         transport=transport,
         sleep=lambda seconds: None,
     )
-    monkeypatch.setattr(services, "_adapter", lambda: adapter)
+    monkeypatch.setattr(common, "provider_adapter", lambda: adapter)
     yield transport
 
 
@@ -78,7 +79,7 @@ def window() -> timedelta:
 def killed_after_the_provider_accepts() -> Iterator[None]:
     """The job's worker dies right after the provider accepted the message, before the
     answer is stored."""
-    adapter = services._adapter()
+    adapter = common.provider_adapter()
     original = adapter.send_message
 
     def accepted_then_killed(**kwargs: Any) -> Any:
@@ -98,10 +99,10 @@ def lose_every_callback(harness: Harness) -> None:
     harness.flush()
 
 
-def sweep_after_the_stuck_timeout() -> services.SweepResult:
+def sweep_after_the_stuck_timeout() -> SweepResult:
     later = timezone.now() + timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS + 60)
     with time_machine.travel(later, tick=False):
-        return services.message_send_sweep()
+        return message_send_sweep()
 
 
 # --- Item: sends ride out a provider outage ------------------------------------------------
@@ -116,7 +117,7 @@ def test_a_provider_down_for_30_minutes_then_up_delivers_the_message_once(
     message = queue_message(conversation, text="Your results are ready")
     outage.down_until = message.created_at + timedelta(minutes=30)
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
     message.refresh_from_db()
     assert (message.send_state, message.status) == (SendState.QUEUED, "queued")
     message = run_due_jobs(message)
@@ -137,7 +138,7 @@ def test_a_provider_down_past_the_window_fails_the_message_once_with_a_reason(
     message = queue_message(conversation)
     outage.down_until = message.created_at + window() + timedelta(hours=1)
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
     message = run_due_jobs(message)
 
     assert (message.send_state, message.status) == (SendState.FAILED, "error")
@@ -157,7 +158,7 @@ def test_a_worker_killed_after_the_simulator_accepted_ends_delivered_by_the_call
 ) -> None:
     message = queue_message(conversation)
     with killed_after_the_provider_accepts():
-        services.message_deliver(message_id=message.id)
+        message_deliver(message_id=message.id)
     assert Message.objects.get(pk=message.pk).provider_handle is None
 
     harness.flush()  # QUEUED -> SENT -> DELIVERED, posted to the message's own callback URL
@@ -177,7 +178,7 @@ def test_a_worker_killed_after_the_simulator_accepted_is_found_in_its_message_li
 ) -> None:
     message = queue_message(conversation, text="See you at 3")
     with killed_after_the_provider_accepts():
-        services.message_deliver(message_id=message.id)
+        message_deliver(message_id=message.id)
     lose_every_callback(harness)
 
     assert sweep_after_the_stuck_timeout().recovered == 1
@@ -197,7 +198,7 @@ def test_a_worker_killed_after_the_simulator_accepted_ends_unknown_when_nothing_
 ) -> None:
     message = queue_message(conversation)
     with killed_after_the_provider_accepts():
-        services.message_deliver(message_id=message.id)
+        message_deliver(message_id=message.id)
     lose_every_callback(harness)
     outage.down_until = message.created_at + window() * 2  # and its message list is away
 

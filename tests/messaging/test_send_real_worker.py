@@ -11,8 +11,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from messaging import services
 from messaging.models import Message, SendState
+from messaging.services import common
+from messaging.services.delivery import message_send_sweep
+from messaging.services.sending import message_send
 from tests.realworker import RealWorker, real_celery_worker  # noqa: F401 - fixture
 
 pytestmark = [
@@ -61,8 +63,8 @@ def test_a_job_lost_with_the_broker_is_recovered_by_the_sweep_on_a_real_worker(
     conversation,
     monkeypatch,
 ):
-    monkeypatch.setattr(services, "_enqueue", lambda *a, **k: None)  # the broker "lost" it
-    message = services.message_send(
+    monkeypatch.setattr(common, "enqueue", lambda *a, **k: None)  # the broker "lost" it
+    message = message_send(
         identity=conversation.identity,
         conversation=conversation,
         to=None,
@@ -73,7 +75,7 @@ def test_a_job_lost_with_the_broker_is_recovered_by_the_sweep_on_a_real_worker(
     monkeypatch.undo()
 
     with time_machine.travel(timezone.now() + timedelta(minutes=5), tick=True):
-        result = services.message_send_sweep()
+        result = message_send_sweep()
 
     assert result.requeued == 1
     wait_for_state([str(message.id)], SendState.SENT, real_celery_worker)

@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F
 
-from messaging import services
 from messaging.models import Message, SendState
+from messaging.services.delivery import SweepResult, message_send_sweep
 from tests.messaging.conftest import PERSON
 from tests.messaging.sends import conversation_on_a_new_line, send_now
 from tests.realworker import (
@@ -116,14 +116,14 @@ def sigkill(worker: RealWorker) -> None:
     worker.process.wait(timeout=10)
 
 
-def sweep_once_the_stuck_timeout_passed() -> services.SweepResult:
+def sweep_once_the_stuck_timeout_passed() -> SweepResult:
     """The beat sweep after SEND_STUCK_TIMEOUT_SECONDS, without waiting for it: the claims
     are moved back in time (the worker in another process keeps the real clock)."""
     stuck_for = timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS + 60)
     Message.objects.filter(send_state=SendState.SENDING).update(
         claimed_at=F("claimed_at") - stuck_for
     )
-    return services.message_send_sweep()
+    return message_send_sweep()
 
 
 def test_a_worker_killed_after_the_provider_accepted_leaves_the_message_delivered(

@@ -7,9 +7,17 @@ from typing import Any
 import factory
 
 from console.crypto import encrypt
-from provisioning.models import LineRole, LineState, PhoneLine, ProviderEvent, Setup, SetupStatus
+from provisioning.models import (
+    LineRole,
+    LineState,
+    NumberClaim,
+    PhoneLine,
+    ProviderEvent,
+    Setup,
+    SetupStatus,
+)
 from provisioning.providers.fake import fake_provider
-from provisioning.services import setup_credentials, setup_webhook_secret
+from provisioning.services.credentials import setup_credentials, setup_webhook_secret
 from tests.console.factories import OrganizationFactory
 
 
@@ -86,3 +94,13 @@ class ProviderEventFactory(factory.django.DjangoModelFactory[ProviderEvent]):
 
 def setup_secret(setup: Setup) -> str:
     return setup_webhook_secret(setup)
+
+
+class NumberClaimFactory(factory.django.DjangoModelFactory[NumberClaim]):
+    class Meta:
+        model = NumberClaim
+
+    organization = factory.SubFactory(OrganizationFactory)
+    scope = "org"
+    key = factory.Sequence(lambda n: f"claim-{n}")
+    request_fingerprint = ""

@@ -11,7 +11,7 @@ from django.test import Client
 
 from provisioning.models import LineState
 from provisioning.providers.base import LineRequest, LineStateEntry
-from provisioning.services import setup_credentials, setup_webhook_secret
+from provisioning.services.credentials import setup_credentials, setup_webhook_secret
 from provisioning.tasks import setups_reconcile_all
 from tests.console.factories import UserFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret

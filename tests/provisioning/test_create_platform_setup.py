@@ -12,7 +12,7 @@ from provisioning.models import LineRole, LineState, PhoneLine, Setup, SetupStat
 from provisioning.platform import PLATFORM_ORG_SLUG
 from provisioning.providers.base import AccountCredentials, ProviderError
 from provisioning.providers.fake import FakeProvider
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from provisioning.simulator.app import Simulator
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,6 @@ def simulator(monkeypatch: pytest.MonkeyPatch) -> Simulator:
         transport=httpx.WSGITransport(app=sim),
         sleep=lambda seconds: None,
     )
-    monkeypatch.setattr("provisioning.services.get_adapter", lambda: adapter)
     monkeypatch.setattr("provisioning.providers.get_adapter", lambda: adapter)
     return sim
 

@@ -5,12 +5,11 @@ import factory
 from routing.models import (
     Assignment,
     ContactRule,
-    NumberClaim,
     PoolExhaustion,
     ReplyKind,
     RouterReply,
 )
-from tests.console.factories import AgentIdentityFactory, OrganizationFactory
+from tests.console.factories import AgentIdentityFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory
 
 
@@ -68,13 +67,3 @@ class PoolExhaustionFactory(factory.django.DjangoModelFactory[PoolExhaustion]):
     identity = factory.SubFactory(AgentIdentityFactory)
     remote_number = factory.Sequence(lambda n: f"+1202555{n % 10000:04d}")
     reason = "person"
-
-
-class NumberClaimFactory(factory.django.DjangoModelFactory[NumberClaim]):
-    class Meta:
-        model = NumberClaim
-
-    organization = factory.SubFactory(OrganizationFactory)
-    scope = "org"
-    key = factory.Sequence(lambda n: f"claim-{n}")
-    request_fingerprint = ""

@@ -1,6 +1,6 @@
 """The console personas, shared with the console's own tests."""
 
-from tests.console.views.conftest import (  # noqa: F401
+from tests.console.ui.conftest import (  # noqa: F401
     auditor_client,
     operator_client,
     outsider_operator_client,
@@ -12,4 +12,4 @@ from tests.messaging.conftest import (  # noqa: F401
     platform_setup,
     pool_line,
 )
-from tests.webhooks.conftest import receiver  # noqa: F401
+from tests.messaging.webhooks.conftest import receiver  # noqa: F401

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import get_resolver
 
 from console.models import AgentIdentity, Organization
-from tests.console.views.conftest import htmx
+from tests.console.ui.conftest import htmx
 from tests.verification.test_isolation_matrix import World, _snapshot, _walk, build_world
 
 pytestmark = pytest.mark.django_db
@@ -141,9 +141,9 @@ def test_no_secret_appears_on_any_admin_or_console_page(
     from django.contrib.auth import get_user_model
 
     from console.services import api_key_create
-    from messaging.webhooks.services import signing_key_secret
-    from provisioning.services import setup_credentials, setup_webhook_secret
-    from tests.webhooks.factories import WebhookSubscriptionFactory
+    from messaging.webhooks.signing_keys import signing_key_secret
+    from provisioning.services.credentials import setup_credentials, setup_webhook_secret
+    from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
 
     issued = api_key_create(organization=org, label="page scan", identity=world.identity)
     token = "bearer-token-for-page-scan-0123456789"

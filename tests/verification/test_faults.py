@@ -18,24 +18,25 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from messaging import services
 from messaging.models import Message, SendState
+from messaging.services import common
+from messaging.webhooks.delivery import _lease, delivery_sweep
+from messaging.webhooks.events import event_emit
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
-from messaging.webhooks.services import _lease, delivery_sweep, event_emit
 from provisioning.providers.base import AccountCredentials
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from tests.console.factories import AgentIdentityFactory
 from tests.dbfaults import terminate_own_backend
 from tests.messaging.factories import MessageFactory
 from tests.messaging.sends import run_due_jobs
+from tests.messaging.webhooks.conftest import Reply
+from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 from tests.realworker import (  # noqa: F401
     RealWorker,
     _start_worker,
     _stop_worker,
     real_celery_worker,
 )
-from tests.webhooks.conftest import Reply
-from tests.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 
 SENT_BODY = {
     "message_handle": "fault-handle-0001",
@@ -84,13 +85,13 @@ def scripted_adapter(script: list[str], calls: list[str]) -> SendblueAdapter:
 def countdowns(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
     """The backoff of every re-enqueued send job (eager Celery runs them at once)."""
     seen: list[float | None] = []
-    original: Callable[..., Any] = services._enqueue
+    original: Callable[..., Any] = common.enqueue
 
     def recording(task: Any, *args: Any, countdown: float | None = None) -> None:
         seen.append(countdown)
         original(task, *args, countdown=countdown)
 
-    monkeypatch.setattr(services, "_enqueue", recording)
+    monkeypatch.setattr(common, "enqueue", recording)
     return seen
 
 
@@ -118,7 +119,7 @@ def test_a_provider_fault_during_a_send_is_retried_with_backoff_and_delivered_on
 ) -> None:
     calls: list[str] = []
     adapter = scripted_adapter([fault, fault], calls)
-    monkeypatch.setattr(services, "_adapter", lambda: adapter)
+    monkeypatch.setattr(common, "provider_adapter", lambda: adapter)
 
     message = run_due_jobs(send(identity_client, conversation, django_capture_on_commit_callbacks))
 
@@ -141,7 +142,7 @@ def test_a_send_that_timed_out_after_the_provider_took_it_is_found_not_sent_twic
 ) -> None:
     calls: list[str] = []
     adapter = scripted_adapter(["timeout"], calls)
-    monkeypatch.setattr(services, "_adapter", lambda: adapter)
+    monkeypatch.setattr(common, "provider_adapter", lambda: adapter)
 
     message = run_due_jobs(send(identity_client, conversation, django_capture_on_commit_callbacks))
 
@@ -163,7 +164,7 @@ def test_a_provider_that_never_recovers_fails_the_message_with_a_reason(
 ) -> None:
     calls: list[str] = []
     adapter = scripted_adapter([fault] * 500, calls)
-    monkeypatch.setattr(services, "_adapter", lambda: adapter)
+    monkeypatch.setattr(common, "provider_adapter", lambda: adapter)
 
     message = run_due_jobs(send(identity_client, conversation, django_capture_on_commit_callbacks))
 
@@ -188,7 +189,7 @@ def test_a_provider_that_keeps_timing_out_ends_outcome_unknown_not_failed(
 ) -> None:
     calls: list[str] = []
     adapter = scripted_adapter(["timeout"] * 500, calls)
-    monkeypatch.setattr(services, "_adapter", lambda: adapter)
+    monkeypatch.setattr(common, "provider_adapter", lambda: adapter)
 
     message = run_due_jobs(send(identity_client, conversation, django_capture_on_commit_callbacks))
 

@@ -32,13 +32,13 @@ from routing.models import Assignment, ContactRule
 from tests.conftest import KeyedClient, keyed_client
 from tests.console.factories import AgentIdentityFactory
 from tests.messaging.factories import ConversationFactory, MessageFactory, ReactionFactory
-from tests.provisioning.factories import PhoneLineFactory, SetupFactory
-from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory
-from tests.webhooks.factories import (
+from tests.messaging.webhooks.factories import (
     SigningKeyFactory,
     WebhookDeliveryFactory,
     WebhookSubscriptionFactory,
 )
+from tests.provisioning.factories import PhoneLineFactory, SetupFactory
+from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory
 
 pytestmark = pytest.mark.django_db
 

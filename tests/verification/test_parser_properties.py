@@ -23,8 +23,8 @@ from provisioning.providers.base import (
     UnknownEvent,
     WebhookParseError,
 )
-from provisioning.providers.sendblue import WEBHOOK_TYPES, parse_sendblue_webhook
-from provisioning.services import MAX_BODY_DEPTH
+from provisioning.providers.sendblue.parsing import WEBHOOK_TYPES, parse_sendblue_webhook
+from provisioning.services.intake import MAX_BODY_DEPTH
 from routing.commands import CommandParseError, RouterCommand, parse_command
 
 FUZZ = settings(

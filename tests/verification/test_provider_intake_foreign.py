@@ -23,9 +23,9 @@ from provisioning.models import PhoneLine, ProviderEvent, ProviderEventStatus, S
 from routing.models import Assignment, RouterReply
 from tests.messaging.conftest import PERSON, POOL_NUMBER
 from tests.messaging.factories import MessageFactory
+from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret
 from tests.routing.factories import RouterLineFactory
-from tests.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -255,7 +255,7 @@ def test_a_redelivered_foreign_event_stays_rejected_once(
 def test_the_rejection_warning_names_the_setup_and_event_only(
     client: Client, a_world: dict[str, Any], b_setup: Setup, caplog: Any
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="provisioning.services"):
+    with caplog.at_level(logging.WARNING, logger="provisioning.services.intake"):
         post(client, b_setup, "receive", receive_body(to=POOL_NUMBER, handle="logged"))
 
     event = ProviderEvent.objects.get(setup=b_setup)

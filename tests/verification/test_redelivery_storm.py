@@ -12,13 +12,13 @@ from django.db import connection
 from django.test import Client
 
 from messaging.models import Message
-from messaging.webhooks import services as webhook_services
+from messaging.webhooks import delivery as webhook_delivery
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.models import ProviderEvent, ProviderEventStatus
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
+from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret
 from tests.verification.test_provider_intake_abuse import LINE, receive_body
-from tests.webhooks.factories import WebhookSubscriptionFactory
 
 DELIVERIES = 100
 SEQUENTIAL = 20
@@ -30,7 +30,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Delivery ids handed to the broker (the HTTP side is not under test here)."""
     calls: list[Any] = []
     monkeypatch.setattr(
-        webhook_services, "deliveries_publish", lambda ids, **kw: calls.extend(ids) or len(ids)
+        webhook_delivery, "deliveries_publish", lambda ids, **kw: calls.extend(ids) or len(ids)
     )
     return calls
 

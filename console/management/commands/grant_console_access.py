@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from console.memberships import membership_grant
 from console.models import MembershipRole, Organization
-from console.views.services import membership_grant
 
 
 class Command(BaseCommand):

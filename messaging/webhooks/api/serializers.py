@@ -6,9 +6,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from messaging.webhooks import services
+from console.timestamps import iso
+from messaging.webhooks.delivery import replay_unavailable_reason
 from messaging.webhooks.models import WebhookDelivery, WebhookSubscription
-from messaging.wire import iso
+from messaging.webhooks.subscriptions import CONTEXT_CLASSES, subscription_auth_token
 
 
 def organization_public_id(organization_id: Any) -> str:
@@ -18,7 +19,7 @@ def organization_public_id(organization_id: Any) -> str:
 def context_config_wire(config: dict[str, Any] | None) -> dict[str, Any] | None:
     if not config:
         return None
-    return {name: config.get(name) for name in services.CONTEXT_CLASSES}
+    return {name: config.get(name) for name in CONTEXT_CLASSES}
 
 
 class SubscriptionOutputSerializer(serializers.Serializer[WebhookSubscription]):
@@ -52,7 +53,7 @@ class SubscriptionOutputSerializer(serializers.Serializer[WebhookSubscription]):
             "phone_number_id": None,
             "context_config": context_config_wire(sub.context_config),
             "has_auth_token": bool(sub.auth_token_encrypted),
-            "auth_token": services.subscription_auth_token(sub),
+            "auth_token": subscription_auth_token(sub),
         }
 
 
@@ -121,7 +122,7 @@ class DeliveryOutputSerializer(serializers.Serializer[WebhookDelivery]):
     replay_unavailable_reason = serializers.CharField(allow_null=True)
 
     def to_representation(self, delivery: WebhookDelivery) -> dict[str, Any]:
-        reason = services.replay_unavailable_reason(delivery)
+        reason = replay_unavailable_reason(delivery)
         return {
             "id": str(delivery.id),
             "organization_id": organization_public_id(delivery.organization_id),

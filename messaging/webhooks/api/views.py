@@ -17,7 +17,8 @@ from console.errors import ApplicationError, Conflict, ValidationFailed
 from console.models import AgentIdentity, ApiKey
 from console.selectors import identity_get_by_id_for_key, identity_get_for_key
 from console.services import Actor
-from messaging.webhooks import selectors, services
+from console.timestamps import iso
+from messaging.webhooks import selectors, signing_keys, subscriptions
 from messaging.webhooks.api.serializers import (
     CatalogOutputSerializer,
     DeliveryListOutputSerializer,
@@ -31,7 +32,7 @@ from messaging.webhooks.api.serializers import (
     SubscriptionUpdateInputSerializer,
 )
 from messaging.webhooks.catalog import CATALOG
-from messaging.wire import iso
+from messaging.webhooks.delivery import delivery_replay
 
 ERR_TOO_MANY_OWNERS = "Filter by at most one of agent_identity_id, mailbox_id, phone_number_id."
 ERR_OWNER_REQUIRED = "agent_identity_id is required with an admin key."
@@ -112,7 +113,7 @@ class SubscriptionListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         identity = _owner_identity(key, values)
-        created = services.subscription_create(
+        created = subscriptions.subscription_create(
             identity=identity,
             url=values["url"],
             event_types=values["event_types"],
@@ -174,7 +175,7 @@ class SubscriptionDetailApi(APIView):
                 )
         data = SubscriptionUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        sub = services.subscription_update(
+        sub = subscriptions.subscription_update(
             subscription=sub, actor=Actor.for_api_key(key), **data.validated_data
         )
         return Response(SubscriptionOutputSerializer(sub).data)
@@ -187,7 +188,7 @@ class SubscriptionDetailApi(APIView):
     def delete(self, request: Request, subscription_id: str) -> Response:
         key = caller_key(request)
         sub = selectors.subscription_get(key=key, subscription_id=subscription_id)
-        services.subscription_delete(subscription=sub, actor=Actor.for_api_key(key))
+        subscriptions.subscription_delete(subscription=sub, actor=Actor.for_api_key(key))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -237,7 +238,7 @@ class DeliveryReplayApi(APIView):
         # The SDK sends no body and no Content-Type: request.data is never read here.
         key = caller_key(request)
         delivery = selectors.delivery_get(key=key, delivery_id=delivery_id)
-        replay = services.delivery_replay(delivery=delivery, actor=Actor.for_api_key(key))
+        replay = delivery_replay(delivery=delivery, actor=Actor.for_api_key(key))
         replay.event = delivery.event
         return Response(DeliveryOutputSerializer(replay).data, status=status.HTTP_201_CREATED)
 
@@ -269,7 +270,9 @@ class IdentitySigningKeyApi(APIView):
 
 
 def _issue(identity: AgentIdentity, key: ApiKey) -> Response:
-    issued = services.signing_key_create_or_rotate(identity=identity, actor=Actor.for_api_key(key))
+    issued = signing_keys.signing_key_create_or_rotate(
+        identity=identity, actor=Actor.for_api_key(key)
+    )
     return Response(
         {"signing_key": issued.secret, "created_at": iso(issued.record.created_at)},
         status=status.HTTP_201_CREATED if issued.created else status.HTTP_200_OK,

@@ -1,13 +1,12 @@
 """`manage.py seed_demo`: the demo organisation, identity, admin key and platform lines.
 
 Idempotent: running it again reuses what exists (and the admin key saved under var/).
-Each concern is one function so other areas add their own seeding beside these (the
-console adds its operator/auditor logins through `console.demo.seed_console`, if present).
+Each concern is one function; the console adds its operator/auditor logins and some
+activity to look at (`console.ui.demo.seed_demo`).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,22 +77,6 @@ def seed_platform_setup() -> Setup:
     return platform_setup_ensure(pool_lines=DEMO_POOL_LINES, actor=Actor.system()).setup
 
 
-def extra_seeders() -> list[Any]:
-    """Seeding functions other apps contribute (`<module>.seed_demo(tenancy)`)."""
-    seeders = []
-    for module_name in ("console.demo", "routing.demo", "messaging.demo"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        seeder = getattr(module, "seed_demo", None)
-        if callable(seeder):
-            seeders.append(seeder)
-    return seeders
-
-
 class Command(BaseCommand):
     help = "Seed the demo organisation, identity, admin key and platform lines (idempotent)."
 
@@ -112,10 +95,12 @@ class Command(BaseCommand):
                 f"Platform setup {setup.id}: {setup.status}"
                 + (f" ({setup.failure_reason})" if setup.failure_reason else "")
             )
-        for seeder in extra_seeders():
-            # A seeder may return labelled lines to show (the console's demo logins).
-            for line in seeder(tenancy) or []:
-                self.stdout.write(line)
+        # The console sits above the apps: imported here, when the command runs.
+        from console.ui.demo import seed_demo as console_seed_demo
+
+        # Labelled lines to show (the console's demo logins).
+        for line in console_seed_demo(tenancy):
+            self.stdout.write(line)
         self.stdout.write(f"Organization: {tenancy.organization.slug}")
         self.stdout.write(f"Identity: {tenancy.identity.handle}")
         self.stdout.write(f"Admin API key: {tenancy.admin_key}")

@@ -6,7 +6,7 @@ from console.errors import ApplicationError
 from console.phone import normalize_e164
 from console.services import Actor
 from provisioning.models import LineRole, PhoneLine
-from routing.services import line_role_set
+from routing.services.line_roles import line_role_set
 
 
 class Command(BaseCommand):

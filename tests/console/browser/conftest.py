@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from console.memberships import membership_grant
 from console.models import MembershipRole, Organization
-from console.views.services import membership_grant
 from tests.console.factories import UserFactory
 
 CHROMIUM = "/usr/bin/chromium"

@@ -13,14 +13,14 @@ from messaging.models import Message
 from routing.models import ContactRule
 from tests.console.browser.conftest import Console
 from tests.messaging.factories import ConversationFactory, MessageFactory, ReactionFactory
-from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret
-from tests.routing.factories import AssignmentFactory, ContactRuleFactory
-from tests.webhooks.conftest import Receiver, receiver  # noqa: F401
-from tests.webhooks.factories import (
+from tests.messaging.webhooks.conftest import Receiver, receiver  # noqa: F401
+from tests.messaging.webhooks.factories import (
     SigningKeyFactory,
     WebhookDeliveryFactory,
     WebhookSubscriptionFactory,
 )
+from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret
+from tests.routing.factories import AssignmentFactory, ContactRuleFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SENDER = "+12025550147"

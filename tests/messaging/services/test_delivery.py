@@ -1,4 +1,4 @@
-"""The outbound pipeline: the task, retries, the sweep and status callbacks."""
+"""The outbound pipeline: the task, retries and the sweep."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import time_machine
 from django.conf import settings
 from django.utils import timezone
 
-from messaging import services
 from messaging.models import Message, SendState
+from messaging.services import common
+from messaging.services.delivery import message_deliver, message_send_sweep
+from messaging.services.status import message_status_update
 from provisioning.providers.base import ProviderError
 from tests.messaging.conftest import PERSON
 from tests.messaging.sends import queue_message, run_due_jobs, status, transient
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def test_the_task_sends_once_and_emits_imessage_sent(conversation, fake_provider, emitted):
     message = queue_message(conversation)
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
 
     message.refresh_from_db()
     assert message.send_state == SendState.SENT
@@ -37,8 +39,8 @@ def test_the_task_sends_once_and_emits_imessage_sent(conversation, fake_provider
 def test_a_second_run_of_the_task_does_not_send_again(conversation, fake_provider):
     message = queue_message(conversation)
 
-    services.message_deliver(message_id=message.id)
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
 
     assert len(fake_provider.calls_to("send_message")) == 1
 
@@ -49,16 +51,14 @@ def test_provider_outage_is_retried_then_delivered(
     fake_provider.fail_next.extend([transient(), ProviderError("timeout", permanent=False)])
     message = queue_message(conversation)
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
     message = run_due_jobs(message)
 
     assert message.send_state == SendState.SENT
     assert message.send_attempts == 3
     assert len(fake_provider.calls_to("send_message")) == 3
     assert emitted.types() == ["imessage.sent"]
-    services.message_status_update(
-        setup=platform_setup, update=status(message.provider_handle, "delivered")
-    )
+    message_status_update(setup=platform_setup, update=status(message.provider_handle, "delivered"))
     message.refresh_from_db()
     assert message.status == "delivered"
 
@@ -72,10 +72,8 @@ def test_a_transient_failure_leaves_the_message_queued_until_a_backed_off_retry(
 
     with pytest.MonkeyPatch.context() as mp:
         scheduled = []
-        mp.setattr(
-            services, "_enqueue", lambda task, *a, countdown=None: scheduled.append(countdown)
-        )
-        services.message_deliver(message_id=message.id)
+        mp.setattr(common, "enqueue", lambda task, *a, countdown=None: scheduled.append(countdown))
+        message_deliver(message_id=message.id)
 
     message.refresh_from_db()
     base = settings.SEND_RETRY_BASE_SECONDS
@@ -89,9 +87,9 @@ def test_a_transient_failure_leaves_the_message_queued_until_a_backed_off_retry(
 def test_a_job_that_runs_before_its_retry_is_due_does_nothing(conversation, fake_provider):
     fake_provider.fail_next.append(transient())
     message = queue_message(conversation)
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
 
-    services.message_deliver(message_id=message.id)  # a stray duplicate job, early
+    message_deliver(message_id=message.id)  # a stray duplicate job, early
 
     assert len(fake_provider.calls_to("send_message")) == 1
     message.refresh_from_db()
@@ -106,7 +104,7 @@ def test_a_permanent_provider_error_fails_the_message_with_a_reason(
     )
     message = queue_message(conversation)
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
 
     message.refresh_from_db()
     assert message.status == "error"
@@ -121,7 +119,7 @@ def test_a_downgrade_to_sms_is_recorded(conversation, fake_provider):
     fake_provider.fallback[PERSON] = "sms"
     message = queue_message(conversation)
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
 
     message.refresh_from_db()
     assert message.service == "sms"
@@ -137,7 +135,7 @@ def test_a_lost_job_is_recovered_by_the_sweep_and_sent_once(
     message = queue_message(conversation)
 
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
-        result = services.message_send_sweep()
+        result = message_send_sweep()
 
     assert result.requeued == 1
     message.refresh_from_db()
@@ -148,7 +146,7 @@ def test_a_lost_job_is_recovered_by_the_sweep_and_sent_once(
 def test_the_sweep_leaves_fresh_queued_rows_to_their_own_job(conversation, fake_provider):
     queue_message(conversation)
 
-    result = services.message_send_sweep()
+    result = message_send_sweep()
 
     assert result.requeued == 0
     assert fake_provider.calls_to("send_message") == []
@@ -161,7 +159,7 @@ def test_the_sweep_waits_for_a_retry_that_is_not_due(conversation, fake_provider
     )
 
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
-        result = services.message_send_sweep()
+        result = message_send_sweep()
 
     assert result.requeued == 0
 
@@ -185,129 +183,3 @@ def test_a_broker_outage_at_commit_does_not_break_the_send(
 
     assert response.status_code == 201
     assert Message.objects.get().send_state == SendState.QUEUED
-
-
-# --- Status callbacks -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def sent_message(conversation, fake_provider):
-    message = queue_message(conversation)
-    services.message_deliver(message_id=message.id)
-    message.refresh_from_db()
-    return message
-
-
-def test_delivered_callback_moves_the_status_and_emits_delivered(
-    sent_message, emitted, platform_setup
-):
-    services.message_status_update(
-        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
-    )
-
-    sent_message.refresh_from_db()
-    assert sent_message.status == "delivered"
-    assert emitted.types() == ["imessage.delivered"]
-
-
-def test_status_never_moves_backwards(sent_message, emitted, platform_setup):
-    services.message_status_update(
-        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
-    )
-    services.message_status_update(
-        setup=platform_setup, update=status(sent_message.provider_handle, "sent")
-    )
-    services.message_status_update(
-        setup=platform_setup, update=status(sent_message.provider_handle, "queued")
-    )
-
-    sent_message.refresh_from_db()
-    assert sent_message.status == "delivered"
-    assert emitted.types() == ["imessage.delivered"]
-
-
-def test_a_repeated_callback_emits_once(sent_message, emitted, platform_setup):
-    services.message_status_update(
-        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
-    )
-    services.message_status_update(
-        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
-    )
-
-    assert emitted.types() == ["imessage.delivered"]
-
-
-def test_an_error_callback_records_the_error_fields_and_emits_delivery_failed(
-    sent_message, emitted, platform_setup
-):
-    services.message_status_update(
-        setup=platform_setup,
-        update=status(
-            sent_message.provider_handle,
-            "error",
-            error_code="4001",
-            error_message="Recipient unreachable",
-            error_reason="carrier",
-            error_detail="more",
-        ),
-    )
-
-    sent_message.refresh_from_db()
-    assert sent_message.status == "error"
-    assert (sent_message.error_code, sent_message.error_message) == (
-        "4001",
-        "Recipient unreachable",
-    )
-    assert (sent_message.error_reason, sent_message.error_detail) == ("carrier", "more")
-    assert emitted.types() == ["imessage.delivery_failed"]
-
-
-def test_a_callback_reporting_sms_fallback_records_service_and_downgrade(
-    sent_message, platform_setup
-):
-    services.message_status_update(
-        setup=platform_setup,
-        update=status(
-            sent_message.provider_handle, "delivered", service="sms", was_downgraded=True
-        ),
-    )
-
-    sent_message.refresh_from_db()
-    assert sent_message.service == "sms"
-    assert sent_message.was_downgraded is True
-
-
-def test_a_late_callback_still_records_the_downgrade_without_moving_back(
-    sent_message, platform_setup
-):
-    services.message_status_update(
-        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
-    )
-    services.message_status_update(
-        setup=platform_setup,
-        update=status(sent_message.provider_handle, "sent", service="sms", was_downgraded=True),
-    )
-
-    sent_message.refresh_from_db()
-    assert sent_message.status == "delivered"
-    assert sent_message.was_downgraded is True
-
-
-def test_a_delivered_message_never_turns_into_an_error(sent_message, emitted, platform_setup):
-    services.message_status_update(
-        setup=platform_setup, update=status(sent_message.provider_handle, "delivered")
-    )
-    services.message_status_update(
-        setup=platform_setup, update=status(sent_message.provider_handle, "error")
-    )
-
-    sent_message.refresh_from_db()
-    assert sent_message.status == "delivered"
-
-
-def test_a_callback_for_an_unknown_handle_is_ignored(db, emitted, platform_setup):
-    assert (
-        services.message_status_update(setup=platform_setup, update=status("nope", "delivered"))
-        is None
-    )
-    assert emitted.types() == []

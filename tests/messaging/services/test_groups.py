@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from messaging import services
 from messaging.models import Conversation, Message
+from messaging.services.inbound import inbound_message_receive
 from provisioning.providers.base import InboundMessage
 from routing.models import RouterReply
 from tests.messaging.conftest import OTHER_PERSON, PERSON, POOL_NUMBER, ROUTER_NUMBER
@@ -35,7 +35,7 @@ def group_message(*, handle="g-1", sender=PERSON, to=POOL_NUMBER, content="dinne
 def test_a_group_message_is_stored_for_audit_with_its_participants(
     conversation, emitted, platform_setup
 ):
-    message = services.inbound_message_receive(setup=platform_setup, event=group_message())
+    message = inbound_message_receive(setup=platform_setup, event=group_message())
 
     assert message is not None
     assert message.is_group is True
@@ -51,7 +51,7 @@ def test_a_group_message_never_enters_the_senders_one_to_one_conversation(
 ):
     before = conversation.last_message_at
 
-    services.inbound_message_receive(setup=platform_setup, event=group_message())
+    inbound_message_receive(setup=platform_setup, event=group_message())
 
     assert not Message.objects.filter(conversation=conversation).exists()
     conversation.refresh_from_db()
@@ -59,13 +59,13 @@ def test_a_group_message_never_enters_the_senders_one_to_one_conversation(
 
 
 def test_a_group_message_produces_no_agent_event(conversation, emitted, platform_setup):
-    services.inbound_message_receive(setup=platform_setup, event=group_message())
+    inbound_message_receive(setup=platform_setup, event=group_message())
 
     assert emitted.types() == []
 
 
 def test_the_router_does_not_answer_a_group_message(router, conversation, platform_setup):
-    services.inbound_message_receive(
+    inbound_message_receive(
         setup=platform_setup, event=group_message(to=ROUTER_NUMBER, content="connect @nurse-bot")
     )
 
@@ -76,7 +76,7 @@ def test_the_router_does_not_answer_a_group_message(router, conversation, platfo
 def test_a_group_message_on_a_pool_line_from_nobody_connected_gets_no_help_reply(
     pool_line, platform_setup
 ):
-    stored = services.inbound_message_receive(setup=platform_setup, event=group_message())
+    stored = inbound_message_receive(setup=platform_setup, event=group_message())
 
     assert stored is None
     assert not RouterReply.objects.exists()
@@ -85,7 +85,7 @@ def test_a_group_message_on_a_pool_line_from_nobody_connected_gets_no_help_reply
 def test_a_group_message_from_another_member_lands_with_the_connected_persons_identity(
     conversation, platform_setup
 ):
-    message = services.inbound_message_receive(
+    message = inbound_message_receive(
         setup=platform_setup, event=group_message(sender=OTHER_PERSON)
     )
 
@@ -95,8 +95,8 @@ def test_a_group_message_from_another_member_lands_with_the_connected_persons_id
 
 
 def test_messages_of_one_group_share_one_group_conversation(conversation, platform_setup):
-    services.inbound_message_receive(setup=platform_setup, event=group_message(handle="g-1"))
-    services.inbound_message_receive(setup=platform_setup, event=group_message(handle="g-2"))
+    inbound_message_receive(setup=platform_setup, event=group_message(handle="g-1"))
+    inbound_message_receive(setup=platform_setup, event=group_message(handle="g-2"))
 
     assert Conversation.objects.filter(is_group=True).count() == 1
     assert Message.objects.filter(is_group=True).count() == 2
@@ -106,7 +106,7 @@ def test_a_group_message_on_a_dedicated_line_is_kept_for_its_identity(identity, 
     setup = SetupFactory(organization=identity.organization)
     line = PhoneLineFactory(setup=setup, identity=identity)
 
-    message = services.inbound_message_receive(
+    message = inbound_message_receive(
         setup=setup, event=group_message(to=line.number, handle="g-d")
     )
 
@@ -124,7 +124,7 @@ CONVERSATIONS = "/api/v1/imessage/conversations"
 @pytest.fixture
 def stored_group(conversation, platform_setup) -> Message:
     MessageFactory(conversation=conversation, content="one to one")
-    message = services.inbound_message_receive(setup=platform_setup, event=group_message())
+    message = inbound_message_receive(setup=platform_setup, event=group_message())
     assert message is not None
     return message
 

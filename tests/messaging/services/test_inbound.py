@@ -7,12 +7,13 @@ import json
 import httpx
 import pytest
 
-from messaging import media, reactions, services
-from messaging.models import Conversation, MediaObject, Message, Reaction
-from provisioning.providers.base import InboundMessage, InboundReaction
+from messaging import media
+from messaging.models import Conversation, MediaObject, Message
+from messaging.services.inbound import conversation_attach, inbound_message_receive
+from provisioning.providers.base import InboundMessage
 from routing.models import AssignmentStatus
 from tests.messaging.conftest import OTHER_PERSON, PERSON, POOL_NUMBER, ROUTER_NUMBER
-from tests.messaging.factories import MessageFactory, ReactionFactory
+from tests.messaging.factories import MessageFactory
 from tests.provisioning.factories import PhoneLineFactory, setup_secret
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory
 
@@ -37,7 +38,7 @@ def inbound(
 def test_an_inbound_message_is_stored_on_the_conversation_and_emitted(
     conversation, emitted, platform_setup
 ):
-    message = services.inbound_message_receive(setup=platform_setup, event=inbound())
+    message = inbound_message_receive(setup=platform_setup, event=inbound())
 
     assert message is not None
     assert message.conversation_id == conversation.id
@@ -50,9 +51,9 @@ def test_an_inbound_message_is_stored_on_the_conversation_and_emitted(
 
 
 def test_a_redelivered_provider_handle_is_a_no_op(conversation, emitted, platform_setup):
-    services.inbound_message_receive(setup=platform_setup, event=inbound())
+    inbound_message_receive(setup=platform_setup, event=inbound())
 
-    assert services.inbound_message_receive(setup=platform_setup, event=inbound()) is None
+    assert inbound_message_receive(setup=platform_setup, event=inbound()) is None
     assert Message.objects.count() == 1
     assert emitted.types() == ["imessage.received"]
 
@@ -60,7 +61,7 @@ def test_a_redelivered_provider_handle_is_a_no_op(conversation, emitted, platfor
 def test_the_handle_constraint_stops_a_duplicate_that_slips_past_the_check(
     conversation, monkeypatch, platform_setup
 ):
-    services.inbound_message_receive(setup=platform_setup, event=inbound())
+    inbound_message_receive(setup=platform_setup, event=inbound())
     original = Message.objects.filter
 
     def blind_filter(*args, **kwargs):
@@ -71,7 +72,7 @@ def test_the_handle_constraint_stops_a_duplicate_that_slips_past_the_check(
 
     monkeypatch.setattr(Message.objects, "filter", blind_filter)
 
-    assert services.inbound_message_receive(setup=platform_setup, event=inbound()) is None
+    assert inbound_message_receive(setup=platform_setup, event=inbound()) is None
     monkeypatch.undo()
     assert Message.objects.count() == 1
 
@@ -81,7 +82,7 @@ def test_a_blocked_sender_is_stored_blocked_with_the_rule_and_not_delivered(
 ):
     rule = ContactRuleFactory(identity=identity, match_target=PERSON, action="block")
 
-    message = services.inbound_message_receive(setup=platform_setup, event=inbound())
+    message = inbound_message_receive(setup=platform_setup, event=inbound())
 
     assert message.is_blocked is True
     assert message.blocked_rule_id == rule.id
@@ -94,7 +95,7 @@ def test_a_disabled_identity_gets_the_row_but_no_event(
     identity.imessage_enabled = False
     identity.save()
 
-    message = services.inbound_message_receive(setup=platform_setup, event=inbound())
+    message = inbound_message_receive(setup=platform_setup, event=inbound())
 
     assert message is not None and not message.is_blocked
     assert emitted.types() == []
@@ -102,25 +103,20 @@ def test_a_disabled_identity_gets_the_row_but_no_event(
 
 def test_a_router_command_is_consumed_and_not_stored(router, identity, emitted, platform_setup):
     assert (
-        services.inbound_message_receive(
-            setup=platform_setup, event=inbound(to=ROUTER_NUMBER, content="hi")
-        )
+        inbound_message_receive(setup=platform_setup, event=inbound(to=ROUTER_NUMBER, content="hi"))
         is None
     )
     assert not Message.objects.exists()
 
 
 def test_a_message_for_an_unknown_line_is_ignored(db, emitted, platform_setup):
-    assert (
-        services.inbound_message_receive(setup=platform_setup, event=inbound(to="+14155559999"))
-        is None
-    )
+    assert inbound_message_receive(setup=platform_setup, event=inbound(to="+14155559999")) is None
 
 
 def test_a_dedicated_line_message_creates_the_conversation_on_that_line(identity, emitted):
     line = PhoneLineFactory(identity=identity, number="+14155552222")
 
-    message = services.inbound_message_receive(setup=line.setup, event=inbound(to=line.number))
+    message = inbound_message_receive(setup=line.setup, event=inbound(to=line.number))
 
     conversation = Conversation.objects.get(identity=identity, remote_number=PERSON)
     assert message.conversation_id == conversation.id
@@ -167,7 +163,7 @@ def test_inbound_through_the_provider_webhook_intake_end_to_end(
 def test_attach_creates_the_conversation_for_a_new_assignment(identity, pool_line):
     made = AssignmentFactory(identity=identity, pool_line=pool_line, remote_number=OTHER_PERSON)
 
-    services.conversation_attach(made)
+    conversation_attach(made)
 
     conversation = Conversation.objects.get(identity=identity, remote_number=OTHER_PERSON)
     assert (conversation.assignment_id, conversation.line_id) == (made.id, pool_line.id)
@@ -176,12 +172,12 @@ def test_attach_creates_the_conversation_for_a_new_assignment(identity, pool_lin
 def test_a_reconnect_reactivates_the_same_conversation(conversation, assignment, pool_line):
     assignment.status = AssignmentStatus.RELEASED
     assignment.save()
-    services.conversation_attach(assignment)
+    conversation_attach(assignment)
     again = AssignmentFactory(
         identity=assignment.identity, pool_line=pool_line, remote_number=PERSON
     )
 
-    services.conversation_attach(again)
+    conversation_attach(again)
 
     conversation.refresh_from_db()
     assert conversation.assignment_id == again.id
@@ -192,7 +188,7 @@ def test_a_release_keeps_the_released_assignment_on_the_conversation(conversatio
     assignment.status = AssignmentStatus.RELEASED
     assignment.save()
 
-    services.conversation_attach(assignment)
+    conversation_attach(assignment)
 
     conversation.refresh_from_db()
     assert conversation.assignment_id == assignment.id
@@ -210,9 +206,7 @@ def test_inbound_media_is_fetched_stored_and_the_message_points_at_our_copy(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        message = services.inbound_message_receive(
-            setup=platform_setup, event=inbound(media_url=url)
-        )
+        message = inbound_message_receive(setup=platform_setup, event=inbound(media_url=url))
 
     message.refresh_from_db()
     item = message.media[0]
@@ -232,9 +226,7 @@ def test_inbound_media_over_the_cap_is_not_stored(
     cdn[url] = httpx.Response(200, content=b"x" * 11)
 
     with django_capture_on_commit_callbacks(execute=True):
-        message = services.inbound_message_receive(
-            setup=platform_setup, event=inbound(media_url=url)
-        )
+        message = inbound_message_receive(setup=platform_setup, event=inbound(media_url=url))
 
     message.refresh_from_db()
     assert message.media[0]["url"] == url
@@ -257,91 +249,3 @@ def test_a_transient_cdn_failure_is_retried(conversation, cdn):
 
     message.refresh_from_db()
     assert message.media[0]["rehosted"] is True
-
-
-# --- Inbound reactions ----------------------------------------------------------------------
-
-
-def reaction_event(target, *, reaction="love", emoji=None, removed=False, part=0, sender=PERSON):
-    return InboundReaction(
-        provider_handle=f"r-{reaction}-{removed}",
-        target_provider_handle=target.provider_handle,
-        from_number=sender,
-        to_number=POOL_NUMBER,
-        reaction=reaction,
-        custom_emoji=emoji,
-        part_index=part,
-        removed=removed,
-    )
-
-
-def test_an_inbound_tapback_is_stored_live_and_emitted(conversation, emitted, platform_setup):
-    target = MessageFactory(conversation=conversation, direction="outbound")
-
-    reaction = reactions.inbound_reaction_receive(
-        setup=platform_setup, event=reaction_event(target)
-    )
-
-    assert reaction.direction == "inbound" and reaction.is_live
-    assert emitted.types() == ["imessage.reaction_received"]
-
-
-def test_an_inbound_custom_emoji_is_kept_as_custom(conversation, emitted, platform_setup):
-    target = MessageFactory(conversation=conversation, direction="outbound")
-
-    reaction = reactions.inbound_reaction_receive(
-        setup=platform_setup, event=reaction_event(target, reaction="custom", emoji="🦷")
-    )
-
-    assert (reaction.reaction, reaction.custom_emoji) == ("custom", "🦷")
-
-
-def test_a_second_inbound_tapback_replaces_the_first(conversation, emitted, platform_setup):
-    target = MessageFactory(conversation=conversation, direction="outbound")
-    reactions.inbound_reaction_receive(
-        setup=platform_setup, event=reaction_event(target, reaction="love")
-    )
-
-    reactions.inbound_reaction_receive(
-        setup=platform_setup, event=reaction_event(target, reaction="laugh")
-    )
-
-    live = Reaction.objects.filter(message=target, is_live=True)
-    assert [r.reaction for r in live] == ["laugh"]
-    assert emitted.types() == ["imessage.reaction_received", "imessage.reaction_received"]
-
-
-def test_an_inbound_removal_takes_the_live_tapback_away(conversation, emitted, platform_setup):
-    target = MessageFactory(conversation=conversation, direction="outbound")
-    ReactionFactory(message=target, direction="inbound", reaction="like")
-
-    reactions.inbound_reaction_receive(
-        setup=platform_setup, event=reaction_event(target, reaction="like", removed=True)
-    )
-
-    assert not Reaction.objects.filter(message=target, is_live=True).exists()
-    assert emitted.types() == []
-
-
-def test_an_inbound_tapback_leaves_our_own_tapback_alone(conversation, platform_setup):
-    target = MessageFactory(conversation=conversation)
-    ours = ReactionFactory(message=target, direction="outbound", reaction="love")
-
-    reactions.inbound_reaction_receive(
-        setup=platform_setup, event=reaction_event(target, reaction="like")
-    )
-
-    ours.refresh_from_db()
-    assert ours.is_live
-
-
-def test_an_inbound_tapback_from_someone_else_is_ignored(conversation, emitted, platform_setup):
-    target = MessageFactory(conversation=conversation, direction="outbound")
-
-    assert (
-        reactions.inbound_reaction_receive(
-            setup=platform_setup, event=reaction_event(target, sender=OTHER_PERSON)
-        )
-        is None
-    )
-    assert emitted.types() == []

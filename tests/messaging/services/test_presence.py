@@ -8,19 +8,21 @@ import pytest
 from django.test import Client
 
 from console.services import Actor
-from messaging import presence, services
+from messaging import presence
 from messaging.models import Message
+from messaging.services.status import message_status_update
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.providers.base import StatusUpdate, TypingEvent
 from routing.models import ReleaseReason
-from routing.services import assignment_release, inbound_route
-from tests.console.views.conftest import _member_client
+from routing.services.assignments import assignment_release
+from routing.services.router import inbound_route
+from tests.console.ui.conftest import _member_client
 from tests.messaging.conftest import PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory
 from tests.messaging.services.test_send_recovery import callback_body, post_callback
+from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
 from tests.provisioning.factories import setup_secret
 from tests.routing.factories import ContactRuleFactory
-from tests.webhooks.factories import WebhookSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,9 +53,7 @@ def test_the_providers_read_status_sets_read_at_and_keeps_delivered(
 ):
     message = sent_message(conversation)
 
-    services.message_status_update(
-        setup=platform_setup, update=status("out-1", "delivered", read=True)
-    )
+    message_status_update(setup=platform_setup, update=status("out-1", "delivered", read=True))
 
     message.refresh_from_db()
     assert message.status == "delivered"
@@ -65,9 +65,7 @@ def test_the_providers_read_status_sets_read_at_and_keeps_delivered(
 def test_a_read_before_the_delivery_callback_also_delivers(conversation, emitted, platform_setup):
     sent_message(conversation, status="sent")
 
-    services.message_status_update(
-        setup=platform_setup, update=status("out-1", "delivered", read=True)
-    )
+    message_status_update(setup=platform_setup, update=status("out-1", "delivered", read=True))
 
     assert emitted.types() == ["imessage.delivered", "imessage.read"]
     assert Message.objects.get().status == "delivered"
@@ -76,9 +74,9 @@ def test_a_read_before_the_delivery_callback_also_delivers(conversation, emitted
 def test_a_second_read_status_emits_nothing_more(conversation, emitted, platform_setup):
     sent_message(conversation)
     read = status("out-1", "delivered", read=True)
-    services.message_status_update(setup=platform_setup, update=read)
+    message_status_update(setup=platform_setup, update=read)
 
-    services.message_status_update(setup=platform_setup, update=read)
+    message_status_update(setup=platform_setup, update=read)
 
     assert emitted.types() == ["imessage.read"]
 
@@ -105,9 +103,7 @@ def test_read_at_is_on_the_wire_and_null_until_read(identity_client, conversatio
     url = f"/api/v1/imessage/messages/{message.id}"
     assert identity_client.get(url).json()["read_at"] is None
 
-    services.message_status_update(
-        setup=platform_setup, update=status("out-1", "delivered", read=True)
-    )
+    message_status_update(setup=platform_setup, update=status("out-1", "delivered", read=True))
 
     body = identity_client.get(url).json()
     assert body["read_at"] is not None

@@ -14,17 +14,17 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from messaging import services
 from messaging.models import Message, SendState
+from messaging.services.delivery import SweepResult, message_deliver, message_send_sweep
 from messaging.webhooks.models import WebhookDelivery
 from provisioning.models import ProviderEvent, ProviderEventStatus
 from provisioning.providers.base import ProviderError
-from provisioning.services import setup_credentials, status_callback_url
+from provisioning.services.credentials import setup_credentials, status_callback_url
 from tests.messaging.conftest import PERSON
 from tests.messaging.factories import ConversationFactory
 from tests.messaging.sends import queue_message, run_due_jobs, status
+from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 from tests.provisioning.factories import PhoneLineFactory, setup_secret
-from tests.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,10 +59,10 @@ def worker_died_before_the_call(message: Message) -> None:
     )
 
 
-def sweep_after_the_stuck_timeout() -> services.SweepResult:
+def sweep_after_the_stuck_timeout() -> SweepResult:
     later = timezone.now() + timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS + 60)
     with time_machine.travel(later, tick=False):
-        return services.message_send_sweep()
+        return message_send_sweep()
 
 
 def post_callback(setup: Any, message_ref: str, body: dict[str, Any], secret: str) -> Any:
@@ -84,7 +84,7 @@ def callback_body(handle: str, value: str) -> dict[str, Any]:
 def test_every_send_carries_the_status_callback_url_of_its_own_message(conversation, fake_provider):
     message = queue_message(conversation)
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
 
     (call,) = fake_provider.calls_to("send_message")
     assert call.kwargs["status_callback"] == status_callback_url(
@@ -104,7 +104,7 @@ def test_the_call_mark_is_committed_before_the_provider_is_called(conversation, 
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fake_provider, "send_message", spy)
-        services.message_deliver(message_id=message.id)
+        message_deliver(message_id=message.id)
 
     assert seen[0] is not None
     message.refresh_from_db()
@@ -155,7 +155,7 @@ def test_the_lookup_matches_on_content_and_skips_records_another_message_owns(
     conversation, fake_provider
 ):
     earlier = queue_message(conversation, text="OK")
-    services.message_deliver(message_id=earlier.id)  # delivered normally, handle stored
+    message_deliver(message_id=earlier.id)  # delivered normally, handle stored
     other_text = queue_message(conversation, text="Something else")
     worker_died_after_the_call(other_text, fake_provider)
     message = queue_message(conversation, text="OK")
@@ -213,7 +213,7 @@ def test_a_sending_row_within_the_timeout_is_left_to_its_worker(conversation, fa
     message = queue_message(conversation)
     worker_died_before_the_call(message)
 
-    result = services.message_send_sweep()
+    result = message_send_sweep()
 
     assert result.recovered == 0
     message.refresh_from_db()
@@ -293,7 +293,7 @@ def test_a_send_that_timed_out_after_leaving_is_looked_up_not_sent_again(
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fake_provider, "send_message", accepted_then_timed_out)
-        services.message_deliver(message_id=message.id)
+        message_deliver(message_id=message.id)
     message.refresh_from_db()
     assert message.send_state == SendState.QUEUED
     assert message.provider_call_started_at is not None  # the mark stays
@@ -338,7 +338,7 @@ def test_a_callback_with_a_handle_another_message_owns_is_ignored(
     conversation, fake_provider, emitted
 ):
     other = queue_message(conversation, text="first")
-    services.message_deliver(message_id=other.id)
+    message_deliver(message_id=other.id)
     other.refresh_from_db()
     message = queue_message(conversation, text="second")
     worker_died_after_the_call(message, fake_provider)

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from console.retry import RetryPolicy
-from messaging import services
 from messaging.models import SendState
+from messaging.services.delivery import message_deliver
+from messaging.services.status import message_status_update
 from provisioning.providers.base import ProviderError
 from tests.messaging.sends import queue_message, run_due_jobs, status
 
@@ -29,7 +30,7 @@ def test_a_provider_down_for_30_minutes_then_up_delivers_the_message_once(
     message = queue_message(conversation)
     fake_provider.down_until = message.created_at + timedelta(minutes=30)
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
     message.refresh_from_db()
     assert (message.send_state, message.status) == (SendState.QUEUED, "queued")
     message = run_due_jobs(message)
@@ -38,9 +39,7 @@ def test_a_provider_down_for_30_minutes_then_up_delivers_the_message_once(
     assert len(fake_provider.outbound) == 1  # on the handset once
     assert message.send_attempts > 5  # retried all along the outage, not given up early
     assert message.updated_at >= fake_provider.down_until
-    services.message_status_update(
-        setup=platform_setup, update=status(message.provider_handle, "delivered")
-    )
+    message_status_update(setup=platform_setup, update=status(message.provider_handle, "delivered"))
     message.refresh_from_db()
     assert message.status == "delivered"
     assert emitted.types() == ["imessage.sent", "imessage.delivered"]
@@ -52,7 +51,7 @@ def test_a_provider_down_past_the_window_fails_the_message_once_with_a_reason(
     message = queue_message(conversation)
     fake_provider.down_until = message.created_at + window() + timedelta(minutes=30)
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
     message = run_due_jobs(message)
 
     assert (message.send_state, message.status) == (SendState.FAILED, "error")
@@ -70,11 +69,11 @@ def test_the_message_stays_queued_with_no_event_while_the_provider_is_down(
     message = queue_message(conversation)
     fake_provider.down_until = message.created_at + window() * 2
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
     for _ in range(6):
         message.refresh_from_db()
         with time_machine.travel(message.next_attempt_at + timedelta(milliseconds=1), tick=False):
-            services.message_deliver(message_id=message.id)
+            message_deliver(message_id=message.id)
 
     message.refresh_from_db()
     assert (message.send_state, message.status) == (SendState.QUEUED, "queued")
@@ -89,7 +88,7 @@ def test_the_provider_s_retry_after_is_honoured(conversation, fake_provider):
     message = queue_message(conversation)
     before = timezone.now()
 
-    services.message_deliver(message_id=message.id)
+    message_deliver(message_id=message.id)
 
     message.refresh_from_db()
     assert message.next_attempt_at >= before + timedelta(seconds=45)

@@ -9,7 +9,7 @@ import pytest
 
 from provisioning.models import LineState, PhoneLine, Setup, SetupStatus
 from provisioning.providers.base import ProviderError
-from provisioning.services import setup_credentials, setup_webhook_secret
+from provisioning.services.credentials import setup_credentials, setup_webhook_secret
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,7 @@ from provisioning.providers.base import (
     ProviderError,
 )
 from provisioning.providers.fake import FakeProvider
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from provisioning.simulator import rules
 from tests.live_simulator import AGENCY, ServedSimulator, serve_simulator
 
@@ -71,7 +71,7 @@ def _simulated(served: ServedSimulator) -> Provider:
         return str(answer.json()["data"]["phoneNumber"])
 
     def media_source() -> str:
-        media_id = served.simulator._store_media("image/png", b"\x89PNG")
+        media_id = served.simulator.store_media("image/png", b"\x89PNG")
         return f"{served.url}/media/{media_id}"
 
     return Provider(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.test import override_settings
 
 from provisioning.providers import get_adapter
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 
 SENDBLUE = {
     "PROVIDER_NAME": "sendblue",

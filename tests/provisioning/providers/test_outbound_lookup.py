@@ -11,10 +11,10 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from provisioning.providers import sendblue
 from provisioning.providers.base import AccountCredentials, ProviderError
 from provisioning.providers.fake import FakeProvider
-from provisioning.providers.sendblue import SendblueAdapter
+from provisioning.providers.sendblue import bodies
+from provisioning.providers.sendblue.adapter import SendblueAdapter
 from provisioning.simulator.app import Simulator
 
 AGENCY = AccountCredentials(key_id="sim-agency", secret="sim-agency-secret")
@@ -93,7 +93,7 @@ def test_the_adapter_finds_the_line_s_messages_to_one_person_oldest_first(
 
 
 def test_the_adapter_follows_the_pages(provider: Provider, monkeypatch: Any) -> None:
-    monkeypatch.setattr(sendblue, "LOOKUP_PAGE_SIZE", 2)
+    monkeypatch.setattr(bodies, "LOOKUP_PAGE_SIZE", 2)
     handles = [provider.send(f"n{i}") for i in range(5)]
 
     records = provider.adapter.outbound_messages(

@@ -13,7 +13,7 @@ from provisioning.providers.base import (
     UnknownEvent,
     WebhookParseError,
 )
-from provisioning.providers.sendblue import parse_sendblue_webhook
+from provisioning.providers.sendblue.parsing import parse_sendblue_webhook
 
 
 def test_receive_body_becomes_an_inbound_message() -> None:

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from provisioning.providers.base import AccountCredentials, ProviderError
-from provisioning.providers.sendblue import SendblueAdapter, map_status
+from provisioning.providers.sendblue.adapter import SendblueAdapter
+from provisioning.providers.sendblue.parsing import map_status
 
 AGENCY = AccountCredentials(key_id="agency-id", secret="agency-secret")
 CHILD = AccountCredentials(key_id="child-id", secret="child-secret")

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 
 from provisioning.models import LineState, PhoneLine, ProviderEvent
-from provisioning.services import line_assign
+from provisioning.services.lines import line_assign
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret
 
 THREADS = 8

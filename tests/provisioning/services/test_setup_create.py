@@ -13,11 +13,7 @@ from django.utils import timezone
 from console.services import Actor
 from provisioning.models import LineRole, Setup, SetupStatus
 from provisioning.providers.base import ProviderError
-from provisioning.services import (
-    SETUP_INTERRUPTED,
-    setup_create,
-    setups_fail_interrupted,
-)
+from provisioning.services.setups import SETUP_INTERRUPTED, setup_create, setups_fail_interrupted
 from tests.console.factories import OrganizationFactory
 from tests.provisioning.factories import SetupFactory
 

@@ -21,7 +21,7 @@ from routing.models import (
     ReplyKind,
     RouterReply,
 )
-from routing.services import InboundRoute, inbound_route
+from routing.services.router import InboundRoute, inbound_route
 from tests.console.factories import AgentIdentityFactory
 from tests.routing.conftest import OTHER_PERSON, PERSON
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory

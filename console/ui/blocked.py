@@ -1,0 +1,110 @@
+"""Blocked messages review: list with filters, detail, and the two review decisions."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from console.errors import ApplicationError
+from console.selectors import identity_handle_list
+from console.ui.access import ConsoleRequest, console_view, user_actor
+from console.ui.forms import BlockedFilterForm
+from console.ui.pagination import paginate
+from console.ui.rendering import page_number, query_without_page, render_page
+from console.ui.services import blocked_message_allow, blocked_message_keep
+from messaging.selectors import BlockedFilters, blocked_message_get, blocked_message_list
+
+
+@require_GET
+@console_view
+def blocked_list(request: ConsoleRequest) -> HttpResponse:
+    scope = request.console.scope
+    form = BlockedFilterForm(request.GET or None, handles=identity_handle_list(scope=scope))
+    filters = BlockedFilters()
+    if form.is_valid():
+        filters = BlockedFilters(**form.cleaned_data)
+    page = paginate(blocked_message_list(scope=scope, filters=filters), page=page_number(request))
+    return render_page(
+        request,
+        "console/blocked.html",
+        {"nav": "blocked", "form": form, "page": page, "query": query_without_page(request)},
+        partial="blocked-rows",
+    )
+
+
+@require_GET
+@console_view
+def blocked_detail(request: ConsoleRequest, message_id: str) -> HttpResponse:
+    message = blocked_message_get(
+        scope=request.console.scope,
+        message_id=message_id,
+    )
+    return render_page(
+        request,
+        "console/blocked_detail.html",
+        {
+            "nav": "blocked",
+            "message": message,
+            "identity": message.identity,
+            "can_edit": request.console.can_operate_in(message.organization_id),
+        },
+        partial="review",
+    )
+
+
+def _review_response(
+    request: ConsoleRequest,
+    message_id: str,
+    *,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    if not request.htmx:
+        if error:
+            return HttpResponse(error, status=status, content_type="text/plain")
+        return redirect(reverse("console:blocked-detail", args=[message_id]))
+    message = blocked_message_get(
+        scope=request.console.scope,
+        message_id=message_id,
+    )
+    return render_page(
+        request,
+        "console/blocked_detail.html#review",
+        {
+            "message": message,
+            "identity": message.identity,
+            "can_edit": True,
+            "notice": notice,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@console_view
+def blocked_allow(request: ConsoleRequest, message_id: str) -> HttpResponse:
+    access = request.console
+    message = blocked_message_get(scope=access.scope, message_id=message_id)
+    access.require_operator(message.organization_id)
+    try:
+        summary = blocked_message_allow(message=message, actor=user_actor(request))
+    except ApplicationError as exc:
+        return _review_response(request, message_id, error=exc.message, status=409)
+    notice = f"{message.remote_number} can now reach @{message.identity.handle}: {summary}."
+    return _review_response(request, message_id, notice=notice)
+
+
+@require_POST
+@console_view
+def blocked_keep(request: ConsoleRequest, message_id: str) -> HttpResponse:
+    access = request.console
+    message = blocked_message_get(scope=access.scope, message_id=message_id)
+    access.require_operator(message.organization_id)
+    blocked_message_keep(message=message, actor=user_actor(request))
+    return _review_response(
+        request, message_id, notice="Kept blocked. The decision is in the audit log."
+    )

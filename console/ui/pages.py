@@ -1,0 +1,220 @@
+"""Read-only console pages: dashboard, setups, lines, identities, conversations,
+deliveries and the audit log."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from console.selectors import (
+    AuditFilters,
+    audit_action_list,
+    audit_entry_list,
+    identity_get_for_scope,
+    identity_handle_list,
+)
+from console.ui.access import ConsoleRequest, console_view
+from console.ui.chart import volume_chart
+from console.ui.dashboard import dashboard_get
+from console.ui.forms import (
+    AuditFilterForm,
+    ConversationFilterForm,
+    DeliveryFilterForm,
+    LineAddForm,
+    LineRoleForm,
+    SetupFilterForm,
+)
+from console.ui.pagination import paginate
+from console.ui.rendering import page_number, query_without_page, render_page
+from messaging.selectors import (
+    conversation_get_for_scope,
+    conversation_list_for_scope,
+    conversation_message_list,
+)
+from messaging.webhooks.selectors import delivery_list_for_scope
+from provisioning.selectors import (
+    pending_line_list,
+    setup_get_for_scope,
+    setup_line_list,
+    setup_list_for_scope,
+)
+from routing.selectors import identity_connection_list, identity_list_for_scope
+
+
+@require_GET
+@console_view
+def dashboard(request: ConsoleRequest) -> HttpResponse:
+    data = dashboard_get(scope=request.console.scope)
+    oldest_wait = timezone.now() - data.oldest_pending_at if data.oldest_pending_at else None
+    return render_page(
+        request,
+        "console/dashboard.html",
+        {
+            "nav": "dashboard",
+            "data": data,
+            "oldest_wait": oldest_wait,
+            "chart": volume_chart(data.days),
+        },
+        partial="dashboard-body",
+    )
+
+
+@require_GET
+@console_view
+def setup_list(request: ConsoleRequest) -> HttpResponse:
+    form = SetupFilterForm(request.GET or None)
+    status = form.cleaned_data["status"] if form.is_valid() else ""
+    page = paginate(
+        setup_list_for_scope(scope=request.console.scope, status=status), page=page_number(request)
+    )
+    return render_page(
+        request,
+        "console/setups.html",
+        {"nav": "setups", "form": form, "page": page, "query": query_without_page(request)},
+        partial="setup-rows",
+    )
+
+
+@require_GET
+@console_view
+def setup_detail(request: ConsoleRequest, setup_id: str) -> HttpResponse:
+    setup = setup_get_for_scope(scope=request.console.scope, setup_id=setup_id)
+    lines = list(setup_line_list(setup=setup))
+    return render_page(
+        request,
+        "console/setup_detail.html",
+        {
+            "nav": "setups",
+            "setup": setup,
+            "lines": lines,
+            "role_form": LineRoleForm(),
+            "add_form": LineAddForm(platform=setup.is_platform),
+            "can_edit": request.console.can_operate_in(setup.organization_id),
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_GET
+@console_view
+def pending_lines(request: ConsoleRequest) -> HttpResponse:
+    page = paginate(pending_line_list(scope=request.console.scope), page=page_number(request))
+    return render_page(
+        request,
+        "console/pending_lines.html",
+        {
+            "nav": "pending",
+            "page": page,
+            "query": query_without_page(request),
+            "now": timezone.now(),
+        },
+        partial="pending-rows",
+    )
+
+
+@require_GET
+@console_view
+def identity_list(request: ConsoleRequest) -> HttpResponse:
+    page = paginate(identity_list_for_scope(scope=request.console.scope), page=page_number(request))
+    return render_page(
+        request,
+        "console/identities.html",
+        {"nav": "identities", "page": page, "query": query_without_page(request)},
+        partial="identity-rows",
+    )
+
+
+@require_GET
+@console_view
+def identity_detail(request: ConsoleRequest, handle: str) -> HttpResponse:
+    identity = identity_get_for_scope(scope=request.console.scope, handle=handle)
+    page = paginate(identity_connection_list(identity=identity), page=page_number(request))
+    return render_page(
+        request,
+        "console/identity_detail.html",
+        {
+            "nav": "identities",
+            "identity": identity,
+            "page": page,
+            "query": query_without_page(request),
+            "can_edit": request.console.can_operate_in(identity.organization_id),
+        },
+        partial="connection-rows",
+    )
+
+
+@require_GET
+@console_view
+def conversation_list(request: ConsoleRequest) -> HttpResponse:
+    scope = request.console.scope
+    form = ConversationFilterForm(request.GET or None, handles=identity_handle_list(scope=scope))
+    valid = form.is_valid()
+    handle = form.cleaned_data["identity"] if valid else ""
+    kind = form.cleaned_data["kind"] if valid else ""
+    page = paginate(
+        conversation_list_for_scope(scope=scope, identity=handle, kind=kind),
+        page=page_number(request),
+    )
+    return render_page(
+        request,
+        "console/conversations.html",
+        {"nav": "conversations", "form": form, "page": page, "query": query_without_page(request)},
+        partial="conversation-rows",
+    )
+
+
+@require_GET
+@console_view
+def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpResponse:
+    conversation = conversation_get_for_scope(
+        scope=request.console.scope, conversation_id=conversation_id
+    )
+    page = paginate(conversation_message_list(conversation=conversation), page=page_number(request))
+    return render_page(
+        request,
+        "console/conversation_detail.html",
+        {
+            "nav": "conversations",
+            "conversation": conversation,
+            "page": page,
+            # Pages are fetched newest first; a thread reads oldest first.
+            "thread": list(reversed(page.items)),
+            "query": query_without_page(request),
+        },
+        partial="thread",
+    )
+
+
+@require_GET
+@console_view
+def delivery_list(request: ConsoleRequest) -> HttpResponse:
+    form = DeliveryFilterForm(request.GET or None)
+    status = form.cleaned_data["status"] if form.is_valid() else ""
+    page = paginate(
+        delivery_list_for_scope(scope=request.console.scope, status=status),
+        page=page_number(request),
+    )
+    return render_page(
+        request,
+        "console/deliveries.html",
+        {"nav": "deliveries", "form": form, "page": page, "query": query_without_page(request)},
+        partial="delivery-rows",
+    )
+
+
+@require_GET
+@console_view
+def audit_list(request: ConsoleRequest) -> HttpResponse:
+    scope = request.console.scope
+    form = AuditFilterForm(request.GET or None, actions=audit_action_list(scope=scope))
+    filters = AuditFilters()
+    if form.is_valid():
+        filters = AuditFilters(**form.cleaned_data)
+    page = paginate(audit_entry_list(scope=scope, filters=filters), page=page_number(request))
+    return render_page(
+        request,
+        "console/audit.html",
+        {"nav": "audit", "form": form, "page": page, "query": query_without_page(request)},
+        partial="audit-rows",
+    )

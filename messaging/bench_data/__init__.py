@@ -1,0 +1,2 @@
+"""The benchmark dataset behind `manage.py seed_load`: its generator (`dataset`) and the
+bulk writer (`loader`)."""

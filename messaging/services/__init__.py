@@ -1,0 +1,16 @@
+"""Messaging writes, one module per concern (import from the module, not from here):
+
+- `sending`: the send checks in contract order, the rolling 24-hour cap, the outbound row
+  stored `queued` and its job enqueued after commit (`message_send`, `rate_status`).
+- `delivery`: the outbound job and its retries, and the sweep for lost jobs
+  (`message_deliver`, `message_send_sweep`).
+- `send_recovery`: sends whose outcome was lost, settled from the provider's record.
+- `status`: provider status callbacks, forward only (`message_status_update`).
+- `inbound`: inbound storage and the conversation per (identity, person)
+  (`inbound_message_receive`, `conversation_attach`).
+- `reactions`: tapbacks sent, taken back and received.
+- `receipts`: read receipts and typing we send (`conversation_mark_read`, `typing_send`).
+- `common`: what they share (provider adapter, credentials, enqueue, event emit).
+
+Message text never goes to logs: log ids only.
+"""

@@ -1,0 +1,113 @@
+"""What the messaging service modules share: the provider adapter and a line's credentials,
+the after-commit enqueue, the agent-event emit, and the line a conversation sends on.
+
+The other modules call these through the module (`common.provider_adapter()`), so a test
+that replaces one here replaces it for every caller.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from console.errors import ApplicationError, Conflict
+from console.models import AgentIdentity
+from messaging.models import Conversation, DeliveryStatus
+from messaging.webhooks import events as webhook_events
+from provisioning.models import LineRole, PhoneLine
+from provisioning.providers.base import AccountCredentials, ProviderAdapter, ProviderError
+from routing.models import AssignmentStatus
+
+# --- Errors (module constants so tests can import them) -----------------------
+IMESSAGE_NOT_ENABLED = "This identity is not enabled for iMessage."
+CONVERSATION_INACTIVE = (
+    "This conversation is no longer connected. The person can reconnect by texting the "
+    "connect command to the triage number."
+)
+RECIPIENT_NOT_E164 = "This conversation is receive-only: its address is not a phone number."
+PROVIDER_UNAVAILABLE = "The messaging provider did not accept the request; try again."
+
+# Retries due within this long are scheduled on the broker; later ones by the sweep (a
+# long countdown outlives Redis' visibility timeout and is delivered twice).
+BROKER_COUNTDOWN_MAX_SECONDS = 300
+
+# Provider statuses that end a send as failed.
+FAILED_STATUSES = {DeliveryStatus.ERROR, DeliveryStatus.DECLINED}
+
+
+def provider_adapter() -> ProviderAdapter:
+    from provisioning.providers import get_adapter
+
+    return get_adapter()
+
+
+def line_credentials(line: PhoneLine) -> AccountCredentials:
+    from provisioning.services.credentials import setup_credentials
+
+    return setup_credentials(line.setup)
+
+
+def enqueue(task: Any, *args: Any, countdown: float | None = None) -> None:
+    """Hand work to Celery after commit; a broker outage is logged, the sweep catches up."""
+
+    def send() -> None:
+        task.apply_async(args=args, countdown=countdown)
+
+    transaction.on_commit(send, robust=True)
+
+
+def emit(event_type: str, *, identity: AgentIdentity, **objects: Any) -> None:
+    # Called through the module so the webhook layer can be swapped or observed in tests.
+    webhook_events.event_emit(event_type=event_type, identity=identity, **objects)
+
+
+def is_phone(address: str) -> bool:
+    return address.startswith("+")
+
+
+def conversation_line(conversation: Conversation) -> PhoneLine | None:
+    """The line we may send on now: the active assignment's pool line, or the identity's
+    dedicated line. None when the connection was released."""
+    line = conversation.line
+    if line is None or line.number is None:
+        return None
+    if line.role == LineRole.DEDICATED:
+        return line if line.identity_id == conversation.identity_id else None
+    assignment = conversation.assignment
+    if assignment is None or assignment.status != AssignmentStatus.ACTIVE:
+        return None
+    return line
+
+
+def conversation_touch(conversation_id: Any, at: datetime) -> None:
+    Conversation.objects.filter(pk=conversation_id).filter(
+        Q(last_message_at__isnull=True) | Q(last_message_at__lt=at)
+    ).update(last_message_at=at, updated_at=timezone.now())
+
+
+def active_line_or_409(conversation: Conversation) -> PhoneLine:
+    line = conversation_line(conversation)
+    if line is None or line.number is None:
+        raise Conflict(CONVERSATION_INACTIVE, code="conversation_inactive")
+    return line
+
+
+def provider_call_failed(exc: ProviderError) -> ApplicationError:
+    return ApplicationError(
+        PROVIDER_UNAVAILABLE,
+        code="provider_error",
+        status_code=502,
+        extra={"provider_message": exc.message},
+    )
+
+
+def group_refuse(conversation: Conversation) -> None:
+    """Group threads are kept for audit only: raises 409 `group_not_supported`."""
+    if conversation.is_group:
+        from messaging.groups import GROUP_NOT_SUPPORTED
+
+        raise Conflict(GROUP_NOT_SUPPORTED, code="group_not_supported")

@@ -1,0 +1,324 @@
+"""Delivery: the outbound job. It claims a due `queued` row, calls the provider once and
+records the answer (`imessage.sent`), or applies the send retry policy
+(`messaging/send_policy.py`) to a failure; the sweep republishes jobs that were lost.
+
+A send whose provider call may have happened is never sent again: its outcome is
+recovered from the provider (`messaging.services.send_recovery`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from messaging.models import DeliveryStatus, Direction, Message, SendState
+from messaging.services import common
+from messaging.services.common import BROKER_COUNTDOWN_MAX_SECONDS, FAILED_STATUSES
+from provisioning.providers.base import ProviderError, SendResult, StatusUpdate
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+
+
+def message_deliver(*, message_id: Any) -> None:
+    """The outbound job: claim the due queued row, call the provider once, record the result.
+
+    The claim and then the "call starting" mark (`provider_call_started_at`) are committed
+    before the provider is called: a row claimed but never marked never reached the
+    provider and is simply sent by a later job; a marked row may have, so a later job
+    recovers its outcome from the provider instead of sending it again
+    (`messaging.services.send_recovery`). Failures follow the send retry policy (`_send_failed`).
+    """
+    now = timezone.now()
+    claimed = Message.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        pk=message_id,
+        send_state=SendState.QUEUED,
+    ).update(
+        send_state=SendState.SENDING,
+        claimed_at=now,
+        send_attempts=F("send_attempts") + 1,
+        updated_at=now,
+    )
+    if not claimed:
+        return
+    message = Message.objects.select_related("line__setup", "identity").get(pk=message_id)
+    if message.provider_call_started_at is not None:
+        from messaging.services.send_recovery import send_outcome_recover
+
+        send_outcome_recover(message=message)
+        return
+    line = message.line
+    if line is None or line.number is None:
+        _send_failed(
+            message,
+            ProviderError("The conversation has no line to send from.", permanent=True),
+        )
+        return
+    credentials = common.line_credentials(line)
+    from provisioning.services.credentials import status_callback_url
+
+    callback = status_callback_url(line.setup, str(message.id))
+    # Committed on its own (no transaction here): past this point the provider may have it.
+    marked = Message.objects.filter(
+        pk=message.pk, send_state=SendState.SENDING, claimed_at=now
+    ).update(provider_call_started_at=timezone.now())
+    if not marked:
+        return  # the sweep took the row back after a long stall; its new job sends it
+    try:
+        result = common.provider_adapter().send_message(
+            credentials=credentials,
+            from_number=line.number,
+            to_number=message.remote_number,
+            content=message.content,
+            media_url=message.media[0]["url"] if message.media else None,
+            send_style=message.send_style,
+            status_callback=callback,
+        )
+    except ProviderError as exc:
+        _send_failed(message, exc)
+        return
+    if result.status in FAILED_STATUSES:
+        _send_failed(
+            message,
+            ProviderError("The provider refused the message.", permanent=True),
+            provider_handle=result.provider_handle,
+        )
+        return
+    _send_succeeded(message, result)
+
+
+def _send_succeeded(message: Message, result: SendResult) -> None:
+    if record_sent(
+        message,
+        update=StatusUpdate(
+            provider_handle=result.provider_handle,
+            status=_normalise_send_status(result),
+            service=result.service,
+            was_downgraded=result.was_downgraded,
+            error_code=None,
+            error_message=None,
+        ),
+        pending=Q(send_state=SendState.SENDING),
+    ):
+        logger.info("message %s accepted by the provider", message.pk)
+    else:
+        logger.warning("message %s was settled elsewhere while sending", message.pk)
+
+
+@transaction.atomic
+def record_sent(message: Message, *, update: StatusUpdate, pending: Q) -> bool:
+    """Record that the provider has the message (`sent`, or `delivered` when it says so)
+    and emit `imessage.sent` (and `imessage.delivered`), if the row is still `pending`.
+    Returns False when another path settled it first. Raises IntegrityError when the
+    handle already belongs to another message."""
+    status = (
+        DeliveryStatus.DELIVERED
+        if update.status == DeliveryStatus.DELIVERED
+        else DeliveryStatus.SENT
+    )
+    fields: dict[str, Any] = {
+        "send_state": SendState.SENT,
+        "provider_handle": update.provider_handle,
+        "status": status,
+        "error_code": None,
+        "error_message": None,
+        "error_reason": None,
+        "error_detail": None,
+        "next_attempt_at": None,
+        "provider_call_started_at": None,
+        "updated_at": timezone.now(),
+    }
+    if update.service:
+        fields["service"] = update.service
+    if update.was_downgraded is not None:
+        fields["was_downgraded"] = update.was_downgraded
+    if not Message.objects.filter(pending, pk=message.pk).update(**fields):
+        return False
+    message.refresh_from_db()
+    common.emit("imessage.sent", identity=message.identity, message=message)
+    if status == DeliveryStatus.DELIVERED:
+        common.emit("imessage.delivered", identity=message.identity, message=message)
+    return True
+
+
+@transaction.atomic
+def _send_failed(
+    message: Message, exc: ProviderError, *, provider_handle: str | None = None
+) -> None:
+    """Apply the send retry policy to a failed provider call.
+
+    Permanent refusals fail at once (`imessage.delivery_failed`). Transient failures are
+    retried with backoff while the retry window lasts, the message staying `queued`; a
+    call that may have reached the provider (`exc.ambiguous`) keeps its mark, so the
+    retry recovers its outcome instead of sending again. Past the window the message
+    fails, or ends `outcome_unknown` when the last call may have reached the provider.
+    """
+    from messaging.send_policy import send_retry_at
+
+    attempts = message.send_attempts
+    now = timezone.now()
+    retry_at = None if exc.permanent else send_retry_at(message, now=now, exc=exc)
+    if retry_at is not None:
+        fields: dict[str, Any] = {
+            "send_state": SendState.QUEUED,
+            "claimed_at": None,
+            "next_attempt_at": retry_at,
+            "error_detail": f"attempt {attempts} failed: {exc.message}"[:2000],
+            "updated_at": now,
+        }
+        if not exc.ambiguous:
+            fields["provider_call_started_at"] = None
+        Message.objects.filter(pk=message.pk, send_state=SendState.SENDING).update(**fields)
+        delay = (retry_at - now).total_seconds()
+        logger.info(
+            "message %s send attempt %s failed, retrying in %ss", message.pk, attempts, delay
+        )
+        if delay <= BROKER_COUNTDOWN_MAX_SECONDS:
+            from messaging.tasks import message_send_task
+
+            common.enqueue(message_send_task, str(message.pk), countdown=delay)
+        return
+    if exc.ambiguous:
+        from messaging.services.send_recovery import send_outcome_unknown
+
+        send_outcome_unknown(message)
+        return
+    window = settings.SEND_RETRY_WINDOW_MINUTES
+    reason = (
+        "The provider refused the message permanently."
+        if exc.permanent
+        else f"The provider could not be reached for {window} minutes ({attempts} attempts)."
+    )
+    message_fail(
+        message,
+        code=exc.error_key or (str(exc.status_code) if exc.status_code else "provider_error"),
+        error_message=exc.message,
+        reason=reason,
+        provider_handle=provider_handle,
+        from_states=[SendState.SENDING],
+    )
+
+
+def message_fail(
+    message: Message,
+    *,
+    code: str,
+    error_message: str,
+    reason: str,
+    provider_handle: str | None = None,
+    from_states: list[str],
+) -> bool:
+    fields: dict[str, Any] = {
+        "send_state": SendState.FAILED,
+        "status": DeliveryStatus.ERROR,
+        "error_code": code[:64],
+        "error_message": error_message[:2000],
+        "error_reason": reason,
+        "next_attempt_at": None,
+        "provider_call_started_at": None,
+        "updated_at": timezone.now(),
+    }
+    if provider_handle:
+        fields["provider_handle"] = provider_handle
+    updated = Message.objects.filter(pk=message.pk, send_state__in=from_states).update(**fields)
+    if not updated:
+        return False
+    message.refresh_from_db()
+    logger.warning("message %s failed: %s", message.pk, code)
+    common.emit("imessage.delivery_failed", identity=message.identity, message=message)
+    return True
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    recovered: int = 0
+    media_requeued: int = 0
+
+
+def _publish_sends(message_ids: list[Any]) -> int:
+    """Publish send jobs; stops at the first broker failure (the next sweep tries again)."""
+    from messaging.tasks import message_send_task
+
+    published = 0
+    for message_id in message_ids:
+        try:
+            message_send_task.apply_async(args=(str(message_id),))
+        except Exception:  # broker still down; the next sweep tries again
+            logger.exception("could not enqueue message %s", message_id)
+            break
+        published += 1
+    return published
+
+
+def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
+    """Recover lost outbound jobs without ever sending twice.
+
+    - `queued` rows overdue by SEND_SWEEP_GRACE_SECONDS: their job was lost (broker down
+      at commit, worker crash before the claim); publish it again. A duplicate job is
+      harmless: the claim is a conditional update.
+    - `sending` rows claimed more than SEND_STUCK_TIMEOUT_SECONDS ago lost their worker.
+      They go back to `queued` and a new job takes them: one that never reached the
+      provider call is sent; one that did (its mark is set) is recovered from the
+      provider's record, never sent again (`messaging.services.send_recovery`).
+    """
+    from messaging.tasks import inbound_media_fetch_task
+
+    now = now or timezone.now()
+    # A queued row this overdue lost its job (broker down at commit, worker crash).
+    queued_grace = timedelta(seconds=settings.SEND_SWEEP_GRACE_SECONDS)
+    # Longer than the task hard time limit: a `sending` row this old has no live worker.
+    sending_timeout = timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS)
+    result = SweepResult()
+    stuck = list(
+        Message.objects.filter(send_state=SendState.SENDING, claimed_at__lt=now - sending_timeout)
+        .order_by("claimed_at")
+        .values_list("id", "claimed_at")[:SWEEP_BATCH]
+    )
+    handed_back = [
+        message_id
+        for message_id, claimed_at in stuck
+        # Conditional on the same claim: a worker that is merely slow keeps its row.
+        if Message.objects.filter(
+            pk=message_id, send_state=SendState.SENDING, claimed_at=claimed_at
+        ).update(send_state=SendState.QUEUED, claimed_at=None, next_attempt_at=now, updated_at=now)
+    ]
+    result.recovered = _publish_sends(handed_back)
+    overdue = list(
+        Message.objects.filter(send_state=SendState.QUEUED, next_attempt_at__lte=now - queued_grace)
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:SWEEP_BATCH]
+    )
+    result.requeued = _publish_sends(overdue)
+    pending_media = list(
+        Message.objects.filter(
+            direction=Direction.INBOUND,
+            media__0__rehosted=False,
+            created_at__lt=now - queued_grace,
+            created_at__gt=now - timedelta(days=7),
+        ).values_list("id", flat=True)[:SWEEP_BATCH]
+    )
+    for message_id in pending_media:
+        try:
+            inbound_media_fetch_task.apply_async(args=(str(message_id),))
+            result.media_requeued += 1
+        except Exception:
+            logger.exception("could not enqueue media fetch for message %s", message_id)
+            break
+    return result
+
+
+def _normalise_send_status(result: SendResult) -> str:
+    if result.status == DeliveryStatus.DELIVERED:
+        return DeliveryStatus.DELIVERED
+    # Accepted by the provider: the contract's `imessage.sent` moment.
+    return DeliveryStatus.SENT

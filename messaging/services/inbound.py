@@ -1,0 +1,167 @@
+"""Inbound: a provider message stored once on its conversation, and the one conversation
+per (identity, person) that routing's assignments point at.
+
+`inbound_message_receive` runs inside the provider intake's transaction (see
+`messaging.handlers`); media re-hosting goes to Celery after commit.
+
+Message text never goes to logs: log ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from console.models import AgentIdentity
+from messaging.media import inbound_media_items
+from messaging.models import Conversation, DeliveryStatus, Direction, Message
+from messaging.services import common
+from messaging.wire import mark_without_reactions
+from provisioning.dispatch import ForeignReference
+from provisioning.models import Setup
+from provisioning.providers.base import InboundMessage
+from routing.models import Assignment, AssignmentStatus
+
+logger = logging.getLogger(__name__)
+
+
+# No caller catches its errors and carries on in the same transaction, so a SAVEPOINT
+# would only add two round trips per call (ingest ran ten of them).
+@transaction.atomic(savepoint=False)
+def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message | None:
+    """Store an inbound message on a line of `setup` once and hand it to the agent webhook
+    layer.
+
+    Routing decides the identity (None: consumed as a router command or unroutable).
+    Group messages go to `messaging.groups` (audit only, never a 1:1 conversation).
+    Blocked senders are stored `is_blocked` for audit with no event; a disabled identity
+    gets the row but no event. A re-delivered provider handle is a no-op. Raises
+    `ForeignReference` when the line or the handle belongs to another setup.
+    """
+    from provisioning.selectors import line_by_number, line_number_held_elsewhere
+    from routing.services.router import inbound_route
+
+    line = line_by_number(setup=setup, number=event.to_number)
+    if line is None:
+        if line_number_held_elsewhere(setup=setup, number=event.to_number):
+            raise ForeignReference
+        logger.warning("inbound message for an unknown line ignored")
+        return None
+    stored = (
+        Message.objects.filter(provider_handle=event.provider_handle)
+        .values_list("pk", "line__setup_id")
+        .first()
+    )
+    if stored is not None:
+        if stored[1] != setup.id:
+            raise ForeignReference
+        return None
+    if event.is_group:
+        from messaging.groups import group_message_receive
+
+        # Kept for audit only: no 1:1 conversation, no agent event, no router reply.
+        return group_message_receive(line=line, event=event)
+    route = inbound_route(line=line, sender=event.from_number, text=event.content)
+    if route is None:
+        return None
+    identity = route.identity
+    now = timezone.now()
+    conversation = conversation_get_or_create(
+        identity=identity,
+        remote_number=event.from_number,
+        defaults={
+            "assignment": route.assignment,
+            "line": route.line,
+            "last_message_at": None if route.is_blocked else now,
+        },
+    )
+    media = inbound_media_items(event.media_url)
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                organization_id=identity.organization_id,
+                identity=identity,
+                conversation=conversation,
+                assignment=route.assignment,
+                line=route.line,
+                direction=Direction.INBOUND,
+                remote_number=event.from_number,
+                content=event.content or None,
+                service=event.service or "imessage",
+                media=media,
+                status=DeliveryStatus.RECEIVED,
+                is_blocked=route.is_blocked,
+                blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
+                provider_handle=event.provider_handle,
+                created_at=now,
+            )
+    except IntegrityError:
+        # The same handle raced in through another delivery: stored once already.
+        return None
+    mark_without_reactions(message)
+    if route.is_blocked:
+        logger.info("inbound message %s stored blocked", message.id)
+        return message
+    # Keep the conversation on the line the person is using now.
+    if conversation.line_id != route.line.id or (
+        route.assignment is not None and conversation.assignment_id != route.assignment.id
+    ):
+        conversation.line = route.line
+        if route.assignment is not None:
+            conversation.assignment = route.assignment
+        conversation.save(update_fields=["line", "assignment", "updated_at"])
+    common.conversation_touch(conversation.pk, now)
+    if media:
+        from messaging.tasks import inbound_media_fetch_task
+
+        common.enqueue(inbound_media_fetch_task, str(message.id))
+    if identity.imessage_enabled:
+        common.emit("imessage.received", identity=identity, message=message)
+    logger.info("inbound message %s stored for identity %s", message.id, identity.id)
+    return message
+
+
+def conversation_get_or_create(
+    *, identity: AgentIdentity, remote_number: str, defaults: dict[str, Any] | None = None
+) -> Conversation:
+    """The one conversation per (identity, person); the unique constraint settles races."""
+    conversation, _ = Conversation.objects.get_or_create(
+        identity=identity,
+        remote_number=remote_number,
+        is_group=False,
+        defaults={"organization_id": identity.organization_id, **(defaults or {})},
+    )
+    return conversation
+
+
+def conversation_attach(assignment: Assignment) -> None:
+    """Routing hook: point the (identity, person) conversation at an activated assignment.
+
+    Called inside routing's transaction. A released assignment stays on the conversation
+    so that reads report `assignment_status: released` and sends answer 409.
+    """
+    if assignment.status != AssignmentStatus.ACTIVE:
+        Conversation.objects.filter(
+            identity_id=assignment.identity_id,
+            remote_number=assignment.remote_number,
+            assignment_id=assignment.id,
+        ).update(updated_at=timezone.now())
+        return
+    conversation = conversation_get_or_create(
+        identity=assignment.identity,
+        remote_number=assignment.remote_number,
+        defaults={
+            "assignment": assignment,
+            "line_id": assignment.pool_line_id,
+            "last_message_at": timezone.now(),
+        },
+    )
+    if conversation.assignment_id != assignment.id or conversation.line_id != (
+        assignment.pool_line_id
+    ):
+        conversation.assignment = assignment
+        conversation.line_id = assignment.pool_line_id
+        conversation.save(update_fields=["assignment", "line", "updated_at"])

@@ -1,0 +1,250 @@
+"""Sending: the checks in contract order, the rolling 24-hour cap, and the outbound row
+stored `queued` with its job enqueued after commit. The job itself is
+`messaging.services.delivery.message_deliver`.
+
+Message text never goes to logs: log ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from console.errors import ApplicationError, Conflict
+from console.models import AgentIdentity
+from messaging.media_urls import send_items
+from messaging.models import (
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Message,
+    SendState,
+)
+from messaging.services import common
+from messaging.services.common import (
+    CONVERSATION_INACTIVE,
+    IMESSAGE_NOT_ENABLED,
+    RECIPIENT_NOT_E164,
+)
+from messaging.services.inbound import conversation_attach
+from messaging.wire import mark_without_reactions
+from provisioning.models import LineRole, PhoneLine
+
+logger = logging.getLogger(__name__)
+
+NO_ACTIVE_ASSIGNMENT = (
+    "This person is not connected to the identity. Ask them to text the connect command "
+    "to the triage number, then send again."
+)
+DEDICATED_NOT_STARTED = (
+    "This person has not messaged the identity's dedicated line yet; a conversation "
+    "starts when they text it."
+)
+SEND_RATE_LIMITED = "The identity reached its rolling 24-hour send cap."
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    limit: int
+    remaining: int
+    reset_at: datetime
+    retry_after: int | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(math.ceil(self.reset_at.timestamp())),
+        }
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    message: Message
+    rate: RateInfo
+
+
+def _rate_window(identity: AgentIdentity, now: datetime) -> tuple[int, datetime | None]:
+    window = Message.objects.filter(
+        identity=identity, direction=Direction.OUTBOUND, created_at__gt=now - timedelta(hours=24)
+    )
+    # One scan of the window's index range answers both.
+    row = window.aggregate(count=Count("pk"), oldest=Min("created_at"))
+    return row["count"], row["oldest"]
+
+
+def _rate_check(identity: AgentIdentity, now: datetime) -> RateInfo:
+    """Raises the 429 `send_rate_limited` when the rolling cap is reached.
+
+    The caller holds the identity's row lock, so the count cannot change underneath.
+    """
+    cap = settings.SEND_CAP_PER_24H
+    count, oldest = _rate_window(identity, now)
+    reset_at = (oldest + timedelta(hours=24)) if oldest else now + timedelta(hours=24)
+    if count >= cap:
+        retry_after = max(1, math.ceil((reset_at - now).total_seconds()))
+        info = RateInfo(limit=cap, remaining=0, reset_at=reset_at, retry_after=retry_after)
+        raise ApplicationError(
+            SEND_RATE_LIMITED,
+            code="send_rate_limited",
+            status_code=429,
+            extra={"limit": cap, "retry_after_seconds": retry_after},
+            headers=info.headers(),
+        )
+    # This send counts against the window from now on.
+    return RateInfo(limit=cap, remaining=cap - count - 1, reset_at=reset_at)
+
+
+def _no_assignment_error(identity: AgentIdentity) -> ApplicationError:
+    from routing.selectors import triage_info
+
+    triage = triage_info(handle=identity.handle)
+    return ApplicationError(
+        NO_ACTIVE_ASSIGNMENT,
+        code="no_active_assignment",
+        status_code=404,
+        extra={
+            "connect_command": triage.connect_command if triage else f"connect @{identity.handle}",
+            "triage_number": triage.number if triage else None,
+        },
+    )
+
+
+def _dedicated_line(identity: AgentIdentity) -> PhoneLine | None:
+    return (
+        PhoneLine.objects.filter(
+            identity=identity, role=LineRole.DEDICATED, number__isnull=False, released_at=None
+        )
+        .order_by("requested_at")
+        .first()
+    )
+
+
+def _resolve_target(
+    *, identity: AgentIdentity, conversation: Conversation | None, to: str | None
+) -> tuple[Conversation, PhoneLine]:
+    """The conversation and line a send goes out on (404/409 in contract order)."""
+    if conversation is not None:
+        line = common.conversation_line(conversation)
+        if line is None:
+            raise Conflict(CONVERSATION_INACTIVE, code="conversation_inactive")
+        return conversation, line
+    assert to is not None
+    from routing.selectors import active_assignment
+
+    assignment = active_assignment(identity=identity, remote_number=to)
+    if assignment is not None:
+        conversation = (
+            Conversation.objects.select_related("assignment", "line")
+            .filter(identity=identity, remote_number=to)
+            .first()
+        )
+        # Usually the conversation already points at this assignment: one read, no attach.
+        if (
+            conversation is None
+            or conversation.assignment_id != assignment.id
+            or conversation.line_id != assignment.pool_line_id
+        ):
+            assignment.identity = identity  # same row; spares conversation_attach a read
+            conversation_attach(assignment)
+            conversation = Conversation.objects.select_related("assignment", "line").get(
+                identity=identity, remote_number=to
+            )
+        line = common.conversation_line(conversation)
+        if line is None:  # pragma: no cover - attach just pointed it at the active one
+            raise Conflict(CONVERSATION_INACTIVE, code="conversation_inactive")
+        return conversation, line
+    dedicated = _dedicated_line(identity)
+    if dedicated is None:
+        raise _no_assignment_error(identity)
+    existing = (
+        Conversation.objects.select_related("assignment", "line")
+        .filter(identity=identity, remote_number=to)
+        .first()
+    )
+    if existing is None or existing.line_id != dedicated.id:
+        raise Conflict(DEDICATED_NOT_STARTED, code="conversation_inactive")
+    return existing, dedicated
+
+
+@transaction.atomic
+def message_send(
+    *,
+    identity: AgentIdentity,
+    conversation: Conversation | None,
+    to: str | None,
+    text: str | None,
+    media_urls: list[str],
+    send_style: str | None,
+    reply_to: Message | None = None,
+) -> SendOutcome:
+    """Store an outbound message `queued` and enqueue its send after commit.
+
+    Checks in contract order: 400 imessage_not_enabled, 403 recipient_blocked,
+    404 no_active_assignment / 409 conversation_inactive, 429 send_rate_limited.
+    """
+    from routing.services.contact_rules import outbound_permission_check
+
+    if not identity.imessage_enabled:
+        raise ApplicationError(IMESSAGE_NOT_ENABLED, code="imessage_not_enabled")
+    if conversation is not None:
+        common.group_refuse(conversation)
+    remote = conversation.remote_number if conversation is not None else to
+    assert remote is not None
+    if not common.is_phone(remote):
+        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
+    outbound_permission_check(identity=identity, number=remote)
+    conversation, line = _resolve_target(identity=identity, conversation=conversation, to=to)
+    # Serialise sends per identity: the count and the insert must not interleave. NO KEY
+    # UPDATE still excludes other sends, but not the KEY SHARE lock that the deferred
+    # foreign-key check of a concurrent inbound insert takes at commit: with FOR UPDATE the
+    # two deadlocked (that intake holds the conversation row this send then updates).
+    AgentIdentity.objects.select_for_update(no_key=True).filter(pk=identity.pk).values_list(
+        "pk"
+    ).get()
+    now = timezone.now()
+    rate = _rate_check(identity, now)
+    message = Message.objects.create(
+        organization_id=identity.organization_id,
+        identity=identity,
+        conversation=conversation,
+        assignment_id=conversation.assignment_id,
+        line=line,
+        direction=Direction.OUTBOUND,
+        remote_number=conversation.remote_number,
+        content=text or None,
+        send_style=send_style,
+        media=send_items(organization_id=identity.organization_id, urls=media_urls),
+        status=DeliveryStatus.QUEUED,
+        is_read=True,
+        reply_to=reply_to,
+        send_state=SendState.QUEUED,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    mark_without_reactions(message)
+    common.conversation_touch(conversation.pk, now)
+    from messaging.tasks import message_send_task
+
+    common.enqueue(message_send_task, str(message.id))
+    logger.info("message %s queued for identity %s", message.id, identity.id)
+    return SendOutcome(message=message, rate=rate)
+
+
+def rate_status(*, identity: AgentIdentity) -> RateInfo:
+    """The identity's current window (for headers on replays or reads)."""
+    now = timezone.now()
+    cap = settings.SEND_CAP_PER_24H
+    count, oldest = _rate_window(identity, now)
+    reset_at = (oldest + timedelta(hours=24)) if oldest else now + timedelta(hours=24)
+    return RateInfo(limit=cap, remaining=max(0, cap - count), reset_at=reset_at)

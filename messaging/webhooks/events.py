@@ -1,0 +1,220 @@
+"""Agent webhook events: `event_emit` is the one internal event function messaging calls.
+
+It writes the event and one delivery row per matching subscription in the caller's
+transaction (a transactional outbox) and publishes delivery jobs only after commit. A broker
+outage never fails the caller: the periodic sweep (`delivery.delivery_sweep`) re-enqueues
+every due delivery whose job was lost.
+
+Delivery is at least once with a stable `evt_…` id per event. Ordering is not promised, not
+even per subscription: retries, replays and parallel workers can deliver a later event first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from console.models import AgentIdentity
+from console.timestamps import iso
+from messaging.models import Direction, Message, Reaction
+from messaging.webhooks import delivery
+from messaging.webhooks.catalog import EVENT_TYPES
+from messaging.webhooks.models import (
+    SubscriptionStatus,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from messaging.wire import message_wire, reaction_wire
+
+logger = logging.getLogger(__name__)
+
+CONTEXT_WINDOW_MAX_ITEMS = 100
+CONTEXT_TEXT_MAX_CHARS = 2000
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    """The one serialisation of a body; its UTF-8 bytes are signed and sent unchanged."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_id_new() -> str:
+    return f"evt_{uuid.uuid4().hex}"
+
+
+# No caller catches its errors and carries on in the same transaction, so a SAVEPOINT
+# would only add two round trips per call (ingest ran ten of them).
+@transaction.atomic(savepoint=False)
+def event_emit(
+    *,
+    event_type: str,
+    identity: AgentIdentity,
+    message: Message | None = None,
+    reaction: Reaction | None = None,
+    details: dict[str, Any] | None = None,
+) -> WebhookEvent | None:
+    """Write the event and one delivery per matching subscription in the caller's
+    transaction (the outbox); deliveries are enqueued after commit.
+
+    `data` carries `message` and `reaction` (null when not given) and, for events that
+    are about neither (typing, connections), the keys of `details` beside them. Returns
+    None when nothing is to be delivered (identity disabled, blocked message, no active
+    subscription selecting `event_type`). Raises ValueError for an unknown type or an
+    event with nothing to say.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    if message is None and reaction is None and not details:
+        raise ValueError("event_emit needs a message, a reaction or details")
+    if not identity.imessage_enabled:
+        return None
+    if message is not None and (message.is_blocked or message.is_group):
+        return None  # blocked rows and group messages are kept for audit only
+    if reaction is not None and reaction.message.is_blocked:
+        return None
+    subscriptions = [
+        sub
+        for sub in WebhookSubscription.objects.filter(
+            identity=identity, status=SubscriptionStatus.ACTIVE
+        ).order_by("created_at")
+        if event_type in sub.event_types
+    ]
+    if not subscriptions:
+        return None
+
+    now = timezone.now()
+    envelope: dict[str, Any] = {
+        "id": event_id_new(),
+        "event_type": event_type,
+        "timestamp": iso(now),
+        "data": {
+            **(details or {}),
+            "message": message_wire(message, include_blocked=False) if message else None,
+            "reaction": reaction_wire(reaction) if reaction else None,
+            "contacts": [],
+            "agent_identities": [_agent_identity_wire(identity)],
+        },
+    }
+    event = WebhookEvent.objects.create(
+        id=envelope["id"],
+        organization_id=identity.organization_id,
+        identity=identity,
+        event_type=event_type,
+        payload=envelope,
+        created_at=now,
+    )
+    plain_body = dumps(envelope)
+    contexts: dict[str, str] = {}
+    deliveries = []
+    for sub in subscriptions:
+        body = plain_body
+        texts = (sub.context_config or {}).get("texts")
+        if texts and message is not None and event_type == "imessage.received":
+            key = json.dumps(texts, sort_keys=True)
+            if key not in contexts:
+                data = {**envelope["data"], "context": _texts_context(message, texts)}
+                contexts[key] = dumps({**envelope, "data": data})
+            body = contexts[key]
+        deliveries.append(
+            WebhookDelivery(
+                organization_id=identity.organization_id,
+                event=event,
+                subscription=sub,
+                url=sub.url,
+                request_payload=body,
+                next_attempt_at=now,
+                retry_until=now + delivery.retry_window(),
+            )
+        )
+    WebhookDelivery.objects.bulk_create(deliveries)
+    delivery_ids = [d.id for d in deliveries]
+    transaction.on_commit(lambda: deliveries_fan_out(delivery_ids))
+    logger.info(
+        "webhook event %s (%s) for identity %s: %d deliveries",
+        event.id,
+        event_type,
+        identity.id,
+        len(deliveries),
+    )
+    return event
+
+
+def deliveries_fan_out(delivery_ids: Sequence[uuid.UUID]) -> None:
+    """After commit: one broker message per event, whatever the number of subscriptions.
+
+    Each publish is a broker round trip; the caller (often the provider webhook intake) pays
+    for one, and a worker publishes the per-delivery jobs. Never raises.
+    """
+    if len(delivery_ids) <= 1:
+        delivery.deliveries_publish(delivery_ids)
+        return
+    from messaging.webhooks.tasks import deliveries_enqueue
+
+    try:
+        deliveries_enqueue.apply_async(args=([str(i) for i in delivery_ids],))
+    except Exception as exc:
+        logger.warning(
+            "webhook fan-out of %d deliveries not enqueued (%s); the sweep will pick them up",
+            len(delivery_ids),
+            type(exc).__name__,
+            exc_info=True,
+        )
+
+
+def _agent_identity_wire(identity: AgentIdentity) -> dict[str, Any]:
+    return {
+        "id": str(identity.id),
+        "agent_handle": identity.handle,
+        "display_name": identity.display_name,
+    }
+
+
+def _context_item(message: Message, identity: AgentIdentity) -> dict[str, Any]:
+    text = message.content
+    truncated = text is not None and len(text) > CONTEXT_TEXT_MAX_CHARS
+    return {
+        "id": str(message.id),
+        "channel": "imessage",
+        "direction": message.direction,
+        "text": text[:CONTEXT_TEXT_MAX_CHARS] if truncated and text else text,
+        "text_truncated": truncated,
+        "created_at": iso(message.created_at),
+        "sender": (
+            message.remote_number
+            if message.direction == Direction.INBOUND
+            else f"@{identity.handle}"
+        ),
+        "status": message.status,
+        "media": {"count": len(message.media)} if message.media else None,
+    }
+
+
+def _texts_context(message: Message, config: dict[str, Any]) -> dict[str, Any]:
+    """Earlier messages of the conversation (oldest first, the trigger excluded)."""
+    earlier = (
+        Message.objects.filter(conversation_id=message.conversation_id, is_blocked=False)
+        .exclude(pk=message.pk)
+        .filter(created_at__lte=message.created_at)
+        .order_by("-created_at", "-id")
+    )
+    block: dict[str, Any] = {"scope": "conversation", "mode": config["mode"]}
+    if config["mode"] == "count":
+        limit = config["count"]
+        block["requested"] = limit
+    else:
+        limit = CONTEXT_WINDOW_MAX_ITEMS
+        block["hours"] = config["hours"]
+        earlier = earlier.filter(
+            created_at__gte=message.created_at - timedelta(hours=config["hours"])
+        )
+    rows = list(earlier[: limit + 1])
+    block["truncated"] = len(rows) > limit
+    block["items"] = [_context_item(m, message.identity) for m in reversed(rows[:limit])]
+    return {"texts": block}

@@ -1,0 +1,180 @@
+"""Recording provider events: parse, store at most once per provider key, dispatch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from provisioning import dispatch, providers
+from provisioning.models import ProviderEvent, ProviderEventStatus, Setup
+from provisioning.providers.base import ParsedWebhook, StatusUpdate, UnknownEvent, WebhookParseError
+
+logger = logging.getLogger(__name__)
+
+
+# --- provider events ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    provider_event: ProviderEvent
+    duplicate: bool
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+# Provider bodies are flat; deeper nesting is hostile and would overflow the JSON encoder.
+MAX_BODY_DEPTH = 32
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _clean(node: Any, depth: int = 0) -> Any:
+    """Drop NUL characters (PostgreSQL text and jsonb cannot hold them) and refuse bodies
+    nested deeper than MAX_BODY_DEPTH, so whatever parses can also be stored."""
+    if depth > MAX_BODY_DEPTH:
+        raise ValueError("body is nested too deeply")
+    if isinstance(node, str):
+        return node.replace("\x00", "")
+    if isinstance(node, dict):
+        return {str(k).replace("\x00", ""): _clean(v, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_clean(v, depth + 1) for v in node]
+    return node
+
+
+def _load_body(raw_body: bytes) -> Any:
+    """Parse a webhook body; raises ValueError (or UnicodeDecodeError) when malformed."""
+    try:
+        body = json.loads(raw_body, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise ValueError("body is nested too deeply") from exc
+    return _clean(body)
+
+
+def _record(
+    *, setup: Setup, event_key: str, event_type: str, payload: Any, status: str, error: str = ""
+) -> tuple[ProviderEvent, bool]:
+    try:
+        with transaction.atomic():
+            event = ProviderEvent.objects.create(
+                setup=setup,
+                event_key=event_key[:255],
+                event_type=event_type[:64],
+                payload=payload,
+                status=status,
+                error=error,
+            )
+            return event, True
+    except IntegrityError:
+        return ProviderEvent.objects.get(setup=setup, event_key=event_key[:255]), False
+
+
+def provider_event_receive(
+    *,
+    setup: Setup,
+    event_type_hint: str | None,
+    raw_body: bytes,
+    message_ref: str | None = None,
+) -> IntakeResult:
+    """Record one authenticated provider delivery and dispatch it (at most once per key).
+
+    Malformed or unparseable bodies are recorded as `failed` and not dispatched; unknown
+    types are recorded as `ignored`. An event that names a line or message of another
+    setup (a handler raised `ForeignReference`) is rolled back entirely and recorded as
+    `rejected_foreign`. Any other handler exception propagates and rolls back the whole
+    delivery, so the provider's re-delivery can succeed later. `message_ref` comes from a
+    message's own status callback URL: the status update carries it, under a key of its
+    own (the same status also reaches the setup's `outbound` webhook).
+    """
+    hint = event_type_hint or None
+    try:
+        body = _load_body(raw_body)
+    except (ValueError, UnicodeDecodeError):
+        with transaction.atomic():
+            event, created = _record(
+                setup=setup,
+                event_key=f"malformed:{_digest(raw_body)}",
+                event_type=hint or "malformed",
+                payload={"unparsed_sha256": _digest(raw_body), "size": len(raw_body)},
+                status=ProviderEventStatus.FAILED,
+                error="Body is not valid JSON.",
+            )
+        logger.warning("setup %s: malformed provider webhook recorded as %s", setup.id, event.id)
+        return IntakeResult(event, duplicate=not created)
+    try:
+        parsed: ParsedWebhook = providers.get_adapter().parse_webhook(
+            event_type_hint=hint, body=body
+        )
+    except WebhookParseError as exc:
+        with transaction.atomic():
+            event, created = _record(
+                setup=setup,
+                event_key=f"unparseable:{_digest(raw_body)}",
+                event_type=hint or "unknown",
+                # The payload column is a non-null JSON object; keep bare values inside one.
+                payload=body if isinstance(body, dict) else {"body": body},
+                status=ProviderEventStatus.FAILED,
+                error=str(exc)[:500],
+            )
+        logger.warning("setup %s: unparseable provider webhook %s", setup.id, event.id)
+        return IntakeResult(event, duplicate=not created)
+    if message_ref is not None and isinstance(parsed.event, StatusUpdate):
+        parsed = replace(
+            parsed,
+            event_key=f"callback:{message_ref[:64]}:{parsed.event_key}",
+            event=replace(parsed.event, message_ref=message_ref[:64]),
+        )
+    try:
+        return _record_and_dispatch(setup=setup, parsed=parsed, body=body)
+    except dispatch.ForeignReference:
+        # The transaction above rolled back whatever the handlers had done (rows, audit
+        # entries, on_commit jobs); only the rejection itself is kept.
+        with transaction.atomic():
+            event, created = _record(
+                setup=setup,
+                event_key=parsed.event_key,
+                event_type=parsed.event_type,
+                payload=body,
+                status=ProviderEventStatus.REJECTED_FOREIGN,
+                error="The event names a line or message that belongs to another setup.",
+            )
+            if created:
+                event.processed_at = timezone.now()
+                event.save(update_fields=["processed_at"])
+        logger.warning("setup %s: provider event %s rejected as foreign", setup.id, event.id)
+        return IntakeResult(event, duplicate=not created)
+
+
+@transaction.atomic
+def _record_and_dispatch(*, setup: Setup, parsed: ParsedWebhook, body: Any) -> IntakeResult:
+    event, created = _record(
+        setup=setup,
+        event_key=parsed.event_key,
+        event_type=parsed.event_type,
+        payload=body,
+        status=ProviderEventStatus.RECEIVED,
+    )
+    if not created:
+        logger.info("setup %s: duplicate provider event %s", setup.id, event.id)
+        return IntakeResult(event, duplicate=True)
+    handled = 0
+    if not isinstance(parsed.event, UnknownEvent):
+        handled = dispatch.dispatch(setup=setup, event=parsed.event, provider_event=event)
+    event.status = ProviderEventStatus.PROCESSED if handled else ProviderEventStatus.IGNORED
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "processed_at"])
+    logger.info(
+        "setup %s: provider event %s (%s) %s", setup.id, event.id, event.event_type, event.status
+    )
+    return IntakeResult(event, duplicate=False)

@@ -1,0 +1,39 @@
+"""Assignments: releasing a connection (by the person, the agent or a staff member)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from console.services import Actor, audit_record
+from routing import hooks
+from routing.models import Assignment, AssignmentStatus
+
+
+@transaction.atomic
+def assignment_release(*, assignment: Assignment, actor: Actor, reason: str) -> bool:
+    """Release an active connection for `reason` (a `ReleaseReason`); returns False when
+    it was no longer active.
+
+    The conditional update makes concurrent releases harmless: exactly one wins.
+    """
+    now = timezone.now()
+    changed = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.ACTIVE).update(
+        status=AssignmentStatus.RELEASED, released_at=now, updated_at=now, release_reason=reason
+    )
+    if not changed:
+        return False
+    assignment.status = AssignmentStatus.RELEASED
+    assignment.released_at = now
+    assignment.updated_at = now
+    assignment.release_reason = reason
+    hooks.assignment_changed(assignment)
+    audit_record(
+        organization=assignment.organization,
+        actor=actor,
+        action="assignment.release",
+        obj=assignment,
+        before={"status": "active"},
+        after={"status": "released", "reason": reason},
+    )
+    return True

@@ -1,0 +1,72 @@
+"""The identity services: one `identity_update` applies a whole PATCH, its refusals
+written before anything changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.errors import Forbidden, ValidationFailed
+from console.identities import identity_update
+from console.models import AgentIdentity, AuditEntry
+from console.services import Actor
+from provisioning.models import PhoneLine
+
+ACTOR = Actor.system()
+
+
+def test_display_name_none_falls_back_to_the_handle(identity: AgentIdentity) -> None:
+    identity_update(
+        identity=identity, actor=ACTOR, changes={"display_name": None}, filter_modes_allowed=False
+    )
+
+    identity.refresh_from_db()
+    assert identity.display_name == identity.handle
+
+
+def test_filter_modes_need_permission_and_nothing_is_written_without_it(
+    identity: AgentIdentity,
+) -> None:
+    before = identity.display_name
+    with pytest.raises(Forbidden):
+        identity_update(
+            identity=identity,
+            actor=ACTOR,
+            changes={"display_name": "Renamed", "imessage_filter_mode": "whitelist"},
+            filter_modes_allowed=False,
+        )
+
+    identity.refresh_from_db()
+    assert (identity.display_name, identity.inbound_filter_mode) == (before, "blacklist")
+    assert not AuditEntry.objects.filter(action__startswith="identity.").exists()
+
+
+def test_a_shared_mode_sets_both_directions(identity: AgentIdentity) -> None:
+    identity_update(
+        identity=identity,
+        actor=ACTOR,
+        changes={"phone_filter_mode": "whitelist"},
+        filter_modes_allowed=True,
+    )
+
+    identity.refresh_from_db()
+    assert (identity.inbound_filter_mode, identity.outbound_filter_mode) == (
+        "whitelist",
+        "whitelist",
+    )
+
+
+def test_a_claim_without_an_idempotency_key_is_refused_before_any_line_exists(
+    identity: AgentIdentity,
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        identity_update(
+            identity=identity,
+            actor=ACTOR,
+            changes={"claim_imessage_number": True},
+            filter_modes_allowed=True,
+        )
+
+    assert refused.value.extra == {
+        "fields": {"Idempotency-Key": ["Required with claim_imessage_number."]}
+    }
+    assert not PhoneLine.objects.exists()
