@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from console.errors import ApplicationError, Conflict, ValidationFailed
+from console.errors import Conflict, InProgress, ValidationFailed
 from console.models import IdempotencyRecord, Organization
 
 IDEMPOTENCY_KEY_REUSED = "This Idempotency-Key was already used with a different request body."
@@ -79,12 +79,7 @@ def run_idempotent(
             if existing.request_fingerprint != digest:
                 raise Conflict(IDEMPOTENCY_KEY_REUSED, code="idempotency_key_reused")
             if existing.response_status is None:
-                raise ApplicationError(
-                    "A request with this Idempotency-Key is still in progress.",
-                    code="idempotency_in_progress",
-                    status_code=409,
-                    headers={"Retry-After": "1"},
-                )
+                raise InProgress("A request with this Idempotency-Key is still in progress.")
             return IdempotentResponse(
                 status=existing.response_status,
                 body=existing.response_body,

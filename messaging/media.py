@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from console.errors import ApplicationError
+from console.errors import TooLarge, ValidationFailed
 from console.http import http_client
 from console.models import Organization
 from messaging import media_urls
@@ -47,12 +47,11 @@ class MediaFetchError(Exception):
         self.permanent = permanent
 
 
-def media_too_large() -> ApplicationError:
+def media_too_large() -> TooLarge:
     limit = settings.MEDIA_MAX_BYTES
-    return ApplicationError(
+    return TooLarge(
         MEDIA_TOO_LARGE.format(limit=limit),
         code="media_too_large",
-        status_code=413,
         extra={"limit_bytes": limit},
     )
 
@@ -128,7 +127,7 @@ def media_upload_store(*, organization: Organization, upload: UploadedFile[bytes
     if upload.size is None or upload.size > settings.MEDIA_MAX_BYTES:
         raise media_too_large()
     if upload.file is None:
-        raise ApplicationError("The upload has no content.", code="validation_error")
+        raise ValidationFailed("The upload has no content.")
     return _store(
         organization_id=organization.id,
         stream=upload.file,

@@ -33,7 +33,6 @@ HANDLE_RULES = "Handles are 3-63 characters of lowercase letters, digits and hyp
 
 
 class UnsupportedFeature(ApplicationError):
-    status_code = 400
     code = "unsupported_feature"
 
 

@@ -23,7 +23,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 
-from console.errors import NotFound
+from console.errors import ApplicationError, NotFound, ProviderFailed, Unavailable
 from console.models import Membership, MembershipRole, Organization
 from console.scope import Scope
 from console.services import Actor
@@ -129,6 +129,16 @@ def login_redirect(request: HttpRequest) -> HttpResponse:
         redirected["HX-Redirect"] = response["Location"]
         return redirected
     return response
+
+
+def refusal_status(exc: ApplicationError) -> int:
+    """The console's status for a refused action: the provider's fault shows as 502 (failed)
+    or 503 (not yet possible); anything else is 422, a refusal the operator can act on."""
+    if isinstance(exc, ProviderFailed):
+        return 502
+    if isinstance(exc, Unavailable):
+        return 503
+    return 422
 
 
 def console_view(view: F) -> F:

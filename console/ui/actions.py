@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from console.errors import ApplicationError
-from console.ui.access import ConsoleRequest, console_view, user_actor
+from console.ui.access import ConsoleRequest, console_view, refusal_status, user_actor
 from console.ui.forms import LineAddForm, LineRoleForm
 from console.ui.pagination import paginate
 from console.ui.rendering import render_page
@@ -81,7 +81,7 @@ def setup_line_add_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
                 else "Line requested; the provider is placing it."
             )
         except ApplicationError as exc:
-            error, status = exc.message, 422 if exc.status_code < 500 else exc.status_code
+            error, status = exc.message, refusal_status(exc)
     else:
         error, status = "Choose a role for the new line.", 422
     if not request.htmx:

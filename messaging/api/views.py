@@ -15,17 +15,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.api.authentication import caller_key
+from console.api.exceptions import rate_limit_headers
 from console.api.params import parse_bool, parse_date_range, parse_limit_offset, parse_uuid
 from console.api.parsers import JsonParser
 from console.api.permissions import HasApiKey
 from console.errors import ValidationFailed
 from console.http import declared_content_length
 from console.idempotency import IdempotentResponse, run_idempotent
-from console.models import AgentIdentity
-from console.selectors import acting_identity_for_key
 from messaging import media, media_urls, selectors
 from messaging.api import serializers as s
-from messaging.models import Conversation, Message
 from messaging.services import reactions, receipts, sending
 from messaging.wire import (
     conversation_summary_wire,
@@ -51,6 +49,10 @@ THREAD_PARAMS = [
     AGENT_IDENTITY_PARAM,
 ]
 ERRORS = {400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
+
+
+def _rate_headers(rate: sending.RateInfo) -> dict[str, str]:
+    return rate_limit_headers(limit=rate.limit, remaining=rate.remaining, reset_at=rate.reset_at)
 
 
 def _data(serializer_class: type[Any], request: Request) -> dict[str, Any]:
@@ -162,45 +164,28 @@ class MessageListSendApi(APIView):
         key = caller_key(request)
         agent_identity_id = parse_uuid(request.query_params, "agent_identity_id")
         data = _data(s.MessageSendInputSerializer, request)
-        conversation: Conversation | None = None
-        reply_to: Message | None = None
-        if data.get("conversation_id"):
-            conversation = selectors.conversation_get(
-                key=key,
-                conversation_id=data["conversation_id"],
-                agent_identity_id=agent_identity_id,
-            )
-            identity: AgentIdentity = conversation.identity
-            if data.get("reply_to_message_id"):
-                reply_to = selectors.message_get(key=key, message_id=data["reply_to_message_id"])
-                if reply_to.conversation_id != conversation.id:
-                    raise ValidationFailed(
-                        "reply_to_message_id must be a message of this conversation.",
-                        extra={"fields": {"reply_to_message_id": ["not in conversation"]}},
-                    )
-        else:
-            acting = acting_identity_for_key(key=key, agent_identity_id=agent_identity_id)
-            if acting is None:
-                raise ValidationFailed(
-                    "agent_identity_id is required when an admin key sends by `to`.",
-                    extra={"fields": {"agent_identity_id": ["required"]}},
-                )
-            identity = acting
+        target = sending.send_target_resolve(
+            key=key,
+            agent_identity_id=agent_identity_id,
+            conversation_id=data.get("conversation_id"),
+            reply_to_message_id=data.get("reply_to_message_id"),
+        )
+        identity = target.identity
 
         def work() -> IdempotentResponse:
             outcome = sending.message_send(
                 identity=identity,
-                conversation=conversation,
+                conversation=target.conversation,
                 to=data.get("to"),
                 text=data.get("text"),
                 media_urls=data.get("media_urls") or [],
                 send_style=data.get("send_style"),
-                reply_to=reply_to,
+                reply_to=target.reply_to,
             )
             return IdempotentResponse(
                 status=status.HTTP_201_CREATED,
                 body={"message": message_wire(outcome.message)},
-                headers=outcome.rate.headers(),
+                headers=_rate_headers(outcome.rate),
             )
 
         result = run_idempotent(
@@ -213,7 +198,7 @@ class MessageListSendApi(APIView):
         )
         headers = dict(result.headers)
         if result.replayed:
-            headers.update(sending.rate_status(identity=identity).headers())
+            headers.update(_rate_headers(sending.rate_status(identity=identity)))
             headers["Idempotency-Replayed"] = "true"
         return Response(result.body, status=result.status, headers=headers)
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from console.errors import ApplicationError, Conflict
+from console.errors import Conflict, ProviderFailed
 from console.models import AgentIdentity
 from messaging.models import Conversation, DeliveryStatus
 from messaging.webhooks import events as webhook_events
@@ -96,11 +96,9 @@ def active_line_or_409(conversation: Conversation) -> PhoneLine:
     return line
 
 
-def provider_call_failed(exc: ProviderError) -> ApplicationError:
-    return ApplicationError(
+def provider_call_failed(exc: ProviderError) -> ProviderFailed:
+    return ProviderFailed(
         PROVIDER_UNAVAILABLE,
-        code="provider_error",
-        status_code=502,
         extra={"provider_message": exc.message},
     )
 

@@ -13,7 +13,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.errors import ApplicationError, Conflict, Forbidden
+from console.errors import ApplicationError, Conflict, Forbidden, Unprocessable
 from messaging.models import Direction, Message, Reaction, ReactionType
 from messaging.services import common
 from messaging.services.common import IMESSAGE_NOT_ENABLED, RECIPIENT_NOT_E164
@@ -66,7 +66,7 @@ def reaction_send(*, message: Message, reaction: str, part_index: int) -> Reacti
     if not message.provider_handle:
         raise Conflict(MESSAGE_NOT_SENT, code="message_not_sent")
     if not common.is_phone(message.remote_number):
-        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
+        raise Unprocessable(RECIPIENT_NOT_E164, code="recipient_not_e164")
     outbound_permission_check(identity=identity, number=message.remote_number)
     line = common.active_line_or_409(message.conversation)
     try:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from console.errors import ApplicationError
+from console.errors import Unprocessable
 from messaging.models import Conversation, Direction, Message
 from messaging.services import common
 from messaging.services.common import RECIPIENT_NOT_E164
@@ -29,7 +29,7 @@ def conversation_mark_read(*, conversation: Conversation) -> MarkReadResult:
     conversation's visible inbound rows read."""
     common.group_refuse(conversation)
     if not common.is_phone(conversation.remote_number):
-        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
+        raise Unprocessable(RECIPIENT_NOT_E164, code="recipient_not_e164")
     line = common.conversation_line(conversation)
     if line is not None and line.number is not None:
         try:
@@ -52,7 +52,7 @@ def conversation_mark_read(*, conversation: Conversation) -> MarkReadResult:
 def typing_send(*, conversation: Conversation) -> None:
     common.group_refuse(conversation)
     if not common.is_phone(conversation.remote_number):
-        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
+        raise Unprocessable(RECIPIENT_NOT_E164, code="recipient_not_e164")
     line = common.active_line_or_409(conversation)
     try:
         common.provider_adapter().send_typing(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,8 +18,17 @@ from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from console.errors import ApplicationError, Conflict
-from console.models import AgentIdentity
+from console.errors import (
+    ApplicationError,
+    Conflict,
+    NotFound,
+    RateLimited,
+    Unprocessable,
+    ValidationFailed,
+)
+from console.models import AgentIdentity, ApiKey
+from console.selectors import acting_identity_for_key
+from messaging import selectors
 from messaging.media_urls import send_items
 from messaging.models import (
     Conversation,
@@ -55,17 +65,6 @@ class RateInfo:
     limit: int
     remaining: int
     reset_at: datetime
-    retry_after: int | None = None
-
-    def headers(self) -> dict[str, str]:
-        headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(math.ceil(self.reset_at.timestamp())),
-        }
-        if self.retry_after is not None:
-            headers["Retry-After"] = str(self.retry_after)
-        return headers
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def _rate_window(identity: AgentIdentity, now: datetime) -> tuple[int, datetime 
 
 
 def _rate_check(identity: AgentIdentity, now: datetime) -> RateInfo:
-    """Raises the 429 `send_rate_limited` when the rolling cap is reached.
+    """Raises `RateLimited` (`send_rate_limited`) when the rolling cap is reached.
 
     The caller holds the identity's row lock, so the count cannot change underneath.
     """
@@ -93,26 +92,26 @@ def _rate_check(identity: AgentIdentity, now: datetime) -> RateInfo:
     reset_at = (oldest + timedelta(hours=24)) if oldest else now + timedelta(hours=24)
     if count >= cap:
         retry_after = max(1, math.ceil((reset_at - now).total_seconds()))
-        info = RateInfo(limit=cap, remaining=0, reset_at=reset_at, retry_after=retry_after)
-        raise ApplicationError(
+        raise RateLimited(
             SEND_RATE_LIMITED,
             code="send_rate_limited",
-            status_code=429,
+            limit=cap,
+            remaining=0,
+            reset_at=reset_at,
+            retry_after=retry_after,
             extra={"limit": cap, "retry_after_seconds": retry_after},
-            headers=info.headers(),
         )
     # This send counts against the window from now on.
     return RateInfo(limit=cap, remaining=cap - count - 1, reset_at=reset_at)
 
 
-def _no_assignment_error(identity: AgentIdentity) -> ApplicationError:
+def _no_assignment_error(identity: AgentIdentity) -> NotFound:
     from routing.selectors import triage_info
 
     triage = triage_info(handle=identity.handle)
-    return ApplicationError(
+    return NotFound(
         NO_ACTIVE_ASSIGNMENT,
         code="no_active_assignment",
-        status_code=404,
         extra={
             "connect_command": triage.connect_command if triage else f"connect @{identity.handle}",
             "triage_number": triage.number if triage else None,
@@ -177,6 +176,52 @@ def _resolve_target(
     return existing, dedicated
 
 
+@dataclass(frozen=True)
+class SendTarget:
+    """Who sends, and into which conversation (None: a new one by `to`), replying to what."""
+
+    identity: AgentIdentity
+    conversation: Conversation | None
+    reply_to: Message | None
+
+
+def send_target_resolve(
+    *,
+    key: ApiKey,
+    agent_identity_id: uuid.UUID | None,
+    conversation_id: uuid.UUID | None,
+    reply_to_message_id: uuid.UUID | None,
+) -> SendTarget:
+    """The acting identity and conversation of a send by `key`, checked before anything else.
+
+    By conversation: the conversation must be visible to the key (`NotFound`), and a reply
+    must quote a message of that conversation. By `to`: an admin key must name the identity
+    it acts for. Both refusals are `ValidationFailed` naming the field.
+    """
+    if conversation_id:
+        conversation = selectors.conversation_get(
+            key=key, conversation_id=conversation_id, agent_identity_id=agent_identity_id
+        )
+        reply_to: Message | None = None
+        if reply_to_message_id:
+            reply_to = selectors.message_get(key=key, message_id=reply_to_message_id)
+            if reply_to.conversation_id != conversation.id:
+                raise ValidationFailed(
+                    "reply_to_message_id must be a message of this conversation.",
+                    extra={"fields": {"reply_to_message_id": ["not in conversation"]}},
+                )
+        return SendTarget(
+            identity=conversation.identity, conversation=conversation, reply_to=reply_to
+        )
+    acting = acting_identity_for_key(key=key, agent_identity_id=agent_identity_id)
+    if acting is None:
+        raise ValidationFailed(
+            "agent_identity_id is required when an admin key sends by `to`.",
+            extra={"fields": {"agent_identity_id": ["required"]}},
+        )
+    return SendTarget(identity=acting, conversation=None, reply_to=None)
+
+
 @transaction.atomic
 def message_send(
     *,
@@ -202,7 +247,7 @@ def message_send(
     remote = conversation.remote_number if conversation is not None else to
     assert remote is not None
     if not common.is_phone(remote):
-        raise ApplicationError(RECIPIENT_NOT_E164, code="recipient_not_e164", status_code=422)
+        raise Unprocessable(RECIPIENT_NOT_E164, code="recipient_not_e164")
     outbound_permission_check(identity=identity, number=remote)
     conversation, line = _resolve_target(identity=identity, conversation=conversation, to=to)
     # Serialise sends per identity: the count and the insert must not interleave. NO KEY

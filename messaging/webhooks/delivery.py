@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from console.crypto import decrypt
-from console.errors import ApplicationError, Conflict
+from console.errors import Conflict, Unprocessable
 from console.retry import RetryPolicy
 from console.services import Actor, audit_record
 from messaging.media_urls import refresh_signed_urls
@@ -270,7 +270,7 @@ def delivery_replay(*, delivery: WebhookDelivery, actor: Actor) -> WebhookDelive
     assert sub is not None
     identity = delivery.event.identity
     if not identity.imessage_enabled:
-        raise ApplicationError(ERR_IDENTITY_DISABLED, code="not_replayable", status_code=422)
+        raise Unprocessable(ERR_IDENTITY_DISABLED, code="not_replayable")
     now = timezone.now()
     replay = WebhookDelivery.objects.create(
         organization_id=delivery.organization_id,

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
-from console.errors import ApplicationError, Conflict, NotFound
+from console.errors import ApplicationError, Conflict, NotFound, QuotaExceeded, Unavailable
 from console.idempotency import IDEMPOTENCY_KEY_REUSED
 from console.identities import HandleUnavailable, identity_create
 from console.models import AgentIdentity, Organization
@@ -51,13 +51,11 @@ NO_DEFAULT_SETUP = (
 )
 
 
-class InventoryPending(ApplicationError):
-    status_code = 503
+class InventoryPending(Unavailable):
     code = "dedicated_imessage_number_inventory_pending"
 
 
-class NumberQuotaExceeded(ApplicationError):
-    status_code = 402
+class NumberQuotaExceeded(QuotaExceeded):
     code = "dedicated_imessage_number_quota_exceeded"
 
 
@@ -69,7 +67,7 @@ def _pending(line: PhoneLine) -> InventoryPending:
             "retry_after_seconds": DEDICATED_RETRY_AFTER_SECONDS,
             "line_request_id": line.provider_request_id or None,
         },
-        headers={"Retry-After": str(DEDICATED_RETRY_AFTER_SECONDS)},
+        retry_after=DEDICATED_RETRY_AFTER_SECONDS,
     )
 
 

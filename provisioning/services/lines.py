@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.errors import ApplicationError, Conflict, ValidationFailed
+from console.errors import Conflict, InProgress, ProviderFailed, ValidationFailed
 from console.idempotency import IDEMPOTENCY_KEY_REUSED
 from console.phone import to_e164
 from console.services import Actor, audit_record
@@ -38,11 +38,8 @@ class SetupNotActive(Conflict):
     code = "setup_not_active"
 
 
-class LineOrderInProgress(ApplicationError):
+class LineOrderInProgress(InProgress):
     """An add-line with this Idempotency-Key is still talking to the provider."""
-
-    status_code = 409
-    code = "idempotency_in_progress"
 
 
 def setup_check_accepts_lines(setup: Setup) -> None:
@@ -84,12 +81,10 @@ def line_order(line: PhoneLine) -> PhoneLine:
     return line
 
 
-def line_order_failed(exc: ProviderError) -> ApplicationError:
-    """The 502 `provider_error` an API caller gets when the provider failed an order."""
-    return ApplicationError(
+def line_order_failed(exc: ProviderError) -> ProviderFailed:
+    """The `provider_error` an API caller gets when the provider failed an order."""
+    return ProviderFailed(
         f"{LINE_ORDER_FAILED} ({exc.message}).",
-        code="provider_error",
-        status_code=502,
         extra={"provider_status": exc.status_code, "provider_error_key": exc.error_key},
     )
 
@@ -116,10 +111,7 @@ def _reserve(*, setup: Setup, role: str, idempotency_key: str | None) -> tuple[P
         raise Conflict(IDEMPOTENCY_KEY_REUSED, code="idempotency_key_reused")
     ordering = existing.state == LineState.PENDING and not existing.provider_request_id
     if ordering and existing.requested_at > timezone.now() - LINE_ORDER_TIMEOUT:
-        raise LineOrderInProgress(
-            "An add-line with this Idempotency-Key is still in progress.",
-            headers={"Retry-After": "1"},
-        )
+        raise LineOrderInProgress("An add-line with this Idempotency-Key is still in progress.")
     return existing, False
 
 

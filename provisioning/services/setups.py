@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console.crypto import encrypt
-from console.errors import ApplicationError, Conflict, ValidationFailed
+from console.errors import Conflict, InProgress, ProviderFailed, ValidationFailed
 from console.idempotency import IDEMPOTENCY_KEY_REUSED
 from console.models import Organization
 from console.phone import to_e164
@@ -36,11 +36,8 @@ PROVIDER_REFUSED = "The iMessage provider refused to create the subaccount"
 PROVIDER_UNAVAILABLE = "The iMessage provider was unavailable while creating the subaccount"
 
 
-class ProviderRefused(ApplicationError):
+class ProviderRefused(ProviderFailed):
     """The provider answered 4xx: our request or our agency account is wrong."""
-
-    status_code = 502
-    code = "provider_error"
 
 
 # --- setups ------------------------------------------------------------------
@@ -53,11 +50,8 @@ SETUP_INTERRUPTED = (
 )
 
 
-class SetupCreateInProgress(ApplicationError):
+class SetupCreateInProgress(InProgress):
     """A create with this Idempotency-Key is still talking to the provider."""
-
-    status_code = 409
-    code = "idempotency_in_progress"
 
 
 def _primary_email(setup: Setup) -> str:
@@ -118,8 +112,7 @@ def _setup_start(
     if _creating(existing):
         if existing.created_at > timezone.now() - SETUP_CREATE_TIMEOUT:
             raise SetupCreateInProgress(
-                "A setup create with this Idempotency-Key is still in progress.",
-                headers={"Retry-After": "1"},
+                "A setup create with this Idempotency-Key is still in progress."
             )
         _fail(existing, SETUP_INTERRUPTED)
     return existing, False

@@ -10,15 +10,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from console.errors import ApplicationError, Conflict, ValidationFailed
+from console.errors import Conflict, Forbidden, ValidationFailed
 from console.models import AgentIdentity
 from console.services import Actor, audit_record
 from routing.models import ContactRule, RuleAction, RuleDirection, RuleStatus
 from routing.selectors import contact_decision
 
 
-class RecipientBlocked(ApplicationError):
-    status_code = 403
+class RecipientBlocked(Forbidden):
     code = "recipient_blocked"
 
 

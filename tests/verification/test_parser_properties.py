@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from console.api.exceptions import error_status
 from console.errors import ValidationFailed
 from console.phone import is_e164, normalize_e164, to_e164
 from provisioning.providers.base import (
@@ -104,7 +105,7 @@ def test_e164_normalisation_answers_or_raises_validation_failed(value: str) -> N
     try:
         number = normalize_e164(value)
     except ValidationFailed as exc:
-        assert exc.status_code == 400
+        assert error_status(exc) == 400
         assert exc.code == "validation_error"
         return
     assert number.startswith("+")

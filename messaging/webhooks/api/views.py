@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from console.api.authentication import caller_key
 from console.api.params import parse_bool, parse_clamped_int, parse_uuid
 from console.api.permissions import HasApiKey, IsAdminKey
-from console.errors import ApplicationError, Conflict, ValidationFailed
+from console.errors import Conflict, Unprocessable, ValidationFailed
 from console.models import AgentIdentity, ApiKey
 from console.selectors import identity_get_by_id_for_key, identity_get_for_key
 from console.services import Actor
@@ -89,9 +89,7 @@ class SubscriptionListCreateApi(APIView):
         params = request.query_params
         owners = [name for name in OWNER_FILTERS if params.get(name)]
         if len(owners) > 1:
-            raise ApplicationError(
-                ERR_TOO_MANY_OWNERS, code="too_many_owner_filters", status_code=422
-            )
+            raise Unprocessable(ERR_TOO_MANY_OWNERS, code="too_many_owner_filters")
         rows = selectors.subscription_list(
             key=caller_key(request),
             agent_identity_id=parse_uuid(params, "agent_identity_id"),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from console.api.exceptions import error_status
 from console.errors import ApplicationError
 from console.models import AgentIdentity
 from routing.selectors import RuleDecision, contact_decision
@@ -83,7 +84,7 @@ def test_outbound_check_raises_recipient_blocked_with_the_contract_fields(
     with pytest.raises(ApplicationError) as caught:
         outbound_permission_check(identity=identity, number=NUMBER)
 
-    assert caught.value.status_code == 403
+    assert error_status(caught.value) == 403
     detail = caught.value.as_detail()
     assert detail["error"] == "recipient_blocked"
     assert (detail["matched_rule_id"], detail["address"]) == (str(rule.id), NUMBER)
