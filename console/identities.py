@@ -7,7 +7,7 @@ provisioning): they release and detach in the same transaction.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,6 +19,9 @@ from console.services import Actor, api_key_revoke, audit_record
 from provisioning.models import PhoneLine
 from routing.models import Assignment, AssignmentStatus, ReleaseReason
 from routing.services.assignments import assignment_release
+
+if TYPE_CHECKING:
+    from provisioning.services.claims import IdentityWithClaim
 
 HANDLE_UNAVAILABLE = "This handle is not available."
 
@@ -66,6 +69,52 @@ def identity_create(
 
 
 IDENTITY_FIELDS = ("display_name", "description", "imessage_enabled", "contact_sharing_enabled")
+
+
+def identity_register(
+    *,
+    organization: Organization,
+    actor: Actor,
+    handle: str,
+    values: dict[str, Any],
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> IdentityWithClaim:
+    """Apply an identity create (contract §4), with its dedicated number when asked.
+
+    `values` holds the validated body. `claim_imessage_number` accepts only true and needs
+    `imessage_enabled: true`, else `ValidationFailed` naming the field; with it the
+    identity is created and a number claimed once per `idempotency_key` (optional), and
+    the result carries the claim's notices. Raises `HandleUnavailable` and the claim's
+    errors (quota, setup, conflicts).
+    """
+    # Function-level: claims create identities through this module.
+    from provisioning.services import claims
+
+    claim = values.get("claim_imessage_number")
+    if claim is not None and claim is not True:
+        raise field_error("claim_imessage_number", "Only true is accepted.")
+    if claim and not values["imessage_enabled"]:
+        raise field_error("claim_imessage_number", "Requires imessage_enabled: true.")
+    identity_fields = {
+        "display_name": values.get("display_name"),
+        "description": values.get("description"),
+        "imessage_enabled": values["imessage_enabled"],
+        "contact_sharing_enabled": values["contact_sharing_enabled"],
+    }
+    if not claim:
+        identity = identity_create(
+            organization=organization, actor=actor, handle=handle, **identity_fields
+        )
+        return claims.IdentityWithClaim(identity=identity)
+    return claims.identity_create_with_number(
+        organization=organization,
+        actor=actor,
+        handle=handle,
+        identity_fields=identity_fields,
+        key=None if idempotency_key is None else validate_key(idempotency_key),
+        fingerprint=fingerprint,
+    )
 
 
 def identity_update(

@@ -18,13 +18,12 @@ from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset
 from console.api.permissions import HasApiKey
 from console.errors import ApplicationError, Forbidden, ValidationFailed
-from console.idempotency import fingerprint, validate_key
+from console.idempotency import fingerprint
 from console.models import HANDLE_PATTERN, AgentIdentity
 from console.selectors import identity_get_for_key, identity_list_for_key
 from console.services import Actor
 from console.timestamps import iso
 from provisioning.models import LineRole, LineState, PhoneLine
-from provisioning.services import claims
 
 UNSUPPORTED_CREATE_FIELDS = ("mailbox", "tunnel", "phone_number", "vault_secret_ids")
 FILTER_MODES = ("blacklist", "whitelist")
@@ -207,33 +206,12 @@ class IdentityListCreateApi(APIView):
         handle = clean_handle(body.get("agent_handle"))
         data = IdentityCreateInputSerializer(data={**body, "agent_handle": handle})
         data.is_valid(raise_exception=True)
-        values = data.validated_data
-        claim = values.get("claim_imessage_number")
-        if claim is not None and claim is not True:
-            raise identities.field_error("claim_imessage_number", "Only true is accepted.")
-        if claim and not values["imessage_enabled"]:
-            raise identities.field_error(
-                "claim_imessage_number", "Requires imessage_enabled: true."
-            )
-        actor = Actor.for_api_key(key)
-        identity_fields = {
-            "display_name": values.get("display_name"),
-            "description": values.get("description"),
-            "imessage_enabled": values["imessage_enabled"],
-            "contact_sharing_enabled": values["contact_sharing_enabled"],
-        }
-        if not claim:
-            identity = identities.identity_create(
-                organization=key.organization, actor=actor, handle=handle, **identity_fields
-            )
-            return Response(identity_wire(_fetch(identity)), status=status.HTTP_201_CREATED)
-        idem_key = request.headers.get("Idempotency-Key")
-        outcome = claims.identity_create_with_number(
+        outcome = identities.identity_register(
             organization=key.organization,
-            actor=actor,
+            actor=Actor.for_api_key(key),
             handle=handle,
-            identity_fields=identity_fields,
-            key=None if idem_key is None else validate_key(idem_key),
+            values=data.validated_data,
+            idempotency_key=request.headers.get("Idempotency-Key"),
             fingerprint=_claim_fingerprint(body),
         )
         notices = [notice.wire() for notice in outcome.notices]

@@ -1,13 +1,13 @@
-"""The identity services: one `identity_update` applies a whole PATCH, its refusals
-written before anything changes."""
+"""The identity services: `identity_register` applies a whole create and `identity_update`
+a whole PATCH, their refusals raised before anything is written."""
 
 from __future__ import annotations
 
 import pytest
 
 from console.errors import Forbidden, ValidationFailed
-from console.identities import identity_update
-from console.models import AgentIdentity, AuditEntry
+from console.identities import identity_register, identity_update
+from console.models import AgentIdentity, AuditEntry, Organization
 from console.services import Actor
 from provisioning.models import PhoneLine
 
@@ -69,4 +69,34 @@ def test_a_claim_without_an_idempotency_key_is_refused_before_any_line_exists(
     assert refused.value.extra == {
         "fields": {"Idempotency-Key": ["Required with claim_imessage_number."]}
     }
+    assert not PhoneLine.objects.exists()
+
+
+CREATE_VALUES = {"imessage_enabled": False, "contact_sharing_enabled": True}
+
+
+def test_a_create_without_a_claim_returns_the_identity_and_no_notices(org: Organization) -> None:
+    created = identity_register(
+        organization=org, actor=ACTOR, handle="front-desk", values=CREATE_VALUES
+    )
+
+    assert (created.identity.handle, created.identity.display_name) == ("front-desk", "front-desk")
+    assert created.notices == []
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({**CREATE_VALUES, "claim_imessage_number": False}, "Only true is accepted."),
+        ({**CREATE_VALUES, "claim_imessage_number": True}, "Requires imessage_enabled: true."),
+    ],
+)
+def test_create_claim_rules_refuse_before_anything_is_written(
+    org: Organization, values: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        identity_register(organization=org, actor=ACTOR, handle="front-desk", values=values)
+
+    assert refused.value.extra == {"fields": {"claim_imessage_number": [message]}}
+    assert not AgentIdentity.objects.filter(handle="front-desk").exists()
     assert not PhoneLine.objects.exists()
