@@ -1,7 +1,8 @@
 """Messaging writes, one module per concern (import from the module, not from here):
 
-- `sending`: the send checks in contract order, the rolling 24-hour cap, the outbound row
-  stored `queued` and its job enqueued after commit (`message_send`, `rate_status`).
+- `sending`: who sends into which conversation (`send_target_resolve`), the send checks in
+  contract order, the rolling 24-hour cap, the outbound row stored `queued` and its job
+  enqueued after commit (`message_send`, `rate_status`).
 - `delivery`: the outbound job and its retries, and the sweep for lost jobs
   (`message_deliver`, `message_send_sweep`).
 - `send_recovery`: sends whose outcome was lost, settled from the provider's record.
