@@ -2,7 +2,10 @@
 per (identity, person) that routing's assignments point at.
 
 `inbound_message_receive` runs inside the provider intake's transaction (see
-`messaging.handlers`); media re-hosting goes to Celery after commit.
+`messaging.handlers`) and reads top to bottom: routing's `inbound_route` decides where the
+message goes and returns any connection a router command made or ended;
+`connection_attach` then points the conversation at it and announces it. Media
+re-hosting goes to Celery after commit.
 
 Message text never goes to logs: log ids only.
 """
@@ -10,20 +13,24 @@ Message text never goes to logs: log ids only.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console.models import AgentIdentity
+from messaging import presence
 from messaging.media import inbound_media_items
 from messaging.models import Conversation, DeliveryStatus, Direction, Message
 from messaging.services import common
 from messaging.wire import mark_without_reactions
 from provisioning.dispatch import ForeignReference
-from provisioning.models import Setup
+from provisioning.models import PhoneLine, Setup
 from provisioning.providers.base import InboundMessage
 from routing.models import Assignment, AssignmentStatus
+
+if TYPE_CHECKING:
+    from routing.services.router import InboundRoute
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +49,6 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     `ForeignReference` when the line or the handle belongs to another setup.
     """
     from provisioning.selectors import line_by_number, line_number_held_elsewhere
-    from routing.services.router import inbound_route
 
     line = line_by_number(setup=setup, number=event.to_number)
     if line is None:
@@ -64,7 +70,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
 
         # Kept for audit only: no 1:1 conversation, no agent event, no router reply.
         return group_message_receive(line=line, event=event)
-    route = inbound_route(line=line, sender=event.from_number, text=event.content)
+    route = message_route(line=line, sender=event.from_number, text=event.content)
     if route is None:
         return None
     identity = route.identity
@@ -124,6 +130,27 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     return message
 
 
+def message_route(*, line: PhoneLine, sender: str, text: str) -> InboundRoute | None:
+    """Where routing sends an inbound message (None: consumed or unroutable); a connection
+    a router command made or ended is attached and announced here, before returning."""
+    from routing.services.router import inbound_route
+
+    result = inbound_route(line=line, sender=sender, text=text)
+    if result.changed is not None:
+        connection_attach(result.changed)
+    return result.route
+
+
+def connection_attach(assignment: Assignment) -> None:
+    """A connection was made or ended: point its conversation at it, then emit
+    `imessage.connected` or `imessage.disconnected` (naming the conversation).
+
+    Also registered as the `routing.hooks` listener for the changes routing makes outside
+    the inbound path (staff and agent releases, identity deletion)."""
+    conversation_attach(assignment)
+    presence.connection_changed(assignment)
+
+
 def conversation_get_or_create(
     *, identity: AgentIdentity, remote_number: str, defaults: dict[str, Any] | None = None
 ) -> Conversation:
@@ -138,7 +165,7 @@ def conversation_get_or_create(
 
 
 def conversation_attach(assignment: Assignment) -> None:
-    """Routing hook: point the (identity, person) conversation at an activated assignment.
+    """Point the (identity, person) conversation at an activated assignment.
 
     Called inside routing's transaction. A released assignment stays on the conversation
     so that reads report `assignment_status: released` and sends answer 409.

@@ -11,9 +11,12 @@ from routing.models import Assignment, AssignmentStatus
 
 
 @transaction.atomic
-def assignment_release(*, assignment: Assignment, actor: Actor, reason: str) -> bool:
+def assignment_release(
+    *, assignment: Assignment, actor: Actor, reason: str, announce: bool = True
+) -> bool:
     """Release an active connection for `reason` (a `ReleaseReason`); returns False when
-    it was no longer active.
+    it was no longer active. `routing.hooks` listeners are told unless `announce` is False
+    (the inbound path returns the change to messaging instead).
 
     The conditional update makes concurrent releases harmless: exactly one wins.
     """
@@ -27,7 +30,8 @@ def assignment_release(*, assignment: Assignment, actor: Actor, reason: str) -> 
     assignment.released_at = now
     assignment.updated_at = now
     assignment.release_reason = reason
-    hooks.assignment_changed(assignment)
+    if announce:
+        hooks.assignment_changed(assignment)
     audit_record(
         organization=assignment.organization,
         actor=actor,
