@@ -1,13 +1,15 @@
-"""Assignments: releasing a connection (by the person, the agent or a staff member)."""
+"""Assignments: releasing a connection (by the person, the agent, a staff member or the
+identity's deletion)."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
 
+from console.models import AgentIdentity
 from console.services import Actor, audit_record
 from routing import hooks
-from routing.models import Assignment, AssignmentStatus
+from routing.models import Assignment, AssignmentStatus, ReleaseReason
 
 
 @transaction.atomic
@@ -41,3 +43,11 @@ def assignment_release(
         after={"status": "released", "reason": reason},
     )
     return True
+
+
+def identity_assignments_release(identity: AgentIdentity, actor: Actor) -> None:
+    """An identity is being deleted (`console.hooks`): release its active connections."""
+    for assignment in Assignment.objects.filter(
+        identity=identity, status=AssignmentStatus.ACTIVE
+    ).select_related("organization"):
+        assignment_release(assignment=assignment, actor=actor, reason=ReleaseReason.AGENT)
