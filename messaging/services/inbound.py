@@ -13,6 +13,7 @@ Message text never goes to logs: log ids only.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
@@ -84,30 +85,18 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
             "last_message_at": None if route.is_blocked else now,
         },
     )
-    media = inbound_media_items(event.media_url)
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                organization_id=identity.organization_id,
-                identity=identity,
-                conversation=conversation,
-                assignment=route.assignment,
-                line=route.line,
-                direction=Direction.INBOUND,
-                remote_number=event.from_number,
-                content=event.content or None,
-                service=event.service or "imessage",
-                media=media,
-                status=DeliveryStatus.RECEIVED,
-                is_blocked=route.is_blocked,
-                blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
-                provider_handle=event.provider_handle,
-                created_at=now,
-            )
-    except IntegrityError:
-        # The same handle raced in through another delivery: stored once already.
+    message = inbound_message_store(
+        event=event,
+        identity=identity,
+        conversation=conversation,
+        assignment=route.assignment,
+        line=route.line,
+        created_at=now,
+        is_blocked=route.is_blocked,
+        blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
+    )
+    if message is None:
         return None
-    mark_without_reactions(message)
     if route.is_blocked:
         logger.info("inbound message %s stored blocked", message.id)
         return message
@@ -120,14 +109,55 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
             conversation.assignment = route.assignment
         conversation.save(update_fields=["line", "assignment", "updated_at"])
     common.conversation_touch(conversation.pk, now)
-    if media:
-        from messaging.tasks import inbound_media_fetch_task
-
-        common.enqueue(inbound_media_fetch_task, str(message.id))
+    media_fetch_enqueue(message)
     if identity.imessage_enabled:
         common.emit("imessage.received", identity=identity, message=message)
     logger.info("inbound message %s stored for identity %s", message.id, identity.id)
     return message
+
+
+def inbound_message_store(
+    *,
+    event: InboundMessage,
+    identity: AgentIdentity,
+    conversation: Conversation,
+    assignment: Assignment | None,
+    line: PhoneLine,
+    created_at: datetime,
+    **fields: Any,
+) -> Message | None:
+    """Insert the message `event` carries (1:1 or group: `fields` adds the rest); None
+    when the same provider handle raced in through another delivery, stored once already."""
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                organization_id=identity.organization_id,
+                identity=identity,
+                conversation=conversation,
+                assignment=assignment,
+                line=line,
+                direction=Direction.INBOUND,
+                remote_number=event.from_number,
+                content=event.content or None,
+                service=event.service or "imessage",
+                media=inbound_media_items(event.media_url),
+                status=DeliveryStatus.RECEIVED,
+                provider_handle=event.provider_handle,
+                created_at=created_at,
+                **fields,
+            )
+    except IntegrityError:
+        return None
+    mark_without_reactions(message)
+    return message
+
+
+def media_fetch_enqueue(message: Message) -> None:
+    """Re-host the message's media after commit (a Celery job per message)."""
+    if message.media:
+        from messaging.tasks import inbound_media_fetch_task
+
+        common.enqueue(inbound_media_fetch_task, str(message.id))
 
 
 def message_route(*, line: PhoneLine, sender: str, text: str) -> InboundRoute | None:
