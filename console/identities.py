@@ -1,7 +1,9 @@
 """Identity writes: create, update, delete and filter modes, each audited.
 
-Deleting an identity reaches into the apps that hold its connections and lines (routing,
-provisioning): they release and detach in the same transaction.
+The console core imports no app: deleting an identity tells the apps that hold its
+connections and lines (routing, provisioning) through `console.hooks.identity_deleting`,
+and they release and detach in the same transaction; a PATCH claims and attaches
+dedicated numbers through `console.hooks.dedicated_numbers()`.
 """
 
 from __future__ import annotations
@@ -10,15 +12,12 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from console import hooks
 from console.errors import Conflict, Forbidden, ValidationFailed
 from console.idempotency import validate_key
 from console.models import AgentIdentity, ApiKey, ApiKeyStatus, FilterMode, Organization
 from console.services import Actor, api_key_revoke, audit_record
-from provisioning.models import PhoneLine
-from routing.models import Assignment, AssignmentStatus, ReleaseReason
-from routing.services.assignments import assignment_release
 
 if TYPE_CHECKING:
     from provisioning.services.claims import IdentityWithClaim
@@ -135,9 +134,7 @@ def identity_update(
     owned number (None detaches). Raises `ValidationFailed` naming the field for
     contradictory requests, and the claim's errors (`InventoryPending`, quota, conflicts).
     """
-    # Function-level: claims create identities through this module.
-    from provisioning.services import claims
-
+    claims = hooks.dedicated_numbers()
     inbound, outbound = _filter_modes(changes)
     if (inbound is not None or outbound is not None) and not filter_modes_allowed:
         raise Forbidden("Only admin keys can change filter modes.")
@@ -148,7 +145,7 @@ def identity_update(
         raise field_error("claim_imessage_number", "Cannot be combined with imessage_number_id.")
     if claim and changes.get("imessage_enabled") is False:
         raise field_error("claim_imessage_number", "Cannot claim while disabling iMessage.")
-    line: PhoneLine | None = None
+    line: object | None = None
     if claim:
         if not idempotency_key:
             raise field_error("Idempotency-Key", "Required with claim_imessage_number.")
@@ -235,16 +232,13 @@ def _fields_update(
 
 @transaction.atomic
 def identity_delete(*, identity: AgentIdentity, actor: Actor) -> None:
-    """Delete an identity: revoke its scoped keys, release its connections, detach lines."""
+    """Delete an identity: revoke its scoped keys, release its connections, detach lines
+    (the apps do the last two, registered on `console.hooks.on_identity_deleting`)."""
     for key in ApiKey.objects.filter(identity=identity, status=ApiKeyStatus.ACTIVE).select_related(
         "organization"
     ):
         api_key_revoke(key=key, actor=actor)
-    for assignment in Assignment.objects.filter(
-        identity=identity, status=AssignmentStatus.ACTIVE
-    ).select_related("organization"):
-        assignment_release(assignment=assignment, actor=actor, reason=ReleaseReason.AGENT)
-    PhoneLine.objects.filter(identity=identity).update(identity=None, updated_at=timezone.now())
+    hooks.identity_deleting(identity, actor)
     audit_record(
         organization=identity.organization,
         actor=actor,

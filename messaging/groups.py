@@ -12,13 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console.models import AgentIdentity
-from messaging.media import inbound_media_items
-from messaging.models import Conversation, DeliveryStatus, Direction, Message
-from messaging.wire import mark_without_reactions
+from messaging.models import Conversation, Message
+from messaging.services.inbound import inbound_message_store, media_fetch_enqueue
 from provisioning.models import LineRole, PhoneLine
 from provisioning.providers.base import InboundMessage
 from routing.models import Assignment
@@ -76,37 +74,22 @@ def group_message_receive(*, line: PhoneLine, event: InboundMessage) -> Message 
             "participants": participants,
         },
     )
-    media = inbound_media_items(event.media_url)
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                organization_id=identity.organization_id,
-                identity=identity,
-                conversation=conversation,
-                assignment=assignment,
-                line=line,
-                direction=Direction.INBOUND,
-                remote_number=event.from_number,
-                sender_number=event.from_number,
-                is_group=True,
-                participants=participants,
-                content=event.content or None,
-                service=event.service or "imessage",
-                media=media,
-                status=DeliveryStatus.RECEIVED,
-                provider_handle=event.provider_handle,
-                created_at=now,
-            )
-    except IntegrityError:
-        return None  # the same handle raced in through another delivery
-    mark_without_reactions(message)
+    message = inbound_message_store(
+        event=event,
+        identity=identity,
+        conversation=conversation,
+        assignment=assignment,
+        line=line,
+        created_at=now,
+        sender_number=event.from_number,
+        is_group=True,
+        participants=participants,
+    )
+    if message is None:
+        return None
     Conversation.objects.filter(pk=conversation.pk).update(
         participants=participants, last_message_at=now, updated_at=now
     )
-    if media:
-        from messaging.services import common
-        from messaging.tasks import inbound_media_fetch_task
-
-        common.enqueue(inbound_media_fetch_task, str(message.id))
+    media_fetch_enqueue(message)
     logger.info("group message %s stored for audit (identity %s)", message.id, identity.id)
     return message

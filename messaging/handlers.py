@@ -17,22 +17,31 @@ The inbound chain, intake -> dispatch -> handler:
    event's exact type. `register()` below, run from `MessagingConfig.ready()`, registers
    messaging's; provisioning never imports messaging.
 3. Handler. Each handler here runs inside the intake's transaction and calls one
-   messaging service: a message goes to `services.inbound.inbound_message_receive`
-   (routing's `inbound_route` picks the identity; the stored message is emitted to the
-   agent's webhooks through the outbox), a status to `services.status` or, for a
-   message's own callback URL, `services.send_recovery`, a tapback to
-   `services.reactions`, typing to `presence`. Handlers only do the cheap, transactional
-   part; slow work (media fetches, webhook deliveries, router replies) goes to Celery
-   after commit.
+   messaging service: a message goes to `services.inbound.inbound_message_receive`, a
+   status to `services.status` or, for a message's own callback URL,
+   `services.send_recovery`, a tapback to `services.reactions`, typing to `presence`.
+   Handlers only do the cheap, transactional part; slow work (media fetches, webhook
+   deliveries, router replies) goes to Celery after commit.
+4. Inbound message, top to bottom (`inbound_message_receive`): find the line, drop a
+   re-delivered handle, then routing's `inbound_route` decides where the message goes and
+   returns a `RouteResult`: the identity, connection and filter verdict, or None when the
+   router consumed the text (connect, disconnect, help), plus any connection a router
+   command made or ended. Messaging then attaches the conversation to that connection and
+   emits `imessage.connected`/`imessage.disconnected` itself
+   (`services.inbound.connection_attach`); routing never calls back into messaging on
+   this path. Last, the message is stored and emitted to the agent's webhooks through the
+   outbox.
 
 A handler that finds the event names a line or message of another setup raises
 `ForeignReference`: the intake rolls back everything the delivery did, records it
 `rejected_foreign` and answers 200. Any other exception rolls the delivery back and
 answers 5xx, so the provider delivers it again.
 
-`register()` also subscribes messaging to routing's hooks: an assignment change attaches
-the conversation (`services.inbound.conversation_attach`) and emits the connection events,
-and `media.media_bytes_publish` hosts the contact cards routing's replies send.
+`register()` also subscribes messaging to routing's hooks for the connection changes
+made outside the inbound path (a release by the agent's API key, a staff member or an
+identity deletion): `services.inbound.connection_attach` attaches the conversation and
+emits the connection events, and `media.media_bytes_publish` hosts the contact cards
+routing's replies send.
 """
 
 from __future__ import annotations
@@ -93,7 +102,5 @@ def register() -> None:
     dispatch.register(StatusUpdate, status_update_handle)
     dispatch.register(InboundReaction, inbound_reaction_handle)
     dispatch.register(TypingEvent, typing_handle)
-    hooks.on_assignment_changed(inbound.conversation_attach)
-    # After the attach: the connection events name the conversation it made.
-    hooks.on_assignment_changed(presence.connection_changed)
+    hooks.on_assignment_changed(inbound.connection_attach)
     hooks.on_media_publish(media.media_bytes_publish)

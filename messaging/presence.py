@@ -89,8 +89,9 @@ def typing_receive(*, setup: Setup, event: TypingEvent) -> bool:
 
 
 def connection_changed(assignment: Assignment) -> None:
-    """Routing hook (after `conversation_attach`): a new connection emits
-    `imessage.connected`, a released one `imessage.disconnected` with its reason."""
+    """After `conversation_attach` (both from `services.inbound.connection_attach`): a new
+    connection emits `imessage.connected`, a released one `imessage.disconnected` with its
+    reason."""
     conversation = (
         Conversation.objects.filter(
             identity_id=assignment.identity_id,

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class RoutingConfig(AppConfig):
     name = "routing"
     verbose_name = "Routing"
+
+    def ready(self) -> None:
+        from console import hooks
+        from routing.services.assignments import identity_assignments_release
+
+        hooks.on_identity_deleting(identity_assignments_release)

@@ -1,8 +1,10 @@
 """Listeners and services messaging provides to routing, so routing never imports messaging.
 
-Messaging registers `conversation_attach` and its media publisher here in its
+Messaging registers `connection_attach` and its media publisher here in its
 AppConfig.ready(); routing calls `assignment_changed` inside the transaction that
-activates or releases an assignment, and `media_publish` to host contact cards.
+activates or releases an assignment outside the inbound path (the inbound path returns
+the change to messaging instead: see `routing.services.router.RouteResult`), and
+`media_publish` to host contact cards.
 """
 
 from __future__ import annotations

@@ -11,8 +11,7 @@ from console.errors import ApplicationError
 from console.selectors import identity_handle_list
 from console.ui.access import ConsoleRequest, console_view, user_actor
 from console.ui.forms import BlockedFilterForm
-from console.ui.pagination import paginate
-from console.ui.rendering import page_number, query_without_page, render_page
+from console.ui.rendering import render_list, render_page
 from console.ui.services import blocked_message_allow, blocked_message_keep
 from messaging.selectors import BlockedFilters, blocked_message_get, blocked_message_list
 
@@ -25,12 +24,13 @@ def blocked_list(request: ConsoleRequest) -> HttpResponse:
     filters = BlockedFilters()
     if form.is_valid():
         filters = BlockedFilters(**form.cleaned_data)
-    page = paginate(blocked_message_list(scope=scope, filters=filters), page=page_number(request))
-    return render_page(
+    return render_list(
         request,
         "console/blocked.html",
-        {"nav": "blocked", "form": form, "page": page, "query": query_without_page(request)},
+        blocked_message_list(scope=scope, filters=filters),
         partial="blocked-rows",
+        nav="blocked",
+        form=form,
     )
 
 

@@ -26,7 +26,7 @@ from console.ui.forms import (
     SetupFilterForm,
 )
 from console.ui.pagination import paginate
-from console.ui.rendering import page_number, query_without_page, render_page
+from console.ui.rendering import page_number, query_without_page, render_list, render_page
 from messaging.selectors import (
     conversation_get_for_scope,
     conversation_list_for_scope,
@@ -65,14 +65,13 @@ def dashboard(request: ConsoleRequest) -> HttpResponse:
 def setup_list(request: ConsoleRequest) -> HttpResponse:
     form = SetupFilterForm(request.GET or None)
     status = form.cleaned_data["status"] if form.is_valid() else ""
-    page = paginate(
-        setup_list_for_scope(scope=request.console.scope, status=status), page=page_number(request)
-    )
-    return render_page(
+    return render_list(
         request,
         "console/setups.html",
-        {"nav": "setups", "form": form, "page": page, "query": query_without_page(request)},
+        setup_list_for_scope(scope=request.console.scope, status=status),
         partial="setup-rows",
+        nav="setups",
+        form=form,
     )
 
 
@@ -99,29 +98,25 @@ def setup_detail(request: ConsoleRequest, setup_id: str) -> HttpResponse:
 @require_GET
 @console_view
 def pending_lines(request: ConsoleRequest) -> HttpResponse:
-    page = paginate(pending_line_list(scope=request.console.scope), page=page_number(request))
-    return render_page(
+    return render_list(
         request,
         "console/pending_lines.html",
-        {
-            "nav": "pending",
-            "page": page,
-            "query": query_without_page(request),
-            "now": timezone.now(),
-        },
+        pending_line_list(scope=request.console.scope),
         partial="pending-rows",
+        nav="pending",
+        now=timezone.now(),
     )
 
 
 @require_GET
 @console_view
 def identity_list(request: ConsoleRequest) -> HttpResponse:
-    page = paginate(identity_list_for_scope(scope=request.console.scope), page=page_number(request))
-    return render_page(
+    return render_list(
         request,
         "console/identities.html",
-        {"nav": "identities", "page": page, "query": query_without_page(request)},
+        identity_list_for_scope(scope=request.console.scope),
         partial="identity-rows",
+        nav="identities",
     )
 
 
@@ -129,18 +124,14 @@ def identity_list(request: ConsoleRequest) -> HttpResponse:
 @console_view
 def identity_detail(request: ConsoleRequest, handle: str) -> HttpResponse:
     identity = identity_get_for_scope(scope=request.console.scope, handle=handle)
-    page = paginate(identity_connection_list(identity=identity), page=page_number(request))
-    return render_page(
+    return render_list(
         request,
         "console/identity_detail.html",
-        {
-            "nav": "identities",
-            "identity": identity,
-            "page": page,
-            "query": query_without_page(request),
-            "can_edit": request.console.can_operate_in(identity.organization_id),
-        },
+        identity_connection_list(identity=identity),
         partial="connection-rows",
+        nav="identities",
+        identity=identity,
+        can_edit=request.console.can_operate_in(identity.organization_id),
     )
 
 
@@ -152,15 +143,13 @@ def conversation_list(request: ConsoleRequest) -> HttpResponse:
     valid = form.is_valid()
     handle = form.cleaned_data["identity"] if valid else ""
     kind = form.cleaned_data["kind"] if valid else ""
-    page = paginate(
-        conversation_list_for_scope(scope=scope, identity=handle, kind=kind),
-        page=page_number(request),
-    )
-    return render_page(
+    return render_list(
         request,
         "console/conversations.html",
-        {"nav": "conversations", "form": form, "page": page, "query": query_without_page(request)},
+        conversation_list_for_scope(scope=scope, identity=handle, kind=kind),
         partial="conversation-rows",
+        nav="conversations",
+        form=form,
     )
 
 
@@ -191,15 +180,13 @@ def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpRe
 def delivery_list(request: ConsoleRequest) -> HttpResponse:
     form = DeliveryFilterForm(request.GET or None)
     status = form.cleaned_data["status"] if form.is_valid() else ""
-    page = paginate(
-        delivery_list_for_scope(scope=request.console.scope, status=status),
-        page=page_number(request),
-    )
-    return render_page(
+    return render_list(
         request,
         "console/deliveries.html",
-        {"nav": "deliveries", "form": form, "page": page, "query": query_without_page(request)},
+        delivery_list_for_scope(scope=request.console.scope, status=status),
         partial="delivery-rows",
+        nav="deliveries",
+        form=form,
     )
 
 
@@ -211,10 +198,11 @@ def audit_list(request: ConsoleRequest) -> HttpResponse:
     filters = AuditFilters()
     if form.is_valid():
         filters = AuditFilters(**form.cleaned_data)
-    page = paginate(audit_entry_list(scope=scope, filters=filters), page=page_number(request))
-    return render_page(
+    return render_list(
         request,
         "console/audit.html",
-        {"nav": "audit", "form": form, "page": page, "query": query_without_page(request)},
+        audit_entry_list(scope=scope, filters=filters),
         partial="audit-rows",
+        nav="audit",
+        form=form,
     )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from console.ui.pagination import paginate
 
 
 def render_page(
@@ -35,3 +38,13 @@ def query_without_page(request: HttpRequest) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
+
+
+def render_list(
+    request: HttpRequest, template: str, rows: QuerySet[Any], *, partial: str, **context: Any
+) -> HttpResponse:
+    """A paginated list page: `context` (nav, filter form, ...) plus the requested `page`
+    of `rows` and the filters as a query string for its links; htmx gets `partial`."""
+    context["page"] = paginate(rows, page=page_number(request))
+    context["query"] = query_without_page(request)
+    return render_page(request, template, context, partial=partial)

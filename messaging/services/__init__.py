@@ -8,7 +8,7 @@
 - `send_recovery`: sends whose outcome was lost, settled from the provider's record.
 - `status`: provider status callbacks, forward only (`message_status_update`).
 - `inbound`: inbound storage and the conversation per (identity, person)
-  (`inbound_message_receive`, `conversation_attach`).
+  (`inbound_message_receive`, `message_route`, `connection_attach`, `conversation_attach`).
 - `reactions`: tapbacks sent, taken back and received.
 - `receipts`: read receipts and typing we send (`conversation_mark_read`, `typing_send`).
 - `common`: what they share (provider adapter, credentials, enqueue, event emit).

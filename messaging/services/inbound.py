@@ -2,7 +2,10 @@
 per (identity, person) that routing's assignments point at.
 
 `inbound_message_receive` runs inside the provider intake's transaction (see
-`messaging.handlers`); media re-hosting goes to Celery after commit.
+`messaging.handlers`) and reads top to bottom: routing's `inbound_route` decides where the
+message goes and returns any connection a router command made or ended;
+`connection_attach` then points the conversation at it and announces it. Media
+re-hosting goes to Celery after commit.
 
 Message text never goes to logs: log ids only.
 """
@@ -10,20 +13,25 @@ Message text never goes to logs: log ids only.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from console.models import AgentIdentity
+from messaging import presence
 from messaging.media import inbound_media_items
 from messaging.models import Conversation, DeliveryStatus, Direction, Message
 from messaging.services import common
 from messaging.wire import mark_without_reactions
 from provisioning.dispatch import ForeignReference
-from provisioning.models import Setup
+from provisioning.models import PhoneLine, Setup
 from provisioning.providers.base import InboundMessage
 from routing.models import Assignment, AssignmentStatus
+
+if TYPE_CHECKING:
+    from routing.services.router import InboundRoute
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +50,6 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     `ForeignReference` when the line or the handle belongs to another setup.
     """
     from provisioning.selectors import line_by_number, line_number_held_elsewhere
-    from routing.services.router import inbound_route
 
     line = line_by_number(setup=setup, number=event.to_number)
     if line is None:
@@ -64,7 +71,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
 
         # Kept for audit only: no 1:1 conversation, no agent event, no router reply.
         return group_message_receive(line=line, event=event)
-    route = inbound_route(line=line, sender=event.from_number, text=event.content)
+    route = message_route(line=line, sender=event.from_number, text=event.content)
     if route is None:
         return None
     identity = route.identity
@@ -78,30 +85,18 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
             "last_message_at": None if route.is_blocked else now,
         },
     )
-    media = inbound_media_items(event.media_url)
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                organization_id=identity.organization_id,
-                identity=identity,
-                conversation=conversation,
-                assignment=route.assignment,
-                line=route.line,
-                direction=Direction.INBOUND,
-                remote_number=event.from_number,
-                content=event.content or None,
-                service=event.service or "imessage",
-                media=media,
-                status=DeliveryStatus.RECEIVED,
-                is_blocked=route.is_blocked,
-                blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
-                provider_handle=event.provider_handle,
-                created_at=now,
-            )
-    except IntegrityError:
-        # The same handle raced in through another delivery: stored once already.
+    message = inbound_message_store(
+        event=event,
+        identity=identity,
+        conversation=conversation,
+        assignment=route.assignment,
+        line=route.line,
+        created_at=now,
+        is_blocked=route.is_blocked,
+        blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
+    )
+    if message is None:
         return None
-    mark_without_reactions(message)
     if route.is_blocked:
         logger.info("inbound message %s stored blocked", message.id)
         return message
@@ -114,14 +109,76 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
             conversation.assignment = route.assignment
         conversation.save(update_fields=["line", "assignment", "updated_at"])
     common.conversation_touch(conversation.pk, now)
-    if media:
-        from messaging.tasks import inbound_media_fetch_task
-
-        common.enqueue(inbound_media_fetch_task, str(message.id))
+    media_fetch_enqueue(message)
     if identity.imessage_enabled:
         common.emit("imessage.received", identity=identity, message=message)
     logger.info("inbound message %s stored for identity %s", message.id, identity.id)
     return message
+
+
+def inbound_message_store(
+    *,
+    event: InboundMessage,
+    identity: AgentIdentity,
+    conversation: Conversation,
+    assignment: Assignment | None,
+    line: PhoneLine,
+    created_at: datetime,
+    **fields: Any,
+) -> Message | None:
+    """Insert the message `event` carries (1:1 or group: `fields` adds the rest); None
+    when the same provider handle raced in through another delivery, stored once already."""
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                organization_id=identity.organization_id,
+                identity=identity,
+                conversation=conversation,
+                assignment=assignment,
+                line=line,
+                direction=Direction.INBOUND,
+                remote_number=event.from_number,
+                content=event.content or None,
+                service=event.service or "imessage",
+                media=inbound_media_items(event.media_url),
+                status=DeliveryStatus.RECEIVED,
+                provider_handle=event.provider_handle,
+                created_at=created_at,
+                **fields,
+            )
+    except IntegrityError:
+        return None
+    mark_without_reactions(message)
+    return message
+
+
+def media_fetch_enqueue(message: Message) -> None:
+    """Re-host the message's media after commit (a Celery job per message)."""
+    if message.media:
+        from messaging.tasks import inbound_media_fetch_task
+
+        common.enqueue(inbound_media_fetch_task, str(message.id))
+
+
+def message_route(*, line: PhoneLine, sender: str, text: str) -> InboundRoute | None:
+    """Where routing sends an inbound message (None: consumed or unroutable); a connection
+    a router command made or ended is attached and announced here, before returning."""
+    from routing.services.router import inbound_route
+
+    result = inbound_route(line=line, sender=sender, text=text)
+    if result.changed is not None:
+        connection_attach(result.changed)
+    return result.route
+
+
+def connection_attach(assignment: Assignment) -> None:
+    """A connection was made or ended: point its conversation at it, then emit
+    `imessage.connected` or `imessage.disconnected` (naming the conversation).
+
+    Also registered as the `routing.hooks` listener for the changes routing makes outside
+    the inbound path (staff and agent releases, identity deletion)."""
+    conversation_attach(assignment)
+    presence.connection_changed(assignment)
 
 
 def conversation_get_or_create(
@@ -138,7 +195,7 @@ def conversation_get_or_create(
 
 
 def conversation_attach(assignment: Assignment) -> None:
-    """Routing hook: point the (identity, person) conversation at an activated assignment.
+    """Point the (identity, person) conversation at an activated assignment.
 
     Called inside routing's transaction. A released assignment stays on the conversation
     so that reads report `assignment_status: released` and sends answer 409.

@@ -47,6 +47,20 @@ class PhoneLineOutputSerializer(serializers.ModelSerializer[PhoneLine]):
         ]
 
 
+# A setup's fields on the wire, in order; the detail adds its lines before the timestamps.
+SETUP_FIELDS = [
+    "id",
+    "business_name",
+    "label",
+    "provider",
+    "status",
+    "failure_reason",
+    "is_platform",
+    "is_default",
+    "phone_line_count",
+]
+
+
 class SetupOutputSerializer(serializers.ModelSerializer[Setup]):
     """A setup with its lines (create and detail)."""
 
@@ -55,20 +69,7 @@ class SetupOutputSerializer(serializers.ModelSerializer[Setup]):
 
     class Meta:
         model = Setup
-        fields = [
-            "id",
-            "business_name",
-            "label",
-            "provider",
-            "status",
-            "failure_reason",
-            "is_platform",
-            "is_default",
-            "phone_line_count",
-            "phone_lines",
-            "created_at",
-            "updated_at",
-        ]
+        fields = [*SETUP_FIELDS, "phone_lines", "created_at", "updated_at"]
 
     def get_phone_line_count(self, setup: Setup) -> int:
         # Counted from the prefetched lines: released ones are listed but not counted.
@@ -82,16 +83,4 @@ class SetupListItemSerializer(serializers.ModelSerializer[Setup]):
 
     class Meta:
         model = Setup
-        fields = [
-            "id",
-            "business_name",
-            "label",
-            "provider",
-            "status",
-            "failure_reason",
-            "is_platform",
-            "is_default",
-            "phone_line_count",
-            "created_at",
-            "updated_at",
-        ]
+        fields = [*SETUP_FIELDS, "created_at", "updated_at"]

@@ -15,8 +15,6 @@ from console.crypto import decrypt, encrypt
 from provisioning.models import Setup
 from provisioning.providers.base import AccountCredentials
 
-WEBHOOK_TYPES = ("receive", "outbound", "typing_indicator", "line_assigned", "line_blocked")
-
 
 def setup_credentials(setup: Setup) -> AccountCredentials:
     """The child account's key pair, decrypted. Never log or return the result."""
@@ -44,12 +42,10 @@ def webhook_url(setup: Setup, webhook_type: str | None = None) -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}"
 
 
-def status_callback_url(setup: Setup, message_ref: str | None = None) -> str:
-    """Where messaging asks the provider to post status callbacks for this setup; with
-    `message_ref` (our message id), the callback names the message even when the send's
-    answer, and so the provider's handle, was lost."""
-    if message_ref is None:
-        return webhook_url(setup, "status_callback")
+def status_callback_url(setup: Setup, message_ref: str) -> str:
+    """Where messaging asks the provider to post one message's status callbacks:
+    `message_ref` (our message id) names the message even when the send's answer, and so
+    the provider's handle, was lost."""
     path = reverse(
         "provider-webhook-callback",
         kwargs={"setup_id": str(setup.id), "message_ref": message_ref},

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from console.errors import Conflict, InProgress, ProviderFailed, ValidationFailed
 from console.idempotency import IDEMPOTENCY_KEY_REUSED
+from console.models import AgentIdentity
 from console.phone import to_e164
 from console.services import Actor, audit_record
 from provisioning import dispatch, providers
@@ -310,3 +311,8 @@ def handle_line_blocked(*, setup: Setup, event: LineBlocked, provider_event: Pro
     """Raises `ForeignReference` when the number is another setup's line."""
     if line_block(setup=setup, number=event.number, reason=event.reason) is None:
         _refuse_foreign_number(setup=setup, number=event.number)
+
+
+def identity_lines_detach(identity: AgentIdentity, actor: Actor) -> None:
+    """An identity is being deleted (`console.hooks`): its lines go back to no identity."""
+    PhoneLine.objects.filter(identity=identity).update(identity=None, updated_at=timezone.now())

@@ -21,8 +21,8 @@ from console.services import Actor, audit_record
 from provisioning import providers
 from provisioning.models import LineRole, LineState, PhoneLine, Setup, SetupStatus
 from provisioning.providers.base import ProviderError
+from provisioning.providers.sendblue.parsing import WEBHOOK_TYPES
 from provisioning.services.credentials import (
-    WEBHOOK_TYPES,
     credentials_encrypt,
     setup_webhook_secret,
     webhook_url,

@@ -6,14 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from console.timestamps import iso
 from provisioning.models import PhoneLine
 from routing.models import Assignment, ContactRule, RuleAction, RuleDirection, RuleStatus
-
-_dt = serializers.DateTimeField()
-
-
-def _iso(value: Any) -> str | None:
-    return _dt.to_representation(value) if value is not None else None
 
 
 class AssignmentOutputSerializer(serializers.Serializer[Assignment]):
@@ -34,9 +29,9 @@ class AssignmentOutputSerializer(serializers.Serializer[Assignment]):
             "agent_identity_id": str(a.identity_id),
             "organization_id": a.organization.public_id,
             "status": a.status,
-            "created_at": _iso(a.created_at),
-            "updated_at": _iso(a.updated_at),
-            "released_at": _iso(a.released_at),
+            "created_at": iso(a.created_at),
+            "updated_at": iso(a.updated_at),
+            "released_at": iso(a.released_at),
         }
 
 
@@ -62,8 +57,8 @@ class ContactRuleOutputSerializer(serializers.Serializer[ContactRule]):
             "direction": r.direction,
             "status": r.status,
             "contact": None,
-            "created_at": _iso(r.created_at),
-            "updated_at": _iso(r.updated_at),
+            "created_at": iso(r.created_at),
+            "updated_at": iso(r.updated_at),
         }
 
 

@@ -205,18 +205,21 @@ class NumberListClaimApi(APIView):
 
 # --- Contact rules -------------------------------------------------------------------------
 
+# The filters and paging of both rule lists (one identity's, the organisation's).
+RULE_LIST_PARAMS = [
+    OpenApiParameter("action", str, required=False),
+    OpenApiParameter("match_type", str, required=False),
+    OpenApiParameter("direction", str, required=False),
+    OpenApiParameter("limit", int, required=False),
+    OpenApiParameter("offset", int, required=False),
+]
+
 
 class ContactRuleListCreateApi(APIView):
     permission_classes = [HasApiKey]
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("action", str, required=False),
-            OpenApiParameter("match_type", str, required=False),
-            OpenApiParameter("direction", str, required=False),
-            OpenApiParameter("limit", int, required=False),
-            OpenApiParameter("offset", int, required=False),
-        ],
+        parameters=RULE_LIST_PARAMS,
         responses={200: ContactRuleOutputSerializer(many=True)},
         operation_id="imessage_contact_rules_list",
     )
@@ -303,11 +306,7 @@ class OrgContactRuleListApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("agent_identity_id", str, required=False),
-            OpenApiParameter("action", str, required=False),
-            OpenApiParameter("match_type", str, required=False),
-            OpenApiParameter("direction", str, required=False),
-            OpenApiParameter("limit", int, required=False),
-            OpenApiParameter("offset", int, required=False),
+            *RULE_LIST_PARAMS,
         ],
         responses={
             200: ContactRuleOutputSerializer(many=True),

@@ -1,19 +1,24 @@
-"""Assignments: releasing a connection (by the person, the agent or a staff member)."""
+"""Assignments: releasing a connection (by the person, the agent, a staff member or the
+identity's deletion)."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
 
+from console.models import AgentIdentity
 from console.services import Actor, audit_record
 from routing import hooks
-from routing.models import Assignment, AssignmentStatus
+from routing.models import Assignment, AssignmentStatus, ReleaseReason
 
 
 @transaction.atomic
-def assignment_release(*, assignment: Assignment, actor: Actor, reason: str) -> bool:
+def assignment_release(
+    *, assignment: Assignment, actor: Actor, reason: str, announce: bool = True
+) -> bool:
     """Release an active connection for `reason` (a `ReleaseReason`); returns False when
-    it was no longer active.
+    it was no longer active. `routing.hooks` listeners are told unless `announce` is False
+    (the inbound path returns the change to messaging instead).
 
     The conditional update makes concurrent releases harmless: exactly one wins.
     """
@@ -27,7 +32,8 @@ def assignment_release(*, assignment: Assignment, actor: Actor, reason: str) -> 
     assignment.released_at = now
     assignment.updated_at = now
     assignment.release_reason = reason
-    hooks.assignment_changed(assignment)
+    if announce:
+        hooks.assignment_changed(assignment)
     audit_record(
         organization=assignment.organization,
         actor=actor,
@@ -37,3 +43,11 @@ def assignment_release(*, assignment: Assignment, actor: Actor, reason: str) -> 
         after={"status": "released", "reason": reason},
     )
     return True
+
+
+def identity_assignments_release(identity: AgentIdentity, actor: Actor) -> None:
+    """An identity is being deleted (`console.hooks`): release its active connections."""
+    for assignment in Assignment.objects.filter(
+        identity=identity, status=AssignmentStatus.ACTIVE
+    ).select_related("organization"):
+        assignment_release(assignment=assignment, actor=actor, reason=ReleaseReason.AGENT)

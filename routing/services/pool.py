@@ -32,11 +32,16 @@ class Placement:
 
     assignment: Assignment | None
     exhausted: str | None = None
+    # True when this call made the connection (False: the person's existing one).
+    created: bool = False
 
 
-def assignment_place(*, identity: AgentIdentity, sender: str, actor: Actor) -> Placement:
+def assignment_place(
+    *, identity: AgentIdentity, sender: str, actor: Actor, announce: bool = True
+) -> Placement:
     """Connect `sender` to `identity`: their active connection if any, else a new one on
-    a free pool line (audited, listeners told)."""
+    a free pool line (audited; `routing.hooks` listeners told unless `announce` is False,
+    when the caller hands the new connection on itself)."""
     existing = active_assignment(identity=identity, remote_number=sender)
     if existing is not None:
         existing.identity = identity
@@ -71,7 +76,8 @@ def assignment_place(*, identity: AgentIdentity, sender: str, actor: Actor) -> P
             tried = tried | {choice.line.id}
             continue
         assignment.identity = identity
-        hooks.assignment_changed(assignment)
+        if announce:
+            hooks.assignment_changed(assignment)
         audit_record(
             organization=identity.organization,
             actor=actor,
@@ -80,5 +86,5 @@ def assignment_place(*, identity: AgentIdentity, sender: str, actor: Actor) -> P
             after={"identity": str(identity.id), "line": str(choice.line.id)},
         )
         logger.info("assignment %s created identity=%s", assignment.id, identity.id)
-        return Placement(assignment)
+        return Placement(assignment, created=True)
     return Placement(None)

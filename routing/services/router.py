@@ -1,7 +1,8 @@
 """The router: where an inbound message on one of our lines goes.
 
 On the router line the text is a command (`connect @handle`, `disconnect @handle`) and the
-router answers it; on a pool line the person's connection names the identity (or a bare
+router answers it (the connection it makes or ends goes back to the caller, which
+attaches the conversation); on a pool line the person's connection names the identity (or a bare
 `disconnect` ends it); on a dedicated line the line's identity does.
 """
 
@@ -46,48 +47,63 @@ class InboundRoute:
     matched_rule_id: uuid.UUID | None
 
 
+@dataclass(frozen=True)
+class RouteResult:
+    """What `inbound_route` decided.
+
+    `route` is where the message goes, None when the router consumed it (connect,
+    disconnect, help replies) or nothing can take it. `changed` is the connection a
+    command made or ended (None when none did): routing tells no listener about it, the
+    caller (messaging) attaches the conversation and announces it itself.
+    """
+
+    route: InboundRoute | None
+    changed: Assignment | None = None
+
+
 # No caller catches its errors and carries on in the same transaction, so a SAVEPOINT
 # would only add two round trips per call (ingest ran ten of them).
 @transaction.atomic(savepoint=False)
-def inbound_route(*, line: PhoneLine, sender: str, text: str) -> InboundRoute | None:
-    """Decide where an inbound message on one of our lines goes.
-
-    Returns None when the router consumed the message (connect, disconnect, help replies)
-    or nothing can take it; otherwise the identity, connection and filter verdict, which
-    messaging uses to store (and, unless blocked, deliver) the message.
-    """
+def inbound_route(*, line: PhoneLine, sender: str, text: str) -> RouteResult:
+    """Decide where an inbound message on one of our lines goes: the identity, connection
+    and filter verdict messaging uses to store (and, unless blocked, deliver) it, and the
+    connection a router command changed."""
     text = text or ""
     if line.role == LineRole.ROUTER:
         command = _parse(text)
         if command is not None and command.verb == "connect" and command.handle:
-            _connect(router=line, sender=sender, handle=command.handle)
-        elif command is not None and command.verb == "disconnect" and command.handle:
-            _disconnect_on_router(router=line, sender=sender, handle=command.handle)
-        else:
-            router_reply_queue(line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY)
-        return None
+            return RouteResult(None, _connect(router=line, sender=sender, handle=command.handle))
+        if command is not None and command.verb == "disconnect" and command.handle:
+            return RouteResult(
+                None, _disconnect_on_router(router=line, sender=sender, handle=command.handle)
+            )
+        router_reply_queue(line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY)
+        return RouteResult(None)
     if line.role == LineRole.POOL:
         assignment = active_assignment_on_line(line=line, remote_number=sender)
         command = _parse(text)
         if assignment is None:
             router_reply_queue(line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY)
-            return None
+            return RouteResult(None)
         if command is not None and command.verb == "disconnect" and command.handle is None:
-            assignment_release(
-                assignment=assignment, actor=ROUTER_ACTOR, reason=ReleaseReason.PERSON
+            released = assignment_release(
+                assignment=assignment,
+                actor=ROUTER_ACTOR,
+                reason=ReleaseReason.PERSON,
+                announce=False,
             )
             router_reply_queue(
                 line=line, to=sender, kind=ReplyKind.DISCONNECTED, text=replies.DISCONNECTED_REPLY
             )
-            return None
-        return _route_to(
-            identity=assignment.identity, assignment=assignment, line=line, sender=sender
+            return RouteResult(None, assignment if released else None)
+        return RouteResult(
+            _route_to(identity=assignment.identity, assignment=assignment, line=line, sender=sender)
         )
     identity = line.identity
     if identity is None:
         logger.info("inbound on unattached dedicated line %s dropped", line.id)
-        return None
-    return _route_to(identity=identity, assignment=None, line=line, sender=sender)
+        return RouteResult(None)
+    return RouteResult(_route_to(identity=identity, assignment=None, line=line, sender=sender))
 
 
 def _route_to(
@@ -139,6 +155,7 @@ def _send_connected(assignment: Assignment) -> None:
 
 
 def _connect(*, router: PhoneLine, sender: str, handle: str) -> Assignment | None:
+    """Returns the connection it made (None: refused, or the person's existing one)."""
     identity = _identity_for_handle(handle)
     if not _may_connect(identity, sender):
         router_reply_queue(
@@ -146,10 +163,12 @@ def _connect(*, router: PhoneLine, sender: str, handle: str) -> Assignment | Non
         )
         return None
     assert identity is not None
-    placement = assignment_place(identity=identity, sender=sender, actor=ROUTER_ACTOR)
+    placement = assignment_place(
+        identity=identity, sender=sender, actor=ROUTER_ACTOR, announce=False
+    )
     if placement.assignment is not None:
         _send_connected(placement.assignment)
-        return placement.assignment
+        return placement.assignment if placement.created else None
     if placement.exhausted is not None:
         text = (
             replies.POOL_EXHAUSTED_REPLY
@@ -164,15 +183,18 @@ def _connect(*, router: PhoneLine, sender: str, handle: str) -> Assignment | Non
     return None
 
 
-def _disconnect_on_router(*, router: PhoneLine, sender: str, handle: str) -> None:
+def _disconnect_on_router(*, router: PhoneLine, sender: str, handle: str) -> Assignment | None:
+    """Returns the connection it ended, if any."""
     # Same reply whether or not a connection existed: no probing of handles.
+    released = None
     identity = _identity_for_handle(handle)
     if identity is not None:
         assignment = active_assignment(identity=identity, remote_number=sender)
-        if assignment is not None:
-            assignment_release(
-                assignment=assignment, actor=ROUTER_ACTOR, reason=ReleaseReason.PERSON
-            )
+        if assignment is not None and assignment_release(
+            assignment=assignment, actor=ROUTER_ACTOR, reason=ReleaseReason.PERSON, announce=False
+        ):
+            released = assignment
     router_reply_queue(
         line=router, to=sender, kind=ReplyKind.DISCONNECTED, text=replies.DISCONNECTED_REPLY
     )
+    return released

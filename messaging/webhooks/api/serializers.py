@@ -6,14 +6,11 @@ from typing import Any
 
 from rest_framework import serializers
 
+from console.models import organization_public_id
 from console.timestamps import iso
 from messaging.webhooks.delivery import replay_unavailable_reason
 from messaging.webhooks.models import WebhookDelivery, WebhookSubscription
 from messaging.webhooks.subscriptions import CONTEXT_CLASSES, subscription_auth_token
-
-
-def organization_public_id(organization_id: Any) -> str:
-    return f"org_{organization_id.hex}"
 
 
 def context_config_wire(config: dict[str, Any] | None) -> dict[str, Any] | None:

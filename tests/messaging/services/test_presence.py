@@ -10,12 +10,12 @@ from django.test import Client
 from console.services import Actor
 from messaging import presence
 from messaging.models import Message
+from messaging.services.inbound import message_route
 from messaging.services.status import message_status_update
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.providers.base import StatusUpdate, TypingEvent
 from routing.models import ReleaseReason
 from routing.services.assignments import assignment_release
-from routing.services.router import inbound_route
 from tests.console.ui.conftest import _member_client
 from tests.messaging.conftest import PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory
@@ -162,7 +162,7 @@ def test_connecting_through_the_router_emits_imessage_connected(
     router, pool_line, identity, emitted, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        inbound_route(line=router, sender=PERSON, text=f"connect @{identity.handle}")
+        message_route(line=router, sender=PERSON, text=f"connect @{identity.handle}")
 
     [event] = emitted
     assert event.event_type == "imessage.connected"
@@ -176,7 +176,7 @@ def test_connecting_again_while_connected_emits_nothing_new(
     router, assignment, identity, emitted, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        inbound_route(line=router, sender=PERSON, text=f"connect @{identity.handle}")
+        message_route(line=router, sender=PERSON, text=f"connect @{identity.handle}")
 
     assert emitted.types() == []
 
@@ -185,7 +185,7 @@ def test_the_person_texting_disconnect_emits_disconnected_with_reason_person(
     pool_line, assignment, conversation, emitted, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        inbound_route(line=pool_line, sender=PERSON, text="disconnect")
+        message_route(line=pool_line, sender=PERSON, text="disconnect")
 
     [event] = emitted
     assert event.event_type == "imessage.disconnected"

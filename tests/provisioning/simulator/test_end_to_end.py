@@ -102,7 +102,7 @@ def recorded() -> Iterator[list[Any]]:
 
 def send_with_callback(harness: Harness, setup: Setup) -> SendResult:
     """Send "see you at 3" from the setup's line with a status callback; run the jobs."""
-    from provisioning.services.credentials import status_callback_url
+    from provisioning.services.credentials import webhook_url
 
     result = harness.adapter.send_message(
         credentials=setup_credentials(setup),
@@ -111,7 +111,8 @@ def send_with_callback(harness: Harness, setup: Setup) -> SendResult:
         content="see you at 3",
         media_url=None,
         send_style=None,
-        status_callback=status_callback_url(setup),
+        # The setup-wide callback URL (no message ref): deduped against `outbound`.
+        status_callback=webhook_url(setup, "status_callback"),
     )
     harness.flush()
     return result

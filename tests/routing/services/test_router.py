@@ -10,6 +10,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from console.models import AgentIdentity
+from console.services import Actor
 from provisioning.models import PhoneLine
 from provisioning.providers.fake import FakeProvider
 from routing import hooks, replies
@@ -21,7 +22,8 @@ from routing.models import (
     ReplyKind,
     RouterReply,
 )
-from routing.services.router import InboundRoute, inbound_route
+from routing.services.assignments import assignment_release
+from routing.services.router import InboundRoute, RouteResult, inbound_route
 from tests.console.factories import AgentIdentityFactory
 from tests.routing.conftest import OTHER_PERSON, PERSON
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory
@@ -35,7 +37,7 @@ def route(
 ) -> Callable[..., InboundRoute | None]:
     def _route(line: PhoneLine, text: str, sender: str = PERSON) -> InboundRoute | None:
         with django_capture_on_commit_callbacks(execute=True):
-            return inbound_route(line=line, sender=sender, text=text)
+            return inbound_route(line=line, sender=sender, text=text).route
 
     return _route
 
@@ -378,23 +380,48 @@ def test_a_person_can_reconnect_after_disconnecting(
     assert Assignment.objects.filter(identity=identity).count() == 2
 
 
-def test_assignment_changes_are_announced_to_listeners(
+def test_router_commands_return_the_connection_they_change_and_tell_no_listener(
+    router: PhoneLine,
+    pool_lines: list[PhoneLine],
+    identity: AgentIdentity,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    seen: list[Assignment] = []
+    hooks.on_assignment_changed(seen.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            connected = inbound_route(line=router, sender=PERSON, text="connect @nurse-bot")
+            again = inbound_route(line=router, sender=PERSON, text="connect @nurse-bot")
+            released = inbound_route(line=router, sender=PERSON, text="disconnect @nurse-bot")
+    finally:
+        hooks._listeners.remove(seen.append)
+
+    assignment = Assignment.objects.get()
+    assert connected == RouteResult(None, assignment)
+    assert connected.changed is not None and connected.changed.status == "active"
+    assert again == RouteResult(None, None)
+    assert released == RouteResult(None, assignment)
+    assert released.changed is not None and released.changed.status == "released"
+    assert seen == []
+
+
+def test_a_release_outside_the_inbound_path_is_announced_to_listeners(
     route: Any, router: PhoneLine, pool_lines: list[PhoneLine], identity: AgentIdentity
 ) -> None:
+    route(router, "connect @nurse-bot")
+    assignment = Assignment.objects.get()
     seen: list[tuple[str, str]] = []
 
-    def listener(assignment: Assignment) -> None:
-        seen.append((str(assignment.id), assignment.status))
+    def listener(changed: Assignment) -> None:
+        seen.append((str(changed.id), changed.status))
 
     hooks.on_assignment_changed(listener)
     try:
-        route(router, "connect @nurse-bot")
-        route(router, "disconnect @nurse-bot")
+        assignment_release(assignment=assignment, actor=Actor.system(), reason="agent")
     finally:
         hooks._listeners.remove(listener)
 
-    assignment_id = str(Assignment.objects.get().id)
-    assert seen == [(assignment_id, "active"), (assignment_id, "released")]
+    assert seen == [(str(assignment.id), "released")]
 
 
 # --- inbound routing ----------------------------------------------------------------------
