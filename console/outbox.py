@@ -176,8 +176,8 @@ class Outbox:
         return updated == 1
 
     def claim_batch(self, *, limit: int, now: datetime | None = None) -> list[Any]:
-        """Claim up to `limit` due rows, oldest due first; returns their ids. Each due row
-        goes to exactly one of any number of racing claimers.
+        """Claim up to `limit` due rows, oldest due first; returns their ids (in no set
+        order). Each due row goes to exactly one of any number of racing claimers.
 
         On PostgreSQL this is one statement, `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
         SKIP LOCKED LIMIT n) RETURNING id`: racing claimers skip each other's rows instead
