@@ -10,21 +10,16 @@ recovered from the provider (messaging/services/send_recovery.py).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
-
-from console.retry import RetryPolicy
+from console.outbox import RetryPolicy, retry_policy
 from messaging.models import Message
 from provisioning.providers.base import ProviderError
 
 
 def send_retry_policy() -> RetryPolicy:
-    return RetryPolicy(
-        base_seconds=settings.SEND_RETRY_BASE_SECONDS,
-        max_delay_seconds=settings.SEND_RETRY_MAX_DELAY_SECONDS,
-        window=timedelta(minutes=settings.SEND_RETRY_WINDOW_MINUTES),
-    )
+    """The `message_send` policy of `settings.OUTBOX_RETRY_POLICIES`."""
+    return retry_policy("message_send")
 
 
 def send_retry_at(message: Message, *, now: datetime, exc: ProviderError) -> datetime | None:

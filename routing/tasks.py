@@ -1,13 +1,10 @@
-"""Routing jobs: send router replies from the outbox, and the sweep that recovers lost jobs."""
+"""Routing jobs: send router replies from the outbox, and the sweep that recovers lost jobs
+(scheduled by beat from CELERY_BEAT_SCHEDULE, like every outbox sweep)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import shared_task
-from django.conf import settings
 
-from console.celery import app
 from routing.services import router_replies
 
 
@@ -19,10 +16,3 @@ def router_reply_send_task(reply_id: str) -> str:
 @shared_task(name="routing.router_reply_sweep", ignore_result=True)
 def router_reply_sweep_task() -> int:
     return router_replies.router_reply_sweep()
-
-
-@app.on_after_finalize.connect
-def _schedule_sweep(sender: Any, **kwargs: Any) -> None:
-    sender.add_periodic_task(
-        settings.SWEEP_INTERVAL_SECONDS, router_reply_sweep_task.s(), name="routing reply sweep"
-    )

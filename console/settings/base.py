@@ -248,7 +248,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=30)
-# Periodic jobs (`celery -A console beat`); each app adds its own sweep here.
+# Periodic jobs (`celery -A console beat`): every outbox sweep is scheduled here, and only here.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "webhooks-delivery-sweep": {
         "task": "webhooks.delivery_sweep",
@@ -256,6 +256,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "messaging-send-sweep": {
         "task": "messaging.message_send_sweep",
+        "schedule": float(SWEEP_INTERVAL_SECONDS),
+    },
+    "routing-reply-sweep": {
+        "task": "routing.router_reply_sweep",
         "schedule": float(SWEEP_INTERVAL_SECONDS),
     },
     # Catches up on `line_assigned` webhooks the provider failed to deliver.
@@ -358,6 +362,28 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.
 WEBHOOK_RETRY_MAX_DELAY_SECONDS = env.float("WEBHOOK_RETRY_MAX_DELAY_SECONDS", default=3600.0)
 # The sweep re-enqueues due deliveries this long overdue (their own job should have run).
 WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
+
+# --- Outboxes (console/outbox.py) ------------------------------------------
+# One named retry policy per kind of outbound job: base * 2^(attempt-1) seconds, capped,
+# with "equal jitter" unless turned off, for `window_seconds` or up to `max_attempts`.
+OUTBOX_RETRY_POLICIES: dict[str, dict[str, object]] = {
+    "message_send": {
+        "base_seconds": SEND_RETRY_BASE_SECONDS,
+        "max_delay_seconds": SEND_RETRY_MAX_DELAY_SECONDS,
+        "window_seconds": SEND_RETRY_WINDOW_MINUTES * 60,
+    },
+    "router_reply": {
+        "base_seconds": 30.0,
+        "max_delay_seconds": 1800.0,
+        "jitter": False,
+        "max_attempts": 5,
+    },
+    "webhook_delivery": {
+        "base_seconds": WEBHOOK_RETRY_BASE_SECONDS,
+        "max_delay_seconds": WEBHOOK_RETRY_MAX_DELAY_SECONDS,
+        "window_seconds": WEBHOOK_RETRY_WINDOW_HOURS * 3600,
+    },
+}
 
 # --- Benchmarks -----------------------------------------------------------
 BENCH_ENDPOINTS_ENABLED = env_bool("BENCH_ENDPOINTS_ENABLED", False)

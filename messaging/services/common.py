@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from console.errors import Conflict, ProviderFailed
 from console.models import AgentIdentity
+from console.outbox import publish_on_commit
 from messaging.models import Conversation, DeliveryStatus
 from messaging.webhooks import events as webhook_events
 from provisioning.models import LineRole, PhoneLine
@@ -30,10 +30,6 @@ CONVERSATION_INACTIVE = (
 )
 RECIPIENT_NOT_E164 = "This conversation is receive-only: its address is not a phone number."
 PROVIDER_UNAVAILABLE = "The messaging provider did not accept the request; try again."
-
-# Retries due within this long are scheduled on the broker; later ones by the sweep (a
-# long countdown outlives Redis' visibility timeout and is delivered twice).
-BROKER_COUNTDOWN_MAX_SECONDS = 300
 
 # Provider statuses that end a send as failed.
 FAILED_STATUSES = {DeliveryStatus.ERROR, DeliveryStatus.DECLINED}
@@ -51,13 +47,10 @@ def line_credentials(line: PhoneLine) -> AccountCredentials:
     return setup_credentials(line.setup)
 
 
-def enqueue(task: Any, *args: Any, countdown: float | None = None) -> None:
-    """Hand work to Celery after commit; a broker outage is logged, the sweep catches up."""
-
-    def send() -> None:
-        task.apply_async(args=args, countdown=countdown)
-
-    transaction.on_commit(send, robust=True)
+def enqueue(task: Any, row_id: str, *, countdown: float | None = None) -> None:
+    """Hand a row's job to Celery after commit (`console.outbox.publish_on_commit`); a
+    broker outage is logged, the sweep catches up."""
+    publish_on_commit(task, [row_id], countdown=countdown)
 
 
 def emit(event_type: str, *, identity: AgentIdentity, **objects: Any) -> None:

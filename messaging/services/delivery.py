@@ -1,6 +1,7 @@
 """Delivery: the outbound job. It claims a due `queued` row, calls the provider once and
 records the answer (`imessage.sent`), or applies the send retry policy
 (`messaging/send_policy.py`) to a failure; the sweep republishes jobs that were lost.
+Sends are one kind of `console.outbox` (`SENDS`): claim, lease and sweep are the engine's.
 
 A send whose provider call may have happened is never sent again: its outcome is
 recovered from the provider (`messaging.services.send_recovery`).
@@ -18,14 +19,52 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from console.outbox import COUNTDOWN_MAX_SECONDS, SWEEP_BATCH, Outbox
 from messaging.models import DeliveryStatus, Direction, Message, SendState
 from messaging.services import common
-from messaging.services.common import BROKER_COUNTDOWN_MAX_SECONDS, FAILED_STATUSES
+from messaging.services.common import FAILED_STATUSES
 from provisioning.providers.base import ProviderError, SendResult, StatusUpdate
 
 logger = logging.getLogger(__name__)
 
-SWEEP_BATCH = 500
+
+def _send_task() -> Any:
+    from messaging.tasks import message_send_task
+
+    return message_send_task
+
+
+SENDS = Outbox(
+    name="message send",
+    model=Message,
+    task=_send_task,
+    due=lambda now: (
+        Q(send_state=SendState.QUEUED)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    ),
+    claim_fields=lambda now: {
+        "send_state": SendState.SENDING,
+        "claimed_at": now,
+        "send_attempts": F("send_attempts") + 1,
+        "updated_at": now,
+    },
+    # A queued row this overdue lost its job (broker down at commit, worker crash).
+    overdue=lambda now: Q(
+        send_state=SendState.QUEUED,
+        next_attempt_at__lte=now - timedelta(seconds=settings.SEND_SWEEP_GRACE_SECONDS),
+    ),
+    # Longer than the task hard time limit: a `sending` row this old has no live worker.
+    expired=lambda now: Q(
+        send_state=SendState.SENDING,
+        claimed_at__lt=now - timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS),
+    ),
+    release=lambda now: {
+        "send_state": SendState.QUEUED,
+        "claimed_at": None,
+        "next_attempt_at": now,
+        "updated_at": now,
+    },
+)
 
 
 def message_deliver(*, message_id: Any) -> None:
@@ -38,17 +77,7 @@ def message_deliver(*, message_id: Any) -> None:
     (`messaging.services.send_recovery`). Failures follow the send retry policy (`_send_failed`).
     """
     now = timezone.now()
-    claimed = Message.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        pk=message_id,
-        send_state=SendState.QUEUED,
-    ).update(
-        send_state=SendState.SENDING,
-        claimed_at=now,
-        send_attempts=F("send_attempts") + 1,
-        updated_at=now,
-    )
-    if not claimed:
+    if not SENDS.claim(message_id, now=now):
         return
     message = Message.objects.select_related("line__setup", "identity").get(pk=message_id)
     if message.provider_call_started_at is not None:
@@ -182,10 +211,8 @@ def _send_failed(
         logger.info(
             "message %s send attempt %s failed, retrying in %ss", message.pk, attempts, delay
         )
-        if delay <= BROKER_COUNTDOWN_MAX_SECONDS:
-            from messaging.tasks import message_send_task
-
-            common.enqueue(message_send_task, str(message.pk), countdown=delay)
+        if delay <= COUNTDOWN_MAX_SECONDS:
+            common.enqueue(_send_task(), str(message.pk), countdown=delay)
         return
     if exc.ambiguous:
         from messaging.services.send_recovery import send_outcome_unknown
@@ -245,23 +272,8 @@ class SweepResult:
     media_requeued: int = 0
 
 
-def _publish_sends(message_ids: list[Any]) -> int:
-    """Publish send jobs; stops at the first broker failure (the next sweep tries again)."""
-    from messaging.tasks import message_send_task
-
-    published = 0
-    for message_id in message_ids:
-        try:
-            message_send_task.apply_async(args=(str(message_id),))
-        except Exception:  # broker still down; the next sweep tries again
-            logger.exception("could not enqueue message %s", message_id)
-            break
-        published += 1
-    return published
-
-
 def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
-    """Recover lost outbound jobs without ever sending twice.
+    """Recover lost outbound jobs without ever sending twice (`SENDS.sweep`).
 
     - `queued` rows overdue by SEND_SWEEP_GRACE_SECONDS: their job was lost (broker down
       at commit, worker crash before the claim); publish it again. A duplicate job is
@@ -270,35 +282,15 @@ def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
       They go back to `queued` and a new job takes them: one that never reached the
       provider call is sent; one that did (its mark is set) is recovered from the
       provider's record, never sent again (`messaging.services.send_recovery`).
+
+    Inbound media not re-hosted after the grace period is fetched again too.
     """
     from messaging.tasks import inbound_media_fetch_task
 
     now = now or timezone.now()
-    # A queued row this overdue lost its job (broker down at commit, worker crash).
+    counts = SENDS.sweep(now=now)
+    result = SweepResult(recovered=counts.recovered, requeued=counts.requeued)
     queued_grace = timedelta(seconds=settings.SEND_SWEEP_GRACE_SECONDS)
-    # Longer than the task hard time limit: a `sending` row this old has no live worker.
-    sending_timeout = timedelta(seconds=settings.SEND_STUCK_TIMEOUT_SECONDS)
-    result = SweepResult()
-    stuck = list(
-        Message.objects.filter(send_state=SendState.SENDING, claimed_at__lt=now - sending_timeout)
-        .order_by("claimed_at")
-        .values_list("id", "claimed_at")[:SWEEP_BATCH]
-    )
-    handed_back = [
-        message_id
-        for message_id, claimed_at in stuck
-        # Conditional on the same claim: a worker that is merely slow keeps its row.
-        if Message.objects.filter(
-            pk=message_id, send_state=SendState.SENDING, claimed_at=claimed_at
-        ).update(send_state=SendState.QUEUED, claimed_at=None, next_attempt_at=now, updated_at=now)
-    ]
-    result.recovered = _publish_sends(handed_back)
-    overdue = list(
-        Message.objects.filter(send_state=SendState.QUEUED, next_attempt_at__lte=now - queued_grace)
-        .order_by("next_attempt_at")
-        .values_list("id", flat=True)[:SWEEP_BATCH]
-    )
-    result.requeued = _publish_sends(overdue)
     pending_media = list(
         Message.objects.filter(
             direction=Direction.INBOUND,

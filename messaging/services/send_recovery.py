@@ -27,9 +27,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from console.outbox import COUNTDOWN_MAX_SECONDS
 from messaging.models import DeliveryStatus, Direction, Message, SendState
 from messaging.services import common, delivery
-from messaging.services.common import BROKER_COUNTDOWN_MAX_SECONDS, FAILED_STATUSES
+from messaging.services.common import FAILED_STATUSES
 from messaging.services.status import status_apply
 from provisioning.dispatch import ForeignReference
 from provisioning.models import Setup
@@ -157,10 +158,8 @@ def _retry_later(message: Message, exc: ProviderError) -> bool:
         updated_at=now,
     )
     delay = (retry_at - now).total_seconds()
-    if delay <= BROKER_COUNTDOWN_MAX_SECONDS:
-        from messaging.tasks import message_send_task
-
-        common.enqueue(message_send_task, str(message.pk), countdown=delay)
+    if delay <= COUNTDOWN_MAX_SECONDS:
+        common.enqueue(delivery.SENDS.task(), str(message.pk), countdown=delay)
     return True
 
 

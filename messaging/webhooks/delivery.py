@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from console.crypto import decrypt
 from console.errors import Conflict, Unprocessable
-from console.retry import RetryPolicy
+from console.outbox import COUNTDOWN_MAX_SECONDS, SWEEP_BATCH, Outbox, RetryPolicy, retry_policy
 from console.services import Actor, audit_record
 from messaging.media_urls import refresh_signed_urls
 from messaging.webhooks import safety
@@ -36,11 +36,6 @@ ERR_REPLAY_NOT_SELECTED = "The subscription no longer selects this event type."
 ERR_IDENTITY_DISABLED = "The identity is not iMessage-enabled; its events are not delivered."
 ERR_RETRY_STATE = "Only failed or pending deliveries can be retried."
 
-# Retries due within this many seconds are scheduled on the broker; later ones by the sweep,
-# because long broker countdowns get redelivered by Redis' visibility timeout.
-COUNTDOWN_MAX_SECONDS = 300
-SWEEP_BATCH_SIZE = 500
-
 
 def _lease() -> timedelta:
     """How long a claimed delivery stays claimed before the sweep may assume its worker died."""
@@ -48,8 +43,44 @@ def _lease() -> timedelta:
     return timedelta(seconds=longest + 30)
 
 
+def _unleased(now: datetime) -> Q:
+    """Rows no live worker holds: never claimed, finished, or their lease expired."""
+    return Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - _lease())
+
+
+def _send_task() -> Any:
+    from messaging.webhooks.tasks import delivery_send
+
+    return delivery_send
+
+
+# A claim leaves the row `pending` and takes a lease; an expired lease makes it due again,
+# so the sweep needs no hand-back step.
+DELIVERIES = Outbox(
+    name="webhook delivery",
+    model=WebhookDelivery,
+    task=_send_task,
+    due=lambda now: Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) & _unleased(now),
+    claim_fields=lambda now: {
+        "claimed_at": now,
+        "attempt_count": F("attempt_count") + 1,
+        "last_attempt_at": now,
+        "updated_at": now,
+    },
+    overdue=lambda now: (
+        Q(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lte=now - timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS),
+        )
+        & _unleased(now)
+    ),
+)
+
+
 def retry_window() -> timedelta:
-    return timedelta(hours=settings.WEBHOOK_RETRY_WINDOW_HOURS)
+    window = webhook_retry_policy().window
+    assert window is not None
+    return window
 
 
 def request_id_for(delivery: WebhookDelivery) -> str:
@@ -59,55 +90,13 @@ def request_id_for(delivery: WebhookDelivery) -> str:
 
 
 def deliveries_publish(delivery_ids: Sequence[uuid.UUID], *, countdown: float | None = None) -> int:
-    """Enqueue delivery jobs; never raises. Returns how many were published.
-
-    When the broker is unreachable the remaining ids are left to the sweep (the rows are
-    already committed), so a request that caused an event never fails for it.
-    """
-    from messaging.webhooks.tasks import delivery_send
-
-    published = 0
-    for delivery_id in delivery_ids:
-        try:
-            if countdown is None:
-                delivery_send.apply_async(args=(str(delivery_id),))
-            else:
-                delivery_send.apply_async(args=(str(delivery_id),), countdown=countdown)
-        except Exception as exc:
-            logger.warning(
-                "webhook delivery %s not enqueued (%s); the sweep will pick up %d row(s)",
-                delivery_id,
-                type(exc).__name__,
-                len(delivery_ids) - published,
-                exc_info=True,
-            )
-            break
-        published += 1
-    return published
+    """Enqueue delivery jobs; never raises. Returns how many were published (the sweep
+    publishes the rest once the broker is back)."""
+    return DELIVERIES.publish(delivery_ids, countdown=countdown)
 
 
 def webhook_retry_policy() -> RetryPolicy:
-    return RetryPolicy(
-        base_seconds=settings.WEBHOOK_RETRY_BASE_SECONDS,
-        max_delay_seconds=settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS,
-        window=retry_window(),
-    )
-
-
-def _claim(delivery_id: uuid.UUID | str, now: datetime) -> bool:
-    claimed = (
-        WebhookDelivery.objects.filter(
-            pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-        )
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - _lease()))
-        .update(
-            claimed_at=now,
-            attempt_count=F("attempt_count") + 1,
-            last_attempt_at=now,
-            updated_at=now,
-        )
-    )
-    return claimed == 1
+    return retry_policy("webhook_delivery")
 
 
 def _finish(
@@ -154,7 +143,7 @@ def delivery_attempt(*, delivery_id: uuid.UUID | str) -> str | None:
     Returns the resulting status. Never holds a database transaction across the request.
     """
     now = timezone.now()
-    if not _claim(delivery_id, now):
+    if not DELIVERIES.claim(delivery_id, now=now):
         return None
     delivery = (
         WebhookDelivery.objects.select_related(
@@ -224,22 +213,10 @@ def _schedule(delivery_id: uuid.UUID, delay: float | None) -> None:
         deliveries_publish([delivery_id], countdown=delay)
 
 
-def delivery_sweep(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
+def delivery_sweep(*, batch_size: int = SWEEP_BATCH) -> int:
     """Re-enqueue due deliveries whose job was lost (broker down at commit, worker died,
     retries beyond the broker countdown). Returns how many were published."""
-    now = timezone.now()
-    overdue = now - timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS)
-    ids = list(
-        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=overdue)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - _lease()))
-        .order_by("next_attempt_at")
-        .values_list("id", flat=True)[:batch_size]
-    )
-    if not ids:
-        return 0
-    published = deliveries_publish(ids)
-    logger.info("webhook sweep: %d due deliveries, %d enqueued", len(ids), published)
-    return published
+    return DELIVERIES.sweep(batch=batch_size).requeued
 
 
 # --- Replay and manual retry --------------------------------------------------

@@ -1,15 +1,17 @@
-"""The router's reply outbox: replies are rows, sent by a task after commit, swept when lost."""
+"""The router's reply outbox (`console.outbox`): replies are rows, sent by a task after
+commit, retried under the `router_reply` policy, swept when lost."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from console.outbox import Outbox, publish_on_commit, retry_policy
 from provisioning.models import PhoneLine
 from provisioning.providers import get_adapter
 from provisioning.providers.base import ProviderError
@@ -18,8 +20,49 @@ from routing.models import ReplyState, RouterReply
 
 logger = logging.getLogger(__name__)
 
-REPLY_MAX_ATTEMPTS = 5
 REPLY_CLAIM_TIMEOUT = timedelta(minutes=5)
+# A queued reply with no due time whose job has not run this long after it was written.
+REPLY_STALE_AFTER = timedelta(seconds=30)
+
+
+def _send_task() -> Any:
+    from routing.tasks import router_reply_send_task
+
+    return router_reply_send_task
+
+
+def _due(now: datetime) -> Q:
+    return Q(state=ReplyState.QUEUED) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
+def _overdue(now: datetime) -> Q:
+    return Q(state=ReplyState.QUEUED) & (
+        Q(next_attempt_at__lte=now)
+        | Q(next_attempt_at__isnull=True, updated_at__lt=now - REPLY_STALE_AFTER)
+    )
+
+
+REPLIES = Outbox(
+    name="router reply",
+    model=RouterReply,
+    task=_send_task,
+    due=_due,
+    claim_fields=lambda now: {
+        "state": ReplyState.SENDING,
+        "claimed_at": now,
+        "attempts": F("attempts") + 1,
+    },
+    overdue=_overdue,
+    # A duplicate automatic reply is harmless, a lost connect confirmation is not.
+    expired=lambda now: Q(state=ReplyState.SENDING, claimed_at__lt=now - REPLY_CLAIM_TIMEOUT),
+    release=lambda now: {
+        "state": ReplyState.QUEUED,
+        "next_attempt_at": now,
+        "updated_at": now,
+    },
+)
 
 
 def router_reply_queue(
@@ -29,19 +72,9 @@ def router_reply_queue(
     reply = RouterReply.objects.create(
         line=line, to_number=to, kind=kind, text=text, media_url=media_url
     )
-    transaction.on_commit(lambda: _enqueue_reply(reply.id))
+    publish_on_commit(_send_task(), [reply.id])
     logger.info("router reply %s queued kind=%s line=%s", reply.id, kind, line.id)
     return reply
-
-
-def _enqueue_reply(reply_id: uuid.UUID) -> None:
-    from routing.tasks import router_reply_send_task
-
-    try:
-        router_reply_send_task.delay(str(reply_id))
-    except Exception:
-        # The broker is down: the row stays queued and the sweep sends it later.
-        logger.warning("router reply %s not enqueued; the sweep will retry", reply_id)
 
 
 def router_reply_deliver(*, reply_id: uuid.UUID | str) -> str:
@@ -49,13 +82,7 @@ def router_reply_deliver(*, reply_id: uuid.UUID | str) -> str:
 
     The claim is a conditional update (queued -> sending), so duplicate jobs are no-ops.
     """
-    now = timezone.now()
-    claimed = RouterReply.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        pk=reply_id,
-        state=ReplyState.QUEUED,
-    ).update(state=ReplyState.SENDING, claimed_at=now, attempts=F("attempts") + 1)
-    if not claimed:
+    if not REPLIES.claim(reply_id, now=timezone.now()):
         return "skipped"
     reply = RouterReply.objects.select_related("line", "line__setup").get(pk=reply_id)
     line = reply.line
@@ -70,8 +97,9 @@ def router_reply_deliver(*, reply_id: uuid.UUID | str) -> str:
             status_callback=None,
         )
     except ProviderError as exc:
-        final = exc.permanent or reply.attempts >= REPLY_MAX_ATTEMPTS
-        delay = exc.retry_after or min(30 * 2 ** (reply.attempts - 1), 1800)
+        policy = retry_policy("router_reply")
+        final = exc.permanent or policy.exhausted(reply.attempts)
+        delay = exc.retry_after or policy.backoff(reply.attempts)
         RouterReply.objects.filter(pk=reply.pk).update(
             state=ReplyState.FAILED if final else ReplyState.QUEUED,
             next_attempt_at=None if final else timezone.now() + timedelta(seconds=delay),
@@ -86,24 +114,9 @@ def router_reply_deliver(*, reply_id: uuid.UUID | str) -> str:
     return ReplyState.SENT
 
 
-def router_reply_sweep(*, stale_after: timedelta = timedelta(seconds=30)) -> int:
-    """Re-enqueue replies whose job was lost (broker down at commit, worker died).
-
-    Replies stuck in `sending` past the claim timeout go back to `queued`: a duplicate
-    automatic reply is harmless, a lost connect confirmation is not.
-    """
-    now = timezone.now()
-    RouterReply.objects.filter(
-        state=ReplyState.SENDING, claimed_at__lt=now - REPLY_CLAIM_TIMEOUT
-    ).update(state=ReplyState.QUEUED, next_attempt_at=now, updated_at=now)
-    due = list(
-        RouterReply.objects.filter(state=ReplyState.QUEUED)
-        .filter(
-            Q(next_attempt_at__lte=now)
-            | Q(next_attempt_at__isnull=True, updated_at__lt=now - stale_after)
-        )
-        .values_list("id", flat=True)[:500]
-    )
-    for reply_id in due:
-        _enqueue_reply(reply_id)
-    return len(due)
+def router_reply_sweep() -> int:
+    """Re-publish replies whose job was lost (broker down at commit, worker died): replies
+    stuck in `sending` past the claim timeout go back to `queued` and are sent again.
+    Returns how many jobs were published."""
+    counts = REPLIES.sweep()
+    return counts.recovered + counts.requeued

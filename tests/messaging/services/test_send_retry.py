@@ -10,7 +10,7 @@ import time_machine
 from django.conf import settings
 from django.utils import timezone
 
-from console.retry import RetryPolicy
+from console.outbox import RetryPolicy
 from messaging.models import SendState
 from messaging.services.delivery import message_deliver
 from messaging.services.status import message_status_update
