@@ -15,7 +15,7 @@ from messaging.services import delivery
 
 
 @shared_task(name="messaging.message_deliver")
-def message_send_task(message_id: str) -> None:
+def message_deliver_task(message_id: str) -> None:
     delivery.message_deliver(message_id=message_id)
 
 
@@ -34,5 +34,5 @@ def message_send_sweep_task() -> dict[str, int]:
     retry_backoff_max=600,
     retry_jitter=True,
 )
-def inbound_media_fetch_task(self: Any, message_id: str) -> None:
+def media_rehost_task(self: Any, message_id: str) -> None:
     media.media_rehost(message_id=message_id)

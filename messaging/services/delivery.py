@@ -29,9 +29,9 @@ logger = logging.getLogger(__name__)
 
 
 def _send_task() -> Any:
-    from messaging.tasks import message_send_task
+    from messaging.tasks import message_deliver_task
 
-    return message_send_task
+    return message_deliver_task
 
 
 SENDS = Outbox(
@@ -285,7 +285,7 @@ def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
 
     Inbound media not re-hosted after the grace period is fetched again too.
     """
-    from messaging.tasks import inbound_media_fetch_task
+    from messaging.tasks import media_rehost_task
 
     now = now or timezone.now()
     counts = SENDS.sweep(now=now)
@@ -301,7 +301,7 @@ def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
     )
     for message_id in pending_media:
         try:
-            inbound_media_fetch_task.apply_async(args=(str(message_id),))
+            media_rehost_task.apply_async(args=(str(message_id),))
             result.media_requeued += 1
         except Exception:
             logger.exception("could not enqueue media fetch for message %s", message_id)

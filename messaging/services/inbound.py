@@ -155,9 +155,9 @@ def inbound_message_store(
 def media_fetch_enqueue(message: Message) -> None:
     """Re-host the message's media after commit (a Celery job per message)."""
     if message.media:
-        from messaging.tasks import inbound_media_fetch_task
+        from messaging.tasks import media_rehost_task
 
-        common.enqueue(inbound_media_fetch_task, str(message.id))
+        common.enqueue(media_rehost_task, str(message.id))
 
 
 def message_route(*, line: PhoneLine, sender: str, text: str) -> InboundRoute | None:

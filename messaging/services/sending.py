@@ -279,9 +279,9 @@ def message_send(
     )
     mark_without_reactions(message)
     common.conversation_touch(conversation.pk, now)
-    from messaging.tasks import message_send_task
+    from messaging.tasks import message_deliver_task
 
-    common.enqueue(message_send_task, str(message.id))
+    common.enqueue(message_deliver_task, str(message.id))
     logger.info("message %s queued for identity %s", message.id, identity.id)
     return SendOutcome(message=message, rate=rate)
 

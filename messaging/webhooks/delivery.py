@@ -49,9 +49,9 @@ def _unleased(now: datetime) -> Q:
 
 
 def _send_task() -> Any:
-    from messaging.webhooks.tasks import delivery_send
+    from messaging.webhooks.tasks import delivery_attempt_task
 
-    return delivery_send
+    return delivery_attempt_task
 
 
 # A claim leaves the row `pending` and takes a lease; an expired lease makes it due again,

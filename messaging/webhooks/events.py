@@ -155,10 +155,10 @@ def deliveries_fan_out(delivery_ids: Sequence[uuid.UUID]) -> None:
     if len(delivery_ids) <= 1:
         delivery.deliveries_publish(delivery_ids)
         return
-    from messaging.webhooks.tasks import deliveries_enqueue
+    from messaging.webhooks.tasks import deliveries_publish_task
 
     try:
-        deliveries_enqueue.apply_async(args=([str(i) for i in delivery_ids],))
+        deliveries_publish_task.apply_async(args=([str(i) for i in delivery_ids],))
     except Exception as exc:
         logger.warning(
             "webhook fan-out of %d deliveries not enqueued (%s); the sweep will pick them up",

@@ -1,4 +1,8 @@
-"""Thin Celery tasks: they take ids and call the services, which claim rows themselves."""
+"""Thin Celery tasks: they take ids and call the services, which claim rows themselves.
+
+Each task is registered under the name of the service it runs; a job published under an
+older name before a deploy is not lost, because the delivery sweep publishes every due
+delivery again."""
 
 from __future__ import annotations
 
@@ -9,19 +13,19 @@ from celery import shared_task
 from messaging.webhooks import delivery
 
 
-@shared_task(name="webhooks.delivery_send", ignore_result=True)
-def delivery_send(delivery_id: str) -> str | None:
+@shared_task(name="webhooks.delivery_attempt", ignore_result=True)
+def delivery_attempt_task(delivery_id: str) -> str | None:
     """One attempt of one delivery (a no-op when it is not due or already claimed)."""
     return delivery.delivery_attempt(delivery_id=delivery_id)
 
 
-@shared_task(name="webhooks.deliveries_enqueue", ignore_result=True)
-def deliveries_enqueue(delivery_ids: list[str]) -> int:
+@shared_task(name="webhooks.deliveries_publish", ignore_result=True)
+def deliveries_publish_task(delivery_ids: list[str]) -> int:
     """Publish one delivery job per id (an event's fan-out, off the request path)."""
     return delivery.deliveries_publish([uuid.UUID(i) for i in delivery_ids])
 
 
 @shared_task(name="webhooks.delivery_sweep", ignore_result=True)
-def delivery_sweep() -> int:
+def delivery_sweep_task() -> int:
     """Beat job: re-enqueue due deliveries whose job was lost."""
     return delivery.delivery_sweep()

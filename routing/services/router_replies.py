@@ -26,9 +26,9 @@ REPLY_STALE_AFTER = timedelta(seconds=30)
 
 
 def _send_task() -> Any:
-    from routing.tasks import router_reply_send_task
+    from routing.tasks import router_reply_deliver_task
 
-    return router_reply_send_task
+    return router_reply_deliver_task
 
 
 def _due(now: datetime) -> Q:

@@ -172,7 +172,7 @@ def test_a_broker_outage_at_commit_does_not_break_the_send(
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(tasks.message_send_task, "apply_async", broker_down)
+    monkeypatch.setattr(tasks.message_deliver_task, "apply_async", broker_down)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = identity_client.post(

@@ -24,7 +24,7 @@ def test_a_reply_survives_a_broker_outage_and_the_sweep_sends_it(
 ) -> None:
     with (
         mock.patch(
-            "routing.tasks.router_reply_send_task.apply_async",
+            "routing.tasks.router_reply_deliver_task.apply_async",
             side_effect=ConnectionError("broker down"),
         ),
         django_capture_on_commit_callbacks(execute=True),

@@ -16,7 +16,7 @@ from messaging.webhooks.delivery import delivery_sweep
 from messaging.webhooks.events import event_emit
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
 from messaging.webhooks.subscriptions import subscription_create
-from messaging.webhooks.tasks import deliveries_enqueue
+from messaging.webhooks.tasks import deliveries_publish_task
 from tests.messaging.factories import ConversationFactory, MessageFactory
 from tests.messaging.webhooks.conftest import Receiver
 
@@ -130,7 +130,7 @@ def test_an_event_for_many_subscriptions_costs_the_caller_one_broker_message(
         )
     message = MessageFactory(conversation=ConversationFactory(identity=identity))
     with (
-        mock.patch.object(deliveries_enqueue, "apply_async") as publish,
+        mock.patch.object(deliveries_publish_task, "apply_async") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         event_emit(event_type="imessage.received", identity=identity, message=message)
