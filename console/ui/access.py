@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from console.errors import ApplicationError, NotFound, ProviderFailed, Unavailable
@@ -164,6 +165,16 @@ def console_view(view: F) -> F:
         return response
 
     return wrapper  # type: ignore[return-value]
+
+
+def console_page(view: F) -> F:
+    """A console page: GET only, run as a `console_view`."""
+    return require_GET(console_view(view))
+
+
+def console_action(view: F) -> F:
+    """A console action: POST only, run as a `console_view`."""
+    return require_POST(console_view(view))
 
 
 def user_actor(request: HttpRequest) -> Actor:
