@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 
@@ -218,6 +218,17 @@ class ParsedWebhook:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class OutboundMessage(TypedDict):
+    """What one send-message call carries, next to the child credentials."""
+
+    from_number: str
+    to_number: str
+    content: str | None
+    media_url: str | None
+    send_style: str | None
+    status_callback: str | None
+
+
 class ProviderAdapter(Protocol):
     name: str
 
@@ -240,15 +251,7 @@ class ProviderAdapter(Protocol):
 
     # Messaging (child credentials)
     def send_message(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        content: str | None,
-        media_url: str | None,
-        send_style: str | None,
-        status_callback: str | None,
+        self, *, credentials: AccountCredentials, **message: Unpack[OutboundMessage]
     ) -> SendResult: ...
 
     def message_status(

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from django.utils import timezone
 
@@ -33,6 +33,7 @@ from provisioning.providers.base import (
     ChildAccount,
     LineRequest,
     LineStateEntry,
+    OutboundMessage,
     OutboundRecord,
     ParsedWebhook,
     ProviderError,
@@ -268,26 +269,11 @@ class FakeProvider:
     # --- messaging ---------------------------------------------------------------------
 
     def send_message(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        content: str | None,
-        media_url: str | None,
-        send_style: str | None,
-        status_callback: str | None,
+        self, *, credentials: AccountCredentials, **message: Unpack[OutboundMessage]
     ) -> SendResult:
-        fields: dict[str, Any] = {
-            "from_number": from_number,
-            "to_number": to_number,
-            "content": content,
-            "media_url": media_url,
-            "send_style": send_style,
-            "status_callback": status_callback,
-        }
-        self._record("send_message", **fields)
-        body = send_message_body(**fields)
+        self._record("send_message", **message)
+        body = send_message_body(**message)
+        from_number, to_number = message["from_number"], message["to_number"]
         service = self.fallback.get(to_number, "imessage")
         with self._provider():
             account = self._auth(credentials)
@@ -311,8 +297,8 @@ class FakeProvider:
                     ),
                     from_number=from_number,
                     to_number=to_number,
-                    content=content or "",
-                    media_url=media_url,
+                    content=message["content"] or "",
+                    media_url=message["media_url"],
                     created_at=timezone.now(),
                 )
             )

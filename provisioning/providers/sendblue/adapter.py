@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 from django.conf import settings
@@ -21,6 +21,7 @@ from provisioning.providers.base import (
     ChildAccount,
     LineRequest,
     LineStateEntry,
+    OutboundMessage,
     OutboundRecord,
     ParsedWebhook,
     ProviderError,
@@ -230,24 +231,9 @@ class SendblueAdapter:
         )
 
     def send_message(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        content: str | None,
-        media_url: str | None,
-        send_style: str | None,
-        status_callback: str | None,
+        self, *, credentials: AccountCredentials, **message: Unpack[OutboundMessage]
     ) -> SendResult:
-        payload = send_message_body(
-            from_number=from_number,
-            to_number=to_number,
-            content=content,
-            media_url=media_url,
-            send_style=send_style,
-            status_callback=status_callback,
-        )
+        payload = send_message_body(**message)
         body = self._client.request(
             "POST",
             "/api/send-message",
