@@ -12,7 +12,7 @@ import functools
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 from django.contrib.auth.views import redirect_to_login
@@ -175,6 +175,22 @@ def console_page(view: F) -> F:
 def console_action(view: F) -> F:
     """A console action: POST only, run as a `console_view`."""
     return require_POST(console_view(view))
+
+
+class _Owned(Protocol):
+    @property
+    def organization_id(self) -> Any: ...
+
+
+OwnedT = TypeVar("OwnedT", bound=_Owned)
+
+
+def operated(request: ConsoleRequest, get: Callable[..., OwnedT], **lookup: Any) -> OwnedT:
+    """The object `get` finds in the viewer's scope by `lookup` (404 otherwise), once the
+    viewer is checked to operate its organisation (403 otherwise)."""
+    obj = get(scope=request.console.scope, **lookup)
+    request.console.require_operator(obj.organization_id)
+    return obj
 
 
 def user_actor(request: HttpRequest) -> Actor:

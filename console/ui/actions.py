@@ -19,6 +19,7 @@ from console.errors import ApplicationError
 from console.ui.access import (
     ConsoleRequest,
     console_action,
+    operated,
     refusal_status,
     user_actor,
 )
@@ -65,9 +66,7 @@ def _setup_lines_section(
 
 @console_action
 def setup_line_add_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
-    access = request.console
-    setup = setup_get_for_scope(scope=access.scope, setup_id=setup_id)
-    access.require_operator(setup.organization_id)
+    setup = operated(request, setup_get_for_scope, setup_id=setup_id)
     form = LineAddForm(request.POST, platform=setup.is_platform)
     notice, error, status = "", "", 200
     if form.is_valid():
@@ -94,9 +93,7 @@ def setup_line_add_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
 
 @console_action
 def setup_default_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
-    access = request.console
-    setup = setup_get_for_scope(scope=access.scope, setup_id=setup_id)
-    access.require_operator(setup.organization_id)
+    setup = operated(request, setup_get_for_scope, setup_id=setup_id)
     try:
         setup_default_set(setup=setup, actor=user_actor(request))
     except ApplicationError as exc:
@@ -139,9 +136,7 @@ def line_role(request: ConsoleRequest, line_id: str) -> HttpResponse:
 
 @console_action
 def assignment_release_view(request: ConsoleRequest, assignment_id: str) -> HttpResponse:
-    access = request.console
-    assignment = assignment_get_for_scope(scope=access.scope, assignment_id=assignment_id)
-    access.require_operator(assignment.organization_id)
+    assignment = operated(request, assignment_get_for_scope, assignment_id=assignment_id)
     assignment_release(
         assignment=assignment, actor=user_actor(request), reason=ReleaseReason.OPERATOR
     )
@@ -158,9 +153,7 @@ def assignment_release_view(request: ConsoleRequest, assignment_id: str) -> Http
 
 @console_action
 def delivery_retry_view(request: ConsoleRequest, delivery_id: str) -> HttpResponse:
-    access = request.console
-    delivery = delivery_get_for_scope(scope=access.scope, delivery_id=delivery_id)
-    access.require_operator(delivery.organization_id)
+    delivery = operated(request, delivery_get_for_scope, delivery_id=delivery_id)
     error, status = "", 200
     try:
         delivery_retry(delivery=delivery, actor=user_actor(request))
@@ -168,7 +161,7 @@ def delivery_retry_view(request: ConsoleRequest, delivery_id: str) -> HttpRespon
         error, status = exc.message, 409
     if not request.htmx:
         return form_post_response(error, status, "console:deliveries")
-    fresh = delivery_list_for_scope(scope=access.scope).get(pk=delivery.pk)
+    fresh = delivery_list_for_scope(scope=request.console.scope).get(pk=delivery.pk)
     return render_page(
         request,
         "console/deliveries.html#delivery-row",

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 
 from console.errors import ApplicationError
 from console.selectors import identity_handle_list
-from console.ui.access import ConsoleRequest, console_action, console_page, user_actor
+from console.ui.access import ConsoleRequest, console_action, console_page, operated, user_actor
 from console.ui.forms import BlockedFilterForm
 from console.ui.rendering import form_post_response, render_filtered_list, render_page
 from console.ui.services import blocked_message_allow, blocked_message_keep
@@ -75,9 +75,7 @@ def _review_response(
 
 @console_action
 def blocked_allow(request: ConsoleRequest, message_id: str) -> HttpResponse:
-    access = request.console
-    message = blocked_message_get(scope=access.scope, message_id=message_id)
-    access.require_operator(message.organization_id)
+    message = operated(request, blocked_message_get, message_id=message_id)
     try:
         summary = blocked_message_allow(message=message, actor=user_actor(request))
     except ApplicationError as exc:
@@ -88,9 +86,7 @@ def blocked_allow(request: ConsoleRequest, message_id: str) -> HttpResponse:
 
 @console_action
 def blocked_keep(request: ConsoleRequest, message_id: str) -> HttpResponse:
-    access = request.console
-    message = blocked_message_get(scope=access.scope, message_id=message_id)
-    access.require_operator(message.organization_id)
+    message = operated(request, blocked_message_get, message_id=message_id)
     blocked_message_keep(message=message, actor=user_actor(request))
     return _review_response(
         request, message_id, notice="Kept blocked. The decision is in the audit log."
