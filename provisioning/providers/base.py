@@ -229,6 +229,15 @@ class OutboundMessage(TypedDict):
     status_callback: str | None
 
 
+class ReactionRequest(TypedDict):
+    """What one send-reaction call carries, next to the child credentials."""
+
+    from_number: str
+    provider_handle: str
+    reaction: str
+    part_index: int
+
+
 class ProviderAdapter(Protocol):
     name: str
 
@@ -271,13 +280,7 @@ class ProviderAdapter(Protocol):
         ...
 
     def send_reaction(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        provider_handle: str,
-        reaction: str,
-        part_index: int,
+        self, *, credentials: AccountCredentials, **reaction: Unpack[ReactionRequest]
     ) -> None: ...
 
     def send_typing(

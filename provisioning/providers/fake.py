@@ -37,6 +37,7 @@ from provisioning.providers.base import (
     OutboundRecord,
     ParsedWebhook,
     ProviderError,
+    ReactionRequest,
     SendResult,
     StatusUpdate,
     UploadResult,
@@ -349,26 +350,14 @@ class FakeProvider:
         ]
 
     def send_reaction(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        provider_handle: str,
-        reaction: str,
-        part_index: int,
+        self, *, credentials: AccountCredentials, **reaction: Unpack[ReactionRequest]
     ) -> None:
-        fields: dict[str, Any] = {
-            "from_number": from_number,
-            "provider_handle": provider_handle,
-            "reaction": reaction,
-            "part_index": part_index,
-        }
-        self._record("send_reaction", **fields)
-        body = reaction_body(**fields)
+        self._record("send_reaction", **reaction)
+        body = reaction_body(**reaction)
         with self._provider():
             account = self._auth(credentials)
             rules.check_reaction(body)
-            self._own_line(account, from_number)
+            self._own_line(account, reaction["from_number"])
 
     def send_typing(
         self, *, credentials: AccountCredentials, from_number: str, to_number: str

@@ -25,6 +25,7 @@ from provisioning.providers.base import (
     OutboundRecord,
     ParsedWebhook,
     ProviderError,
+    ReactionRequest,
     SendResult,
     StatusUpdate,
     UploadResult,
@@ -302,24 +303,13 @@ class SendblueAdapter:
         return records
 
     def send_reaction(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        provider_handle: str,
-        reaction: str,
-        part_index: int,
+        self, *, credentials: AccountCredentials, **reaction: Unpack[ReactionRequest]
     ) -> None:
         self._client.request(
             "POST",
             "/api/send-reaction",
             credentials=credentials,
-            json_body=reaction_body(
-                from_number=from_number,
-                provider_handle=provider_handle,
-                reaction=reaction,
-                part_index=part_index,
-            ),
+            json_body=reaction_body(**reaction),
         )
 
     def send_typing(

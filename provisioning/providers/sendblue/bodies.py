@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Unpack
 
-from provisioning.providers.base import OutboundMessage, ProviderError
+from provisioning.providers.base import OutboundMessage, ProviderError, ReactionRequest
 
 # The message lookup reads pages of this size (oldest first).
 LOOKUP_PAGE_SIZE = 100
@@ -54,14 +54,12 @@ def send_message_body(**message: Unpack[OutboundMessage]) -> dict[str, Any]:
     return payload
 
 
-def reaction_body(
-    *, from_number: str, provider_handle: str, reaction: str, part_index: int
-) -> dict[str, Any]:
+def reaction_body(**reaction: Unpack[ReactionRequest]) -> dict[str, Any]:
     return {
-        "from_number": from_number,
-        "message_handle": provider_handle,
-        "reaction": reaction,
-        "part_index": part_index,
+        "from_number": reaction["from_number"],
+        "message_handle": reaction["provider_handle"],
+        "reaction": reaction["reaction"],
+        "part_index": reaction["part_index"],
     }
 
 
