@@ -229,6 +229,14 @@ class OutboundMessage(TypedDict):
     status_callback: str | None
 
 
+class OutboundQuery(TypedDict):
+    """Which sent messages an outbound-messages lookup asks for."""
+
+    from_number: str
+    to_number: str
+    created_after: datetime
+
+
 class ReactionRequest(TypedDict):
     """What one send-reaction call carries, next to the child credentials."""
 
@@ -268,12 +276,7 @@ class ProviderAdapter(Protocol):
     ) -> StatusUpdate | None: ...
 
     def outbound_messages(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        created_after: datetime,
+        self, *, credentials: AccountCredentials, **query: Unpack[OutboundQuery]
     ) -> list[OutboundRecord]:
         """Messages sent from our line `from_number` to `to_number` since `created_after`,
         oldest first. Raises `ProviderError`."""

@@ -34,6 +34,7 @@ from provisioning.providers.base import (
     LineRequest,
     LineStateEntry,
     OutboundMessage,
+    OutboundQuery,
     OutboundRecord,
     ParsedWebhook,
     ProviderError,
@@ -318,26 +319,16 @@ class FakeProvider:
         return sent[0] if sent else None
 
     def outbound_messages(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        created_after: datetime,
+        self, *, credentials: AccountCredentials, **query: Unpack[OutboundQuery]
     ) -> list[OutboundRecord]:
-        self._record(
-            "outbound_messages",
-            from_number=from_number,
-            to_number=to_number,
-            created_after=created_after,
-        )
-        query = outbound_messages_query(
-            from_number=from_number, to_number=to_number, created_after=created_after, page=0
-        )
+        self._record("outbound_messages", **query)
+        params = outbound_messages_query(**query, page=0)
+        from_number, to_number = query["from_number"], query["to_number"]
+        created_after = query["created_after"]
         with self._provider():
             self._auth(credentials)
             try:
-                MessageQuery.parse({name: str(value) for name, value in query.items()})
+                MessageQuery.parse({name: str(value) for name, value in params.items()})
             except InvalidFilter as exc:
                 raise rules.Refusal(400, str(exc)) from None
             records = list(self.outbound)

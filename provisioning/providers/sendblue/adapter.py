@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, Unpack
 
 import httpx
@@ -22,6 +21,7 @@ from provisioning.providers.base import (
     LineRequest,
     LineStateEntry,
     OutboundMessage,
+    OutboundQuery,
     OutboundRecord,
     ParsedWebhook,
     ProviderError,
@@ -263,28 +263,19 @@ class SendblueAdapter:
         return event
 
     def outbound_messages(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        created_after: datetime,
+        self, *, credentials: AccountCredentials, **query: Unpack[OutboundQuery]
     ) -> list[OutboundRecord]:
         """`GET /api/v2/messages` filtered to one line and person (SDK `messages.list`),
         paged oldest first. Entries for another line or person are dropped here too, in
         case the provider ignores a filter."""
+        from_number, to_number = query["from_number"], query["to_number"]
         records: list[OutboundRecord] = []
         for page in range(LOOKUP_MAX_PAGES):
             body = self._client.request(
                 "GET",
                 "/api/v2/messages",
                 credentials=credentials,
-                params=outbound_messages_query(
-                    from_number=from_number,
-                    to_number=to_number,
-                    created_after=created_after,
-                    page=page,
-                ),
+                params=outbound_messages_query(**query, page=page),
             )
             entries = body.get("data") if isinstance(body, dict) else None
             entries = entries if isinstance(entries, list) else []
