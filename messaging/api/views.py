@@ -12,13 +12,12 @@ from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from console.api.authentication import caller_key
 from console.api.exceptions import rate_limit_headers
 from console.api.params import parse_bool, parse_date_range, parse_limit_offset, parse_uuid
 from console.api.parsers import JsonParser
-from console.api.permissions import HasApiKey
+from console.api.permissions import KeyedApiView
 from console.errors import ValidationFailed
 from console.http import declared_content_length
 from console.idempotency import IdempotentResponse, run_idempotent
@@ -105,12 +104,6 @@ def _referenced_conversation(request: Request) -> Conversation:
     )
 
 
-# An agent API view: authenticated by the caller's API key. (No docstring: spectacular
-# would publish it as every subclass's description.)
-class _KeyedApi(APIView):
-    permission_classes = [HasApiKey]
-
-
 def _thread_body(page: selectors.ThreadPage) -> dict[str, Any]:
     return {
         "thread_id": str(page.thread_id),
@@ -121,7 +114,7 @@ def _thread_body(page: selectors.ThreadPage) -> dict[str, Any]:
     }
 
 
-class ConversationListApi(_KeyedApi):
+class ConversationListApi(KeyedApiView):
     @extend_schema(
         parameters=LIST_PARAMS,
         responses={200: s.ConversationSummarySerializer(many=True), **ERRORS},
@@ -132,7 +125,7 @@ class ConversationListApi(_KeyedApi):
         return Response([conversation_summary_wire(c) for c in rows])
 
 
-class ConversationDetailApi(_KeyedApi):
+class ConversationDetailApi(KeyedApiView):
     @_detail_schema(s.ConversationSerializer, "imessage_conversations_get")
     def get(self, request: Request, conversation_id: uuid.UUID) -> Response:
         conversation = selectors.conversation_get(
@@ -141,7 +134,7 @@ class ConversationDetailApi(_KeyedApi):
         return Response(conversation_wire(conversation))
 
 
-class MessageListSendApi(_KeyedApi):
+class MessageListSendApi(KeyedApiView):
     """GET lists messages; POST sends one (both live on `/messages`)."""
 
     @extend_schema(
@@ -217,7 +210,7 @@ class MessageListSendApi(_KeyedApi):
         return Response(result.body, status=result.status, headers=headers)
 
 
-class MessageDetailApi(_KeyedApi):
+class MessageDetailApi(KeyedApiView):
     @_detail_schema(s.IMessageSerializer, "imessage_messages_get")
     def get(self, request: Request, message_id: uuid.UUID) -> Response:
         message = selectors.message_get(message_id=message_id, **_scope(request))
@@ -229,7 +222,7 @@ def _page_args(request: Request) -> dict[str, Any]:
     return {"limit": limit, "cursor": request.query_params.get("cursor")}
 
 
-class MessageThreadApi(_KeyedApi):
+class MessageThreadApi(KeyedApiView):
     @extend_schema(
         parameters=THREAD_PARAMS,
         responses={200: s.ThreadSerializer, **ERRORS},
@@ -244,7 +237,7 @@ class MessageThreadApi(_KeyedApi):
         return Response(_thread_body(page))
 
 
-class ConversationThreadApi(_KeyedApi):
+class ConversationThreadApi(KeyedApiView):
     @extend_schema(
         parameters=THREAD_PARAMS,
         responses={200: s.ThreadSerializer, **ERRORS},
@@ -260,7 +253,7 @@ class ConversationThreadApi(_KeyedApi):
         return Response(_thread_body(page))
 
 
-class ReactionCreateApi(_KeyedApi):
+class ReactionCreateApi(KeyedApiView):
     @extend_schema(
         request=s.ReactionCreateInputSerializer,
         responses={201: s.ReactionSerializer, **_errors(400, 403, 404, 409, 502)},
@@ -276,7 +269,7 @@ class ReactionCreateApi(_KeyedApi):
         return Response(reaction_wire(reaction), status=status.HTTP_201_CREATED)
 
 
-class ReactionDeleteApi(_KeyedApi):
+class ReactionDeleteApi(KeyedApiView):
     @extend_schema(
         responses={204: None, 403: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
         operation_id="imessage_reactions_delete",
@@ -287,7 +280,7 @@ class ReactionDeleteApi(_KeyedApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MarkReadApi(_KeyedApi):
+class MarkReadApi(KeyedApiView):
     @extend_schema(
         request=s.ConversationRefInputSerializer,
         responses={200: s.MarkReadOutputSerializer, **ERRORS, 422: OpenApiTypes.OBJECT},
@@ -301,7 +294,7 @@ class MarkReadApi(_KeyedApi):
         )
 
 
-class TypingApi(_KeyedApi):
+class TypingApi(KeyedApiView):
     @extend_schema(
         request=s.ConversationRefInputSerializer,
         responses={204: None, **ERRORS, 409: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
@@ -317,7 +310,7 @@ class TypingApi(_KeyedApi):
 _MULTIPART_SLACK = 64 * 1024
 
 
-class MediaUploadApi(_KeyedApi):
+class MediaUploadApi(KeyedApiView):
     parser_classes = [MultiPartParser, JsonParser]
 
     @extend_schema(
