@@ -9,6 +9,7 @@ dedicated numbers through `console.hooks.dedicated_numbers()`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
@@ -202,6 +203,28 @@ def _filter_modes(values: dict[str, Any]) -> tuple[str | None, str | None]:
     return values.get("phone_inbound_filter_mode"), values.get("phone_outbound_filter_mode")
 
 
+def _save_changed(
+    identity: AgentIdentity,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    fields: Sequence[str],
+) -> None:
+    """Save `fields` and audit `action` from `before` to `after`, when anything changed."""
+    if before == after:
+        return
+    identity.save(update_fields=[*fields, "updated_at"])
+    audit_record(
+        organization=identity.organization,
+        actor=actor,
+        action=action,
+        obj=identity,
+        before=before,
+        after=after,
+    )
+
+
 @transaction.atomic
 def _fields_update(
     *, identity: AgentIdentity, actor: Actor, changes: dict[str, Any]
@@ -218,15 +241,7 @@ def _fields_update(
     after = {name: getattr(identity, name) for name in IDENTITY_FIELDS}
     if before != after:
         identity.full_clean(exclude=["handle"], validate_unique=False)
-        identity.save(update_fields=[*IDENTITY_FIELDS, "updated_at"])
-        audit_record(
-            organization=identity.organization,
-            actor=actor,
-            action="identity.update",
-            obj=identity,
-            before=before,
-            after=after,
-        )
+    _save_changed(identity, actor, "identity.update", before, after, IDENTITY_FIELDS)
     return identity
 
 
@@ -270,14 +285,6 @@ def identity_filter_mode_set(
     if outbound is not None:
         identity.outbound_filter_mode = outbound
     after = {"inbound": identity.inbound_filter_mode, "outbound": identity.outbound_filter_mode}
-    if before != after:
-        identity.save(update_fields=["inbound_filter_mode", "outbound_filter_mode", "updated_at"])
-        audit_record(
-            organization=identity.organization,
-            actor=actor,
-            action="identity.filter_mode_set",
-            obj=identity,
-            before=before,
-            after=after,
-        )
+    fields = ["inbound_filter_mode", "outbound_filter_mode"]
+    _save_changed(identity, actor, "identity.filter_mode_set", before, after, fields)
     return identity

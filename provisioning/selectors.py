@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from django.db.models import Count, Min, Q, QuerySet
 
 from console.crypto import DecryptionError, decrypt
-from console.errors import NotFound
 from console.models import Organization
 from console.scope import Scope, scoped_get
 from provisioning.models import LineState, PhoneLine, Setup, SetupStatus
@@ -37,16 +36,11 @@ def setup_list(
 
 def setup_get(*, organization: Organization, setup_id: uuid.UUID | str) -> Setup:
     """One setup with its lines prefetched; foreign or unknown ids raise `NotFound`."""
-    try:
-        parsed = uuid.UUID(str(setup_id))
-    except ValueError:
-        raise NotFound(SETUP_NOT_FOUND) from None
-    setup = (
-        Setup.objects.filter(organization=organization, id=parsed).prefetch_related("lines").first()
+    return scoped_get(
+        Setup.objects.filter(organization=organization).prefetch_related("lines"),
+        not_found=SETUP_NOT_FOUND,
+        id=setup_id,
     )
-    if setup is None:
-        raise NotFound(SETUP_NOT_FOUND)
-    return setup
 
 
 def setup_for_webhook(*, setup_id: str, presented_secret: str | None) -> Setup | None:

@@ -11,12 +11,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from console import identities
 from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset
-from console.api.permissions import HasApiKey
+from console.api.permissions import KeyedApiView
 from console.errors import ApplicationError, Forbidden, ValidationFailed
 from console.idempotency import fingerprint
 from console.models import HANDLE_PATTERN, AgentIdentity
@@ -176,9 +175,7 @@ def _fetch(identity: AgentIdentity) -> AgentIdentity:
 # --- Views ----------------------------------------------------------------------------
 
 
-class IdentityListCreateApi(APIView):
-    permission_classes = [HasApiKey]
-
+class IdentityListCreateApi(KeyedApiView):
     @extend_schema(
         responses={200: IdentityOutputSerializer(many=True)}, operation_id="identities_list"
     )
@@ -223,9 +220,7 @@ class IdentityListCreateApi(APIView):
         return Response(body_out, status=status.HTTP_201_CREATED, headers=headers)
 
 
-class IdentityDetailApi(APIView):
-    permission_classes = [HasApiKey]
-
+class IdentityDetailApi(KeyedApiView):
     @extend_schema(responses={200: IdentityOutputSerializer}, operation_id="identities_get")
     def get(self, request: Request, handle: str) -> Response:
         identity = identity_get_for_key(key=caller_key(request), handle=handle)

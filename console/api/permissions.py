@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from console.models import ApiKey
 
@@ -20,3 +21,9 @@ class IsAdminKey(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.auth, ApiKey) and request.auth.is_admin
+
+
+# An API view any of the organisation's API keys may call. (No docstring: drf-spectacular
+# would publish it as the description of every view built on it.)
+class KeyedApiView(APIView):
+    permission_classes = [HasApiKey]

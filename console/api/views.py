@@ -4,11 +4,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from console import services
 from console.api.authentication import caller_key
-from console.api.permissions import HasApiKey
+from console.api.permissions import KeyedApiView
 from console.api.serializers import (
     ApiKeyCreateInputSerializer,
     ApiKeyCreateOutputSerializer,
@@ -17,17 +16,13 @@ from console.api.serializers import (
 from console.selectors import identity_get_by_id_for_key
 
 
-class WhoamiApi(APIView):
-    permission_classes = [HasApiKey]
-
+class WhoamiApi(KeyedApiView):
     @extend_schema(responses={200: WhoamiSerializer}, operation_id="whoami")
     def get(self, request: Request) -> Response:
         return Response(WhoamiSerializer(caller_key(request)).data)
 
 
-class ApiKeyCreateApi(APIView):
-    permission_classes = [HasApiKey]
-
+class ApiKeyCreateApi(KeyedApiView):
     @extend_schema(
         request=ApiKeyCreateInputSerializer,
         responses={201: ApiKeyCreateOutputSerializer},

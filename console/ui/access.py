@@ -12,7 +12,7 @@ import functools
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 from django.contrib.auth.views import redirect_to_login
@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from console.errors import ApplicationError, NotFound, ProviderFailed, Unavailable
@@ -164,6 +165,32 @@ def console_view(view: F) -> F:
         return response
 
     return wrapper  # type: ignore[return-value]
+
+
+def console_page(view: F) -> F:
+    """A console page: GET only, run as a `console_view`."""
+    return require_GET(console_view(view))
+
+
+def console_action(view: F) -> F:
+    """A console action: POST only, run as a `console_view`."""
+    return require_POST(console_view(view))
+
+
+class _Owned(Protocol):
+    @property
+    def organization_id(self) -> Any: ...
+
+
+OwnedT = TypeVar("OwnedT", bound=_Owned)
+
+
+def operated(request: ConsoleRequest, get: Callable[..., OwnedT], **lookup: Any) -> OwnedT:
+    """The object `get` finds in the viewer's scope by `lookup` (404 otherwise), once the
+    viewer is checked to operate its organisation (403 otherwise)."""
+    obj = get(scope=request.console.scope, **lookup)
+    request.console.require_operator(obj.organization_id)
+    return obj
 
 
 def user_actor(request: HttpRequest) -> Actor:

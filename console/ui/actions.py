@@ -14,13 +14,18 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from console.errors import ApplicationError
-from console.ui.access import ConsoleRequest, console_view, refusal_status, user_actor
+from console.ui.access import (
+    ConsoleRequest,
+    console_action,
+    operated,
+    refusal_status,
+    user_actor,
+)
 from console.ui.forms import LineAddForm, LineRoleForm
 from console.ui.pagination import paginate
-from console.ui.rendering import render_page
+from console.ui.rendering import form_post_response, render_page
 from messaging.webhooks.delivery import delivery_retry
 from messaging.webhooks.selectors import delivery_get_for_scope, delivery_list_for_scope
 from provisioning.selectors import line_get_for_scope, setup_get_for_scope, setup_line_list
@@ -59,12 +64,9 @@ def _setup_lines_section(
     )
 
 
-@require_POST
-@console_view
+@console_action
 def setup_line_add_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
-    access = request.console
-    setup = setup_get_for_scope(scope=access.scope, setup_id=setup_id)
-    access.require_operator(setup.organization_id)
+    setup = operated(request, setup_get_for_scope, setup_id=setup_id)
     form = LineAddForm(request.POST, platform=setup.is_platform)
     notice, error, status = "", "", 200
     if form.is_valid():
@@ -85,18 +87,13 @@ def setup_line_add_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
     else:
         error, status = "Choose a role for the new line.", 422
     if not request.htmx:
-        if error:
-            return HttpResponse(error, status=status, content_type="text/plain")
-        return redirect(reverse("console:setup", args=[setup.id]))
+        return form_post_response(error, status, "console:setup", setup.id)
     return _setup_lines_section(request, setup.id, notice=notice, error=error, status=status)
 
 
-@require_POST
-@console_view
+@console_action
 def setup_default_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
-    access = request.console
-    setup = setup_get_for_scope(scope=access.scope, setup_id=setup_id)
-    access.require_operator(setup.organization_id)
+    setup = operated(request, setup_get_for_scope, setup_id=setup_id)
     try:
         setup_default_set(setup=setup, actor=user_actor(request))
     except ApplicationError as exc:
@@ -104,8 +101,7 @@ def setup_default_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
     return redirect(reverse("console:setup", args=[setup.id]))
 
 
-@require_POST
-@console_view
+@console_action
 def line_role(request: ConsoleRequest, line_id: str) -> HttpResponse:
     access = request.console
     line = line_get_for_scope(scope=access.scope, line_id=line_id)
@@ -123,9 +119,7 @@ def line_role(request: ConsoleRequest, line_id: str) -> HttpResponse:
     else:
         error, status = "Choose router, pool or dedicated.", 422
     if not request.htmx:
-        if error:
-            return HttpResponse(error, status=status, content_type="text/plain")
-        return redirect(reverse("console:setup", args=[line.setup_id]))
+        return form_post_response(error, status, "console:setup", line.setup_id)
     return render_page(
         request,
         "console/setup_detail.html#line-row",
@@ -140,12 +134,9 @@ def line_role(request: ConsoleRequest, line_id: str) -> HttpResponse:
     )
 
 
-@require_POST
-@console_view
+@console_action
 def assignment_release_view(request: ConsoleRequest, assignment_id: str) -> HttpResponse:
-    access = request.console
-    assignment = assignment_get_for_scope(scope=access.scope, assignment_id=assignment_id)
-    access.require_operator(assignment.organization_id)
+    assignment = operated(request, assignment_get_for_scope, assignment_id=assignment_id)
     assignment_release(
         assignment=assignment, actor=user_actor(request), reason=ReleaseReason.OPERATOR
     )
@@ -160,26 +151,20 @@ def assignment_release_view(request: ConsoleRequest, assignment_id: str) -> Http
     )
 
 
-@require_POST
-@console_view
+@console_action
 def delivery_retry_view(request: ConsoleRequest, delivery_id: str) -> HttpResponse:
-    access = request.console
-    delivery = delivery_get_for_scope(scope=access.scope, delivery_id=delivery_id)
-    access.require_operator(delivery.organization_id)
-    notice = "Retry queued."
-    status = 200
+    delivery = operated(request, delivery_get_for_scope, delivery_id=delivery_id)
+    error, status = "", 200
     try:
         delivery_retry(delivery=delivery, actor=user_actor(request))
     except ApplicationError as exc:
-        notice, status = exc.message, 409
+        error, status = exc.message, 409
     if not request.htmx:
-        if status != 200:
-            return HttpResponse(notice, status=status, content_type="text/plain")
-        return redirect(reverse("console:deliveries"))
-    fresh = delivery_list_for_scope(scope=access.scope).get(pk=delivery.pk)
+        return form_post_response(error, status, "console:deliveries")
+    fresh = delivery_list_for_scope(scope=request.console.scope).get(pk=delivery.pk)
     return render_page(
         request,
         "console/deliveries.html#delivery-row",
-        {"delivery": fresh, "notice": notice},
+        {"delivery": fresh, "notice": error or "Retry queued."},
         status=status,
     )

@@ -3,39 +3,30 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django.shortcuts import redirect
-from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
 from console.selectors import identity_handle_list
-from console.ui.access import ConsoleRequest, console_view, user_actor
+from console.ui.access import ConsoleRequest, console_action, console_page, operated, user_actor
 from console.ui.forms import BlockedFilterForm
-from console.ui.rendering import render_list, render_page
+from console.ui.rendering import form_post_response, render_filtered_list, render_page
 from console.ui.services import blocked_message_allow, blocked_message_keep
 from messaging.selectors import BlockedFilters, blocked_message_get, blocked_message_list
 
 
-@require_GET
-@console_view
+@console_page
 def blocked_list(request: ConsoleRequest) -> HttpResponse:
     scope = request.console.scope
-    form = BlockedFilterForm(request.GET or None, handles=identity_handle_list(scope=scope))
-    filters = BlockedFilters()
-    if form.is_valid():
-        filters = BlockedFilters(**form.cleaned_data)
-    return render_list(
+    return render_filtered_list(
         request,
         "console/blocked.html",
-        blocked_message_list(scope=scope, filters=filters),
+        BlockedFilterForm(request.GET or None, handles=identity_handle_list(scope=scope)),
+        lambda f: blocked_message_list(scope=scope, filters=BlockedFilters(**f)),
         partial="blocked-rows",
         nav="blocked",
-        form=form,
     )
 
 
-@require_GET
-@console_view
+@console_page
 def blocked_detail(request: ConsoleRequest, message_id: str) -> HttpResponse:
     message = blocked_message_get(
         scope=request.console.scope,
@@ -63,9 +54,7 @@ def _review_response(
     status: int = 200,
 ) -> HttpResponse:
     if not request.htmx:
-        if error:
-            return HttpResponse(error, status=status, content_type="text/plain")
-        return redirect(reverse("console:blocked-detail", args=[message_id]))
+        return form_post_response(error, status, "console:blocked-detail", message_id)
     message = blocked_message_get(
         scope=request.console.scope,
         message_id=message_id,
@@ -84,12 +73,9 @@ def _review_response(
     )
 
 
-@require_POST
-@console_view
+@console_action
 def blocked_allow(request: ConsoleRequest, message_id: str) -> HttpResponse:
-    access = request.console
-    message = blocked_message_get(scope=access.scope, message_id=message_id)
-    access.require_operator(message.organization_id)
+    message = operated(request, blocked_message_get, message_id=message_id)
     try:
         summary = blocked_message_allow(message=message, actor=user_actor(request))
     except ApplicationError as exc:
@@ -98,12 +84,9 @@ def blocked_allow(request: ConsoleRequest, message_id: str) -> HttpResponse:
     return _review_response(request, message_id, notice=notice)
 
 
-@require_POST
-@console_view
+@console_action
 def blocked_keep(request: ConsoleRequest, message_id: str) -> HttpResponse:
-    access = request.console
-    message = blocked_message_get(scope=access.scope, message_id=message_id)
-    access.require_operator(message.organization_id)
+    message = operated(request, blocked_message_get, message_id=message_id)
     blocked_message_keep(message=message, actor=user_actor(request))
     return _review_response(
         request, message_id, notice="Kept blocked. The decision is in the audit log."

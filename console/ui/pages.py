@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
 from console.selectors import (
     AuditFilters,
@@ -14,7 +13,7 @@ from console.selectors import (
     identity_get_for_scope,
     identity_handle_list,
 )
-from console.ui.access import ConsoleRequest, console_view
+from console.ui.access import ConsoleRequest, console_page
 from console.ui.chart import volume_chart
 from console.ui.dashboard import dashboard_get
 from console.ui.forms import (
@@ -26,7 +25,13 @@ from console.ui.forms import (
     SetupFilterForm,
 )
 from console.ui.pagination import paginate
-from console.ui.rendering import page_number, query_without_page, render_list, render_page
+from console.ui.rendering import (
+    page_number,
+    query_without_page,
+    render_filtered_list,
+    render_list,
+    render_page,
+)
 from messaging.selectors import (
     conversation_get_for_scope,
     conversation_list_for_scope,
@@ -42,8 +47,7 @@ from provisioning.selectors import (
 from routing.selectors import identity_connection_list, identity_list_for_scope
 
 
-@require_GET
-@console_view
+@console_page
 def dashboard(request: ConsoleRequest) -> HttpResponse:
     data = dashboard_get(scope=request.console.scope)
     oldest_wait = timezone.now() - data.oldest_pending_at if data.oldest_pending_at else None
@@ -60,23 +64,19 @@ def dashboard(request: ConsoleRequest) -> HttpResponse:
     )
 
 
-@require_GET
-@console_view
+@console_page
 def setup_list(request: ConsoleRequest) -> HttpResponse:
-    form = SetupFilterForm(request.GET or None)
-    status = form.cleaned_data["status"] if form.is_valid() else ""
-    return render_list(
+    return render_filtered_list(
         request,
         "console/setups.html",
-        setup_list_for_scope(scope=request.console.scope, status=status),
+        SetupFilterForm(request.GET or None),
+        lambda f: setup_list_for_scope(scope=request.console.scope, status=f.get("status", "")),
         partial="setup-rows",
         nav="setups",
-        form=form,
     )
 
 
-@require_GET
-@console_view
+@console_page
 def setup_detail(request: ConsoleRequest, setup_id: str) -> HttpResponse:
     setup = setup_get_for_scope(scope=request.console.scope, setup_id=setup_id)
     lines = list(setup_line_list(setup=setup))
@@ -95,8 +95,7 @@ def setup_detail(request: ConsoleRequest, setup_id: str) -> HttpResponse:
     )
 
 
-@require_GET
-@console_view
+@console_page
 def pending_lines(request: ConsoleRequest) -> HttpResponse:
     return render_list(
         request,
@@ -108,8 +107,7 @@ def pending_lines(request: ConsoleRequest) -> HttpResponse:
     )
 
 
-@require_GET
-@console_view
+@console_page
 def identity_list(request: ConsoleRequest) -> HttpResponse:
     return render_list(
         request,
@@ -120,8 +118,7 @@ def identity_list(request: ConsoleRequest) -> HttpResponse:
     )
 
 
-@require_GET
-@console_view
+@console_page
 def identity_detail(request: ConsoleRequest, handle: str) -> HttpResponse:
     identity = identity_get_for_scope(scope=request.console.scope, handle=handle)
     return render_list(
@@ -135,26 +132,22 @@ def identity_detail(request: ConsoleRequest, handle: str) -> HttpResponse:
     )
 
 
-@require_GET
-@console_view
+@console_page
 def conversation_list(request: ConsoleRequest) -> HttpResponse:
     scope = request.console.scope
-    form = ConversationFilterForm(request.GET or None, handles=identity_handle_list(scope=scope))
-    valid = form.is_valid()
-    handle = form.cleaned_data["identity"] if valid else ""
-    kind = form.cleaned_data["kind"] if valid else ""
-    return render_list(
+    return render_filtered_list(
         request,
         "console/conversations.html",
-        conversation_list_for_scope(scope=scope, identity=handle, kind=kind),
+        ConversationFilterForm(request.GET or None, handles=identity_handle_list(scope=scope)),
+        lambda f: conversation_list_for_scope(
+            scope=scope, identity=f.get("identity", ""), kind=f.get("kind", "")
+        ),
         partial="conversation-rows",
         nav="conversations",
-        form=form,
     )
 
 
-@require_GET
-@console_view
+@console_page
 def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpResponse:
     conversation = conversation_get_for_scope(
         scope=request.console.scope, conversation_id=conversation_id
@@ -175,34 +168,26 @@ def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpRe
     )
 
 
-@require_GET
-@console_view
+@console_page
 def delivery_list(request: ConsoleRequest) -> HttpResponse:
-    form = DeliveryFilterForm(request.GET or None)
-    status = form.cleaned_data["status"] if form.is_valid() else ""
-    return render_list(
+    return render_filtered_list(
         request,
         "console/deliveries.html",
-        delivery_list_for_scope(scope=request.console.scope, status=status),
+        DeliveryFilterForm(request.GET or None),
+        lambda f: delivery_list_for_scope(scope=request.console.scope, status=f.get("status", "")),
         partial="delivery-rows",
         nav="deliveries",
-        form=form,
     )
 
 
-@require_GET
-@console_view
+@console_page
 def audit_list(request: ConsoleRequest) -> HttpResponse:
     scope = request.console.scope
-    form = AuditFilterForm(request.GET or None, actions=audit_action_list(scope=scope))
-    filters = AuditFilters()
-    if form.is_valid():
-        filters = AuditFilters(**form.cleaned_data)
-    return render_list(
+    return render_filtered_list(
         request,
         "console/audit.html",
-        audit_entry_list(scope=scope, filters=filters),
+        AuditFilterForm(request.GET or None, actions=audit_action_list(scope=scope)),
+        lambda f: audit_entry_list(scope=scope, filters=AuditFilters(**f)),
         partial="audit-rows",
         nav="audit",
-        form=form,
     )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from console.ui.pagination import paginate
 
@@ -48,3 +51,25 @@ def render_list(
     context["page"] = paginate(rows, page=page_number(request))
     context["query"] = query_without_page(request)
     return render_page(request, template, context, partial=partial)
+
+
+def render_filtered_list(
+    request: HttpRequest,
+    template: str,
+    form: forms.Form,
+    select: Callable[[dict[str, Any]], QuerySet[Any]],
+    *,
+    partial: str,
+    nav: str,
+) -> HttpResponse:
+    """A list page filtered by `form`: `select` gets its cleaned data, or {} (no filter)
+    when the form is unbound or not valid."""
+    cleaned = form.cleaned_data if form.is_valid() else {}
+    return render_list(request, template, select(cleaned), partial=partial, nav=nav, form=form)
+
+
+def form_post_response(error: str, status: int, viewname: str, *args: Any) -> HttpResponse:
+    """A plain (non-htmx) form post's answer: the refusal as text, else back to the page."""
+    if error:
+        return HttpResponse(error, status=status, content_type="text/plain")
+    return redirect(reverse(viewname, args=list(args)))

@@ -9,13 +9,12 @@ from typing import Any
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
 
 from console.errors import ApplicationError
 from console.identities import identity_filter_mode_set
 from console.models import AgentIdentity, FilterMode
 from console.selectors import identity_get_for_scope
-from console.ui.access import ConsoleRequest, console_view, user_actor
+from console.ui.access import ConsoleRequest, console_action, console_page, user_actor
 from console.ui.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
 from console.ui.rendering import render_page
 from routing.models import RuleAction, RuleDirection, RuleStatus
@@ -70,14 +69,12 @@ def _done(request: ConsoleRequest, identity: AgentIdentity, notice: str) -> Http
     return redirect(reverse("console:rules", args=[identity.handle]))
 
 
-@require_GET
-@console_view
+@console_page
 def rules_page(request: ConsoleRequest, handle: str) -> HttpResponse:
     return _editor(request, _identity(request, handle, operate=False))
 
 
-@require_POST
-@console_view
+@console_action
 def rule_create(request: ConsoleRequest, handle: str) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     form = RuleCreateForm(request.POST)
@@ -94,8 +91,7 @@ def rule_create(request: ConsoleRequest, handle: str) -> HttpResponse:
     return _editor(request, identity, create_form=form, status=422)
 
 
-@require_POST
-@console_view
+@console_action
 def rule_update(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     rule = contact_rule_get(identity=identity, rule_id=rule_id)
@@ -119,8 +115,7 @@ def rule_update(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> Htt
     return _done(request, identity, f"Rule for {rule.match_target} updated.")
 
 
-@require_POST
-@console_view
+@console_action
 def rule_status(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     rule = contact_rule_get(identity=identity, rule_id=rule_id)
@@ -134,8 +129,7 @@ def rule_status(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> Htt
     return _done(request, identity, f"Rule for {rule.match_target} {verb}.")
 
 
-@require_POST
-@console_view
+@console_action
 def rule_delete(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     rule = contact_rule_get(identity=identity, rule_id=rule_id)
@@ -144,8 +138,7 @@ def rule_delete(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> Htt
     return _done(request, identity, f"Rule for {target} deleted.")
 
 
-@require_POST
-@console_view
+@console_action
 def filter_mode(request: ConsoleRequest, handle: str) -> HttpResponse:
     identity = _identity(request, handle, operate=True)
     form = FilterModeForm(request.POST)

@@ -12,18 +12,18 @@ from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from console.api.authentication import caller_key
 from console.api.exceptions import rate_limit_headers
 from console.api.params import parse_bool, parse_date_range, parse_limit_offset, parse_uuid
 from console.api.parsers import JsonParser
-from console.api.permissions import HasApiKey
+from console.api.permissions import KeyedApiView
 from console.errors import ValidationFailed
 from console.http import declared_content_length
 from console.idempotency import IdempotentResponse, run_idempotent
 from messaging import media, media_urls, selectors
 from messaging.api import serializers as s
+from messaging.models import Conversation
 from messaging.services import reactions, receipts, sending
 from messaging.wire import (
     conversation_summary_wire,
@@ -51,6 +51,11 @@ THREAD_PARAMS = [
 ERRORS = {400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
 
 
+def _errors(*codes: int) -> dict[int, Any]:
+    """The schema's error responses: a JSON object for each status code."""
+    return dict.fromkeys(codes, OpenApiTypes.OBJECT)
+
+
 def _rate_headers(rate: sending.RateInfo) -> dict[str, str]:
     return rate_limit_headers(limit=rate.limit, remaining=rate.remaining, reset_at=rate.reset_at)
 
@@ -59,6 +64,44 @@ def _data(serializer_class: type[Any], request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def _agent_id(request: Request) -> uuid.UUID | None:
+    return parse_uuid(request.query_params, "agent_identity_id")
+
+
+def _scope(request: Request) -> dict[str, Any]:
+    """Who asks: the caller's key and the agent identity it acts as (when named)."""
+    return {"key": caller_key(request), "agent_identity_id": _agent_id(request)}
+
+
+def _list_filters(request: Request) -> dict[str, Any]:
+    """The filters every list takes (LIST_PARAMS), with the caller's scope."""
+    params = request.query_params
+    limit, offset = parse_limit_offset(params)
+    return {
+        **_scope(request),
+        "is_blocked": parse_bool(params, "is_blocked"),
+        "include_groups": parse_bool(params, "include_groups") is True,
+        "date_range": parse_date_range(params),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def _detail_schema(serializer: type[Any], operation_id: str) -> Any:
+    return extend_schema(
+        parameters=[AGENT_IDENTITY_PARAM],
+        responses={200: serializer, 404: OpenApiTypes.OBJECT},
+        operation_id=operation_id,
+    )
+
+
+def _referenced_conversation(request: Request) -> Conversation:
+    data = _data(s.ConversationRefInputSerializer, request)
+    return selectors.conversation_get(
+        key=caller_key(request), conversation_id=data["conversation_id"]
+    )
 
 
 def _thread_body(page: selectors.ThreadPage) -> dict[str, Any]:
@@ -71,50 +114,28 @@ def _thread_body(page: selectors.ThreadPage) -> dict[str, Any]:
     }
 
 
-class ConversationListApi(APIView):
-    permission_classes = [HasApiKey]
-
+class ConversationListApi(KeyedApiView):
     @extend_schema(
         parameters=LIST_PARAMS,
         responses={200: s.ConversationSummarySerializer(many=True), **ERRORS},
         operation_id="imessage_conversations_list",
     )
     def get(self, request: Request) -> Response:
-        params = request.query_params
-        limit, offset = parse_limit_offset(params)
-        rows = selectors.conversation_list(
-            key=caller_key(request),
-            agent_identity_id=parse_uuid(params, "agent_identity_id"),
-            is_blocked=parse_bool(params, "is_blocked"),
-            include_groups=parse_bool(params, "include_groups") is True,
-            date_range=parse_date_range(params),
-            limit=limit,
-            offset=offset,
-        )
+        rows = selectors.conversation_list(**_list_filters(request))
         return Response([conversation_summary_wire(c) for c in rows])
 
 
-class ConversationDetailApi(APIView):
-    permission_classes = [HasApiKey]
-
-    @extend_schema(
-        parameters=[AGENT_IDENTITY_PARAM],
-        responses={200: s.ConversationSerializer, 404: OpenApiTypes.OBJECT},
-        operation_id="imessage_conversations_get",
-    )
+class ConversationDetailApi(KeyedApiView):
+    @_detail_schema(s.ConversationSerializer, "imessage_conversations_get")
     def get(self, request: Request, conversation_id: uuid.UUID) -> Response:
         conversation = selectors.conversation_get(
-            key=caller_key(request),
-            conversation_id=conversation_id,
-            agent_identity_id=parse_uuid(request.query_params, "agent_identity_id"),
+            conversation_id=conversation_id, **_scope(request)
         )
         return Response(conversation_wire(conversation))
 
 
-class MessageListSendApi(APIView):
+class MessageListSendApi(KeyedApiView):
     """GET lists messages; POST sends one (both live on `/messages`)."""
-
-    permission_classes = [HasApiKey]
 
     @extend_schema(
         parameters=[
@@ -128,18 +149,12 @@ class MessageListSendApi(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        limit, offset = parse_limit_offset(params)
+        filters = _list_filters(request)
         rows = selectors.message_list(
-            key=caller_key(request),
-            agent_identity_id=parse_uuid(params, "agent_identity_id"),
             conversation_id=parse_uuid(params, "conversation_id"),
             thread_id=parse_uuid(params, "thread_id"),
             is_read=parse_bool(params, "is_read"),
-            is_blocked=parse_bool(params, "is_blocked"),
-            include_groups=parse_bool(params, "include_groups") is True,
-            date_range=parse_date_range(params),
-            limit=limit,
-            offset=offset,
+            **filters,
         )
         return Response([message_wire(m) for m in rows])
 
@@ -149,20 +164,12 @@ class MessageListSendApi(APIView):
             OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER),
         ],
         request=s.MessageSendInputSerializer,
-        responses={
-            201: s.MessageSendOutputSerializer,
-            400: OpenApiTypes.OBJECT,
-            403: OpenApiTypes.OBJECT,
-            404: OpenApiTypes.OBJECT,
-            409: OpenApiTypes.OBJECT,
-            422: OpenApiTypes.OBJECT,
-            429: OpenApiTypes.OBJECT,
-        },
+        responses={201: s.MessageSendOutputSerializer, **_errors(400, 403, 404, 409, 422, 429)},
         operation_id="imessage_messages_send",
     )
     def post(self, request: Request) -> Response:
         key = caller_key(request)
-        agent_identity_id = parse_uuid(request.query_params, "agent_identity_id")
+        agent_identity_id = _agent_id(request)
         data = _data(s.MessageSendInputSerializer, request)
         target = sending.send_target_resolve(
             key=key,
@@ -203,31 +210,19 @@ class MessageListSendApi(APIView):
         return Response(result.body, status=result.status, headers=headers)
 
 
-class MessageDetailApi(APIView):
-    permission_classes = [HasApiKey]
-
-    @extend_schema(
-        parameters=[AGENT_IDENTITY_PARAM],
-        responses={200: s.IMessageSerializer, 404: OpenApiTypes.OBJECT},
-        operation_id="imessage_messages_get",
-    )
+class MessageDetailApi(KeyedApiView):
+    @_detail_schema(s.IMessageSerializer, "imessage_messages_get")
     def get(self, request: Request, message_id: uuid.UUID) -> Response:
-        message = selectors.message_get(
-            key=caller_key(request),
-            message_id=message_id,
-            agent_identity_id=parse_uuid(request.query_params, "agent_identity_id"),
-        )
+        message = selectors.message_get(message_id=message_id, **_scope(request))
         return Response(message_wire(message))
 
 
-def _thread_limit(request: Request) -> int:
+def _page_args(request: Request) -> dict[str, Any]:
     limit, _ = parse_limit_offset(request.query_params)
-    return limit
+    return {"limit": limit, "cursor": request.query_params.get("cursor")}
 
 
-class MessageThreadApi(APIView):
-    permission_classes = [HasApiKey]
-
+class MessageThreadApi(KeyedApiView):
     @extend_schema(
         parameters=THREAD_PARAMS,
         responses={200: s.ThreadSerializer, **ERRORS},
@@ -235,18 +230,14 @@ class MessageThreadApi(APIView):
     )
     def get(self, request: Request, message_id: uuid.UUID) -> Response:
         page = selectors.thread_for_message(
-            key=caller_key(request),
             message_id=message_id,
-            agent_identity_id=parse_uuid(request.query_params, "agent_identity_id"),
-            limit=_thread_limit(request),
-            cursor=request.query_params.get("cursor"),
+            **_scope(request),
+            **_page_args(request),
         )
         return Response(_thread_body(page))
 
 
-class ConversationThreadApi(APIView):
-    permission_classes = [HasApiKey]
-
+class ConversationThreadApi(KeyedApiView):
     @extend_schema(
         parameters=THREAD_PARAMS,
         responses={200: s.ThreadSerializer, **ERRORS},
@@ -254,29 +245,18 @@ class ConversationThreadApi(APIView):
     )
     def get(self, request: Request, conversation_id: uuid.UUID, thread_id: uuid.UUID) -> Response:
         page = selectors.thread_in_conversation(
-            key=caller_key(request),
             conversation_id=conversation_id,
             thread_id=thread_id,
-            agent_identity_id=parse_uuid(request.query_params, "agent_identity_id"),
-            limit=_thread_limit(request),
-            cursor=request.query_params.get("cursor"),
+            **_scope(request),
+            **_page_args(request),
         )
         return Response(_thread_body(page))
 
 
-class ReactionCreateApi(APIView):
-    permission_classes = [HasApiKey]
-
+class ReactionCreateApi(KeyedApiView):
     @extend_schema(
         request=s.ReactionCreateInputSerializer,
-        responses={
-            201: s.ReactionSerializer,
-            400: OpenApiTypes.OBJECT,
-            403: OpenApiTypes.OBJECT,
-            404: OpenApiTypes.OBJECT,
-            409: OpenApiTypes.OBJECT,
-            502: OpenApiTypes.OBJECT,
-        },
+        responses={201: s.ReactionSerializer, **_errors(400, 403, 404, 409, 502)},
         operation_id="imessage_reactions_create",
     )
     def post(self, request: Request) -> Response:
@@ -289,9 +269,7 @@ class ReactionCreateApi(APIView):
         return Response(reaction_wire(reaction), status=status.HTTP_201_CREATED)
 
 
-class ReactionDeleteApi(APIView):
-    permission_classes = [HasApiKey]
-
+class ReactionDeleteApi(KeyedApiView):
     @extend_schema(
         responses={204: None, 403: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
         operation_id="imessage_reactions_delete",
@@ -302,36 +280,28 @@ class ReactionDeleteApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MarkReadApi(APIView):
-    permission_classes = [HasApiKey]
-
+class MarkReadApi(KeyedApiView):
     @extend_schema(
         request=s.ConversationRefInputSerializer,
         responses={200: s.MarkReadOutputSerializer, **ERRORS, 422: OpenApiTypes.OBJECT},
         operation_id="imessage_mark_read",
     )
     def post(self, request: Request) -> Response:
-        key = caller_key(request)
-        data = _data(s.ConversationRefInputSerializer, request)
-        conversation = selectors.conversation_get(key=key, conversation_id=data["conversation_id"])
+        conversation = _referenced_conversation(request)
         result = receipts.conversation_mark_read(conversation=conversation)
         return Response(
             {"conversation_id": str(result.conversation_id), "updated_count": result.updated_count}
         )
 
 
-class TypingApi(APIView):
-    permission_classes = [HasApiKey]
-
+class TypingApi(KeyedApiView):
     @extend_schema(
         request=s.ConversationRefInputSerializer,
         responses={204: None, **ERRORS, 409: OpenApiTypes.OBJECT, 422: OpenApiTypes.OBJECT},
         operation_id="imessage_typing",
     )
     def post(self, request: Request) -> Response:
-        key = caller_key(request)
-        data = _data(s.ConversationRefInputSerializer, request)
-        conversation = selectors.conversation_get(key=key, conversation_id=data["conversation_id"])
+        conversation = _referenced_conversation(request)
         receipts.typing_send(conversation=conversation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -340,8 +310,7 @@ class TypingApi(APIView):
 _MULTIPART_SLACK = 64 * 1024
 
 
-class MediaUploadApi(APIView):
-    permission_classes = [HasApiKey]
+class MediaUploadApi(KeyedApiView):
     parser_classes = [MultiPartParser, JsonParser]
 
     @extend_schema(

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from django.db.models import Max, Q, QuerySet
 
-from console.errors import NotFound
 from console.models import AgentIdentity, ApiKey
 from console.scope import Scope, scoped_get
 from messaging.webhooks.models import (
@@ -62,19 +61,11 @@ def subscription_list(
 
 def subscription_get(*, key: ApiKey, subscription_id: str) -> WebhookSubscription:
     """One visible subscription; deleted, foreign and malformed ids are all 404."""
-    try:
-        pk = uuid.UUID(subscription_id)
-    except ValueError:
-        raise NotFound(SUBSCRIPTION_NOT_FOUND) from None
-    sub = (
-        subscriptions_for_key(key)
-        .select_related("identity__organization", "organization")
-        .filter(pk=pk)
-        .first()
+    return scoped_get(
+        subscriptions_for_key(key).select_related("identity__organization", "organization"),
+        not_found=SUBSCRIPTION_NOT_FOUND,
+        pk=subscription_id,
     )
-    if sub is None:
-        raise NotFound(SUBSCRIPTION_NOT_FOUND)
-    return sub
 
 
 def deliveries_in(scope: Scope) -> QuerySet[WebhookDelivery]:
@@ -118,20 +109,13 @@ def delivery_list(
 
 
 def delivery_get(*, key: ApiKey, delivery_id: str) -> WebhookDelivery:
-    try:
-        pk = uuid.UUID(delivery_id)
-    except ValueError:
-        raise NotFound(DELIVERY_NOT_FOUND) from None
-    delivery = (
+    return scoped_get(
         deliveries_for_key(key)
         .select_related("event__identity__organization", "subscription")
-        .defer("event__payload")
-        .filter(pk=pk)
-        .first()
+        .defer("event__payload"),
+        not_found=DELIVERY_NOT_FOUND,
+        pk=delivery_id,
     )
-    if delivery is None:
-        raise NotFound(DELIVERY_NOT_FOUND)
-    return delivery
 
 
 def signing_key_status(identity: AgentIdentity) -> SigningKeyStatus:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 
@@ -218,6 +218,34 @@ class ParsedWebhook:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class OutboundMessage(TypedDict):
+    """What one send-message call carries, next to the child credentials."""
+
+    from_number: str
+    to_number: str
+    content: str | None
+    media_url: str | None
+    send_style: str | None
+    status_callback: str | None
+
+
+class OutboundQuery(TypedDict):
+    """Which sent messages an outbound-messages lookup asks for."""
+
+    from_number: str
+    to_number: str
+    created_after: datetime
+
+
+class ReactionRequest(TypedDict):
+    """What one send-reaction call carries, next to the child credentials."""
+
+    from_number: str
+    provider_handle: str
+    reaction: str
+    part_index: int
+
+
 class ProviderAdapter(Protocol):
     name: str
 
@@ -240,15 +268,7 @@ class ProviderAdapter(Protocol):
 
     # Messaging (child credentials)
     def send_message(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        content: str | None,
-        media_url: str | None,
-        send_style: str | None,
-        status_callback: str | None,
+        self, *, credentials: AccountCredentials, **message: Unpack[OutboundMessage]
     ) -> SendResult: ...
 
     def message_status(
@@ -256,25 +276,14 @@ class ProviderAdapter(Protocol):
     ) -> StatusUpdate | None: ...
 
     def outbound_messages(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        created_after: datetime,
+        self, *, credentials: AccountCredentials, **query: Unpack[OutboundQuery]
     ) -> list[OutboundRecord]:
         """Messages sent from our line `from_number` to `to_number` since `created_after`,
         oldest first. Raises `ProviderError`."""
         ...
 
     def send_reaction(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        provider_handle: str,
-        reaction: str,
-        part_index: int,
+        self, *, credentials: AccountCredentials, **reaction: Unpack[ReactionRequest]
     ) -> None: ...
 
     def send_typing(

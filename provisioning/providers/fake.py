@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from django.utils import timezone
 
@@ -33,9 +33,12 @@ from provisioning.providers.base import (
     ChildAccount,
     LineRequest,
     LineStateEntry,
+    OutboundMessage,
+    OutboundQuery,
     OutboundRecord,
     ParsedWebhook,
     ProviderError,
+    ReactionRequest,
     SendResult,
     StatusUpdate,
     UploadResult,
@@ -268,26 +271,11 @@ class FakeProvider:
     # --- messaging ---------------------------------------------------------------------
 
     def send_message(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        content: str | None,
-        media_url: str | None,
-        send_style: str | None,
-        status_callback: str | None,
+        self, *, credentials: AccountCredentials, **message: Unpack[OutboundMessage]
     ) -> SendResult:
-        fields: dict[str, Any] = {
-            "from_number": from_number,
-            "to_number": to_number,
-            "content": content,
-            "media_url": media_url,
-            "send_style": send_style,
-            "status_callback": status_callback,
-        }
-        self._record("send_message", **fields)
-        body = send_message_body(**fields)
+        self._record("send_message", **message)
+        body = send_message_body(**message)
+        from_number, to_number = message["from_number"], message["to_number"]
         service = self.fallback.get(to_number, "imessage")
         with self._provider():
             account = self._auth(credentials)
@@ -311,8 +299,8 @@ class FakeProvider:
                     ),
                     from_number=from_number,
                     to_number=to_number,
-                    content=content or "",
-                    media_url=media_url,
+                    content=message["content"] or "",
+                    media_url=message["media_url"],
                     created_at=timezone.now(),
                 )
             )
@@ -331,26 +319,16 @@ class FakeProvider:
         return sent[0] if sent else None
 
     def outbound_messages(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        created_after: datetime,
+        self, *, credentials: AccountCredentials, **query: Unpack[OutboundQuery]
     ) -> list[OutboundRecord]:
-        self._record(
-            "outbound_messages",
-            from_number=from_number,
-            to_number=to_number,
-            created_after=created_after,
-        )
-        query = outbound_messages_query(
-            from_number=from_number, to_number=to_number, created_after=created_after, page=0
-        )
+        self._record("outbound_messages", **query)
+        params = outbound_messages_query(**query, page=0)
+        from_number, to_number = query["from_number"], query["to_number"]
+        created_after = query["created_after"]
         with self._provider():
             self._auth(credentials)
             try:
-                MessageQuery.parse({name: str(value) for name, value in query.items()})
+                MessageQuery.parse({name: str(value) for name, value in params.items()})
             except InvalidFilter as exc:
                 raise rules.Refusal(400, str(exc)) from None
             records = list(self.outbound)
@@ -363,26 +341,14 @@ class FakeProvider:
         ]
 
     def send_reaction(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        provider_handle: str,
-        reaction: str,
-        part_index: int,
+        self, *, credentials: AccountCredentials, **reaction: Unpack[ReactionRequest]
     ) -> None:
-        fields: dict[str, Any] = {
-            "from_number": from_number,
-            "provider_handle": provider_handle,
-            "reaction": reaction,
-            "part_index": part_index,
-        }
-        self._record("send_reaction", **fields)
-        body = reaction_body(**fields)
+        self._record("send_reaction", **reaction)
+        body = reaction_body(**reaction)
         with self._provider():
             account = self._auth(credentials)
             rules.check_reaction(body)
-            self._own_line(account, from_number)
+            self._own_line(account, reaction["from_number"])
 
     def send_typing(
         self, *, credentials: AccountCredentials, from_number: str, to_number: str

@@ -80,6 +80,20 @@ def _record(
         return ProviderEvent.objects.get(setup=setup, event_key=event_key[:255]), False
 
 
+def _record_parsed(
+    setup: Setup, parsed: ParsedWebhook, body: Any, status: str, *, error: str = ""
+) -> tuple[ProviderEvent, bool]:
+    """`_record` for a parsed delivery: its own key and type, the body as sent."""
+    return _record(
+        setup=setup,
+        event_key=parsed.event_key,
+        event_type=parsed.event_type,
+        payload=body,
+        status=status,
+        error=error,
+    )
+
+
 def provider_event_receive(
     *,
     setup: Setup,
@@ -141,12 +155,11 @@ def provider_event_receive(
         # The transaction above rolled back whatever the handlers had done (rows, audit
         # entries, on_commit jobs); only the rejection itself is kept.
         with transaction.atomic():
-            event, created = _record(
-                setup=setup,
-                event_key=parsed.event_key,
-                event_type=parsed.event_type,
-                payload=body,
-                status=ProviderEventStatus.REJECTED_FOREIGN,
+            event, created = _record_parsed(
+                setup,
+                parsed,
+                body,
+                ProviderEventStatus.REJECTED_FOREIGN,
                 error="The event names a line or message that belongs to another setup.",
             )
             if created:
@@ -158,13 +171,7 @@ def provider_event_receive(
 
 @transaction.atomic
 def _record_and_dispatch(*, setup: Setup, parsed: ParsedWebhook, body: Any) -> IntakeResult:
-    event, created = _record(
-        setup=setup,
-        event_key=parsed.event_key,
-        event_type=parsed.event_type,
-        payload=body,
-        status=ProviderEventStatus.RECEIVED,
-    )
+    event, created = _record_parsed(setup, parsed, body, ProviderEventStatus.RECEIVED)
     if not created:
         logger.info("setup %s: duplicate provider event %s", setup.id, event.id)
         return IntakeResult(event, duplicate=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -167,6 +168,25 @@ def setup_status_refresh(setup: Setup) -> None:
 # --- The provider places and blocks lines ---------------------------------------
 
 
+def _provider_audit(
+    setup: Setup,
+    line: PhoneLine,
+    action: str,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any],
+) -> None:
+    """Audit a change the provider made to `line` (the system acts for it)."""
+    audit_record(
+        organization=setup.organization,
+        actor=Actor.system(),
+        action=action,
+        obj=line,
+        before=before,
+        after=after,
+    )
+
+
 @transaction.atomic
 def line_assign(
     *,
@@ -214,11 +234,10 @@ def line_assign(
         return PhoneLine.objects.filter(number=e164).first()
     line.refresh_from_db()
     setup_status_refresh(setup)
-    audit_record(
-        organization=setup.organization,
-        actor=Actor.system(),
-        action="line.assign",
-        obj=line,
+    _provider_audit(
+        setup,
+        line,
+        "line.assign",
         before={"state": LineState.PENDING},
         after={"state": LineState.ASSIGNED, "number": e164},
     )
@@ -238,13 +257,7 @@ def line_block(*, setup: Setup, number: str | None, reason: str | None) -> Phone
     line.blocked_at = timezone.now()
     line.blocked_reason = (reason or "")[:2000]
     line.save(update_fields=["blocked_at", "blocked_reason", "updated_at"])
-    audit_record(
-        organization=setup.organization,
-        actor=Actor.system(),
-        action="line.block",
-        obj=line,
-        after={"blocked_reason": line.blocked_reason},
-    )
+    _provider_audit(setup, line, "line.block", after={"blocked_reason": line.blocked_reason})
     logger.warning("setup %s: line %s blocked by the provider", setup.id, line.id)
     return line
 

@@ -9,11 +9,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset, parse_uuid
-from console.api.permissions import HasApiKey
+from console.api.permissions import KeyedApiView
 from console.errors import Forbidden, NotFound, ValidationFailed
 from console.idempotency import fingerprint, validate_key
 from console.models import ApiKey
@@ -75,9 +74,7 @@ def _rule_filters(params: Any) -> dict[str, str | None]:
 # --- Triage -------------------------------------------------------------------------
 
 
-class TriageNumberApi(APIView):
-    permission_classes = [HasApiKey]
-
+class TriageNumberApi(KeyedApiView):
     @extend_schema(
         parameters=[OpenApiParameter("agent_identity_id", str, required=False)],
         responses={
@@ -102,9 +99,7 @@ class TriageNumberApi(APIView):
 # --- Assignments ----------------------------------------------------------------------
 
 
-class AssignmentListApi(APIView):
-    permission_classes = [HasApiKey]
-
+class AssignmentListApi(KeyedApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("limit", int, required=False),
@@ -123,9 +118,7 @@ class AssignmentListApi(APIView):
         return Response([AssignmentOutputSerializer().to_representation(a) for a in rows])
 
 
-class AssignmentReleaseApi(APIView):
-    permission_classes = [HasApiKey]
-
+class AssignmentReleaseApi(KeyedApiView):
     @extend_schema(
         responses={
             204: None,
@@ -151,9 +144,7 @@ class AssignmentReleaseApi(APIView):
 # --- Dedicated numbers -----------------------------------------------------------------
 
 
-class NumberListClaimApi(APIView):
-    permission_classes = [HasApiKey]
-
+class NumberListClaimApi(KeyedApiView):
     @extend_schema(
         responses={200: NumberOutputSerializer(many=True)}, operation_id="imessage_numbers_list"
     )
@@ -215,9 +206,7 @@ RULE_LIST_PARAMS = [
 ]
 
 
-class ContactRuleListCreateApi(APIView):
-    permission_classes = [HasApiKey]
-
+class ContactRuleListCreateApi(KeyedApiView):
     @extend_schema(
         parameters=RULE_LIST_PARAMS,
         responses={200: ContactRuleOutputSerializer(many=True)},
@@ -255,9 +244,7 @@ class ContactRuleListCreateApi(APIView):
         return Response(ContactRuleOutputSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
-class ContactRuleDetailApi(APIView):
-    permission_classes = [HasApiKey]
-
+class ContactRuleDetailApi(KeyedApiView):
     def _rule(self, request: Request, handle: str, rule_id: str) -> Any:
         identity = identity_get_for_key(key=caller_key(request), handle=handle)
         return selectors.contact_rule_get(
@@ -300,9 +287,7 @@ class ContactRuleDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class OrgContactRuleListApi(APIView):
-    permission_classes = [HasApiKey]
-
+class OrgContactRuleListApi(KeyedApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("agent_identity_id", str, required=False),

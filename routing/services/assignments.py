@@ -3,13 +3,39 @@ identity's deletion)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
-from console.models import AgentIdentity
+from console.models import AgentIdentity, Organization
 from console.services import Actor, audit_record
 from routing import hooks
 from routing.models import Assignment, AssignmentStatus, ReleaseReason
+
+
+def assignment_changed(
+    assignment: Assignment,
+    *,
+    organization: Organization,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any],
+    announce: bool,
+) -> None:
+    """Record a change to `assignment`: tell `routing.hooks` listeners (unless `announce`
+    is False) and audit `action` from `before` to `after`."""
+    if announce:
+        hooks.assignment_changed(assignment)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=action,
+        obj=assignment,
+        before=before,
+        after=after,
+    )
 
 
 @transaction.atomic
@@ -32,15 +58,14 @@ def assignment_release(
     assignment.released_at = now
     assignment.updated_at = now
     assignment.release_reason = reason
-    if announce:
-        hooks.assignment_changed(assignment)
-    audit_record(
+    assignment_changed(
+        assignment,
         organization=assignment.organization,
         actor=actor,
         action="assignment.release",
-        obj=assignment,
         before={"status": "active"},
         after={"status": "released", "reason": reason},
+        announce=announce,
     )
     return True
 

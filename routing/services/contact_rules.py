@@ -60,6 +60,25 @@ def _rule_snapshot(rule: ContactRule) -> dict[str, Any]:
     }
 
 
+def _rule_audit(
+    identity: AgentIdentity,
+    actor: Actor,
+    verb: str,
+    rule: ContactRule,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """Audit `contact_rule.<verb>` on `rule` in `identity`'s organisation."""
+    audit_record(
+        organization=identity.organization,
+        actor=actor,
+        action=f"contact_rule.{verb}",
+        obj=rule,
+        before=before,
+        after=after,
+    )
+
+
 def _lock_identity(identity: AgentIdentity) -> None:
     # Rule writes for one identity are serialised, so overlapping-coverage checks hold.
     AgentIdentity.objects.select_for_update().filter(pk=identity.pk).first()
@@ -133,14 +152,7 @@ def contact_rule_create(
         before = _rule_snapshot(sibling)
         sibling.direction = RuleDirection.BOTH
         sibling.save(update_fields=["direction", "updated_at"])
-        audit_record(
-            organization=identity.organization,
-            actor=actor,
-            action="contact_rule.update",
-            obj=sibling,
-            before=before,
-            after=_rule_snapshot(sibling),
-        )
+        _rule_audit(identity, actor, "update", sibling, before, _rule_snapshot(sibling))
         return sibling
     try:
         with transaction.atomic():
@@ -158,13 +170,7 @@ def contact_rule_create(
         if existing is None:
             raise
         raise _duplicate(existing) from None
-    audit_record(
-        organization=identity.organization,
-        actor=actor,
-        action="contact_rule.create",
-        obj=rule,
-        after=_rule_snapshot(rule),
-    )
+    _rule_audit(identity, actor, "create", rule, None, _rule_snapshot(rule))
     return rule
 
 
@@ -240,28 +246,16 @@ def contact_rule_update(
         if status is not None:
             rule.status = status
         rule.save(update_fields=["direction", "action", "status", "updated_at"])
-    audit_record(
-        organization=identity.organization,
-        actor=actor,
-        action="contact_rule.update",
-        obj=rule,
-        before=before,
-        after={**_rule_snapshot(rule), "split_into": str(result.id) if result != rule else None},
+    split_into = str(result.id) if result != rule else None
+    _rule_audit(
+        identity, actor, "update", rule, before, {**_rule_snapshot(rule), "split_into": split_into}
     )
     return result
 
 
 @transaction.atomic
 def contact_rule_delete(*, rule: ContactRule, actor: Actor) -> None:
-    snapshot = _rule_snapshot(rule)
-    organization = rule.identity.organization
-    audit_record(
-        organization=organization,
-        actor=actor,
-        action="contact_rule.delete",
-        obj=rule,
-        before=snapshot,
-    )
+    _rule_audit(rule.identity, actor, "delete", rule, _rule_snapshot(rule), None)
     rule.delete()
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from console.models import AgentIdentity
-from console.services import Actor, audit_record
-from routing import hooks
+from console.services import Actor
 from routing.models import Assignment, PoolExhaustion
 from routing.selectors import active_assignment, pool_line_choose
+from routing.services.assignments import assignment_changed
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +76,13 @@ def assignment_place(
             tried = tried | {choice.line.id}
             continue
         assignment.identity = identity
-        if announce:
-            hooks.assignment_changed(assignment)
-        audit_record(
+        assignment_changed(
+            assignment,
             organization=identity.organization,
             actor=actor,
             action="assignment.create",
-            obj=assignment,
             after={"identity": str(identity.id), "line": str(choice.line.id)},
+            announce=announce,
         )
         logger.info("assignment %s created identity=%s", assignment.id, identity.id)
         return Placement(assignment, created=True)

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from console.api.authentication import caller_key
 from console.api.params import parse_bool, parse_clamped_int, parse_uuid
-from console.api.permissions import HasApiKey, IsAdminKey
+from console.api.permissions import IsAdminKey, KeyedApiView
 from console.errors import Conflict, Unprocessable, ValidationFailed
 from console.models import AgentIdentity, ApiKey
 from console.selectors import identity_get_by_id_for_key, identity_get_for_key
@@ -49,9 +49,7 @@ def _signing_key_status_body(status_obj: selectors.SigningKeyStatus) -> dict[str
     return {"configured": status_obj.configured, "created_at": iso(status_obj.created_at)}
 
 
-class CatalogApi(APIView):
-    permission_classes = [HasApiKey]
-
+class CatalogApi(KeyedApiView):
     @extend_schema(responses={200: CatalogOutputSerializer}, operation_id="webhooks_catalog")
     def get(self, request: Request) -> Response:
         return Response(
@@ -70,9 +68,7 @@ class CatalogApi(APIView):
         )
 
 
-class SubscriptionListCreateApi(APIView):
-    permission_classes = [HasApiKey]
-
+class SubscriptionListCreateApi(KeyedApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("agent_identity_id", str),
@@ -140,9 +136,7 @@ def _owner_identity(key: ApiKey, values: dict[str, Any]) -> AgentIdentity:
     return identity_get_by_id_for_key(key=key, identity_id=identity_id)
 
 
-class SubscriptionDetailApi(APIView):
-    permission_classes = [HasApiKey]
-
+class SubscriptionDetailApi(KeyedApiView):
     @extend_schema(
         responses={200: SubscriptionOutputSerializer, **ERROR_RESPONSES},
         operation_id="webhooks_subscriptions_get",
@@ -190,9 +184,7 @@ class SubscriptionDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DeliveryListApi(APIView):
-    permission_classes = [HasApiKey]
-
+class DeliveryListApi(KeyedApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("limit", int, description="Clamped to 1-200; default 50."),
@@ -241,9 +233,7 @@ class DeliveryReplayApi(APIView):
         return Response(DeliveryOutputSerializer(replay).data, status=status.HTTP_201_CREATED)
 
 
-class IdentitySigningKeyApi(APIView):
-    permission_classes = [HasApiKey]
-
+class IdentitySigningKeyApi(KeyedApiView):
     @extend_schema(
         request=None,
         responses={
@@ -277,10 +267,8 @@ def _issue(identity: AgentIdentity, key: ApiKey) -> Response:
     )
 
 
-class OrgSigningKeyApi(APIView):
+class OrgSigningKeyApi(KeyedApiView):
     """Deprecated org-level route: scoped keys act on their identity; admin POST is 409."""
-
-    permission_classes = [HasApiKey]
 
     @extend_schema(
         request=None,

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 from django.conf import settings
@@ -21,9 +20,12 @@ from provisioning.providers.base import (
     ChildAccount,
     LineRequest,
     LineStateEntry,
+    OutboundMessage,
+    OutboundQuery,
     OutboundRecord,
     ParsedWebhook,
     ProviderError,
+    ReactionRequest,
     SendResult,
     StatusUpdate,
     UploadResult,
@@ -230,24 +232,9 @@ class SendblueAdapter:
         )
 
     def send_message(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        content: str | None,
-        media_url: str | None,
-        send_style: str | None,
-        status_callback: str | None,
+        self, *, credentials: AccountCredentials, **message: Unpack[OutboundMessage]
     ) -> SendResult:
-        payload = send_message_body(
-            from_number=from_number,
-            to_number=to_number,
-            content=content,
-            media_url=media_url,
-            send_style=send_style,
-            status_callback=status_callback,
-        )
+        payload = send_message_body(**message)
         body = self._client.request(
             "POST",
             "/api/send-message",
@@ -276,28 +263,19 @@ class SendblueAdapter:
         return event
 
     def outbound_messages(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        to_number: str,
-        created_after: datetime,
+        self, *, credentials: AccountCredentials, **query: Unpack[OutboundQuery]
     ) -> list[OutboundRecord]:
         """`GET /api/v2/messages` filtered to one line and person (SDK `messages.list`),
         paged oldest first. Entries for another line or person are dropped here too, in
         case the provider ignores a filter."""
+        from_number, to_number = query["from_number"], query["to_number"]
         records: list[OutboundRecord] = []
         for page in range(LOOKUP_MAX_PAGES):
             body = self._client.request(
                 "GET",
                 "/api/v2/messages",
                 credentials=credentials,
-                params=outbound_messages_query(
-                    from_number=from_number,
-                    to_number=to_number,
-                    created_after=created_after,
-                    page=page,
-                ),
+                params=outbound_messages_query(**query, page=page),
             )
             entries = body.get("data") if isinstance(body, dict) else None
             entries = entries if isinstance(entries, list) else []
@@ -316,24 +294,13 @@ class SendblueAdapter:
         return records
 
     def send_reaction(
-        self,
-        *,
-        credentials: AccountCredentials,
-        from_number: str,
-        provider_handle: str,
-        reaction: str,
-        part_index: int,
+        self, *, credentials: AccountCredentials, **reaction: Unpack[ReactionRequest]
     ) -> None:
         self._client.request(
             "POST",
             "/api/send-reaction",
             credentials=credentials,
-            json_body=reaction_body(
-                from_number=from_number,
-                provider_handle=provider_handle,
-                reaction=reaction,
-                part_index=part_index,
-            ),
+            json_body=reaction_body(**reaction),
         )
 
     def send_typing(

@@ -6,9 +6,9 @@ two cannot drift apart.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
-from provisioning.providers.base import ProviderError
+from provisioning.providers.base import OutboundMessage, ProviderError, ReactionRequest
 
 # The message lookup reads pages of this size (oldest first).
 LOOKUP_PAGE_SIZE = 100
@@ -38,35 +38,28 @@ def webhook_add_body(*, url: str, webhook_type: str, secret: str) -> dict[str, A
     }
 
 
-def send_message_body(
-    *,
-    from_number: str,
-    to_number: str,
-    content: str | None,
-    media_url: str | None,
-    send_style: str | None,
-    status_callback: str | None,
-) -> dict[str, Any]:
-    payload: dict[str, Any] = {"number": to_number, "from_number": from_number}
-    if content:
-        payload["content"] = content
-    if media_url:
-        payload["media_url"] = media_url
-    if send_style:
-        payload["send_style"] = send_style
-    if status_callback:
-        payload["status_callback"] = status_callback
+def send_message_body(**message: Unpack[OutboundMessage]) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "number": message["to_number"],
+        "from_number": message["from_number"],
+    }
+    if message["content"]:
+        payload["content"] = message["content"]
+    if message["media_url"]:
+        payload["media_url"] = message["media_url"]
+    if message["send_style"]:
+        payload["send_style"] = message["send_style"]
+    if message["status_callback"]:
+        payload["status_callback"] = message["status_callback"]
     return payload
 
 
-def reaction_body(
-    *, from_number: str, provider_handle: str, reaction: str, part_index: int
-) -> dict[str, Any]:
+def reaction_body(**reaction: Unpack[ReactionRequest]) -> dict[str, Any]:
     return {
-        "from_number": from_number,
-        "message_handle": provider_handle,
-        "reaction": reaction,
-        "part_index": part_index,
+        "from_number": reaction["from_number"],
+        "message_handle": reaction["provider_handle"],
+        "reaction": reaction["reaction"],
+        "part_index": reaction["part_index"],
     }
 
 
