@@ -29,6 +29,7 @@ from django.db import connections, router, transaction
 from django.db.models import Model, Q
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,12 @@ class SweepCounts:
 
 def _no_release(now: datetime) -> dict[str, Any]:
     return {}
+
+
+def task_at(path: str) -> Callable[[], Any]:
+    """An `Outbox.task` that imports the Celery task at dotted `path` when first asked for
+    it: the tasks modules import the services that declare the outboxes."""
+    return lambda: import_string(path)
 
 
 @dataclass(frozen=True)

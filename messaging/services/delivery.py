@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from console.outbox import COUNTDOWN_MAX_SECONDS, SWEEP_BATCH, Outbox
+from console.outbox import COUNTDOWN_MAX_SECONDS, SWEEP_BATCH, Outbox, task_at
 from messaging.models import DeliveryStatus, Direction, Message, SendState
 from messaging.services import common
 from messaging.services.common import FAILED_STATUSES
@@ -28,16 +28,10 @@ from provisioning.providers.base import ProviderError, SendResult, StatusUpdate
 logger = logging.getLogger(__name__)
 
 
-def _send_task() -> Any:
-    from messaging.tasks import message_deliver_task
-
-    return message_deliver_task
-
-
 SENDS = Outbox(
     name="message send",
     model=Message,
-    task=_send_task,
+    task=task_at("messaging.tasks.message_deliver_task"),
     due=lambda now: (
         Q(send_state=SendState.QUEUED)
         & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -212,7 +206,7 @@ def _send_failed(
             "message %s send attempt %s failed, retrying in %ss", message.pk, attempts, delay
         )
         if delay <= COUNTDOWN_MAX_SECONDS:
-            common.enqueue(_send_task(), str(message.pk), countdown=delay)
+            common.enqueue(SENDS.task(), str(message.pk), countdown=delay)
         return
     if exc.ambiguous:
         from messaging.services.send_recovery import send_outcome_unknown

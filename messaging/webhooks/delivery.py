@@ -20,7 +20,14 @@ from django.utils import timezone
 
 from console.crypto import decrypt
 from console.errors import Conflict, Unprocessable
-from console.outbox import COUNTDOWN_MAX_SECONDS, SWEEP_BATCH, Outbox, RetryPolicy, retry_policy
+from console.outbox import (
+    COUNTDOWN_MAX_SECONDS,
+    SWEEP_BATCH,
+    Outbox,
+    RetryPolicy,
+    retry_policy,
+    task_at,
+)
 from console.services import Actor, audit_record
 from messaging.media_urls import refresh_signed_urls
 from messaging.webhooks import safety
@@ -48,18 +55,12 @@ def _unleased(now: datetime) -> Q:
     return Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - _lease())
 
 
-def _send_task() -> Any:
-    from messaging.webhooks.tasks import delivery_attempt_task
-
-    return delivery_attempt_task
-
-
 # A claim leaves the row `pending` and takes a lease; an expired lease makes it due again,
 # so the sweep needs no hand-back step.
 DELIVERIES = Outbox(
     name="webhook delivery",
     model=WebhookDelivery,
-    task=_send_task,
+    task=task_at("messaging.webhooks.tasks.delivery_attempt_task"),
     due=lambda now: Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) & _unleased(now),
     claim_fields=lambda now: {
         "claimed_at": now,

@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db.models import F, Q
 from django.utils import timezone
 
-from console.outbox import Outbox, publish_on_commit, retry_policy
+from console.outbox import Outbox, publish_on_commit, retry_policy, task_at
 from provisioning.models import PhoneLine
 from provisioning.providers import get_adapter
 from provisioning.providers.base import ProviderError
@@ -23,12 +22,6 @@ logger = logging.getLogger(__name__)
 REPLY_CLAIM_TIMEOUT = timedelta(minutes=5)
 # A queued reply with no due time whose job has not run this long after it was written.
 REPLY_STALE_AFTER = timedelta(seconds=30)
-
-
-def _send_task() -> Any:
-    from routing.tasks import router_reply_deliver_task
-
-    return router_reply_deliver_task
 
 
 def _due(now: datetime) -> Q:
@@ -47,7 +40,7 @@ def _overdue(now: datetime) -> Q:
 REPLIES = Outbox(
     name="router reply",
     model=RouterReply,
-    task=_send_task,
+    task=task_at("routing.tasks.router_reply_deliver_task"),
     due=_due,
     claim_fields=lambda now: {
         "state": ReplyState.SENDING,
@@ -72,7 +65,7 @@ def router_reply_queue(
     reply = RouterReply.objects.create(
         line=line, to_number=to, kind=kind, text=text, media_url=media_url
     )
-    publish_on_commit(_send_task(), [reply.id])
+    publish_on_commit(REPLIES.task(), [reply.id])
     logger.info("router reply %s queued kind=%s line=%s", reply.id, kind, line.id)
     return reply
 
