@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from console import identities
 from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset
 from console.api.permissions import KeyedApiView
+from console.api.schema import ADMIN_KEYS_ONLY, INVENTORY_PENDING, UNKNOWN_HANDLE, documented
 from console.errors import ApplicationError, Forbidden, ValidationFailed
 from console.idempotency import fingerprint
 from console.models import HANDLE_PATTERN, AgentIdentity
@@ -186,12 +187,14 @@ class IdentityListCreateApi(KeyedApiView):
 
     @extend_schema(
         request=IdentityCreateInputSerializer,
-        responses={
-            201: IdentityOutputSerializer,
-            400: OpenApiResponse(description="invalid handle or unsupported_feature"),
-            403: OpenApiResponse(description="identity-scoped keys cannot create identities"),
-            409: OpenApiResponse(description="agent_handle_unavailable"),
-        },
+        responses=documented(
+            {
+                201: IdentityOutputSerializer,
+                400: "invalid handle or unsupported_feature",
+                403: "identity-scoped keys cannot create identities",
+                409: "agent_handle_unavailable",
+            }
+        ),
         operation_id="identities_create",
     )
     def post(self, request: Request) -> Response:
@@ -228,14 +231,16 @@ class IdentityDetailApi(KeyedApiView):
 
     @extend_schema(
         request=IdentityUpdateInputSerializer,
-        responses={
-            200: IdentityOutputSerializer,
-            400: OpenApiResponse(description="validation_error or unsupported_feature"),
-            403: OpenApiResponse(description="filter modes need an admin key"),
-            404: OpenApiResponse(description="unknown or foreign handle"),
-            409: OpenApiResponse(description="idempotency_key_reused"),
-            503: OpenApiResponse(description="dedicated_imessage_number_inventory_pending"),
-        },
+        responses=documented(
+            {
+                200: IdentityOutputSerializer,
+                400: "validation_error or unsupported_feature",
+                403: "filter modes need an admin key",
+                404: UNKNOWN_HANDLE,
+                409: "idempotency_key_reused",
+                503: INVENTORY_PENDING,
+            }
+        ),
         operation_id="identities_update",
     )
     def patch(self, request: Request, handle: str) -> Response:
@@ -257,7 +262,7 @@ class IdentityDetailApi(KeyedApiView):
         return Response(identity_wire(_fetch(identity)))
 
     @extend_schema(
-        responses={204: None, 403: OpenApiResponse(description="admin keys only")},
+        responses=documented({204: None, 403: ADMIN_KEYS_ONLY}),
         operation_id="identities_delete",
     )
     def delete(self, request: Request, handle: str) -> Response:

@@ -9,9 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
 
 # The SDK sends every path without a trailing slash except identity list and create.
 CANONICAL_SLASH_PATHS = frozenset({"/api/v1/identities/"})
+
+# Response descriptions several operations share.
+ADMIN_KEYS_ONLY = "admin keys only"
+UNKNOWN_HANDLE = "unknown or foreign handle"
+INVENTORY_PENDING = "dedicated_imessage_number_inventory_pending"
+
+
+def documented(responses: dict[int, Any]) -> dict[int, Any]:
+    """`extend_schema` responses in which a string stands for a response that has only
+    that description (an error the contract names but gives no body schema)."""
+    return {
+        code: OpenApiResponse(description=response) if isinstance(response, str) else response
+        for code, response in responses.items()
+    }
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]

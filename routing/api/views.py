@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset, parse_uuid
 from console.api.permissions import KeyedApiView
+from console.api.schema import ADMIN_KEYS_ONLY, INVENTORY_PENDING, UNKNOWN_HANDLE, documented
 from console.errors import Forbidden, NotFound, ValidationFailed
 from console.idempotency import fingerprint, validate_key
 from console.models import ApiKey
@@ -77,10 +78,7 @@ def _rule_filters(params: Any) -> dict[str, str | None]:
 class TriageNumberApi(KeyedApiView):
     @extend_schema(
         parameters=[OpenApiParameter("agent_identity_id", str, required=False)],
-        responses={
-            200: TriageNumberOutputSerializer,
-            404: OpenApiResponse(description="no active router line"),
-        },
+        responses=documented({200: TriageNumberOutputSerializer, 404: "no active router line"}),
         operation_id="imessage_triage_number",
     )
     def get(self, request: Request) -> Response:
@@ -120,11 +118,9 @@ class AssignmentListApi(KeyedApiView):
 
 class AssignmentReleaseApi(KeyedApiView):
     @extend_schema(
-        responses={
-            204: None,
-            403: OpenApiResponse(description="identity-scoped keys"),
-            404: OpenApiResponse(description="unknown or already released"),
-        },
+        responses=documented(
+            {204: None, 403: "identity-scoped keys", 404: "unknown or already released"}
+        ),
         operation_id="imessage_assignments_release",
     )
     def delete(self, request: Request, assignment_id: str) -> Response:
@@ -161,15 +157,15 @@ class NumberListClaimApi(KeyedApiView):
 
     @extend_schema(
         request=NumberClaimInputSerializer,
-        responses={
-            201: NumberOutputSerializer,
-            402: OpenApiResponse(description="dedicated_imessage_number_quota_exceeded"),
-            404: OpenApiResponse(description="setup_id names no setup of the organisation"),
-            409: OpenApiResponse(
-                description="idempotency_key_reused, no_default_setup or setup_not_active"
-            ),
-            503: OpenApiResponse(description="dedicated_imessage_number_inventory_pending"),
-        },
+        responses=documented(
+            {
+                201: NumberOutputSerializer,
+                402: "dedicated_imessage_number_quota_exceeded",
+                404: "setup_id names no setup of the organisation",
+                409: "idempotency_key_reused, no_default_setup or setup_not_active",
+                503: INVENTORY_PENDING,
+            }
+        ),
         operation_id="imessage_numbers_claim",
     )
     def post(self, request: Request) -> Response:
@@ -195,6 +191,9 @@ class NumberListClaimApi(KeyedApiView):
 
 
 # --- Contact rules -------------------------------------------------------------------------
+
+# The 409 of a rule create or update whose coverage another rule already has.
+DUPLICATE_COVERAGE = "duplicate coverage, with existing_rule_id"
 
 # The filters and paging of both rule lists (one identity's, the organisation's).
 RULE_LIST_PARAMS = [
@@ -225,12 +224,14 @@ class ContactRuleListCreateApi(KeyedApiView):
 
     @extend_schema(
         request=ContactRuleCreateInputSerializer,
-        responses={
-            201: ContactRuleOutputSerializer,
-            400: OpenApiResponse(description="invalid number or enum"),
-            404: OpenApiResponse(description="unknown or foreign handle"),
-            409: OpenApiResponse(description="duplicate coverage, with existing_rule_id"),
-        },
+        responses=documented(
+            {
+                201: ContactRuleOutputSerializer,
+                400: "invalid number or enum",
+                404: UNKNOWN_HANDLE,
+                409: DUPLICATE_COVERAGE,
+            }
+        ),
         operation_id="imessage_contact_rules_create",
     )
     def post(self, request: Request, handle: str) -> Response:
@@ -259,11 +260,13 @@ class ContactRuleDetailApi(KeyedApiView):
 
     @extend_schema(
         request=ContactRuleUpdateInputSerializer,
-        responses={
-            200: ContactRuleOutputSerializer,
-            400: OpenApiResponse(description="invalid combination"),
-            409: OpenApiResponse(description="duplicate coverage, with existing_rule_id"),
-        },
+        responses=documented(
+            {
+                200: ContactRuleOutputSerializer,
+                400: "invalid combination",
+                409: DUPLICATE_COVERAGE,
+            }
+        ),
         operation_id="imessage_contact_rules_update",
     )
     def patch(self, request: Request, handle: str, rule_id: str) -> Response:
@@ -276,7 +279,7 @@ class ContactRuleDetailApi(KeyedApiView):
         return Response(ContactRuleOutputSerializer(result).data)
 
     @extend_schema(
-        responses={204: None, 403: OpenApiResponse(description="admin keys only")},
+        responses=documented({204: None, 403: ADMIN_KEYS_ONLY}),
         operation_id="imessage_contact_rules_delete",
     )
     def delete(self, request: Request, handle: str, rule_id: str) -> Response:
@@ -293,10 +296,7 @@ class OrgContactRuleListApi(KeyedApiView):
             OpenApiParameter("agent_identity_id", str, required=False),
             *RULE_LIST_PARAMS,
         ],
-        responses={
-            200: ContactRuleOutputSerializer(many=True),
-            403: OpenApiResponse(description="admin keys only"),
-        },
+        responses=documented({200: ContactRuleOutputSerializer(many=True), 403: ADMIN_KEYS_ONLY}),
         operation_id="imessage_contact_rules_list_all",
     )
     def get(self, request: Request) -> Response:
