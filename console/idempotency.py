@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
+from console.db import insert_unique
 from console.errors import Conflict, InProgress, ValidationFailed
 from console.models import IdempotencyRecord, Organization
 
@@ -61,17 +62,14 @@ def run_idempotent(
     validate_key(key)
     digest = fingerprint(payload)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    organization=organization,
-                    scope=scope,
-                    operation=operation,
-                    key=key,
-                    request_fingerprint=digest,
-                )
-        except IntegrityError:
-            record = None
+        record = insert_unique(
+            IdempotencyRecord,
+            organization=organization,
+            scope=scope,
+            operation=operation,
+            key=key,
+            request_fingerprint=digest,
+        )
         if record is None:
             existing = IdempotencyRecord.objects.get(
                 organization=organization, scope=scope, operation=operation, key=key

@@ -16,9 +16,10 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from console.db import insert_unique
 from console.models import AgentIdentity
 from messaging import presence
 from messaging.media import inbound_media_items
@@ -128,25 +129,24 @@ def inbound_message_store(
 ) -> Message | None:
     """Insert the message `event` carries (1:1 or group: `fields` adds the rest); None
     when the same provider handle raced in through another delivery, stored once already."""
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                organization_id=identity.organization_id,
-                identity=identity,
-                conversation=conversation,
-                assignment=assignment,
-                line=line,
-                direction=Direction.INBOUND,
-                remote_number=event.from_number,
-                content=event.content or None,
-                service=event.service or "imessage",
-                media=inbound_media_items(event.media_url),
-                status=DeliveryStatus.RECEIVED,
-                provider_handle=event.provider_handle,
-                created_at=created_at,
-                **fields,
-            )
-    except IntegrityError:
+    message = insert_unique(
+        Message,
+        organization_id=identity.organization_id,
+        identity=identity,
+        conversation=conversation,
+        assignment=assignment,
+        line=line,
+        direction=Direction.INBOUND,
+        remote_number=event.from_number,
+        content=event.content or None,
+        service=event.service or "imessage",
+        media=inbound_media_items(event.media_url),
+        status=DeliveryStatus.RECEIVED,
+        provider_handle=event.provider_handle,
+        created_at=created_at,
+        **fields,
+    )
+    if message is None:
         return None
     mark_without_reactions(message)
     return message

@@ -8,9 +8,10 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from console.db import insert_unique
 from provisioning import dispatch, providers
 from provisioning.models import ProviderEvent, ProviderEventStatus, Setup
 from provisioning.providers.base import ParsedWebhook, StatusUpdate, UnknownEvent, WebhookParseError
@@ -65,19 +66,18 @@ def _load_body(raw_body: bytes) -> Any:
 def _record(
     *, setup: Setup, event_key: str, event_type: str, payload: Any, status: str, error: str = ""
 ) -> tuple[ProviderEvent, bool]:
-    try:
-        with transaction.atomic():
-            event = ProviderEvent.objects.create(
-                setup=setup,
-                event_key=event_key[:255],
-                event_type=event_type[:64],
-                payload=payload,
-                status=status,
-                error=error,
-            )
-            return event, True
-    except IntegrityError:
+    event = insert_unique(
+        ProviderEvent,
+        setup=setup,
+        event_key=event_key[:255],
+        event_type=event_type[:64],
+        payload=payload,
+        status=status,
+        error=error,
+    )
+    if event is None:
         return ProviderEvent.objects.get(setup=setup, event_key=event_key[:255]), False
+    return event, True
 
 
 def _record_parsed(

@@ -10,8 +10,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-
+from console.db import insert_unique
 from console.models import AgentIdentity
 from console.services import Actor
 from routing.models import Assignment, PoolExhaustion
@@ -58,15 +57,14 @@ def assignment_place(
                 "pool exhausted for identity=%s reason=%s", identity.id, choice.exhausted
             )
             return Placement(None, exhausted=choice.exhausted)
-        try:
-            with transaction.atomic():
-                assignment = Assignment.objects.create(
-                    organization=identity.organization,
-                    identity=identity,
-                    remote_number=sender,
-                    pool_line=choice.line,
-                )
-        except IntegrityError:
+        assignment = insert_unique(
+            Assignment,
+            organization=identity.organization,
+            identity=identity,
+            remote_number=sender,
+            pool_line=choice.line,
+        )
+        if assignment is None:
             # A concurrent connect won: either for this identity (reuse it) or on this line
             # for another identity (try the next line).
             existing = active_assignment(identity=identity, remote_number=sender)
