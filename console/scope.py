@@ -75,6 +75,13 @@ def scoped_get(qs: QuerySet[M], *, not_found: str, **lookup: Any) -> M:
         raise NotFound(not_found) from exc
 
 
+def filter_given(qs: QuerySet[M], **lookups: Any) -> QuerySet[M]:
+    """`qs` narrowed by each lookup whose value is given: an empty or missing filter
+    (None, "") leaves the list whole."""
+    given = {name: value for name, value in lookups.items() if value}
+    return qs.filter(**given) if given else qs
+
+
 def local_days_q(date_from: dt.date | None, date_to: dt.date | None) -> Q:
     """`created_at` within whole days (both included) in the active time zone."""
     q = Q()

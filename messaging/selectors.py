@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from console.errors import NotFound, ValidationFailed
 from console.models import ApiKey
-from console.scope import DateRange, Scope, local_days_q, scoped_get
+from console.scope import DateRange, Scope, filter_given, local_days_q, scoped_get
 from console.selectors import acting_identity_for_key
 from messaging.models import Conversation, Direction, Message, Reaction
 
@@ -391,8 +391,7 @@ def conversation_list_for_scope(
         .select_related("identity", "assignment")
         .order_by(F("last_message_at").desc(nulls_last=True), "-created_at", "id")
     )
-    if identity:
-        qs = qs.filter(identity__handle=identity)
+    qs = filter_given(qs, identity__handle=identity)
     if kind:
         qs = qs.filter(is_group=kind == "group")
     return qs

@@ -11,7 +11,7 @@ from django.db.models import Count, Min, Q, QuerySet
 
 from console.crypto import DecryptionError, decrypt
 from console.models import Organization
-from console.scope import Scope, scoped_get
+from console.scope import Scope, filter_given, scoped_get
 from provisioning.models import LineState, PhoneLine, Setup, SetupStatus
 
 SETUP_NOT_FOUND = "Setup not found."
@@ -27,11 +27,7 @@ def setup_list(
     qs = Setup.objects.filter(organization=organization).annotate(
         phone_line_count=Count("lines", filter=Q(lines__released_at__isnull=True))
     )
-    if status:
-        qs = qs.filter(status=status)
-    if search:
-        qs = qs.filter(label__icontains=search)
-    return qs.order_by("-created_at", "id")
+    return filter_given(qs, status=status, label__icontains=search).order_by("-created_at", "id")
 
 
 def setup_get(*, organization: Organization, setup_id: uuid.UUID | str) -> Setup:
@@ -103,9 +99,7 @@ def setup_list_for_scope(*, scope: Scope, status: str | None = None) -> QuerySet
         )
         .order_by("-created_at", "id")
     )
-    if status:
-        qs = qs.filter(status=status)
-    return qs
+    return filter_given(qs, status=status)
 
 
 def setup_get_for_scope(*, scope: Scope, setup_id: uuid.UUID | str) -> Setup:

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db.models import Max, Q, QuerySet
 
 from console.models import AgentIdentity, ApiKey
-from console.scope import Scope, scoped_get
+from console.scope import Scope, filter_given, scoped_get
 from messaging.webhooks.models import (
     DeliveryStatus,
     SigningKey,
@@ -50,8 +50,7 @@ def subscription_list(
     qs = subscriptions_for_key(key).select_related("organization")
     if agent_identity_id is not None:
         qs = qs.filter(identity_id=agent_identity_id)
-    if url:
-        qs = qs.filter(url=url)
+    qs = filter_given(qs, url=url)
     rows = list(qs.order_by("-created_at", "-id"))
     if event_type:
         # JSON containment is not portable to SQLite; the lists are short.
@@ -92,14 +91,13 @@ def delivery_list(
     if other_owner_filter:
         return []
     qs = deliveries_for_key(key).select_related("event", "subscription").defer("event__payload")
-    if subscription_id is not None:
-        qs = qs.filter(subscription_id=subscription_id)
-    if event_type:
-        qs = qs.filter(event__event_type=event_type)
-    if agent_identity_id is not None:
-        qs = qs.filter(event__identity_id=agent_identity_id)
-    if status:
-        qs = qs.filter(status=status)
+    qs = filter_given(
+        qs,
+        subscription_id=subscription_id,
+        event__event_type=event_type,
+        event__identity_id=agent_identity_id,
+        status=status,
+    )
     ok = Q(response_status__gte=200, response_status__lt=300)
     if success is True:
         qs = qs.filter(ok)
@@ -144,9 +142,7 @@ def delivery_list_for_scope(*, scope: Scope, status: str = "") -> QuerySet[Webho
         .defer("request_payload", "response_body", "event__payload")
         .order_by("-created_at", "-id")
     )
-    if status:
-        qs = qs.filter(status=status)
-    return qs
+    return filter_given(qs, status=status)
 
 
 def delivery_get_for_scope(*, scope: Scope, delivery_id: uuid.UUID | str) -> WebhookDelivery:
