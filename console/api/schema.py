@@ -9,15 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 # The SDK sends every path without a trailing slash except identity list and create.
 CANONICAL_SLASH_PATHS = frozenset({"/api/v1/identities/"})
+
+# The header that makes a create safe to retry.
+IDEMPOTENCY_KEY_PARAM = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)
 
 # Response descriptions several operations share.
 ADMIN_KEYS_ONLY = "admin keys only"
 UNKNOWN_HANDLE = "unknown or foreign handle"
 INVENTORY_PENDING = "dedicated_imessage_number_inventory_pending"
+
+
+def object_errors(*codes: int) -> dict[int, Any]:
+    """Error responses whose body the schema gives as a JSON object, by status code."""
+    return dict.fromkeys(codes, OpenApiTypes.OBJECT)
 
 
 def documented(responses: dict[int, Any]) -> dict[int, Any]:

@@ -18,6 +18,7 @@ from console.api.exceptions import rate_limit_headers
 from console.api.params import parse_bool, parse_date_range, parse_limit_offset, parse_uuid
 from console.api.parsers import JsonParser
 from console.api.permissions import KeyedApiView
+from console.api.schema import IDEMPOTENCY_KEY_PARAM, object_errors
 from console.errors import ValidationFailed
 from console.http import declared_content_length
 from console.idempotency import IdempotentResponse, run_idempotent
@@ -48,12 +49,7 @@ THREAD_PARAMS = [
     OpenApiParameter("cursor", OpenApiTypes.STR, required=False),
     AGENT_IDENTITY_PARAM,
 ]
-ERRORS = {400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
-
-
-def _errors(*codes: int) -> dict[int, Any]:
-    """The schema's error responses: a JSON object for each status code."""
-    return dict.fromkeys(codes, OpenApiTypes.OBJECT)
+ERRORS = object_errors(400, 404)
 
 
 def _rate_headers(rate: sending.RateInfo) -> dict[str, str]:
@@ -159,12 +155,12 @@ class MessageListSendApi(KeyedApiView):
         return Response([message_wire(m) for m in rows])
 
     @extend_schema(
-        parameters=[
-            AGENT_IDENTITY_PARAM,
-            OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER),
-        ],
+        parameters=[AGENT_IDENTITY_PARAM, IDEMPOTENCY_KEY_PARAM],
         request=s.MessageSendInputSerializer,
-        responses={201: s.MessageSendOutputSerializer, **_errors(400, 403, 404, 409, 422, 429)},
+        responses={
+            201: s.MessageSendOutputSerializer,
+            **object_errors(400, 403, 404, 409, 422, 429),
+        },
         operation_id="imessage_messages_send",
     )
     def post(self, request: Request) -> Response:
@@ -256,7 +252,7 @@ class ConversationThreadApi(KeyedApiView):
 class ReactionCreateApi(KeyedApiView):
     @extend_schema(
         request=s.ReactionCreateInputSerializer,
-        responses={201: s.ReactionSerializer, **_errors(400, 403, 404, 409, 502)},
+        responses={201: s.ReactionSerializer, **object_errors(400, 403, 404, 409, 502)},
         operation_id="imessage_reactions_create",
     )
     def post(self, request: Request) -> Response:

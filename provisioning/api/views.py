@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -14,6 +12,7 @@ from rest_framework.views import APIView
 from console.api.authentication import caller_key
 from console.api.params import parse_limit_offset
 from console.api.permissions import IsAdminKey
+from console.api.schema import IDEMPOTENCY_KEY_PARAM, object_errors
 from console.errors import ValidationFailed
 from console.idempotency import validate_key
 from console.services import Actor
@@ -29,11 +28,7 @@ from provisioning.api.serializers import (
 from provisioning.models import SetupStatus
 from provisioning.services import lines, setups
 
-ERROR_RESPONSES: dict[int | str, Any] = {
-    400: OpenApiTypes.OBJECT,
-    401: OpenApiTypes.OBJECT,
-    403: OpenApiTypes.OBJECT,
-}
+ERROR_RESPONSES = object_errors(400, 401, 403)
 
 
 class SetupListCreateApi(APIView):
@@ -68,14 +63,8 @@ class SetupListCreateApi(APIView):
     @extend_schema(
         operation_id="imessage_setups_create",
         request=SetupCreateInputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-        responses={
-            201: SetupOutputSerializer,
-            409: OpenApiTypes.OBJECT,
-            415: OpenApiTypes.OBJECT,
-            502: OpenApiTypes.OBJECT,
-            **ERROR_RESPONSES,
-        },
+        parameters=[IDEMPOTENCY_KEY_PARAM],
+        responses={201: SetupOutputSerializer, **object_errors(409, 415, 502), **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
         key = caller_key(request)
@@ -126,12 +115,10 @@ class SetupLineAddApi(APIView):
     @extend_schema(
         operation_id="imessage_setups_lines_create",
         request=LineAddInputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        parameters=[IDEMPOTENCY_KEY_PARAM],
         responses={
             201: PhoneLineOutputSerializer,
-            404: OpenApiTypes.OBJECT,
-            409: OpenApiTypes.OBJECT,
-            502: OpenApiTypes.OBJECT,
+            **object_errors(404, 409, 502),
             **ERROR_RESPONSES,
         },
     )
