@@ -18,7 +18,7 @@ from console import hooks
 from console.errors import Conflict, Forbidden, ValidationFailed
 from console.idempotency import validate_key
 from console.models import AgentIdentity, ApiKey, ApiKeyStatus, FilterMode, Organization
-from console.services import Actor, api_key_revoke, audit_record
+from console.services import Actor, api_key_revoke, audit_record, save_audited
 
 if TYPE_CHECKING:
     from provisioning.services.claims import IdentityWithClaim
@@ -212,17 +212,16 @@ def _save_changed(
     fields: Sequence[str],
 ) -> None:
     """Save `fields` and audit `action` from `before` to `after`, when anything changed."""
-    if before == after:
-        return
-    identity.save(update_fields=[*fields, "updated_at"])
-    audit_record(
-        organization=identity.organization,
-        actor=actor,
-        action=action,
-        obj=identity,
-        before=before,
-        after=after,
-    )
+    if before != after:
+        save_audited(
+            identity,
+            fields,
+            organization=identity.organization,
+            actor=actor,
+            action=action,
+            before=before,
+            after=after,
+        )
 
 
 @transaction.atomic

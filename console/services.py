@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -118,12 +120,12 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
         return key
     key.status = ApiKeyStatus.REVOKED
     key.revoked_at = timezone.now()
-    key.save(update_fields=["status", "revoked_at", "updated_at"])
-    audit_record(
+    save_audited(
+        key,
+        ["status", "revoked_at"],
         organization=key.organization,
         actor=actor,
         action="api_key.revoke",
-        obj=key,
         before={"status": "active"},
         after={"status": "revoked"},
     )
@@ -150,4 +152,22 @@ def audit_record(
         object_repr=str(obj)[:255],
         before=before,
         after=after,
+    )
+
+
+def save_audited(
+    obj: Model,
+    fields: Sequence[str],
+    *,
+    organization: Organization,
+    actor: Actor,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """Save `fields` of `obj` (with its `updated_at`) and audit `action` from `before` to
+    `after`."""
+    obj.save(update_fields=[*fields, "updated_at"])
+    audit_record(
+        organization=organization, actor=actor, action=action, obj=obj, before=before, after=after
     )

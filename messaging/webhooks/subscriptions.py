@@ -15,7 +15,7 @@ from django.utils import timezone
 from console.crypto import decrypt, encrypt
 from console.errors import Conflict, ValidationFailed
 from console.models import AgentIdentity
-from console.services import Actor, audit_record
+from console.services import Actor, audit_record, save_audited
 from messaging.webhooks import safety
 from messaging.webhooks.catalog import EVENT_TYPES
 from messaging.webhooks.models import SigningKey, SubscriptionStatus, WebhookSubscription
@@ -227,12 +227,12 @@ def subscription_update(
         event_types=subscription.event_types,
         exclude_id=subscription.id,
     )
-    subscription.save(update_fields=[*fields, "updated_at"])
-    audit_record(
+    save_audited(
+        subscription,
+        fields,
         organization=subscription.identity.organization,
         actor=actor,
         action="webhook_subscription.update",
-        obj=subscription,
         before=before,
         after=_subscription_audit_view(subscription),
     )

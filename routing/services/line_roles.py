@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from console.errors import Conflict, ValidationFailed
-from console.services import Actor, audit_record
+from console.services import Actor, save_audited
 from provisioning.models import LineRole, PhoneLine
 from routing.models import Assignment, AssignmentStatus
 
@@ -36,12 +36,12 @@ def line_role_set(*, line: PhoneLine, role: str, actor: Actor) -> PhoneLine:
         raise Conflict("Detach the line from its identity first.", code="line_attached")
     before = {"role": line.role}
     line.role = role
-    line.save(update_fields=["role", "updated_at"])
-    audit_record(
+    save_audited(
+        line,
+        ["role"],
         organization=line.setup.organization,
         actor=actor,
         action="line.role_set",
-        obj=line,
         before=before,
         after={"role": role},
     )
