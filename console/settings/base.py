@@ -162,6 +162,8 @@ AXES_LOCKOUT_CALLABLE = "console.login_throttle.lockout_response"
 # comes back (`next=`) to the page it asked for.
 CONSOLE_IDLE_TIMEOUT_MINUTES = env.int("CONSOLE_IDLE_TIMEOUT_MINUTES", default=15)
 SESSION_COOKIE_AGE = CONSOLE_IDLE_TIMEOUT_MINUTES * 60
+# The most rows one console CSV export holds; the audit entry says when a file was cut.
+CONSOLE_EXPORT_ROW_LIMIT = env.int("CONSOLE_EXPORT_ROW_LIMIT", default=10_000)
 LOGOUT_REDIRECT_URL = "/console/login/"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
