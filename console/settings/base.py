@@ -117,6 +117,8 @@ TEMPLATES = [
             ],
             # The staff UI's filters; console.ui is a plain package, not an app.
             "libraries": {"console_tags": "console.ui.console_tags"},
+            # Loaded in every template: `when` is how every page shows a time.
+            "builtins": ["console.ui.console_tags"],
         },
     },
 ]

@@ -43,13 +43,21 @@ def query_without_page(request: HttpRequest) -> str:
     return params.urlencode()
 
 
+def filters_applied(request: HttpRequest) -> bool:
+    """Whether any filter (a query parameter other than the page) narrows the list."""
+    return any(value for key, values in request.GET.lists() if key != "page" for value in values)
+
+
 def render_list(
     request: HttpRequest, template: str, rows: QuerySet[Any], *, partial: str, **context: Any
 ) -> HttpResponse:
     """A paginated list page: `context` (nav, filter form, ...) plus the requested `page`
-    of `rows` and the filters as a query string for its links; htmx gets `partial`."""
+    of `rows`, the filters as a query string for its links and whether any filter is set
+    (`filters_applied`, for an empty state that tells "no matches" from "nothing yet");
+    htmx gets `partial`."""
     context["page"] = paginate(rows, page=page_number(request))
     context["query"] = query_without_page(request)
+    context["filters_applied"] = filters_applied(request)
     return render_page(request, template, context, partial=partial)
 
 
