@@ -50,6 +50,7 @@ def test_filter_forms_target_the_bare_path_so_filters_replace_each_other(
     assert f'action="{path}"' in body
     assert f'hx-get="{path}"' in body
     assert 'hx-get=""' not in body
+    assert "Plain GET without JavaScript" not in body  # the partial's comment stays a comment
 
 
 @pytest.mark.parametrize(
