@@ -30,6 +30,15 @@
   wrapTables(document);
   document.addEventListener("htmx:afterSettle", function () { wrapTables(document); });
 
+  // Escape folds the narrow-screen menu (a checkbox toggle that also works without this).
+  document.addEventListener("keydown", function (event) {
+    var toggle = document.getElementById("nav-toggle");
+    if (event.key === "Escape" && toggle && toggle.checked) {
+      toggle.checked = false;
+      toggle.focus();
+    }
+  });
+
   // After an htmx swap, move focus to the swapped region so keyboard users keep their place.
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;

@@ -87,6 +87,29 @@ def test_the_navigation_collapses_behind_a_menu_button_on_a_phone(
     expect(page.get_by_role("link", name="Blocked", exact=True)).to_be_hidden()
 
 
+def test_escape_folds_the_open_menu_and_leaves_focus_on_its_button(
+    console: Console, operator: Any
+) -> None:
+    console.login("olivia")
+    console.resize(PHONE_WIDTH)
+    page = console.page
+    page.get_by_text("Menu", exact=True).click()
+    audit_link = page.get_by_role("link", name="Audit log")
+    expect(audit_link).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(audit_link).to_be_hidden()
+    expect(page.locator("#nav-toggle")).to_be_focused()
+
+
+def test_the_login_page_fits_a_phone(console: Console) -> None:
+    console.goto(reverse("console:login"))
+    console.screenshots("login")
+    console.resize(PHONE_WIDTH)
+    expect(console.page.get_by_role("button", name="Log in")).to_be_visible()
+    assert console.horizontal_overflow() == 0
+    assert console.csp_errors == []
+
+
 def test_the_full_navigation_shows_without_a_menu_button_on_a_wide_screen(
     console: Console, operator: Any
 ) -> None:
