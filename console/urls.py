@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from console.api.routes import api_path
@@ -17,6 +18,7 @@ handler500 = "console.api.server_errors.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}console/favicon.svg")),
     path("admin/", admin.site.urls),
     path("console/", include("console.ui.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

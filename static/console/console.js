@@ -14,6 +14,31 @@
     }
   } catch (e) { /* keep UTC */ }
 
+  // Wide tables scroll sideways inside their own box instead of pushing the page wider
+  // (console.css lets a table's parent scroll until this runs, or without JavaScript).
+  function wrapTables(root) {
+    var tables = (root || document).querySelectorAll("main table");
+    Array.prototype.forEach.call(tables, function (table) {
+      var parent = table.parentNode;
+      if (!parent || (parent.classList && parent.classList.contains("table-scroll"))) { return; }
+      var box = document.createElement("div");
+      box.className = "table-scroll";
+      parent.insertBefore(box, table);
+      box.appendChild(table);
+    });
+  }
+  wrapTables(document);
+  document.addEventListener("htmx:afterSettle", function () { wrapTables(document); });
+
+  // Escape folds the narrow-screen menu (a checkbox toggle that also works without this).
+  document.addEventListener("keydown", function (event) {
+    var toggle = document.getElementById("nav-toggle");
+    if (event.key === "Escape" && toggle && toggle.checked) {
+      toggle.checked = false;
+      toggle.focus();
+    }
+  });
+
   // After an htmx swap, move focus to the swapped region so keyboard users keep their place.
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;
