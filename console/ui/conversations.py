@@ -96,7 +96,7 @@ def conversation_list_export(request: ConsoleRequest) -> StreamingHttpResponse:
         to_row=lambda c: [
             c.id,
             c.title,
-            f"@{c.identity.handle}",
+            c.identity.handle,
             "group" if c.is_group else "person",
             _connection(c),
             c.message_count,
