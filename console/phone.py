@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from console.errors import ValidationFailed
@@ -49,3 +51,18 @@ def normalize_e164(value: str, *, field: str = "number", region: str | None = "U
 def is_e164(raw: object) -> bool:
     """True only for a number already written exactly in canonical E.164."""
     return isinstance(raw, str) and to_e164(raw) == raw
+
+
+_NUMBER_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
+# Fewer digits than this match too many numbers to be a useful search.
+MIN_SEARCH_DIGITS = 3
+
+
+def number_search_digits(raw: object) -> str:
+    """The digits to look for inside stored E.164 numbers when someone types part of a
+    number as people write them (`0199`, `(415) 555-0199`, `+1 415`), or "" when `raw` is
+    not number-like or too short to search by."""
+    if not isinstance(raw, str) or not _NUMBER_LIKE.match(raw.strip()):
+        return ""
+    digits = re.sub(r"\D", "", raw)
+    return digits if len(digits) >= MIN_SEARCH_DIGITS else ""

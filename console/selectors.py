@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from console.errors import NotFound
 from console.models import AgentIdentity, ApiKey, AuditEntry
@@ -71,6 +71,16 @@ def identity_handle_list(*, scope: Scope) -> list[str]:
         scope.filter(AgentIdentity.objects.all(), identity="id")
         .values_list("handle", flat=True)
         .order_by("handle")
+    )
+
+
+def identity_search(*, scope: Scope, text: str, limit: int) -> list[AgentIdentity]:
+    """Identities whose handle (`@` optional) or display name contains `text`."""
+    handle = normalize_handle(text)
+    return list(
+        scope.filter(AgentIdentity.objects.select_related("organization"), identity="id")
+        .filter(Q(handle__contains=handle) | Q(display_name__icontains=text.strip()))
+        .order_by("handle")[:limit]
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -383,17 +384,34 @@ def blocked_message_get(*, scope: Scope, message_id: uuid.UUID | str) -> Message
 
 
 def conversation_list_for_scope(
-    *, scope: Scope, identity: str = "", kind: str = ""
+    *,
+    scope: Scope,
+    identity: str = "",
+    kind: str = "",
+    number: str = "",
+    oldest_first: bool = False,
 ) -> QuerySet[Conversation]:
-    """`kind`: "person" for 1:1 conversations, "group" for the ignored group threads."""
+    """By last activity, newest first unless `oldest_first` (never-active ones last).
+
+    `kind`: "person" for 1:1 conversations, "group" for the ignored group threads.
+    `number`: digits that appear in the person's number, or in a group member's."""
+    activity = F("last_message_at")
     qs = (
         conversations_in(scope)
         .select_related("identity", "assignment")
-        .order_by(F("last_message_at").desc(nulls_last=True), "-created_at", "id")
+        .order_by(
+            activity.asc(nulls_last=True) if oldest_first else activity.desc(nulls_last=True),
+            "created_at" if oldest_first else "-created_at",
+            "id",
+        )
     )
     qs = filter_given(qs, identity__handle=identity)
     if kind:
         qs = qs.filter(is_group=kind == "group")
+    if number:
+        qs = qs.filter(
+            Q(remote_number__contains=number) | Q(is_group=True, participants__icontains=number)
+        )
     return qs
 
 
@@ -405,14 +423,53 @@ def conversation_get_for_scope(*, scope: Scope, conversation_id: uuid.UUID | str
     )
 
 
+def _live_reactions_attr() -> Prefetch[Any]:
+    return Prefetch(
+        "reactions",
+        queryset=Reaction.objects.filter(is_live=True).order_by("created_at"),
+        to_attr="live_reactions",
+    )
+
+
 def conversation_message_list(*, conversation: Conversation) -> QuerySet[Message]:
     """Newest first for paging; the console shows each page oldest first."""
     return conversation.messages.order_by("-created_at", "-id").prefetch_related(
-        Prefetch(
-            "reactions",
-            queryset=Reaction.objects.filter(is_live=True).order_by("created_at"),
-            to_attr="live_reactions",
-        )
+        _live_reactions_attr()
+    )
+
+
+def conversation_message_position(*, conversation: Conversation, message_id: uuid.UUID) -> int:
+    """How many of the conversation's messages are newer than `message_id` (which page of
+    the newest-first thread holds it); 0 when it is not one of this conversation's."""
+    message = conversation.messages.filter(pk=message_id).values("created_at", "id").first()
+    if message is None:
+        return 0
+    newer = Q(created_at__gt=message["created_at"]) | Q(
+        created_at=message["created_at"], id__gt=message["id"]
+    )
+    return conversation.messages.filter(newer).count()
+
+
+def conversation_transcript(*, conversation: Conversation) -> QuerySet[Message]:
+    """Every message of the conversation, oldest first, with its line and live tapbacks:
+    the rows of a conversation export."""
+    return (
+        conversation.messages.select_related("line")
+        .prefetch_related(_live_reactions_attr())
+        .order_by("created_at", "id")
+    )
+
+
+def message_find_for_scope(*, scope: Scope, reference: str, limit: int) -> list[Message]:
+    """Messages named by their id or by the provider's handle for them."""
+    q = Q(provider_handle=reference)
+    with contextlib.suppress(ValueError):
+        q |= Q(pk=uuid.UUID(reference))
+    return list(
+        messages_in(scope)
+        .filter(q)
+        .select_related("identity", "conversation")
+        .order_by("-created_at", "-id")[:limit]
     )
 
 

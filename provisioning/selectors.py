@@ -110,6 +110,26 @@ def setup_get_for_scope(*, scope: Scope, setup_id: uuid.UUID | str) -> Setup:
     )
 
 
+def setup_search(*, scope: Scope, text: str, limit: int) -> list[Setup]:
+    """Setups whose label or business name contains `text`."""
+    text = text.strip()
+    return list(
+        scope.filter(Setup.objects.select_related("organization"))
+        .filter(Q(label__icontains=text) | Q(business_name__icontains=text))
+        .order_by("label", "id")[:limit]
+    )
+
+
+def line_search(*, scope: Scope, digits: str, limit: int) -> list[PhoneLine]:
+    """Lines whose number contains `digits`."""
+    return list(
+        scope.filter(PhoneLine.objects.all(), organization="setup__organization_id")
+        .filter(number__contains=digits)
+        .select_related("setup", "identity")
+        .order_by("number", "id")[:limit]
+    )
+
+
 def setup_line_list(*, setup: Setup) -> QuerySet[PhoneLine]:
     return setup.lines.select_related("identity").order_by("requested_at", "id")
 

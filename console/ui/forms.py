@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from console.models import FilterMode
-from console.phone import INVALID_NUMBER, to_e164
+from console.phone import INVALID_NUMBER, number_search_digits, to_e164
 from messaging.webhooks.models import DeliveryStatus as WebhookDeliveryStatus
 from provisioning.models import LineRole, SetupStatus
 from routing.models import RuleAction, RuleDirection
@@ -132,12 +132,40 @@ class AuditFilterForm(DateRangeMixin):
         _set_choices(self, "action", [(a, a) for a in actions])
 
 
+NUMBER_SEARCH_INVALID = "Enter part of a phone number: at least 3 digits."
+
+
+class NumberSearchField(forms.CharField):
+    """Part of a phone number as people write it (`0199`, `(415) 555-0199`, `+1 415`),
+    cleaned to the digits to look for."""
+
+    def clean(self, value: Any) -> str:
+        text = super().clean(value)
+        if not text:
+            return ""
+        digits = number_search_digits(text)
+        if not digits:
+            raise forms.ValidationError(NUMBER_SEARCH_INVALID, code="invalid")
+        return digits
+
+
 class ConversationFilterForm(forms.Form):
+    number = NumberSearchField(
+        required=False,
+        label="Phone number",
+        max_length=32,
+        widget=forms.TextInput(attrs={"placeholder": "0199 or (415) 555-0199", "type": "search"}),
+    )
     identity = forms.ChoiceField(required=False, label="Identity")
     kind = forms.ChoiceField(
         required=False,
         label="Kind",
         choices=[("", "Any"), ("person", "One person"), ("group", "Group (ignored)")],
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        label="Sort",
+        choices=[("", "Newest activity first"), ("oldest", "Oldest activity first")],
     )
 
     def __init__(self, *args: Any, handles: list[str], **kwargs: Any) -> None:

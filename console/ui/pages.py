@@ -1,5 +1,5 @@
-"""Read-only console pages: dashboard, setups, lines, identities, conversations,
-deliveries and the audit log."""
+"""Read-only console pages: dashboard, setups, lines, identities, deliveries and the
+audit log (conversations are in `conversations.py`)."""
 
 from __future__ import annotations
 
@@ -11,32 +11,18 @@ from console.selectors import (
     audit_action_list,
     audit_entry_list,
     identity_get_for_scope,
-    identity_handle_list,
 )
 from console.ui.access import ConsoleRequest, console_page
 from console.ui.chart import volume_chart
 from console.ui.dashboard import dashboard_get
 from console.ui.forms import (
     AuditFilterForm,
-    ConversationFilterForm,
     DeliveryFilterForm,
     LineAddForm,
     LineRoleForm,
     SetupFilterForm,
 )
-from console.ui.pagination import paginate
-from console.ui.rendering import (
-    page_number,
-    query_without_page,
-    render_filtered_list,
-    render_list,
-    render_page,
-)
-from messaging.selectors import (
-    conversation_get_for_scope,
-    conversation_list_for_scope,
-    conversation_message_list,
-)
+from console.ui.rendering import render_filtered_list, render_list, render_page
 from messaging.webhooks.selectors import delivery_list_for_scope
 from provisioning.selectors import (
     pending_line_list,
@@ -129,42 +115,6 @@ def identity_detail(request: ConsoleRequest, handle: str) -> HttpResponse:
         nav="identities",
         identity=identity,
         can_edit=request.console.can_operate_in(identity.organization_id),
-    )
-
-
-@console_page
-def conversation_list(request: ConsoleRequest) -> HttpResponse:
-    scope = request.console.scope
-    return render_filtered_list(
-        request,
-        "console/conversations.html",
-        ConversationFilterForm(request.GET or None, handles=identity_handle_list(scope=scope)),
-        lambda f: conversation_list_for_scope(
-            scope=scope, identity=f.get("identity", ""), kind=f.get("kind", "")
-        ),
-        partial="conversation-rows",
-        nav="conversations",
-    )
-
-
-@console_page
-def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpResponse:
-    conversation = conversation_get_for_scope(
-        scope=request.console.scope, conversation_id=conversation_id
-    )
-    page = paginate(conversation_message_list(conversation=conversation), page=page_number(request))
-    return render_page(
-        request,
-        "console/conversation_detail.html",
-        {
-            "nav": "conversations",
-            "conversation": conversation,
-            "page": page,
-            # Pages are fetched newest first; a thread reads oldest first.
-            "thread": list(reversed(page.items)),
-            "query": query_without_page(request),
-        },
-        partial="thread",
     )
 
 

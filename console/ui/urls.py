@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.ui import actions, auth, blocked, pages, rules
+from console.ui import actions, auth, blocked, conversations, pages, rules, search
 
 app_name = "console"
 
@@ -41,11 +41,22 @@ urlpatterns = [
         actions.assignment_release_view,
         name="assignment-release",
     ),
-    path("conversations/", pages.conversation_list, name="conversations"),
+    path("search/", search.search_page, name="search"),
+    path("conversations/", conversations.conversation_list, name="conversations"),
+    path(
+        "conversations/export.csv",
+        conversations.conversation_list_export,
+        name="conversations-export",
+    ),
     path(
         "conversations/<uuid:conversation_id>/",
-        pages.conversation_detail,
+        conversations.conversation_detail,
         name="conversation",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/export.csv",
+        conversations.conversation_export,
+        name="conversation-export",
     ),
     path("deliveries/", pages.delivery_list, name="deliveries"),
     path("deliveries/<uuid:delivery_id>/retry", actions.delivery_retry_view, name="delivery-retry"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from console.errors import ValidationFailed
-from console.phone import INVALID_NUMBER, is_e164, normalize_e164, to_e164
+from console.phone import INVALID_NUMBER, is_e164, normalize_e164, number_search_digits, to_e164
 
 
 def test_international_numbers_are_written_in_e164() -> None:
@@ -39,3 +39,16 @@ def test_only_canonical_spelling_counts_as_e164() -> None:
     assert is_e164("+14155550100")
     assert not is_e164("+1 415 555 0100")
     assert not is_e164(None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "digits"),
+    [("0199", "0199"), ("(415) 555-0199", "4155550199"), ("+1 415", "1415"), (" 555.01 ", "55501")],
+)
+def test_number_search_reads_partial_and_formatted_numbers_as_digits(raw: str, digits: str) -> None:
+    assert number_search_digits(raw) == digits
+
+
+@pytest.mark.parametrize("raw", ["nurse-bot", "12", "@415", "", None])
+def test_number_search_ignores_words_and_too_short_numbers(raw: object) -> None:
+    assert number_search_digits(raw) == ""
