@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.ui import actions, auth, blocked, pages, rules
+from console.ui import actions, archive, auth, blocked, pages, rules
 
 app_name = "console"
 
@@ -20,6 +20,11 @@ urlpatterns = [
     path("lines/<uuid:line_id>/role", actions.line_role, name="line-role"),
     path("identities/", pages.identity_list, name="identities"),
     path("identities/<str:handle>/", pages.identity_detail, name="identity"),
+    path(
+        "identities/<str:handle>/free-handle",
+        archive.identity_handle_free_view,
+        name="identity-handle-free",
+    ),
     path("identities/<str:handle>/rules/", rules.rules_page, name="rules"),
     path("identities/<str:handle>/rules/new", rules.rule_create, name="rule-create"),
     path(
