@@ -25,10 +25,17 @@ def organization_public_id(organization_id: uuid.UUID) -> str:
     return f"org_{organization_id.hex}"
 
 
+def default_message_retention_days() -> int:
+    """New organisations start with `MESSAGE_RETENTION_DAYS` (0: keep forever)."""
+    return int(getattr(settings, "MESSAGE_RETENTION_DAYS", 0))
+
+
 class Organization(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
+    # Message text and media older than this many days are redacted nightly; 0 keeps them.
+    message_retention_days = models.PositiveIntegerField(default=default_message_retention_days)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

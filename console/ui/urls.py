@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.ui import actions, archive, auth, blocked, pages, rules
+from console.ui import actions, archive, auth, blocked, pages, records, rules
 
 app_name = "console"
 
@@ -55,4 +55,10 @@ urlpatterns = [
     path("deliveries/", pages.delivery_list, name="deliveries"),
     path("deliveries/<uuid:delivery_id>/retry", actions.delivery_retry_view, name="delivery-retry"),
     path("audit/", pages.audit_list, name="audit"),
+    path("records/", records.records_page, name="records"),
+    path("records/retention", records.retention_set_view, name="records-retention"),
+    path("records/holds", records.legal_hold_place_view, name="records-hold"),
+    path(
+        "records/holds/<uuid:hold_id>/lift", records.legal_hold_lift_view, name="records-hold-lift"
+    ),
 ]
