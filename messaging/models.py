@@ -351,3 +351,41 @@ class RetentionRun(models.Model):
 
     def __str__(self) -> str:
         return f"retention run of {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    READY = "ready"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class PersonExport(models.Model):
+    """One person's whole record in one organisation, requested by staff with a reason and
+    built by a worker into a ZIP kept until `expires_at`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    remote_number = models.CharField(max_length=320)
+    reason = models.TextField()
+    requested_by = models.CharField(max_length=255)
+    requested_by_user_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=8, choices=ExportStatus.choices, default="queued")
+    progress = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["status", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"record export of {self.remote_number}"

@@ -272,6 +272,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "messaging.retention_run",
         "schedule": crontab(hour=3, minute=15),
     },
+    # Deletes expired record exports and re-publishes builds lost with the broker.
+    "messaging-person-exports-sweep": {
+        "task": "messaging.person_exports_sweep",
+        "schedule": 600.0,
+    },
     # Catches up on `line_assigned` webhooks the provider failed to deliver.
     "provisioning-reconcile-lines": {
         "task": "provisioning.setups_reconcile_all",
@@ -349,6 +354,8 @@ MESSAGE_TEXT_MAX_CHARS = env.int("MESSAGE_TEXT_MAX_CHARS", default=10000)
 # 0 keeps them forever. The nightly run works in batches of RETENTION_BATCH_SIZE rows.
 MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=0)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+# How long a person's record export stays downloadable before its file is deleted.
+PERSON_EXPORT_TTL_HOURS = env.int("PERSON_EXPORT_TTL_HOURS", default=24)
 POOL_LINE_NEW_CONTACTS_PER_HOUR = env.int("POOL_LINE_NEW_CONTACTS_PER_HOUR", default=15)
 POOL_LINE_NEW_CONTACTS_PER_DAY = env.int("POOL_LINE_NEW_CONTACTS_PER_DAY", default=50)
 # Dedicated lines an organisation may hold (claims beyond it answer 402).

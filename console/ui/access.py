@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -99,7 +99,7 @@ def viewer_timezone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
         return None
 
 
-F = TypeVar("F", bound=Callable[..., HttpResponse])
+F = TypeVar("F", bound=Callable[..., HttpResponseBase])
 
 
 def _return_path(request: HttpRequest) -> str:
@@ -142,14 +142,14 @@ def refusal_status(exc: ApplicationError) -> int:
     return 422
 
 
-def console_view(view: F) -> F:
+def console_view(view: F, *, readers_may_post: bool = False) -> F:
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return login_redirect(request)
         access = load_access(request)
         cast(ConsoleRequest, request).console = access
-        if request.method not in SAFE_METHODS and not access.can_operate:
+        if request.method not in SAFE_METHODS and not (access.can_operate or readers_may_post):
             raise PermissionDenied("Auditors cannot change anything.")
         tz = viewer_timezone(request)
         if tz is not None:
@@ -175,6 +175,12 @@ def console_page(view: F) -> F:
 def console_action(view: F) -> F:
     """A console action: POST only, run as a `console_view`."""
     return require_POST(console_view(view))
+
+
+def console_read_action(view: F) -> F:
+    """A POST that changes nothing anyone sees but asks for a copy of what the viewer may
+    read (an export with a reason): auditors may send it too."""
+    return require_POST(console_view(view, readers_may_post=True))
 
 
 class _Owned(Protocol):

@@ -175,3 +175,9 @@ class LegalHoldForm(forms.Form):
 
 class HoldLiftForm(forms.Form):
     reason = forms.CharField(label="Why lift it", max_length=2000)
+
+
+class PersonExportForm(forms.Form):
+    organization = forms.UUIDField(widget=forms.HiddenInput)
+    number = forms.CharField(label="Person's number", max_length=40)
+    reason = forms.CharField(label="Reason (kept in the audit log)", max_length=2000)

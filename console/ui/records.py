@@ -21,7 +21,8 @@ from console.ui.access import (
     refusal_status,
     user_actor,
 )
-from console.ui.forms import HoldLiftForm, LegalHoldForm, RetentionForm
+from console.ui.forms import HoldLiftForm, LegalHoldForm, PersonExportForm, RetentionForm
+from console.ui.record_exports import person_exports_context
 from console.ui.rendering import render_page
 from messaging.records_selectors import legal_hold_get, legal_hold_list, retention_run_list
 from messaging.selectors import conversation_get_for_scope
@@ -40,10 +41,12 @@ def _page(request: ConsoleRequest, *, status: int = 200, **extra: Any) -> HttpRe
                     initial={"organization": org.id, "days": org.message_retention_days}
                 ),
                 "hold_form": LegalHoldForm(initial={"organization": org.id}),
+                "export_form": PersonExportForm(initial={"organization": org.id}),
             }
             for org in request.console.organizations
         ],
         "holds": list(legal_hold_list(scope=scope)[:200]),
+        **person_exports_context(request),
         "runs": retention_run_list(scope=scope),
         "operated_ids": {
             org.id

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.ui import actions, archive, auth, blocked, pages, records, rules
+from console.ui import actions, archive, auth, blocked, pages, record_exports, records, rules
 
 app_name = "console"
 
@@ -58,6 +58,17 @@ urlpatterns = [
     path("records/", records.records_page, name="records"),
     path("records/retention", records.retention_set_view, name="records-retention"),
     path("records/holds", records.legal_hold_place_view, name="records-hold"),
+    path("records/exports/", record_exports.person_export_list, name="records-exports"),
+    path(
+        "records/exports/new",
+        record_exports.person_export_request_view,
+        name="records-export-request",
+    ),
+    path(
+        "records/exports/<uuid:export_id>/download",
+        record_exports.person_export_download,
+        name="records-export-download",
+    ),
     path(
         "records/holds/<uuid:hold_id>/lift", records.legal_hold_lift_view, name="records-hold-lift"
     ),

@@ -9,6 +9,7 @@ from messaging.models import (
     LegalHold,
     MediaObject,
     Message,
+    PersonExport,
     Reaction,
     RetentionRun,
 )
@@ -90,3 +91,15 @@ class RetentionRunFactory(factory.django.DjangoModelFactory[RetentionRun]):
     organization = factory.SubFactory("tests.console.factories.OrganizationFactory")
     cutoff = factory.LazyFunction(timezone.now)
     finished_at = factory.LazyFunction(timezone.now)
+
+
+class PersonExportFactory(factory.django.DjangoModelFactory[PersonExport]):
+    """A queued record export; pass status="ready" with file= for a downloadable one."""
+
+    class Meta:
+        model = PersonExport
+
+    organization = factory.SubFactory("tests.console.factories.OrganizationFactory")
+    remote_number = "+12025550100"
+    reason = "Patient asked for their record"
+    requested_by = "olivia"
