@@ -2,8 +2,9 @@
 
 The core (tenancy, errors, API authentication, idempotency, audit) sits below every app.
 Where an identity write must reach into an app, the app registers here from its
-AppConfig.ready(): deleting an identity releases its connections (routing) and detaches
-its lines (provisioning) through `identity_deleting`, and an identity PATCH claims and
+AppConfig.ready(): deleting (archiving) an identity releases its connections (routing),
+detaches its lines (provisioning) and stops its webhook subscriptions (messaging) through
+`identity_archiving`, and an identity PATCH claims and
 attaches dedicated numbers through `dedicated_numbers()` (provisioning).
 """
 
@@ -17,17 +18,17 @@ from console.models import AgentIdentity, Organization
 from console.services import Actor
 
 IdentityListener = Callable[[AgentIdentity, Actor], None]
-_deleting: list[IdentityListener] = []
+_archiving: list[IdentityListener] = []
 
 
-def on_identity_deleting(listener: IdentityListener) -> None:
-    if listener not in _deleting:
-        _deleting.append(listener)
+def on_identity_archiving(listener: IdentityListener) -> None:
+    if listener not in _archiving:
+        _archiving.append(listener)
 
 
-def identity_deleting(identity: AgentIdentity, actor: Actor) -> None:
-    """Tell every listener, inside the deleting transaction, before the row goes."""
-    for listener in _deleting:
+def identity_archiving(identity: AgentIdentity, actor: Actor) -> None:
+    """Tell every listener, inside the archiving transaction, before the row is marked."""
+    for listener in _archiving:
         listener(identity, actor)
 
 

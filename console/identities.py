@@ -1,8 +1,9 @@
 """Identity writes: create, update, delete and filter modes, each audited.
 
-The console core imports no app: deleting an identity tells the apps that hold its
-connections and lines (routing, provisioning) through `console.hooks.identity_deleting`,
-and they release and detach in the same transaction; a PATCH claims and attaches
+The console core imports no app: deleting (archiving) an identity tells the apps
+that hold its connections, lines and subscriptions (routing, provisioning, messaging)
+through `console.hooks.identity_archiving`, and they release, detach and stop in the same
+transaction; a PATCH claims and attaches
 dedicated numbers through `console.hooks.dedicated_numbers()`.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from console import hooks
 from console.errors import Conflict, Forbidden, ValidationFailed
@@ -245,22 +247,58 @@ def _fields_update(
 
 
 @transaction.atomic
-def identity_delete(*, identity: AgentIdentity, actor: Actor) -> None:
-    """Delete an identity: revoke its scoped keys, release its connections, detach lines
-    (the apps do the last two, registered on `console.hooks.on_identity_deleting`)."""
+def identity_archive(*, identity: AgentIdentity, actor: Actor) -> None:
+    """What deleting an identity does: revoke its scoped keys, then let the apps release
+    its connections, detach its lines and stop its webhook subscriptions (registered on
+    `console.hooks.on_identity_archiving`), and archive the row. Conversations, messages,
+    rules and the audit trail stay; the handle stays taken until an operator frees it."""
+    locked = AgentIdentity.objects.select_for_update().get(pk=identity.pk)
+    if locked.archived_at is not None:
+        return
     for key in ApiKey.objects.filter(identity=identity, status=ApiKeyStatus.ACTIVE).select_related(
         "organization"
     ):
         api_key_revoke(key=key, actor=actor)
-    hooks.identity_deleting(identity, actor)
+    hooks.identity_archiving(identity, actor)
+    identity.archived_at = locked.archived_at = timezone.now()
+    identity.save(update_fields=["archived_at", "updated_at"])
     audit_record(
         organization=identity.organization,
         actor=actor,
-        action="identity.delete",
+        action="identity.archive",
         obj=identity,
         before={"handle": identity.handle},
+        after={"archived": True},
     )
-    identity.delete()
+
+
+@transaction.atomic
+def identity_handle_free(*, identity: AgentIdentity, actor: Actor) -> AgentIdentity:
+    """Let a new identity take an archived identity's handle: the archived row keeps the
+    handle in `released_handle` and moves to a placeholder no one can register."""
+    locked = AgentIdentity.objects.select_for_update().get(pk=identity.pk)
+    if locked.archived_at is None:
+        raise Conflict("Only an archived identity's handle can be freed.")
+    if locked.released_handle:
+        return locked
+    handle = locked.handle
+    locked.released_handle = handle
+    locked.handle = _placeholder_handle(locked)
+    locked.save(update_fields=["handle", "released_handle", "updated_at"])
+    audit_record(
+        organization=identity.organization,
+        actor=actor,
+        action="identity.handle_free",
+        obj=locked,
+        before={"handle": handle},
+        after={"handle": locked.handle},
+    )
+    return locked
+
+
+def _placeholder_handle(identity: AgentIdentity) -> str:
+    """A handle nobody can register: handles never contain a dot."""
+    return f"archived.{identity.id.hex}"
 
 
 FILTER_MODES = {FilterMode.BLACKLIST.value, FilterMode.WHITELIST.value}

@@ -25,10 +25,17 @@ def organization_public_id(organization_id: uuid.UUID) -> str:
     return f"org_{organization_id.hex}"
 
 
+def default_message_retention_days() -> int:
+    """New organisations start with `MESSAGE_RETENTION_DAYS` (0: keep forever)."""
+    return int(getattr(settings, "MESSAGE_RETENTION_DAYS", 0))
+
+
 class Organization(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
+    # Message text and media older than this many days are redacted nightly; 0 keeps them.
+    message_retention_days = models.PositiveIntegerField(default=default_message_retention_days)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,7 +49,16 @@ class Organization(models.Model):
         return organization_public_id(self.id)
 
 
+class IdentityQuerySet(models.QuerySet["AgentIdentity"]):
+    def live(self) -> IdentityQuerySet:
+        """Identities agents and patients can reach: not archived."""
+        return self.filter(archived_at__isnull=True)
+
+
 class AgentIdentity(models.Model):
+    """An agent's identity. Deleting one archives it: the row, its conversations and its
+    trail stay for auditors and retention; agents and the router no longer see it."""
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="identities"
@@ -59,8 +75,14 @@ class AgentIdentity(models.Model):
     outbound_filter_mode = models.CharField(
         max_length=10, choices=FilterMode.choices, default=FilterMode.BLACKLIST
     )
+    archived_at = models.DateTimeField(null=True, blank=True)
+    # The handle the identity had when an operator freed it for reuse (its own handle then
+    # becomes a unique placeholder); empty while the archived identity still holds it.
+    released_handle = models.CharField(max_length=63, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = IdentityQuerySet.as_manager()
 
     class Meta:
         ordering = ["handle"]
@@ -68,7 +90,13 @@ class AgentIdentity(models.Model):
         verbose_name_plural = "agent identities"
 
     def __str__(self) -> str:
+        if self.archived_at is not None:
+            return f"@{self.released_handle or self.handle} (archived)"
         return f"@{self.handle}"
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
     @property
     def imessage_filter_mode(self) -> str:

@@ -25,7 +25,8 @@ def normalize_handle(handle: str) -> str:
 
 
 def identity_list_for_key(*, key: ApiKey) -> QuerySet[AgentIdentity]:
-    return Scope.for_api_key(key).filter(AgentIdentity.objects.all(), identity="id")
+    """The identities a key may address; an archived (deleted) identity is gone for agents."""
+    return Scope.for_api_key(key).filter(AgentIdentity.objects.live(), identity="id")
 
 
 def identity_get_for_key(*, key: ApiKey, handle: str) -> AgentIdentity:

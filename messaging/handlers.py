@@ -95,6 +95,8 @@ def typing_handle(*, setup: Setup, event: TypingEvent, provider_event: Any) -> N
 
 
 def register() -> None:
+    from console import hooks as core_hooks
+    from messaging.webhooks.subscriptions import identity_subscriptions_stop
     from provisioning import dispatch
     from routing import hooks
 
@@ -104,3 +106,4 @@ def register() -> None:
     dispatch.register(TypingEvent, typing_handle)
     hooks.on_assignment_changed(inbound.connection_attach)
     hooks.on_media_publish(media.media_bytes_publish)
+    core_hooks.on_identity_archiving(identity_subscriptions_stop)

@@ -11,7 +11,7 @@ from typing import Any
 from celery import shared_task
 
 from messaging import media
-from messaging.services import delivery
+from messaging.services import delivery, person_exports, retention
 
 
 @shared_task(name="messaging.message_deliver")
@@ -36,3 +36,21 @@ def message_send_sweep_task() -> dict[str, int]:
 )
 def media_rehost_task(self: Any, message_id: str) -> None:
     media.media_rehost(message_id=message_id)
+
+
+@shared_task(name="messaging.retention_run")
+def retention_run_task() -> list[dict[str, int]]:
+    return [
+        {"messages_redacted": run.messages_redacted, "messages_held": run.messages_held}
+        for run in retention.retention_run_all()
+    ]
+
+
+@shared_task(name="messaging.person_export_build")
+def person_export_build_task(export_id: str) -> None:
+    person_exports.person_export_build(export_id=export_id)
+
+
+@shared_task(name="messaging.person_exports_sweep")
+def person_exports_sweep_task() -> dict[str, int]:
+    return dict(vars(person_exports.person_exports_sweep()))

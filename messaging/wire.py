@@ -85,6 +85,8 @@ def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str,
         "reactions": [message_reaction_wire(r) for r in live_reactions(message)],
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
+        # Set when retention removed the content and media (both then empty).
+        "redacted_at": iso(message.redacted_at),
     }
     if message.is_group:
         body["sender_number"] = message.sender_number

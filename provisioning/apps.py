@@ -18,5 +18,5 @@ class ProvisioningConfig(AppConfig):
 
         dispatch.register(LineAssigned, handle_line_assigned)
         dispatch.register(LineBlocked, handle_line_blocked)
-        hooks.on_identity_deleting(identity_lines_detach)
+        hooks.on_identity_archiving(identity_lines_detach)
         hooks.on_dedicated_numbers(claims)

@@ -9,4 +9,4 @@ class RoutingConfig(AppConfig):
         from console import hooks
         from routing.services.assignments import identity_assignments_release
 
-        hooks.on_identity_deleting(identity_assignments_release)
+        hooks.on_identity_archiving(identity_assignments_release)

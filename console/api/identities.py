@@ -270,5 +270,5 @@ class IdentityDetailApi(KeyedApiView):
         identity = identity_get_for_key(key=key, handle=handle)
         if not key.is_admin:
             raise Forbidden("Only admin keys can delete identities.")
-        identities.identity_delete(identity=identity, actor=Actor.for_api_key(key))
+        identities.identity_archive(identity=identity, actor=Actor.for_api_key(key))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 django_stubs_ext.monkeypatch()
@@ -266,6 +267,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "routing.router_reply_sweep",
         "schedule": float(SWEEP_INTERVAL_SECONDS),
     },
+    # Redacts messages past each organisation's retention window (03:15 UTC).
+    "messaging-retention-run": {
+        "task": "messaging.retention_run",
+        "schedule": crontab(hour=3, minute=15),
+    },
+    # Deletes expired record exports and re-publishes builds lost with the broker.
+    "messaging-person-exports-sweep": {
+        "task": "messaging.person_exports_sweep",
+        "schedule": 600.0,
+    },
     # Catches up on `line_assigned` webhooks the provider failed to deliver.
     "provisioning-reconcile-lines": {
         "task": "provisioning.setups_reconcile_all",
@@ -338,6 +349,13 @@ SIMULATOR_STATUS_DELAY_SECONDS = env.float("SIMULATOR_STATUS_DELAY_SECONDS", def
 # --- Product limits -------------------------------------------------------
 SEND_CAP_PER_24H = env.int("SEND_CAP_PER_24H", default=100)
 MESSAGE_TEXT_MAX_CHARS = env.int("MESSAGE_TEXT_MAX_CHARS", default=10000)
+# Retention for new organisations (operators change it per organisation): message text,
+# media, tapback emoji and the copies of them in events are redacted after this many days;
+# 0 keeps them forever. The nightly run works in batches of RETENTION_BATCH_SIZE rows.
+MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=0)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+# How long a person's record export stays downloadable before its file is deleted.
+PERSON_EXPORT_TTL_HOURS = env.int("PERSON_EXPORT_TTL_HOURS", default=24)
 POOL_LINE_NEW_CONTACTS_PER_HOUR = env.int("POOL_LINE_NEW_CONTACTS_PER_HOUR", default=15)
 POOL_LINE_NEW_CONTACTS_PER_DAY = env.int("POOL_LINE_NEW_CONTACTS_PER_DAY", default=50)
 # Dedicated lines an organisation may hold (claims beyond it answer 402).

@@ -144,14 +144,14 @@ def refusal_status(exc: ApplicationError) -> int:
     return 422
 
 
-def console_view(view: F) -> F:
+def console_view(view: F, *, readers_may_post: bool = False) -> F:
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return login_redirect(request)
         access = load_access(request)
         cast(ConsoleRequest, request).console = access
-        if request.method not in SAFE_METHODS and not access.can_operate:
+        if request.method not in SAFE_METHODS and not (access.can_operate or readers_may_post):
             raise PermissionDenied("Auditors cannot change anything.")
         tz = viewer_timezone(request)
         if tz is not None:
@@ -177,6 +177,12 @@ def console_page(view: F) -> F:
 def console_action(view: F) -> F:
     """A console action: POST only, run as a `console_view`."""
     return require_POST(console_view(view))
+
+
+def console_read_action(view: F) -> F:
+    """A POST that changes nothing anyone sees but asks for a copy of what the viewer may
+    read (an export with a reason): auditors may send it too."""
+    return require_POST(console_view(view, readers_may_post=True))
 
 
 class _Owned(Protocol):

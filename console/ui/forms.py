@@ -171,3 +171,41 @@ class ConversationFilterForm(forms.Form):
     def __init__(self, *args: Any, handles: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _set_choices(self, "identity", [(h, f"@{h}") for h in handles])
+
+
+class RetentionForm(forms.Form):
+    organization = forms.UUIDField(widget=forms.HiddenInput)
+    days = forms.IntegerField(
+        label="Keep message text for (days)",
+        min_value=0,
+        max_value=36_500,
+        help_text="0 keeps messages forever.",
+    )
+
+
+class LegalHoldForm(forms.Form):
+    """Hold one person's number, one identity (@handle) or one conversation (its id)."""
+
+    organization = forms.UUIDField(widget=forms.HiddenInput)
+    kind = forms.ChoiceField(
+        label="Hold",
+        choices=[
+            ("number", "A person's number"),
+            ("identity", "An identity (@handle)"),
+            ("conversation", "A conversation (id)"),
+        ],
+    )
+    target = forms.CharField(label="Number, @handle or conversation id", max_length=320)
+    reason = forms.CharField(
+        label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class HoldLiftForm(forms.Form):
+    reason = forms.CharField(label="Why lift it", max_length=2000)
+
+
+class PersonExportForm(forms.Form):
+    organization = forms.UUIDField(widget=forms.HiddenInput)
+    number = forms.CharField(label="Person's number", max_length=40)
+    reason = forms.CharField(label="Reason (kept in the audit log)", max_length=2000)

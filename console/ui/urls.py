@@ -1,6 +1,17 @@
 from django.urls import path
 
-from console.ui import actions, auth, blocked, conversations, pages, rules, search
+from console.ui import (
+    actions,
+    archive,
+    auth,
+    blocked,
+    conversations,
+    pages,
+    record_exports,
+    records,
+    rules,
+    search,
+)
 
 app_name = "console"
 
@@ -20,6 +31,11 @@ urlpatterns = [
     path("lines/<uuid:line_id>/role", actions.line_role, name="line-role"),
     path("identities/", pages.identity_list, name="identities"),
     path("identities/<str:handle>/", pages.identity_detail, name="identity"),
+    path(
+        "identities/<str:handle>/free-handle",
+        archive.identity_handle_free_view,
+        name="identity-handle-free",
+    ),
     path("identities/<str:handle>/rules/", rules.rules_page, name="rules"),
     path("identities/<str:handle>/rules/new", rules.rule_create, name="rule-create"),
     path(
@@ -61,4 +77,21 @@ urlpatterns = [
     path("deliveries/", pages.delivery_list, name="deliveries"),
     path("deliveries/<uuid:delivery_id>/retry", actions.delivery_retry_view, name="delivery-retry"),
     path("audit/", pages.audit_list, name="audit"),
+    path("records/", records.records_page, name="records"),
+    path("records/retention", records.retention_set_view, name="records-retention"),
+    path("records/holds", records.legal_hold_place_view, name="records-hold"),
+    path("records/exports/", record_exports.person_export_list, name="records-exports"),
+    path(
+        "records/exports/new",
+        record_exports.person_export_request_view,
+        name="records-export-request",
+    ),
+    path(
+        "records/exports/<uuid:export_id>/download",
+        record_exports.person_export_download,
+        name="records-export-download",
+    ),
+    path(
+        "records/holds/<uuid:hold_id>/lift", records.legal_hold_lift_view, name="records-hold-lift"
+    ),
 ]

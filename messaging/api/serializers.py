@@ -138,6 +138,9 @@ class IMessageSerializer(serializers.Serializer[dict[str, Any]]):
     reactions = MessageReactionSerializer(many=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    redacted_at = serializers.DateTimeField(
+        allow_null=True, help_text="When retention removed the content and media."
+    )
 
 
 class MessageSendOutputSerializer(serializers.Serializer[dict[str, Any]]):

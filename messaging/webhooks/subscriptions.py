@@ -259,3 +259,12 @@ def subscription_delete(*, subscription: WebhookSubscription, actor: Actor) -> N
 def subscription_auth_token(subscription: WebhookSubscription) -> str | None:
     token = subscription.auth_token_encrypted
     return decrypt(token) if token else None
+
+
+def identity_subscriptions_stop(identity: AgentIdentity, actor: Actor) -> None:
+    """An identity is being archived (`console.hooks`): its subscriptions are deleted the
+    way an agent deletes one, each audited, so nothing more is sent on its behalf."""
+    for subscription in WebhookSubscription.objects.filter(
+        identity=identity, status=SubscriptionStatus.ACTIVE
+    ).select_related("identity__organization"):
+        subscription_delete(subscription=subscription, actor=actor)

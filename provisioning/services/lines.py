@@ -327,5 +327,5 @@ def handle_line_blocked(*, setup: Setup, event: LineBlocked, provider_event: Pro
 
 
 def identity_lines_detach(identity: AgentIdentity, actor: Actor) -> None:
-    """An identity is being deleted (`console.hooks`): its lines go back to no identity."""
+    """An identity is being archived (`console.hooks`): its lines go back to no identity."""
     PhoneLine.objects.filter(identity=identity).update(identity=None, updated_at=timezone.now())

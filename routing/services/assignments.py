@@ -71,7 +71,7 @@ def assignment_release(
 
 
 def identity_assignments_release(identity: AgentIdentity, actor: Actor) -> None:
-    """An identity is being deleted (`console.hooks`): release its active connections."""
+    """An identity is being archived (`console.hooks`): release its active connections."""
     for assignment in Assignment.objects.filter(
         identity=identity, status=AssignmentStatus.ACTIVE
     ).select_related("organization"):

@@ -127,7 +127,7 @@ def _parse(text: str) -> RouterCommand | None:
 
 
 def _identity_for_handle(handle: str) -> AgentIdentity | None:
-    return AgentIdentity.objects.select_related("organization").filter(handle=handle).first()
+    return AgentIdentity.objects.live().select_related("organization").filter(handle=handle).first()
 
 
 def _may_connect(identity: AgentIdentity | None, sender: str) -> bool:

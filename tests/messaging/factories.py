@@ -3,7 +3,16 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from messaging.models import Conversation, MediaObject, Message, Reaction
+from messaging.models import (
+    Conversation,
+    HoldKind,
+    LegalHold,
+    MediaObject,
+    Message,
+    PersonExport,
+    Reaction,
+    RetentionRun,
+)
 from tests.console.factories import AgentIdentityFactory
 
 
@@ -60,3 +69,37 @@ class MediaObjectFactory(factory.django.DjangoModelFactory[MediaObject]):
     content_type = "image/jpeg"
     size = 14
     sha256 = "0" * 64
+
+
+class LegalHoldFactory(factory.django.DjangoModelFactory[LegalHold]):
+    """A hold on a person's number; pass kind= with conversation= or identity= for others."""
+
+    class Meta:
+        model = LegalHold
+
+    organization = factory.SubFactory("tests.console.factories.OrganizationFactory")
+    kind = HoldKind.NUMBER
+    remote_number = "+12025550100"
+    reason = "Litigation hold requested by counsel"
+    placed_by = "olivia"
+
+
+class RetentionRunFactory(factory.django.DjangoModelFactory[RetentionRun]):
+    class Meta:
+        model = RetentionRun
+
+    organization = factory.SubFactory("tests.console.factories.OrganizationFactory")
+    cutoff = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyFunction(timezone.now)
+
+
+class PersonExportFactory(factory.django.DjangoModelFactory[PersonExport]):
+    """A queued record export; pass status="ready" with file= for a downloadable one."""
+
+    class Meta:
+        model = PersonExport
+
+    organization = factory.SubFactory("tests.console.factories.OrganizationFactory")
+    remote_number = "+12025550100"
+    reason = "Patient asked for their record"
+    requested_by = "olivia"

@@ -44,6 +44,8 @@ def console_params(world: World) -> dict[str, str]:
         "assignment_id": str(world.assignment.id),
         "conversation_id": str(world.conversation.id),
         "delivery_id": str(world.delivery.id),
+        "hold_id": str(world.hold.id),
+        "export_id": str(world.export.id),
     }
 
 
@@ -59,9 +61,14 @@ MISSING = {
             "assignment_id",
             "conversation_id",
             "delivery_id",
+            "hold_id",
+            "export_id",
         )
     },
 }
+# Posts that change nothing anyone sees but ask for a copy of what the viewer may read
+# (a person's record with a reason): auditors may send them.
+AUDITORS_MAY_POST = {"/console/records/exports/new"}
 # A plausible form body for every action, so a refusal is about the role, not the input.
 FORM = {
     "action": "block",
@@ -98,7 +105,10 @@ def test_an_auditor_cannot_change_anything(
     url = route.format(**console_params(world))
     for headers in ({}, htmx()):
         response = auditor_client.post(url, FORM, **headers)
-        assert response.status_code in {403, 405}, (url, response.status_code)
+        if route in AUDITORS_MAY_POST:
+            assert response.status_code != 403, url
+        else:
+            assert response.status_code in {403, 405}, (url, response.status_code)
     assert _snapshot(world) == before
 
 
@@ -127,6 +137,8 @@ def test_console_pages_show_nothing_of_another_organisation(
 ) -> None:
     for headers in ({}, htmx()):
         response = outsider_operator_client.get(route, **headers)
+        if response.status_code == 405:  # an action without a page: it shows nothing
+            continue
         assert response.status_code == 200, route
         for marker in world.markers() | {world.identity.handle}:
             assert marker.encode() not in response.content, (route, marker)

@@ -25,13 +25,19 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from console.models import AgentIdentity, Organization
 from console.services import api_key_create
-from messaging.models import Conversation, Message, Reaction
+from messaging.models import Conversation, LegalHold, Message, PersonExport, Reaction
 from messaging.webhooks.models import WebhookDelivery, WebhookSubscription
 from provisioning.models import PhoneLine, Setup
 from routing.models import Assignment, ContactRule
 from tests.conftest import KeyedClient, keyed_client
 from tests.console.factories import AgentIdentityFactory
-from tests.messaging.factories import ConversationFactory, MessageFactory, ReactionFactory
+from tests.messaging.factories import (
+    ConversationFactory,
+    LegalHoldFactory,
+    MessageFactory,
+    PersonExportFactory,
+    ReactionFactory,
+)
 from tests.messaging.webhooks.factories import (
     SigningKeyFactory,
     WebhookDeliveryFactory,
@@ -103,6 +109,8 @@ class World:
     reaction: Reaction
     subscription: WebhookSubscription
     delivery: WebhookDelivery
+    hold: LegalHold
+    export: PersonExport
 
     def params(self) -> dict[str, str]:
         return {
@@ -130,6 +138,8 @@ class World:
             self.reaction,
             self.subscription,
             self.delivery,
+            self.hold,
+            self.export,
         ]
 
     def markers(self) -> set[str]:
@@ -163,6 +173,8 @@ def build_world(identity: AgentIdentity, n: int) -> World:
     )
     delivery = WebhookDeliveryFactory(subscription=subscription)
     SigningKeyFactory(identity=identity)
+    hold = LegalHoldFactory(organization=org, remote_number=person)
+    export = PersonExportFactory(organization=org, remote_number=person)
     return World(
         identity=identity,
         setup=setup,
@@ -175,6 +187,8 @@ def build_world(identity: AgentIdentity, n: int) -> World:
         reaction=reaction,
         subscription=subscription,
         delivery=delivery,
+        hold=hold,
+        export=export,
     )
 
 

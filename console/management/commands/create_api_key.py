@@ -21,9 +21,11 @@ class Command(BaseCommand):
             raise CommandError(f"unknown organisation {options['org']!r}")
         identity = None
         if options["identity"]:
-            identity = AgentIdentity.objects.filter(
-                organization=org, handle=normalize_handle(options["identity"])
-            ).first()
+            identity = (
+                AgentIdentity.objects.live()
+                .filter(organization=org, handle=normalize_handle(options["identity"]))
+                .first()
+            )
             if identity is None:
                 raise CommandError(f"unknown identity {options['identity']!r}")
         issued = api_key_create(

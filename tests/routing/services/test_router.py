@@ -512,3 +512,20 @@ def test_a_connect_costs_bounded_queries_whatever_the_volume(
         inbound_route(line=router, sender=PERSON, text="connect @nurse-bot")
 
     assert len(active(identity)) == 1
+
+
+def test_an_archived_identity_gets_the_generic_reply_and_no_connection(
+    route: Any,
+    router: PhoneLine,
+    pool_lines: list[PhoneLine],
+    identity: AgentIdentity,
+    fake_provider: FakeProvider,
+) -> None:
+    from console.identities import identity_archive
+
+    identity_archive(identity=identity, actor=Actor.system())
+    route(router, "connect @nurse-bot")
+
+    [call] = sent(fake_provider)
+    assert call["content"] == replies.GENERIC_REPLY
+    assert active(identity) == []

@@ -1,0 +1,217 @@
+"""A person's whole record in one organisation, for the person or an investigator.
+
+`person_record_write` writes a ZIP holding `record.json` (schema in
+docs/person-record.md, versioned by `schema_version`), `transcript.html` (printable and
+self-contained: no external asset) and the stored media files the messages show. It
+covers every conversation the number had with any of the organisation's identities
+(group threads: the person's own messages and the identity's), each message with its
+redaction marker, reactions and delivery status, the contact rules that named the number,
+and its connections and releases. Another organisation's data is never read: every query
+starts from the organisation.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from console.models import Organization
+from messaging.models import Conversation, MediaObject, Message, Reaction
+from routing.models import Assignment, ContactRule
+
+RECORD_SCHEMA_VERSION = "1"
+PROGRESS_EVERY = 500
+
+Progress = Callable[[int, int], None]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass
+class _Build:
+    organization: Organization
+    number: str
+    media_files: dict[str, MediaObject] = field(default_factory=dict)
+
+
+def person_conversations(*, organization: Organization, number: str) -> QuerySet[Conversation]:
+    """The number's conversations in `organization`: one-to-one, and group threads it is in."""
+    return (
+        Conversation.objects.filter(organization=organization)
+        .filter(Q(remote_number=number) | Q(is_group=True, participants__icontains=number))
+        .select_related("identity")
+        .order_by("created_at", "id")
+    )
+
+
+def person_messages(*, organization: Organization, number: str) -> QuerySet[Message]:
+    conversations = person_conversations(organization=organization, number=number)
+    own = Q(remote_number=number) | Q(sender_number=number)
+    in_groups = Q(conversation__is_group=True, direction="outbound")
+    return (
+        Message.objects.filter(organization=organization, conversation__in=conversations)
+        .filter(own | in_groups)
+        .prefetch_related(Prefetch("reactions", queryset=Reaction.objects.order_by("created_at")))
+        .order_by("conversation_id", "created_at", "id")
+    )
+
+
+def person_record_write(
+    *,
+    organization: Organization,
+    number: str,
+    out: IO[bytes],
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Write the ZIP to `out`; returns the record (what `record.json` holds)."""
+    build = _Build(organization=organization, number=number)
+    record = _record(build, progress)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("record.json", json.dumps(record, indent=2, ensure_ascii=False))
+        archive.writestr(
+            "transcript.html",
+            render_to_string("records/transcript.html", {"record": record}),
+        )
+        for path, media in build.media_files.items():
+            with media.file.open("rb") as stored:
+                archive.writestr(path, stored.read())
+    return record
+
+
+def _record(build: _Build, progress: Progress | None) -> dict[str, Any]:
+    org, number = build.organization, build.number
+    conversations = list(person_conversations(organization=org, number=number))
+    total = person_messages(organization=org, number=number).count()
+    by_conversation: dict[Any, list[dict[str, Any]]] = {c.id: [] for c in conversations}
+    for done, message in enumerate(_messages(build), start=1):
+        by_conversation[message.conversation_id].append(_message(build, message))
+        if progress and (done % PROGRESS_EVERY == 0 or done == total):
+            progress(done, total)
+    if progress and total == 0:
+        progress(0, 0)
+    return {
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "generated_at": timezone.now().isoformat(),
+        "organization": {"id": str(org.id), "name": org.name},
+        "person": {"number": number},
+        "conversations": [
+            {
+                "id": str(c.id),
+                "identity": {
+                    "handle": c.identity.released_handle or c.identity.handle,
+                    "display_name": c.identity.display_name,
+                    "archived": c.identity.archived_at is not None,
+                },
+                "is_group": c.is_group,
+                "participants": list(c.participants or []),
+                "created_at": _iso(c.created_at),
+                "messages": by_conversation[c.id],
+            }
+            for c in conversations
+        ],
+        "contact_rules": _contact_rules(org, number),
+        "connections": _connections(org, number),
+    }
+
+
+def _messages(build: _Build) -> Iterator[Message]:
+    yield from person_messages(organization=build.organization, number=build.number).iterator(
+        chunk_size=1000
+    )
+
+
+def _message(build: _Build, message: Message) -> dict[str, Any]:
+    return {
+        "id": str(message.id),
+        "direction": message.direction,
+        "from": message.sender_number if message.is_group else None,
+        "created_at": _iso(message.created_at),
+        "service": message.service,
+        "content": message.content,
+        "media": [_media(build, item) for item in message.media or []],
+        "redacted_at": _iso(message.redacted_at),
+        "is_blocked": message.is_blocked,
+        "status": message.status,
+        "was_downgraded": message.was_downgraded,
+        "read_at": _iso(message.read_at),
+        "error": (
+            {"code": message.error_code, "message": message.error_message}
+            if message.error_code or message.error_message
+            else None
+        ),
+        "updated_at": _iso(message.updated_at),
+        "reactions": [
+            {
+                "direction": r.direction,
+                "reaction": r.reaction,
+                "custom_emoji": r.custom_emoji,
+                "created_at": _iso(r.created_at),
+                "removed_at": _iso(r.removed_at),
+            }
+            for r in message.reactions.all()
+        ],
+    }
+
+
+def _media(build: _Build, item: dict[str, Any]) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "content_type": item.get("content_type"),
+        "size": item.get("size"),
+        "file": None,
+    }
+    object_id = item.get("media_object_id")
+    if object_id:
+        media = MediaObject.objects.filter(organization=build.organization, pk=object_id).first()
+        if media is not None and media.file:
+            extension = mimetypes.guess_extension(media.content_type) or ""
+            path = f"media/{media.pk}{extension}"
+            build.media_files[path] = media
+            described["file"] = path
+    elif item.get("url"):
+        described["url"] = item["url"]
+    return described
+
+
+def _contact_rules(org: Organization, number: str) -> list[dict[str, Any]]:
+    rules = ContactRule.objects.filter(
+        identity__organization=org, match_target=number
+    ).select_related("identity")
+    return [
+        {
+            "identity": r.identity.handle,
+            "action": r.action,
+            "direction": r.direction,
+            "status": r.status,
+            "created_at": _iso(r.created_at),
+            "updated_at": _iso(r.updated_at),
+        }
+        for r in rules.order_by("created_at")
+    ]
+
+
+def _connections(org: Organization, number: str) -> list[dict[str, Any]]:
+    assignments = Assignment.objects.filter(organization=org, remote_number=number).select_related(
+        "identity", "pool_line"
+    )
+    return [
+        {
+            "identity": a.identity.handle,
+            "line": a.pool_line.number,
+            "status": a.status,
+            "connected_at": _iso(a.created_at),
+            "released_at": _iso(a.released_at),
+            "release_reason": a.release_reason or None,
+        }
+        for a in assignments.order_by("created_at")
+    ]
