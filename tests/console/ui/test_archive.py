@@ -82,3 +82,16 @@ def test_an_operator_of_another_organisation_gets_404(
         reverse("console:identity-handle-free", args=["nurse-bot"])
     )
     assert response.status_code == 404
+
+
+def test_a_conversation_of_an_archived_identity_says_so(
+    auditor_client: Client, identity: AgentIdentity
+) -> None:
+    message = MessageFactory(conversation__identity=identity)
+    identity_archive(identity=identity, actor=Actor.system())
+
+    body = auditor_client.get(
+        reverse("console:conversation", args=[message.conversation_id])
+    ).content.decode()
+
+    assert "archived identity" in body

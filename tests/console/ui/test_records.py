@@ -146,3 +146,21 @@ def test_the_records_page_runs_a_bounded_number_of_queries(
         RetentionRunFactory(organization=org)
     with django_assert_max_num_queries(12):
         auditor_client.get(reverse(PAGE))
+
+
+def test_a_redacted_message_reads_removed_by_retention_in_the_conversation(
+    auditor_client: Client, identity: AgentIdentity
+) -> None:
+    from django.utils import timezone
+
+    from tests.messaging.factories import MessageFactory
+
+    message = MessageFactory(
+        conversation__identity=identity, content=None, media=[], redacted_at=timezone.now()
+    )
+
+    body = auditor_client.get(
+        reverse("console:conversation", args=[message.conversation_id])
+    ).content.decode()
+
+    assert f"Removed by retention policy on {timezone.localdate():%Y-%m-%d}" in body
