@@ -49,3 +49,17 @@ def normalize_e164(value: str, *, field: str = "number", region: str | None = "U
 def is_e164(raw: object) -> bool:
     """True only for a number already written exactly in canonical E.164."""
     return isinstance(raw, str) and to_e164(raw) == raw
+
+
+def display_number(raw: str | None) -> str:
+    """A number as people read it (`+1 415-555-0199`); anything that is not a valid
+    number (an email address, a short code) comes back unchanged."""
+    if not raw:
+        return ""
+    try:
+        parsed = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        return raw
+    if not phonenumbers.is_valid_number(parsed):
+        return raw
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from console.models import AgentIdentity, Organization
+from console.phone import display_number
 from provisioning.models import PhoneLine
 from routing.models import Assignment
 
@@ -121,6 +122,11 @@ class Conversation(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        if self.is_group:
+            return f"group conversation on {self.identity}"
+        return f"conversation with {display_number(self.remote_number)} on {self.identity}"
+
     @property
     def title(self) -> str:
         """How staff pages name the conversation: the person, or the group's members."""
@@ -226,6 +232,13 @@ class Message(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        # Never the content: names end up in the audit log and in logs.
+        if self.direction == Direction.OUTBOUND:
+            return f"message to {display_number(self.remote_number)} from {self.identity}"
+        sender = self.sender_number if self.is_group and self.sender_number else self.remote_number
+        return f"message from {display_number(sender)} on {self.identity}"
+
 
 class Reaction(models.Model):
     """A tapback. At most one live tapback per sender, message and part."""
@@ -255,6 +268,10 @@ class Reaction(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        side = "to" if self.direction == Direction.OUTBOUND else "from"
+        return f"{self.reaction} tapback {side} {display_number(self.remote_number)}"
+
 
 class MediaObject(models.Model):
     """A file we host: uploaded by an agent or re-hosted from the provider's expiring CDN."""
@@ -267,3 +284,6 @@ class MediaObject(models.Model):
     sha256 = models.CharField(max_length=64)
     source_url = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.content_type or 'file'} file ({self.size} bytes)"
