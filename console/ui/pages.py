@@ -1,25 +1,16 @@
-"""Read-only console pages: dashboard, setups, lines, identities, conversations,
-deliveries and the audit log."""
+"""Read-only console pages: dashboard, setups, lines, identities and conversations."""
 
 from __future__ import annotations
 
 from django.http import HttpResponse
 from django.utils import timezone
 
-from console.selectors import (
-    AuditFilters,
-    audit_action_list,
-    audit_entry_list,
-    identity_get_for_scope,
-    identity_handle_list,
-)
+from console.selectors import identity_get_for_scope, identity_handle_list
 from console.ui.access import ConsoleRequest, console_page
 from console.ui.chart import volume_chart
 from console.ui.dashboard import dashboard_get
 from console.ui.forms import (
-    AuditFilterForm,
     ConversationFilterForm,
-    DeliveryFilterForm,
     LineAddForm,
     LineRoleForm,
     SetupFilterForm,
@@ -37,7 +28,6 @@ from messaging.selectors import (
     conversation_list_for_scope,
     conversation_message_list,
 )
-from messaging.webhooks.selectors import delivery_list_for_scope
 from provisioning.selectors import (
     pending_line_list,
     setup_get_for_scope,
@@ -165,29 +155,4 @@ def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpRe
             "query": query_without_page(request),
         },
         partial="thread",
-    )
-
-
-@console_page
-def delivery_list(request: ConsoleRequest) -> HttpResponse:
-    return render_filtered_list(
-        request,
-        "console/deliveries.html",
-        DeliveryFilterForm(request.GET or None),
-        lambda f: delivery_list_for_scope(scope=request.console.scope, status=f.get("status", "")),
-        partial="delivery-rows",
-        nav="deliveries",
-    )
-
-
-@console_page
-def audit_list(request: ConsoleRequest) -> HttpResponse:
-    scope = request.console.scope
-    return render_filtered_list(
-        request,
-        "console/audit.html",
-        AuditFilterForm(request.GET or None, actions=audit_action_list(scope=scope)),
-        lambda f: audit_entry_list(scope=scope, filters=AuditFilters(**f)),
-        partial="audit-rows",
-        nav="audit",
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.ui import actions, auth, blocked, pages, rules
+from console.ui import actions, audit, auth, blocked, deliveries, pages, rules
 
 app_name = "console"
 
@@ -47,7 +47,14 @@ urlpatterns = [
         pages.conversation_detail,
         name="conversation",
     ),
-    path("deliveries/", pages.delivery_list, name="deliveries"),
-    path("deliveries/<uuid:delivery_id>/retry", actions.delivery_retry_view, name="delivery-retry"),
-    path("audit/", pages.audit_list, name="audit"),
+    path("deliveries/", deliveries.delivery_list, name="deliveries"),
+    path("deliveries/export.csv", deliveries.delivery_export, name="deliveries-export"),
+    path("deliveries/<uuid:delivery_id>/", deliveries.delivery_detail, name="delivery"),
+    path(
+        "deliveries/<uuid:delivery_id>/retry",
+        deliveries.delivery_retry_view,
+        name="delivery-retry",
+    ),
+    path("audit/", audit.audit_list, name="audit"),
+    path("audit/export.csv", audit.audit_export, name="audit-export"),
 ]
