@@ -100,11 +100,20 @@ FALLBACK_VERBS = {
     "retry": "retried",
 }
 
+# How the action filter names the object of actions whose prefix is not its type.
+ACTION_NOUNS = {
+    "login": "a console user",
+    "export": "a list",
+    "signing_key": "identity",
+    "dedicated_number": "line",
+}
+
 # Bookkeeping fields no reader needs; with the suffixes and id-valued fields below.
 HIDDEN_FIELDS = frozenset({"id", "split_into", "replay_of", "secret", "password", "token"})
 HIDDEN_SUFFIXES = ("_id", "_ids", "_hash", "_encrypted", "_secret", "_token", "_key")
 VALUE_LIMIT = 120
 _OLD_REPR = re.compile(r"^\w+ object \((?P<id>[^)]*)\)$")
+_UUID = re.compile(r"\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -182,6 +191,7 @@ def object_name(entry: AuditEntry) -> str:
     old = _OLD_REPR.match(name)
     if old or not name:
         return f"{noun} {(old.group('id') if old else entry.object_id)[:8]}".strip()
+    name = _UUID.sub(r"\1", name)  # an id in an older name ("pending line <uuid>"), shortened
     words = set(name.lower().split())
     if any(word in words for word in noun.lower().split()):
         return name
@@ -202,9 +212,8 @@ def verb_phrase(action: str) -> tuple[str, str]:
 def action_label(action: str) -> str:
     """How the action filter lists an action: its verb phrase around the kind of object."""
     lead, tail = verb_phrase(action)
-    noun = type_name("".join(p.title() for p in action.split(".")[0].split("_")))
-    if action == "export":
-        noun = "a list"
+    prefix = action.split(".")[0]
+    noun = ACTION_NOUNS.get(prefix) or type_name("".join(p.title() for p in prefix.split("_")))
     return f"{lead}{noun}{tail}"
 
 

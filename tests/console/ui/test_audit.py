@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from console.models import AgentIdentity, AuditEntry, Organization
 from console.services import Actor, audit_record
-from console.ui.audit import present
+from console.ui.audit import action_label, present
 from console.ui.export import EXPORT_ACTION
 from routing.services.contact_rules import contact_rule_update
 from tests.console.factories import AuditEntryFactory
@@ -130,6 +130,31 @@ def test_an_entry_stored_with_an_old_default_name_reads_as_kind_and_short_id(
         _entry(org, object_id=object_id, object_repr=f"ContactRule object ({object_id})")
     )
     assert line.object_name == "contact rule 1a2b3c4d"
+
+
+def test_an_id_inside_an_old_name_is_shortened(org: Organization) -> None:
+    line = present(
+        _entry(
+            org,
+            action="line.request",
+            object_type="PhoneLine",
+            object_repr="pending line 1a2b3c4d-0000-4000-8000-000000000000",
+        )
+    )
+    assert line.object_name == "pending line 1a2b3c4d"
+
+
+@pytest.mark.parametrize(
+    ("action", "label"),
+    [
+        ("contact_rule.update", "changed contact rule"),
+        ("api_key.revoke", "revoked API key"),
+        ("login.locked", "locked the console login of a console user"),
+        ("export", "exported a list"),
+    ],
+)
+def test_the_action_filter_names_actions_in_words(action: str, label: str) -> None:
+    assert action_label(action) == label
 
 
 def test_a_name_that_says_its_kind_is_not_prefixed(org: Organization) -> None:
