@@ -122,26 +122,21 @@ def test_an_api_key_actor_is_named_by_the_key(org: Organization) -> None:
     assert line.sentence == "API key ops-bot deleted identity @old-bot"
 
 
-def test_an_entry_stored_with_an_old_default_name_reads_as_kind_and_short_id(
-    org: Organization,
+OLD_ID = "1a2b3c4d-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize(
+    ("object_type", "stored", "shown"),
+    [
+        ("ContactRule", f"ContactRule object ({OLD_ID})", "contact rule 1a2b3c4d"),
+        ("PhoneLine", f"pending line {OLD_ID}", "pending line 1a2b3c4d"),
+    ],
+)
+def test_an_entry_stored_under_an_older_name_shows_a_short_id(
+    org: Organization, object_type: str, stored: str, shown: str
 ) -> None:
-    object_id = "1a2b3c4d-0000-4000-8000-000000000000"
-    line = present(
-        _entry(org, object_id=object_id, object_repr=f"ContactRule object ({object_id})")
-    )
-    assert line.object_name == "contact rule 1a2b3c4d"
-
-
-def test_an_id_inside_an_old_name_is_shortened(org: Organization) -> None:
-    line = present(
-        _entry(
-            org,
-            action="line.request",
-            object_type="PhoneLine",
-            object_repr="pending line 1a2b3c4d-0000-4000-8000-000000000000",
-        )
-    )
-    assert line.object_name == "pending line 1a2b3c4d"
+    entry = _entry(org, object_type=object_type, object_id=OLD_ID, object_repr=stored)
+    assert present(entry).object_name == shown
 
 
 @pytest.mark.parametrize(
