@@ -8,23 +8,23 @@ still has one) and the fields that changed. Internal fields (ids, hashes, secret
 bookkeeping such as `split_into`) are never shown. Entries written before models had
 human names ("ContactRule object (uuid)") read as "contact rule 1a2b3c4d".
 
-The page and its CSV export share one filter form and one selector.
+The page and its CSV export share one filter form and one selector; `audit_links` finds
+the console pages the objects link to.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from django.urls import reverse
 
-from console.models import AgentIdentity, AuditEntry
+from console.models import AuditEntry
 from console.phone import display_number
 from console.selectors import (
     AuditFilters,
@@ -33,14 +33,11 @@ from console.selectors import (
     audit_object_type_list,
 )
 from console.ui.access import ConsoleRequest, console_page
+from console.ui.audit_links import object_links, object_uuid
 from console.ui.export import csv_export
 from console.ui.forms import DateRangeMixin, _set_choices
 from console.ui.pagination import paginate
 from console.ui.rendering import filters_applied, page_number, query_without_page, render_page
-from messaging.models import Conversation, Message
-from messaging.webhooks.models import WebhookDelivery, WebhookSubscription
-from provisioning.models import PhoneLine, Setup
-from routing.models import Assignment, ContactRule
 
 SYSTEM_ACTOR = "the system"
 OBJECT_MARK = "{object}"
@@ -296,110 +293,10 @@ def present(entry: AuditEntry, url: str = "") -> AuditLine:
     )
 
 
-# --- Links -------------------------------------------------------------------------------
-
-Links = Callable[[list[uuid.UUID], list[Any]], dict[str, str]]
-
-
-def _pairs(rows: Iterable[tuple[Any, ...]], to_url: Callable[..., str]) -> dict[str, str]:
-    return {str(row[0]): to_url(*row[1:]) for row in rows}
-
-
-def _url(name: str) -> Callable[..., str]:
-    return lambda *args: reverse(f"console:{name}", args=list(args))
-
-
-def _message_links(ids: list[uuid.UUID], organization_ids: list[Any]) -> dict[str, str]:
-    """A blocked message has its review page; any other, its conversation."""
-    rows = Message.objects.filter(id__in=ids, organization_id__in=organization_ids)
-    return {
-        str(message_id): (
-            reverse("console:blocked-detail", args=[message_id])
-            if is_blocked
-            else reverse("console:conversation", args=[conversation_id])
-        )
-        for message_id, is_blocked, conversation_id in rows.values_list(
-            "id", "is_blocked", "conversation_id"
-        )
-    }
-
-
-# Each finds the console pages of objects of one type that still exist in the viewer's
-# organisations: one query per type on the page.
-LINKS: dict[str, Links] = {
-    "AgentIdentity": lambda ids, orgs: _pairs(
-        AgentIdentity.objects.filter(id__in=ids, organization_id__in=orgs).values_list(
-            "id", "handle"
-        ),
-        _url("identity"),
-    ),
-    "ContactRule": lambda ids, orgs: _pairs(
-        ContactRule.objects.filter(id__in=ids, identity__organization_id__in=orgs).values_list(
-            "id", "identity__handle"
-        ),
-        _url("rules"),
-    ),
-    "Setup": lambda ids, orgs: _pairs(
-        Setup.objects.filter(id__in=ids, organization_id__in=orgs).values_list("id", "id"),
-        _url("setup"),
-    ),
-    "PhoneLine": lambda ids, orgs: _pairs(
-        PhoneLine.objects.filter(id__in=ids, setup__organization_id__in=orgs).values_list(
-            "id", "setup_id"
-        ),
-        _url("setup"),
-    ),
-    "Assignment": lambda ids, orgs: _pairs(
-        Assignment.objects.filter(id__in=ids, organization_id__in=orgs).values_list(
-            "id", "identity__handle"
-        ),
-        _url("identity"),
-    ),
-    "WebhookSubscription": lambda ids, orgs: _pairs(
-        WebhookSubscription.objects.filter(id__in=ids, organization_id__in=orgs).values_list(
-            "id", "identity__handle"
-        ),
-        _url("identity"),
-    ),
-    "WebhookDelivery": lambda ids, orgs: _pairs(
-        WebhookDelivery.objects.filter(id__in=ids, organization_id__in=orgs).values_list(
-            "id", "id"
-        ),
-        _url("delivery"),
-    ),
-    "Conversation": lambda ids, orgs: _pairs(
-        Conversation.objects.filter(id__in=ids, organization_id__in=orgs).values_list("id", "id"),
-        _url("conversation"),
-    ),
-    "Message": _message_links,
-}
-
-
-def _uuid(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
-
-
-def object_links(entries: list[AuditEntry], organization_ids: list[Any]) -> dict[str, str]:
-    """`"<type>:<id>"` → console URL for the entries' objects that still have a page."""
-    wanted: dict[str, list[uuid.UUID]] = {}
-    for entry in entries:
-        object_id = _uuid(entry.object_id)
-        if entry.object_type in LINKS and object_id is not None:
-            wanted.setdefault(entry.object_type, []).append(object_id)
-    links: dict[str, str] = {}
-    for object_type, ids in wanted.items():
-        for found, url in LINKS[object_type](ids, organization_ids).items():
-            links[f"{object_type}:{found}"] = url
-    return links
-
-
 def present_page(entries: list[AuditEntry], organization_ids: list[Any]) -> list[AuditLine]:
     links = object_links(entries, organization_ids)
     return [
-        present(entry, links.get(f"{entry.object_type}:{_uuid(entry.object_id)}", ""))
+        present(entry, links.get(f"{entry.object_type}:{object_uuid(entry.object_id)}", ""))
         for entry in entries
     ]
 

@@ -16,10 +16,13 @@ from django.utils import timezone
 from console.models import AgentIdentity, AuditEntry, Organization
 from console.services import Actor, audit_record
 from console.ui.audit import action_label, present
+from console.ui.audit_links import object_links
 from console.ui.export import EXPORT_ACTION
 from routing.services.contact_rules import contact_rule_update
 from tests.console.factories import AuditEntryFactory
 from tests.console.ui.conftest import htmx
+from tests.messaging.factories import MessageFactory
+from tests.messaging.webhooks.factories import WebhookDeliveryFactory
 from tests.routing.factories import ContactRuleFactory
 
 pytestmark = pytest.mark.django_db
@@ -211,6 +214,30 @@ def test_the_page_links_an_object_to_its_console_page(
     assert f'<a href="{rules_url}">contact rule +1 415-555-0199' in body
     assert "<del>active</del> → <ins>paused</ins>" in body
     assert "ContactRule" not in body.split("<main")[1].split('id="audit-rows"')[1]
+
+
+def test_identities_deliveries_and_blocked_messages_link_to_their_pages(
+    org: Organization, identity: AgentIdentity
+) -> None:
+    delivery = WebhookDeliveryFactory(subscription__identity=identity)
+    message = MessageFactory(conversation__identity=identity, is_blocked=True)
+    entries = [
+        _entry(org, object_type=type(obj).__name__, object_id=str(obj.pk))
+        for obj in (identity, delivery, message)
+    ]
+    links = object_links(entries, [org.id])
+    assert links == {
+        f"AgentIdentity:{identity.pk}": reverse("console:identity", args=[identity.handle]),
+        f"WebhookDelivery:{delivery.pk}": reverse("console:delivery", args=[delivery.pk]),
+        f"Message:{message.pk}": reverse("console:blocked-detail", args=[message.pk]),
+    }
+
+
+def test_objects_of_other_organisations_get_no_link(
+    org: Organization, outsider_identity: AgentIdentity
+) -> None:
+    entry = _entry(org, object_type="AgentIdentity", object_id=str(outsider_identity.pk))
+    assert object_links([entry], [org.id]) == {}
 
 
 def test_an_object_that_no_longer_exists_is_named_without_a_link(
