@@ -183,6 +183,9 @@ class Membership(models.Model):
             ("console_operate", "Can make changes in the staff console"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user}, {self.role} of {self.organization}"
+
 
 class IdempotencyRecord(models.Model):
     """A remembered response for an `Idempotency-Key`, scoped per caller and operation."""
@@ -207,6 +210,9 @@ class IdempotencyRecord(models.Model):
             )
         ]
         indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"idempotency key {self.key} for {self.operation}"
 
 
 class AuditEntry(models.Model):
@@ -234,6 +240,9 @@ class AuditEntry(models.Model):
             models.Index(fields=["organization", "action", "-created_at"]),
         ]
         verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.object_repr or self.object_id}"
 
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):

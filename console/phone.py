@@ -66,3 +66,17 @@ def number_search_digits(raw: object) -> str:
         return ""
     digits = re.sub(r"\D", "", raw)
     return digits if len(digits) >= MIN_SEARCH_DIGITS else ""
+
+
+def display_number(raw: str | None) -> str:
+    """A number as people read it (`+1 415-555-0199`); anything that is not a valid
+    number (an email address, a short code) comes back unchanged."""
+    if not raw:
+        return ""
+    try:
+        parsed = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        return raw
+    if not phonenumbers.is_valid_number(parsed):
+        return raw
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

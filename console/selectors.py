@@ -104,7 +104,7 @@ def audit_entry_list(*, scope: Scope, filters: AuditFilters) -> QuerySet[AuditEn
     if filters.actor:
         qs = qs.filter(actor_label__icontains=filters.actor)
     if filters.object_type:
-        qs = qs.filter(object_type=filters.object_type)
+        qs = qs.filter(object_type__iexact=filters.object_type)
     qs = qs.filter(local_days_q(filters.date_from, filters.date_to))
     return qs.order_by("-created_at", "-id")
 
@@ -115,4 +115,14 @@ def audit_action_list(*, scope: Scope) -> list[str]:
         .values_list("action", flat=True)
         .distinct()
         .order_by("action")
+    )
+
+
+def audit_object_type_list(*, scope: Scope) -> list[str]:
+    """The object types the viewer's audit entries name, for the filter's list."""
+    return list(
+        scope.filter(AuditEntry.objects.all())
+        .values_list("object_type", flat=True)
+        .distinct()
+        .order_by("object_type")
     )

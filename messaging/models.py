@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from console.models import AgentIdentity, Organization
+from console.phone import display_number
 from provisioning.models import PhoneLine
 from routing.models import Assignment
 
@@ -120,6 +121,11 @@ class Conversation(models.Model):
                 fields=["organization", "-last_message_at", "-id"], name="conv_org_activity"
             ),
         ]
+
+    def __str__(self) -> str:
+        if self.is_group:
+            return f"group conversation on {self.identity}"
+        return f"conversation with {display_number(self.remote_number)} on {self.identity}"
 
     @property
     def title(self) -> str:
@@ -234,6 +240,13 @@ class Message(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        # Never the content: names end up in the audit log and in logs.
+        if self.direction == Direction.OUTBOUND:
+            return f"message to {display_number(self.remote_number)} from {self.identity}"
+        sender = self.sender_number if self.is_group and self.sender_number else self.remote_number
+        return f"message from {display_number(sender)} on {self.identity}"
+
 
 class Reaction(models.Model):
     """A tapback. At most one live tapback per sender, message and part."""
@@ -263,6 +276,10 @@ class Reaction(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        side = "to" if self.direction == Direction.OUTBOUND else "from"
+        return f"{self.reaction} tapback {side} {display_number(self.remote_number)}"
+
 
 class MediaObject(models.Model):
     """A file we host: uploaded by an agent or re-hosted from the provider's expiring CDN."""
@@ -275,6 +292,9 @@ class MediaObject(models.Model):
     sha256 = models.CharField(max_length=64)
     source_url = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.content_type or 'file'} file ({self.size} bytes)"
 
 
 class HoldKind(models.TextChoices):

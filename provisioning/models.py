@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from console.models import AgentIdentity, Organization
+from console.phone import display_number
 
 
 class SetupStatus(models.TextChoices):
@@ -62,7 +63,7 @@ class Setup(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.label
+        return self.label or self.business_name
 
 
 class LineState(models.TextChoices):
@@ -127,7 +128,9 @@ class PhoneLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.number or f"pending line {self.id}"
+        if self.number:
+            return display_number(self.number)
+        return f"pending line ({self.setup})"
 
 
 class ProviderEventStatus(models.TextChoices):
@@ -162,6 +165,9 @@ class ProviderEvent(models.Model):
         ]
         indexes = [models.Index(fields=["status", "received_at"])]
 
+    def __str__(self) -> str:
+        return f"provider event {self.event_type} ({self.event_key})"
+
 
 class NumberClaim(models.Model):
     """One dedicated-number claim per `Idempotency-Key`, so retries never order a second line."""
@@ -188,3 +194,6 @@ class NumberClaim(models.Model):
                 fields=["organization", "scope", "key"], name="number_claim_key_unique"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"dedicated-number claim {self.key}"

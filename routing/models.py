@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from console.models import AgentIdentity, Organization
+from console.phone import display_number
 from provisioning.models import PhoneLine
 
 
@@ -57,6 +58,12 @@ class ContactRule(models.Model):
             )
         ]
         indexes = [models.Index(fields=["identity", "match_target"])]
+
+    def __str__(self) -> str:
+        return (
+            f"{display_number(self.match_target)} ({self.action}, {self.direction}) "
+            f"on {self.identity}"
+        )
 
 
 class AssignmentStatus(models.TextChoices):
@@ -111,6 +118,9 @@ class Assignment(models.Model):
             models.Index(fields=["pool_line", "created_at"]),
         ]
 
+    def __str__(self) -> str:
+        return f"connection of {display_number(self.remote_number)} to {self.identity}"
+
 
 class ReplyKind(models.TextChoices):
     CONNECTED = "connected"
@@ -157,6 +167,9 @@ class RouterReply(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} reply to {display_number(self.to_number)}"
+
 
 class ExhaustionReason(models.TextChoices):
     # Every eligible pool line already carries one of this person's connections.
@@ -178,3 +191,6 @@ class PoolExhaustion(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"no pool line for {display_number(self.remote_number)} to reach {self.identity}"

@@ -1,5 +1,5 @@
 """Operator actions outside the rules editor: setup lines and default, line roles,
-connection release, webhook retry.
+connection release.
 
 Each action finds the object in the viewer's scope (404 otherwise), checks the viewer
 operates that organisation (403 otherwise), calls the owning app's service, and answers
@@ -26,8 +26,6 @@ from console.ui.access import (
 from console.ui.forms import LineAddForm, LineRoleForm
 from console.ui.pagination import paginate
 from console.ui.rendering import form_post_response, render_page
-from messaging.webhooks.delivery import delivery_retry
-from messaging.webhooks.selectors import delivery_get_for_scope, delivery_list_for_scope
 from provisioning.selectors import line_get_for_scope, setup_get_for_scope, setup_line_list
 from provisioning.services.lines import setup_line_add
 from provisioning.services.setups import setup_default_set
@@ -148,23 +146,4 @@ def assignment_release_view(request: ConsoleRequest, assignment_id: str) -> Http
         request,
         "console/identity_detail.html#connection-rows",
         {"identity": identity, "page": page, "query": "", "can_edit": True},
-    )
-
-
-@console_action
-def delivery_retry_view(request: ConsoleRequest, delivery_id: str) -> HttpResponse:
-    delivery = operated(request, delivery_get_for_scope, delivery_id=delivery_id)
-    error, status = "", 200
-    try:
-        delivery_retry(delivery=delivery, actor=user_actor(request))
-    except ApplicationError as exc:
-        error, status = exc.message, 409
-    if not request.htmx:
-        return form_post_response(error, status, "console:deliveries")
-    fresh = delivery_list_for_scope(scope=request.console.scope).get(pk=delivery.pk)
-    return render_page(
-        request,
-        "console/deliveries.html#delivery-row",
-        {"delivery": fresh, "notice": error or "Retry queued."},
-        status=status,
     )

@@ -9,7 +9,6 @@ from django import forms
 
 from console.models import FilterMode
 from console.phone import INVALID_NUMBER, number_search_digits, to_e164
-from messaging.webhooks.models import DeliveryStatus as WebhookDeliveryStatus
 from provisioning.models import LineRole, SetupStatus
 from routing.models import RuleAction, RuleDirection
 
@@ -114,22 +113,6 @@ class RuleStatusForm(forms.Form):
 
 class FilterModeForm(forms.Form):
     mode = forms.ChoiceField(label="Filter mode", choices=FilterMode.choices)
-
-
-class DeliveryFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        required=False, label="Status", choices=_with_any(list(WebhookDeliveryStatus.choices))
-    )
-
-
-class AuditFilterForm(DateRangeMixin):
-    action = forms.ChoiceField(required=False, label="Action")
-    actor = forms.CharField(required=False, label="Actor", max_length=255)
-    object_type = forms.CharField(required=False, label="Object type", max_length=64)
-
-    def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _set_choices(self, "action", [(a, a) for a in actions])
 
 
 NUMBER_SEARCH_INVALID = "Enter part of a phone number: at least 3 digits."

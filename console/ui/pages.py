@@ -1,29 +1,21 @@
-"""Read-only console pages: dashboard, setups, lines, identities, deliveries and the
-audit log (conversations are in `conversations.py`)."""
+"""Read-only console pages: dashboard, setups, lines and identities (conversations,
+deliveries and the audit log have their own modules)."""
 
 from __future__ import annotations
 
 from django.http import HttpResponse
 from django.utils import timezone
 
-from console.selectors import (
-    AuditFilters,
-    audit_action_list,
-    audit_entry_list,
-    identity_get_for_scope,
-)
+from console.selectors import identity_get_for_scope
 from console.ui.access import ConsoleRequest, console_page
 from console.ui.chart import volume_chart
 from console.ui.dashboard import dashboard_get
 from console.ui.forms import (
-    AuditFilterForm,
-    DeliveryFilterForm,
     LineAddForm,
     LineRoleForm,
     SetupFilterForm,
 )
 from console.ui.rendering import render_filtered_list, render_list, render_page
-from messaging.webhooks.selectors import delivery_list_for_scope
 from provisioning.selectors import (
     pending_line_list,
     setup_get_for_scope,
@@ -115,29 +107,4 @@ def identity_detail(request: ConsoleRequest, handle: str) -> HttpResponse:
         nav="identities",
         identity=identity,
         can_edit=request.console.can_operate_in(identity.organization_id),
-    )
-
-
-@console_page
-def delivery_list(request: ConsoleRequest) -> HttpResponse:
-    return render_filtered_list(
-        request,
-        "console/deliveries.html",
-        DeliveryFilterForm(request.GET or None),
-        lambda f: delivery_list_for_scope(scope=request.console.scope, status=f.get("status", "")),
-        partial="delivery-rows",
-        nav="deliveries",
-    )
-
-
-@console_page
-def audit_list(request: ConsoleRequest) -> HttpResponse:
-    scope = request.console.scope
-    return render_filtered_list(
-        request,
-        "console/audit.html",
-        AuditFilterForm(request.GET or None, actions=audit_action_list(scope=scope)),
-        lambda f: audit_entry_list(scope=scope, filters=AuditFilters(**f)),
-        partial="audit-rows",
-        nav="audit",
     )

@@ -3,9 +3,11 @@ from django.urls import path
 from console.ui import (
     actions,
     archive,
+    audit,
     auth,
     blocked,
     conversations,
+    deliveries,
     pages,
     record_exports,
     records,
@@ -74,9 +76,6 @@ urlpatterns = [
         conversations.conversation_export,
         name="conversation-export",
     ),
-    path("deliveries/", pages.delivery_list, name="deliveries"),
-    path("deliveries/<uuid:delivery_id>/retry", actions.delivery_retry_view, name="delivery-retry"),
-    path("audit/", pages.audit_list, name="audit"),
     path("records/", records.records_page, name="records"),
     path("records/retention", records.retention_set_view, name="records-retention"),
     path("records/holds", records.legal_hold_place_view, name="records-hold"),
@@ -94,4 +93,14 @@ urlpatterns = [
     path(
         "records/holds/<uuid:hold_id>/lift", records.legal_hold_lift_view, name="records-hold-lift"
     ),
+    path("deliveries/", deliveries.delivery_list, name="deliveries"),
+    path("deliveries/export.csv", deliveries.delivery_export, name="deliveries-export"),
+    path("deliveries/<uuid:delivery_id>/", deliveries.delivery_detail, name="delivery"),
+    path(
+        "deliveries/<uuid:delivery_id>/retry",
+        deliveries.delivery_retry_view,
+        name="delivery-retry",
+    ),
+    path("audit/", audit.audit_list, name="audit"),
+    path("audit/export.csv", audit.audit_export, name="audit-export"),
 ]

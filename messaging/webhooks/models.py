@@ -17,6 +17,9 @@ class SigningKey(models.Model):
     secret_encrypted = models.TextField(editable=False)
     created_at = models.DateTimeField()
 
+    def __str__(self) -> str:
+        return f"webhook signing key of {self.identity}"
+
 
 class SubscriptionStatus(models.TextChoices):
     ACTIVE = "active"
@@ -43,6 +46,9 @@ class WebhookSubscription(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["identity", "status"])]
 
+    def __str__(self) -> str:
+        return f"webhook subscription of {self.identity} ({self.url})"
+
 
 class WebhookEvent(models.Model):
     """An event; its `evt_…` id is stable across retries and replays."""
@@ -53,6 +59,9 @@ class WebhookEvent(models.Model):
     event_type = models.CharField(max_length=40)
     payload = models.JSONField()
     created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.event_type} event {self.id}"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -99,3 +108,6 @@ class WebhookDelivery(models.Model):
                 name="webhook_delivery_due",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.event.event_type} delivery to {self.url}"

@@ -134,15 +134,20 @@ def signing_key_status_for_organization(key: ApiKey) -> SigningKeyStatus:
 # --- Console reads --------------------------------------------------------------------------
 
 
-def delivery_list_for_scope(*, scope: Scope, status: str = "") -> QuerySet[WebhookDelivery]:
-    """Newest first, without the bulky payload columns the list does not show."""
+def delivery_list_for_scope(
+    *, scope: Scope, status: str = "", identity: str = "", event_type: str = ""
+) -> QuerySet[WebhookDelivery]:
+    """Newest first, without the bulky payload columns the list does not show; narrowed
+    by status, identity handle and event type when given."""
     qs = (
         deliveries_in(scope)
         .select_related("event", "event__identity", "subscription")
         .defer("request_payload", "response_body", "event__payload")
         .order_by("-created_at", "-id")
     )
-    return filter_given(qs, status=status)
+    return filter_given(
+        qs, status=status, event__identity__handle=identity, event__event_type=event_type
+    )
 
 
 def delivery_get_for_scope(*, scope: Scope, delivery_id: uuid.UUID | str) -> WebhookDelivery:
@@ -150,6 +155,28 @@ def delivery_get_for_scope(*, scope: Scope, delivery_id: uuid.UUID | str) -> Web
         deliveries_in(scope).select_related("event", "organization"),
         not_found=DELIVERY_NOT_FOUND,
         id=delivery_id,
+    )
+
+
+def delivery_detail_for_scope(*, scope: Scope, delivery_id: uuid.UUID | str) -> WebhookDelivery:
+    """One delivery with everything its console page shows (not the event's payload: the
+    request body as sent is the delivery's own `request_payload`)."""
+    return scoped_get(
+        deliveries_in(scope)
+        .select_related("event__identity", "subscription", "organization")
+        .defer("event__payload"),
+        not_found=DELIVERY_NOT_FOUND,
+        id=delivery_id,
+    )
+
+
+def delivery_event_type_list(*, scope: Scope) -> list[str]:
+    """The event types the viewer's deliveries carry, for the filter's list."""
+    return list(
+        deliveries_in(scope)
+        .values_list("event__event_type", flat=True)
+        .distinct()
+        .order_by("event__event_type")
     )
 
 

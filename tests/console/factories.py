@@ -4,7 +4,14 @@ import factory
 from django.contrib.auth import get_user_model
 
 from console.api.authentication import hash_api_key
-from console.models import AgentIdentity, ApiKey, AuditEntry, Membership, Organization
+from console.models import (
+    AgentIdentity,
+    ApiKey,
+    AuditEntry,
+    IdempotencyRecord,
+    Membership,
+    Organization,
+)
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
@@ -73,3 +80,14 @@ class AuditEntryFactory(factory.django.DjangoModelFactory[AuditEntry]):
     action = "test.action"
     object_type = "Thing"
     object_id = "1"
+
+
+class IdempotencyRecordFactory(factory.django.DjangoModelFactory[IdempotencyRecord]):
+    class Meta:
+        model = IdempotencyRecord
+
+    organization = factory.SubFactory(OrganizationFactory)
+    scope = "org"
+    operation = "setup.create"
+    key = factory.Sequence(lambda n: f"key-{n}")
+    request_fingerprint = "0" * 64

@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from console.models import AgentIdentity, Organization
-from tests.console.factories import AuditEntryFactory
 from tests.console.ui.conftest import htmx
 from tests.messaging.factories import ConversationFactory, MessageFactory, ReactionFactory
 from tests.messaging.webhooks.factories import WebhookDeliveryFactory
@@ -262,89 +261,6 @@ def test_conversations_list_costs_a_bounded_number_of_queries(
     with django_assert_max_num_queries(7):
         response = operator_client.get(reverse("console:conversations"))
     assert response.content.decode().count('<td><a href="/console/conversations/') == 50
-
-
-# --- Webhook deliveries -----------------------------------------------------------------
-
-
-def test_deliveries_show_status_attempts_and_last_error(
-    operator_client: Client, identity: AgentIdentity
-) -> None:
-    WebhookDeliveryFactory(
-        subscription__identity=identity,
-        status="failed",
-        attempt_count=4,
-        error_detail="connection refused",
-    )
-    body = operator_client.get(reverse("console:deliveries")).content.decode()
-    assert "connection refused" in body
-    assert ">4<" in body
-    assert "Retry" in body
-
-
-def test_retrying_a_failed_delivery_queues_it_again(
-    operator_client: Client, identity: AgentIdentity, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from console.models import AuditEntry
-    from messaging.webhooks import delivery as webhook_delivery
-
-    published: list[Any] = []
-    monkeypatch.setattr(
-        webhook_delivery, "deliveries_publish", lambda ids, **kw: published.append(ids)
-    )
-    delivery = WebhookDeliveryFactory(subscription__identity=identity, status="failed")
-    response = operator_client.post(reverse("console:delivery-retry", args=[delivery.id]), **htmx())
-    assert response.status_code == 200
-    assert "Retry queued" in response.content.decode()
-    delivery.refresh_from_db()
-    assert delivery.status == "pending"
-    assert AuditEntry.objects.filter(action="webhook_delivery.retry").exists()
-
-
-def test_deliveries_list_costs_a_bounded_number_of_queries(
-    operator_client: Client, identity: AgentIdentity, django_assert_max_num_queries: Any
-) -> None:
-    for _ in range(55):
-        WebhookDeliveryFactory(subscription__identity=identity)
-    with django_assert_max_num_queries(6):
-        response = operator_client.get(reverse("console:deliveries"))
-    assert response.content.decode().count('<tr id="delivery-') == 50
-
-
-# --- Audit log -------------------------------------------------------------------------
-
-
-def test_the_audit_log_filters_by_action_and_hides_other_organisations(
-    operator_client: Client, org: Organization, other_org: Organization
-) -> None:
-    AuditEntryFactory(organization=org, action="contact_rule.create", actor_label="olivia")
-    AuditEntryFactory(organization=org, action="line.role_set", actor_label="ops key")
-    AuditEntryFactory(organization=other_org, action="contact_rule.delete")
-    url = reverse("console:audit")
-    body = operator_client.get(url).content.decode()
-    assert "contact_rule.create" in body and "line.role_set" in body
-    assert "contact_rule.delete" not in body
-    filtered = operator_client.get(url, {"action": "line.role_set"}, **htmx()).content.decode()
-    assert "ops key" in filtered and "olivia" not in filtered
-
-
-def test_the_audit_log_has_no_edit_or_delete_path(
-    operator_client: Client, org: Organization
-) -> None:
-    AuditEntryFactory(organization=org)
-    assert operator_client.post(reverse("console:audit")).status_code == 405
-    body = operator_client.get(reverse("console:audit")).content.decode()
-    assert '<form method="post"' not in body.split("<main")[1]
-
-
-def test_the_audit_log_costs_a_bounded_number_of_queries(
-    operator_client: Client, org: Organization, django_assert_max_num_queries: Any
-) -> None:
-    for _ in range(60):
-        AuditEntryFactory(organization=org)
-    with django_assert_max_num_queries(7):
-        response = operator_client.get(reverse("console:audit"))
-    assert "Older" in response.content.decode()
 
 
 def test_dashboard_counts_group_messages_ignored_in_the_last_day(
