@@ -22,9 +22,12 @@ from tests.console.factories import (
 )
 from tests.messaging.factories import (
     ConversationFactory,
+    LegalHoldFactory,
     MediaObjectFactory,
     MessageFactory,
+    PersonExportFactory,
     ReactionFactory,
+    RetentionRunFactory,
 )
 from tests.messaging.webhooks.factories import (
     SigningKeyFactory,
@@ -68,6 +71,9 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "Message": MessageFactory,
     "Reaction": ReactionFactory,
     "MediaObject": MediaObjectFactory,
+    "LegalHold": LegalHoldFactory,
+    "RetentionRun": RetentionRunFactory,
+    "PersonExport": PersonExportFactory,
     "SigningKey": SigningKeyFactory,
     "WebhookSubscription": WebhookSubscriptionFactory,
     "WebhookEvent": WebhookEventFactory,
