@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -99,7 +99,8 @@ def viewer_timezone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
         return None
 
 
-F = TypeVar("F", bound=Callable[..., HttpResponse])
+# HttpResponseBase: CSV exports answer with a StreamingHttpResponse.
+F = TypeVar("F", bound=Callable[..., HttpResponseBase])
 
 
 def _return_path(request: HttpRequest) -> str:
@@ -144,7 +145,7 @@ def refusal_status(exc: ApplicationError) -> int:
 
 def console_view(view: F) -> F:
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return login_redirect(request)
         access = load_access(request)
