@@ -95,7 +95,7 @@ def blocked_export(request: ConsoleRequest) -> StreamingHttpResponse:
         to_row=lambda m: [
             m.created_at,
             m.remote_number,
-            f"@{m.identity.handle}",
+            m.identity.handle,
             _preview(m),
             m.blocked_rule_id,
             m.review_state or "waiting",
