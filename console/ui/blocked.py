@@ -3,6 +3,7 @@ change with a reason, release to the agent), bulk decisions and the CSV export."
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -104,7 +105,7 @@ def blocked_export(request: ConsoleRequest) -> StreamingHttpResponse:
             m.released_at,
             m.id,
         ],
-        filters={**filters.__dict__},
+        filters=dataclasses.asdict(filters),
     )
 
 

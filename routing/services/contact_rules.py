@@ -305,13 +305,16 @@ def _inbound_settle(
         return changes
     covering = [r for r in _rules_for(identity, number) if _covers_inbound(r)]
     if not covering:
-        contact_rule_create(
+        created = contact_rule_create(
             identity=identity,
             actor=actor,
             action=action,
             match_target=number,
             direction=RuleDirection.INBOUND,
         )
+        if created.direction == RuleDirection.BOTH:
+            # An outbound rule with the same action now covers both sides.
+            return [*changes, f"extended the outbound {action} rule to inbound"]
         return [*changes, f"added an inbound {action} rule"]
     rule = covering[0]
     if rule.action != action and rule.direction == RuleDirection.BOTH:

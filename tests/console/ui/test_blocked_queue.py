@@ -97,6 +97,12 @@ def test_a_filter_matching_nothing_says_so_rather_than_that_nothing_waits(
     assert "Nothing is waiting" not in body
 
 
+def test_the_filter_form_shows_no_template_comment(operator_client: Client) -> None:
+    body = operator_client.get(reverse(QUEUE)).content.decode()
+    assert "{#" not in body
+    assert "Plain GET without JavaScript" not in body
+
+
 def test_an_empty_queue_says_nothing_is_waiting(
     operator_client: Client, identity: AgentIdentity
 ) -> None:

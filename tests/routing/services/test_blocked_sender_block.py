@@ -50,10 +50,11 @@ def test_blocking_after_an_allow_restores_the_two_way_block(identity: AgentIdent
     blocked_sender_allow(identity=identity, number=NUMBER, actor=ACTOR)
     assert allowed_inbound(identity)
 
-    blocked_sender_block(identity=identity, number=NUMBER, actor=ACTOR)
+    summary = blocked_sender_block(identity=identity, number=NUMBER, actor=ACTOR)
 
     [rule] = ContactRule.objects.filter(identity=identity)
     assert (rule.action, rule.direction, rule.status) == ("block", "both", "active")
+    assert summary == "extended the outbound block rule to inbound"
     assert not allowed_inbound(identity)
 
 
