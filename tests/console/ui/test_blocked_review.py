@@ -302,7 +302,9 @@ def test_auditors_see_no_decision_controls(auditor_client: Client, identity: Age
     assert b"Review selection" not in queue
 
 
-@pytest.mark.parametrize("name", ["blocked-allow", "blocked-keep", "blocked-release"])
+@pytest.mark.parametrize(
+    "name", ["blocked-allow", "blocked-keep", "blocked-release", "blocked-change"]
+)
 def test_another_organisations_message_answers_404(
     outsider_operator_client: Client, identity: AgentIdentity, name: str
 ) -> None:
