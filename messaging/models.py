@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -62,6 +63,16 @@ class ReactionType(models.TextChoices):
     QUESTION = "question"
     EYES = "eyes"
     CUSTOM = "custom"
+
+
+class ReviewState(models.TextChoices):
+    """A reviewer's decision on a blocked message; the empty string means still waiting."""
+
+    ALLOWED = "allowed"
+    KEPT = "kept"
+
+
+REVIEW_WAITING = ""
 
 
 class SendState(models.TextChoices):
@@ -173,6 +184,18 @@ class Message(models.Model):
     # Which rule blocked it (null: the filter-mode default); for audit and review only.
     blocked_rule_id = models.UUIDField(null=True, blank=True)
     review_state = models.CharField(max_length=16, blank=True)
+    # Who settled the review and when (null while waiting).
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    # A held message a reviewer released to the agent: no longer `is_blocked` (delivered
+    # like any inbound message), still listed in the blocked review.
+    released_at = models.DateTimeField(null=True, blank=True)
     reply_to = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -214,6 +237,12 @@ class Message(models.Model):
                 fields=["organization", "-created_at"],
                 condition=Q(is_blocked=True),
                 name="msg_blocked_org_created",
+            ),
+            # The review queue's default view: still waiting, oldest first.
+            models.Index(
+                fields=["organization", "created_at"],
+                condition=Q(is_blocked=True, review_state=""),
+                name="msg_blocked_waiting_org",
             ),
             # Identity keys never see a conversation whose only traffic is blocked.
             models.Index(

@@ -33,9 +33,9 @@ from django.utils import timezone
 
 from console.errors import NotFound, ValidationFailed
 from console.models import ApiKey
-from console.scope import DateRange, Scope, filter_given, local_days_q, scoped_get
+from console.scope import DateRange, Scope, filter_given, scoped_get
 from console.selectors import acting_identity_for_key
-from messaging.models import Conversation, Direction, Message, Reaction
+from messaging.models import REVIEW_WAITING, Conversation, Direction, Message, Reaction
 
 CONVERSATION_NOT_FOUND = "Conversation not found."
 MESSAGE_NOT_FOUND = "Message not found."
@@ -348,41 +348,6 @@ def reaction_get(*, key: ApiKey, reaction_id: uuid.UUID) -> Reaction:
 # --- Console reads (blocked review, conversations, activity) ---------------------------------
 
 
-@dataclass(frozen=True)
-class BlockedFilters:
-    identity: str = ""
-    sender: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
-
-
-def blocked_message_list(*, scope: Scope, filters: BlockedFilters) -> QuerySet[Message]:
-    """Blocked messages for review, newest first; none for a scope that may not see them."""
-    if not scope.may_see_blocked:
-        return Message.objects.none()
-    qs = (
-        messages_in(scope)
-        .filter(is_blocked=True)
-        .select_related("identity")
-        .order_by("-created_at", "-id")
-    )
-    if filters.identity:
-        qs = qs.filter(identity__handle=filters.identity)
-    if filters.sender:
-        qs = qs.filter(remote_number=filters.sender)
-    return qs.filter(local_days_q(filters.date_from, filters.date_to))
-
-
-def blocked_message_get(*, scope: Scope, message_id: uuid.UUID | str) -> Message:
-    return scoped_get(
-        blocked_message_list(scope=scope, filters=BlockedFilters())
-        .select_related("identity__organization", "conversation")
-        .order_by(),
-        not_found=MESSAGE_NOT_FOUND,
-        id=message_id,
-    )
-
-
 def conversation_list_for_scope(
     *,
     scope: Scope,
@@ -475,6 +440,7 @@ def message_find_for_scope(*, scope: Scope, reference: str, limit: int) -> list[
 
 @dataclass(frozen=True)
 class MessageActivity:
+    # Blocked and still waiting for review.
     blocked: int
     # Inbound group messages: stored for audit, never delivered or answered.
     groups_ignored: int
@@ -484,7 +450,8 @@ class MessageActivity:
 def message_activity_since(*, scope: Scope, since: datetime) -> MessageActivity:
     messages = scope.filter(Message.objects.filter(created_at__gte=since), identity="identity_id")
     held = messages.aggregate(
-        blocked=Count("id", filter=Q(is_blocked=True)),
+        # Still waiting for review: a decided message no longer needs anyone.
+        blocked=Count("id", filter=Q(is_blocked=True, review_state=REVIEW_WAITING)),
         groups=Count("id", filter=Q(is_group=True)),
     )
     sends = (

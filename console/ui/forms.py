@@ -67,18 +67,70 @@ class LineAddForm(forms.Form):
         self.fields["request_token"].initial = uuid.uuid4().hex
 
 
+REVIEW_FILTER_CHOICES = [
+    ("waiting", "Waiting for review"),
+    ("allowed", "Sender allowed"),
+    ("kept", "Kept blocked"),
+    ("all", "All"),
+]
+DECISION_CHOICES = [("allowed", "Allow this sender"), ("kept", "Keep blocked")]
+RELEASE_LABEL = "Also deliver this held message to the agent now"
+
+
 class BlockedFilterForm(DateRangeMixin):
+    review = forms.ChoiceField(
+        required=False, label="Review", choices=REVIEW_FILTER_CHOICES, initial="waiting"
+    )
     identity = forms.ChoiceField(required=False, label="Identity")
-    sender = forms.CharField(required=False, label="Sender", max_length=320)
+    sender = forms.CharField(
+        required=False,
+        label="Sender",
+        max_length=64,
+        widget=forms.TextInput(attrs={"placeholder": "0199 or (415) 555-0199"}),
+    )
+
+    field_order = ["review", "identity", "sender", "date_from", "date_to"]
 
     def __init__(self, *args: Any, handles: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _set_choices(self, "identity", [(h, f"@{h}") for h in handles])
 
     def clean_sender(self) -> str:
-        raw = self.cleaned_data.get("sender", "").strip()
-        # Senders are stored in E.164; accept what people paste and normalise it.
-        return to_e164(raw) or raw
+        # Matched on its digits by the selector: partial and formatted input both work.
+        return str(self.cleaned_data.get("sender", "")).strip()
+
+
+class AllowForm(forms.Form):
+    release = forms.BooleanField(required=False, label=RELEASE_LABEL)
+
+
+class DecisionChangeForm(forms.Form):
+    decision = forms.ChoiceField(label="New decision", choices=DECISION_CHOICES)
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        error_messages={"required": "Give a reason for changing the decision."},
+    )
+    release = forms.BooleanField(required=False, label=RELEASE_LABEL)
+
+
+class BulkDecisionForm(forms.Form):
+    decision = forms.ChoiceField(label="Action", choices=DECISION_CHOICES)
+    ids = forms.TypedMultipleChoiceField(required=True, coerce=uuid.UUID)
+    confirm = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any well-formed id is accepted here; the scope decides which exist.
+        field = self.fields["ids"]
+        assert isinstance(field, forms.TypedMultipleChoiceField)
+        field.valid_value = lambda value: True  # type: ignore[method-assign]
+        field.error_messages["required"] = "Select at least one message."
+
+    def clean_ids(self) -> list[uuid.UUID]:
+        ids = self.cleaned_data.get("ids") or []
+        return list(dict.fromkeys(ids))[:200]
 
 
 class PhoneNumberField(forms.CharField):

@@ -274,52 +274,93 @@ def _rules_for(identity: AgentIdentity, number: str) -> list[ContactRule]:
     )
 
 
+def _inbound_allowed(identity: AgentIdentity, number: str) -> bool:
+    return contact_decision(identity=identity, number=number, direction="inbound").allowed
+
+
+def _inbound_settle(
+    *, identity: AgentIdentity, number: str, actor: Actor, action: str
+) -> list[str]:
+    """Make the rules let `number` through inbound (`action` allow) or refuse it (block);
+    returns what changed.
+
+    Active rules of the opposite action covering inbound lose that side (an inbound-only
+    rule is deleted, a two-way rule keeps only its outbound side). If the mode alone does
+    not then decide as wanted, the first rule left covering inbound is turned into an
+    active inbound rule of `action` (a two-way rule of the other action is split), or a
+    new inbound rule of `action` is created.
+    """
+    wanted = action == RuleAction.ALLOW
+    opposite = RuleAction.BLOCK if wanted else RuleAction.ALLOW
+    changes: list[str] = []
+    for rule in _rules_for(identity, number):
+        if rule.action == opposite and rule.status == RuleStatus.ACTIVE and _covers_inbound(rule):
+            if rule.direction == RuleDirection.INBOUND:
+                contact_rule_delete(rule=rule, actor=actor)
+                changes.append(f"removed the inbound {opposite} rule")
+            else:
+                contact_rule_update(rule=rule, actor=actor, direction=RuleDirection.OUTBOUND)
+                changes.append(f"narrowed the {opposite} rule to outbound only")
+    if _inbound_allowed(identity, number) == wanted:
+        return changes
+    covering = [r for r in _rules_for(identity, number) if _covers_inbound(r)]
+    if not covering:
+        created = contact_rule_create(
+            identity=identity,
+            actor=actor,
+            action=action,
+            match_target=number,
+            direction=RuleDirection.INBOUND,
+        )
+        if created.direction == RuleDirection.BOTH:
+            # An outbound rule with the same action now covers both sides.
+            return [*changes, f"extended the outbound {action} rule to inbound"]
+        return [*changes, f"added an inbound {action} rule"]
+    rule = covering[0]
+    if rule.action != action and rule.direction == RuleDirection.BOTH:
+        rule = contact_rule_update(
+            rule=rule, actor=actor, action=action, apply_to=RuleDirection.INBOUND
+        )
+    elif rule.action != action:
+        rule = contact_rule_update(rule=rule, actor=actor, action=action)
+    if rule.status != RuleStatus.ACTIVE:
+        rule = contact_rule_update(rule=rule, actor=actor, status=RuleStatus.ACTIVE)
+    return [*changes, f"turned the existing rule into an active inbound {action} rule"]
+
+
 @transaction.atomic
 def blocked_sender_allow(*, identity: AgentIdentity, number: str, actor: Actor) -> str:
     """Let `number` reach `identity` inbound from now on; returns what changed, for the
     reviewer.
 
-    In blacklist mode only block rules stop a sender, so their inbound side is removed
-    (an inbound-only rule is deleted, a two-way rule keeps only its outbound side). In
+    In blacklist mode only block rules stop a sender, so their inbound side is removed. In
     whitelist mode the sender also needs an active allow rule covering inbound: a paused or
     blocking rule on that side is turned into one, otherwise a new inbound allow rule is
-    created. Raises `Conflict` (still_blocked) when the sender is filtered even so.
+    created (see `_inbound_settle`). Raises `Conflict` (still_blocked) when the sender is
+    filtered even so.
     """
-    changes: list[str] = []
-    for rule in _rules_for(identity, number):
-        if (
-            rule.action == RuleAction.BLOCK
-            and rule.status == RuleStatus.ACTIVE
-            and _covers_inbound(rule)
-        ):
-            if rule.direction == RuleDirection.INBOUND:
-                contact_rule_delete(rule=rule, actor=actor)
-                changes.append("removed the inbound block rule")
-            else:
-                contact_rule_update(rule=rule, actor=actor, direction=RuleDirection.OUTBOUND)
-                changes.append("narrowed the block rule to outbound only")
-    if not contact_decision(identity=identity, number=number, direction="inbound").allowed:
-        covering = [r for r in _rules_for(identity, number) if _covers_inbound(r)]
-        if covering:
-            rule = covering[0]
-            if rule.action != RuleAction.ALLOW and rule.direction == RuleDirection.BOTH:
-                rule = contact_rule_update(
-                    rule=rule, actor=actor, action=RuleAction.ALLOW, apply_to=RuleDirection.INBOUND
-                )
-            elif rule.action != RuleAction.ALLOW:
-                rule = contact_rule_update(rule=rule, actor=actor, action=RuleAction.ALLOW)
-            if rule.status != RuleStatus.ACTIVE:
-                rule = contact_rule_update(rule=rule, actor=actor, status=RuleStatus.ACTIVE)
-            changes.append("turned the existing rule into an active inbound allow rule")
-        else:
-            contact_rule_create(
-                identity=identity,
-                actor=actor,
-                action=RuleAction.ALLOW,
-                match_target=number,
-                direction=RuleDirection.INBOUND,
-            )
-            changes.append("added an inbound allow rule")
-    if not contact_decision(identity=identity, number=number, direction="inbound").allowed:
+    changes = _inbound_settle(identity=identity, number=number, actor=actor, action="allow")
+    if not _inbound_allowed(identity, number):
         raise Conflict(ALLOW_FAILED, code="still_blocked")
+    return "; ".join(changes) or "no rule change was needed"
+
+
+# --- Keeping a sender blocked ----------------------------------------------------------
+
+BLOCK_FAILED = "The sender still gets through after the change; check the identity's rules."
+
+
+@transaction.atomic
+def blocked_sender_block(*, identity: AgentIdentity, number: str, actor: Actor) -> str:
+    """Refuse `number` inbound to `identity` from now on, the reverse of
+    `blocked_sender_allow`; returns what changed, for the reviewer.
+
+    Active allow rules covering inbound lose that side, which in whitelist mode refuses the
+    sender; in blacklist mode a rule left on the number becomes an active inbound block
+    rule, or one is created (merged with an outbound block rule into one two-way rule).
+    Raises `Conflict` (still_allowed) when the sender still gets through even so.
+    """
+    changes = _inbound_settle(identity=identity, number=number, actor=actor, action="block")
+    if _inbound_allowed(identity, number):
+        raise Conflict(BLOCK_FAILED, code="still_allowed")
     return "; ".join(changes) or "no rule change was needed"

@@ -224,3 +224,60 @@ def test_after_allowing_the_senders_next_message_reaches_the_agent(
     assert len(receiver.requests) == 1
     payload = json.loads(receiver.requests[0].body)
     assert payload["data"]["message"]["id"] == str(delivered.id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_changing_allowed_to_kept_the_senders_next_message_is_blocked(
+    operator_client: Client,
+    identity: AgentIdentity,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    setup = SetupFactory(organization=identity.organization)
+    line = PhoneLineFactory(setup=setup, identity=identity, role="dedicated")
+    SigningKeyFactory(identity=identity)
+    WebhookSubscriptionFactory(identity=identity, url=receiver.url)
+    ContactRuleFactory(identity=identity, match_target=SENDER, direction="both")
+    provider = Client()
+    _receive(provider, setup, to=line.number, sender=SENDER, handle="h-first")
+    first = Message.objects.get(provider_handle="h-first")
+    operator_client.post(reverse("console:blocked-allow", args=[first.id]), **htmx())
+
+    changed = operator_client.post(
+        reverse("console:blocked-change", args=[first.id]),
+        {"decision": "kept", "reason": "not a patient"},
+        **htmx(),
+    )
+    assert changed.status_code == 200
+    _receive(provider, setup, to=line.number, sender=SENDER, handle="h-next")
+
+    following = Message.objects.get(provider_handle="h-next")
+    assert following.is_blocked
+    assert not WebhookDelivery.objects.filter(event__identity=identity).exists()
+    assert receiver.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_released_message_reaches_the_agent_as_a_normal_received_event(
+    operator_client: Client,
+    identity: AgentIdentity,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    setup = SetupFactory(organization=identity.organization)
+    line = PhoneLineFactory(setup=setup, identity=identity, role="dedicated")
+    SigningKeyFactory(identity=identity)
+    WebhookSubscriptionFactory(identity=identity, url=receiver.url)
+    ContactRuleFactory(identity=identity, match_target=SENDER, direction="inbound")
+    _receive(Client(), setup, to=line.number, sender=SENDER, handle="h-held")
+    held = Message.objects.get(provider_handle="h-held")
+
+    operator_client.post(
+        reverse("console:blocked-allow", args=[held.id]), {"release": "on"}, **htmx()
+    )
+
+    delivery = WebhookDelivery.objects.get(event__identity=identity)
+    assert delivery.status == "succeeded", delivery.error_detail
+    [request] = receiver.requests
+    payload = json.loads(request.body)
+    assert payload["event_type"] == "imessage.received"
+    assert payload["data"]["message"]["id"] == str(held.id)
+    assert payload["data"]["message"]["content"] == "Is my appointment still on?"

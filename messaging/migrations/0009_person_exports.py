@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('console', '0005_organization_message_retention'),
-        ('messaging', '0007_retention_and_legal_holds'),
+        ('messaging', '0008_retention_and_legal_holds'),
     ]
 
     operations = [

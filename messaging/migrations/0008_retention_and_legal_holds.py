@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('console', '0005_organization_message_retention'),
-        ('messaging', '0006_message_read_at'),
+        ('messaging', '0007_blocked_message_review_and_release'),
         ('provisioning', '0004_numberclaim_from_routing'),
         ('routing', '0005_numberclaim_to_provisioning'),
     ]
