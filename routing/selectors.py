@@ -101,6 +101,47 @@ def contact_decision(*, identity: AgentIdentity, number: str, direction: Directi
     )
 
 
+@dataclass(frozen=True)
+class WhitelistCutoff:
+    """What switching an identity to whitelist in both directions would do to its live
+    connections: `cut_off` people connected now would be refused (inbound held for review,
+    sends answered `recipient_blocked`), out of `connected`."""
+
+    cut_off: int
+    connected: int
+
+
+def whitelist_cutoff(*, identity: AgentIdentity) -> WhitelistCutoff:
+    """Count the connected people whom whitelist mode would newly refuse in a direction
+    they are allowed in now (no active allow rule covers it), in two queries.
+
+    The connection itself stays: the router keeps routing their messages to the identity,
+    but `inbound_route` marks them blocked and sends to them are refused, exactly as
+    `decide` says for the mode.
+    """
+    numbers = set(
+        Assignment.objects.filter(identity=identity, status=AssignmentStatus.ACTIVE).values_list(
+            "remote_number", flat=True
+        )
+    )
+    rules: dict[str, list[ContactRule]] = {}
+    for rule in ContactRule.objects.filter(
+        identity=identity, match_target__in=numbers, status=RuleStatus.ACTIVE
+    ):
+        rules.setdefault(rule.match_target, []).append(rule)
+    directions: tuple[Direction, ...] = ("inbound", "outbound")
+    cut_off = 0
+    for number in numbers:
+        own = rules.get(number, [])
+        if any(
+            decide(mode=identity_mode(identity, d), rules=own, direction=d, number=number).allowed
+            and not decide(mode=FilterMode.WHITELIST, rules=own, direction=d, number=number).allowed
+            for d in directions
+        ):
+            cut_off += 1
+    return WhitelistCutoff(cut_off=cut_off, connected=len(numbers))
+
+
 # --- Connections -----------------------------------------------------------
 
 

@@ -77,7 +77,7 @@ def tick_values(peak: int) -> list[int]:
 
 
 def day_labels(days: Sequence[date]) -> list[str]:
-    """"1 Dec" on the first day and whenever the month changes, the bare day otherwise."""
+    """ "1 Dec" on the first day and whenever the month changes, the bare day otherwise."""
     labels = []
     previous_month: tuple[int, int] | None = None
     for day in days:

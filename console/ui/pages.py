@@ -3,6 +3,8 @@ deliveries and the audit log."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -38,6 +40,7 @@ from messaging.selectors import (
     conversation_message_list,
 )
 from messaging.webhooks.selectors import delivery_list_for_scope
+from provisioning.models import Setup
 from provisioning.selectors import (
     pending_line_list,
     setup_get_for_scope,
@@ -76,23 +79,23 @@ def setup_list(request: ConsoleRequest) -> HttpResponse:
     )
 
 
+def setup_detail_context(request: ConsoleRequest, setup: Setup) -> dict[str, Any]:
+    """The setup page's context: the setup, its lines and the forms an operator gets."""
+    return {
+        "nav": "setups",
+        "setup": setup,
+        "lines": list(setup_line_list(setup=setup)),
+        "role_form": LineRoleForm(),
+        "add_form": LineAddForm(platform=setup.is_platform),
+        "can_edit": request.console.can_operate_in(setup.organization_id),
+        "now": timezone.now(),
+    }
+
+
 @console_page
 def setup_detail(request: ConsoleRequest, setup_id: str) -> HttpResponse:
     setup = setup_get_for_scope(scope=request.console.scope, setup_id=setup_id)
-    lines = list(setup_line_list(setup=setup))
-    return render_page(
-        request,
-        "console/setup_detail.html",
-        {
-            "nav": "setups",
-            "setup": setup,
-            "lines": lines,
-            "role_form": LineRoleForm(),
-            "add_form": LineAddForm(platform=setup.is_platform),
-            "can_edit": request.console.can_operate_in(setup.organization_id),
-            "now": timezone.now(),
-        },
-    )
+    return render_page(request, "console/setup_detail.html", setup_detail_context(request, setup))
 
 
 @console_page

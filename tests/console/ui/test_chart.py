@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 import pytest
@@ -54,7 +55,7 @@ def test_the_tallest_bar_reaches_exactly_as_high_as_its_value_on_the_axis(peak: 
 def test_ticks_are_drawn_at_even_heights() -> None:
     ys = [t.y for t in volume_chart(_days(7)).ticks]
 
-    gaps = {round(a - b, 1) for a, b in zip(ys, ys[1:], strict=False)}
+    gaps = {round(a - b, 1) for a, b in itertools.pairwise(ys)}
     assert len(gaps) == 1
 
 

@@ -122,9 +122,10 @@ def test_setting_a_line_role_swaps_the_row_and_is_audited(
 ) -> None:
     from console.models import AuditEntry
 
-    line = PhoneLineFactory(setup=SetupFactory(organization=org), role="dedicated")
+    platform = SetupFactory(organization=org, is_platform=True)
+    line = PhoneLineFactory(setup=platform, role="dedicated")
     response = operator_client.post(
-        reverse("console:line-role", args=[line.id]), {"role": "pool"}, **htmx()
+        reverse("console:line-role", args=[line.id]), {"role": "pool", "confirm": "1"}, **htmx()
     )
     assert response.status_code == 200
     assert response.content.decode().lstrip().startswith(f'<tr id="line-{line.id}"')
