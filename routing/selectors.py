@@ -270,6 +270,37 @@ def pool_line_choose(
     return PoolChoice(line=None, exhausted=ExhaustionReason.CAPACITY)
 
 
+def pool_line_load(*, scope: Scope) -> QuerySet[PhoneLine]:
+    """Every pool line not released, oldest first, in one query, with its load: `active`
+    connections (all organisations: the line's load), `active_yours` (the scope's),
+    and the distinct people newly connected in the last `hour_contacts` / `day_contacts`,
+    which the provider's new-contact caps limit."""
+    now = timezone.now()
+    active = Q(assignments__status=AssignmentStatus.ACTIVE)
+    return (
+        PhoneLine.objects.filter(role=LineRole.POOL, released_at__isnull=True)
+        .annotate(
+            active=Count("assignments", filter=active, distinct=True),
+            active_yours=Count(
+                "assignments",
+                filter=active & scope.organization_q("assignments__organization_id"),
+                distinct=True,
+            ),
+            hour_contacts=Count(
+                "assignments__remote_number",
+                filter=Q(assignments__created_at__gte=now - timedelta(hours=1)),
+                distinct=True,
+            ),
+            day_contacts=Count(
+                "assignments__remote_number",
+                filter=Q(assignments__created_at__gte=now - timedelta(days=1)),
+                distinct=True,
+            ),
+        )
+        .order_by("requested_at", "id")
+    )
+
+
 # --- Triage ----------------------------------------------------------------
 
 

@@ -340,6 +340,8 @@ SEND_CAP_PER_24H = env.int("SEND_CAP_PER_24H", default=100)
 MESSAGE_TEXT_MAX_CHARS = env.int("MESSAGE_TEXT_MAX_CHARS", default=10000)
 POOL_LINE_NEW_CONTACTS_PER_HOUR = env.int("POOL_LINE_NEW_CONTACTS_PER_HOUR", default=15)
 POOL_LINE_NEW_CONTACTS_PER_DAY = env.int("POOL_LINE_NEW_CONTACTS_PER_DAY", default=50)
+# The console marks a line still waiting for the provider after this long as overdue.
+PENDING_LINE_OVERDUE_HOURS = env.int("PENDING_LINE_OVERDUE_HOURS", default=24)
 # Dedicated lines an organisation may hold (claims beyond it answer 402).
 DEDICATED_NUMBERS_PER_ORG = env.int("DEDICATED_NUMBERS_PER_ORG", default=5)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)

@@ -78,7 +78,7 @@ def setup_line_add_view(request: ConsoleRequest, setup_id: str) -> HttpResponse:
                 setup=setup,
                 role=form.cleaned_data["role"],
                 actor=user_actor(request),
-                idempotency_key=f"console:{form.cleaned_data['request_token']}",
+                idempotency_key=form.idempotency_key(),
             )
             notice = (
                 f"Line {line.number} added."

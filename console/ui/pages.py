@@ -24,7 +24,6 @@ from console.ui.forms import (
     DeliveryFilterForm,
     LineAddForm,
     LineRoleForm,
-    SetupFilterForm,
 )
 from console.ui.pagination import paginate
 from console.ui.rendering import (
@@ -42,10 +41,8 @@ from messaging.selectors import (
 from messaging.webhooks.selectors import delivery_list_for_scope
 from provisioning.models import Setup
 from provisioning.selectors import (
-    pending_line_list,
     setup_get_for_scope,
     setup_line_list,
-    setup_list_for_scope,
 )
 from routing.selectors import identity_connection_list, identity_list_for_scope
 
@@ -67,18 +64,6 @@ def dashboard(request: ConsoleRequest) -> HttpResponse:
     )
 
 
-@console_page
-def setup_list(request: ConsoleRequest) -> HttpResponse:
-    return render_filtered_list(
-        request,
-        "console/setups.html",
-        SetupFilterForm(request.GET or None),
-        lambda f: setup_list_for_scope(scope=request.console.scope, status=f.get("status", "")),
-        partial="setup-rows",
-        nav="setups",
-    )
-
-
 def setup_detail_context(request: ConsoleRequest, setup: Setup) -> dict[str, Any]:
     """The setup page's context: the setup, its lines and the forms an operator gets."""
     return {
@@ -96,18 +81,6 @@ def setup_detail_context(request: ConsoleRequest, setup: Setup) -> dict[str, Any
 def setup_detail(request: ConsoleRequest, setup_id: str) -> HttpResponse:
     setup = setup_get_for_scope(scope=request.console.scope, setup_id=setup_id)
     return render_page(request, "console/setup_detail.html", setup_detail_context(request, setup))
-
-
-@console_page
-def pending_lines(request: ConsoleRequest) -> HttpResponse:
-    return render_list(
-        request,
-        "console/pending_lines.html",
-        pending_line_list(scope=request.console.scope),
-        partial="pending-rows",
-        nav="pending",
-        now=timezone.now(),
-    )
 
 
 @console_page

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.ui import actions, auth, blocked, pages, rules
+from console.ui import actions, auth, blocked, lines, pages, rules, setups
 
 app_name = "console"
 
@@ -8,11 +8,14 @@ urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("login/", auth.ConsoleLoginView.as_view(), name="login"),
     path("logout/", auth.ConsoleLogoutView.as_view(), name="logout"),
-    path("setups/", pages.setup_list, name="setups"),
+    path("setups/", setups.setup_list, name="setups"),
     path("setups/<uuid:setup_id>/", pages.setup_detail, name="setup"),
     path("setups/<uuid:setup_id>/lines", actions.setup_line_add_view, name="setup-line-add"),
     path("setups/<uuid:setup_id>/default", actions.setup_default_view, name="setup-default"),
-    path("lines/pending/", pages.pending_lines, name="pending-lines"),
+    path("setups/new", setups.setup_create_view, name="setup-create"),
+    path("lines/", lines.lines_overview, name="lines"),
+    path("lines/pending/", lines.pending_lines, name="pending-lines"),
+    path("lines/<uuid:line_id>/check", lines.line_check_view, name="line-check"),
     path("blocked/", blocked.blocked_list, name="blocked"),
     path("blocked/<uuid:message_id>/", blocked.blocked_detail, name="blocked-detail"),
     path("blocked/<uuid:message_id>/allow", blocked.blocked_allow, name="blocked-allow"),
