@@ -9,13 +9,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 
 from console.errors import ApplicationError
 from console.ui.access import (
     ConsoleAccess,
     ConsoleRequest,
-    console_action,
-    console_page,
+    console_view,
     refusal_status,
     user_actor,
 )
@@ -70,8 +70,16 @@ def _section(
     )
 
 
-@console_page
-def setup_list(request: ConsoleRequest) -> HttpResponse:
+@require_http_methods(["GET", "HEAD", "POST"])
+@console_view
+def setups_view(request: ConsoleRequest) -> HttpResponse:
+    """The setups list; a post to the same address creates one ("New setup")."""
+    if request.method == "POST":
+        return _setup_create(request)
+    return _setup_list(request)
+
+
+def _setup_list(request: ConsoleRequest) -> HttpResponse:
     form = SetupFilterForm(request.GET or None)
     status = form.cleaned_data.get("status", "") if form.is_valid() else ""
     return render_list(
@@ -85,8 +93,7 @@ def setup_list(request: ConsoleRequest) -> HttpResponse:
     )
 
 
-@console_action
-def setup_create_view(request: ConsoleRequest) -> HttpResponse:
+def _setup_create(request: ConsoleRequest) -> HttpResponse:
     access = request.console
     form = setup_create_form(access, request.POST)
     if form is None:

@@ -133,7 +133,7 @@ def test_auditors_posting_add_line_get_403_and_nothing_is_ordered(
 
 def _create(client: Client, org: Organization, token: str = "tok-1", **extra: object) -> object:
     return client.post(
-        reverse("console:setup-create"),
+        reverse("console:setups"),
         {
             "organization": str(org.id),
             "business_name": "Riverside Clinic LLC",
@@ -213,7 +213,7 @@ def test_a_setup_missing_its_label_is_refused_next_to_the_field(
     operator_client: Client, org: Organization, fake_provider: FakeProvider
 ) -> None:
     response = operator_client.post(
-        reverse("console:setup-create"),
+        reverse("console:setups"),
         {"organization": str(org.id), "business_name": "Acme", "request_token": "t"},
         **htmx(),
     )
