@@ -101,6 +101,47 @@ def contact_decision(*, identity: AgentIdentity, number: str, direction: Directi
     )
 
 
+@dataclass(frozen=True)
+class WhitelistCutoff:
+    """What switching an identity to whitelist in both directions would do to its live
+    connections: `cut_off` people connected now would be refused (inbound held for review,
+    sends answered `recipient_blocked`), out of `connected`."""
+
+    cut_off: int
+    connected: int
+
+
+def whitelist_cutoff(*, identity: AgentIdentity) -> WhitelistCutoff:
+    """Count the connected people whom whitelist mode would newly refuse in a direction
+    they are allowed in now (no active allow rule covers it), in two queries.
+
+    The connection itself stays: the router keeps routing their messages to the identity,
+    but `inbound_route` marks them blocked and sends to them are refused, exactly as
+    `decide` says for the mode.
+    """
+    numbers = set(
+        Assignment.objects.filter(identity=identity, status=AssignmentStatus.ACTIVE).values_list(
+            "remote_number", flat=True
+        )
+    )
+    rules: dict[str, list[ContactRule]] = {}
+    for rule in ContactRule.objects.filter(
+        identity=identity, match_target__in=numbers, status=RuleStatus.ACTIVE
+    ):
+        rules.setdefault(rule.match_target, []).append(rule)
+    directions: tuple[Direction, ...] = ("inbound", "outbound")
+    cut_off = 0
+    for number in numbers:
+        own = rules.get(number, [])
+        if any(
+            decide(mode=identity_mode(identity, d), rules=own, direction=d, number=number).allowed
+            and not decide(mode=FilterMode.WHITELIST, rules=own, direction=d, number=number).allowed
+            for d in directions
+        ):
+            cut_off += 1
+    return WhitelistCutoff(cut_off=cut_off, connected=len(numbers))
+
+
 # --- Connections -----------------------------------------------------------
 
 
@@ -227,6 +268,37 @@ def pool_line_choose(
         ):
             return PoolChoice(line=line)
     return PoolChoice(line=None, exhausted=ExhaustionReason.CAPACITY)
+
+
+def pool_line_load(*, scope: Scope) -> QuerySet[PhoneLine]:
+    """Every pool line not released, oldest first, in one query, with its load: `active`
+    connections (all organisations: the line's load), `active_yours` (the scope's),
+    and the distinct people newly connected in the last `hour_contacts` / `day_contacts`,
+    which the provider's new-contact caps limit."""
+    now = timezone.now()
+    active = Q(assignments__status=AssignmentStatus.ACTIVE)
+    return (
+        PhoneLine.objects.filter(role=LineRole.POOL, released_at__isnull=True)
+        .annotate(
+            active=Count("assignments", filter=active, distinct=True),
+            active_yours=Count(
+                "assignments",
+                filter=active & scope.organization_q("assignments__organization_id"),
+                distinct=True,
+            ),
+            hour_contacts=Count(
+                "assignments__remote_number",
+                filter=Q(assignments__created_at__gte=now - timedelta(hours=1)),
+                distinct=True,
+            ),
+            day_contacts=Count(
+                "assignments__remote_number",
+                filter=Q(assignments__created_at__gte=now - timedelta(days=1)),
+                distinct=True,
+            ),
+        )
+        .order_by("requested_at", "id")
+    )
 
 
 # --- Triage ----------------------------------------------------------------

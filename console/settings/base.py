@@ -358,6 +358,8 @@ RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 PERSON_EXPORT_TTL_HOURS = env.int("PERSON_EXPORT_TTL_HOURS", default=24)
 POOL_LINE_NEW_CONTACTS_PER_HOUR = env.int("POOL_LINE_NEW_CONTACTS_PER_HOUR", default=15)
 POOL_LINE_NEW_CONTACTS_PER_DAY = env.int("POOL_LINE_NEW_CONTACTS_PER_DAY", default=50)
+# The console marks a line still waiting for the provider after this long as overdue.
+PENDING_LINE_OVERDUE_HOURS = env.int("PENDING_LINE_OVERDUE_HOURS", default=24)
 # Dedicated lines an organisation may hold (claims beyond it answer 402).
 DEDICATED_NUMBERS_PER_ORG = env.int("DEDICATED_NUMBERS_PER_ORG", default=5)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)

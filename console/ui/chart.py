@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from messaging.selectors import DayVolume
 
@@ -51,20 +52,45 @@ class Chart:
     total: int
 
 
-def _nice_max(value: int) -> int:
-    if value <= 4:
-        return 4
-    magnitude = 10 ** (len(str(value)) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        top = int(step * magnitude)
-        if top >= value:
-            return top
-    return value
+# At most this many intervals on the y-axis (so at most one more tick).
+MAX_INTERVALS = 5
+
+
+def tick_step(peak: int) -> int:
+    """The y-axis step: the smallest "nice" number (1, 2 or 5 times a power of ten) that
+    covers `peak` in at most `MAX_INTERVALS` intervals, so every tick is a round number."""
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            step = factor * magnitude
+            if step * MAX_INTERVALS >= peak:
+                return step
+        magnitude *= 10
+
+
+def tick_values(peak: int) -> list[int]:
+    """Round tick values from 0 up to the first multiple of the step at or above `peak`
+    (at least one interval, so an empty chart still has an axis)."""
+    step = tick_step(peak)
+    intervals = max(1, -(-peak // step))
+    return [step * i for i in range(intervals + 1)]
+
+
+def day_labels(days: Sequence[date]) -> list[str]:
+    """ "1 Dec" on the first day and whenever the month changes, the bare day otherwise."""
+    labels = []
+    previous_month: tuple[int, int] | None = None
+    for day in days:
+        month = (day.year, day.month)
+        labels.append(f"{day.day} {day:%b}" if month != previous_month else str(day.day))
+        previous_month = month
+    return labels
 
 
 def volume_chart(days: Sequence[DayVolume]) -> Chart:
     peak = max((max(d.inbound, d.outbound, d.blocked) for d in days), default=0)
-    top = _nice_max(peak)
+    values = tick_values(peak)
+    top = values[-1]
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     plot_width = WIDTH - MARGIN_LEFT - 8
     slot = plot_width / max(len(days), 1)
@@ -72,6 +98,7 @@ def volume_chart(days: Sequence[DayVolume]) -> Chart:
     bottom = HEIGHT - MARGIN_BOTTOM
     bars: list[Bar] = []
     labels: list[DayLabel] = []
+    texts = day_labels([d.day for d in days])
     for index, day in enumerate(days):
         left = MARGIN_LEFT + index * slot + slot * 0.1
         for offset, (series, name) in enumerate(SERIES):
@@ -84,13 +111,11 @@ def volume_chart(days: Sequence[DayVolume]) -> Chart:
                     width=round(bar_width - 1, 1),
                     height=round(height, 1),
                     series=series,
-                    label=f"{day.day:%b %d}: {value} {name.lower()}",
+                    label=f"{day.day.day} {day.day:%b}: {value} {name.lower()}",
                 )
             )
-        labels.append(DayLabel(x=round(left + slot * 0.4, 1), text=f"{day.day:%d}"))
-    ticks = [
-        Tick(y=round(bottom - plot_height * i / 4, 1), value=round(top * i / 4)) for i in range(5)
-    ]
+        labels.append(DayLabel(x=round(left + slot * 0.4, 1), text=texts[index]))
+    ticks = [Tick(y=round(bottom - plot_height * v / top, 1), value=v) for v in values]
     return Chart(
         width=WIDTH,
         height=HEIGHT,

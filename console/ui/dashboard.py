@@ -12,7 +12,7 @@ from console.scope import Scope
 from messaging.selectors import DayVolume, daily_volume, message_activity_since
 from messaging.webhooks.selectors import failed_delivery_count
 from provisioning.selectors import pending_line_summary
-from routing.selectors import active_connection_count, pool_new_contacts_since
+from routing.selectors import active_connection_count, pool_new_contacts_since, triage_info
 
 
 @dataclass
@@ -29,6 +29,8 @@ class Dashboard:
     busiest_identity_sends: int
     send_cap: int
     failed_deliveries: int
+    # The number patients text to connect (None: no router line, nobody can connect).
+    router_number: str | None = None
     days: list[DayVolume] = field(default_factory=list)
 
 
@@ -51,5 +53,6 @@ def dashboard_get(*, scope: Scope, days: int = 14) -> Dashboard:
         busiest_identity_sends=max(activity.sends_per_identity, default=0),
         send_cap=settings.SEND_CAP_PER_24H,
         failed_deliveries=failed_delivery_count(scope=scope),
+        router_number=triage.number if (triage := triage_info()) else None,
         days=daily_volume(scope=scope, days=days),
     )

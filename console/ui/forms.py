@@ -51,11 +51,27 @@ class LineRoleForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=LineRole.choices)
 
 
-class LineAddForm(forms.Form):
-    """Order one more line on a setup; the token makes a double submit order only once."""
+class IdempotentForm(forms.Form):
+    """A form that creates something at the provider. The hidden token is minted when the
+    form is rendered and sent as the service's idempotency key (as the API's
+    Idempotency-Key), so a double submit creates one thing."""
+
+    request_token = forms.RegexField(
+        widget=forms.HiddenInput, regex=r"^[A-Za-z0-9_-]{1,64}$", max_length=64
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["request_token"].initial = uuid.uuid4().hex
+
+    def idempotency_key(self) -> str:
+        return f"console:{self.cleaned_data['request_token']}"
+
+
+class LineAddForm(IdempotentForm):
+    """Order one more line on a setup."""
 
     role = forms.ChoiceField(label="Role", choices=LineRole.choices, initial=LineRole.DEDICATED)
-    request_token = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args: Any, platform: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,7 +80,29 @@ class LineAddForm(forms.Form):
         if not platform:
             # Router and pool lines belong to platform setups.
             role.choices = [(LineRole.DEDICATED, LineRole.DEDICATED.label)]
-        self.fields["request_token"].initial = uuid.uuid4().hex
+
+
+class SetupCreateForm(IdempotentForm):
+    """A new provider subaccount for one of the organisations the viewer operates."""
+
+    organization = forms.ChoiceField(label="Organisation")
+    business_name = forms.CharField(
+        label="Business name",
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "Riverside Clinic LLC"}),
+    )
+    label = forms.CharField(
+        label="Label", max_length=200, widget=forms.TextInput(attrs={"placeholder": "Front desk"})
+    )
+
+    def __init__(self, *args: Any, organizations: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["organization"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = organizations
+        if len(organizations) == 1:
+            field.initial = organizations[0][0]
+            field.widget = forms.HiddenInput()
 
 
 REVIEW_FILTER_CHOICES = [

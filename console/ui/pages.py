@@ -3,6 +3,8 @@ deliveries and the audit log have their own modules)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -13,14 +15,12 @@ from console.ui.dashboard import dashboard_get
 from console.ui.forms import (
     LineAddForm,
     LineRoleForm,
-    SetupFilterForm,
 )
-from console.ui.rendering import render_filtered_list, render_list, render_page
+from console.ui.rendering import render_list, render_page
+from provisioning.models import Setup
 from provisioning.selectors import (
-    pending_line_list,
     setup_get_for_scope,
     setup_line_list,
-    setup_list_for_scope,
 )
 from routing.selectors import identity_connection_list, identity_list_for_scope
 
@@ -42,47 +42,23 @@ def dashboard(request: ConsoleRequest) -> HttpResponse:
     )
 
 
-@console_page
-def setup_list(request: ConsoleRequest) -> HttpResponse:
-    return render_filtered_list(
-        request,
-        "console/setups.html",
-        SetupFilterForm(request.GET or None),
-        lambda f: setup_list_for_scope(scope=request.console.scope, status=f.get("status", "")),
-        partial="setup-rows",
-        nav="setups",
-    )
+def setup_detail_context(request: ConsoleRequest, setup: Setup) -> dict[str, Any]:
+    """The setup page's context: the setup, its lines and the forms an operator gets."""
+    return {
+        "nav": "setups",
+        "setup": setup,
+        "lines": list(setup_line_list(setup=setup)),
+        "role_form": LineRoleForm(),
+        "add_form": LineAddForm(platform=setup.is_platform),
+        "can_edit": request.console.can_operate_in(setup.organization_id),
+        "now": timezone.now(),
+    }
 
 
 @console_page
 def setup_detail(request: ConsoleRequest, setup_id: str) -> HttpResponse:
     setup = setup_get_for_scope(scope=request.console.scope, setup_id=setup_id)
-    lines = list(setup_line_list(setup=setup))
-    return render_page(
-        request,
-        "console/setup_detail.html",
-        {
-            "nav": "setups",
-            "setup": setup,
-            "lines": lines,
-            "role_form": LineRoleForm(),
-            "add_form": LineAddForm(platform=setup.is_platform),
-            "can_edit": request.console.can_operate_in(setup.organization_id),
-            "now": timezone.now(),
-        },
-    )
-
-
-@console_page
-def pending_lines(request: ConsoleRequest) -> HttpResponse:
-    return render_list(
-        request,
-        "console/pending_lines.html",
-        pending_line_list(scope=request.console.scope),
-        partial="pending-rows",
-        nav="pending",
-        now=timezone.now(),
-    )
+    return render_page(request, "console/setup_detail.html", setup_detail_context(request, setup))
 
 
 @console_page

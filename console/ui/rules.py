@@ -18,7 +18,7 @@ from console.ui.access import ConsoleRequest, console_action, console_page, user
 from console.ui.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
 from console.ui.rendering import render_page
 from routing.models import RuleAction, RuleDirection, RuleStatus
-from routing.selectors import contact_rule_get, identity_rule_list
+from routing.selectors import contact_rule_get, identity_rule_list, whitelist_cutoff
 from routing.services.contact_rules import (
     contact_rule_create,
     contact_rule_delete,
@@ -140,11 +140,17 @@ def rule_delete(request: ConsoleRequest, handle: str, rule_id: uuid.UUID) -> Htt
 
 @console_action
 def filter_mode(request: ConsoleRequest, handle: str) -> HttpResponse:
+    """Switch both directions to one mode. Switching to whitelist takes two posts: the
+    first shows how many current connections it would cut off, `confirm=1` applies it."""
     identity = _identity(request, handle, operate=True)
     form = FilterModeForm(request.POST)
     if not form.is_valid():
         return _editor(request, identity, status=422, error="Choose blacklist or whitelist.")
     mode = form.cleaned_data["mode"]
+    if identity.inbound_filter_mode == identity.outbound_filter_mode == mode:
+        return _done(request, identity, f"Filter mode is already {mode}.")
+    if mode == FilterMode.WHITELIST and request.POST.get("confirm") != "1":
+        return _editor(request, identity, cutoff=whitelist_cutoff(identity=identity))
     identity = identity_filter_mode_set(
         identity=identity, actor=user_actor(request), inbound=mode, outbound=mode
     )

@@ -10,6 +10,7 @@ claims reserve their own rows and order them through `line_order` too.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from console.phone import to_e164
 from console.services import Actor, audit_record
 from provisioning import dispatch, providers
 from provisioning.models import LineRole, LineState, PhoneLine, ProviderEvent, Setup, SetupStatus
-from provisioning.providers.base import LineAssigned, LineBlocked, ProviderError
+from provisioning.providers.base import LineAssigned, LineBlocked, LineRequest, ProviderError
 from provisioning.services.credentials import setup_credentials
 
 logger = logging.getLogger(__name__)
@@ -262,6 +263,62 @@ def line_block(*, setup: Setup, number: str | None, reason: str | None) -> Phone
     return line
 
 
+def _ticket_apply(setup: Setup, line: PhoneLine, ticket: LineRequest) -> PhoneLine | None:
+    """Give `line` the number its fulfilled ticket names, as `line_assigned` would."""
+    if not ticket.number:
+        return None
+    return line_assign(setup=setup, number=ticket.number, line_request_id=line.provider_request_id)
+
+
+@dataclass(frozen=True)
+class LineCheck:
+    """What asking the provider about one line found: the line as it now stands and the
+    provider's ticket status (OPEN, FULFILLED, CANCELLED; "" when no ticket was asked)."""
+
+    line: PhoneLine
+    provider_status: str
+
+
+LINE_CHECK_FAILED = "The iMessage provider could not be asked about this line"
+
+
+def line_check(*, line: PhoneLine, actor: Actor) -> LineCheck:
+    """Ask the provider now where a pending line stands and apply the answer the way the
+    `line_assigned` webhook would (`line_assign`); audited as `line.check`.
+
+    A line with a ticket is looked up by it; one without (its order was interrupted) goes
+    through the setup's reconciliation, which also matches numbers by the account's lines.
+    Raises `ProviderFailed` (502) when the provider cannot be reached or refuses.
+    """
+    setup = line.setup
+    status = ""
+    if line.state == LineState.PENDING:
+        setup_check_accepts_lines(setup)
+        try:
+            if line.provider_request_id:
+                ticket = providers.get_adapter().get_line_request(
+                    credentials=setup_credentials(setup), request_id=line.provider_request_id
+                )
+                status = ticket.status
+                _ticket_apply(setup, line, ticket)
+            else:
+                setup_reconcile(setup=setup)
+        except ProviderError as exc:
+            raise ProviderFailed(
+                f"{LINE_CHECK_FAILED} ({exc.message}).",
+                extra={"provider_status": exc.status_code},
+            ) from exc
+    line.refresh_from_db()
+    audit_record(
+        organization=setup.organization,
+        actor=actor,
+        action="line.check",
+        obj=line,
+        after={"state": line.state, "provider_status": status},
+    )
+    return LineCheck(line=line, provider_status=status)
+
+
 def setup_reconcile(*, setup: Setup) -> int:
     """Poll the provider for lines of a setup still waiting; returns how many got assigned.
 
@@ -274,11 +331,10 @@ def setup_reconcile(*, setup: Setup) -> int:
     adapter = providers.get_adapter()
     assigned = 0
     for line in setup.lines.filter(state=LineState.PENDING).exclude(provider_request_id=""):
-        ticket = adapter.get_line_request(
-            credentials=credentials, request_id=line.provider_request_id
-        )
-        if ticket.number and line_assign(
-            setup=setup, number=ticket.number, line_request_id=line.provider_request_id
+        if _ticket_apply(
+            setup,
+            line,
+            adapter.get_line_request(credentials=credentials, request_id=line.provider_request_id),
         ):
             assigned += 1
     if setup.lines.filter(state=LineState.PENDING).exists():

@@ -136,7 +136,9 @@ def test_switching_the_filter_mode_sets_both_directions(
     operator_client: Client, identity: AgentIdentity
 ) -> None:
     response = operator_client.post(
-        reverse("console:filter-mode", args=[identity.handle]), {"mode": "whitelist"}, **htmx()
+        reverse("console:filter-mode", args=[identity.handle]),
+        {"mode": "whitelist", "confirm": "1"},
+        **htmx(),
     )
     assert response.status_code == 200
     identity.refresh_from_db()
