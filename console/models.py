@@ -35,7 +35,10 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     # Message text and media older than this many days are redacted nightly; 0 keeps them.
-    message_retention_days = models.PositiveIntegerField(default=default_message_retention_days)
+    # db_default: rows written by code that predates the column (a rolling deploy) keep all.
+    message_retention_days = models.PositiveIntegerField(
+        default=default_message_retention_days, db_default=0
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -78,7 +81,7 @@ class AgentIdentity(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
     # The handle the identity had when an operator freed it for reuse (its own handle then
     # becomes a unique placeholder); empty while the archived identity still holds it.
-    released_handle = models.CharField(max_length=63, blank=True, default="")
+    released_handle = models.CharField(max_length=63, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

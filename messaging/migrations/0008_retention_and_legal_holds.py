@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('console', '0005_organization_message_retention'),
+        ('console', '0004_identity_archive_and_message_retention'),
         ('messaging', '0007_blocked_message_review_and_release'),
         ('provisioning', '0004_numberclaim_from_routing'),
         ('routing', '0005_numberclaim_to_provisioning'),

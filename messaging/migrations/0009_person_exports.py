@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('console', '0005_organization_message_retention'),
+        ('console', '0004_identity_archive_and_message_retention'),
         ('messaging', '0008_retention_and_legal_holds'),
     ]
 
