@@ -37,11 +37,17 @@ def _page(request: ConsoleRequest, *, status: int = 200, **extra: Any) -> HttpRe
             {
                 "organization": org,
                 "can_edit": request.console.can_operate_in(org.id),
+                # One page holds a form of each kind per organisation: ids stay unique.
                 "retention_form": RetentionForm(
-                    initial={"organization": org.id, "days": org.message_retention_days}
+                    initial={"organization": org.id, "days": org.message_retention_days},
+                    auto_id=f"retention-{org.id}-%s",
                 ),
-                "hold_form": LegalHoldForm(initial={"organization": org.id}),
-                "export_form": PersonExportForm(initial={"organization": org.id}),
+                "hold_form": LegalHoldForm(
+                    initial={"organization": org.id}, auto_id=f"hold-{org.id}-%s"
+                ),
+                "export_form": PersonExportForm(
+                    initial={"organization": org.id}, auto_id=f"export-{org.id}-%s"
+                ),
             }
             for org in request.console.organizations
         ],

@@ -31,7 +31,11 @@ PAGES: dict[str, Callable[[Workbench], str]] = {
     "conversations": lambda wb: reverse("console:conversations"),
     "conversation-detail": lambda wb: reverse("console:conversation", args=[wb.conversation.id]),
     "deliveries": lambda wb: reverse("console:deliveries"),
+    "delivery-detail": lambda wb: reverse("console:delivery", args=[wb.delivery.id]),
     "audit": lambda wb: reverse("console:audit"),
+    "lines": lambda wb: reverse("console:lines"),
+    "search": lambda wb: reverse("console:search") + "?q=0101",
+    "records": lambda wb: reverse("console:records"),
 }
 
 

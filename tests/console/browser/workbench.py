@@ -11,9 +11,15 @@ from django.utils import timezone
 
 from console.models import AgentIdentity, Organization
 from messaging.models import Conversation, Message
+from messaging.webhooks.models import WebhookDelivery
 from provisioning.models import Setup
 from tests.console.factories import AgentIdentityFactory, AuditEntryFactory
-from tests.messaging.factories import ConversationFactory, MessageFactory
+from tests.messaging.factories import (
+    ConversationFactory,
+    LegalHoldFactory,
+    MessageFactory,
+    RetentionRunFactory,
+)
 from tests.messaging.webhooks.factories import WebhookDeliveryFactory, WebhookSubscriptionFactory
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory
 from tests.routing.factories import (
@@ -40,6 +46,7 @@ class Workbench:
     setup: Setup
     conversation: Conversation
     blocked: Message
+    delivery: WebhookDelivery
 
 
 def _conversation(identity: AgentIdentity, remote_number: str) -> Conversation:
@@ -81,14 +88,14 @@ def _blocked(identity: AgentIdentity) -> Message:
     return blocked
 
 
-def _deliveries(identity: AgentIdentity) -> None:
+def _deliveries(identity: AgentIdentity) -> WebhookDelivery:
     subscription = WebhookSubscriptionFactory(
         identity=identity,
         url="https://hooks.example-clinic-with-a-long-domain-name.com/bluewire/inbound/"
         "events?tenant=riverside-clinic-main-campus",
     )
     WebhookDeliveryFactory(subscription=subscription, status="succeeded", response_status=200)
-    WebhookDeliveryFactory(
+    return WebhookDeliveryFactory(
         subscription=subscription,
         status="failed",
         attempt_count=8,
@@ -144,6 +151,14 @@ def workbench_seed(organization: Organization) -> Workbench:
     conversation = _conversation(identity, "+12025550101")
     _conversation(identity, "+12025550102")
     blocked = _blocked(identity)
-    _deliveries(identity)
+    delivery = _deliveries(identity)
     _audit(organization)
-    return Workbench(identity=identity, setup=setup, conversation=conversation, blocked=blocked)
+    LegalHoldFactory(organization=organization, remote_number="+12025550101")
+    RetentionRunFactory(organization=organization, messages_redacted=1520, messages_held=12)
+    return Workbench(
+        identity=identity,
+        setup=setup,
+        conversation=conversation,
+        blocked=blocked,
+        delivery=delivery,
+    )
