@@ -85,6 +85,8 @@ def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str,
         "reactions": [message_reaction_wire(r) for r in live_reactions(message)],
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
+        # A scheduled or held (quiet hours) send: when it goes (or went) out.
+        "scheduled_for": iso(message.scheduled_for),
     }
     if message.is_group:
         body["sender_number"] = message.sender_number

@@ -264,6 +264,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "routing.router_reply_sweep",
         "schedule": float(SWEEP_INTERVAL_SECONDS),
     },
+    # Scheduled and held sends go out within a minute of their time.
+    "messaging-scheduled-sends": {
+        "task": "messaging.scheduled_due_publish",
+        "schedule": float(env.int("SCHEDULED_SEND_INTERVAL_SECONDS", default=30)),
+    },
     # Catches up on `line_assigned` webhooks the provider failed to deliver.
     "provisioning-reconcile-lines": {
         "task": "provisioning.setups_reconcile_all",
@@ -335,6 +340,8 @@ SIMULATOR_STATUS_DELAY_SECONDS = env.float("SIMULATOR_STATUS_DELAY_SECONDS", def
 
 # --- Product limits -------------------------------------------------------
 SEND_CAP_PER_24H = env.int("SEND_CAP_PER_24H", default=100)
+# The loop guard: agent sends into one conversation per 60 s without a reply from the person.
+CONVERSATION_BURST_LIMIT = env.int("CONVERSATION_BURST_LIMIT", default=10)
 MESSAGE_TEXT_MAX_CHARS = env.int("MESSAGE_TEXT_MAX_CHARS", default=10000)
 POOL_LINE_NEW_CONTACTS_PER_HOUR = env.int("POOL_LINE_NEW_CONTACTS_PER_HOUR", default=15)
 POOL_LINE_NEW_CONTACTS_PER_DAY = env.int("POOL_LINE_NEW_CONTACTS_PER_DAY", default=50)

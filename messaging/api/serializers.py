@@ -34,6 +34,9 @@ class MessageSendInputSerializer(serializers.Serializer[dict[str, Any]]):
     send_style = serializers.ChoiceField(choices=SendStyle.choices, required=False, allow_null=True)
     reply_to_message_id = serializers.UUIDField(required=False, allow_null=True)
     plain_reply_fallback = serializers.BooleanField(required=False, default=True)
+    # Send later (1 minute to 35 days ahead; checked by the service) / skip quiet hours.
+    send_at = serializers.DateTimeField(required=False, allow_null=True)
+    urgent = serializers.BooleanField(required=False, default=False)
 
     def validate_text(self, value: str | None) -> str | None:
         limit = settings.MESSAGE_TEXT_MAX_CHARS
@@ -138,6 +141,7 @@ class IMessageSerializer(serializers.Serializer[dict[str, Any]]):
     reactions = MessageReactionSerializer(many=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    scheduled_for = serializers.DateTimeField(allow_null=True)
 
 
 class MessageSendOutputSerializer(serializers.Serializer[dict[str, Any]]):
