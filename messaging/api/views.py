@@ -54,7 +54,7 @@ THREAD_PARAMS = [
 ERRORS = object_errors(400, 404)
 
 
-def _rate_headers(rate: sending.RateInfo) -> dict[str, str]:
+def _rate_headers(rate: scheduling.RateInfo) -> dict[str, str]:
     return rate_limit_headers(limit=rate.limit, remaining=rate.remaining, reset_at=rate.reset_at)
 
 

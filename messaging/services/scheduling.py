@@ -55,6 +55,16 @@ class RateInfo:
     reset_at: datetime
 
 
+def send_lock(identity: AgentIdentity) -> None:
+    """Serialise sends per identity: the counts and the insert must not interleave. NO KEY
+    UPDATE still excludes other sends, but not the KEY SHARE lock that the deferred
+    foreign-key check of a concurrent inbound insert takes at commit: with FOR UPDATE the
+    two deadlocked (that intake holds the conversation row this send then updates)."""
+    AgentIdentity.objects.select_for_update(no_key=True).filter(pk=identity.pk).values_list(
+        "pk"
+    ).get()
+
+
 def _cap_times(identity: AgentIdentity, lo: datetime, hi: datetime) -> list[datetime]:
     """Sorted cap times of the identity's outbound messages in `(lo, hi)`."""
     rows = Message.objects.filter(identity=identity, direction=Direction.OUTBOUND).filter(

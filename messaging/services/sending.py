@@ -214,13 +214,7 @@ def message_send(
         raise Unprocessable(RECIPIENT_NOT_E164, code="recipient_not_e164")
     outbound_permission_check(identity=identity, number=remote)
     conversation, line = _resolve_target(identity=identity, conversation=conversation, to=to)
-    # Serialise sends per identity: the count and the insert must not interleave. NO KEY
-    # UPDATE still excludes other sends, but not the KEY SHARE lock that the deferred
-    # foreign-key check of a concurrent inbound insert takes at commit: with FOR UPDATE the
-    # two deadlocked (that intake holds the conversation row this send then updates).
-    AgentIdentity.objects.select_for_update(no_key=True).filter(pk=identity.pk).values_list(
-        "pk"
-    ).get()
+    scheduling.send_lock(identity)
     now = timezone.now()
     slot = scheduling.send_slot(
         identity=identity, conversation=conversation, now=now, send_at=send_at, urgent=urgent
