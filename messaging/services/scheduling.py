@@ -25,6 +25,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -127,8 +128,11 @@ def send_at_check(send_at: datetime, *, now: datetime) -> None:
         raise ValidationFailed(message, extra={"fields": {"send_at": [message]}})
 
 
-def pending_fields(scheduled_for: datetime) -> dict[str, object]:
-    """How a held or scheduled message is stored: `pending`, due at `scheduled_for`."""
+def timing_fields(scheduled_for: datetime | None, *, now: datetime) -> dict[str, Any]:
+    """How an accepted send is stored: `queued` and due now, or (held or scheduled)
+    `pending` and due at `scheduled_for`."""
+    if scheduled_for is None:
+        return {"status": DeliveryStatus.QUEUED, "next_attempt_at": now}
     return {
         "status": DeliveryStatus.PENDING,
         "scheduled_for": scheduled_for,

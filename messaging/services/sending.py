@@ -29,7 +29,6 @@ from messaging import selectors
 from messaging.media_urls import send_items
 from messaging.models import (
     Conversation,
-    DeliveryStatus,
     Direction,
     Message,
     SendState,
@@ -219,7 +218,7 @@ def message_send(
     slot = scheduling.send_slot(
         identity=identity, conversation=conversation, now=now, send_at=send_at, urgent=urgent
     )
-    timing = scheduling.pending_fields(slot.scheduled_for) if slot.scheduled_for else {}
+    timing = scheduling.timing_fields(slot.scheduled_for, now=now)
     message = Message.objects.create(
         organization_id=identity.organization_id,
         identity=identity,
@@ -231,11 +230,9 @@ def message_send(
         content=text or None,
         send_style=send_style,
         media=send_items(organization_id=identity.organization_id, urls=media_urls),
-        status=DeliveryStatus.QUEUED,
         is_read=True,
         reply_to=reply_to,
         send_state=SendState.QUEUED,
-        next_attempt_at=now,
         created_at=now,
         **timing,
     )

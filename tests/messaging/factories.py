@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import time
+
 import factory
 from django.utils import timezone
 
-from messaging.models import Conversation, MediaObject, Message, Reaction
+from messaging.models import Conversation, MediaObject, Message, QuietHours, Reaction
 from tests.console.factories import AgentIdentityFactory
 
 
@@ -60,3 +62,16 @@ class MediaObjectFactory(factory.django.DjangoModelFactory[MediaObject]):
     content_type = "image/jpeg"
     size = 14
     sha256 = "0" * 64
+
+
+class QuietHoursFactory(factory.django.DjangoModelFactory[QuietHours]):
+    """Quiet hours 21:00-08:00 (crossing midnight) with a Berlin fallback zone."""
+
+    class Meta:
+        model = QuietHours
+
+    identity = factory.SubFactory(AgentIdentityFactory)
+    start = time(21, 0)
+    end = time(8, 0)
+    timezone = "Europe/Berlin"
+    auto_reply = ""
