@@ -228,7 +228,7 @@ class MessageDetailApi(KeyedApiView):
     def delete(self, request: Request, message_id: uuid.UUID) -> Response:
         """Cancel a scheduled or held message that has not started sending."""
         message = selectors.message_get(message_id=message_id, **_scope(request))
-        scheduling.scheduled_cancel(message=message)
+        scheduling.scheduled_cancel(message=message, actor=Actor.for_api_key(caller_key(request)))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from console.errors import Conflict, RateLimited, ValidationFailed
 from console.models import AgentIdentity
+from console.services import Actor, audit_record
 from messaging.models import Conversation, DeliveryStatus, Direction, Message, SendState
 
 logger = logging.getLogger(__name__)
@@ -145,14 +146,26 @@ def _not_started() -> Q:
 
 
 @transaction.atomic
-def scheduled_cancel(*, message: Message) -> None:
+def scheduled_cancel(*, message: Message, actor: Actor) -> None:
     """Cancel a scheduled or held message that has not started sending: it is deleted, so
-    it frees its cap slot. 409 `already_sending` once a worker claimed it."""
+    it frees its cap slot, and the cancel is audited (without the text). 409
+    `already_sending` once a worker claimed it."""
     if message.direction != Direction.OUTBOUND or message.scheduled_for is None:
         raise Conflict(NOT_SCHEDULED, code="not_scheduled")
     deleted, _ = Message.objects.filter(_not_started(), pk=message.pk).delete()
     if not deleted:
         raise Conflict(ALREADY_SENDING, code="already_sending")
+    audit_record(
+        organization=message.identity.organization,
+        actor=actor,
+        action="message.scheduled_cancel",
+        obj=message.identity,
+        before={
+            "message_id": str(message.pk),
+            "conversation_id": str(message.conversation_id),
+            "scheduled_for": message.scheduled_for.isoformat(),
+        },
+    )
     logger.info("scheduled message %s cancelled", message.pk)
 
 

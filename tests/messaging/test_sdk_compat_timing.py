@@ -68,7 +68,7 @@ def test_the_sdk_gets_a_429_with_retry_after_on_the_loop_guard(sdk, conversation
 
     assert caught.value.status_code == 429
     assert caught.value.detail["error"] == "conversation_burst_limited"
-    assert caught.value.retry_after_seconds == 60
+    assert 1 <= caught.value.retry_after_seconds <= 60
 
 
 def test_the_sdk_transport_sees_409_already_sending_on_a_late_cancel(sdk, conversation):

@@ -10,6 +10,8 @@ import time_machine
 
 from console import outbox
 from console.errors import Conflict, RateLimited, ValidationFailed
+from console.models import AuditEntry
+from console.services import Actor
 from messaging.models import Message, SendState
 from messaging.send_policy import send_retry_at
 from messaging.services import scheduling
@@ -147,7 +149,7 @@ def test_the_scheduled_reply_reports_the_remaining_room_of_its_fullest_window(
 def test_cancelling_frees_the_cap_slot(conversation, cap_of_3):
     with time_machine.travel(NOW, tick=False):
         scheduled = [send(conversation, send_at=NOW + timedelta(hours=h)) for h in (1, 2, 3)]
-        scheduling.scheduled_cancel(message=scheduled[0])
+        scheduling.scheduled_cancel(message=scheduled[0], actor=Actor.system())
         message = send(conversation)
 
     assert message.status == "queued"
@@ -159,9 +161,19 @@ def test_cancelling_frees_the_cap_slot(conversation, cap_of_3):
 def test_cancelling_deletes_the_scheduled_message(conversation):
     with time_machine.travel(NOW, tick=False):
         message = send(conversation, send_at=NOW + timedelta(hours=1))
-        scheduling.scheduled_cancel(message=message)
+        scheduling.scheduled_cancel(message=message, actor=Actor.system())
 
     assert not Message.objects.filter(pk=message.pk).exists()
+
+
+def test_cancelling_is_audited_without_the_text(conversation):
+    with time_machine.travel(NOW, tick=False):
+        message = send(conversation, send_at=NOW + timedelta(hours=1))
+        scheduling.scheduled_cancel(message=message, actor=Actor.system())
+
+    entry = AuditEntry.objects.get(action="message.scheduled_cancel")
+    assert entry.before["message_id"] == str(message.id)
+    assert "Reminder" not in str(entry.before)
 
 
 def test_a_message_already_sending_cannot_be_cancelled(conversation):
@@ -170,7 +182,7 @@ def test_a_message_already_sending_cannot_be_cancelled(conversation):
     Message.objects.filter(pk=message.pk).update(send_state=SendState.SENDING, send_attempts=1)
 
     with pytest.raises(Conflict) as caught:
-        scheduling.scheduled_cancel(message=message)
+        scheduling.scheduled_cancel(message=message, actor=Actor.system())
 
     assert caught.value.code == "already_sending"
     assert Message.objects.filter(pk=message.pk).exists()
@@ -180,7 +192,7 @@ def test_an_immediate_send_cannot_be_cancelled(conversation):
     message = send(conversation)
 
     with pytest.raises(Conflict) as caught:
-        scheduling.scheduled_cancel(message=message)
+        scheduling.scheduled_cancel(message=message, actor=Actor.system())
 
     assert caught.value.code == "not_scheduled"
 
