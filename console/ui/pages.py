@@ -25,6 +25,7 @@ from console.ui.forms import (
     SetupFilterForm,
 )
 from console.ui.pagination import paginate
+from console.ui.quiet_hours import quiet_hours_context
 from console.ui.rendering import (
     page_number,
     query_without_page,
@@ -129,6 +130,7 @@ def identity_detail(request: ConsoleRequest, handle: str) -> HttpResponse:
         nav="identities",
         identity=identity,
         can_edit=request.console.can_operate_in(identity.organization_id),
+        **quiet_hours_context(identity),
     )
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.ui import actions, auth, blocked, pages, rules
+from console.ui import actions, auth, blocked, pages, quiet_hours, rules, scheduled
 
 app_name = "console"
 
@@ -36,6 +36,17 @@ urlpatterns = [
         name="rule-delete",
     ),
     path("identities/<str:handle>/filter-mode", rules.filter_mode, name="filter-mode"),
+    path(
+        "identities/<str:handle>/quiet-hours",
+        quiet_hours.quiet_hours_update,
+        name="quiet-hours",
+    ),
+    path("identities/<str:handle>/scheduled/", scheduled.scheduled_list, name="scheduled"),
+    path(
+        "identities/<str:handle>/scheduled/<uuid:message_id>/cancel",
+        scheduled.scheduled_cancel_view,
+        name="scheduled-cancel",
+    ),
     path(
         "connections/<uuid:assignment_id>/release",
         actions.assignment_release_view,
