@@ -14,7 +14,7 @@ from console.errors import ValidationFailed
 from console.models import AuditEntry
 from console.services import Actor
 from messaging.models import AfterHoursReply, Message, SendState
-from messaging.services import after_hours, scheduling
+from messaging.services import after_hours, common, scheduling
 from messaging.services.delivery import message_deliver
 from messaging.services.inbound import inbound_message_receive
 from messaging.services.quiet_hours import (
@@ -214,11 +214,25 @@ def test_setting_quiet_hours_is_audited_once(identity):
 
 
 def _receive_and_reply(platform_setup, handle: str, capture) -> Message | None:
-    with capture(execute=False) as callbacks:
+    """Receive a message as the intake does, then run the auto-reply job if (and only if)
+    the inbound path published one."""
+    jobs: list[str] = []
+    original = common.enqueue
+
+    def record(task, row_id, **kwargs):
+        if task.name == "messaging.after_hours_reply":
+            jobs.append(row_id)
+        else:
+            original(task, row_id, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(common, "enqueue", record)
         stored = inbound_message_receive(setup=platform_setup, event=inbound(handle))
     assert stored is not None
-    replies = [after_hours.after_hours_reply(message_id=stored.id)] if callbacks else []
-    return replies[0] if replies else None
+    if not jobs:
+        return None
+    assert jobs == [str(stored.id)]
+    return after_hours.after_hours_reply(message_id=jobs[0])
 
 
 def test_a_message_at_night_gets_the_auto_reply_once_per_quiet_period(
