@@ -210,6 +210,9 @@ class Message(models.Model):
     provider_call_started_at = models.DateTimeField(null=True, blank=True)
     # Set when retention removed the content, media and tapback emoji; the row stays.
     redacted_at = models.DateTimeField(null=True, blank=True)
+    # A held send (quiet hours) or a scheduled one (`send_at`): it goes out at this time,
+    # and counts against the rolling send cap at this time (`messaging.services.scheduling`).
+    scheduled_for = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -266,6 +269,12 @@ class Message(models.Model):
                 fields=["organization", "created_at"],
                 condition=Q(redacted_at__isnull=True),
                 name="msg_retention_pending",
+            ),
+            # Scheduled and held sends count against the cap at their scheduled time.
+            models.Index(
+                fields=["identity", "scheduled_for"],
+                condition=Q(scheduled_for__isnull=False),
+                name="msg_identity_scheduled",
             ),
         ]
 
@@ -438,3 +447,43 @@ class PersonExport(models.Model):
 
     def __str__(self) -> str:
         return f"record export of {self.remote_number}"
+
+
+class QuietHours(models.Model):
+    """An identity's quiet hours: agent sends that would arrive between `start` and `end`
+    (the person's local time; the window may cross midnight) are held until `end`.
+    No row: quiet hours are off. `auto_reply`, when set, answers a person who writes
+    during quiet hours, at most once per quiet period (`AfterHoursReply`)."""
+
+    identity = models.OneToOneField(
+        AgentIdentity, on_delete=models.CASCADE, primary_key=True, related_name="quiet_hours"
+    )
+    start = models.TimeField()
+    end = models.TimeField()
+    # IANA zone used when the person's number does not map to exactly one zone.
+    timezone = models.CharField(max_length=64)
+    auto_reply = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class AfterHoursReply(models.Model):
+    """One after-hours auto-reply per person, identity and quiet period: the unique
+    constraint (not a read before the write) makes a second one impossible."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    identity = models.ForeignKey(AgentIdentity, on_delete=models.CASCADE, related_name="+")
+    remote_number = models.CharField(max_length=320)
+    # When the quiet period that the reply answered began (UTC).
+    period_start = models.DateTimeField()
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity", "remote_number", "period_start"],
+                name="after_hours_reply_once_per_period",
+            )
+        ]

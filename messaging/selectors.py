@@ -501,3 +501,31 @@ def daily_volume(*, scope: Scope, days: int) -> list[DayVolume]:
         else:
             bucket.outbound += row["n"]
     return list(by_day.values())
+
+
+# --- Scheduled sends (console) -----------------------------------------------------------
+
+
+def scheduled_list_for_identity(*, scope: Scope, identity: Any) -> QuerySet[Message]:
+    """The identity's scheduled and held messages not yet sending, soonest first."""
+    return (
+        messages_in(scope)
+        .filter(
+            identity=identity,
+            direction=Direction.OUTBOUND,
+            scheduled_for__isnull=False,
+            send_state="queued",
+            send_attempts=0,
+        )
+        .order_by("scheduled_for", "id")
+    )
+
+
+def scheduled_get_for_scope(*, scope: Scope, identity: Any, message_id: uuid.UUID) -> Message:
+    return scoped_get(
+        messages_in(scope)
+        .filter(identity=identity, direction=Direction.OUTBOUND)
+        .select_related("identity__organization"),
+        not_found=MESSAGE_NOT_FOUND,
+        id=message_id,
+    )

@@ -28,7 +28,8 @@ def send_retry_at(message: Message, *, now: datetime, exc: ProviderError) -> dat
     policy = send_retry_policy()
     return policy.next_attempt_at(
         attempt=message.send_attempts,
-        deadline=policy.deadline(message.created_at),
+        # A scheduled or held send's window starts when it was due, not when accepted.
+        deadline=policy.deadline(message.scheduled_for or message.created_at),
         now=now,
         retry_after=exc.retry_after,
     )

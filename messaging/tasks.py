@@ -11,7 +11,7 @@ from typing import Any
 from celery import shared_task
 
 from messaging import media
-from messaging.services import delivery, person_exports, retention
+from messaging.services import after_hours, delivery, person_exports, retention, scheduling
 
 
 @shared_task(name="messaging.message_deliver")
@@ -23,6 +23,16 @@ def message_deliver_task(message_id: str) -> None:
 def message_send_sweep_task() -> dict[str, int]:
     result = delivery.message_send_sweep()
     return dict(vars(result))
+
+
+@shared_task(name="messaging.scheduled_due_publish")
+def scheduled_due_publish_task() -> int:
+    return scheduling.scheduled_due_publish()
+
+
+@shared_task(name="messaging.after_hours_reply")
+def after_hours_reply_task(message_id: str) -> None:
+    after_hours.after_hours_reply(message_id=message_id)
 
 
 @shared_task(

@@ -87,6 +87,8 @@ def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str,
         "updated_at": iso(message.updated_at),
         # Set when retention removed the content and media (both then empty).
         "redacted_at": iso(message.redacted_at),
+        # A scheduled or held (quiet hours) send: when it goes (or went) out.
+        "scheduled_for": iso(message.scheduled_for),
     }
     if message.is_group:
         body["sender_number"] = message.sender_number

@@ -19,10 +19,13 @@ from console.api.permissions import KeyedApiView
 from console.api.schema import ADMIN_KEYS_ONLY, INVENTORY_PENDING, UNKNOWN_HANDLE, documented
 from console.errors import ApplicationError, Forbidden, ValidationFailed
 from console.idempotency import fingerprint
-from console.models import HANDLE_PATTERN, AgentIdentity
+from console.models import HANDLE_PATTERN, AgentIdentity, ApiKey
 from console.selectors import identity_get_for_key, identity_list_for_key
 from console.services import Actor
 from console.timestamps import iso
+from messaging.models import QuietHours
+from messaging.services import quiet_hours
+from messaging.services.quiet_hours import quiet_hours_wire
 from provisioning.models import LineRole, LineState, PhoneLine
 
 UNSUPPORTED_CREATE_FIELDS = ("mailbox", "tunnel", "phone_number", "vault_secret_ids")
@@ -53,7 +56,7 @@ def identity_queryset(qs: QuerySet[AgentIdentity]) -> QuerySet[AgentIdentity]:
     lines = PhoneLine.objects.filter(
         role=LineRole.DEDICATED, state=LineState.ASSIGNED, released_at__isnull=True
     ).order_by("assigned_at", "id")
-    return qs.select_related("organization", "signing_key").prefetch_related(
+    return qs.select_related("organization", "signing_key", "quiet_hours").prefetch_related(
         Prefetch("dedicated_lines", queryset=lines, to_attr="attached_lines")
     )
 
@@ -91,9 +94,18 @@ def identity_wire(identity: AgentIdentity) -> dict[str, Any]:
         "mailbox": None,
         "phone_number": None,
         "tunnel": None,
+        "quiet_hours": quiet_hours_wire(_quiet_hours(identity)),
         "created_at": iso(identity.created_at),
         "updated_at": iso(identity.updated_at),
     }
+
+
+def _quiet_hours(identity: AgentIdentity) -> QuietHours | None:
+    try:
+        quiet: QuietHours = identity.quiet_hours
+    except QuietHours.DoesNotExist:
+        return None
+    return quiet
 
 
 def _has_signing_key(identity: AgentIdentity) -> bool:
@@ -117,6 +129,7 @@ class IdentityOutputSerializer(serializers.Serializer[AgentIdentity]):
     signing_key_configured = serializers.BooleanField()
     signing_key_created_at = serializers.DateTimeField(allow_null=True)
     imessage_number = serializers.DictField(allow_null=True)
+    quiet_hours = serializers.DictField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -146,6 +159,9 @@ class IdentityUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
     phone_filter_mode = serializers.ChoiceField(choices=FILTER_MODES, required=False)
     phone_inbound_filter_mode = serializers.ChoiceField(choices=FILTER_MODES, required=False)
     phone_outbound_filter_mode = serializers.ChoiceField(choices=FILTER_MODES, required=False)
+    # {"start": "HH:MM", "end": "HH:MM", "timezone": IANA, "auto_reply"?: text} or null;
+    # checked by messaging.services.quiet_hours (admin keys only).
+    quiet_hours = serializers.JSONField(required=False, allow_null=True)
 
 
 def _reject_unsupported(body: dict[str, Any], *, update: bool) -> None:
@@ -171,6 +187,18 @@ def _claim_fingerprint(body: dict[str, Any]) -> str:
 
 def _fetch(identity: AgentIdentity) -> AgentIdentity:
     return identity_queryset(AgentIdentity.objects.filter(pk=identity.pk)).get()
+
+
+def _quiet_hours_change(
+    key: ApiKey, values: dict[str, Any]
+) -> tuple[quiet_hours.QuietHoursValue | None] | None:
+    """The validated `quiet_hours` of a PATCH as a 1-tuple (None: not in the body), checked
+    before anything is written; only admin keys may change them."""
+    if "quiet_hours" not in values:
+        return None
+    if not key.is_admin:
+        raise Forbidden("Only admin keys can change quiet hours.")
+    return (quiet_hours.quiet_hours_parse(values["quiet_hours"]),)
 
 
 # --- Views ----------------------------------------------------------------------------
@@ -235,7 +263,7 @@ class IdentityDetailApi(KeyedApiView):
             {
                 200: IdentityOutputSerializer,
                 400: "validation_error or unsupported_feature",
-                403: "filter modes need an admin key",
+                403: "filter modes and quiet hours need an admin key",
                 404: UNKNOWN_HANDLE,
                 409: "idempotency_key_reused",
                 503: INVENTORY_PENDING,
@@ -251,6 +279,7 @@ class IdentityDetailApi(KeyedApiView):
         data = IdentityUpdateInputSerializer(data=body)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        quiet = _quiet_hours_change(key, values)
         identities.identity_update(
             identity=identity,
             actor=Actor.for_api_key(key),
@@ -259,6 +288,10 @@ class IdentityDetailApi(KeyedApiView):
             idempotency_key=request.headers.get("Idempotency-Key"),
             fingerprint=_claim_fingerprint(body),
         )
+        if quiet is not None:
+            quiet_hours.quiet_hours_set(
+                identity=identity, actor=Actor.for_api_key(key), value=quiet[0]
+            )
         return Response(identity_wire(_fetch(identity)))
 
     @extend_schema(

@@ -277,6 +277,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "messaging.person_exports_sweep",
         "schedule": 600.0,
     },
+    # Scheduled and held sends go out within a minute of their time.
+    "messaging-scheduled-sends": {
+        "task": "messaging.scheduled_due_publish",
+        "schedule": float(env.int("SCHEDULED_SEND_INTERVAL_SECONDS", default=30)),
+    },
     # Catches up on `line_assigned` webhooks the provider failed to deliver.
     "provisioning-reconcile-lines": {
         "task": "provisioning.setups_reconcile_all",
@@ -348,6 +353,8 @@ SIMULATOR_STATUS_DELAY_SECONDS = env.float("SIMULATOR_STATUS_DELAY_SECONDS", def
 
 # --- Product limits -------------------------------------------------------
 SEND_CAP_PER_24H = env.int("SEND_CAP_PER_24H", default=100)
+# The loop guard: agent sends into one conversation per 60 s without a reply from the person.
+CONVERSATION_BURST_LIMIT = env.int("CONVERSATION_BURST_LIMIT", default=10)
 MESSAGE_TEXT_MAX_CHARS = env.int("MESSAGE_TEXT_MAX_CHARS", default=10000)
 # Retention for new organisations (operators change it per organisation): message text,
 # media, tapback emoji and the copies of them in events are redacted after this many days;

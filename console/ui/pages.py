@@ -16,6 +16,7 @@ from console.ui.forms import (
     LineAddForm,
     LineRoleForm,
 )
+from console.ui.quiet_hours import quiet_hours_context
 from console.ui.rendering import render_list, render_page
 from provisioning.models import Setup
 from provisioning.selectors import (
@@ -83,4 +84,5 @@ def identity_detail(request: ConsoleRequest, handle: str) -> HttpResponse:
         nav="identities",
         identity=identity,
         can_edit=request.console.can_operate_in(identity.organization_id),
+        **quiet_hours_context(identity),
     )

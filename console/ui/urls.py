@@ -10,9 +10,11 @@ from console.ui import (
     deliveries,
     lines,
     pages,
+    quiet_hours,
     record_exports,
     records,
     rules,
+    scheduled,
     search,
     setups,
 )
@@ -62,6 +64,17 @@ urlpatterns = [
         name="rule-delete",
     ),
     path("identities/<str:handle>/filter-mode", rules.filter_mode, name="filter-mode"),
+    path(
+        "identities/<str:handle>/quiet-hours",
+        quiet_hours.quiet_hours_update,
+        name="quiet-hours",
+    ),
+    path("identities/<str:handle>/scheduled/", scheduled.scheduled_list, name="scheduled"),
+    path(
+        "identities/<str:handle>/scheduled/<uuid:message_id>/cancel",
+        scheduled.scheduled_cancel_view,
+        name="scheduled-cancel",
+    ),
     path(
         "connections/<uuid:assignment_id>/release",
         actions.assignment_release_view,

@@ -34,6 +34,9 @@ class MessageSendInputSerializer(serializers.Serializer[dict[str, Any]]):
     send_style = serializers.ChoiceField(choices=SendStyle.choices, required=False, allow_null=True)
     reply_to_message_id = serializers.UUIDField(required=False, allow_null=True)
     plain_reply_fallback = serializers.BooleanField(required=False, default=True)
+    # Send later (1 minute to 35 days ahead; checked by the service) / skip quiet hours.
+    send_at = serializers.DateTimeField(required=False, allow_null=True)
+    urgent = serializers.BooleanField(required=False, default=False)
 
     def validate_text(self, value: str | None) -> str | None:
         limit = settings.MESSAGE_TEXT_MAX_CHARS
@@ -141,6 +144,7 @@ class IMessageSerializer(serializers.Serializer[dict[str, Any]]):
     redacted_at = serializers.DateTimeField(
         allow_null=True, help_text="When retention removed the content and media."
     )
+    scheduled_for = serializers.DateTimeField(allow_null=True)
 
 
 class MessageSendOutputSerializer(serializers.Serializer[dict[str, Any]]):

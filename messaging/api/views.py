@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -22,10 +23,11 @@ from console.api.schema import IDEMPOTENCY_KEY_PARAM, object_errors
 from console.errors import ValidationFailed
 from console.http import declared_content_length
 from console.idempotency import IdempotentResponse, run_idempotent
+from console.services import Actor
 from messaging import media, media_urls, selectors
 from messaging.api import serializers as s
 from messaging.models import Conversation
-from messaging.services import reactions, receipts, sending
+from messaging.services import reactions, receipts, scheduling, sending
 from messaging.wire import (
     conversation_summary_wire,
     conversation_wire,
@@ -52,7 +54,7 @@ THREAD_PARAMS = [
 ERRORS = object_errors(400, 404)
 
 
-def _rate_headers(rate: sending.RateInfo) -> dict[str, str]:
+def _rate_headers(rate: scheduling.RateInfo) -> dict[str, str]:
     return rate_limit_headers(limit=rate.limit, remaining=rate.remaining, reset_at=rate.reset_at)
 
 
@@ -167,6 +169,7 @@ class MessageListSendApi(KeyedApiView):
         key = caller_key(request)
         agent_identity_id = _agent_id(request)
         data = _data(s.MessageSendInputSerializer, request)
+        send_at = data.get("send_at")
         target = sending.send_target_resolve(
             key=key,
             agent_identity_id=agent_identity_id,
@@ -176,6 +179,8 @@ class MessageListSendApi(KeyedApiView):
         identity = target.identity
 
         def work() -> IdempotentResponse:
+            if send_at is not None:  # checked here so that a replay is not refused later
+                scheduling.send_at_check(send_at, now=timezone.now())
             outcome = sending.message_send(
                 identity=identity,
                 conversation=target.conversation,
@@ -184,6 +189,9 @@ class MessageListSendApi(KeyedApiView):
                 media_urls=data.get("media_urls") or [],
                 send_style=data.get("send_style"),
                 reply_to=target.reply_to,
+                send_at=send_at,
+                urgent=data.get("urgent", False),
+                actor=Actor.for_api_key(key),
             )
             return IdempotentResponse(
                 status=status.HTTP_201_CREATED,
@@ -211,6 +219,17 @@ class MessageDetailApi(KeyedApiView):
     def get(self, request: Request, message_id: uuid.UUID) -> Response:
         message = selectors.message_get(message_id=message_id, **_scope(request))
         return Response(message_wire(message))
+
+    @extend_schema(
+        parameters=[AGENT_IDENTITY_PARAM],
+        responses={204: None, **object_errors(404, 409)},
+        operation_id="imessage_messages_cancel",
+    )
+    def delete(self, request: Request, message_id: uuid.UUID) -> Response:
+        """Cancel a scheduled or held message that has not started sending."""
+        message = selectors.message_get(message_id=message_id, **_scope(request))
+        scheduling.scheduled_cancel(message=message, actor=Actor.for_api_key(caller_key(request)))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _page_args(request: Request) -> dict[str, Any]:

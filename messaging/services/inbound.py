@@ -113,6 +113,9 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     media_fetch_enqueue(message)
     if identity.imessage_enabled:
         common.emit("imessage.received", identity=identity, message=message)
+        from messaging.services.after_hours import after_hours_inbound
+
+        after_hours_inbound(message)
     logger.info("inbound message %s stored for identity %s", message.id, identity.id)
     return message
 

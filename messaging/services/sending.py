@@ -8,42 +8,39 @@ Message text never goes to logs: log ids only.
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min
 from django.utils import timezone
 
 from console.errors import (
     ApplicationError,
     Conflict,
     NotFound,
-    RateLimited,
     Unprocessable,
     ValidationFailed,
 )
 from console.models import AgentIdentity, ApiKey
 from console.selectors import acting_identity_for_key
+from console.services import Actor
 from messaging import selectors
 from messaging.media_urls import send_items
 from messaging.models import (
     Conversation,
-    DeliveryStatus,
     Direction,
     Message,
     SendState,
 )
-from messaging.services import common
+from messaging.services import common, scheduling
 from messaging.services.common import (
     CONVERSATION_INACTIVE,
     IMESSAGE_NOT_ENABLED,
     RECIPIENT_NOT_E164,
 )
 from messaging.services.inbound import conversation_attach
+from messaging.services.scheduling import RateInfo
 from messaging.wire import mark_without_reactions
 from provisioning.models import LineRole, PhoneLine
 
@@ -57,52 +54,12 @@ DEDICATED_NOT_STARTED = (
     "This person has not messaged the identity's dedicated line yet; a conversation "
     "starts when they text it."
 )
-SEND_RATE_LIMITED = "The identity reached its rolling 24-hour send cap."
-
-
-@dataclass(frozen=True)
-class RateInfo:
-    limit: int
-    remaining: int
-    reset_at: datetime
 
 
 @dataclass(frozen=True)
 class SendOutcome:
     message: Message
     rate: RateInfo
-
-
-def _rate_window(identity: AgentIdentity, now: datetime) -> tuple[int, datetime | None]:
-    window = Message.objects.filter(
-        identity=identity, direction=Direction.OUTBOUND, created_at__gt=now - timedelta(hours=24)
-    )
-    # One scan of the window's index range answers both.
-    row = window.aggregate(count=Count("pk"), oldest=Min("created_at"))
-    return row["count"], row["oldest"]
-
-
-def _rate_check(identity: AgentIdentity, now: datetime) -> RateInfo:
-    """Raises `RateLimited` (`send_rate_limited`) when the rolling cap is reached.
-
-    The caller holds the identity's row lock, so the count cannot change underneath.
-    """
-    cap = settings.SEND_CAP_PER_24H
-    count, oldest = _rate_window(identity, now)
-    reset_at = (oldest + timedelta(hours=24)) if oldest else now + timedelta(hours=24)
-    if count >= cap:
-        retry_after = max(1, math.ceil((reset_at - now).total_seconds()))
-        raise RateLimited(
-            SEND_RATE_LIMITED,
-            code="send_rate_limited",
-            limit=cap,
-            remaining=0,
-            reset_at=reset_at,
-            retry_after=retry_after,
-            extra={"limit": cap, "retry_after_seconds": retry_after},
-        )
-    # This send counts against the window from now on.
-    return RateInfo(limit=cap, remaining=cap - count - 1, reset_at=reset_at)
 
 
 def _no_assignment_error(identity: AgentIdentity) -> NotFound:
@@ -232,11 +189,17 @@ def message_send(
     media_urls: list[str],
     send_style: str | None,
     reply_to: Message | None = None,
+    send_at: datetime | None = None,
+    urgent: bool = False,
+    actor: Actor | None = None,
 ) -> SendOutcome:
     """Store an outbound message `queued` and enqueue its send after commit.
 
     Checks in contract order: 400 imessage_not_enabled, 403 recipient_blocked,
-    404 no_active_assignment / 409 conversation_inactive, 429 send_rate_limited.
+    404 no_active_assignment / 409 conversation_inactive, then the timing checks of
+    `scheduling.send_slot` (429 conversation_burst_limited, quiet hours, 429
+    send_rate_limited). A scheduled or held send is stored `pending` with `scheduled_for`
+    and goes out through the same outbox when due; `urgent` skips quiet hours (audited).
     """
     from routing.services.contact_rules import outbound_permission_check
 
@@ -250,15 +213,12 @@ def message_send(
         raise Unprocessable(RECIPIENT_NOT_E164, code="recipient_not_e164")
     outbound_permission_check(identity=identity, number=remote)
     conversation, line = _resolve_target(identity=identity, conversation=conversation, to=to)
-    # Serialise sends per identity: the count and the insert must not interleave. NO KEY
-    # UPDATE still excludes other sends, but not the KEY SHARE lock that the deferred
-    # foreign-key check of a concurrent inbound insert takes at commit: with FOR UPDATE the
-    # two deadlocked (that intake holds the conversation row this send then updates).
-    AgentIdentity.objects.select_for_update(no_key=True).filter(pk=identity.pk).values_list(
-        "pk"
-    ).get()
+    scheduling.send_lock(identity)
     now = timezone.now()
-    rate = _rate_check(identity, now)
+    slot = scheduling.send_slot(
+        identity=identity, conversation=conversation, now=now, send_at=send_at, urgent=urgent
+    )
+    timing = scheduling.timing_fields(slot.scheduled_for, now=now)
     message = Message.objects.create(
         organization_id=identity.organization_id,
         identity=identity,
@@ -270,26 +230,26 @@ def message_send(
         content=text or None,
         send_style=send_style,
         media=send_items(organization_id=identity.organization_id, urls=media_urls),
-        status=DeliveryStatus.QUEUED,
         is_read=True,
         reply_to=reply_to,
         send_state=SendState.QUEUED,
-        next_attempt_at=now,
         created_at=now,
+        **timing,
     )
     mark_without_reactions(message)
     common.conversation_touch(conversation.pk, now)
-    from messaging.tasks import message_deliver_task
+    if urgent and actor is not None:
+        from messaging.services.quiet_hours import urgent_send_audit
 
-    common.enqueue(message_deliver_task, str(message.id))
-    logger.info("message %s queued for identity %s", message.id, identity.id)
-    return SendOutcome(message=message, rate=rate)
+        urgent_send_audit(identity=identity, actor=actor, message_id=message.id)
+    if slot.scheduled_for is None:
+        from messaging.tasks import message_deliver_task
+
+        common.enqueue(message_deliver_task, str(message.id))
+    logger.info("message %s accepted for identity %s", message.id, identity.id)
+    return SendOutcome(message=message, rate=slot.rate)
 
 
 def rate_status(*, identity: AgentIdentity) -> RateInfo:
     """The identity's current window (for headers on replays or reads)."""
-    now = timezone.now()
-    cap = settings.SEND_CAP_PER_24H
-    count, oldest = _rate_window(identity, now)
-    reset_at = (oldest + timedelta(hours=24)) if oldest else now + timedelta(hours=24)
-    return RateInfo(limit=cap, remaining=max(0, cap - count), reset_at=reset_at)
+    return scheduling.cap_status(identity, now=timezone.now())

@@ -111,6 +111,7 @@ def stack_env(db: str = DB) -> dict[str, str]:
             "PROVIDER_BASE_URL": "http://127.0.0.1:18082",
             # The figures measure throughput, not product limits: lift the caps.
             "SEND_CAP_PER_24H": "100000000",
+            "CONVERSATION_BURST_LIMIT": "100000000",
             "POOL_LINE_NEW_CONTACTS_PER_HOUR": "100000000",
             "POOL_LINE_NEW_CONTACTS_PER_DAY": "100000000",
             "WEBHOOKS_ALLOW_LOOPBACK": "true",

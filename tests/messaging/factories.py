@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import time
+
 import factory
 from django.utils import timezone
 
@@ -10,6 +12,7 @@ from messaging.models import (
     MediaObject,
     Message,
     PersonExport,
+    QuietHours,
     Reaction,
     RetentionRun,
 )
@@ -103,3 +106,16 @@ class PersonExportFactory(factory.django.DjangoModelFactory[PersonExport]):
     remote_number = "+12025550100"
     reason = "Patient asked for their record"
     requested_by = "olivia"
+
+
+class QuietHoursFactory(factory.django.DjangoModelFactory[QuietHours]):
+    """Quiet hours 21:00-08:00 (crossing midnight) with a Berlin fallback zone."""
+
+    class Meta:
+        model = QuietHours
+
+    identity = factory.SubFactory(AgentIdentityFactory)
+    start = time(21, 0)
+    end = time(8, 0)
+    timezone = "Europe/Berlin"
+    auto_reply = ""

@@ -17,11 +17,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from console.models import AgentIdentity, Organization
 from console.services import api_key_create
@@ -106,6 +108,7 @@ class World:
     conversation: Conversation
     message: Message
     blocked: Message
+    scheduled: Message
     reaction: Reaction
     subscription: WebhookSubscription
     delivery: WebhookDelivery
@@ -121,6 +124,7 @@ class World:
             "conversation_id": str(self.conversation.id),
             "thread_id": str(self.message.id),
             "message_id": str(self.message.id),
+            "scheduled_id": str(self.scheduled.id),
             "reaction_id": str(self.reaction.id),
             "subscription_id": str(self.subscription.id),
             "delivery_id": str(self.delivery.id),
@@ -135,6 +139,7 @@ class World:
             self.conversation,
             self.message,
             self.blocked,
+            self.scheduled,
             self.reaction,
             self.subscription,
             self.delivery,
@@ -164,6 +169,13 @@ def build_world(identity: AgentIdentity, n: int) -> World:
     blocked = MessageFactory(
         conversation=conversation, is_blocked=True, content=f"blocked-marker-{uuid.uuid4()}"
     )
+    scheduled = MessageFactory(
+        conversation=conversation,
+        direction="outbound",
+        status="pending",
+        send_state="queued",
+        scheduled_for=timezone.now() + timedelta(days=1),
+    )
     reaction = ReactionFactory(message=message, direction="outbound", reaction="like")
     rule = ContactRuleFactory(identity=identity, match_target=f"+1202555{8400 + n:04d}")
     subscription = WebhookSubscriptionFactory(
@@ -184,6 +196,7 @@ def build_world(identity: AgentIdentity, n: int) -> World:
         conversation=conversation,
         message=message,
         blocked=blocked,
+        scheduled=scheduled,
         reaction=reaction,
         subscription=subscription,
         delivery=delivery,
@@ -203,6 +216,7 @@ MISSING = {
             "conversation_id",
             "thread_id",
             "message_id",
+            "scheduled_id",
             "reaction_id",
             "subscription_id",
             "delivery_id",
@@ -226,6 +240,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 
 
 def _request(client: KeyedClient, method: str, route: Route, values: dict[str, str]) -> Any:
+    if (method, route.template) == ("delete", "/api/v1/imessage/messages/{message_id}"):
+        values = {**values, "message_id": values["scheduled_id"]}  # only these cancel
     body = BODIES.get((method, route.template))
     call: Callable[..., Any] = getattr(client, method)
     if method in {"post", "patch", "put"}:

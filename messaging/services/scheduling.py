@@ -1,0 +1,228 @@
+"""Scheduled sends (`send_at`), held sends (quiet hours) and how both count against the
+rolling send cap.
+
+The cap rule. Every outbound message has a *cap time*: its `scheduled_for` when it was
+scheduled or held, else the moment it was accepted (`created_at`). The invariant is that
+no 24-hour window `(t - 24 h, t]`, for any moment `t`, past or future, holds more than
+`SEND_CAP_PER_24H` cap times. A new message with cap time `s` falls into exactly the
+windows ending in `[s, s + 24 h)`; it is accepted only when each of those still has room
+(`cap_check`). The count over a window only changes at a cap time, so checking the windows
+ending at `s` and at every cap time in `[s, s + 24 h)` checks them all. The check and the
+insert run under the identity's row lock (the lock the daily cap always took), so two
+concurrent sends cannot both take the last slot: by induction the invariant holds after
+every insert. Cancelling a scheduled message deletes it, which only frees room.
+
+Quiet hours are applied to a scheduled message's send time when it is accepted, so its cap
+time is the moment it really goes out; a send never moves after it was accepted.
+
+Message text never goes to logs: log ids only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from console.errors import Conflict, RateLimited, ValidationFailed
+from console.models import AgentIdentity
+from console.services import Actor, audit_record
+from messaging.models import Conversation, DeliveryStatus, Direction, Message, SendState
+
+logger = logging.getLogger(__name__)
+
+WINDOW = timedelta(hours=24)
+SEND_AT_MIN = timedelta(minutes=1)
+SEND_AT_MAX = timedelta(days=35)
+SEND_RATE_LIMITED = "The identity reached its rolling 24-hour send cap."
+SCHEDULED_RATE_LIMITED = (
+    "The identity's rolling 24-hour send cap would be exceeded around the scheduled time."
+)
+ALREADY_SENDING = "The message has already started sending; it can no longer be cancelled."
+NOT_SCHEDULED = "Only scheduled or held messages can be cancelled."
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    limit: int
+    remaining: int
+    reset_at: datetime
+
+
+def send_lock(identity: AgentIdentity) -> None:
+    """Serialise sends per identity: the counts and the insert must not interleave. NO KEY
+    UPDATE still excludes other sends, but not the KEY SHARE lock that the deferred
+    foreign-key check of a concurrent inbound insert takes at commit: with FOR UPDATE the
+    two deadlocked (that intake holds the conversation row this send then updates)."""
+    AgentIdentity.objects.select_for_update(no_key=True).filter(pk=identity.pk).values_list(
+        "pk"
+    ).get()
+
+
+def _cap_times(identity: AgentIdentity, lo: datetime, hi: datetime) -> list[datetime]:
+    """Sorted cap times of the identity's outbound messages in `(lo, hi)`."""
+    rows = Message.objects.filter(identity=identity, direction=Direction.OUTBOUND).filter(
+        Q(scheduled_for__isnull=True, created_at__gt=lo, created_at__lt=hi)
+        | Q(scheduled_for__gt=lo, scheduled_for__lt=hi)
+    )
+    return sorted(
+        scheduled or created
+        for created, scheduled in rows.values_list("created_at", "scheduled_for")
+    )
+
+
+def _fullest_window(times: list[datetime], at: datetime) -> tuple[int, datetime]:
+    """The most cap times any window containing `at` holds, and the window's oldest one
+    (`at` itself when the window is empty). `times` is sorted and within 24 h of `at`."""
+    best, oldest = 0, at
+    ends = [at] + [t for t in times if at <= t]
+    for end in ends:
+        lo = bisect.bisect_right(times, end - WINDOW)
+        hi = bisect.bisect_right(times, end)
+        if hi - lo > best:
+            best, oldest = hi - lo, times[lo]
+    return best, oldest
+
+
+def cap_check(identity: AgentIdentity, *, at: datetime, now: datetime) -> RateInfo:
+    """Raise 429 `send_rate_limited` unless a message with cap time `at` fits the cap.
+
+    The caller holds the identity's row lock, so the counts cannot change underneath.
+    """
+    cap = settings.SEND_CAP_PER_24H
+    times = _cap_times(identity, at - WINDOW, at + WINDOW)
+    count, oldest = _fullest_window(times, at)
+    reset_at = oldest + WINDOW
+    if count >= cap:
+        retry_after = max(1, math.ceil((reset_at - now).total_seconds()))
+        raise RateLimited(
+            SEND_RATE_LIMITED if at <= now else SCHEDULED_RATE_LIMITED,
+            code="send_rate_limited",
+            limit=cap,
+            remaining=0,
+            reset_at=reset_at,
+            retry_after=retry_after,
+            extra={"limit": cap, "retry_after_seconds": retry_after},
+        )
+    return RateInfo(limit=cap, remaining=cap - count - 1, reset_at=reset_at)
+
+
+def cap_status(identity: AgentIdentity, *, now: datetime) -> RateInfo:
+    """How many sends accepted now would still fit (headers of replays and reads)."""
+    cap = settings.SEND_CAP_PER_24H
+    count, oldest = _fullest_window(_cap_times(identity, now - WINDOW, now + WINDOW), now)
+    return RateInfo(limit=cap, remaining=max(0, cap - count), reset_at=oldest + WINDOW)
+
+
+def send_at_check(send_at: datetime, *, now: datetime) -> None:
+    """`send_at` must lie between 1 minute and 35 days ahead (400 naming the field)."""
+    if send_at < now + SEND_AT_MIN or send_at > now + SEND_AT_MAX:
+        message = "send_at must be at least 1 minute and at most 35 days in the future."
+        raise ValidationFailed(message, extra={"fields": {"send_at": [message]}})
+
+
+def timing_fields(scheduled_for: datetime | None, *, now: datetime) -> dict[str, Any]:
+    """How an accepted send is stored: `queued` and due now, or (held or scheduled)
+    `pending` and due at `scheduled_for`."""
+    if scheduled_for is None:
+        return {"status": DeliveryStatus.QUEUED, "next_attempt_at": now}
+    return {
+        "status": DeliveryStatus.PENDING,
+        "scheduled_for": scheduled_for,
+        "next_attempt_at": scheduled_for,
+    }
+
+
+def _not_started() -> Q:
+    return Q(send_state=SendState.QUEUED, send_attempts=0, provider_call_started_at=None)
+
+
+@transaction.atomic
+def scheduled_cancel(*, message: Message, actor: Actor) -> None:
+    """Cancel a scheduled or held message that has not started sending: it is deleted, so
+    it frees its cap slot, and the cancel is audited (without the text). 409
+    `already_sending` once a worker claimed it."""
+    if message.direction != Direction.OUTBOUND or message.scheduled_for is None:
+        raise Conflict(NOT_SCHEDULED, code="not_scheduled")
+    deleted, _ = Message.objects.filter(_not_started(), pk=message.pk).delete()
+    if not deleted:
+        raise Conflict(ALREADY_SENDING, code="already_sending")
+    audit_record(
+        organization=message.identity.organization,
+        actor=actor,
+        action="message.scheduled_cancel",
+        obj=message.identity,
+        before={
+            "message_id": str(message.pk),
+            "conversation_id": str(message.conversation_id),
+            "scheduled_for": message.scheduled_for.isoformat(),
+        },
+    )
+    logger.info("scheduled message %s cancelled", message.pk)
+
+
+def scheduled_due_publish(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Publish the send job of every scheduled or held message now due (beat, every
+    `SCHEDULED_SEND_INTERVAL_SECONDS`); the send outbox's claim decides who sends it."""
+    from messaging.services.delivery import SENDS
+
+    now = now or timezone.now()
+    due = list(
+        Message.objects.filter(
+            _not_started(), scheduled_for__isnull=False, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    published = SENDS.publish(due)
+    if due:
+        logger.info("scheduled sends: %d due, %d published", len(due), published)
+    return published
+
+
+@dataclass(frozen=True)
+class SendSlot:
+    """When an accepted send goes out (None: now) and the cap it leaves."""
+
+    scheduled_for: datetime | None
+    rate: RateInfo
+
+
+def send_slot(
+    *,
+    identity: AgentIdentity,
+    conversation: Conversation,
+    now: datetime,
+    send_at: datetime | None,
+    urgent: bool,
+) -> SendSlot:
+    """The timing checks of a send, in order: the loop guard (429
+    `conversation_burst_limited`), quiet hours (a send arriving inside them is held to
+    their end unless `urgent` or a reply within 30 minutes of the person's last message),
+    then the cap at the send's cap time (429 `send_rate_limited`).
+
+    The caller holds the identity's row lock.
+    """
+    from messaging.services import burst, quiet_hours
+
+    last_inbound = burst.last_inbound_at(conversation)
+    burst.burst_check(conversation=conversation, now=now, last_inbound=last_inbound)
+    scheduled_for = send_at
+    if not urgent:
+        held = quiet_hours.hold_until(
+            identity=identity,
+            number=conversation.remote_number,
+            at=send_at or now,
+            last_inbound_at=None if send_at is not None else last_inbound,
+        )
+        scheduled_for = held or send_at
+    rate = cap_check(identity, at=scheduled_for or now, now=now)
+    return SendSlot(scheduled_for=scheduled_for, rate=rate)
