@@ -11,7 +11,7 @@ from typing import Any
 from celery import shared_task
 
 from messaging import media
-from messaging.services import delivery
+from messaging.services import delivery, handoff
 
 
 @shared_task(name="messaging.message_deliver")
@@ -23,6 +23,11 @@ def message_deliver_task(message_id: str) -> None:
 def message_send_sweep_task() -> dict[str, int]:
     result = delivery.message_send_sweep()
     return dict(vars(result))
+
+
+@shared_task(name="messaging.handoff_idle_sweep")
+def handoff_idle_sweep_task() -> int:
+    return handoff.idle_handback_sweep()
 
 
 @shared_task(

@@ -266,6 +266,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "routing.router_reply_sweep",
         "schedule": float(SWEEP_INTERVAL_SECONDS),
     },
+    # Hands idle staff takeovers back (organisations with handoff_idle_minutes set).
+    "messaging-handoff-idle-sweep": {
+        "task": "messaging.handoff_idle_sweep",
+        "schedule": 60.0,
+    },
     # Catches up on `line_assigned` webhooks the provider failed to deliver.
     "provisioning-reconcile-lines": {
         "task": "provisioning.setups_reconcile_all",

@@ -12,6 +12,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -37,7 +38,7 @@ from messaging.models import (
     Message,
     SendState,
 )
-from messaging.services import common
+from messaging.services import common, consent, handoff
 from messaging.services.common import (
     CONVERSATION_INACTIVE,
     IMESSAGE_NOT_ENABLED,
@@ -232,11 +233,14 @@ def message_send(
     media_urls: list[str],
     send_style: str | None,
     reply_to: Message | None = None,
+    sent_by: Any = None,
 ) -> SendOutcome:
     """Store an outbound message `queued` and enqueue its send after commit.
 
     Checks in contract order: 400 imessage_not_enabled, 403 recipient_blocked,
-    404 no_active_assignment / 409 conversation_inactive, 429 send_rate_limited.
+    403 recipient_opted_out, 404 no_active_assignment / 409 conversation_inactive,
+    409 conversation_handed_off, 429 send_rate_limited. `sent_by`: the staff user
+    replying from the console (see `messaging.services.handoff`).
     """
     from routing.services.contact_rules import outbound_permission_check
 
@@ -249,7 +253,9 @@ def message_send(
     if not common.is_phone(remote):
         raise Unprocessable(RECIPIENT_NOT_E164, code="recipient_not_e164")
     outbound_permission_check(identity=identity, number=remote)
+    consent.send_check(identity=identity, number=remote)
     conversation, line = _resolve_target(identity=identity, conversation=conversation, to=to)
+    handoff.send_check(conversation=conversation, staff=sent_by is not None)
     # Serialise sends per identity: the count and the insert must not interleave. NO KEY
     # UPDATE still excludes other sends, but not the KEY SHARE lock that the deferred
     # foreign-key check of a concurrent inbound insert takes at commit: with FOR UPDATE the
@@ -273,6 +279,7 @@ def message_send(
         status=DeliveryStatus.QUEUED,
         is_read=True,
         reply_to=reply_to,
+        sent_by=sent_by,
         send_state=SendState.QUEUED,
         next_attempt_at=now,
         created_at=now,
