@@ -191,6 +191,8 @@ def keyword_answer(
         kind=ReplyKind.OPTED_OUT if opted_out else ReplyKind.OPTED_IN,
         text=(OPTED_OUT_REPLY if opted_out else OPTED_IN_REPLY).format(display_name=name),
     )
+    if message.is_blocked:
+        return  # recorded and confirmed, but blocked senders never produce an event
     common.emit(
         "imessage.opted_out" if opted_out else "imessage.opted_in",
         identity=identity,

@@ -3,7 +3,14 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from messaging.models import Conversation, MediaObject, Message, Reaction
+from messaging.models import (
+    ConsentEvent,
+    Conversation,
+    MediaObject,
+    Message,
+    OptOut,
+    Reaction,
+)
 from tests.console.factories import AgentIdentityFactory
 
 
@@ -60,3 +67,29 @@ class MediaObjectFactory(factory.django.DjangoModelFactory[MediaObject]):
     content_type = "image/jpeg"
     size = 14
     sha256 = "0" * 64
+
+
+class ConsentEventFactory(factory.django.DjangoModelFactory[ConsentEvent]):
+    """An opt-out texted to an identity; pass kind="opt_in" or source="operator"."""
+
+    class Meta:
+        model = ConsentEvent
+
+    identity = factory.SubFactory(AgentIdentityFactory)
+    organization = factory.LazyAttribute(lambda o: o.identity.organization if o.identity else None)
+    remote_number = factory.Sequence(lambda n: f"+1202555{6000 + n % 3000:04d}")
+    kind = "opt_out"
+    source = "keyword"
+    keyword = "STOP"
+
+
+class OptOutFactory(factory.django.DjangoModelFactory[OptOut]):
+    """A person opted out of an identity now (with the ledger event that did it)."""
+
+    class Meta:
+        model = OptOut
+
+    event = factory.SubFactory(ConsentEventFactory)
+    identity = factory.LazyAttribute(lambda o: o.event.identity)
+    organization = factory.LazyAttribute(lambda o: o.event.organization)
+    remote_number = factory.LazyAttribute(lambda o: o.event.remote_number)
