@@ -16,6 +16,7 @@ from console.selectors import (
 from console.ui.access import ConsoleRequest, console_page
 from console.ui.chart import volume_chart
 from console.ui.dashboard import dashboard_get
+from console.ui.handoff import handoff_context
 from console.ui.forms import (
     AuditFilterForm,
     ConversationFilterForm,
@@ -163,6 +164,7 @@ def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpRe
             # Pages are fetched newest first; a thread reads oldest first.
             "thread": list(reversed(page.items)),
             "query": query_without_page(request),
+            **handoff_context(request, conversation),
         },
         partial="thread",
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.ui import actions, auth, blocked, pages, rules
+from console.ui import actions, auth, blocked, consent, handoff, pages, rules
 
 app_name = "console"
 
@@ -47,6 +47,24 @@ urlpatterns = [
         pages.conversation_detail,
         name="conversation",
     ),
+    path(
+        "conversations/<uuid:conversation_id>/takeover",
+        handoff.handoff_take,
+        name="conversation-takeover",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/handback",
+        handoff.handoff_release,
+        name="conversation-handback",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/reply",
+        handoff.staff_reply,
+        name="conversation-staff-reply",
+    ),
+    path("opt-outs/", consent.opt_out_list, name="opt-outs"),
+    path("opt-outs/export", consent.opt_out_export, name="opt-outs-export"),
+    path("opt-outs/record", consent.opt_out_record, name="opt-out-record"),
     path("deliveries/", pages.delivery_list, name="deliveries"),
     path("deliveries/<uuid:delivery_id>/retry", actions.delivery_retry_view, name="delivery-retry"),
     path("audit/", pages.audit_list, name="audit"),
