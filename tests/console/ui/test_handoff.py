@@ -84,7 +84,10 @@ def test_another_organisations_conversation_is_not_found(
 
 
 def test_a_staff_reply_is_sent_recorded_with_the_user_and_shown_as_a_staff_bubble(
-    operator_client: Client, conversation: Conversation, fake_provider, django_capture_on_commit_callbacks
+    operator_client: Client,
+    conversation: Conversation,
+    fake_provider,
+    django_capture_on_commit_callbacks,
 ) -> None:
     take_over(operator_client, conversation)
 

@@ -19,7 +19,9 @@ NUMBER = "+12025550161"
 URL = "/console/opt-outs/"
 
 
-def shown(client: Client, events: list[ConsentEvent], params: dict[str, str] | None = None) -> set[str]:
+def shown(
+    client: Client, events: list[ConsentEvent], params: dict[str, str] | None = None
+) -> set[str]:
     body = client.get(reverse("console:opt-outs"), params or {}).content.decode()
     return {e.remote_number for e in events if e.remote_number in body}
 
@@ -88,7 +90,11 @@ def test_an_operator_records_an_opt_out_with_a_reason(
 
     assert response.status_code == 302
     event = ConsentEvent.objects.get()
-    assert (event.source, event.remote_number, event.reason) == ("operator", NUMBER, "Asked by phone")
+    assert (event.source, event.remote_number, event.reason) == (
+        "operator",
+        NUMBER,
+        "Asked by phone",
+    )
     assert event.operator == operator_client.user  # type: ignore[attr-defined]
     assert consent.is_opted_out(identity=identity, number=NUMBER)
     assert AuditEntry.objects.filter(action="consent.opt_out", actor_label="olivia").exists()

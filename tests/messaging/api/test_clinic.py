@@ -62,9 +62,7 @@ def test_conversation_reads_say_who_handles_it(identity_client, conversation):
 
 
 def test_an_agent_send_while_staff_handle_it_answers_409(identity_client, conversation):
-    handoff.conversation_handoff(
-        conversation=conversation, to="staff", actor=handoff.IDLE_ACTOR
-    )
+    handoff.conversation_handoff(conversation=conversation, to="staff", actor=handoff.IDLE_ACTOR)
 
     response = identity_client.post(
         SEND, {"conversation_id": str(conversation.id), "text": "hi"}, format="json"
@@ -74,9 +72,7 @@ def test_an_agent_send_while_staff_handle_it_answers_409(identity_client, conver
     assert response.json()["detail"]["error"] == "conversation_handed_off"
 
 
-def test_an_agent_send_to_an_opted_out_person_answers_403(
-    identity_client, conversation, identity
-):
+def test_an_agent_send_to_an_opted_out_person_answers_403(identity_client, conversation, identity):
     OptOutFactory(event__identity=identity, event__remote_number=PERSON)
 
     response = identity_client.post(SEND, {"to": PERSON, "text": "hi"}, format="json")

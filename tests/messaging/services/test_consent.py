@@ -38,7 +38,9 @@ def replies(kind=None):
     + ["OPTOUT", "opt out", "Opt  Out"],
 )
 def test_every_listed_opt_out_keyword_is_recognised_whole_and_in_any_case(content):
-    assert consent.keyword_of(content) == consent.Keyword("opt_out", " ".join(content.split()).upper())
+    assert consent.keyword_of(content) == consent.Keyword(
+        "opt_out", " ".join(content.split()).upper()
+    )
 
 
 @pytest.mark.parametrize("content", ["stop please", "STOP!", "don't stop", "", None, "starts"])
@@ -142,9 +144,7 @@ def test_an_agent_send_to_an_opted_out_person_is_refused_before_anything_leaves(
     assert fake_provider.calls_to("send_message") == []
 
 
-def test_an_opt_out_of_one_identity_leaves_sends_of_another_alone(
-    conversation, other_identity
-):
+def test_an_opt_out_of_one_identity_leaves_sends_of_another_alone(conversation, other_identity):
     OptOutFactory(event__identity=other_identity, event__remote_number=PERSON)
 
     assert send_now(conversation).direction == "outbound"

@@ -91,9 +91,7 @@ def test_a_staff_reply_goes_out_through_the_send_path_with_the_staff_user(
     taken = take_over(conversation)
 
     with django_capture_on_commit_callbacks(execute=True):
-        message = handoff.staff_reply(
-            conversation=taken, text="Nurse here", user=user, actor=NURSE
-        )
+        message = handoff.staff_reply(conversation=taken, text="Nurse here", user=user, actor=NURSE)
 
     message.refresh_from_db()
     assert message.sent_by == user
