@@ -342,7 +342,9 @@ class ConsentEvent(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["organization", "-created_at", "-id"], name="consent_org_created"),
-            models.Index(fields=["identity", "-created_at", "-id"], name="consent_identity_created"),
+            models.Index(
+                fields=["identity", "-created_at", "-id"], name="consent_identity_created"
+            ),
             models.Index(fields=["remote_number", "-created_at"], name="consent_number_created"),
         ]
 

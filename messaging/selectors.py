@@ -407,11 +407,15 @@ def conversation_get_for_scope(*, scope: Scope, conversation_id: uuid.UUID | str
 
 def conversation_message_list(*, conversation: Conversation) -> QuerySet[Message]:
     """Newest first for paging; the console shows each page oldest first."""
-    return conversation.messages.select_related("sent_by").order_by("-created_at", "-id").prefetch_related(
-        Prefetch(
-            "reactions",
-            queryset=Reaction.objects.filter(is_live=True).order_by("created_at"),
-            to_attr="live_reactions",
+    return (
+        conversation.messages.select_related("sent_by")
+        .order_by("-created_at", "-id")
+        .prefetch_related(
+            Prefetch(
+                "reactions",
+                queryset=Reaction.objects.filter(is_live=True).order_by("created_at"),
+                to_attr="live_reactions",
+            )
         )
     )
 

@@ -68,7 +68,9 @@ class OptOutRecordForm(forms.Form):
         field.choices = [(h, f"@{h}") for h in handles]
 
 
-def _filters(request: ConsoleRequest, handles: list[str]) -> tuple[OptOutFilterForm, ConsentFilters]:
+def _filters(
+    request: ConsoleRequest, handles: list[str]
+) -> tuple[OptOutFilterForm, ConsentFilters]:
     form = OptOutFilterForm(request.GET or None, handles=handles)
     cleaned = form.cleaned_data if form.is_valid() else {}
     return form, ConsentFilters(**cleaned)
@@ -114,7 +116,8 @@ def _row(event: ConsentEvent) -> list[Any]:
     ]
 
 
-@console_page
+# console_page is typed for HttpResponse; a streamed response passes through it unchanged.
+@console_page  # type: ignore[type-var]
 def opt_out_export(request: ConsoleRequest) -> StreamingHttpResponse:
     scope = request.console.scope
     form, filters = _filters(request, identity_handle_list(scope=scope))

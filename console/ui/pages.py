@@ -16,7 +16,6 @@ from console.selectors import (
 from console.ui.access import ConsoleRequest, console_page
 from console.ui.chart import volume_chart
 from console.ui.dashboard import dashboard_get
-from console.ui.handoff import handoff_context
 from console.ui.forms import (
     AuditFilterForm,
     ConversationFilterForm,
@@ -25,6 +24,7 @@ from console.ui.forms import (
     LineRoleForm,
     SetupFilterForm,
 )
+from console.ui.handoff import handoff_context
 from console.ui.pagination import paginate
 from console.ui.rendering import (
     page_number,

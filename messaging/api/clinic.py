@@ -38,7 +38,10 @@ class ConsentEventSerializer(serializers.Serializer[dict[str, Any]]):
     remote_number = serializers.CharField()
     agent_identity_id = serializers.UUIDField()
     agent_handle = serializers.CharField()
-    source = serializers.CharField(help_text="keyword (the person texted it) or operator")
+    # A DRF field named `source` shadows Field.source for mypy only (the metaclass takes it).
+    source = serializers.CharField(  # type: ignore[assignment]
+        help_text="keyword (the person texted it) or operator"
+    )
     keyword = serializers.CharField(allow_null=True)
     operator = serializers.CharField(allow_null=True)
     source_message_id = serializers.UUIDField(allow_null=True)

@@ -69,8 +69,10 @@ def keyword_of(text: str | None) -> Keyword | None:
 
 
 def _scope_q(identity: AgentIdentity | None, number: str) -> Q:
-    return Q(identity=identity, remote_number=number) if identity else Q(
-        identity__isnull=True, remote_number=number
+    return (
+        Q(identity=identity, remote_number=number)
+        if identity
+        else Q(identity__isnull=True, remote_number=number)
     )
 
 

@@ -61,8 +61,8 @@ def conversation_handoff(*, conversation: Conversation, to: str, actor: Actor) -
 
     Audited, and announced to the agent as `imessage.handoff`."""
     common.group_refuse(conversation)
-    locked = Conversation.objects.select_for_update().select_related("identity").get(
-        pk=conversation.pk
+    locked = (
+        Conversation.objects.select_for_update().select_related("identity").get(pk=conversation.pk)
     )
     if locked.handled_by == to:
         return locked

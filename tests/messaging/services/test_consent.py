@@ -34,8 +34,10 @@ def replies(kind=None):
 
 @pytest.mark.parametrize(
     "content",
-    ["STOP", "stop", "  Stop \n", "STOPALL", "unsubscribe", "CANCEL", "end", "QUIT", "revoke"]
-    + ["OPTOUT", "opt out", "Opt  Out"],
+    [
+        *("STOP", "stop", "  Stop \n", "STOPALL", "unsubscribe", "CANCEL", "end", "QUIT"),
+        *("revoke", "OPTOUT", "opt out", "Opt  Out"),
+    ],
 )
 def test_every_listed_opt_out_keyword_is_recognised_whole_and_in_any_case(content):
     assert consent.keyword_of(content) == consent.Keyword(
@@ -50,8 +52,10 @@ def test_text_that_only_contains_a_keyword_is_an_ordinary_message(content):
 
 @pytest.mark.parametrize(
     ("content", "kind"),
-    [("START", "opt_in"), ("unstop", "opt_in"), ("Subscribe", "opt_in")]
-    + [("HELP", "help"), ("info", "help")],
+    [
+        *(("START", "opt_in"), ("unstop", "opt_in"), ("Subscribe", "opt_in")),
+        *(("HELP", "help"), ("info", "help")),
+    ],
 )
 def test_opt_in_and_help_keywords_are_recognised(content, kind):
     assert consent.keyword_of(content).kind == kind
