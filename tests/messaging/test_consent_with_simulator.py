@@ -19,6 +19,12 @@ PERSON = "+14155550199"
 SEND = "/api/v1/imessage/messages"
 
 
+@pytest.fixture(autouse=True)
+def _router_replies_use_the_simulator(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # router_replies binds get_adapter at import; the harness patches the providers module.
+    monkeypatch.setattr("routing.services.router_replies.get_adapter", lambda: harness.adapter)
+
+
 def person_texts(harness: Harness, line: PhoneLine, content: str, capture: Any) -> None:
     with capture(execute=True):
         sent = harness.control(
