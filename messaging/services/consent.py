@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from console.db import insert_unique
 from console.errors import Forbidden
 from console.models import AgentIdentity
 from console.services import Actor, audit_record
@@ -132,7 +133,9 @@ def consent_change(
     current = OptOut.objects.filter(_scope_q(identity, number))
     if kind == ConsentKind.OPT_OUT:
         if not current.exists():
-            OptOut.objects.create(
+            # A concurrent opt-out of the same person may win the unique constraint: fine.
+            insert_unique(
+                OptOut,
                 organization_id=organization_id,
                 identity=identity,
                 remote_number=number,
