@@ -48,6 +48,10 @@ RECIPIENT_OPTED_OUT = (
     "This person opted out of messages from this identity (they texted STOP or asked "
     "staff). Nothing was sent; they can opt back in by texting START."
 )
+CONSENT_EVENT_TYPES: dict[str, str] = {
+    ConsentKind.OPT_OUT: "imessage.opted_out",
+    ConsentKind.OPT_IN: "imessage.opted_in",
+}
 KEYWORD_ACTOR = Actor(type="system", id="", label="person (consent keyword)")
 
 
@@ -168,6 +172,17 @@ def _reply(*, line: PhoneLine, to: str, kind: str, text: str) -> None:
     router_reply_queue(line=line, to=to, kind=kind, text=text)
 
 
+def _confirm(*, line: PhoneLine, to: str, kind: str, name: str) -> None:
+    """The one confirmation of an opt-out or opt-in, from the line it came in on."""
+    opted_out = kind == ConsentKind.OPT_OUT
+    _reply(
+        line=line,
+        to=to,
+        kind=ReplyKind.OPTED_OUT if opted_out else ReplyKind.OPTED_IN,
+        text=(OPTED_OUT_REPLY if opted_out else OPTED_IN_REPLY).format(display_name=name),
+    )
+
+
 def keyword_answer(
     *, message: Message, identity: AgentIdentity, line: PhoneLine, keyword: Keyword
 ) -> None:
@@ -189,17 +204,11 @@ def keyword_answer(
         message=message,
         line=line,
     )
-    opted_out = keyword.kind == ConsentKind.OPT_OUT
-    _reply(
-        line=line,
-        to=number,
-        kind=ReplyKind.OPTED_OUT if opted_out else ReplyKind.OPTED_IN,
-        text=(OPTED_OUT_REPLY if opted_out else OPTED_IN_REPLY).format(display_name=name),
-    )
+    _confirm(line=line, to=number, kind=keyword.kind, name=name)
     if message.is_blocked:
         return  # recorded and confirmed, but blocked senders never produce an event
     common.emit(
-        "imessage.opted_out" if opted_out else "imessage.opted_in",
+        CONSENT_EVENT_TYPES[keyword.kind],
         identity=identity,
         message=message,
         details={
@@ -216,7 +225,6 @@ def router_message_screen(*, line: PhoneLine, sender: str, text: str | None) -> 
     Returns True when the message was consumed here."""
     keyword = keyword_of(text)
     if keyword is not None and keyword.kind != "help":
-        opted_out = keyword.kind == ConsentKind.OPT_OUT
         consent_change(
             kind=keyword.kind,
             identity=None,
@@ -226,14 +234,7 @@ def router_message_screen(*, line: PhoneLine, sender: str, text: str | None) -> 
             keyword=keyword.word,
             line=line,
         )
-        _reply(
-            line=line,
-            to=sender,
-            kind=ReplyKind.OPTED_OUT if opted_out else ReplyKind.OPTED_IN,
-            text=(OPTED_OUT_REPLY if opted_out else OPTED_IN_REPLY).format(
-                display_name=ROUTER_NAME
-            ),
-        )
+        _confirm(line=line, to=sender, kind=keyword.kind, name=ROUTER_NAME)
         return True
     if keyword is None and is_opted_out(identity=None, number=sender):
         logger.info("router message from an opted-out person dropped (line %s)", line.id)
