@@ -245,3 +245,11 @@ def test_consent_events_are_append_only():
         event.save()
     with pytest.raises(RuntimeError):
         event.delete()
+
+
+def test_help_to_the_router_still_answers_while_opted_out_of_it(router, platform_setup):
+    text("STOP", to=ROUTER_NUMBER, setup=platform_setup)
+
+    text("HELP", handle="k-2", to=ROUTER_NUMBER, setup=platform_setup)
+
+    assert [r.kind for r in replies()] == ["opted_out", "help"]

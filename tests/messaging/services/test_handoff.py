@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from console.celery import app as celery_app
 from console.errors import Conflict
 from console.models import AuditEntry
 from console.services import Actor
@@ -178,3 +179,9 @@ def test_a_group_conversation_cannot_be_handed_over(identity):
         take_over(group)
 
     assert caught.value.code == "group_not_supported"
+
+
+def test_the_idle_hand_back_is_scheduled_on_celery_beat(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["messaging-handoff-idle-sweep"]
+    assert entry["task"] == "messaging.handoff_idle_sweep"
+    assert entry["task"] in celery_app.tasks
