@@ -70,7 +70,14 @@ def identity_create(
     return identity
 
 
-IDENTITY_FIELDS = ("display_name", "description", "imessage_enabled", "contact_sharing_enabled")
+IDENTITY_FIELDS = (
+    "display_name",
+    "description",
+    "imessage_enabled",
+    "contact_sharing_enabled",
+    # What HELP/INFO answers (empty: the default text).
+    "consent_help_text",
+)
 
 
 def identity_register(

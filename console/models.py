@@ -39,6 +39,9 @@ class Organization(models.Model):
     message_retention_days = models.PositiveIntegerField(
         default=default_message_retention_days, db_default=0
     )
+    # Staff takeover: hand a conversation back to the agent after this many idle minutes
+    # (null: never automatically).
+    handoff_idle_minutes = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -71,6 +74,8 @@ class AgentIdentity(models.Model):
     description = models.TextField(null=True, blank=True)
     imessage_enabled = models.BooleanField(default=False)
     contact_sharing_enabled = models.BooleanField(default=True)
+    # What HELP or INFO answers (empty: the default text naming the identity).
+    consent_help_text = models.TextField(blank=True, default="", db_default="")
     # Contact-rule policy per direction; the shared `imessage_filter_mode` is derived.
     inbound_filter_mode = models.CharField(
         max_length=10, choices=FilterMode.choices, default=FilterMode.BLACKLIST

@@ -50,7 +50,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from messaging import media, presence
-from messaging.services import inbound, reactions, send_recovery, status
+from messaging.services import consent, inbound, reactions, send_recovery, status
 from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import (
     InboundMessage,
@@ -107,3 +107,4 @@ def register() -> None:
     hooks.on_assignment_changed(inbound.connection_attach)
     hooks.on_media_publish(media.media_bytes_publish)
     core_hooks.on_identity_archiving(identity_subscriptions_stop)
+    hooks.on_opt_out_check(consent.identity_opted_out)

@@ -87,6 +87,13 @@ class SendState(models.TextChoices):
     UNKNOWN = "unknown"
 
 
+class HandledBy(models.TextChoices):
+    """Who answers the person: the agent, or staff who took the conversation over."""
+
+    AGENT = "agent"
+    STAFF = "staff"
+
+
 class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
@@ -107,6 +114,13 @@ class Conversation(models.Model):
     is_group = models.BooleanField(default=False)
     group_id = models.CharField(max_length=255, blank=True, default="")
     participants = models.JSONField(default=list, blank=True)
+    # Staff takeover: while `staff`, the agent's sends answer 409 conversation_handed_off.
+    # db_default: conversations started by code that predates the takeover are the agent's.
+    handled_by = models.CharField(
+        max_length=5, choices=HandledBy.choices, default=HandledBy.AGENT, db_default="agent"
+    )
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    handed_off_by = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -124,6 +138,12 @@ class Conversation(models.Model):
             ),
         ]
         indexes = [
+            # The idle hand-back sweep reads only conversations staff hold.
+            models.Index(
+                fields=["organization", "handed_off_at"],
+                condition=Q(handled_by="staff"),
+                name="conv_staff_handled",
+            ),
             # Lists order by (-last_message_at, -id); the id tiebreak keeps pages stable.
             models.Index(
                 fields=["identity", "-last_message_at", "-id"], name="conv_identity_activity"
@@ -200,6 +220,14 @@ class Message(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     provider_handle = models.CharField(max_length=255, null=True, blank=True)
+    # Outbound: the staff user who wrote it from the console (null: the agent).
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     # Outbound job (outbox): claimed with a conditional update, never sent twice.
     send_state = models.CharField(max_length=8, choices=SendState.choices, null=True, blank=True)
     send_attempts = models.PositiveIntegerField(default=0)
@@ -465,6 +493,11 @@ class QuietHours(models.Model):
     auto_reply = models.TextField(blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return (
+            f"quiet hours {self.start:%H:%M}-{self.end:%H:%M} ({self.timezone}) of {self.identity}"
+        )
+
 
 class AfterHoursReply(models.Model):
     """One after-hours auto-reply per person, identity and quiet period: the unique
@@ -487,3 +520,105 @@ class AfterHoursReply(models.Model):
                 name="after_hours_reply_once_per_period",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"after-hours reply to {self.remote_number} from {self.identity}"
+
+
+class ConsentKind(models.TextChoices):
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+
+
+class ConsentSource(models.TextChoices):
+    # The person texted a keyword (STOP, START...).
+    KEYWORD = "keyword"
+    # Staff recorded it in the console (a phone call, a letter).
+    OPERATOR = "operator"
+
+
+class ConsentEvent(models.Model):
+    """The consent ledger: one append-only row per opt-out or opt-in of a person.
+
+    `identity` null means the router line (the person opted out of the router itself;
+    such rows belong to no organisation). `OptOut` holds the current state.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    identity = models.ForeignKey(
+        AgentIdentity, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    remote_number = models.CharField(max_length=320)
+    kind = models.CharField(max_length=8, choices=ConsentKind.choices)
+    source = models.CharField(max_length=8, choices=ConsentSource.choices)
+    keyword = models.CharField(max_length=32, blank=True, default="")
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    operator_label = models.CharField(max_length=255, blank=True, default="")
+    source_message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The line the keyword arrived on (the router's, for router opt-outs).
+    line = models.ForeignKey(
+        PhoneLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"], name="consent_org_created"),
+            models.Index(
+                fields=["identity", "-created_at", "-id"], name="consent_identity_created"
+            ),
+            models.Index(fields=["remote_number", "-created_at"], name="consent_number_created"),
+        ]
+
+    def __str__(self) -> str:
+        verb = "opt-out" if self.kind == ConsentKind.OPT_OUT else "opt-in"
+        return f"{verb} of {self.remote_number} from {self.identity or 'the router'}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise RuntimeError("consent events are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("consent events are append-only")
+
+
+class OptOut(models.Model):
+    """The current state: a row while the person is opted out of the identity (or, with
+    no identity, of the router). Written and deleted with its `ConsentEvent`."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    identity = models.ForeignKey(
+        AgentIdentity, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    remote_number = models.CharField(max_length=320)
+    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["identity", "remote_number"],
+                condition=Q(identity__isnull=False),
+                name="optout_unique_per_identity",
+            ),
+            models.UniqueConstraint(
+                fields=["remote_number"],
+                condition=Q(identity__isnull=True),
+                name="optout_unique_on_router",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remote_number} opted out of {self.identity or 'the router'}"

@@ -398,8 +398,10 @@ def _live_reactions_attr() -> Prefetch[Any]:
 
 def conversation_message_list(*, conversation: Conversation) -> QuerySet[Message]:
     """Newest first for paging; the console shows each page oldest first."""
-    return conversation.messages.order_by("-created_at", "-id").prefetch_related(
-        _live_reactions_attr()
+    return (
+        conversation.messages.select_related("sent_by")
+        .order_by("-created_at", "-id")
+        .prefetch_related(_live_reactions_attr())
     )
 
 

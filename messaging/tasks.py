@@ -11,7 +11,7 @@ from typing import Any
 from celery import shared_task
 
 from messaging import media
-from messaging.services import after_hours, delivery, person_exports, retention, scheduling
+from messaging.services import after_hours, delivery, handoff, person_exports, retention, scheduling
 
 
 @shared_task(name="messaging.message_deliver")
@@ -33,6 +33,11 @@ def scheduled_due_publish_task() -> int:
 @shared_task(name="messaging.after_hours_reply")
 def after_hours_reply_task(message_id: str) -> None:
     after_hours.after_hours_reply(message_id=message_id)
+
+
+@shared_task(name="messaging.handoff_idle_sweep")
+def handoff_idle_sweep_task() -> int:
+    return handoff.idle_handback_sweep()
 
 
 @shared_task(

@@ -104,6 +104,15 @@ def _assignment_status(conversation: Conversation) -> str | None:
     return assignment.status if assignment is not None else None
 
 
+def handoff_state_wire(conversation: Conversation) -> dict[str, Any]:
+    """Who handles the conversation (conversation reads and `imessage.handoff`)."""
+    return {
+        "handled_by": conversation.handled_by,
+        "handed_off_at": iso(conversation.handed_off_at),
+        "handed_off_by": conversation.handed_off_by or None,
+    }
+
+
 def conversation_wire(conversation: Conversation) -> dict[str, Any]:
     """The Conversation object (GET /conversations/{id})."""
     return {
@@ -118,6 +127,8 @@ def conversation_wire(conversation: Conversation) -> dict[str, Any]:
         ),
         "is_group": conversation.is_group,
         "group_creation_status": None,
+        # Staff takeover (extra fields; the SDK ignores them).
+        **handoff_state_wire(conversation),
         "created_at": iso(conversation.created_at),
         "updated_at": iso(conversation.updated_at),
     }

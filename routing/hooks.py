@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Protocol
 
+from console.models import AgentIdentity
 from routing.models import Assignment
 
 AssignmentListener = Callable[[Assignment], None]
@@ -26,6 +27,9 @@ class MediaPublisher(Protocol):
 
 
 _publishers: list[MediaPublisher] = []
+
+OptOutCheck = Callable[[AgentIdentity, str], bool]
+_opt_out_checks: list[OptOutCheck] = []
 
 
 def on_assignment_changed(listener: AssignmentListener) -> None:
@@ -52,3 +56,13 @@ def media_publish(
     return _publishers[0](
         organization_id=organization_id, filename=filename, content_type=content_type, body=body
     )
+
+
+def on_opt_out_check(check: OptOutCheck) -> None:
+    """Set the one check of whether a person opted out of an identity (the last one wins)."""
+    _opt_out_checks[:] = [check]
+
+
+def opted_out(identity: AgentIdentity, number: str) -> bool:
+    """Whether `number` opted out of `identity` (False when messaging registered no check)."""
+    return any(check(identity, number) for check in _opt_out_checks)

@@ -129,6 +129,10 @@ class ReplyKind(models.TextChoices):
     POOL_EXHAUSTED = "pool_exhausted"
     POOL_BUSY = "pool_busy"
     DISCONNECTED = "disconnected"
+    # Consent keywords (STOP, START, HELP) answered on the line they came in on.
+    OPTED_OUT = "opted_out"
+    OPTED_IN = "opted_in"
+    CONSENT_HELP = "consent_help"
 
 
 class ReplyState(models.TextChoices):

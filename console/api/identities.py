@@ -80,6 +80,8 @@ def identity_wire(identity: AgentIdentity) -> dict[str, Any]:
         "email_address": None,
         "imessage_enabled": identity.imessage_enabled,
         "contact_sharing_enabled": identity.contact_sharing_enabled,
+        # Extra field: what HELP or INFO answers ("" gives the default text).
+        "consent_help_text": identity.consent_help_text,
         "imessage_filter_mode": identity.imessage_filter_mode,
         "phone_filter_mode": identity.imessage_filter_mode,
         "phone_inbound_filter_mode": identity.inbound_filter_mode,
@@ -122,6 +124,7 @@ class IdentityOutputSerializer(serializers.Serializer[AgentIdentity]):
     email_address = serializers.CharField(allow_null=True)
     imessage_enabled = serializers.BooleanField()
     contact_sharing_enabled = serializers.BooleanField()
+    consent_help_text = serializers.CharField(allow_blank=True)
     imessage_filter_mode = serializers.ChoiceField(choices=FILTER_MODES)
     phone_filter_mode = serializers.ChoiceField(choices=FILTER_MODES)
     phone_inbound_filter_mode = serializers.ChoiceField(choices=FILTER_MODES)
@@ -153,6 +156,9 @@ class IdentityUpdateInputSerializer(serializers.Serializer[dict[str, Any]]):
     description = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     imessage_enabled = serializers.BooleanField(required=False)
     contact_sharing_enabled = serializers.BooleanField(required=False)
+    consent_help_text = serializers.CharField(
+        required=False, allow_blank=True, max_length=480, trim_whitespace=True
+    )
     imessage_number_id = serializers.UUIDField(required=False, allow_null=True)
     claim_imessage_number = serializers.BooleanField(required=False)
     imessage_filter_mode = serializers.ChoiceField(choices=FILTER_MODES, required=False)

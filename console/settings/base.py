@@ -282,6 +282,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "messaging.scheduled_due_publish",
         "schedule": float(env.int("SCHEDULED_SEND_INTERVAL_SECONDS", default=30)),
     },
+    # Hands idle staff takeovers back (organisations with handoff_idle_minutes set).
+    "messaging-handoff-idle-sweep": {
+        "task": "messaging.handoff_idle_sweep",
+        "schedule": 60.0,
+    },
     # Catches up on `line_assigned` webhooks the provider failed to deliver.
     "provisioning-reconcile-lines": {
         "task": "provisioning.setups_reconcile_all",

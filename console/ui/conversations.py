@@ -13,6 +13,7 @@ from console.selectors import identity_handle_list
 from console.ui.access import ConsoleRequest, console_page
 from console.ui.export import csv_export
 from console.ui.forms import ConversationFilterForm
+from console.ui.handoff import handoff_context
 from console.ui.pagination import PAGE_SIZE, paginate
 from console.ui.rendering import page_number, query_without_page, render_list, render_page
 from console.ui.thread import thread_days
@@ -136,6 +137,7 @@ def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpRe
             # Pages are fetched newest first; a thread reads oldest first.
             "days": thread_days(list(reversed(page.items))),
             "query": query_without_page(request),
+            **handoff_context(request, conversation),
         },
         partial="thread",
     )

@@ -135,8 +135,10 @@ def media_items(media: Iterable[Any]) -> list[Media]:
 
 
 def _sender(message: Any) -> str:
-    """Who a bubble is from: the side, and in a group thread the member who wrote it."""
-    return f"{message.direction}:{message.sender_number or ''}"
+    """Who a bubble is from: the side, the member who wrote it in a group thread, and the
+    staff user who replied in a taken-over conversation (the agent otherwise)."""
+    staff = getattr(message, "sent_by_id", None) or ""
+    return f"{message.direction}:{message.sender_number or ''}:{staff}"
 
 
 def thread_days(messages: Sequence[Any], *, today: dt.date | None = None) -> list[Day]:

@@ -6,8 +6,10 @@ from console.ui import (
     audit,
     auth,
     blocked,
+    consent,
     conversations,
     deliveries,
+    handoff,
     lines,
     pages,
     quiet_hours,
@@ -124,4 +126,22 @@ urlpatterns = [
     ),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),
+    path(
+        "conversations/<uuid:conversation_id>/takeover",
+        handoff.handoff_take,
+        name="conversation-takeover",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/handback",
+        handoff.handoff_release,
+        name="conversation-handback",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/reply",
+        handoff.staff_reply,
+        name="conversation-staff-reply",
+    ),
+    path("opt-outs/", consent.opt_out_list, name="opt-outs"),
+    path("opt-outs/export", consent.opt_out_export, name="opt-outs-export"),
+    path("opt-outs/record", consent.opt_out_record, name="opt-out-record"),
 ]

@@ -159,6 +159,9 @@ class ConversationSerializer(serializers.Serializer[dict[str, Any]]):
     participants = serializers.ListField(child=serializers.CharField(), allow_null=True)
     is_group = serializers.BooleanField()
     group_creation_status = serializers.CharField(allow_null=True)
+    handled_by = serializers.ChoiceField(choices=["agent", "staff"])
+    handed_off_at = serializers.DateTimeField(allow_null=True)
+    handed_off_by = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

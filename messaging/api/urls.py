@@ -1,5 +1,5 @@
 from console.api.routes import api_path
-from messaging.api import views
+from messaging.api import clinic, views
 
 # (path under /imessage/, view, route name)
 _ROUTES = [
@@ -10,6 +10,12 @@ _ROUTES = [
         views.ConversationThreadApi,
         "imessage-conversation-thread",
     ),
+    (
+        "conversations/<uuid:conversation_id>/handoff",
+        clinic.ConversationHandoffApi,
+        "imessage-conversation-handoff",
+    ),
+    ("opt-outs", clinic.OptOutListApi, "imessage-opt-outs"),
     ("messages", views.MessageListSendApi, "imessage-messages"),
     ("messages/<uuid:message_id>", views.MessageDetailApi, "imessage-message"),
     ("messages/<uuid:message_id>/thread", views.MessageThreadApi, "imessage-message-thread"),

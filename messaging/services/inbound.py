@@ -24,10 +24,10 @@ from console.models import AgentIdentity
 from messaging import presence
 from messaging.media import inbound_media_items
 from messaging.models import Conversation, DeliveryStatus, Direction, Message
-from messaging.services import common
+from messaging.services import common, consent, handoff
 from messaging.wire import mark_without_reactions
 from provisioning.dispatch import ForeignReference
-from provisioning.models import PhoneLine, Setup
+from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers.base import InboundMessage
 from routing.models import Assignment, AssignmentStatus
 
@@ -72,6 +72,10 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
 
         # Kept for audit only: no 1:1 conversation, no agent event, no router reply.
         return group_message_receive(line=line, event=event)
+    if line.role == LineRole.ROUTER and consent.router_message_screen(
+        line=line, sender=event.from_number, text=event.content
+    ):
+        return None
     route = message_route(line=line, sender=event.from_number, text=event.content)
     if route is None:
         return None
@@ -98,6 +102,10 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     )
     if message is None:
         return None
+    # STOP, START and HELP are answered and recorded instead of reaching the agent.
+    keyword = consent.keyword_of(event.content)
+    if keyword is not None:
+        consent.keyword_answer(message=message, identity=identity, line=route.line, keyword=keyword)
     if route.is_blocked:
         logger.info("inbound message %s stored blocked", message.id)
         return message
@@ -111,8 +119,13 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         conversation.save(update_fields=["line", "assignment", "updated_at"])
     common.conversation_touch(conversation.pk, now)
     media_fetch_enqueue(message)
-    if identity.imessage_enabled:
-        common.emit("imessage.received", identity=identity, message=message)
+    if keyword is None and identity.imessage_enabled:
+        common.emit(
+            "imessage.received",
+            identity=identity,
+            message=message,
+            context=handoff.event_context(conversation),
+        )
         from messaging.services.after_hours import after_hours_inbound
 
         after_hours_inbound(message)

@@ -11,6 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -33,7 +34,7 @@ from messaging.models import (
     Message,
     SendState,
 )
-from messaging.services import common, scheduling
+from messaging.services import common, consent, handoff, scheduling
 from messaging.services.common import (
     CONVERSATION_INACTIVE,
     IMESSAGE_NOT_ENABLED,
@@ -192,14 +193,17 @@ def message_send(
     send_at: datetime | None = None,
     urgent: bool = False,
     actor: Actor | None = None,
+    sent_by: Any = None,
 ) -> SendOutcome:
     """Store an outbound message `queued` and enqueue its send after commit.
 
     Checks in contract order: 400 imessage_not_enabled, 403 recipient_blocked,
-    404 no_active_assignment / 409 conversation_inactive, then the timing checks of
-    `scheduling.send_slot` (429 conversation_burst_limited, quiet hours, 429
-    send_rate_limited). A scheduled or held send is stored `pending` with `scheduled_for`
-    and goes out through the same outbox when due; `urgent` skips quiet hours (audited).
+    403 recipient_opted_out, 404 no_active_assignment / 409 conversation_inactive,
+    409 conversation_handed_off, then the timing checks of `scheduling.send_slot`
+    (429 conversation_burst_limited, quiet hours, 429 send_rate_limited). A scheduled or
+    held send is stored `pending` with `scheduled_for` and goes out through the same outbox
+    when due; `urgent` skips quiet hours (audited). `sent_by`: the staff user replying from
+    the console (see `messaging.services.handoff`).
     """
     from routing.services.contact_rules import outbound_permission_check
 
@@ -212,7 +216,9 @@ def message_send(
     if not common.is_phone(remote):
         raise Unprocessable(RECIPIENT_NOT_E164, code="recipient_not_e164")
     outbound_permission_check(identity=identity, number=remote)
+    consent.send_check(identity=identity, number=remote)
     conversation, line = _resolve_target(identity=identity, conversation=conversation, to=to)
+    handoff.send_check(conversation=conversation, staff=sent_by is not None)
     scheduling.send_lock(identity)
     now = timezone.now()
     slot = scheduling.send_slot(
@@ -232,6 +238,7 @@ def message_send(
         media=send_items(organization_id=identity.organization_id, urls=media_urls),
         is_read=True,
         reply_to=reply_to,
+        sent_by=sent_by,
         send_state=SendState.QUEUED,
         created_at=now,
         **timing,

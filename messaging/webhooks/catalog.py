@@ -54,5 +54,24 @@ CATALOG: tuple[EventType, ...] = (
         "person, operator or agent).",
         opt_in=True,
     ),
+    EventType(
+        "imessage.handoff",
+        "Staff took a conversation over or handed it back (data: conversation_id, "
+        "remote_number, handled_by, handed_off_at, handed_off_by). While handled_by is "
+        "staff, sends into it answer 409 conversation_handed_off.",
+        opt_in=True,
+    ),
+    EventType(
+        "imessage.opted_out",
+        "A person texted STOP (or a like keyword): data.message is their message, sent "
+        "instead of imessage.received; sends to them answer 403 recipient_opted_out.",
+        opt_in=True,
+    ),
+    EventType(
+        "imessage.opted_in",
+        "A person texted START (or a like keyword) after opting out; data.message is "
+        "their message, sent instead of imessage.received.",
+        opt_in=True,
+    ),
 )
 EVENT_TYPES = frozenset(event.name for event in CATALOG)

@@ -59,12 +59,15 @@ def event_emit(
     message: Message | None = None,
     reaction: Reaction | None = None,
     details: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
 ) -> WebhookEvent | None:
     """Write the event and one delivery per matching subscription in the caller's
     transaction (the outbox); deliveries are enqueued after commit.
 
     `data` carries `message` and `reaction` (null when not given) and, for events that
-    are about neither (typing, connections), the keys of `details` beside them. Returns
+    are about neither (typing, connections), the keys of `details` beside them;
+    `context` (e.g. `handled_by` during a staff takeover) becomes `data.context`, merged
+    with a subscription's conversation texts. Returns
     None when nothing is to be delivered (identity disabled, blocked message, no active
     subscription selecting `event_type`). Raises ValueError for an unknown type or an
     event with nothing to say.
@@ -102,6 +105,8 @@ def event_emit(
             "agent_identities": [_agent_identity_wire(identity)],
         },
     }
+    if context:
+        envelope["data"]["context"] = context
     event = WebhookEvent.objects.create(
         id=envelope["id"],
         organization_id=identity.organization_id,
@@ -119,7 +124,10 @@ def event_emit(
         if texts and message is not None and event_type == "imessage.received":
             key = json.dumps(texts, sort_keys=True)
             if key not in contexts:
-                data = {**envelope["data"], "context": _texts_context(message, texts)}
+                data = {
+                    **envelope["data"],
+                    "context": {**(context or {}), **_texts_context(message, texts)},
+                }
                 contexts[key] = dumps({**envelope, "data": data})
             body = contexts[key]
         deliveries.append(

@@ -17,7 +17,7 @@ from django.db import transaction
 from console.models import AgentIdentity
 from console.services import Actor
 from provisioning.models import LineRole, PhoneLine
-from routing import replies
+from routing import hooks, replies
 from routing.commands import CommandParseError, RouterCommand, parse_command
 from routing.models import Assignment, ReleaseReason, ReplyKind
 from routing.selectors import (
@@ -131,8 +131,11 @@ def _identity_for_handle(handle: str) -> AgentIdentity | None:
 
 
 def _may_connect(identity: AgentIdentity | None, sender: str) -> bool:
-    """Connecting needs an enabled identity and permission in both directions."""
+    """Connecting needs an enabled identity, no opt-out of it by the person, and
+    permission in both directions."""
     if identity is None or not identity.imessage_enabled:
+        return False
+    if hooks.opted_out(identity, sender):
         return False
     rules = number_rules(identity=identity, number=sender)
     return all(

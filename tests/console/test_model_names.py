@@ -21,11 +21,15 @@ from tests.console.factories import (
     OrganizationFactory,
 )
 from tests.messaging.factories import (
+    AfterHoursReplyFactory,
+    ConsentEventFactory,
     ConversationFactory,
     LegalHoldFactory,
     MediaObjectFactory,
     MessageFactory,
+    OptOutFactory,
     PersonExportFactory,
+    QuietHoursFactory,
     ReactionFactory,
     RetentionRunFactory,
 )
@@ -74,6 +78,10 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "LegalHold": LegalHoldFactory,
     "RetentionRun": RetentionRunFactory,
     "PersonExport": PersonExportFactory,
+    "QuietHours": QuietHoursFactory,
+    "AfterHoursReply": AfterHoursReplyFactory,
+    "ConsentEvent": ConsentEventFactory,
+    "OptOut": OptOutFactory,
     "SigningKey": SigningKeyFactory,
     "WebhookSubscription": WebhookSubscriptionFactory,
     "WebhookEvent": WebhookEventFactory,

@@ -6,11 +6,14 @@ import factory
 from django.utils import timezone
 
 from messaging.models import (
+    AfterHoursReply,
+    ConsentEvent,
     Conversation,
     HoldKind,
     LegalHold,
     MediaObject,
     Message,
+    OptOut,
     PersonExport,
     QuietHours,
     Reaction,
@@ -119,3 +122,38 @@ class QuietHoursFactory(factory.django.DjangoModelFactory[QuietHours]):
     end = time(8, 0)
     timezone = "Europe/Berlin"
     auto_reply = ""
+
+
+class ConsentEventFactory(factory.django.DjangoModelFactory[ConsentEvent]):
+    """An opt-out texted to an identity; pass kind="opt_in" or source="operator"."""
+
+    class Meta:
+        model = ConsentEvent
+
+    identity = factory.SubFactory(AgentIdentityFactory)
+    organization = factory.LazyAttribute(lambda o: o.identity.organization if o.identity else None)
+    remote_number = factory.Sequence(lambda n: f"+1202555{6000 + n % 3000:04d}")
+    kind = "opt_out"
+    source = "keyword"
+    keyword = "STOP"
+
+
+class OptOutFactory(factory.django.DjangoModelFactory[OptOut]):
+    """A person opted out of an identity now (with the ledger event that did it)."""
+
+    class Meta:
+        model = OptOut
+
+    event = factory.SubFactory(ConsentEventFactory)
+    identity = factory.LazyAttribute(lambda o: o.event.identity)
+    organization = factory.LazyAttribute(lambda o: o.event.organization)
+    remote_number = factory.LazyAttribute(lambda o: o.event.remote_number)
+
+
+class AfterHoursReplyFactory(factory.django.DjangoModelFactory[AfterHoursReply]):
+    class Meta:
+        model = AfterHoursReply
+
+    identity = factory.SubFactory(AgentIdentityFactory)
+    remote_number = factory.Sequence(lambda n: f"+1202555{7000 + n % 3000:04d}")
+    period_start = factory.LazyFunction(timezone.now)

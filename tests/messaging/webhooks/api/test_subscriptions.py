@@ -38,6 +38,9 @@ def test_catalog_lists_the_contract_events_then_the_opt_in_ones(identity_client)
         ("imessage.typing", True),
         ("imessage.connected", True),
         ("imessage.disconnected", True),
+        ("imessage.handoff", True),
+        ("imessage.opted_out", True),
+        ("imessage.opted_in", True),
     ]
 
 
