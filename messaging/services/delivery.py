@@ -73,7 +73,9 @@ def message_deliver(*, message_id: Any) -> None:
     now = timezone.now()
     if not SENDS.claim(message_id, now=now):
         return
-    message = Message.objects.select_related("line__setup", "identity").get(pk=message_id)
+    message = Message.objects.select_related("line__setup", "identity", "conversation").get(
+        pk=message_id
+    )
     if message.provider_call_started_at is not None:
         from messaging.services.send_recovery import send_outcome_recover
 
@@ -85,6 +87,8 @@ def message_deliver(*, message_id: Any) -> None:
             message,
             ProviderError("The conversation has no line to send from.", permanent=True),
         )
+        return
+    if _stopped_since_accepted(message):
         return
     credentials = common.line_credentials(line)
     from provisioning.services.credentials import status_callback_url
@@ -117,6 +121,29 @@ def message_deliver(*, message_id: Any) -> None:
         )
         return
     _send_succeeded(message, result)
+
+
+def _stopped_since_accepted(message: Message) -> bool:
+    """A send accepted earlier (scheduled, held for quiet hours, retried) that may no longer
+    go out: the person opted out, or staff took the conversation over from the agent. It
+    fails with the refusal the agent would now get at accept time, before the provider."""
+    from messaging.models import HandledBy
+    from messaging.services import consent, handoff
+
+    if consent.is_opted_out(identity=message.identity, number=message.remote_number):
+        code, text = "recipient_opted_out", consent.RECIPIENT_OPTED_OUT
+    elif message.sent_by_id is None and (message.conversation.handled_by == HandledBy.STAFF):
+        code, text = "conversation_handed_off", handoff.CONVERSATION_HANDED_OFF
+    else:
+        return False
+    message_fail(
+        message,
+        code=code,
+        error_message=text,
+        reason="Refused before sending: it changed after the send was accepted.",
+        from_states=[SendState.SENDING],
+    )
+    return True
 
 
 def _send_succeeded(message: Message, result: SendResult) -> None:

@@ -6,7 +6,7 @@ self-contained: no external asset) and the stored media files the messages show.
 covers every conversation the number had with any of the organisation's identities
 (group threads: the person's own messages and the identity's), each message with its
 redaction marker, reactions and delivery status, the contact rules that named the number,
-and its connections and releases. Another organisation's data is never read: every query
+its opt-outs and opt-ins, and its connections and releases. Another organisation's data is never read: every query
 starts from the organisation.
 """
 
@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from console.models import Organization
-from messaging.models import Conversation, MediaObject, Message, Reaction
+from messaging.models import ConsentEvent, Conversation, MediaObject, Message, Reaction
 from routing.models import Assignment, ContactRule
 
 RECORD_SCHEMA_VERSION = "1"
@@ -121,6 +121,7 @@ def _record(build: _Build, progress: Progress | None) -> dict[str, Any]:
             for c in conversations
         ],
         "contact_rules": _contact_rules(org, number),
+        "consent": _consent(org, number),
         "connections": _connections(org, number),
     }
 
@@ -197,6 +198,26 @@ def _contact_rules(org: Organization, number: str) -> list[dict[str, Any]]:
             "updated_at": _iso(r.updated_at),
         }
         for r in rules.order_by("created_at")
+    ]
+
+
+def _consent(org: Organization, number: str) -> list[dict[str, Any]]:
+    """Every opt-out and opt-in of the number with the organisation's identities."""
+    events = ConsentEvent.objects.filter(organization=org, remote_number=number).select_related(
+        "identity"
+    )
+    return [
+        {
+            "identity": e.identity.handle if e.identity else None,
+            "kind": e.kind,
+            "source": e.source,
+            "keyword": e.keyword or None,
+            "operator": e.operator_label or None,
+            "reason": e.reason or None,
+            "source_message_id": str(e.source_message_id) if e.source_message_id else None,
+            "created_at": _iso(e.created_at),
+        }
+        for e in events.order_by("created_at", "id")
     ]
 
 

@@ -236,6 +236,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/v1/webhooks/subscriptions/{subscription_id}"): {
         "url": "http://127.0.0.1:9/renamed"
     },
+    ("post", "/api/v1/imessage/conversations/{conversation_id}/handoff"): {"to": "staff"},
 }
 
 

@@ -253,3 +253,36 @@ def test_help_to_the_router_still_answers_while_opted_out_of_it(router, platform
     text("HELP", handle="k-2", to=ROUTER_NUMBER, setup=platform_setup)
 
     assert [r.kind for r in replies()] == ["opted_out", "help"]
+
+
+def test_a_send_accepted_before_the_person_opted_out_is_failed_not_sent(
+    conversation, identity, fake_provider
+):
+    from messaging.services.delivery import message_deliver
+    from tests.messaging.sends import queue_message
+
+    queued = queue_message(conversation)
+    OptOutFactory(event__identity=identity, event__remote_number=PERSON)
+
+    message_deliver(message_id=queued.id)
+
+    queued.refresh_from_db()
+    assert (queued.send_state, queued.error_code) == ("failed", "recipient_opted_out")
+    assert fake_provider.calls_to("send_message") == []
+
+
+def test_an_agent_send_accepted_before_staff_took_over_is_failed_not_sent(
+    conversation, identity, fake_provider
+):
+    from messaging.services.delivery import message_deliver
+    from messaging.services.handoff import conversation_handoff
+    from tests.messaging.sends import queue_message
+
+    queued = queue_message(conversation)
+    conversation_handoff(conversation=conversation, to="staff", actor=Actor.system())
+
+    message_deliver(message_id=queued.id)
+
+    queued.refresh_from_db()
+    assert (queued.send_state, queued.error_code) == ("failed", "conversation_handed_off")
+    assert fake_provider.calls_to("send_message") == []

@@ -167,3 +167,17 @@ def test_group_threads_hold_the_persons_messages_not_other_members(
     record, _ = _zip(org)
 
     assert [m["content"] for m in record["conversations"][0]["messages"]] == ["from me"]
+
+
+def test_opt_outs_and_opt_ins_of_the_number_are_included(
+    org: Organization, identity: AgentIdentity
+) -> None:
+    from tests.messaging.factories import ConsentEventFactory
+
+    ConsentEventFactory(identity=identity, remote_number=PERSON, kind="opt_out", keyword="STOP")
+    ConsentEventFactory(identity=identity, remote_number="+14155550100", kind="opt_out")
+
+    record, archive = _zip(org)
+
+    assert [(c["kind"], c["keyword"]) for c in record["consent"]] == [("opt_out", "STOP")]
+    assert b"texted STOP" in archive.read("transcript.html")
