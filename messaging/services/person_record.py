@@ -6,8 +6,8 @@ self-contained: no external asset) and the stored media files the messages show.
 covers every conversation the number had with any of the organisation's identities
 (group threads: the person's own messages and the identity's), each message with its
 redaction marker, reactions and delivery status, the contact rules that named the number,
-its opt-outs and opt-ins, and its connections and releases. Another organisation's data is never read: every query
-starts from the organisation.
+its opt-outs and opt-ins, and its connections and releases. Another organisation's data is
+never read: every query starts from the organisation.
 """
 
 from __future__ import annotations
