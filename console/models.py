@@ -39,6 +39,9 @@ class Organization(models.Model):
     message_retention_days = models.PositiveIntegerField(
         default=default_message_retention_days, db_default=0
     )
+    # Offboarded (`manage.py offboard_organization`): identities archived, keys revoked; the
+    # data stays until the retention window has passed and a purge removes it.
+    archived_at = models.DateTimeField(null=True, blank=True)
     # Staff takeover: hand a conversation back to the agent after this many idle minutes
     # (null: never automatically).
     handoff_idle_minutes = models.PositiveIntegerField(null=True, blank=True)
