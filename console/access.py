@@ -12,7 +12,6 @@ Not to be confused with `console.access_log`, the scrubber of gunicorn's request
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -111,10 +110,11 @@ def _hour(now: dt.datetime) -> dt.datetime:
 
 
 def access_tally(*, key: ApiKey, viewed: Sequence[Viewed], now: dt.datetime | None = None) -> None:
-    """Count reads of conversations by an identity-scoped key in the current hour, in one
-    INSERT … ON CONFLICT DO UPDATE (PostgreSQL and SQLite both speak it)."""
-    counts = Counter(item.conversation_id for item in viewed if item.conversation_id)
-    if not counts:
+    """Count one read of each conversation `viewed` touches (however many of its messages)
+    by an identity-scoped key in the current hour, in one INSERT … ON CONFLICT DO UPDATE
+    (PostgreSQL and SQLite both speak it)."""
+    conversations = dict.fromkeys(item.conversation_id for item in viewed if item.conversation_id)
+    if not conversations:
         return
     numbers = {item.conversation_id: item.number for item in viewed}
     organization = {item.conversation_id: item.organization_id for item in viewed}
@@ -132,7 +132,7 @@ def access_tally(*, key: ApiKey, viewed: Sequence[Viewed], now: dt.datetime | No
         )
     ]
     params: list[Any] = []
-    for conversation_id, count in counts.items():
+    for conversation_id in conversations:
         values = [
             organization[conversation_id],
             key.id,
@@ -140,7 +140,7 @@ def access_tally(*, key: ApiKey, viewed: Sequence[Viewed], now: dt.datetime | No
             conversation_id,
             numbers[conversation_id],
             hour,
-            count,
+            1,
         ]
         params.extend(
             field.get_db_prep_value(value, connection, prepared=False)
@@ -154,7 +154,7 @@ def access_tally(*, key: ApiKey, viewed: Sequence[Viewed], now: dt.datetime | No
     # Only quoted model identifiers and placeholders are interpolated; values are parameters.
     sql = (
         f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
-        + ", ".join([placeholders] * len(counts))
+        + ", ".join([placeholders] * len(conversations))
         + f" ON CONFLICT ({quote('api_key_id')}, {quote('conversation_id')}, {quote('hour')})"
         + f" DO UPDATE SET {count_column} = {table}.{count_column} + excluded.{count_column}"
     )

@@ -5,13 +5,15 @@ list exports as CSV. (`console.access_log` is something else: gunicorn's log scr
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
 from django import forms
 from django.http import HttpResponse
+from django.urls import reverse
 
-from console.models import AccessLog
+from console.models import AccessKind, AccessLog
 from console.selectors import AccessFilters, access_log_list, access_tally_list
 from console.ui.access import ConsoleRequest, console_page
 from console.ui.export import csv_export
@@ -34,6 +36,17 @@ class AccessLine:
     @property
     def actor_kind(self) -> str:
         return ACTOR_NAMES.get(self.entry.actor_type, self.entry.actor_type)
+
+    @property
+    def url(self) -> str:
+        """The conversation's console page, for a conversation view."""
+        if self.entry.object_kind != AccessKind.CONVERSATION:
+            return ""
+        try:
+            conversation_id = uuid.UUID(self.entry.object_id)
+        except ValueError:
+            return ""
+        return reverse("console:conversation", args=[conversation_id])
 
 
 class AccessFilterForm(DateRangeMixin):

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 
 from console.api.authentication import hash_api_key
 from console.models import (
+    AccessLog,
     AgentIdentity,
     ApiKey,
     AuditEntry,
@@ -91,3 +92,16 @@ class IdempotencyRecordFactory(factory.django.DjangoModelFactory[IdempotencyReco
     operation = "setup.create"
     key = factory.Sequence(lambda n: f"key-{n}")
     request_fingerprint = "0" * 64
+
+
+class AccessLogFactory(factory.django.DjangoModelFactory[AccessLog]):
+    class Meta:
+        model = AccessLog
+
+    organization = factory.SubFactory(OrganizationFactory)
+    actor_type = "user"
+    actor_id = "1"
+    actor_label = "arthur"
+    object_kind = "conversation"
+    object_id = factory.Sequence(lambda n: f"object-{n}")
+    remote_number = "+14155550199"
