@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import uuid
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from console.api.authentication import hash_api_key
 from console.models import (
     AccessLog,
+    AccessTally,
     AgentIdentity,
     ApiKey,
     AuditEntry,
@@ -105,3 +109,16 @@ class AccessLogFactory(factory.django.DjangoModelFactory[AccessLog]):
     object_kind = "conversation"
     object_id = factory.Sequence(lambda n: f"object-{n}")
     remote_number = "+14155550199"
+
+
+class AccessTallyFactory(factory.django.DjangoModelFactory[AccessTally]):
+    class Meta:
+        model = AccessTally
+
+    organization = factory.SubFactory(OrganizationFactory)
+    api_key_id = factory.LazyFunction(uuid.uuid4)
+    key_label = "agent"
+    conversation_id = factory.LazyFunction(uuid.uuid4)
+    remote_number = "+14155550199"
+    hour = factory.LazyFunction(lambda: timezone.now().replace(minute=0, second=0, microsecond=0))
+    count = 1
