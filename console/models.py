@@ -264,7 +264,96 @@ class AuditEntry(models.Model):
         raise RuntimeError("audit entries are append-only")
 
 
+class AccessKind(models.TextChoices):
+    CONVERSATION = "conversation", "conversation"
+    MESSAGE = "message", "message"
+    BLOCKED_MESSAGE = "blocked_message", "blocked message"
+    EXPORT = "export", "export"
+    PERSON_RECORD = "person_record", "person's record"
+
+
+class AccessLog(models.Model):
+    """Append-only record of who viewed patient text: one row per view (one per item a
+    list showed), written by `console.access`.
+
+    Migration 0006 adds database triggers that refuse UPDATE and DELETE of these rows. The
+    organisation is referenced without a database constraint or cascade, so the trail
+    outlives whatever it names."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    actor_type = models.CharField(max_length=10)  # "user" | "api_key"
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=255)
+    object_kind = models.CharField(max_length=32, choices=AccessKind.choices)
+    object_id = models.CharField(max_length=64)
+    # The person's number; blank when the view covered several people (an export).
+    remote_number = models.CharField(max_length=320, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    reason = models.CharField(max_length=1000, blank=True)
+    # Rows one view covered (an export's rows); 1 for a single item.
+    count = models.PositiveIntegerField(default=1)
+    # What the view asked for (an export's filters).
+    detail = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="access_org_created"),
+            models.Index(fields=["organization", "remote_number"], name="access_org_number"),
+        ]
+        verbose_name = "access log entry"
+        verbose_name_plural = "access log entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} viewed {self.object_kind} {self.object_id}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise RuntimeError("access log entries are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("access log entries are append-only")
+
+
+class AccessTally(models.Model):
+    """Reads of one conversation by one identity-scoped key within one hour, counted: the
+    agent reading its own conversations is its job, so those are tallied, not logged per
+    request. `console.access.access_tally` adds to `count` with one upsert."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    api_key_id = models.UUIDField()
+    key_label = models.CharField(max_length=255)
+    conversation_id = models.UUIDField()
+    remote_number = models.CharField(max_length=320, blank=True)
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-hour", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key_id", "conversation_id", "hour"], name="access_tally_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "-hour"], name="access_tally_org_hour")]
+        verbose_name_plural = "access tallies"
+
+    def __str__(self) -> str:
+        return f"{self.key_label} read conversation {self.conversation_id} {self.count} times"
+
+
 __all__ = [
+    "AccessKind",
+    "AccessLog",
+    "AccessTally",
     "AgentIdentity",
     "ApiKey",
     "ApiKeyStatus",

@@ -82,13 +82,15 @@ def filter_given(qs: QuerySet[M], **lookups: Any) -> QuerySet[M]:
     return qs.filter(**given) if given else qs
 
 
-def local_days_q(date_from: dt.date | None, date_to: dt.date | None) -> Q:
-    """`created_at` within whole days (both included) in the active time zone."""
+def local_days_q(
+    date_from: dt.date | None, date_to: dt.date | None, *, field: str = "created_at"
+) -> Q:
+    """`field` (`created_at`) within whole days (both included) in the active time zone."""
     q = Q()
     if date_from:
-        q &= Q(created_at__gte=_local_midnight(date_from))
+        q &= Q(**{f"{field}__gte": _local_midnight(date_from)})
     if date_to:
-        q &= Q(created_at__lt=_local_midnight(date_to + dt.timedelta(days=1)))
+        q &= Q(**{f"{field}__lt": _local_midnight(date_to + dt.timedelta(days=1))})
     return q
 
 

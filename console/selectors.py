@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from console.errors import NotFound
-from console.models import AgentIdentity, ApiKey, AuditEntry
+from console.models import AccessLog, AccessTally, AgentIdentity, ApiKey, AuditEntry
 from console.scope import Scope, local_days_q, scoped_get
 
 IDENTITY_NOT_FOUND = "Identity not found."
@@ -126,3 +126,36 @@ def audit_object_type_list(*, scope: Scope) -> list[str]:
         .distinct()
         .order_by("object_type")
     )
+
+
+@dataclass(frozen=True)
+class AccessFilters:
+    """The access log's filters: part of the viewer's name, digits of the person's number
+    and whole local days."""
+
+    user: str = ""
+    number: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+def access_log_list(*, scope: Scope, filters: AccessFilters) -> QuerySet[AccessLog]:
+    qs = scope.filter(AccessLog.objects.all())
+    if filters.user:
+        qs = qs.filter(actor_label__icontains=filters.user)
+    if filters.number:
+        qs = qs.filter(remote_number__contains=filters.number)
+    qs = qs.filter(local_days_q(filters.date_from, filters.date_to))
+    return qs.order_by("-created_at", "-id")
+
+
+def access_tally_list(*, scope: Scope, filters: AccessFilters) -> QuerySet[AccessTally]:
+    """Hourly counts of identity-scoped keys reading their conversations, same filters (the
+    key's name stands for the user)."""
+    qs = scope.filter(AccessTally.objects.all())
+    if filters.user:
+        qs = qs.filter(key_label__icontains=filters.user)
+    if filters.number:
+        qs = qs.filter(remote_number__contains=filters.number)
+    qs = qs.filter(local_days_q(filters.date_from, filters.date_to, field="hour"))
+    return qs.order_by("-hour", "-id")

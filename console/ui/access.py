@@ -25,6 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from console.access import Viewer
 from console.errors import ApplicationError, NotFound, ProviderFailed, Unavailable
 from console.models import Membership, MembershipRole, Organization
 from console.scope import Scope
@@ -204,3 +205,8 @@ def operated(request: ConsoleRequest, get: Callable[..., OwnedT], **lookup: Any)
 def user_actor(request: HttpRequest) -> Actor:
     user = request.user
     return Actor(type="user", id=str(user.pk), label=user.get_username())
+
+
+def user_viewer(request: HttpRequest) -> Viewer:
+    """The console user viewing patient text, for the access log."""
+    return Viewer.of(request, user_actor(request))

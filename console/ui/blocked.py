@@ -8,7 +8,9 @@ from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
 
+from console.access import Viewed, access_record
 from console.errors import ApplicationError, Conflict
+from console.models import AccessKind
 from console.selectors import identity_handle_list
 from console.ui.access import (
     ConsoleRequest,
@@ -17,6 +19,7 @@ from console.ui.access import (
     operated,
     refusal_status,
     user_actor,
+    user_viewer,
 )
 from console.ui.export import csv_export
 from console.ui.forms import AllowForm, BlockedFilterForm, BulkDecisionForm, DecisionChangeForm
@@ -126,6 +129,15 @@ def _review_context(request: ConsoleRequest, message: Message, **extra: Any) -> 
 @console_page
 def blocked_detail(request: ConsoleRequest, message_id: str) -> HttpResponse:
     message = blocked_message_get(scope=request.console.scope, message_id=message_id)
+    access_record(
+        viewer=user_viewer(request),
+        viewed=Viewed(
+            organization_id=message.organization_id,
+            kind=AccessKind.BLOCKED_MESSAGE,
+            object_id=message.id,
+            number=message.remote_number,
+        ),
+    )
     return render_page(
         request,
         "console/blocked_detail.html",

@@ -9,8 +9,10 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 
+from console.access import Viewed, access_record
+from console.models import AccessKind
 from console.selectors import identity_handle_list
-from console.ui.access import ConsoleRequest, console_page
+from console.ui.access import ConsoleRequest, console_page, user_viewer
 from console.ui.export import csv_export
 from console.ui.forms import ConversationFilterForm
 from console.ui.handoff import handoff_context
@@ -126,6 +128,15 @@ def conversation_detail(request: ConsoleRequest, conversation_id: str) -> HttpRe
     page = paginate(
         conversation_message_list(conversation=conversation),
         page=_message_page(request, conversation),
+    )
+    access_record(
+        viewer=user_viewer(request),
+        viewed=Viewed(
+            organization_id=conversation.organization_id,
+            kind=AccessKind.CONVERSATION,
+            object_id=conversation.id,
+            number=conversation.remote_number,
+        ),
     )
     return render_page(
         request,

@@ -18,8 +18,9 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from console.models import AuditEntry
-from console.ui.access import ConsoleRequest, user_actor
+from console.access import Viewed, access_record_many
+from console.models import AccessKind, AuditEntry
+from console.ui.access import ConsoleRequest, user_actor, user_viewer
 
 EXPORT_ACTION = "export"
 # A spreadsheet evaluates a cell starting with one of these as a formula (CSV injection).
@@ -97,6 +98,16 @@ def _audit_export(
 ) -> None:
     actor = user_actor(request)
     described = {name: str(value) for name, value in filters.items() if value not in ("", None)}
+    # The access log too: an export is a view of everything it holds.
+    access_record_many(
+        viewer=user_viewer(request),
+        viewed=[
+            Viewed(organization_id=organization.id, kind=AccessKind.EXPORT, object_id=kind)
+            for organization in request.console.organizations
+        ],
+        count=count,
+        detail={"filters": described, "truncated": truncated},
+    )
     AuditEntry.objects.bulk_create(
         AuditEntry(
             organization=organization,

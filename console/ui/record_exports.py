@@ -6,8 +6,9 @@ from __future__ import annotations
 from django.http import FileResponse, Http404, HttpResponse
 from django.utils import timezone
 
+from console.access import Viewed, access_record
 from console.errors import ApplicationError, NotFound
-from console.models import Organization
+from console.models import AccessKind, Organization
 from console.scope import scoped_get
 from console.ui.access import (
     ConsoleRequest,
@@ -15,6 +16,7 @@ from console.ui.access import (
     console_read_action,
     refusal_status,
     user_actor,
+    user_viewer,
 )
 from console.ui.forms import PersonExportForm
 from console.ui.rendering import render_page
@@ -65,6 +67,7 @@ def person_export_request_view(request: ConsoleRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         return _exports(request, error=exc.message, status=refusal_status(exc))
+    _record(request, export, step="request")
     return _exports(request, notice=f"Building the record of {export.remote_number}.")
 
 
@@ -82,6 +85,7 @@ def person_export_download(request: ConsoleRequest, export_id: str) -> FileRespo
     ):
         raise Http404("This export is not ready or has expired.")
     person_export_downloaded(export=export, actor=user_actor(request))
+    _record(request, export, step="download")
     response = FileResponse(
         export.file.open("rb"),
         as_attachment=True,
@@ -97,3 +101,18 @@ def _member_organization(request: ConsoleRequest, organization_id: object) -> Or
         if org.id == organization_id:
             return org
     raise NotFound("Organisation not found.")
+
+
+def _record(request: ConsoleRequest, export: PersonExport, *, step: str) -> None:
+    """A person's record asked for or downloaded, with the reason given, in the access log."""
+    access_record(
+        viewer=user_viewer(request),
+        viewed=Viewed(
+            organization_id=export.organization_id,
+            kind=AccessKind.PERSON_RECORD,
+            object_id=export.id,
+            number=export.remote_number,
+        ),
+        reason=export.reason,
+        detail={"step": step},
+    )

@@ -13,10 +13,12 @@ from typing import Any
 
 from django.http import HttpResponse
 
+from console.access import Viewed, access_record_many
+from console.models import AccessKind
 from console.phone import number_search_digits
 from console.scope import Scope
 from console.selectors import identity_search
-from console.ui.access import ConsoleRequest, console_page
+from console.ui.access import ConsoleRequest, console_page, user_viewer
 from console.ui.rendering import render_page
 from messaging.selectors import conversation_list_for_scope, message_find_for_scope
 from provisioning.selectors import line_search, setup_search
@@ -97,16 +99,35 @@ def search(*, scope: Scope, raw: str) -> Results:
     return results
 
 
+def _record_previews(request: ConsoleRequest, results: Results) -> None:
+    """Message previews are patient text: one access row per message shown, one INSERT."""
+    messages = [row for group in results.groups if group.kind == "messages" for row in group.rows]
+    access_record_many(
+        viewer=user_viewer(request),
+        viewed=[
+            Viewed(
+                organization_id=m.organization_id,
+                kind=AccessKind.MESSAGE,
+                object_id=m.id,
+                number=m.remote_number,
+            )
+            for m in messages
+        ],
+    )
+
+
 @console_page
 def search_page(request: ConsoleRequest) -> HttpResponse:
     raw = request.GET.get("q", "")
+    results = search(scope=request.console.scope, raw=raw)
+    _record_previews(request, results)
     return render_page(
         request,
         "console/search.html",
         {
             "nav": "search",
             "q": raw[:MAX_QUERY],
-            "results": search(scope=request.console.scope, raw=raw),
+            "results": results,
             "preview_chars": PREVIEW_CHARS,
         },
         partial="search-results",

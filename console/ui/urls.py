@@ -1,6 +1,7 @@
 from django.urls import path
 
 from console.ui import (
+    access_log_page,
     actions,
     archive,
     audit,
@@ -126,6 +127,8 @@ urlpatterns = [
     ),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),
+    path("access-log/", access_log_page.access_log_list_page, name="access-log"),
+    path("access-log/export.csv", access_log_page.access_log_export, name="access-log-export"),
     path(
         "conversations/<uuid:conversation_id>/takeover",
         handoff.handoff_take,

@@ -26,6 +26,7 @@ from console.idempotency import IdempotentResponse, run_idempotent
 from console.services import Actor
 from messaging import media, media_urls, selectors
 from messaging.api import serializers as s
+from messaging.api.reads import conversations_read, messages_read
 from messaging.models import Conversation
 from messaging.services import reactions, receipts, scheduling, sending
 from messaging.wire import (
@@ -119,7 +120,8 @@ class ConversationListApi(KeyedApiView):
         operation_id="imessage_conversations_list",
     )
     def get(self, request: Request) -> Response:
-        rows = selectors.conversation_list(**_list_filters(request))
+        rows = list(selectors.conversation_list(**_list_filters(request)))
+        conversations_read(request, rows)
         return Response([conversation_summary_wire(c) for c in rows])
 
 
@@ -154,6 +156,8 @@ class MessageListSendApi(KeyedApiView):
             is_read=parse_bool(params, "is_read"),
             **filters,
         )
+        rows = list(rows)
+        messages_read(request, rows)
         return Response([message_wire(m) for m in rows])
 
     @extend_schema(
@@ -218,6 +222,7 @@ class MessageDetailApi(KeyedApiView):
     @_detail_schema(s.IMessageSerializer, "imessage_messages_get")
     def get(self, request: Request, message_id: uuid.UUID) -> Response:
         message = selectors.message_get(message_id=message_id, **_scope(request))
+        messages_read(request, [message])
         return Response(message_wire(message))
 
     @extend_schema(
@@ -249,6 +254,7 @@ class MessageThreadApi(KeyedApiView):
             **_scope(request),
             **_page_args(request),
         )
+        messages_read(request, page.messages)
         return Response(_thread_body(page))
 
 
@@ -265,6 +271,7 @@ class ConversationThreadApi(KeyedApiView):
             **_scope(request),
             **_page_args(request),
         )
+        messages_read(request, page.messages)
         return Response(_thread_body(page))
 
 

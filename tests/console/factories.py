@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import uuid
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from console.api.authentication import hash_api_key
 from console.models import (
+    AccessLog,
+    AccessTally,
     AgentIdentity,
     ApiKey,
     AuditEntry,
@@ -91,3 +96,29 @@ class IdempotencyRecordFactory(factory.django.DjangoModelFactory[IdempotencyReco
     operation = "setup.create"
     key = factory.Sequence(lambda n: f"key-{n}")
     request_fingerprint = "0" * 64
+
+
+class AccessLogFactory(factory.django.DjangoModelFactory[AccessLog]):
+    class Meta:
+        model = AccessLog
+
+    organization = factory.SubFactory(OrganizationFactory)
+    actor_type = "user"
+    actor_id = "1"
+    actor_label = "arthur"
+    object_kind = "conversation"
+    object_id = factory.Sequence(lambda n: f"object-{n}")
+    remote_number = "+14155550199"
+
+
+class AccessTallyFactory(factory.django.DjangoModelFactory[AccessTally]):
+    class Meta:
+        model = AccessTally
+
+    organization = factory.SubFactory(OrganizationFactory)
+    api_key_id = factory.LazyFunction(uuid.uuid4)
+    key_label = "agent"
+    conversation_id = factory.LazyFunction(uuid.uuid4)
+    remote_number = "+14155550199"
+    hour = factory.LazyFunction(lambda: timezone.now().replace(minute=0, second=0, microsecond=0))
+    count = 1

@@ -13,6 +13,8 @@ from django.db import models
 
 from console.models import AgentIdentity
 from tests.console.factories import (
+    AccessLogFactory,
+    AccessTallyFactory,
     AgentIdentityFactory,
     ApiKeyFactory,
     AuditEntryFactory,
@@ -63,6 +65,8 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "Membership": MembershipFactory,
     "IdempotencyRecord": IdempotencyRecordFactory,
     "AuditEntry": AuditEntryFactory,
+    "AccessLog": AccessLogFactory,
+    "AccessTally": AccessTallyFactory,
     "Setup": SetupFactory,
     "PhoneLine": PhoneLineFactory,
     "ProviderEvent": ProviderEventFactory,
