@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('console', '0005_handoff_idle_and_help_text'),
+        ('console', '0006_access_log'),
     ]
 
     operations = [
