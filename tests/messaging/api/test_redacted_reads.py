@@ -22,7 +22,7 @@ def test_a_redacted_message_reads_with_no_content_no_media_and_when(
     message = MessageFactory(
         conversation__identity=identity,
         content="Your lab results",
-        media=[{"url": "https://cdn.example.com/x.jpg", "content_type": "image/jpeg"}],
+        media=[{"url": "https://media.example.org/x.jpg", "content_type": "image/jpeg"}],
         created_at=timezone.now() - timedelta(days=31),
     )
     retention_run(organization=org)
