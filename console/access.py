@@ -3,7 +3,8 @@
 A console view or an admin-key API read writes one `AccessLog` row per thing it showed,
 with one INSERT per request (`access_record` for one, `access_record_many` for a list).
 An identity-scoped key reading its own conversations is the agent doing its job: those
-reads are tallied per key, conversation and hour (`access_tally`, one upsert per request).
+reads are tallied per key, conversation and hour, counted in memory and written once a
+second per process (`console.access_tally`), so the agent's reads carry no write at all.
 Rows are append-only; the database refuses to change or delete them (migration 0006).
 
 Not to be confused with `console.access_log`, the scrubber of gunicorn's request log.
@@ -11,18 +12,16 @@ Not to be confused with `console.access_log`, the scrubber of gunicorn's request
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from django.db import connection
-from django.db.models import Field
 from django.http import HttpRequest
 from django.utils import timezone
 
+from console.access_tally import TALLIES, tally_counts
 from console.login_throttle import client_ip
-from console.models import AccessLog, AccessTally, ApiKey
+from console.models import AccessLog, ApiKey
 from console.services import Actor
 
 REASON_LIMIT = 1000
@@ -105,63 +104,6 @@ def access_record_many(
     return len(rows)
 
 
-def _hour(now: dt.datetime) -> dt.datetime:
-    return now.replace(minute=0, second=0, microsecond=0)
-
-
-def access_tally(*, key: ApiKey, viewed: Sequence[Viewed], now: dt.datetime | None = None) -> None:
-    """Count one read of each conversation `viewed` touches (however many of its messages)
-    by an identity-scoped key in the current hour, in one INSERT … ON CONFLICT DO UPDATE
-    (PostgreSQL and SQLite both speak it)."""
-    conversations = dict.fromkeys(item.conversation_id for item in viewed if item.conversation_id)
-    if not conversations:
-        return
-    numbers = {item.conversation_id: item.number for item in viewed}
-    organization = {item.conversation_id: item.organization_id for item in viewed}
-    hour = _hour(now or timezone.now())
-    fields: list[Field[Any, Any]] = [
-        cast("Field[Any, Any]", AccessTally._meta.get_field(name))
-        for name in (
-            "organization",
-            "api_key_id",
-            "key_label",
-            "conversation_id",
-            "remote_number",
-            "hour",
-            "count",
-        )
-    ]
-    params: list[Any] = []
-    for conversation_id in conversations:
-        values = [
-            organization[conversation_id],
-            key.id,
-            key.label[:255],
-            conversation_id,
-            numbers[conversation_id],
-            hour,
-            1,
-        ]
-        params.extend(
-            field.get_db_prep_value(value, connection, prepared=False)
-            for field, value in zip(fields, values, strict=True)
-        )
-    quote = connection.ops.quote_name
-    table = quote(AccessTally._meta.db_table)
-    columns = ", ".join(quote(str(field.column)) for field in fields)
-    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    count_column = quote("count")
-    # Only quoted model identifiers and placeholders are interpolated; values are parameters.
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
-        + ", ".join([placeholders] * len(conversations))
-        + f" ON CONFLICT ({quote('api_key_id')}, {quote('conversation_id')}, {quote('hour')})"
-        + f" DO UPDATE SET {count_column} = {table}.{count_column} + excluded.{count_column}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
 def api_read_record(*, request: HttpRequest, key: ApiKey, viewed: Sequence[Viewed]) -> None:
     """An API read of message content: logged per item for an organisation admin key,
     tallied per conversation and hour for an identity-scoped key."""
@@ -169,5 +111,5 @@ def api_read_record(*, request: HttpRequest, key: ApiKey, viewed: Sequence[Viewe
         return
     if key.is_admin:
         access_record_many(viewer=Viewer.of(request, Actor.for_api_key(key)), viewed=viewed)
-    else:
-        access_tally(key=key, viewed=viewed)
+        return
+    TALLIES.add(tally_counts(key=key, viewed=viewed, now=timezone.now()))

@@ -323,7 +323,7 @@ class AccessLog(models.Model):
 class AccessTally(models.Model):
     """Reads of one conversation by one identity-scoped key within one hour, counted: the
     agent reading its own conversations is its job, so those are tallied, not logged per
-    request. `console.access.access_tally` adds to `count` with one upsert."""
+    request. `console.access_tally` adds to `count`, one upsert per process a second."""
 
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey(

@@ -100,7 +100,13 @@ class RealWorker:
 class _PublishToRedis:
     """Point this process's Celery app at Redis (non-eager, private queue), then restore."""
 
-    KEYS = ("broker_url", "task_always_eager", "task_default_queue", "broker_transport_options")
+    KEYS = (
+        "broker_url",
+        "broker_transport",
+        "task_always_eager",
+        "task_default_queue",
+        "broker_transport_options",
+    )
 
     def __init__(self, broker_url: str, queue: str) -> None:
         from console.celery import app
@@ -119,8 +125,11 @@ class _PublishToRedis:
 
     def __enter__(self) -> None:
         self._reset_connections()
+        from console.settings.base import broker_transport_for
+
         self.app.conf.update(
             broker_url=self.broker_url,
+            broker_transport=broker_transport_for(self.broker_url),
             task_always_eager=False,
             task_default_queue=self.queue,
             broker_transport_options={},

@@ -218,12 +218,18 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-# kombu's Redis transport with a reconnect fix (console/broker.py); None elsewhere.
-CELERY_BROKER_TRANSPORT = (
-    "console.broker:Transport"
-    if CELERY_BROKER_URL.split("://", 1)[0].lower() in ("redis", "rediss")
-    else None
-)
+
+
+def broker_transport_for(url: str) -> str | None:
+    """kombu's Redis transport with a reconnect fix (console/broker.py); None elsewhere."""
+    return (
+        "console.broker:Transport"
+        if url.split("://", 1)[0].lower() in ("redis", "rediss")
+        else None
+    )
+
+
+CELERY_BROKER_TRANSPORT = broker_transport_for(CELERY_BROKER_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
@@ -368,6 +374,9 @@ MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=0)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 # How long a person's record export stays downloadable before its file is deleted.
 PERSON_EXPORT_TTL_HOURS = env.int("PERSON_EXPORT_TTL_HOURS", default=24)
+# Identity-key reads are tallied in memory and written this often per process (0: in the
+# request). A process killed outright loses at most this many seconds of those counts.
+ACCESS_TALLY_FLUSH_SECONDS = env.float("ACCESS_TALLY_FLUSH_SECONDS", default=1.0)
 POOL_LINE_NEW_CONTACTS_PER_HOUR = env.int("POOL_LINE_NEW_CONTACTS_PER_HOUR", default=15)
 POOL_LINE_NEW_CONTACTS_PER_DAY = env.int("POOL_LINE_NEW_CONTACTS_PER_DAY", default=50)
 # The console marks a line still waiting for the provider after this long as overdue.

@@ -7,13 +7,15 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "")
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, env
+from .base import BASE_DIR, DATABASES, broker_transport_for, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
+# A test worker on Redis runs the transport production runs (its reconnect fix included).
+CELERY_BROKER_TRANSPORT = broker_transport_for(CELERY_BROKER_URL)
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 # Tests talk to the in-memory fake; a worker subprocess may be pointed at a simulator.
 PROVIDER_NAME = env.str("TEST_PROVIDER_NAME", default="fake")
@@ -22,6 +24,9 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
     "BlaAV6Q9CkGozBtkS5XrpAOifYFiFsQXAtRAR9zuwy8="
 ]
 WEBHOOKS_ALLOW_LOOPBACK = True
+# Tests read tallies right after the request; tests/console/test_access_tally.py covers the
+# buffer that production uses.
+ACCESS_TALLY_FLUSH_SECONDS = 0.0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not os.environ.get(
     "DATABASE_URL"
 ):

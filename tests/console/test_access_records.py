@@ -11,7 +11,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
-from console.access import Viewed, Viewer, access_record, access_record_many, access_tally
+from console.access import Viewed, Viewer, access_record, access_record_many
+from console.access_tally import access_tally
 from console.models import AccessLog, AccessTally, Organization
 from console.services import Actor, IssuedApiKey
 from tests.console.factories import AccessLogFactory

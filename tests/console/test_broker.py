@@ -84,3 +84,21 @@ def test_redis_brokers_use_our_transport_and_others_keep_kombus(url: str, transp
         check=True,
     )
     assert result.stdout.strip() == transport
+
+
+def test_a_test_worker_on_redis_runs_the_production_transport() -> None:
+    """tests/realworker.py starts workers with the test settings and TEST_CELERY_BROKER_URL;
+    on kombu's own transport the broker-restart test lost its worker now and then."""
+    code = "from django.conf import settings; print(settings.CELERY_BROKER_TRANSPORT)"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        env={
+            **os.environ,
+            "TEST_CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+            "DJANGO_SETTINGS_MODULE": "console.settings.test",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "console.broker:Transport"

@@ -4,8 +4,14 @@ conversations is tallied per key, conversation and hour."""
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from console.access_tally import TallyBuffer
 from console.models import AccessLog, AccessTally
 from tests.messaging.conftest import PERSON
 from tests.messaging.factories import MessageFactory
@@ -72,3 +78,42 @@ def test_an_empty_list_writes_nothing(admin_client, identity_client):
 
     assert not AccessLog.objects.exists()
     assert not AccessTally.objects.exists()
+
+
+@pytest.fixture
+def buffer(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[TallyBuffer]:
+    """The production buffer, with an interval long enough that only the test flushes."""
+    settings.ACCESS_TALLY_FLUSH_SECONDS = 3600
+    fresh = TallyBuffer()
+    monkeypatch.setattr("console.access.TALLIES", fresh)
+    yield fresh
+    fresh.close()
+
+
+def test_an_identity_key_read_writes_nothing_until_the_flush(
+    buffer: TallyBuffer, identity_client: Any, conversation: Any
+) -> None:
+    MessageFactory.create_batch(2, conversation=conversation)
+
+    with CaptureQueriesContext(connection) as during_read:
+        assert identity_client.get(MESSAGES).status_code == 200
+
+    assert not AccessTally.objects.exists()
+    assert not [q for q in during_read.captured_queries if "access_tally" in q["sql"].lower()]
+    assert buffer.pending() == 1
+
+
+def test_reads_of_one_conversation_merge_into_one_row_written_in_one_statement(
+    buffer: TallyBuffer, identity_client: Any, conversation: Any
+) -> None:
+    MessageFactory.create_batch(2, conversation=conversation)
+    for _ in range(3):
+        identity_client.get(MESSAGES)
+
+    with CaptureQueriesContext(connection) as flushing:
+        assert buffer.flush() == 3
+
+    assert len(flushing.captured_queries) == 1
+    tally = AccessTally.objects.get()
+    assert (tally.conversation_id, tally.key_label, tally.count) == (conversation.id, "agent", 3)
+    assert buffer.pending() == 0

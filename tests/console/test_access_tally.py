@@ -1,0 +1,114 @@
+"""The buffer that tallies identity-key reads in memory and writes them once a second per
+process (`console.access_tally`): reads carry no write, counts merge, nothing is lost on a
+failed write, and the flusher thread writes on its own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import DatabaseError
+
+from console import access_tally
+from console.access import Viewed
+from console.access_tally import TallyBuffer, tally_counts
+from console.models import AccessTally, Organization
+from console.services import IssuedApiKey
+
+AT = dt.datetime(2026, 3, 1, 9, 5, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def buffer(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[TallyBuffer]:
+    """The production buffer, with an interval long enough that only the test flushes."""
+    settings.ACCESS_TALLY_FLUSH_SECONDS = 3600
+    fresh = TallyBuffer()
+    monkeypatch.setattr("console.access.TALLIES", fresh)
+    yield fresh
+    fresh.close()
+
+
+def _read(org: Organization, key: IssuedApiKey, conversation_id: uuid.UUID) -> Any:
+    viewed = [
+        Viewed(
+            organization_id=org.id,
+            kind="message",
+            object_id=uuid.uuid4(),
+            number="+14155550100",
+            conversation_id=conversation_id,
+        )
+        for _ in range(3)
+    ]
+    return tally_counts(key=key.record, viewed=viewed, now=AT)
+
+
+@pytest.mark.django_db
+def test_a_flush_adds_to_the_counts_already_written(
+    buffer: TallyBuffer, org: Organization, identity_key: IssuedApiKey
+) -> None:
+    conversation_id = uuid.uuid4()
+    buffer.add(_read(org, identity_key, conversation_id))
+    buffer.flush()
+    buffer.add(_read(org, identity_key, conversation_id))
+    buffer.add(_read(org, identity_key, conversation_id))
+    buffer.flush()
+
+    assert AccessTally.objects.get().count == 3
+
+
+@pytest.mark.django_db
+def test_a_failed_write_keeps_the_counts_for_the_next_flush(
+    buffer: TallyBuffer,
+    org: Organization,
+    identity_key: IssuedApiKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conversation_id = uuid.uuid4()
+    buffer.add(_read(org, identity_key, conversation_id))
+    real_upsert = access_tally.tally_upsert
+
+    def database_down(counts: Any) -> None:
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr(access_tally, "tally_upsert", database_down)
+    with pytest.raises(DatabaseError):
+        buffer.flush()
+    buffer.add(_read(org, identity_key, conversation_id))
+    monkeypatch.setattr(access_tally, "tally_upsert", real_upsert)
+    buffer.flush()
+
+    assert AccessTally.objects.get().count == 2
+
+
+@pytest.mark.django_db
+def test_a_zero_interval_writes_the_tally_in_the_request(
+    settings: Any, org: Organization, identity_key: IssuedApiKey
+) -> None:
+    settings.ACCESS_TALLY_FLUSH_SECONDS = 0
+    unused = TallyBuffer()
+
+    unused.add(_read(org, identity_key, uuid.uuid4()))
+
+    assert AccessTally.objects.get().count == 1
+    assert unused.pending() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_flusher_thread_writes_the_counts_on_its_own(
+    settings: Any, org: Organization, identity_key: IssuedApiKey
+) -> None:
+    settings.ACCESS_TALLY_FLUSH_SECONDS = 0.05
+    running = TallyBuffer()
+    try:
+        running.add(_read(org, identity_key, uuid.uuid4()))
+        deadline = time.monotonic() + 30
+        while not AccessTally.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling for the condition, not waiting out a duration
+        assert AccessTally.objects.get().count == 1
+        assert running.pending() == 0
+    finally:
+        running.close()
