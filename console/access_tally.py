@@ -1,4 +1,4 @@
-"""Identity-key reads, counted in memory and written once a second per process.
+"""Identity-key reads, counted in memory and written every few seconds per process.
 
 An identity-scoped key reading its own conversations is the agent doing its job, so those
 reads are tallied per key, conversation and hour (`AccessTally`) rather than logged. Written
@@ -97,16 +97,18 @@ _TALLY_COLUMNS = (
 
 
 def tally_upsert(counts: Mapping[TallyKey, TallyCount]) -> None:
-    """Add `counts` to their tally rows in one INSERT … ON CONFLICT DO UPDATE (PostgreSQL
-    and SQLite both speak it)."""
+    """Add `counts` to their tally rows in one INSERT … ON CONFLICT DO UPDATE.
+
+    Rows go in a fixed order, so two processes flushing overlapping rows never deadlock.
+    On PostgreSQL the rows travel as one array per column (`unnest`): seven parameters
+    however many rows, with no per-value conversion in Python."""
     if not counts:
         return
     fields: list[Field[Any, Any]] = [
         cast("Field[Any, Any]", AccessTally._meta.get_field(name)) for name in _TALLY_COLUMNS
     ]
-    params: list[Any] = []
-    for key, count in counts.items():
-        values = [
+    rows = [
+        (
             count.organization_id,
             key.api_key_id,
             count.key_label,
@@ -114,20 +116,32 @@ def tally_upsert(counts: Mapping[TallyKey, TallyCount]) -> None:
             count.remote_number,
             key.hour,
             count.count,
-        ]
-        params.extend(
-            field.get_db_prep_value(value, connection, prepared=False)
-            for field, value in zip(fields, values, strict=True)
         )
+        for key, count in sorted(
+            counts.items(),
+            key=lambda item: (str(item[0].api_key_id), str(item[0].conversation_id), item[0].hour),
+        )
+    ]
     quote = connection.ops.quote_name
     table = quote(AccessTally._meta.db_table)
     columns = ", ".join(quote(str(field.column)) for field in fields)
-    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     count_column = quote("count")
-    # Only quoted model identifiers and placeholders are interpolated; values are parameters.
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608
+        params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+    else:
+        placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        source = "VALUES " + ", ".join([placeholders] * len(rows))
+        params = [
+            field.get_db_prep_value(value, connection, prepared=False)
+            for row in rows
+            for field, value in zip(fields, row, strict=True)
+        ]
+    # Only quoted model identifiers, column types and placeholders are interpolated; values
+    # are parameters.
     sql = (
-        f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
-        + ", ".join([placeholders] * len(counts))
+        f"INSERT INTO {table} ({columns}) {source}"
         + f" ON CONFLICT ({quote('api_key_id')}, {quote('conversation_id')}, {quote('hour')})"
         + f" DO UPDATE SET {count_column} = {table}.{count_column} + excluded.{count_column}"
     )

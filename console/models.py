@@ -323,7 +323,7 @@ class AccessLog(models.Model):
 class AccessTally(models.Model):
     """Reads of one conversation by one identity-scoped key within one hour, counted: the
     agent reading its own conversations is its job, so those are tallied, not logged per
-    request. `console.access_tally` adds to `count`, one upsert per process a second."""
+    request. `console.access_tally` adds to `count`, one upsert per process every few seconds."""
 
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey(

@@ -376,7 +376,7 @@ RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 PERSON_EXPORT_TTL_HOURS = env.int("PERSON_EXPORT_TTL_HOURS", default=24)
 # Identity-key reads are tallied in memory and written this often per process (0: in the
 # request). A process killed outright loses at most this many seconds of those counts.
-ACCESS_TALLY_FLUSH_SECONDS = env.float("ACCESS_TALLY_FLUSH_SECONDS", default=1.0)
+ACCESS_TALLY_FLUSH_SECONDS = env.float("ACCESS_TALLY_FLUSH_SECONDS", default=5.0)
 POOL_LINE_NEW_CONTACTS_PER_HOUR = env.int("POOL_LINE_NEW_CONTACTS_PER_HOUR", default=15)
 POOL_LINE_NEW_CONTACTS_PER_DAY = env.int("POOL_LINE_NEW_CONTACTS_PER_DAY", default=50)
 # The console marks a line still waiting for the provider after this long as overdue.

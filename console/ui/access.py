@@ -68,6 +68,20 @@ class ConsoleAccess:
         if not self.can_operate_in(organization_id):
             raise PermissionDenied("Your role cannot change this.")
 
+    def member_organization(self, organization_id: Any) -> Organization:
+        """One of the viewer's organisations; any other id is a 404."""
+        for org in self.organizations:
+            if org.id == organization_id:
+                return org
+        raise NotFound("Organisation not found.")
+
+    def operated_organization(self, organization_id: Any) -> Organization:
+        """One of the viewer's organisations that they operate: 404 outside their
+        organisations, 403 where their role cannot change it."""
+        org = self.member_organization(organization_id)
+        self.require_operator(org.id)
+        return org
+
 
 class ConsoleRequest(HttpRequest):
     """The request a console view receives: `htmx` from django-htmx's middleware,

@@ -7,9 +7,8 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.utils import timezone
 
 from console.access import Viewed, access_record
-from console.errors import ApplicationError, NotFound
-from console.models import AccessKind, Organization
-from console.scope import scoped_get
+from console.errors import ApplicationError
+from console.models import AccessKind
 from console.ui.access import (
     ConsoleRequest,
     console_page,
@@ -20,6 +19,7 @@ from console.ui.access import (
 )
 from console.ui.forms import PersonExportForm
 from console.ui.rendering import render_page
+from messaging import records_selectors
 from messaging.models import ExportStatus, PersonExport
 from messaging.services.person_exports import person_export_downloaded, person_export_request
 
@@ -28,11 +28,8 @@ RECENT_EXPORTS = 20
 
 def person_exports_context(request: ConsoleRequest) -> dict[str, object]:
     """The recent exports the viewer may see, for the records page and its polling."""
-    exports = list(
-        request.console.scope.filter(PersonExport.objects.select_related("organization")).order_by(
-            "-created_at"
-        )[:RECENT_EXPORTS]
-    )
+    scope = request.console.scope
+    exports = records_selectors.person_export_list(scope=scope, limit=RECENT_EXPORTS)
     return {
         "exports": exports,
         "in_progress": any(
@@ -57,7 +54,7 @@ def person_export_request_view(request: ConsoleRequest) -> HttpResponse:
     form = PersonExportForm(request.POST)
     if not form.is_valid():
         return _exports(request, error="Give the number and a reason.", status=422)
-    organization = _member_organization(request, form.cleaned_data["organization"])
+    organization = request.console.member_organization(form.cleaned_data["organization"])
     try:
         export = person_export_request(
             organization=organization,
@@ -73,11 +70,7 @@ def person_export_request_view(request: ConsoleRequest) -> HttpResponse:
 
 @console_page
 def person_export_download(request: ConsoleRequest, export_id: str) -> FileResponse:
-    export = scoped_get(
-        request.console.scope.filter(PersonExport.objects.select_related("organization")),
-        not_found="Export not found.",
-        id=export_id,
-    )
+    export = records_selectors.person_export_get(scope=request.console.scope, export_id=export_id)
     if (
         export.status != ExportStatus.READY
         or not export.file
@@ -94,13 +87,6 @@ def person_export_download(request: ConsoleRequest, export_id: str) -> FileRespo
     )
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-def _member_organization(request: ConsoleRequest, organization_id: object) -> Organization:
-    for org in request.console.organizations:
-        if org.id == organization_id:
-            return org
-    raise NotFound("Organisation not found.")
 
 
 def _record(request: ConsoleRequest, export: PersonExport, *, step: str) -> None:

@@ -76,14 +76,6 @@ def _answer(
     return redirect(reverse("console:records"))
 
 
-def _operated_organization(request: ConsoleRequest, organization_id: Any) -> Organization:
-    for org in request.console.organizations:
-        if org.id == organization_id:
-            request.console.require_operator(org.id)
-            return org
-    raise NotFound("Organisation not found.")
-
-
 @console_page
 def records_page(request: ConsoleRequest) -> HttpResponse:
     return _page(request)
@@ -94,7 +86,7 @@ def retention_set_view(request: ConsoleRequest) -> HttpResponse:
     form = RetentionForm(request.POST)
     if not form.is_valid():
         return _answer(request, error=_first_error(form), status=422)
-    org = _operated_organization(request, form.cleaned_data["organization"])
+    org = request.console.operated_organization(form.cleaned_data["organization"])
     days = form.cleaned_data["days"]
     retention_days_set(organization=org, days=days, actor=user_actor(request))
     kept = "forever" if days == 0 else f"for {days} days"
@@ -106,7 +98,7 @@ def legal_hold_place_view(request: ConsoleRequest) -> HttpResponse:
     form = LegalHoldForm(request.POST)
     if not form.is_valid():
         return _answer(request, error=_first_error(form), status=422)
-    org = _operated_organization(request, form.cleaned_data["organization"])
+    org = request.console.operated_organization(form.cleaned_data["organization"])
     try:
         target = _hold_target(request, org, form.cleaned_data["kind"], form.cleaned_data["target"])
         hold = legal_hold_place(

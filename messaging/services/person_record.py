@@ -29,6 +29,7 @@ from messaging.models import ConsentEvent, Conversation, MediaObject, Message, R
 from routing.models import Assignment, ContactRule
 
 RECORD_SCHEMA_VERSION = "1"
+MESSAGE_CHUNK = 1000
 PROGRESS_EVERY = 500
 
 Progress = Callable[[int, int], None]
@@ -43,6 +44,8 @@ class _Build:
     organization: Organization
     number: str
     media_files: dict[str, MediaObject] = field(default_factory=dict)
+    # The media objects the messages read so far refer to, by id: one query per chunk.
+    media_objects: dict[str, MediaObject] = field(default_factory=dict)
 
 
 def person_conversations(*, organization: Organization, number: str) -> QuerySet[Conversation]:
@@ -94,10 +97,14 @@ def _record(build: _Build, progress: Progress | None) -> dict[str, Any]:
     conversations = list(person_conversations(organization=org, number=number))
     total = person_messages(organization=org, number=number).count()
     by_conversation: dict[Any, list[dict[str, Any]]] = {c.id: [] for c in conversations}
-    for done, message in enumerate(_messages(build), start=1):
-        by_conversation[message.conversation_id].append(_message(build, message))
-        if progress and (done % PROGRESS_EVERY == 0 or done == total):
-            progress(done, total)
+    done = 0
+    for chunk in _message_chunks(build):
+        _load_media(build, chunk)
+        for message in chunk:
+            done += 1
+            by_conversation[message.conversation_id].append(_message(build, message))
+            if progress and (done % PROGRESS_EVERY == 0 or done == total):
+                progress(done, total)
     if progress and total == 0:
         progress(0, 0)
     return {
@@ -126,10 +133,29 @@ def _record(build: _Build, progress: Progress | None) -> dict[str, Any]:
     }
 
 
-def _messages(build: _Build) -> Iterator[Message]:
-    yield from person_messages(organization=build.organization, number=build.number).iterator(
-        chunk_size=1000
-    )
+def _message_chunks(build: _Build) -> Iterator[list[Message]]:
+    messages = person_messages(organization=build.organization, number=build.number)
+    chunk: list[Message] = []
+    for message in messages.iterator(chunk_size=MESSAGE_CHUNK):
+        chunk.append(message)
+        if len(chunk) == MESSAGE_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _load_media(build: _Build, messages: list[Message]) -> None:
+    wanted = {
+        str(item["media_object_id"])
+        for message in messages
+        for item in message.media or []
+        if item.get("media_object_id")
+    }
+    wanted -= build.media_objects.keys()
+    if wanted:
+        found = MediaObject.objects.filter(organization=build.organization, pk__in=wanted)
+        build.media_objects.update({str(media.pk): media for media in found})
 
 
 def _message(build: _Build, message: Message) -> dict[str, Any]:
@@ -173,7 +199,7 @@ def _media(build: _Build, item: dict[str, Any]) -> dict[str, Any]:
     }
     object_id = item.get("media_object_id")
     if object_id:
-        media = MediaObject.objects.filter(organization=build.organization, pk=object_id).first()
+        media = build.media_objects.get(str(object_id))
         if media is not None and media.file:
             extension = mimetypes.guess_extension(media.content_type) or ""
             path = f"media/{media.pk}{extension}"

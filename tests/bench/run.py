@@ -216,7 +216,7 @@ def fingerprint(cfg: Config) -> str:
     files = sorted(ROOT.glob("*/migrations/*.py")) + sorted(ROOT.glob("*/*/migrations/*.py"))
     files.append(ROOT / "messaging" / "management" / "commands" / "seed_load.py")
     files += sorted((ROOT / "messaging" / "bench_data").glob("*.py"))
-    files.append(ROOT / "console" / "bench.py")
+    files.append(ROOT / "console" / "ui" / "bench.py")
     for f in files:
         h.update(str(f.relative_to(ROOT)).encode())
         h.update(f.read_bytes())

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 
 from console import access_tally
 from console.access import Viewed
@@ -112,3 +113,22 @@ def test_the_flusher_thread_writes_the_counts_on_its_own(
         assert running.pending() == 0
     finally:
         running.close()
+
+
+@pytest.mark.django_db
+def test_many_conversations_are_written_in_one_statement_each_with_its_count(
+    buffer: TallyBuffer, org: Organization, identity_key: IssuedApiKey
+) -> None:
+    conversations = [uuid.uuid4() for _ in range(120)]
+    for conversation_id in conversations:
+        buffer.add(_read(org, identity_key, conversation_id))
+    buffer.add(_read(org, identity_key, conversations[0]))
+
+    with CaptureQueriesContext(connection) as flushing:
+        assert buffer.flush() == 121
+
+    assert len(flushing.captured_queries) == 1
+    counts = dict(AccessTally.objects.values_list("conversation_id", "count"))
+    assert len(counts) == 120
+    assert counts[conversations[0]] == 2
+    assert set(counts.values()) == {1, 2}

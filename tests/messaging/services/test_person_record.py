@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from console.models import AgentIdentity, AuditEntry, Organization
@@ -113,6 +115,31 @@ def test_stored_media_is_inside_the_zip(org: Organization, identity: AgentIdenti
     path = record["conversations"][0]["messages"][0]["media"][0]["file"]
     assert path.startswith("media/")
     assert archive.read(path) == b"\xff\xd8\xff fake jpeg"
+
+
+def test_media_is_read_in_one_query_however_many_messages_carry_it(
+    org: Organization, identity: AgentIdentity
+) -> None:
+    def one_with_media() -> None:
+        media = MediaObjectFactory(organization=org)
+        MessageFactory(
+            conversation__identity=identity,
+            conversation__remote_number=PERSON,
+            media=[{"media_object_id": str(media.pk), "content_type": "image/jpeg"}],
+        )
+
+    one_with_media()
+    with CaptureQueriesContext(connection) as one:
+        _zip(org)
+    for _ in range(5):
+        one_with_media()
+
+    with CaptureQueriesContext(connection) as six:
+        record, _ = _zip(org)
+
+    assert len(six.captured_queries) == len(one.captured_queries)
+    files = [m["media"][0]["file"] for c in record["conversations"] for m in c["messages"]]
+    assert len(files) == 6 and all(files)
 
 
 def test_the_transcript_loads_nothing_from_outside(
