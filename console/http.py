@@ -19,11 +19,16 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
 @cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """One TLS context per process: loading the CA bundle costs tens of milliseconds, and
-    clients are built per call (webhook intake, each delivery), so rebuilding it every
+    clients are built per call (webhook intake, media fetches), so rebuilding it every
     time dominated the provider webhook intake under load (see bench/RESULTS.md)."""
     return httpx.create_ssl_context()
+
+
+def total_timeout(timeout: float) -> httpx.Timeout:
+    """A total `timeout` of which connecting gets at most 5 s."""
+    return httpx.Timeout(timeout, connect=min(timeout, 5.0))
 
 
 def http_client(
@@ -36,11 +41,11 @@ def http_client(
     """A client with a total `timeout` (connect gets at most 5 s of it)."""
     return httpx.Client(
         base_url=base_url,
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        timeout=total_timeout(timeout),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
         follow_redirects=False,
         transport=transport,
-        verify=_tls_context(),
+        verify=tls_context(),
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import Model, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -182,36 +183,58 @@ class Outbox:
         )
         return updated == 1
 
-    def claim_batch(self, *, limit: int, now: datetime | None = None) -> list[Any]:
+    def claim_batch(
+        self, *, limit: int, now: datetime | None = None, first: Any | None = None
+    ) -> list[Any]:
         """Claim up to `limit` due rows, oldest due first; returns their ids (in no set
-        order). Each due row goes to exactly one of any number of racing claimers.
+        order). Each due row goes to exactly one of any number of racing claimers. With
+        `first`, that row is claimed too when it is due (a job claims its own row and up
+        to `limit - 1` others).
 
         On PostgreSQL this is one statement, `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
         SKIP LOCKED LIMIT n) RETURNING id`: racing claimers skip each other's rows instead
         of waiting. Elsewhere (SQLite) due ids are read, then claimed one conditional
         UPDATE each, keeping the rows this claimer won.
         """
+        if limit < 1:
+            return []
         now = now or timezone.now()
         using = router.db_for_write(self.model)
         connection = connections[using]
         manager = self.model._default_manager.db_manager(using)
+        others = limit - 1 if first is not None else limit
         if connection.vendor != "postgresql":
-            candidates = list(
-                manager.filter(self.due(now))
-                .order_by(self.order_by)
-                .values_list("pk", flat=True)[:limit]
-            )
+            candidates = [first] if first is not None else []
+            if others > 0:
+                candidates += [
+                    pk
+                    for pk in manager.filter(self.due(now))
+                    .order_by(self.order_by)
+                    .values_list("pk", flat=True)[:limit]
+                    if str(pk) != str(first)
+                ][:others]
             return [pk for pk in candidates if self.claim(pk, now=now)]
         with transaction.atomic(using=using):
-            locked = (
-                manager.filter(self.due(now))
-                .order_by(self.order_by)
-                .select_for_update(skip_locked=True)
-                .values("pk")[:limit]
-            )
+            due = manager.filter(self.due(now)).select_for_update(skip_locked=True)
+            parts = [due.filter(pk=first).order_by().values("pk")] if first is not None else []
+            if others > 0:
+                parts.append(due.order_by(self.order_by).values("pk")[:others])
+            wanted: Any = parts[0]
+            if len(parts) > 1:
+                # The own row and the oldest others in one IN list, as a UNION of the two
+                # locked subqueries: an OR of two IN lists would scan the whole table.
+                compiled = [part.query.get_compiler(using).as_sql() for part in parts]
+                # The SQL is the ORM's own compilation; every value stays a parameter.
+                wanted = RawSQL(  # noqa: S611
+                    " UNION ".join(
+                        f"SELECT * FROM ({sql}) AS part{n}"  # noqa: S608
+                        for n, (sql, _) in enumerate(compiled)
+                    ),
+                    tuple(param for _, params in compiled for param in params),
+                )
             query = UpdateQuery(self.model)
             query.add_update_values(self.claim_fields(now))
-            query.add_q(Q(pk__in=locked))
+            query.add_q(Q(pk__in=wanted))
             sql, params = query.get_compiler(using).as_sql()
             pk_column = connection.ops.quote_name(str(self.model._meta.pk.column))
             with connection.cursor() as cursor:

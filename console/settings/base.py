@@ -36,6 +36,14 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
 
 
+def env_count(name: str, default: int) -> int:
+    """A whole number of at least 1; anything else fails at start-up."""
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def env_secret(name: str, default: str = "") -> str:
     """Secrets may come from NAME or from a file named by NAME_FILE."""
     path = env.str(f"{name}_FILE", default="")
@@ -407,6 +415,10 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.
 WEBHOOK_RETRY_MAX_DELAY_SECONDS = env.float("WEBHOOK_RETRY_MAX_DELAY_SECONDS", default=3600.0)
 # The sweep re-enqueues due deliveries this long overdue (their own job should have run).
 WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
+# A delivery job claims its own row and up to BATCH_SIZE - 1 other due deliveries in one
+# statement and POSTs up to BATCH_CONCURRENCY of them at a time (per worker thread).
+WEBHOOK_BATCH_SIZE = env_count("WEBHOOK_BATCH_SIZE", 20)
+WEBHOOK_BATCH_CONCURRENCY = env_count("WEBHOOK_BATCH_CONCURRENCY", 10)
 
 # --- Outboxes (console/outbox.py) ------------------------------------------
 # One named retry policy per kind of outbound job: base * 2^(attempt-1) seconds, capped,

@@ -1,7 +1,8 @@
 """Agent webhook deliveries: the outbox rows `events.event_emit` writes, published to the
-broker after commit, attempted by a worker that claims the row (one signed POST through
-`transport`), retried with backoff within the retry window, and swept up when their job was
-lost. Replays and manual retries re-send a logged delivery.
+broker after commit, attempted in batches (a job claims its own row and other due ones in
+one statement, POSTs them concurrently, one signed POST each through `transport`, and
+records them in one write), retried with backoff within the retry window, and swept up
+when their job was lost. Replays and manual retries re-send a logged delivery.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -45,8 +47,13 @@ ERR_RETRY_STATE = "Only failed or pending deliveries can be retried."
 
 
 def _lease() -> timedelta:
-    """How long a claimed delivery stays claimed before the sweep may assume its worker died."""
-    longest = max(float(settings.CELERY_TASK_TIME_LIMIT), settings.WEBHOOK_TIMEOUT_SECONDS * 2)
+    """How long a claimed delivery stays claimed before the sweep may assume its worker died:
+    past the job's time limit and past a batch whose every POST times out (rounds of
+    WEBHOOK_BATCH_CONCURRENCY; a threads pool worker does not enforce time limits)."""
+    rounds = -(-settings.WEBHOOK_BATCH_SIZE // settings.WEBHOOK_BATCH_CONCURRENCY)
+    longest = max(
+        float(settings.CELERY_TASK_TIME_LIMIT), settings.WEBHOOK_TIMEOUT_SECONDS * 2 * rounds
+    )
     return timedelta(seconds=longest + 30)
 
 
@@ -100,60 +107,113 @@ def webhook_retry_policy() -> RetryPolicy:
     return retry_policy("webhook_delivery")
 
 
-def _finish(
-    delivery: WebhookDelivery,
-    claimed_at: datetime,
-    *,
-    result: AttemptResult | None = None,
-    error: str | None = None,
-    transient: bool = False,
-) -> float | None:
-    """Record the attempt; returns the delay until the next attempt when one is scheduled."""
-    now = timezone.now()
-    retry_until = delivery.retry_until or (delivery.created_at + retry_window())
-    fields: dict[str, Any] = {
-        "claimed_at": None,
-        "updated_at": now,
-        "url": delivery.url,
-        "response_status": result.status_code if result else None,
-        "response_body": result.body if result else None,
-        "error_detail": (result.error if result else None) or error,
-        "duration_ms": result.duration_ms if result else None,
-    }
-    delay: float | None = None
-    if result is not None and result.succeeded:
-        fields.update(status=DeliveryStatus.SUCCEEDED, next_attempt_at=None)
-    elif (transient or (result is not None and result.transient)) and (
-        next_at := webhook_retry_policy().next_attempt_at(
-            attempt=delivery.attempt_count, deadline=retry_until, now=now
-        )
-    ):
-        delay = (next_at - now).total_seconds()
-        fields.update(status=DeliveryStatus.PENDING, next_attempt_at=next_at)
-    else:
-        fields.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
-    # Only the worker holding this claim may record its outcome.
-    WebhookDelivery.objects.filter(pk=delivery.pk, claimed_at=claimed_at).update(**fields)
-    return delay
+# What recording an attempt writes: the same columns for every outcome, so a batch's
+# outcomes go out in one `bulk_update`.
+RECORDED_FIELDS = [
+    "claimed_at",
+    "updated_at",
+    "url",
+    "status",
+    "next_attempt_at",
+    "response_status",
+    "response_body",
+    "error_detail",
+    "duration_ms",
+]
+
+
+@dataclass
+class _Attempt:
+    """One claimed delivery's attempt, from its POST (or the reason there was none) to the
+    outcome recorded on its row."""
+
+    delivery: WebhookDelivery
+    result: AttemptResult | None = None
+    error: str | None = None
+    transient: bool = False
+    stopped: bool = False  # nothing may be sent any more (a stop reason)
+    delay: float | None = None  # until the next attempt, once recorded
 
 
 def delivery_attempt(*, delivery_id: uuid.UUID | str) -> str | None:
-    """Claim a due delivery and make one signed attempt. Idempotent: a delivery that is not
-    due, already claimed by a live worker or finished is left alone (returns None).
+    """Attempt this delivery together with up to WEBHOOK_BATCH_SIZE - 1 other due ones
+    (`deliveries_attempt`), so that every job makes progress on the whole due backlog.
 
-    Returns the resulting status. Never holds a database transaction across the request.
+    Returns this delivery's resulting status; None when it was not claimed (not due,
+    already claimed by a live worker, or finished), which costs one statement when no
+    other delivery is due either.
     """
-    now = timezone.now()
-    if not DELIVERIES.claim(delivery_id, now=now):
-        return None
-    delivery = (
+    own = uuid.UUID(str(delivery_id))
+    return deliveries_attempt(first=own).get(own)
+
+
+def deliveries_attempt(
+    *, first: uuid.UUID | None = None, limit: int | None = None
+) -> dict[uuid.UUID, str]:
+    """Claim up to `limit` (WEBHOOK_BATCH_SIZE) due deliveries in one statement, `first`
+    among them when it is due; load them with what signing needs in one query; sign and
+    POST them concurrently; record every outcome in one write that only the claim holder's
+    rows take. Returns the resulting status of each delivery attempted.
+
+    Never holds a database transaction across the requests. An unexpected error in one
+    attempt leaves that row claimed (the sweep hands it back when its lease expires) and is
+    raised once the rest of the batch is recorded.
+    """
+    claimed_at = timezone.now()
+    ids = DELIVERIES.claim_batch(
+        limit=limit or settings.WEBHOOK_BATCH_SIZE, now=claimed_at, first=first
+    )
+    if not ids:
+        return {}
+    deliveries = list(
         WebhookDelivery.objects.select_related(
             "subscription", "event__identity__signing_key", "event__identity__organization"
         )
         .defer("event__payload")
-        .get(pk=delivery_id)
+        .filter(pk__in=ids)
     )
-    claimed_at = now
+    outcomes = _attempt_all(deliveries)
+    attempts = [a for a in outcomes if isinstance(a, _Attempt)]
+    errors = [e for e in outcomes if isinstance(e, Exception)]
+    _record(attempts, claimed_at=claimed_at)
+    for attempt in attempts:
+        _log(attempt)
+        _schedule(attempt.delivery.id, attempt.delay)
+    if errors:
+        raise errors[0]
+    return {a.delivery.id: a.delivery.status for a in attempts}
+
+
+def _attempt_all(deliveries: list[WebhookDelivery]) -> list[_Attempt | Exception]:
+    """Attempt each claimed delivery, up to WEBHOOK_BATCH_CONCURRENCY at a time.
+
+    A thread pool rather than one async client: the Celery workers already run a threads
+    pool, the SSRF check (DNS) and signing are synchronous, and an async client belongs to
+    one event loop, which each job would have to start; the process's httpx client
+    (`transport.pooled_client`) is thread-safe and keeps connections alive across jobs.
+    The threads never touch the database: the job's own connection claims and records.
+    """
+    workers = min(settings.WEBHOOK_BATCH_CONCURRENCY, len(deliveries))
+    if workers <= 1:
+        return [_attempt_or_error(d) for d in deliveries]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-post") as pool:
+        return list(pool.map(_attempt_or_error, deliveries))
+
+
+def _attempt_or_error(delivery: WebhookDelivery) -> _Attempt | Exception:
+    try:
+        return _attempt(delivery)
+    except Exception as exc:
+        logger.warning(
+            "webhook delivery %s attempt raised %s; it stays claimed for the sweep",
+            delivery.id,
+            type(exc).__name__,
+        )
+        return exc
+
+
+def _attempt(delivery: WebhookDelivery) -> _Attempt:
+    """One signed POST of a claimed delivery, or the reason it is not sent."""
     event = delivery.event
     identity = event.identity
     sub = delivery.subscription
@@ -168,19 +228,14 @@ def delivery_attempt(*, delivery_id: uuid.UUID | str) -> str | None:
     elif not hasattr(identity, "signing_key"):
         stop_reason = "The identity has no signing key."
     if stop_reason is not None or sub is None:
-        _finish(delivery, claimed_at, error=stop_reason)
-        logger.info("webhook delivery %s stopped: %s", delivery.id, stop_reason)
-        return DeliveryStatus.FAILED
+        return _Attempt(delivery, error=stop_reason, stopped=True)
 
     # Follow the subscription's current URL, so fixing a broken endpoint fixes retries too.
     delivery.url = sub.url
     try:
         target = safety.check_url(sub.url)
     except safety.UnsafeUrl as exc:
-        delay = _finish(delivery, claimed_at, error=exc.reason, transient=exc.transient)
-        logger.info("webhook delivery %s refused: %s", delivery.id, exc.reason)
-        _schedule(delivery.id, delay)
-        return DeliveryStatus.PENDING if delay is not None else DeliveryStatus.FAILED
+        return _Attempt(delivery, error=exc.reason, transient=exc.transient)
 
     body = refresh_signed_urls(delivery.request_payload).encode("utf-8")
     headers = signature_headers(
@@ -192,21 +247,62 @@ def delivery_attempt(*, delivery_id: uuid.UUID | str) -> str | None:
     token = subscription_auth_token(sub)
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    result = http_post(target, body, headers)
-    delay = _finish(delivery, claimed_at, result=result)
-    logger.info(
-        "webhook delivery %s event %s attempt %d: status=%s error=%s in %d ms",
-        delivery.id,
-        event.id,
-        delivery.attempt_count,
-        result.status_code,
-        result.error,
-        result.duration_ms,
+    return _Attempt(delivery, result=http_post(target, body, headers))
+
+
+def _settle(attempt: _Attempt, now: datetime) -> None:
+    """Set the attempt's outcome on its row (in memory) and, when another attempt is
+    scheduled, the delay until it."""
+    delivery, result = attempt.delivery, attempt.result
+    retry_until = delivery.retry_until or (delivery.created_at + retry_window())
+    delivery.claimed_at = None
+    delivery.updated_at = now
+    delivery.response_status = result.status_code if result else None
+    delivery.response_body = result.body if result else None
+    delivery.error_detail = (result.error if result else None) or attempt.error
+    delivery.duration_ms = result.duration_ms if result else None
+    if result is not None and result.succeeded:
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, None
+    elif (attempt.transient or (result is not None and result.transient)) and (
+        next_at := webhook_retry_policy().next_attempt_at(
+            attempt=delivery.attempt_count, deadline=retry_until, now=now
+        )
+    ):
+        attempt.delay = (next_at - now).total_seconds()
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.PENDING, next_at
+    else:
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+
+
+def _record(attempts: list[_Attempt], *, claimed_at: datetime) -> None:
+    """Record a batch's outcomes in one statement."""
+    now = timezone.now()
+    for attempt in attempts:
+        _settle(attempt, now)
+    # Only the worker holding the claim may record: a row whose lease expired and that
+    # another job claimed again keeps that job's outcome.
+    WebhookDelivery.objects.filter(claimed_at=claimed_at).bulk_update(
+        [a.delivery for a in attempts], RECORDED_FIELDS
     )
-    if result.succeeded:
-        return DeliveryStatus.SUCCEEDED
-    _schedule(delivery.id, delay)
-    return DeliveryStatus.PENDING if delay is not None else DeliveryStatus.FAILED
+
+
+def _log(attempt: _Attempt) -> None:
+    """One line per attempt, ids only (never a body)."""
+    delivery, result = attempt.delivery, attempt.result
+    if attempt.stopped:
+        logger.info("webhook delivery %s stopped: %s", delivery.id, attempt.error)
+    elif result is None:
+        logger.info("webhook delivery %s refused: %s", delivery.id, attempt.error)
+    else:
+        logger.info(
+            "webhook delivery %s event %s attempt %d: status=%s error=%s in %d ms",
+            delivery.id,
+            delivery.event_id,
+            delivery.attempt_count,
+            result.status_code,
+            result.error,
+            result.duration_ms,
+        )
 
 
 def _schedule(delivery_id: uuid.UUID, delay: float | None) -> None:

@@ -15,7 +15,8 @@ from messaging.webhooks import delivery
 
 @shared_task(name="webhooks.delivery_attempt", ignore_result=True)
 def delivery_attempt_task(delivery_id: str) -> str | None:
-    """One attempt of one delivery (a no-op when it is not due or already claimed)."""
+    """One attempt of this delivery and of up to WEBHOOK_BATCH_SIZE - 1 other due ones
+    (a cheap no-op when none is due: this one was taken by another job's batch)."""
     return delivery.delivery_attempt(delivery_id=delivery_id)
 
 

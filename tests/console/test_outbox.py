@@ -87,6 +87,40 @@ def test_a_batch_claim_is_one_statement_on_postgresql() -> None:
     assert "FOR UPDATE SKIP LOCKED" in statements[0] and "RETURNING" in statements[0]
 
 
+def test_a_batch_claim_with_a_first_row_takes_it_and_the_oldest_others() -> None:
+    now = timezone.now()
+    rows = queued_replies(4)
+    for age, row in enumerate(rows):
+        RouterReply.objects.filter(pk=row.pk).update(next_attempt_at=now - timedelta(minutes=age))
+
+    claimed = REPLIES.claim_batch(limit=2, now=now, first=rows[0].pk)
+
+    assert set(claimed) == {rows[0].pk, rows[3].pk}
+
+
+def test_a_batch_claim_leaves_out_a_first_row_that_is_not_due() -> None:
+    now = timezone.now()
+    due, later = queued_replies(2)
+    RouterReply.objects.filter(pk=later.pk).update(next_attempt_at=now + timedelta(minutes=5))
+
+    assert REPLIES.claim_batch(limit=2, now=now, first=later.pk) == [due.pk]
+    assert RouterReply.objects.get(pk=later.pk).state == ReplyState.QUEUED
+
+
+def test_a_batch_claim_with_a_first_row_is_one_statement_on_postgresql() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement claim is PostgreSQL's")
+    rows = queued_replies(3)
+
+    with CaptureQueriesContext(connection) as queries:
+        claimed = REPLIES.claim_batch(limit=2, first=rows[2].pk)
+
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert rows[2].pk in claimed and len(claimed) == 2
+    assert len(statements) == 1
+    assert statements[0].count("FOR UPDATE SKIP LOCKED") == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_claim_gives_each_due_row_to_exactly_one_of_racing_claimers() -> None:
     if connection.vendor != "postgresql":

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from messaging.webhooks import safety
+from messaging.webhooks import safety, transport
 
 # Host names the fake resolver knows; everything else resolves to a public address.
 FAKE_DNS = {
@@ -45,6 +45,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    # The client's port: requests on one kept-alive connection share it.
+    client_port: int = 0
 
 
 @dataclass
@@ -65,6 +67,8 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     plan: deque[Reply] = field(default_factory=deque)
     default: Reply = field(default_factory=Reply)
+    # Replies by request path, for requests whose order is not known (parallel attempts).
+    by_path: dict[str, Reply] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     finished_replies: int = 0
     streamed_bytes: int = 0
@@ -79,8 +83,10 @@ class Receiver:
     def reply(self, *replies: Reply) -> None:
         self.plan.extend(replies)
 
-    def next_reply(self) -> Reply:
+    def next_reply(self, path: str) -> Reply:
         with self.lock:
+            if path in self.by_path:
+                return self.by_path[path]
             return self.plan.popleft() if self.plan else self.default
 
 
@@ -94,12 +100,17 @@ def _handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            received = Received(path=self.path, headers=dict(self.headers.items()), body=body)
+            received = Received(
+                path=self.path,
+                headers=dict(self.headers.items()),
+                body=body,
+                client_port=self.client_address[1],
+            )
             with receiver.lock:
                 receiver.requests.append(received)
             if receiver.on_request is not None:
                 receiver.on_request(received)
-            reply = receiver.next_reply()
+            reply = receiver.next_reply(self.path)
             if reply.delay:
                 time.sleep(reply.delay)
             try:
@@ -146,3 +157,6 @@ def receiver() -> Iterator[Receiver]:
     yield rec
     server.shutdown()
     server.server_close()
+    # Kept-alive connections would hold its handler threads, and a later receiver given the
+    # same port would be reached through them.
+    transport.pooled_client_close()
