@@ -1,12 +1,19 @@
-"""Wire shapes of the agent contract (IMessage, MessageReaction, Reaction).
+"""Wire shapes of the agent contract (IMessage, MessageReaction, Reaction, Conversation).
 
 Used by the API serializers and the webhook payloads alike, so the two never drift.
-Prefetch `reactions` (live ones) on messages before calling these in a loop.
+Each shape is written once, over a row of named columns (`*_row_wire`): list reads pass
+`.values()` rows straight from the database (building a page of wide model instances
+cost more than the rest of the request), single objects and webhooks pass model
+instances through the `*_wire` functions. Prefetch `reactions` (live ones) on messages
+before calling `message_wire` in a loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from django.db.models import Model
 
 from console.timestamps import iso
 from messaging.media_urls import item_url
@@ -23,15 +30,69 @@ def mark_without_reactions(message: Message) -> Message:
     return message
 
 
+# The columns the IMessage shape reads: `message_list` selects exactly these as rows.
+MESSAGE_COLUMNS = (
+    "id",
+    "organization_id",
+    "conversation_id",
+    "assignment_id",
+    "direction",
+    "remote_number",
+    "content",
+    "message_type",
+    "service",
+    "send_style",
+    "media",
+    "was_downgraded",
+    "status",
+    "error_code",
+    "error_message",
+    "error_reason",
+    "error_detail",
+    "is_read",
+    "read_at",
+    "is_group",
+    "reply_to_id",
+    "created_at",
+    "updated_at",
+    "redacted_at",
+    "scheduled_for",
+    "sender_number",
+    "participants",
+    "is_blocked",
+)
+# The columns of a MessageReaction (`message_list` adds each message's as `reactions`).
+REACTION_COLUMNS = (
+    "id",
+    "direction",
+    "reaction",
+    "custom_emoji",
+    "remote_number",
+    "part_index",
+    "created_at",
+)
+
+Row = Mapping[str, Any]
+
+
+def columns(instance: Model, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(instance, name) for name in names}
+
+
 def message_reaction_wire(reaction: Reaction) -> dict[str, Any]:
+    return message_reaction_row_wire(columns(reaction, REACTION_COLUMNS))
+
+
+def message_reaction_row_wire(row: Row) -> dict[str, Any]:
+    """A MessageReaction from a row of REACTION_COLUMNS."""
     return {
-        "id": str(reaction.id),
-        "direction": reaction.direction,
-        "reaction": reaction.reaction,
-        "custom_emoji": reaction.custom_emoji,
-        "remote_number": reaction.remote_number,
-        "part_index": reaction.part_index,
-        "created_at": iso(reaction.created_at),
+        "id": str(row["id"]),
+        "direction": row["direction"],
+        "reaction": row["reaction"],
+        "custom_emoji": row["custom_emoji"],
+        "remote_number": row["remote_number"],
+        "part_index": row["part_index"],
+        "created_at": iso(row["created_at"]),
     }
 
 
@@ -55,46 +116,54 @@ def live_reactions(message: Message) -> list[Reaction]:
 
 def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str, Any]:
     """The IMessage object. Webhook payloads pass `include_blocked=False`."""
+    row = columns(message, MESSAGE_COLUMNS)
+    row["reactions"] = [columns(r, REACTION_COLUMNS) for r in live_reactions(message)]
+    return message_row_wire(row, include_blocked=include_blocked)
+
+
+def message_row_wire(row: Row, *, include_blocked: bool = True) -> dict[str, Any]:
+    """The IMessage object from a row of MESSAGE_COLUMNS with its live `reactions` rows
+    (oldest first): lists render from `.values()` rows, without model instances."""
     body: dict[str, Any] = {
-        "id": str(message.id),
-        "conversation_id": str(message.conversation_id),
-        "assignment_id": str(message.assignment_id) if message.assignment_id else None,
-        "direction": message.direction,
-        "remote_number": message.remote_number,
-        "content": message.content,
-        "message_type": message.message_type,
-        "service": message.service,
-        "send_style": message.send_style,
+        "id": str(row["id"]),
+        "conversation_id": str(row["conversation_id"]),
+        "assignment_id": str(row["assignment_id"]) if row["assignment_id"] else None,
+        "direction": row["direction"],
+        "remote_number": row["remote_number"],
+        "content": row["content"],
+        "message_type": row["message_type"],
+        "service": row["service"],
+        "send_style": row["send_style"],
         "media": [
             {"url": item_url(m), "content_type": m.get("content_type"), "size": m.get("size")}
-            for m in (message.media or [])
+            for m in (row["media"] or [])
         ],
-        "was_downgraded": message.was_downgraded,
-        "status": message.status,
-        "error_code": message.error_code,
-        "error_message": message.error_message,
-        "error_reason": message.error_reason,
-        "error_detail": message.error_detail,
-        "is_read": message.is_read,
-        "read_at": iso(message.read_at),
-        "is_group": message.is_group,
-        "reply_to_message_id": str(message.reply_to_id) if message.reply_to_id else None,
+        "was_downgraded": row["was_downgraded"],
+        "status": row["status"],
+        "error_code": row["error_code"],
+        "error_message": row["error_message"],
+        "error_reason": row["error_reason"],
+        "error_detail": row["error_detail"],
+        "is_read": row["is_read"],
+        "read_at": iso(row["read_at"]),
+        "is_group": row["is_group"],
+        "reply_to_message_id": str(row["reply_to_id"]) if row["reply_to_id"] else None,
         "thread_id": None,
         "thread_root_message_id": None,
         "recipients": [],
-        "reactions": [message_reaction_wire(r) for r in live_reactions(message)],
-        "created_at": iso(message.created_at),
-        "updated_at": iso(message.updated_at),
+        "reactions": [message_reaction_row_wire(r) for r in row["reactions"]],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
         # Set when retention removed the content and media (both then empty).
-        "redacted_at": iso(message.redacted_at),
+        "redacted_at": iso(row["redacted_at"]),
         # A scheduled or held (quiet hours) send: when it goes (or went) out.
-        "scheduled_for": iso(message.scheduled_for),
+        "scheduled_for": iso(row["scheduled_for"]),
     }
-    if message.is_group:
-        body["sender_number"] = message.sender_number
-        body["participants"] = list(message.participants or [])
+    if row["is_group"]:
+        body["sender_number"] = row["sender_number"]
+        body["participants"] = list(row["participants"] or [])
     if include_blocked:
-        body["is_blocked"] = message.is_blocked
+        body["is_blocked"] = row["is_blocked"]
     return body
 
 
@@ -104,45 +173,78 @@ def _assignment_status(conversation: Conversation) -> str | None:
     return assignment.status if assignment is not None else None
 
 
+_HANDOFF_COLUMNS = ("handled_by", "handed_off_at", "handed_off_by")
+# The columns the Conversation shape reads; `conversation_list` selects these as rows,
+# with `assignment_status` (the assignment's status, or None).
+CONVERSATION_COLUMNS = (
+    "id",
+    "organization_id",
+    "assignment_id",
+    "remote_number",
+    "participants",
+    "is_group",
+    *_HANDOFF_COLUMNS,
+    "created_at",
+    "updated_at",
+)
+# What `conversation_list` annotates on each row for the ConversationSummary shape.
+SUMMARY_COLUMNS = (
+    "latest_text",
+    "latest_message_at",
+    "latest_direction",
+    "latest_media",
+    "unread_count",
+    "total_count",
+)
+
+
 def handoff_state_wire(conversation: Conversation) -> dict[str, Any]:
     """Who handles the conversation (conversation reads and `imessage.handoff`)."""
+    return _handoff_row_wire(columns(conversation, _HANDOFF_COLUMNS))
+
+
+def _handoff_row_wire(row: Row) -> dict[str, Any]:
     return {
-        "handled_by": conversation.handled_by,
-        "handed_off_at": iso(conversation.handed_off_at),
-        "handed_off_by": conversation.handed_off_by or None,
+        "handled_by": row["handled_by"],
+        "handed_off_at": iso(row["handed_off_at"]),
+        "handed_off_by": row["handed_off_by"] or None,
     }
 
 
 def conversation_wire(conversation: Conversation) -> dict[str, Any]:
     """The Conversation object (GET /conversations/{id})."""
+    row = columns(conversation, CONVERSATION_COLUMNS)
+    row["assignment_status"] = _assignment_status(conversation)
+    return conversation_row_wire(row)
+
+
+def conversation_row_wire(row: Row) -> dict[str, Any]:
+    """The Conversation object from a row of CONVERSATION_COLUMNS and `assignment_status`."""
     return {
-        "id": str(conversation.id),
-        "assignment_id": str(conversation.assignment_id) if conversation.assignment_id else None,
-        "assignment_status": _assignment_status(conversation),
-        "remote_number": None if conversation.is_group else conversation.remote_number,
+        "id": str(row["id"]),
+        "assignment_id": str(row["assignment_id"]) if row["assignment_id"] else None,
+        "assignment_status": row["assignment_status"],
+        "remote_number": None if row["is_group"] else row["remote_number"],
         "participants": (
-            list(conversation.participants or [])
-            if conversation.is_group
-            else [conversation.remote_number]
+            list(row["participants"] or []) if row["is_group"] else [row["remote_number"]]
         ),
-        "is_group": conversation.is_group,
+        "is_group": row["is_group"],
         "group_creation_status": None,
         # Staff takeover (extra fields; the SDK ignores them).
-        **handoff_state_wire(conversation),
-        "created_at": iso(conversation.created_at),
-        "updated_at": iso(conversation.updated_at),
+        **_handoff_row_wire(row),
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
     }
 
 
-def conversation_summary_wire(conversation: Conversation) -> dict[str, Any]:
-    """A ConversationSummary row; expects the annotations of `conversation_list`."""
-    media = getattr(conversation, "latest_media", None)
+def conversation_summary_row_wire(row: Row) -> dict[str, Any]:
+    """A ConversationSummary from a `conversation_list` row (with SUMMARY_COLUMNS)."""
     return {
-        **conversation_wire(conversation),
-        "latest_text": getattr(conversation, "latest_text", None),
-        "latest_message_at": iso(getattr(conversation, "latest_message_at", None)),
-        "latest_direction": getattr(conversation, "latest_direction", None),
-        "latest_has_media": bool(media),
-        "unread_count": getattr(conversation, "unread_count", 0) or 0,
-        "total_count": getattr(conversation, "total_count", 0) or 0,
+        **conversation_row_wire(row),
+        "latest_text": row["latest_text"],
+        "latest_message_at": iso(row["latest_message_at"]),
+        "latest_direction": row["latest_direction"],
+        "latest_has_media": bool(row["latest_media"]),
+        "unread_count": row["unread_count"] or 0,
+        "total_count": row["total_count"] or 0,
     }

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from rest_framework.test import APIClient
 
+from console.api.key_cache import KEYS
 from console.models import AgentIdentity, Organization
 from console.services import IssuedApiKey, api_key_create
 from provisioning.providers.fake import FakeProvider
@@ -85,6 +86,28 @@ def outsider_client(other_org: Organization) -> KeyedClient:
 @pytest.fixture
 def anon_client() -> APIClient:
     return APIClient()
+
+
+class KeyClock:
+    """The API key cache's monotonic clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def key_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyClock]:
+    """An empty API key cache whose clock stands still: a key a test cached stays cached
+    until something saves a change or the test moves the clock, however slow the machine
+    (query counts stay exact). Keys cached by one test never answer for the next."""
+    KEYS.clear()
+    clock = KeyClock()
+    monkeypatch.setattr(KEYS, "clock", clock)
+    yield clock
+    KEYS.clear()
 
 
 @pytest.fixture(autouse=True)

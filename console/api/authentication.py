@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from console.api.key_cache import KEYS
 from console.models import ApiKey, ApiKeyStatus
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
@@ -24,19 +25,35 @@ def hash_api_key(raw_key: str) -> str:
 
 
 def api_key_for(raw: str) -> ApiKey | None:
-    """The active, unexpired key `raw` is, or None (the same None whatever the reason)."""
+    """The active, unexpired key `raw` is, or None (the same None whatever the reason).
+
+    Served from the per-process cache (`console.api.key_cache`) when it was read less
+    than a second ago; the caller gets its own copy either way."""
     if not raw:
         return None
     digest = hash_api_key(raw)
-    key = ApiKey.objects.select_related("organization", "identity").filter(key_hash=digest).first()
+    key = KEYS.get(digest)
+    if key is None:
+        key = _key_read(digest)
     # compare_digest keeps the check constant-time even if the lookup were not exact.
     valid = (
         key is not None
         and hmac.compare_digest(key.key_hash, digest)
-        and key.status == ApiKeyStatus.ACTIVE
-        and (key.expires_at is None or key.expires_at > timezone.now())
+        and _usable(key, now=timezone.now())
     )
     return key if valid else None
+
+
+def _usable(key: ApiKey, *, now: datetime) -> bool:
+    return key.status == ApiKeyStatus.ACTIVE and (key.expires_at is None or key.expires_at > now)
+
+
+def _key_read(digest: str) -> ApiKey | None:
+    read_at, generation = KEYS.clock(), KEYS.generation
+    key = ApiKey.objects.select_related("organization", "identity").filter(key_hash=digest).first()
+    if key is not None and _usable(key, now=timezone.now()):
+        KEYS.put(digest, key, read_at=read_at, generation=generation)
+    return key
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -48,6 +65,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now
+            KEYS.touch(key.key_hash, last_used_at=now)
         # The key is both "user" and "auth": views read request.auth for scoping.
         return key, key
 

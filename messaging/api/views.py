@@ -26,12 +26,13 @@ from console.idempotency import IdempotentResponse, run_idempotent
 from console.services import Actor
 from messaging import media, media_urls, selectors
 from messaging.api import serializers as s
-from messaging.api.reads import conversations_read, messages_read
+from messaging.api.reads import conversation_rows_read, message_rows_read, messages_read
 from messaging.models import Conversation
 from messaging.services import reactions, receipts, scheduling, sending
 from messaging.wire import (
-    conversation_summary_wire,
+    conversation_summary_row_wire,
     conversation_wire,
+    message_row_wire,
     message_wire,
     reaction_wire,
 )
@@ -107,8 +108,8 @@ def _thread_body(page: selectors.ThreadPage) -> dict[str, Any]:
     return {
         "thread_id": str(page.thread_id),
         "conversation_id": str(page.conversation.id),
-        "thread_root_message_id": str(page.messages[0].id) if page.messages else None,
-        "messages": [message_wire(m) for m in page.messages],
+        "thread_root_message_id": str(page.messages[0]["id"]) if page.messages else None,
+        "messages": [message_row_wire(row) for row in page.messages],
         "next_cursor": page.next_cursor,
     }
 
@@ -120,9 +121,9 @@ class ConversationListApi(KeyedApiView):
         operation_id="imessage_conversations_list",
     )
     def get(self, request: Request) -> Response:
-        rows = list(selectors.conversation_list(**_list_filters(request)))
-        conversations_read(request, rows)
-        return Response([conversation_summary_wire(c) for c in rows])
+        rows = selectors.conversation_list(**_list_filters(request))
+        conversation_rows_read(request, rows)
+        return Response([conversation_summary_row_wire(row) for row in rows])
 
 
 class ConversationDetailApi(KeyedApiView):
@@ -156,9 +157,8 @@ class MessageListSendApi(KeyedApiView):
             is_read=parse_bool(params, "is_read"),
             **filters,
         )
-        rows = list(rows)
-        messages_read(request, rows)
-        return Response([message_wire(m) for m in rows])
+        message_rows_read(request, rows)
+        return Response([message_row_wire(row) for row in rows])
 
     @extend_schema(
         parameters=[AGENT_IDENTITY_PARAM, IDEMPOTENCY_KEY_PARAM],
@@ -254,7 +254,7 @@ class MessageThreadApi(KeyedApiView):
             **_scope(request),
             **_page_args(request),
         )
-        messages_read(request, page.messages)
+        message_rows_read(request, page.messages)
         return Response(_thread_body(page))
 
 
@@ -271,7 +271,7 @@ class ConversationThreadApi(KeyedApiView):
             **_scope(request),
             **_page_args(request),
         )
-        messages_read(request, page.messages)
+        message_rows_read(request, page.messages)
         return Response(_thread_body(page))
 
 
