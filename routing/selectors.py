@@ -214,7 +214,7 @@ def inbound_line_get(
     """
     extra = dict(extra or {})
     # The stubs' plugin does not know filtered relations (`connection`) in select_related.
-    row = (
+    rows = list(
         PhoneLine.objects.filter(  # type: ignore[misc]
             setup=setup, number=number, state=LineState.ASSIGNED
         )
@@ -249,10 +249,12 @@ def inbound_line_get(
             "connection__identity",
             "connection__identity__organization",
         )
-        .first()
+        # No ORDER BY: a number is on one line at most.
+        .order_by()[:1]
     )
-    if row is None:
+    if not rows:
         return None
+    row = rows[0]
     connection: Assignment | None = getattr(row, "connection", None)
     if row.role != LineRole.POOL:
         connection = None

@@ -54,7 +54,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     """
     from provisioning.selectors import line_number_held_elsewhere
 
-    handle = Message.objects.filter(provider_handle=event.provider_handle)
+    handle = Message.objects.filter(provider_handle=event.provider_handle).order_by()
     target = inbound_line_get(
         setup=setup,
         number=event.to_number,
@@ -231,7 +231,7 @@ def _conversation_columns(remote_number: str) -> dict[str, Subquery]:
     `remote_number` (each an index lookup on the (identity, remote number) constraint)."""
     rows = Conversation.objects.filter(
         identity_id=OuterRef(ROUTED_IDENTITY), remote_number=remote_number, is_group=False
-    )
+    ).order_by()
     return {f"conversation_{c}": Subquery(rows.values(c)[:1]) for c in _CONVERSATION_COLUMNS}
 
 
