@@ -31,7 +31,9 @@ def insert_if_absent(model: type[M], **fields: Any) -> M | None:
     enclosing transaction stays usable because the conflict never raises. Like
     `bulk_create`, it skips `save()` and its signals: use it for rows that have neither.
     The constraint decides, so a concurrent insert of the same key waits for the other
-    transaction and then stores nothing (never check-then-write).
+    transaction and then stores nothing (never check-then-write). On PostgreSQL any other
+    integrity error still raises; SQLite's `INSERT OR IGNORE` also skips NOT NULL and CHECK
+    violations (None, as `insert_unique` answers for every integrity error).
     """
     using = router.db_for_write(model)
     connection = connections[using]
