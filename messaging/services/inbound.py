@@ -223,7 +223,7 @@ def connection_attach(assignment: Assignment) -> None:
 
 
 # The conversation columns the inbound path reads, read beside the line (`inbound_line_get`).
-_CONVERSATION_COLUMNS = ("id", "organization_id", "line_id", "assignment_id", "handled_by")
+_CONVERSATION_COLUMNS = ("id", "line_id", "assignment_id", "handled_by")
 
 
 def _conversation_columns(remote_number: str) -> dict[str, Subquery]:
@@ -244,6 +244,7 @@ def _conversation_loaded(
         return None
     loaded = {
         "identity_id": identity.pk,
+        "organization_id": identity.organization_id,
         "remote_number": remote_number,
         "is_group": False,
         **{c: values[f"conversation_{c}"] for c in _CONVERSATION_COLUMNS},
