@@ -7,29 +7,19 @@ identity-scoped keys); foreign rows behave as missing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from django.conf import settings
-from django.db.models import (
-    Case,
-    Count,
-    F,
-    FilteredRelation,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    When,
-)
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from console.errors import NotFound
 from console.models import AgentIdentity, ApiKey, FilterMode
 from console.scope import Scope, scoped_get
-from provisioning.models import LineRole, LineState, PhoneLine, Setup
+from provisioning.models import LineRole, LineState, PhoneLine
 from routing.models import (
     Assignment,
     AssignmentStatus,
@@ -79,23 +69,12 @@ def decide(
         and r.match_target == number
         and r.direction in _covering(direction)
     ]
-
-    def first(action: str) -> uuid.UUID | None:
-        return next((r.id for r in covering if r.action == action), None)
-
-    return _verdict(
-        mode=mode, block_rule_id=first(RuleAction.BLOCK), allow_rule_id=first(RuleAction.ALLOW)
-    )
-
-
-def _verdict(
-    *, mode: str, block_rule_id: uuid.UUID | None, allow_rule_id: uuid.UUID | None
-) -> RuleDecision:
-    """`decide`'s precedence, given the first covering block and allow rule (if any)."""
-    if block_rule_id is not None:
-        return RuleDecision(allowed=False, matched_rule_id=block_rule_id)
-    if allow_rule_id is not None:
-        return RuleDecision(allowed=True, matched_rule_id=allow_rule_id)
+    for rule in covering:
+        if rule.action == RuleAction.BLOCK:
+            return RuleDecision(allowed=False, matched_rule_id=rule.id)
+    for rule in covering:
+        if rule.action == RuleAction.ALLOW:
+            return RuleDecision(allowed=True, matched_rule_id=rule.id)
     return RuleDecision(allowed=mode != FilterMode.WHITELIST, matched_rule_id=None)
 
 
@@ -161,121 +140,6 @@ def whitelist_cutoff(*, identity: AgentIdentity) -> WhitelistCutoff:
         ):
             cut_off += 1
     return WhitelistCutoff(cut_off=cut_off, connected=len(numbers))
-
-
-# --- Inbound: a line and everything routing reads about it, in one query ----------
-
-# The identity a message on the line would reach: the connection's on a pool line, the
-# line's own on a dedicated one. `inbound_line_get` callers refer to it in their `extra`
-# expressions as `OuterRef(ROUTED_IDENTITY)`.
-ROUTED_IDENTITY = "routed_identity_id"
-
-
-@dataclass(frozen=True)
-class InboundLine:
-    """An assigned line of a setup, resolved for a message from one sender: the sender's
-    active connection on it (pool lines), the identity the message would reach and that
-    identity's inbound filter verdict for the sender (None without an identity), and the
-    values of the caller's `extra` expressions."""
-
-    line: PhoneLine
-    sender: str
-    connection: Assignment | None
-    identity: AgentIdentity | None
-    decision: RuleDecision | None
-    extra: dict[str, Any]
-
-
-def _first_inbound_rule(action: str, sender: str) -> Subquery:
-    """The id of the oldest active rule of the routed identity with `action` that covers
-    `sender` inbound (what `decide` would pick among `number_rules`)."""
-    return Subquery(
-        ContactRule.objects.filter(
-            identity_id=OuterRef(ROUTED_IDENTITY),
-            match_target=sender,
-            status=RuleStatus.ACTIVE,
-            action=action,
-            direction__in=_covering("inbound"),
-        )
-        .order_by("created_at", "id")
-        .values("id")[:1]
-    )
-
-
-def inbound_line_get(
-    *, setup: Setup, number: str, sender: str, extra: Mapping[str, Any] | None = None
-) -> InboundLine | None:
-    """The assigned line of `setup` with this E.164 number, resolved for a message from
-    `sender` in one query (its setup and the identities loaded); None when `setup` has no
-    such line, even if another setup has.
-
-    What it replaces: the line, the active connection and the contact rules were three
-    reads; `extra` lets the caller add its own per-message reads to the same query.
-    """
-    extra = dict(extra or {})
-    # The stubs' plugin does not know filtered relations (`connection`) in select_related.
-    rows = list(
-        PhoneLine.objects.filter(  # type: ignore[misc]
-            setup=setup, number=number, state=LineState.ASSIGNED
-        )
-        .annotate(
-            # At most one row: one active connection per (pool line, person).
-            connection=FilteredRelation(
-                "assignments",
-                condition=Q(
-                    assignments__remote_number=sender,
-                    assignments__status=AssignmentStatus.ACTIVE,
-                ),
-            )
-        )
-        .annotate(
-            **{
-                ROUTED_IDENTITY: Case(
-                    When(role=LineRole.POOL, then=F("connection__identity_id")),
-                    default=F("identity_id"),
-                )
-            }
-        )
-        .annotate(
-            block_rule_id=_first_inbound_rule(RuleAction.BLOCK, sender),
-            allow_rule_id=_first_inbound_rule(RuleAction.ALLOW, sender),
-            **extra,
-        )
-        .select_related(
-            "setup",
-            "setup__organization",
-            "identity",
-            "connection",
-            "connection__identity",
-            "connection__identity__organization",
-        )
-        # No ORDER BY: a number is on one line at most.
-        .order_by()[:1]
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    connection: Assignment | None = getattr(row, "connection", None)
-    if row.role != LineRole.POOL:
-        connection = None
-    identity = connection.identity if connection is not None else None
-    if row.role != LineRole.POOL:
-        identity = row.identity
-    decision = None
-    if identity is not None:
-        decision = _verdict(
-            mode=identity_mode(identity, "inbound"),
-            block_rule_id=row.block_rule_id,
-            allow_rule_id=row.allow_rule_id,
-        )
-    return InboundLine(
-        line=row,
-        sender=sender,
-        connection=connection,
-        identity=identity,
-        decision=decision,
-        extra={name: getattr(row, name) for name in extra},
-    )
 
 
 # --- Connections -----------------------------------------------------------

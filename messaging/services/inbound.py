@@ -17,21 +17,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
-from console.db import insert_if_absent
+from console.db import insert_unique
 from console.models import AgentIdentity
 from messaging import presence
 from messaging.media import inbound_media_items
-from messaging.models import Conversation, DeliveryStatus, Direction, Message, QuietHours
+from messaging.models import Conversation, DeliveryStatus, Direction, Message
 from messaging.services import common, consent, handoff
 from messaging.wire import mark_without_reactions
 from provisioning.dispatch import ForeignReference
 from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers.base import InboundMessage
 from routing.models import Assignment, AssignmentStatus
-from routing.selectors import ROUTED_IDENTITY, InboundLine, inbound_line_get
 
 if TYPE_CHECKING:
     from routing.services.router import InboundRoute
@@ -52,35 +50,21 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     gets the row but no event. A re-delivered provider handle is a no-op. Raises
     `ForeignReference` when the line or the handle belongs to another setup.
     """
-    from provisioning.selectors import line_number_held_elsewhere
+    from provisioning.selectors import line_by_number, line_number_held_elsewhere
 
-    handle = Message.objects.filter(provider_handle=event.provider_handle).order_by()
-    target = inbound_line_get(
-        setup=setup,
-        number=event.to_number,
-        sender=event.from_number,
-        # Read in the same query as the line: whether the handle is stored already (an
-        # early exit; the unique constraint is what guarantees it) and by which setup,
-        # the conversation, and whether the identity has an after-hours auto-reply.
-        extra={
-            "handle_stored": Exists(handle),
-            "handle_setup_id": Subquery(handle.values("line__setup_id")[:1]),
-            **_conversation_columns(event.from_number),
-            "has_auto_reply": Exists(
-                QuietHours.objects.filter(identity_id=OuterRef(ROUTED_IDENTITY)).exclude(
-                    auto_reply=""
-                )
-            ),
-        },
-    )
-    if target is None:
+    line = line_by_number(setup=setup, number=event.to_number)
+    if line is None:
         if line_number_held_elsewhere(setup=setup, number=event.to_number):
             raise ForeignReference
         logger.warning("inbound message for an unknown line ignored")
         return None
-    line = target.line
-    if target.extra["handle_stored"]:
-        if target.extra["handle_setup_id"] != setup.id:
+    stored = (
+        Message.objects.filter(provider_handle=event.provider_handle)
+        .values_list("pk", "line__setup_id")
+        .first()
+    )
+    if stored is not None:
+        if stored[1] != setup.id:
             raise ForeignReference
         return None
     if event.is_group:
@@ -92,26 +76,20 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         line=line, sender=event.from_number, text=event.content
     ):
         return None
-    route = message_route(line=line, sender=event.from_number, text=event.content, resolved=target)
+    route = message_route(line=line, sender=event.from_number, text=event.content)
     if route is None:
         return None
     identity = route.identity
     now = timezone.now()
-    conversation = None
-    if target.identity is not None and target.identity.pk == identity.pk:
-        conversation = _conversation_loaded(
-            target.extra, identity=identity, remote_number=event.from_number
-        )
-    if conversation is None:
-        conversation = conversation_get_or_create(
-            identity=identity,
-            remote_number=event.from_number,
-            defaults={
-                "assignment": route.assignment,
-                "line": route.line,
-                "last_message_at": None if route.is_blocked else now,
-            },
-        )
+    conversation = conversation_get_or_create(
+        identity=identity,
+        remote_number=event.from_number,
+        defaults={
+            "assignment": route.assignment,
+            "line": route.line,
+            "last_message_at": None if route.is_blocked else now,
+        },
+    )
     message = inbound_message_store(
         event=event,
         identity=identity,
@@ -150,8 +128,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         )
         from messaging.services.after_hours import after_hours_inbound
 
-        if target.extra["has_auto_reply"]:
-            after_hours_inbound(message)
+        after_hours_inbound(message)
     logger.info("inbound message %s stored for identity %s", message.id, identity.id)
     return message
 
@@ -168,7 +145,7 @@ def inbound_message_store(
 ) -> Message | None:
     """Insert the message `event` carries (1:1 or group: `fields` adds the rest); None
     when the same provider handle raced in through another delivery, stored once already."""
-    message = insert_if_absent(
+    message = insert_unique(
         Message,
         organization_id=identity.organization_id,
         identity=identity,
@@ -199,14 +176,12 @@ def media_fetch_enqueue(message: Message) -> None:
         common.enqueue(media_rehost_task, str(message.id))
 
 
-def message_route(
-    *, line: PhoneLine, sender: str, text: str, resolved: InboundLine | None = None
-) -> InboundRoute | None:
+def message_route(*, line: PhoneLine, sender: str, text: str) -> InboundRoute | None:
     """Where routing sends an inbound message (None: consumed or unroutable); a connection
     a router command made or ended is attached and announced here, before returning."""
     from routing.services.router import inbound_route
 
-    result = inbound_route(line=line, sender=sender, text=text, resolved=resolved)
+    result = inbound_route(line=line, sender=sender, text=text)
     if result.changed is not None:
         connection_attach(result.changed)
     return result.route
@@ -220,39 +195,6 @@ def connection_attach(assignment: Assignment) -> None:
     the inbound path (staff and agent releases, identity deletion)."""
     conversation_attach(assignment)
     presence.connection_changed(assignment)
-
-
-# The conversation columns the inbound path reads, read beside the line (`inbound_line_get`).
-_CONVERSATION_COLUMNS = ("id", "line_id", "assignment_id", "handled_by")
-
-
-def _conversation_columns(remote_number: str) -> dict[str, Subquery]:
-    """One scalar subquery per column of the routed identity's 1:1 conversation with
-    `remote_number` (each an index lookup on the (identity, remote number) constraint)."""
-    rows = Conversation.objects.filter(
-        identity_id=OuterRef(ROUTED_IDENTITY), remote_number=remote_number, is_group=False
-    ).order_by()
-    return {f"conversation_{c}": Subquery(rows.values(c)[:1]) for c in _CONVERSATION_COLUMNS}
-
-
-def _conversation_loaded(
-    values: dict[str, Any], *, identity: AgentIdentity, remote_number: str
-) -> Conversation | None:
-    """The conversation `_conversation_columns` read (None: there is none yet), as a model
-    instance whose other fields are deferred (they load on access)."""
-    if values["conversation_id"] is None:
-        return None
-    loaded = {
-        "identity_id": identity.pk,
-        "organization_id": identity.organization_id,
-        "remote_number": remote_number,
-        "is_group": False,
-        **{c: values[f"conversation_{c}"] for c in _CONVERSATION_COLUMNS},
-    }
-    names = [f.attname for f in Conversation._meta.concrete_fields if f.attname in loaded]
-    conversation = Conversation.from_db(identity._state.db, names, [loaded[n] for n in names])
-    conversation.identity = identity
-    return conversation
 
 
 def conversation_get_or_create(

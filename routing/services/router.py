@@ -21,8 +21,6 @@ from routing import hooks, replies
 from routing.commands import CommandParseError, RouterCommand, parse_command
 from routing.models import Assignment, ReleaseReason, ReplyKind
 from routing.selectors import (
-    InboundLine,
-    RuleDecision,
     active_assignment,
     active_assignment_on_line,
     contact_decision,
@@ -66,18 +64,11 @@ class RouteResult:
 # No caller catches its errors and carries on in the same transaction, so a SAVEPOINT
 # would only add two round trips per call (ingest ran ten of them).
 @transaction.atomic(savepoint=False)
-def inbound_route(
-    *, line: PhoneLine, sender: str, text: str, resolved: InboundLine | None = None
-) -> RouteResult:
+def inbound_route(*, line: PhoneLine, sender: str, text: str) -> RouteResult:
     """Decide where an inbound message on one of our lines goes: the identity, connection
     and filter verdict messaging uses to store (and, unless blocked, deliver) it, and the
-    connection a router command changed.
-
-    `resolved` (from `routing.selectors.inbound_line_get` for this line and sender) saves
-    the reads of the connection and the contact rules."""
+    connection a router command changed."""
     text = text or ""
-    if resolved is not None and (resolved.line.pk != line.pk or resolved.sender != sender):
-        raise ValueError("resolved is for another line or sender")
     if line.role == LineRole.ROUTER:
         command = _parse(text)
         if command is not None and command.verb == "connect" and command.handle:
@@ -89,11 +80,7 @@ def inbound_route(
         router_reply_queue(line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY)
         return RouteResult(None)
     if line.role == LineRole.POOL:
-        assignment = (
-            resolved.connection
-            if resolved is not None
-            else active_assignment_on_line(line=line, remote_number=sender)
-        )
+        assignment = active_assignment_on_line(line=line, remote_number=sender)
         command = _parse(text)
         if assignment is None:
             router_reply_queue(line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY)
@@ -110,39 +97,19 @@ def inbound_route(
             )
             return RouteResult(None, assignment if released else None)
         return RouteResult(
-            _route_to(
-                identity=assignment.identity,
-                assignment=assignment,
-                line=line,
-                sender=sender,
-                decision=resolved.decision if resolved is not None else None,
-            )
+            _route_to(identity=assignment.identity, assignment=assignment, line=line, sender=sender)
         )
     identity = line.identity
     if identity is None:
         logger.info("inbound on unattached dedicated line %s dropped", line.id)
         return RouteResult(None)
-    return RouteResult(
-        _route_to(
-            identity=identity,
-            assignment=None,
-            line=line,
-            sender=sender,
-            decision=resolved.decision if resolved is not None else None,
-        )
-    )
+    return RouteResult(_route_to(identity=identity, assignment=None, line=line, sender=sender))
 
 
 def _route_to(
-    *,
-    identity: AgentIdentity,
-    assignment: Assignment | None,
-    line: PhoneLine,
-    sender: str,
-    decision: RuleDecision | None,
+    *, identity: AgentIdentity, assignment: Assignment | None, line: PhoneLine, sender: str
 ) -> InboundRoute:
-    if decision is None:
-        decision = contact_decision(identity=identity, number=sender, direction="inbound")
+    decision = contact_decision(identity=identity, number=sender, direction="inbound")
     return InboundRoute(
         identity=identity,
         assignment=assignment,
