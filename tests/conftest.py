@@ -4,10 +4,12 @@ and an outsider organisation, so every test can check scoping in one line."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
+from console.access_tally import TallyBuffer
 from console.api.key_cache import KEYS
 from console.models import AgentIdentity, Organization
 from console.services import IssuedApiKey, api_key_create
@@ -122,3 +124,13 @@ def fake_provider() -> Iterator[FakeProvider]:
     fake_provider_instance.reset()
     yield fake_provider_instance
     fake_provider_instance.reset()
+
+
+@pytest.fixture
+def buffer(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[TallyBuffer]:
+    """The production buffer, with an interval long enough that only the test flushes."""
+    settings.ACCESS_TALLY_FLUSH_SECONDS = 3600
+    fresh = TallyBuffer()
+    monkeypatch.setattr("console.access.TALLIES", fresh)
+    yield fresh
+    fresh.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,16 +20,6 @@ from console.models import AccessTally, Organization
 from console.services import IssuedApiKey
 
 AT = dt.datetime(2026, 3, 1, 9, 5, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def buffer(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[TallyBuffer]:
-    """The production buffer, with an interval long enough that only the test flushes."""
-    settings.ACCESS_TALLY_FLUSH_SECONDS = 3600
-    fresh = TallyBuffer()
-    monkeypatch.setattr("console.access.TALLIES", fresh)
-    yield fresh
-    fresh.close()
 
 
 def _read(org: Organization, key: IssuedApiKey, conversation_id: uuid.UUID) -> Any:

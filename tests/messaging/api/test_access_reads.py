@@ -4,7 +4,6 @@ conversations is tallied per key, conversation and hour."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -78,16 +77,6 @@ def test_an_empty_list_writes_nothing(admin_client, identity_client):
 
     assert not AccessLog.objects.exists()
     assert not AccessTally.objects.exists()
-
-
-@pytest.fixture
-def buffer(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[TallyBuffer]:
-    """The production buffer, with an interval long enough that only the test flushes."""
-    settings.ACCESS_TALLY_FLUSH_SECONDS = 3600
-    fresh = TallyBuffer()
-    monkeypatch.setattr("console.access.TALLIES", fresh)
-    yield fresh
-    fresh.close()
 
 
 def test_an_identity_key_read_writes_nothing_until_the_flush(
