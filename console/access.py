@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -41,9 +41,9 @@ class Viewer:
         return cls(actor=actor, ip=client_ip(request))
 
 
-@dataclass(frozen=True)
-class Viewed:
-    """One thing a view showed: its organisation, kind, id and the person's number."""
+class Viewed(NamedTuple):
+    """One thing a view showed: its organisation, kind, id and the person's number. A named
+    tuple: list reads build one per row."""
 
     organization_id: Any
     kind: str

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import json
 import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
@@ -45,16 +46,16 @@ def _hour(now: dt.datetime) -> dt.datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-@dataclass(frozen=True)
-class TallyKey:
-    """One tally row's identity: the unique constraint of `AccessTally`."""
+class TallyKey(NamedTuple):
+    """One tally row's identity: the unique constraint of `AccessTally`. A named tuple,
+    not a dataclass: every agent read builds one per conversation it shows."""
 
     api_key_id: Any
     conversation_id: Any
     hour: dt.datetime
 
 
-@dataclass
+@dataclass(slots=True)
 class TallyCount:
     """What a tally row adds: `count` reads, plus the names the row is shown with."""
 
@@ -69,19 +70,14 @@ def tally_counts(
 ) -> dict[TallyKey, TallyCount]:
     """One read of each conversation `viewed` touches, however many of its messages."""
     hour = _hour(now)
+    label = key.label[:255]
     counts: dict[TallyKey, TallyCount] = {}
     for item in viewed:
         if not item.conversation_id:
             continue
-        counts.setdefault(
-            TallyKey(api_key_id=key.id, conversation_id=item.conversation_id, hour=hour),
-            TallyCount(
-                organization_id=item.organization_id,
-                key_label=key.label[:255],
-                remote_number=item.number,
-                count=1,
-            ),
-        )
+        tally_key = TallyKey(key.id, item.conversation_id, hour)
+        if tally_key not in counts:
+            counts[tally_key] = TallyCount(item.organization_id, label, item.number, 1)
     return counts
 
 
@@ -100,36 +96,46 @@ def tally_upsert(counts: Mapping[TallyKey, TallyCount]) -> None:
     """Add `counts` to their tally rows in one INSERT … ON CONFLICT DO UPDATE.
 
     Rows go in a fixed order, so two processes flushing overlapping rows never deadlock.
-    On PostgreSQL the rows travel as one array per column (`unnest`): seven parameters
-    however many rows, with no per-value conversion in Python."""
+    On PostgreSQL the rows travel as one JSON parameter (`jsonb_to_recordset`): encoding
+    it is one C call, where psycopg's array parameters quote every value in Python (that
+    quoting was most of a flush of a few thousand rows)."""
     if not counts:
         return
+    # Ids as text once: the sort key, the JSON and (converted back) SQLite's parameters.
+    # Sorted by the conflict key (key, conversation, hour): the same lock order everywhere.
+    rows = sorted(
+        (
+            (
+                str(count.organization_id),
+                str(key.api_key_id),
+                count.key_label,
+                str(key.conversation_id),
+                count.remote_number,
+                key.hour,
+                count.count,
+            )
+            for key, count in counts.items()
+        ),
+        key=lambda row: (row[1], row[3], row[5]),
+    )
     fields: list[Field[Any, Any]] = [
         cast("Field[Any, Any]", AccessTally._meta.get_field(name)) for name in _TALLY_COLUMNS
     ]
-    rows = [
-        (
-            count.organization_id,
-            key.api_key_id,
-            count.key_label,
-            key.conversation_id,
-            count.remote_number,
-            key.hour,
-            count.count,
-        )
-        for key, count in sorted(
-            counts.items(),
-            key=lambda item: (str(item[0].api_key_id), str(item[0].conversation_id), item[0].hour),
-        )
-    ]
     quote = connection.ops.quote_name
     table = quote(AccessTally._meta.db_table)
-    columns = ", ".join(quote(str(field.column)) for field in fields)
-    count_column = quote("count")
+    columns = [quote(str(field.column)) for field in fields]
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608
-        params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+        record = ", ".join(
+            f"{column} {field.db_type(connection)}"
+            for column, field in zip(columns, fields, strict=True)
+        )
+        selected = ", ".join(columns)
+        source = f"SELECT {selected} FROM jsonb_to_recordset(%s::jsonb) AS t({record})"  # noqa: S608
+        by_column = [str(field.column) for field in fields]
+        # Datetimes go as their text, which PostgreSQL reads back exactly.
+        params: list[Any] = [
+            json.dumps([dict(zip(by_column, row, strict=True)) for row in rows], default=str)
+        ]
     else:
         placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
         source = "VALUES " + ", ".join([placeholders] * len(rows))
@@ -140,8 +146,9 @@ def tally_upsert(counts: Mapping[TallyKey, TallyCount]) -> None:
         ]
     # Only quoted model identifiers, column types and placeholders are interpolated; values
     # are parameters.
+    count_column = quote("count")
     sql = (
-        f"INSERT INTO {table} ({columns}) {source}"
+        f"INSERT INTO {table} ({', '.join(columns)}) {source}"
         + f" ON CONFLICT ({quote('api_key_id')}, {quote('conversation_id')}, {quote('hour')})"
         + f" DO UPDATE SET {count_column} = {table}.{count_column} + excluded.{count_column}"
     )
