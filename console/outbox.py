@@ -183,6 +183,10 @@ class Outbox:
         )
         return updated == 1
 
+    def is_due(self, pk: Any, *, now: datetime | None = None) -> bool:
+        """Whether row `pk` may be claimed now (a read; the claim alone decides)."""
+        return self.model._default_manager.filter(self.due(now or timezone.now()), pk=pk).exists()
+
     def claim_batch(
         self, *, limit: int, now: datetime | None = None, first: Any | None = None
     ) -> list[Any]:

@@ -115,8 +115,22 @@ def test_a_job_whose_delivery_another_batch_took_sends_nothing(identity, receive
     with CaptureQueriesContext(connection) as queries:
         assert delivery_attempt(delivery_id=row.id) is None
 
-    assert len(statements(queries)) <= 2  # the claim (SQLite: read due ids, claim this one)
+    assert len(statements(queries)) == 1  # the read that finds it taken
     assert len(receiver.requests) == 1
+
+
+def test_a_job_whose_delivery_was_taken_leaves_other_due_ones_to_their_own_jobs(
+    identity, receiver
+):
+    sub, _ = subscribe(identity, receiver.url)
+    taken, waiting = due(sub, 2)
+    WebhookDelivery.objects.filter(pk=taken.pk).update(claimed_at=timezone.now())
+
+    assert delivery_attempt(delivery_id=taken.id) is None
+
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.attempt_count) == (DeliveryStatus.PENDING, 0)
+    assert receiver.requests == []
 
 
 def test_every_delivery_of_a_batch_is_signed_with_its_own_stable_request_id(identity, receiver):
