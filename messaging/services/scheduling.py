@@ -68,7 +68,11 @@ def send_lock(identity: AgentIdentity) -> None:
     """Serialise sends per identity: the counts and the insert must not interleave. NO KEY
     UPDATE still excludes other sends, but not the KEY SHARE lock that the deferred
     foreign-key check of a concurrent inbound insert takes at commit: with FOR UPDATE the
-    two deadlocked (that intake holds the conversation row this send then updates)."""
+    two deadlocked (that intake holds the conversation row this send then updates).
+
+    The counts are read by later statements, never merged into this one: a statement reads
+    the snapshot taken when it started, so a count in the locking statement could miss the
+    send whose commit it waited for."""
     AgentIdentity.objects.select_for_update(no_key=True).filter(pk=identity.pk).values_list(
         "pk"
     ).get()
@@ -257,8 +261,9 @@ def send_slot(
     """
     from messaging.services import burst, quiet_hours
 
-    last_inbound = burst.last_inbound_at(conversation)
-    burst.burst_check(conversation=conversation, now=now, last_inbound=last_inbound)
+    pace = burst.conversation_pace(conversation, now)
+    burst.burst_check(pace=pace, now=now)
+    last_inbound = pace.last_inbound
     scheduled_for = send_at
     if not urgent:
         held = quiet_hours.hold_until(
