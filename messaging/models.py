@@ -6,7 +6,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from console.models import AgentIdentity, Organization
@@ -286,6 +287,14 @@ class Message(models.Model):
                 fields=["identity", "created_at"],
                 condition=Q(direction="outbound"),
                 name="msg_outbound_identity_created",
+            ),
+            # The cap's window count reads one range of cap times (the scheduled time, else
+            # the acceptance time; `messaging.services.scheduling.CAP_TIME`).
+            models.Index(
+                F("identity"),
+                Coalesce("scheduled_for", "created_at"),
+                condition=Q(direction="outbound"),
+                name="msg_outbound_identity_cap_time",
             ),
             models.Index(
                 fields=["send_state", "next_attempt_at"],

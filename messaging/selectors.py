@@ -199,6 +199,16 @@ def conversation_get(
     return conversation
 
 
+def conversation_for_send(*, identity: Any, remote_number: str) -> Conversation | None:
+    """The identity's conversation with `remote_number`, with the assignment and line a
+    send checks (one statement); None before the person's first message or connection."""
+    return (
+        Conversation.objects.select_related("assignment", "line")
+        .filter(identity=identity, remote_number=remote_number)
+        .first()
+    )
+
+
 # --- Messages ---------------------------------------------------------------------------
 
 # A message as `message_row_wire` renders it (see `_message_rows`).

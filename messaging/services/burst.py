@@ -8,10 +8,12 @@ lock (the lock the daily cap takes), so concurrent sends are counted exactly.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Count, DateTimeField, Min, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from console.errors import RateLimited
 from messaging.models import Conversation, Direction, Message
@@ -23,36 +25,60 @@ BURST_LIMITED = (
 )
 
 
-def last_inbound_at(conversation: Conversation) -> datetime | None:
-    """When the person last wrote in this conversation (blocked messages excluded)."""
-    row = Message.objects.filter(
-        conversation=conversation, direction=Direction.INBOUND, is_blocked=False
-    ).aggregate(last=Max("created_at"))
-    last: datetime | None = row["last"]
-    return last
+@dataclass(frozen=True)
+class Pace:
+    """A conversation's recent traffic: when the person last wrote (blocked messages
+    excluded), and the agent sends since then within `BURST_WINDOW` (how many, the oldest)."""
+
+    last_inbound: datetime | None
+    recent: int
+    oldest_recent: datetime | None
 
 
-def burst_check(
-    *, conversation: Conversation, now: datetime, last_inbound: datetime | None
-) -> None:
+def conversation_pace(conversation: Conversation, now: datetime) -> Pace:
+    """The conversation's `Pace` at `now`, in one statement (scalar subqueries on the
+    conversation row; each an index range on (conversation, created_at))."""
+    since = now - BURST_WINDOW
+    messages = Message.objects.filter(conversation_id=conversation.pk)
+    last_inbound = Subquery(
+        messages.filter(direction=Direction.INBOUND, is_blocked=False)
+        .order_by("-created_at")
+        .values("created_at")[:1],
+        output_field=DateTimeField(),
+    )
+    # Sent after `since` and after the person's last message.
+    recent = (
+        messages.filter(direction=Direction.OUTBOUND, created_at__gt=since)
+        .filter(created_at__gt=Coalesce(last_inbound, Value(since, DateTimeField())))
+        .order_by()
+        .values("conversation_id")
+    )
+    row = (
+        Conversation.objects.filter(pk=conversation.pk)
+        .values(
+            last_inbound=last_inbound,
+            recent=Subquery(recent.annotate(n=Count("pk")).values("n")),
+            oldest_recent=Subquery(recent.annotate(m=Min("created_at")).values("m")),
+        )
+        .get()
+    )
+    return Pace(
+        last_inbound=row["last_inbound"],
+        recent=row["recent"] or 0,
+        oldest_recent=row["oldest_recent"],
+    )
+
+
+def burst_check(*, pace: Pace, now: datetime) -> None:
     """Raise 429 `conversation_burst_limited` when this send would exceed the burst limit.
 
     The caller holds the identity's row lock, so the count cannot change underneath.
     """
     limit = settings.CONVERSATION_BURST_LIMIT
-    since = now - BURST_WINDOW
-    if last_inbound is not None and last_inbound > since:
-        since = last_inbound
-    recent = list(
-        Message.objects.filter(
-            conversation=conversation, direction=Direction.OUTBOUND, created_at__gt=since
-        )
-        .order_by("created_at")
-        .values_list("created_at", flat=True)[:limit]
-    )
-    if len(recent) < limit:
+    if pace.recent < limit:
         return
-    reset_at = recent[0] + BURST_WINDOW
+    assert pace.oldest_recent is not None
+    reset_at = pace.oldest_recent + BURST_WINDOW
     retry_after = max(1, math.ceil((reset_at - now).total_seconds()))
     raise RateLimited(
         BURST_LIMITED,

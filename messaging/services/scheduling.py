@@ -12,6 +12,11 @@ insert run under the identity's row lock (the lock the daily cap always took), s
 concurrent sends cannot both take the last slot: by induction the invariant holds after
 every insert. Cancelling a scheduled message deletes it, which only frees room.
 
+When no cap time lies in `(s, s + 24 h)` (a send now with nothing scheduled or held ahead,
+the common case) the only window left to check is the one ending at `s`: one aggregate
+statement counts it (`_window_ending_at`). Otherwise the cap times of `(s - 24 h, s + 24 h)`
+are read and every window is checked (`_fullest_window`). Both give the same answer.
+
 Quiet hours are applied to a scheduled message's send time when it is accepted, so its cap
 time is the moment it really goes out; a send never moves after it was accepted.
 
@@ -29,7 +34,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, DateTimeField, Min, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan, LessThan, LessThanOrEqual
 from django.utils import timezone
 
 from console.errors import Conflict, RateLimited, ValidationFailed
@@ -61,22 +68,32 @@ def send_lock(identity: AgentIdentity) -> None:
     """Serialise sends per identity: the counts and the insert must not interleave. NO KEY
     UPDATE still excludes other sends, but not the KEY SHARE lock that the deferred
     foreign-key check of a concurrent inbound insert takes at commit: with FOR UPDATE the
-    two deadlocked (that intake holds the conversation row this send then updates)."""
+    two deadlocked (that intake holds the conversation row this send then updates).
+
+    The counts are read by later statements, never merged into this one: a statement reads
+    the snapshot taken when it started, so a count in the locking statement could miss the
+    send whose commit it waited for."""
     AgentIdentity.objects.select_for_update(no_key=True).filter(pk=identity.pk).values_list(
         "pk"
     ).get()
 
 
+# An outbound message's cap time; `Message.Meta` indexes it per identity (same expression).
+CAP_TIME = Coalesce("scheduled_for", "created_at", output_field=DateTimeField())
+
+
+def _outbound(identity: AgentIdentity) -> QuerySet[Message]:
+    return Message.objects.filter(identity=identity, direction=Direction.OUTBOUND)
+
+
 def _cap_times(identity: AgentIdentity, lo: datetime, hi: datetime) -> list[datetime]:
     """Sorted cap times of the identity's outbound messages in `(lo, hi)`."""
-    rows = Message.objects.filter(identity=identity, direction=Direction.OUTBOUND).filter(
-        Q(scheduled_for__isnull=True, created_at__gt=lo, created_at__lt=hi)
-        | Q(scheduled_for__gt=lo, scheduled_for__lt=hi)
+    rows = (
+        _outbound(identity)
+        .filter(GreaterThan(CAP_TIME, lo), LessThan(CAP_TIME, hi))
+        .values_list(CAP_TIME, flat=True)
     )
-    return sorted(
-        scheduled or created
-        for created, scheduled in rows.values_list("created_at", "scheduled_for")
-    )
+    return sorted(rows)
 
 
 def _fullest_window(times: list[datetime], at: datetime) -> tuple[int, datetime]:
@@ -92,14 +109,45 @@ def _fullest_window(times: list[datetime], at: datetime) -> tuple[int, datetime]
     return best, oldest
 
 
+def _window_ending_at(identity: AgentIdentity, at: datetime) -> tuple[int, datetime] | None:
+    """`_fullest_window` in one aggregate statement, when no cap time lies in
+    `(at, at + 24 h)` (the common case: a send now with nothing scheduled or held ahead).
+    Then no window containing `at` ends at a later cap time, so the fullest one is
+    `(at - 24 h, at]`: its count, and its oldest cap time (`at` when empty). None when a
+    later cap time exists: the caller falls back to the full analysis.
+
+    One range scan of the `msg_outbound_identity_cap_time` index on (identity, cap time)."""
+    past = LessThanOrEqual(CAP_TIME, at)
+    row = (
+        _outbound(identity)
+        .filter(GreaterThan(CAP_TIME, at - WINDOW), LessThan(CAP_TIME, at + WINDOW))
+        .aggregate(
+            count=Count("pk", filter=past),
+            oldest=Min(CAP_TIME, filter=past),
+            ahead=Count("pk", filter=GreaterThan(CAP_TIME, at)),
+        )
+    )
+    if row["ahead"]:
+        return None
+    oldest: datetime | None = row["oldest"]
+    return row["count"], oldest or at
+
+
+def _fullest(identity: AgentIdentity, at: datetime) -> tuple[int, datetime]:
+    """The most cap times any window containing `at` holds, and its oldest one."""
+    fast = _window_ending_at(identity, at)
+    if fast is not None:
+        return fast
+    return _fullest_window(_cap_times(identity, at - WINDOW, at + WINDOW), at)
+
+
 def cap_check(identity: AgentIdentity, *, at: datetime, now: datetime) -> RateInfo:
     """Raise 429 `send_rate_limited` unless a message with cap time `at` fits the cap.
 
     The caller holds the identity's row lock, so the counts cannot change underneath.
     """
     cap = settings.SEND_CAP_PER_24H
-    times = _cap_times(identity, at - WINDOW, at + WINDOW)
-    count, oldest = _fullest_window(times, at)
+    count, oldest = _fullest(identity, at)
     reset_at = oldest + WINDOW
     if count >= cap:
         retry_after = max(1, math.ceil((reset_at - now).total_seconds()))
@@ -118,7 +166,7 @@ def cap_check(identity: AgentIdentity, *, at: datetime, now: datetime) -> RateIn
 def cap_status(identity: AgentIdentity, *, now: datetime) -> RateInfo:
     """How many sends accepted now would still fit (headers of replays and reads)."""
     cap = settings.SEND_CAP_PER_24H
-    count, oldest = _fullest_window(_cap_times(identity, now - WINDOW, now + WINDOW), now)
+    count, oldest = _fullest(identity, now)
     return RateInfo(limit=cap, remaining=max(0, cap - count), reset_at=oldest + WINDOW)
 
 
@@ -213,8 +261,9 @@ def send_slot(
     """
     from messaging.services import burst, quiet_hours
 
-    last_inbound = burst.last_inbound_at(conversation)
-    burst.burst_check(conversation=conversation, now=now, last_inbound=last_inbound)
+    pace = burst.conversation_pace(conversation, now)
+    burst.burst_check(pace=pace, now=now)
+    last_inbound = pace.last_inbound
     scheduled_for = send_at
     if not urgent:
         held = quiet_hours.hold_until(

@@ -44,6 +44,7 @@ from messaging.services.inbound import conversation_attach
 from messaging.services.scheduling import RateInfo
 from messaging.wire import mark_without_reactions
 from provisioning.models import LineRole, PhoneLine
+from routing.models import AssignmentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -99,14 +100,13 @@ def _resolve_target(
     assert to is not None
     from routing.selectors import active_assignment
 
+    conversation = selectors.conversation_for_send(identity=identity, remote_number=to)
+    if conversation is not None and _on_active_connection(conversation, identity, to):
+        # Usual case: the conversation already points at the person's active connection
+        # (unique per identity and person), so that is the active assignment: one read.
+        return conversation, common.active_line_or_409(conversation)
     assignment = active_assignment(identity=identity, remote_number=to)
     if assignment is not None:
-        conversation = (
-            Conversation.objects.select_related("assignment", "line")
-            .filter(identity=identity, remote_number=to)
-            .first()
-        )
-        # Usually the conversation already points at this assignment: one read, no attach.
         if (
             conversation is None
             or conversation.assignment_id != assignment.id
@@ -114,9 +114,8 @@ def _resolve_target(
         ):
             assignment.identity = identity  # same row; spares conversation_attach a read
             conversation_attach(assignment)
-            conversation = Conversation.objects.select_related("assignment", "line").get(
-                identity=identity, remote_number=to
-            )
+            conversation = selectors.conversation_for_send(identity=identity, remote_number=to)
+            assert conversation is not None
         line = common.conversation_line(conversation)
         if line is None:  # pragma: no cover - attach just pointed it at the active one
             raise Conflict(CONVERSATION_INACTIVE, code="conversation_inactive")
@@ -124,14 +123,22 @@ def _resolve_target(
     dedicated = _dedicated_line(identity)
     if dedicated is None:
         raise _no_assignment_error(identity)
-    existing = (
-        Conversation.objects.select_related("assignment", "line")
-        .filter(identity=identity, remote_number=to)
-        .first()
-    )
-    if existing is None or existing.line_id != dedicated.id:
+    if conversation is None or conversation.line_id != dedicated.id:
         raise Conflict(DEDICATED_NOT_STARTED, code="conversation_inactive")
-    return existing, dedicated
+    return conversation, dedicated
+
+
+def _on_active_connection(conversation: Conversation, identity: AgentIdentity, to: str) -> bool:
+    """The conversation points at the identity's active connection with `to`, over its
+    pool line."""
+    assignment = conversation.assignment
+    return (
+        assignment is not None
+        and assignment.status == AssignmentStatus.ACTIVE
+        and assignment.identity_id == identity.id
+        and assignment.remote_number == to
+        and conversation.line_id == assignment.pool_line_id
+    )
 
 
 @dataclass(frozen=True)

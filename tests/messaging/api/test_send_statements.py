@@ -1,0 +1,66 @@
+"""How many statements one plain send costs through the API (issue 18).
+
+The bound is the same on PostgreSQL and SQLite: the send runs the same statements on
+both. SAVEPOINT / RELEASE pairs are left out of the count: they come from the test's own
+transaction around `message_send`'s atomic block, which in production is the outermost
+transaction (no savepoint). The API key is cached after the first request, so the
+measured second send reads no key.
+
+By `to` (9): contact rules, opt-out, the conversation with its assignment and line, the
+identity lock, the conversation's pace (last inbound and recent sends), quiet hours, the
+cap window, the insert, the conversation's last_message_at. By `conversation_id` (9): the
+same, with the scoped conversation read first instead.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.messaging.conftest import PERSON
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/imessage/messages"
+SEND_STATEMENTS = 9
+
+
+def statements_of_send(client, body) -> list[str]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(URL, body, format="json")
+    assert response.status_code == 201, response.content
+    return [
+        q["sql"]
+        for q in ctx.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+def test_a_send_by_to_costs_a_bounded_number_of_statements(identity_client, conversation):
+    statements_of_send(identity_client, {"to": PERSON, "text": "warm-up"})
+
+    statements = statements_of_send(identity_client, {"to": PERSON, "text": "Hello"})
+
+    assert len(statements) <= SEND_STATEMENTS, "\n".join(statements)
+    loads = [s for s in statements if s.startswith('SELECT "messaging_conversation"."id",')]
+    assert len(loads) == 1  # the conversation is loaded once
+
+
+def test_a_send_by_conversation_costs_a_bounded_number_of_statements(identity_client, conversation):
+    body = {"conversation_id": str(conversation.id), "text": "Hello"}
+    statements_of_send(identity_client, body)
+
+    statements = statements_of_send(identity_client, body)
+
+    assert len(statements) <= SEND_STATEMENTS, "\n".join(statements)
+
+
+def test_a_send_reads_no_assignment_when_the_conversation_points_at_it(
+    identity_client, conversation
+):
+    statements_of_send(identity_client, {"to": PERSON, "text": "warm-up"})
+
+    statements = statements_of_send(identity_client, {"to": PERSON, "text": "Hello"})
+
+    assert not [s for s in statements if s.startswith('SELECT "routing_assignment"')]

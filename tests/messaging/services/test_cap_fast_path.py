@@ -1,0 +1,155 @@
+"""The cap's one-statement count of the window ending at a send (`_window_ending_at`)
+answers exactly as the full analysis of every window (`_fullest_window`), and is what a
+send now with nothing scheduled ahead uses."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from console.errors import RateLimited
+from messaging.models import Message
+from messaging.services import scheduling
+from tests.messaging.factories import MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+DAY = scheduling.WINDOW
+
+
+def outbound(conversation, *, at: datetime, scheduled: bool = False) -> Message:
+    """An outbound message with cap time `at` (accepted then, or scheduled for it)."""
+    return MessageFactory(
+        conversation=conversation,
+        direction="outbound",
+        created_at=NOW - timedelta(days=3) if scheduled else at,
+        scheduled_for=at if scheduled else None,
+    )
+
+
+def full_analysis(identity, at: datetime) -> tuple[int, datetime]:
+    times = scheduling._cap_times(identity, at - DAY, at + DAY)
+    return scheduling._fullest_window(times, at)
+
+
+def outcome(call):
+    """What a cap call returns or raises, comparable across the two paths."""
+    try:
+        return ("ok", call())
+    except RateLimited as exc:
+        return ("429", exc.code, str(exc), exc.limit, exc.reset_at, exc.retry_after, exc.extra)
+
+
+def both_paths(monkeypatch, call):
+    fast = outcome(call)
+    with monkeypatch.context() as m:
+        m.setattr(scheduling, "_window_ending_at", lambda identity, at: None)
+        full = outcome(call)
+    return fast, full
+
+
+# Offsets from NOW, in seconds: the window's edges, just inside and outside them.
+EDGES = [
+    -DAY.total_seconds() - 1,
+    -DAY.total_seconds(),
+    -DAY.total_seconds() + 1,
+    -3600,
+    -1,
+    0,
+    1,
+    3600,
+    DAY.total_seconds() - 1,
+    DAY.total_seconds(),
+    DAY.total_seconds() + 1,
+]
+
+
+def scenarios() -> list[list[tuple[float, bool]]]:
+    """Sets of (offset seconds, scheduled) cap times: edge cases, then random ones."""
+    fixed: list[list[tuple[float, bool]]] = [
+        [],
+        [(0, False)],
+        [(-DAY.total_seconds(), False)],  # exactly 24 h ago: out of the window
+        [(-DAY.total_seconds() + 1, False), (-5, False)],
+        [(DAY.total_seconds(), True)],  # exactly 24 h ahead: in no window containing now
+        [(DAY.total_seconds() - 1, True), (-100, False)],
+        [(1, True), (2, True), (-3, False)],
+        [(-60 * i, False) for i in range(5)],  # a full cap of 5
+        [(-60 * i, False) for i in range(4)] + [(7200, True)],
+        [(-7200, True), (-3600, False), (0, True)],
+    ]
+    rng = random.Random(18)
+    for _ in range(25):
+        fixed.append(
+            [
+                (
+                    rng.choice([rng.choice(EDGES), rng.uniform(-1.5, 1.5) * DAY.total_seconds()]),
+                    rng.random() < 0.3,
+                )
+                for _ in range(rng.randint(0, 8))
+            ]
+        )
+    return fixed
+
+
+def test_both_paths_answer_alike_over_varied_cap_times(conversation, settings, monkeypatch):
+    settings.SEND_CAP_PER_24H = 5
+    identity = conversation.identity
+    ats = [NOW, NOW + timedelta(seconds=1), NOW + timedelta(hours=5), NOW - timedelta(hours=2)]
+    checked = fast_used = 0
+    for times in scenarios():
+        Message.objects.filter(identity=identity).delete()
+        for offset, scheduled in times:
+            outbound(conversation, at=NOW + timedelta(seconds=offset), scheduled=scheduled)
+        for at in ats:
+            window = scheduling._window_ending_at(identity, at)
+            if window is not None:
+                fast_used += 1
+                assert window == full_analysis(identity, at), (times, at)
+            for call in (
+                lambda at=at: scheduling.cap_check(identity, at=at, now=NOW),
+                lambda at=at: scheduling.cap_status(identity, now=at),
+            ):
+                fast, full = both_paths(monkeypatch, call)
+                assert fast == full, (times, at)
+                checked += 1
+    assert fast_used > 50 and checked > 200
+
+
+def test_the_fast_path_steps_aside_when_a_cap_time_lies_ahead(conversation):
+    outbound(conversation, at=NOW + timedelta(hours=3), scheduled=True)
+
+    assert scheduling._window_ending_at(conversation.identity, NOW) is None
+
+
+def test_a_full_cap_is_refused_alike_on_both_paths(conversation, settings, monkeypatch):
+    settings.SEND_CAP_PER_24H = 3
+    for minutes in (1, 10, 20):
+        outbound(conversation, at=NOW - timedelta(minutes=minutes))
+
+    fast, full = both_paths(
+        monkeypatch, lambda: scheduling.cap_check(conversation.identity, at=NOW, now=NOW)
+    )
+
+    assert fast[0] == "429"
+    assert fast == full
+
+
+def test_a_send_now_counts_its_window_in_one_statement_without_reading_rows(conversation, settings):
+    settings.SEND_CAP_PER_24H = 1000
+    for minutes in range(30):
+        outbound(conversation, at=NOW - timedelta(minutes=minutes))
+
+    with CaptureQueriesContext(connection) as ctx:
+        rate = scheduling.cap_check(conversation.identity, at=NOW, now=NOW)
+
+    assert rate.remaining == 1000 - 30 - 1
+    assert rate.reset_at == NOW - timedelta(minutes=29) + DAY
+    assert len(ctx.captured_queries) == 1
+    sql = ctx.captured_queries[0]["sql"].upper()
+    assert "COUNT(" in sql and "MIN(" in sql
