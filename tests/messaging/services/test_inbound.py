@@ -6,10 +6,13 @@ import json
 
 import httpx
 import pytest
+from django.db.models import Value
 
 from messaging import media
 from messaging.models import Conversation, MediaObject, Message
+from messaging.services import inbound as inbound_module
 from messaging.services.inbound import conversation_attach, inbound_message_receive
+from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import InboundMessage
 from routing.models import AssignmentStatus
 from tests.messaging.conftest import OTHER_PERSON, PERSON, POOL_NUMBER, ROUTER_NUMBER
@@ -58,23 +61,46 @@ def test_a_redelivered_provider_handle_is_a_no_op(conversation, emitted, platfor
     assert emitted.types() == ["imessage.received"]
 
 
+def blind_handle_check(monkeypatch):
+    """Simulate the race: the early check beside the line sees no stored handle, so only
+    the insert's conflict can stop the duplicate."""
+    original = inbound_module._inbound_extra
+
+    def blind(provider_handle):
+        return {**original(provider_handle), "handle_stored": Value(False)}
+
+    monkeypatch.setattr(inbound_module, "_inbound_extra", blind)
+
+
 def test_the_handle_constraint_stops_a_duplicate_that_slips_past_the_check(
-    conversation, monkeypatch, platform_setup
+    conversation, monkeypatch, platform_setup, emitted
 ):
     inbound_message_receive(setup=platform_setup, event=inbound())
-    original = Message.objects.filter
-
-    def blind_filter(*args, **kwargs):
-        # Simulate the race: the pre-check sees nothing, the insert hits the constraint.
-        if "provider_handle" in kwargs:
-            return original(pk=None)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(Message.objects, "filter", blind_filter)
+    blind_handle_check(monkeypatch)
 
     assert inbound_message_receive(setup=platform_setup, event=inbound()) is None
-    monkeypatch.undo()
     assert Message.objects.count() == 1
+    assert emitted.types() == ["imessage.received"]
+
+
+def test_a_duplicate_of_another_setups_handle_that_slips_past_the_check_is_foreign(
+    conversation, monkeypatch, platform_setup, identity
+):
+    dedicated = PhoneLineFactory(identity=identity, number="+14155552222")
+    inbound_message_receive(setup=dedicated.setup, event=inbound(to=dedicated.number))
+    blind_handle_check(monkeypatch)
+
+    # The insert conflicts; the stored row is on the dedicated line's setup.
+    with pytest.raises(ForeignReference):
+        inbound_message_receive(setup=platform_setup, event=inbound())
+
+
+def test_a_redelivered_handle_of_another_setup_is_foreign(conversation, platform_setup, identity):
+    dedicated = PhoneLineFactory(identity=identity, number="+14155552222")
+    inbound_message_receive(setup=dedicated.setup, event=inbound(to=dedicated.number))
+
+    with pytest.raises(ForeignReference):
+        inbound_message_receive(setup=platform_setup, event=inbound())
 
 
 def test_a_blocked_sender_is_stored_blocked_with_the_rule_and_not_delivered(
