@@ -78,13 +78,18 @@ def update_returning(queryset: QuerySet[M], **values: Any) -> list[M]:
     update, in the same statement (`UPDATE ... RETURNING`, PostgreSQL and SQLite 3.35+).
 
     Like `update()` it skips `save()`, its signals and `auto_now`: pass such fields in
-    `values`. A database without RETURNING reads the matching rows first, then updates
-    those (three statements, the rows as re-read).
+    `values`. Another database (or SQLite before 3.35) reads the matching rows first,
+    then updates those (three statements, the rows as re-read).
     """
     model = queryset.model
     using = queryset.db
     connection = connections[using]
-    if not connection.features.can_return_columns_from_insert:
+    # SQLite has UPDATE ... RETURNING exactly when it has INSERT ... RETURNING (3.35);
+    # MariaDB has only the latter.
+    returns = connection.vendor == "postgresql" or (
+        connection.vendor == "sqlite" and connection.features.can_return_columns_from_insert
+    )
+    if not returns:
         pks = list(queryset.values_list("pk", flat=True))
         model._default_manager.using(using).filter(pk__in=pks).update(**values)
         return list(model._default_manager.using(using).filter(pk__in=pks))

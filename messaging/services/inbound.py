@@ -99,7 +99,8 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     conversation = None
     if not route.is_blocked:
         # Keep the conversation on the line the person is using now, in the same statement
-        # that reads it.
+        # that reads it. Should the insert below find the handle stored by a concurrent
+        # delivery after all, that one moved `last_message_at` to about the same moment.
         conversation = conversation_receive(
             identity=identity,
             remote_number=event.from_number,
