@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
 from django.db.models import Value
+from django.utils import timezone
 
 from messaging import media
 from messaging.models import Conversation, MediaObject, Message
@@ -18,7 +20,7 @@ from routing.models import AssignmentStatus
 from tests.messaging.conftest import OTHER_PERSON, PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory
 from tests.provisioning.factories import PhoneLineFactory, setup_secret
-from tests.routing.factories import AssignmentFactory, ContactRuleFactory
+from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -275,3 +277,45 @@ def test_a_transient_cdn_failure_is_retried(conversation, cdn):
 
     message.refresh_from_db()
     assert message.media[0]["rehosted"] is True
+
+
+# --- The conversation on receive ---------------------------------------------------------
+
+
+def test_a_message_over_a_new_connection_moves_the_conversation_onto_it(
+    conversation, assignment, identity, platform_setup, emitted
+):
+    other_line = PoolLineFactory(setup=platform_setup, number="+14155556002")
+    assignment.status = AssignmentStatus.RELEASED
+    assignment.save()
+    again = AssignmentFactory(identity=identity, pool_line=other_line, remote_number=PERSON)
+
+    message = inbound_message_receive(setup=platform_setup, event=inbound(to=other_line.number))
+
+    conversation.refresh_from_db()
+    assert message.conversation_id == conversation.id
+    assert (conversation.line_id, conversation.assignment_id) == (other_line.id, again.id)
+    assert conversation.last_message_at == message.created_at
+
+
+def test_last_message_at_never_moves_back(conversation, platform_setup, emitted):
+    later = timezone.now() + timedelta(hours=1)
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=later)
+
+    inbound_message_receive(setup=platform_setup, event=inbound())
+
+    conversation.refresh_from_db()
+    assert conversation.last_message_at == later
+
+
+def test_a_blocked_message_leaves_the_conversation_as_it_was(
+    identity, conversation, platform_setup, emitted
+):
+    before = Conversation.objects.get(pk=conversation.pk)
+    ContactRuleFactory(identity=identity, match_target=PERSON, action="block")
+
+    message = inbound_message_receive(setup=platform_setup, event=inbound())
+
+    after = Conversation.objects.get(pk=conversation.pk)
+    assert message.is_blocked and message.conversation_id == conversation.id
+    assert (after.last_message_at, after.updated_at) == (before.last_message_at, before.updated_at)
