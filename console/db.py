@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Model, QuerySet
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery, UpdateQuery
 
 M = TypeVar("M", bound=Model)
 
@@ -19,3 +21,91 @@ def insert_unique(model: type[M], **fields: Any) -> M | None:
             return model._default_manager.create(**fields)
     except IntegrityError:
         return None
+
+
+def insert_if_absent(model: type[M], **fields: Any) -> M | None:
+    """Insert a `model` row in one statement; None when a unique constraint says a row
+    like it is already there (a retry or a concurrent request stored it first).
+
+    `insert_unique` without its savepoint: `INSERT ... ON CONFLICT DO NOTHING RETURNING`
+    on PostgreSQL, `INSERT OR IGNORE ... RETURNING` on SQLite (3.35+), one round trip
+    instead of three, and the enclosing transaction stays usable because the conflict
+    never raises. The constraint decides, so a concurrent insert of the same key waits
+    for the other transaction and then stores nothing (never check-then-write).
+
+    Like `bulk_create` it skips `save()` and its signals: use it for rows that have
+    neither. On PostgreSQL any other integrity error (NOT NULL, CHECK, foreign key) still
+    raises; SQLite's `OR IGNORE` also skips NOT NULL and CHECK violations and answers None,
+    as `insert_unique` does for every integrity error. A database without RETURNING on
+    INSERT falls back to `insert_unique`.
+    """
+    using = router.db_for_write(model)
+    connection = connections[using]
+    if not connection.features.can_return_columns_from_insert:
+        return insert_unique(model, **fields)
+    meta = model._meta
+    obj = model(**fields)
+    # What save() and bulk_create() check first: no unsaved related object.
+    obj._prepare_related_fields_for_save(operation_name="insert_if_absent")  # type: ignore[attr-defined]
+    columns = [
+        f
+        for f in meta.local_concrete_fields
+        if not f.generated and not (f is meta.auto_field and obj.pk is None)
+    ]
+    returning = [meta.pk, *(f for f in meta.db_returning_fields if f is not meta.pk)]
+    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
+    query.insert_values(columns, [obj])
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = returning
+    with connection.cursor() as cursor:
+        for sql, params in compiler.as_sql():
+            cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    converters = compiler.get_converters([f.get_col(meta.db_table) for f in returning])
+    if converters:
+        row = next(iter(compiler.apply_converters([row], converters)))
+    for value, field in zip(row, returning, strict=True):
+        setattr(obj, field.attname, value)
+    obj._state.adding = False
+    obj._state.db = using
+    return obj
+
+
+def update_returning(queryset: QuerySet[M], **values: Any) -> list[M]:
+    """`queryset.update(**values)` that also answers the updated rows, as stored after the
+    update, in the same statement (`UPDATE ... RETURNING`, PostgreSQL and SQLite 3.35+).
+
+    Like `update()` it skips `save()`, its signals and `auto_now`: pass such fields in
+    `values`. Another database (or SQLite before 3.35) reads the matching rows first,
+    then updates those (three statements, the rows as re-read).
+    """
+    model = queryset.model
+    using = queryset.db
+    connection = connections[using]
+    # SQLite has UPDATE ... RETURNING exactly when it has INSERT ... RETURNING (3.35);
+    # MariaDB has only the latter.
+    returns = connection.vendor == "postgresql" or (
+        connection.vendor == "sqlite" and connection.features.can_return_columns_from_insert
+    )
+    if not returns:
+        pks = list(queryset.values_list("pk", flat=True))
+        model._default_manager.using(using).filter(pk__in=pks).update(**values)
+        return list(model._default_manager.using(using).filter(pk__in=pks))
+    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
+    query.add_update_values(values)
+    compiler = query.get_compiler(using)
+    sql, params = compiler.as_sql()
+    if not sql:
+        return []
+    fields = list(model._meta.concrete_fields)
+    returning = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {returning}", params)
+        rows: Any = cursor.fetchall()
+    converters = compiler.get_converters([f.get_col(model._meta.db_table) for f in fields])
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    names = [f.attname for f in fields]
+    return [model.from_db(using, names, list(row)) for row in rows]

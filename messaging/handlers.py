@@ -22,12 +22,14 @@ The inbound chain, intake -> dispatch -> handler:
    `services.send_recovery`, a tapback to `services.reactions`, typing to `presence`.
    Handlers only do the cheap, transactional part; slow work (media fetches, webhook
    deliveries, router replies) goes to Celery after commit.
-4. Inbound message, top to bottom (`inbound_message_receive`): find the line, drop a
-   re-delivered handle, then routing's `inbound_route` decides where the message goes and
-   returns a `RouteResult`: the identity, connection and filter verdict, or None when the
-   router consumed the text (connect, disconnect, help), plus any connection a router
-   command made or ended. Messaging then attaches the conversation to that connection and
-   emits `imessage.connected`/`imessage.disconnected` itself
+4. Inbound message, top to bottom (`inbound_message_receive`): find the line (one query,
+   `routing.selectors.inbound_line_get`, also reads the sender's connection, the filter
+   verdict and whether the handle is stored), drop a re-delivered handle, then routing's
+   `inbound_route` decides where the message goes and returns a `RouteResult`: the
+   identity, connection and filter verdict, or None when the router consumed the text
+   (connect, disconnect, help), plus any connection a router command made or ended.
+   Messaging then attaches the conversation to that connection and emits
+   `imessage.connected`/`imessage.disconnected` itself
    (`services.inbound.connection_attach`); routing never calls back into messaging on
    this path. Last, the message is stored and emitted to the agent's webhooks through the
    outbox.

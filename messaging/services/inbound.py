@@ -17,19 +17,32 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import (
+    Case,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    UUIDField,
+    Value,
+    When,
+)
 from django.utils import timezone
 
-from console.db import insert_unique
+from console.db import insert_if_absent, update_returning
 from console.models import AgentIdentity
 from messaging import presence
 from messaging.media import inbound_media_items
-from messaging.models import Conversation, DeliveryStatus, Direction, Message
+from messaging.models import Conversation, DeliveryStatus, Direction, Message, QuietHours
 from messaging.services import common, consent, handoff
 from messaging.wire import mark_without_reactions
 from provisioning.dispatch import ForeignReference
 from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers.base import InboundMessage
 from routing.models import Assignment, AssignmentStatus
+from routing.selectors import ROUTED_IDENTITY, InboundLine, inbound_line_get
 
 if TYPE_CHECKING:
     from routing.services.router import InboundRoute
@@ -50,21 +63,23 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     gets the row but no event. A re-delivered provider handle is a no-op. Raises
     `ForeignReference` when the line or the handle belongs to another setup.
     """
-    from provisioning.selectors import line_by_number, line_number_held_elsewhere
+    from provisioning.selectors import line_number_held_elsewhere
 
-    line = line_by_number(setup=setup, number=event.to_number)
-    if line is None:
+    target = inbound_line_get(
+        setup=setup,
+        number=event.to_number,
+        sender=event.from_number,
+        extra=_inbound_extra(event.provider_handle),
+    )
+    if target is None:
         if line_number_held_elsewhere(setup=setup, number=event.to_number):
             raise ForeignReference
         logger.warning("inbound message for an unknown line ignored")
         return None
-    stored = (
-        Message.objects.filter(provider_handle=event.provider_handle)
-        .values_list("pk", "line__setup_id")
-        .first()
-    )
-    if stored is not None:
-        if stored[1] != setup.id:
+    line = target.line
+    if target.extra["handle_stored"]:
+        # An early exit only: the insert below is what guarantees one row per handle.
+        if target.extra["handle_setup_id"] != setup.id:
             raise ForeignReference
         return None
     if event.is_group:
@@ -76,20 +91,33 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         line=line, sender=event.from_number, text=event.content
     ):
         return None
-    route = message_route(line=line, sender=event.from_number, text=event.content)
+    route = message_route(line=line, sender=event.from_number, text=event.content, resolved=target)
     if route is None:
         return None
     identity = route.identity
     now = timezone.now()
-    conversation = conversation_get_or_create(
-        identity=identity,
-        remote_number=event.from_number,
-        defaults={
-            "assignment": route.assignment,
-            "line": route.line,
-            "last_message_at": None if route.is_blocked else now,
-        },
-    )
+    conversation = None
+    if not route.is_blocked:
+        # Keep the conversation on the line the person is using now, in the same statement
+        # that reads it. Should the insert below find the handle stored by a concurrent
+        # delivery after all, that one moved `last_message_at` to about the same moment.
+        conversation = conversation_receive(
+            identity=identity,
+            remote_number=event.from_number,
+            line=route.line,
+            assignment=route.assignment,
+            at=now,
+        )
+    if conversation is None:
+        conversation = conversation_get_or_create(
+            identity=identity,
+            remote_number=event.from_number,
+            defaults={
+                "assignment": route.assignment,
+                "line": route.line,
+                "last_message_at": None if route.is_blocked else now,
+            },
+        )
     message = inbound_message_store(
         event=event,
         identity=identity,
@@ -109,15 +137,6 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     if route.is_blocked:
         logger.info("inbound message %s stored blocked", message.id)
         return message
-    # Keep the conversation on the line the person is using now.
-    if conversation.line_id != route.line.id or (
-        route.assignment is not None and conversation.assignment_id != route.assignment.id
-    ):
-        conversation.line = route.line
-        if route.assignment is not None:
-            conversation.assignment = route.assignment
-        conversation.save(update_fields=["line", "assignment", "updated_at"])
-    common.conversation_touch(conversation.pk, now)
     media_fetch_enqueue(message)
     if keyword is None and identity.imessage_enabled:
         common.emit(
@@ -126,11 +145,27 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
             message=message,
             context=handoff.event_context(conversation),
         )
-        from messaging.services.after_hours import after_hours_inbound
+        if target.extra["has_auto_reply"]:
+            from messaging.services.after_hours import after_hours_inbound
 
-        after_hours_inbound(message)
+            after_hours_inbound(message)
     logger.info("inbound message %s stored for identity %s", message.id, identity.id)
     return message
+
+
+def _inbound_extra(provider_handle: str) -> dict[str, Any]:
+    """What messaging reads beside the line (`inbound_line_get`): whether the handle is
+    stored already and on which setup's line, and whether the identity the message goes
+    to has an after-hours auto-reply."""
+    stored = Message.objects.filter(provider_handle=provider_handle).order_by()
+    return {
+        "handle_stored": Exists(stored),
+        # Typed explicitly: a foreign key's column would come back as text on SQLite.
+        "handle_setup_id": Subquery(stored.values("line__setup_id")[:1], output_field=UUIDField()),
+        "has_auto_reply": Exists(
+            QuietHours.objects.filter(identity_id=OuterRef(ROUTED_IDENTITY)).exclude(auto_reply="")
+        ),
+    }
 
 
 def inbound_message_store(
@@ -143,9 +178,11 @@ def inbound_message_store(
     created_at: datetime,
     **fields: Any,
 ) -> Message | None:
-    """Insert the message `event` carries (1:1 or group: `fields` adds the rest); None
-    when the same provider handle raced in through another delivery, stored once already."""
-    message = insert_unique(
+    """Insert the message `event` carries (1:1 or group: `fields` adds the rest) in one
+    statement; None when the same provider handle raced in through another delivery of
+    this setup, stored once already. Raises `ForeignReference` when the stored row is on
+    another setup's line."""
+    message = insert_if_absent(
         Message,
         organization_id=identity.organization_id,
         identity=identity,
@@ -163,6 +200,13 @@ def inbound_message_store(
         **fields,
     )
     if message is None:
+        owner = (
+            Message.objects.filter(provider_handle=event.provider_handle)
+            .values_list("line__setup_id", flat=True)
+            .first()
+        )
+        if owner != line.setup_id:
+            raise ForeignReference
         return None
     mark_without_reactions(message)
     return message
@@ -176,12 +220,15 @@ def media_fetch_enqueue(message: Message) -> None:
         common.enqueue(media_rehost_task, str(message.id))
 
 
-def message_route(*, line: PhoneLine, sender: str, text: str) -> InboundRoute | None:
+def message_route(
+    *, line: PhoneLine, sender: str, text: str, resolved: InboundLine | None = None
+) -> InboundRoute | None:
     """Where routing sends an inbound message (None: consumed or unroutable); a connection
-    a router command made or ended is attached and announced here, before returning."""
+    a router command made or ended is attached and announced here, before returning.
+    `resolved`: the line as `inbound_line_get` read it with this sender."""
     from routing.services.router import inbound_route
 
-    result = inbound_route(line=line, sender=sender, text=text)
+    result = inbound_route(line=line, sender=sender, text=text, resolved=resolved)
     if result.changed is not None:
         connection_attach(result.changed)
     return result.route
@@ -207,6 +254,40 @@ def conversation_get_or_create(
         is_group=False,
         defaults={"organization_id": identity.organization_id, **(defaults or {})},
     )
+    return conversation
+
+
+def conversation_receive(
+    *,
+    identity: AgentIdentity,
+    remote_number: str,
+    line: PhoneLine,
+    assignment: Assignment | None,
+    at: datetime,
+) -> Conversation | None:
+    """A delivered message arrived at `at` on `line` (over `assignment`, None on a dedicated
+    line): move the (identity, person) conversation onto them and its `last_message_at`
+    forward (never back), and answer it as stored, in one statement. None when there is
+    no conversation yet."""
+    values: dict[str, Any] = {
+        "last_message_at": Case(
+            When(Q(last_message_at__isnull=True) | Q(last_message_at__lt=at), then=Value(at)),
+            default=F("last_message_at"),
+            output_field=DateTimeField(),
+        ),
+        "line": line,
+        "updated_at": timezone.now(),
+    }
+    if assignment is not None:
+        values["assignment"] = assignment
+    rows = update_returning(
+        Conversation.objects.filter(identity=identity, remote_number=remote_number, is_group=False),
+        **values,
+    )
+    if not rows:
+        return None
+    conversation = rows[0]
+    conversation.identity = identity
     return conversation
 
 

@@ -6,12 +6,13 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from console.db import insert_unique
+from console.db import insert_if_absent
 from provisioning import dispatch, providers
 from provisioning.models import ProviderEvent, ProviderEventStatus, Setup
 from provisioning.providers.base import ParsedWebhook, StatusUpdate, UnknownEvent, WebhookParseError
@@ -64,9 +65,18 @@ def _load_body(raw_body: bytes) -> Any:
 
 
 def _record(
-    *, setup: Setup, event_key: str, event_type: str, payload: Any, status: str, error: str = ""
+    *,
+    setup: Setup,
+    event_key: str,
+    event_type: str,
+    payload: Any,
+    status: str,
+    error: str = "",
+    processed_at: datetime | None = None,
 ) -> tuple[ProviderEvent, bool]:
-    event = insert_unique(
+    """Store the event once per (setup, key) in one statement; (the stored row, whether
+    this call stored it)."""
+    event = insert_if_absent(
         ProviderEvent,
         setup=setup,
         event_key=event_key[:255],
@@ -74,6 +84,7 @@ def _record(
         payload=payload,
         status=status,
         error=error,
+        processed_at=processed_at,
     )
     if event is None:
         return ProviderEvent.objects.get(setup=setup, event_key=event_key[:255]), False
@@ -81,16 +92,17 @@ def _record(
 
 
 def _record_parsed(
-    setup: Setup, parsed: ParsedWebhook, body: Any, status: str, *, error: str = ""
+    setup: Setup, parsed: ParsedWebhook, body: Any, status: str, **fields: Any
 ) -> tuple[ProviderEvent, bool]:
-    """`_record` for a parsed delivery: its own key and type, the body as sent."""
+    """`_record` for a parsed delivery: its own key and type, the body as sent (`fields`:
+    `error`, `processed_at`)."""
     return _record(
         setup=setup,
         event_key=parsed.event_key,
         event_type=parsed.event_type,
         payload=body,
         status=status,
-        error=error,
+        **fields,
     )
 
 
@@ -161,26 +173,27 @@ def provider_event_receive(
                 body,
                 ProviderEventStatus.REJECTED_FOREIGN,
                 error="The event names a line or message that belongs to another setup.",
+                processed_at=timezone.now(),
             )
-            if created:
-                event.processed_at = timezone.now()
-                event.save(update_fields=["processed_at"])
         logger.warning("setup %s: provider event %s rejected as foreign", setup.id, event.id)
         return IntakeResult(event, duplicate=not created)
 
 
 @transaction.atomic
 def _record_and_dispatch(*, setup: Setup, parsed: ParsedWebhook, body: Any) -> IntakeResult:
-    event, created = _record_parsed(setup, parsed, body, ProviderEventStatus.RECEIVED)
+    # The row is written in its final state at once (one statement, no UPDATE after the
+    # handlers): its unique key is what makes a concurrent re-delivery wait and then stop,
+    # nobody sees it before the commit, and a handler failure rolls it back with the rest.
+    handled = not isinstance(parsed.event, UnknownEvent) and bool(
+        dispatch.handlers_for(type(parsed.event))
+    )
+    status = ProviderEventStatus.PROCESSED if handled else ProviderEventStatus.IGNORED
+    event, created = _record_parsed(setup, parsed, body, status, processed_at=timezone.now())
     if not created:
         logger.info("setup %s: duplicate provider event %s", setup.id, event.id)
         return IntakeResult(event, duplicate=True)
-    handled = 0
-    if not isinstance(parsed.event, UnknownEvent):
-        handled = dispatch.dispatch(setup=setup, event=parsed.event, provider_event=event)
-    event.status = ProviderEventStatus.PROCESSED if handled else ProviderEventStatus.IGNORED
-    event.processed_at = timezone.now()
-    event.save(update_fields=["status", "processed_at"])
+    if handled:
+        dispatch.dispatch(setup=setup, event=parsed.event, provider_event=event)
     logger.info(
         "setup %s: provider event %s (%s) %s", setup.id, event.id, event.event_type, event.status
     )

@@ -21,6 +21,8 @@ from routing import hooks, replies
 from routing.commands import CommandParseError, RouterCommand, parse_command
 from routing.models import Assignment, ReleaseReason, ReplyKind
 from routing.selectors import (
+    InboundLine,
+    RuleDecision,
     active_assignment,
     active_assignment_on_line,
     contact_decision,
@@ -64,11 +66,19 @@ class RouteResult:
 # No caller catches its errors and carries on in the same transaction, so a SAVEPOINT
 # would only add two round trips per call (ingest ran ten of them).
 @transaction.atomic(savepoint=False)
-def inbound_route(*, line: PhoneLine, sender: str, text: str) -> RouteResult:
+def inbound_route(
+    *, line: PhoneLine, sender: str, text: str, resolved: InboundLine | None = None
+) -> RouteResult:
     """Decide where an inbound message on one of our lines goes: the identity, connection
     and filter verdict messaging uses to store (and, unless blocked, deliver) it, and the
-    connection a router command changed."""
+    connection a router command changed.
+
+    `resolved` (`routing.selectors.inbound_line_get` for this line and sender) saves the
+    reads of the connection and the contact rules. Raises ValueError when it was read
+    for another line or sender."""
     text = text or ""
+    if resolved is not None and (resolved.line.pk != line.pk or resolved.sender != sender):
+        raise ValueError("resolved is for another line or sender")
     if line.role == LineRole.ROUTER:
         command = _parse(text)
         if command is not None and command.verb == "connect" and command.handle:
@@ -80,7 +90,11 @@ def inbound_route(*, line: PhoneLine, sender: str, text: str) -> RouteResult:
         router_reply_queue(line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY)
         return RouteResult(None)
     if line.role == LineRole.POOL:
-        assignment = active_assignment_on_line(line=line, remote_number=sender)
+        assignment = (
+            resolved.connection
+            if resolved is not None
+            else active_assignment_on_line(line=line, remote_number=sender)
+        )
         command = _parse(text)
         if assignment is None:
             router_reply_queue(line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY)
@@ -97,19 +111,39 @@ def inbound_route(*, line: PhoneLine, sender: str, text: str) -> RouteResult:
             )
             return RouteResult(None, assignment if released else None)
         return RouteResult(
-            _route_to(identity=assignment.identity, assignment=assignment, line=line, sender=sender)
+            _route_to(
+                identity=assignment.identity,
+                assignment=assignment,
+                line=line,
+                sender=sender,
+                decision=resolved.decision if resolved is not None else None,
+            )
         )
     identity = line.identity
     if identity is None:
         logger.info("inbound on unattached dedicated line %s dropped", line.id)
         return RouteResult(None)
-    return RouteResult(_route_to(identity=identity, assignment=None, line=line, sender=sender))
+    return RouteResult(
+        _route_to(
+            identity=identity,
+            assignment=None,
+            line=line,
+            sender=sender,
+            decision=resolved.decision if resolved is not None else None,
+        )
+    )
 
 
 def _route_to(
-    *, identity: AgentIdentity, assignment: Assignment | None, line: PhoneLine, sender: str
+    *,
+    identity: AgentIdentity,
+    assignment: Assignment | None,
+    line: PhoneLine,
+    sender: str,
+    decision: RuleDecision | None,
 ) -> InboundRoute:
-    decision = contact_decision(identity=identity, number=sender, direction="inbound")
+    if decision is None:
+        decision = contact_decision(identity=identity, number=sender, direction="inbound")
     return InboundRoute(
         identity=identity,
         assignment=assignment,

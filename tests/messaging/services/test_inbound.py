@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
+from django.db.models import Value
+from django.utils import timezone
 
 from messaging import media
 from messaging.models import Conversation, MediaObject, Message
+from messaging.services import inbound as inbound_module
 from messaging.services.inbound import conversation_attach, inbound_message_receive
+from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import InboundMessage
 from routing.models import AssignmentStatus
 from tests.messaging.conftest import OTHER_PERSON, PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory
 from tests.provisioning.factories import PhoneLineFactory, setup_secret
-from tests.routing.factories import AssignmentFactory, ContactRuleFactory
+from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -58,23 +63,46 @@ def test_a_redelivered_provider_handle_is_a_no_op(conversation, emitted, platfor
     assert emitted.types() == ["imessage.received"]
 
 
+def blind_handle_check(monkeypatch):
+    """Simulate the race: the early check beside the line sees no stored handle, so only
+    the insert's conflict can stop the duplicate."""
+    original = inbound_module._inbound_extra
+
+    def blind(provider_handle):
+        return {**original(provider_handle), "handle_stored": Value(False)}
+
+    monkeypatch.setattr(inbound_module, "_inbound_extra", blind)
+
+
 def test_the_handle_constraint_stops_a_duplicate_that_slips_past_the_check(
-    conversation, monkeypatch, platform_setup
+    conversation, monkeypatch, platform_setup, emitted
 ):
     inbound_message_receive(setup=platform_setup, event=inbound())
-    original = Message.objects.filter
-
-    def blind_filter(*args, **kwargs):
-        # Simulate the race: the pre-check sees nothing, the insert hits the constraint.
-        if "provider_handle" in kwargs:
-            return original(pk=None)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(Message.objects, "filter", blind_filter)
+    blind_handle_check(monkeypatch)
 
     assert inbound_message_receive(setup=platform_setup, event=inbound()) is None
-    monkeypatch.undo()
     assert Message.objects.count() == 1
+    assert emitted.types() == ["imessage.received"]
+
+
+def test_a_duplicate_of_another_setups_handle_that_slips_past_the_check_is_foreign(
+    conversation, monkeypatch, platform_setup, identity
+):
+    dedicated = PhoneLineFactory(identity=identity, number="+14155552222")
+    inbound_message_receive(setup=dedicated.setup, event=inbound(to=dedicated.number))
+    blind_handle_check(monkeypatch)
+
+    # The insert conflicts; the stored row is on the dedicated line's setup.
+    with pytest.raises(ForeignReference):
+        inbound_message_receive(setup=platform_setup, event=inbound())
+
+
+def test_a_redelivered_handle_of_another_setup_is_foreign(conversation, platform_setup, identity):
+    dedicated = PhoneLineFactory(identity=identity, number="+14155552222")
+    inbound_message_receive(setup=dedicated.setup, event=inbound(to=dedicated.number))
+
+    with pytest.raises(ForeignReference):
+        inbound_message_receive(setup=platform_setup, event=inbound())
 
 
 def test_a_blocked_sender_is_stored_blocked_with_the_rule_and_not_delivered(
@@ -249,3 +277,45 @@ def test_a_transient_cdn_failure_is_retried(conversation, cdn):
 
     message.refresh_from_db()
     assert message.media[0]["rehosted"] is True
+
+
+# --- The conversation on receive ---------------------------------------------------------
+
+
+def test_a_message_over_a_new_connection_moves_the_conversation_onto_it(
+    conversation, assignment, identity, platform_setup, emitted
+):
+    other_line = PoolLineFactory(setup=platform_setup, number="+14155556002")
+    assignment.status = AssignmentStatus.RELEASED
+    assignment.save()
+    again = AssignmentFactory(identity=identity, pool_line=other_line, remote_number=PERSON)
+
+    message = inbound_message_receive(setup=platform_setup, event=inbound(to=other_line.number))
+
+    conversation.refresh_from_db()
+    assert message.conversation_id == conversation.id
+    assert (conversation.line_id, conversation.assignment_id) == (other_line.id, again.id)
+    assert conversation.last_message_at == message.created_at
+
+
+def test_last_message_at_never_moves_back(conversation, platform_setup, emitted):
+    later = timezone.now() + timedelta(hours=1)
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=later)
+
+    inbound_message_receive(setup=platform_setup, event=inbound())
+
+    conversation.refresh_from_db()
+    assert conversation.last_message_at == later
+
+
+def test_a_blocked_message_leaves_the_conversation_as_it_was(
+    identity, conversation, platform_setup, emitted
+):
+    before = Conversation.objects.get(pk=conversation.pk)
+    ContactRuleFactory(identity=identity, match_target=PERSON, action="block")
+
+    message = inbound_message_receive(setup=platform_setup, event=inbound())
+
+    after = Conversation.objects.get(pk=conversation.pk)
+    assert message.is_blocked and message.conversation_id == conversation.id
+    assert (after.last_message_at, after.updated_at) == (before.last_message_at, before.updated_at)

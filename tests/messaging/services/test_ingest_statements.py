@@ -1,0 +1,139 @@
+"""Statements per provider `receive` webhook in the common case (issue 18): an inbound
+message without media from a connected person on a pool line (and one on a dedicated
+line), through the real intake view, with one active subscription.
+
+The tests run outside a test transaction (`transaction=True`) so that the intake's own
+transaction is the outermost one, as in production: no SAVEPOINT of the test harness is
+counted, and BEGIN/COMMIT are not statements Django's query log records (the COMMIT is
+one more round trip on top of the counted ones).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from messaging.models import Conversation, Message
+from messaging.webhooks import events
+from messaging.webhooks.models import WebhookDelivery
+from provisioning.models import PhoneLine, Setup
+from tests.messaging.conftest import PERSON, POOL_NUMBER
+from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
+from tests.provisioning.api.test_provider_webhooks import RECEIVE_BODY
+from tests.provisioning.factories import PhoneLineFactory, setup_secret
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEDICATED_NUMBER = "+14155552222"
+
+# What one common-case receive runs, the same on PostgreSQL and SQLite (3.35+, for
+# RETURNING; both backends log BEGIN and COMMIT, as counted here):
+#   1. SELECT the setup (authentication, before the body is read)
+#   2. BEGIN
+#   3. INSERT the provider event ON CONFLICT DO NOTHING RETURNING, in its final state
+#   4. SELECT the line + setup + line identity + the sender's active connection + its
+#      identity + the inbound filter verdict + "handle stored already, by which setup" +
+#      "identity has an after-hours auto-reply", one query
+#   5. UPDATE the conversation (last message, line, connection) RETURNING it
+#   6. INSERT the message ON CONFLICT DO NOTHING RETURNING
+#   7. SELECT the identity's active webhook subscriptions
+#   8. INSERT the webhook event
+#   9. INSERT its deliveries (one multi-row INSERT)
+#  10. COMMIT
+# Before issue 18 it was 20 on a pool line and 19 on a dedicated line, on both backends
+# (SAVEPOINTs around two inserts, separate reads of the stored handle, connection, rules,
+# conversation and quiet hours, and an UPDATE of the provider event after dispatch).
+INGEST_STATEMENTS = {"postgresql": 10, "sqlite": 10}
+
+
+def receive(client: Client, setup: Setup, *, handle: str, to: str) -> Any:
+    body = {
+        **RECEIVE_BODY,
+        "message_handle": handle,
+        "from_number": PERSON,
+        "number": PERSON,
+        "to_number": to,
+        "sendblue_number": to,
+    }
+    return client.post(
+        f"/api/v1/provider-webhooks/{setup.id}/receive",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_SB_SIGNING_SECRET=setup_secret(setup),
+    )
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """After commit the deliveries go to the broker, not the database: record them."""
+    calls: list[Any] = []
+    monkeypatch.setattr(events, "deliveries_fan_out", calls.append)
+    return calls
+
+
+def measured_receive(client: Client, setup: Setup, *, to: str) -> list[str]:
+    """Warm up (first message of the conversation), then capture one more receive."""
+    assert receive(client, setup, handle="warm-up", to=to).status_code == 200
+    with CaptureQueriesContext(connection) as ctx:
+        response = receive(client, setup, handle="h-measured", to=to)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    statements = [q["sql"] for q in ctx.captured_queries]
+    print(f"\n{connection.vendor}: {len(statements)} statements")
+    for n, sql in enumerate(statements, 1):
+        print(f"{n:2}. {sql[:300]}")
+    assert not [sql for sql in statements if "SAVEPOINT" in sql], "no savepoint is needed"
+    return statements
+
+
+def bound() -> int:
+    return INGEST_STATEMENTS[connection.vendor]
+
+
+def test_a_pool_line_receive_runs_in_few_statements(
+    client: Client, conversation: Conversation, platform_setup: Setup, published: list[Any]
+) -> None:
+    WebhookSubscriptionFactory(identity=conversation.identity)
+
+    statements = measured_receive(client, platform_setup, to=POOL_NUMBER)
+
+    message = Message.objects.get(provider_handle="h-measured")
+    assert message.conversation_id == conversation.id
+    assert WebhookDelivery.objects.filter(event__payload__data__message__id=str(message.id))
+    assert len(published) == 2
+    assert len(statements) <= bound(), "\n".join(statements)
+
+
+def test_a_dedicated_line_receive_runs_in_few_statements(
+    client: Client, identity: Any, published: list[Any]
+) -> None:
+    line: PhoneLine = PhoneLineFactory(identity=identity, number=DEDICATED_NUMBER)
+    WebhookSubscriptionFactory(identity=identity)
+
+    statements = measured_receive(client, line.setup, to=DEDICATED_NUMBER)
+
+    message = Message.objects.get(provider_handle="h-measured")
+    assert message.line_id == line.id
+    assert len(published) == 2
+    assert len(statements) <= bound(), "\n".join(statements)
+
+
+def test_a_redelivered_webhook_stops_at_the_provider_event(
+    client: Client, conversation: Conversation, platform_setup: Setup, published: list[Any]
+) -> None:
+    WebhookSubscriptionFactory(identity=conversation.identity)
+    assert receive(client, platform_setup, handle="h-1", to=POOL_NUMBER).status_code == 200
+
+    with CaptureQueriesContext(connection) as ctx:
+        again = receive(client, platform_setup, handle="h-1", to=POOL_NUMBER)
+
+    assert again.json()["status"] == "duplicate"
+    assert Message.objects.filter(provider_handle="h-1").count() == 1
+    assert len(published) == 1
+    # The setup, BEGIN, the conflicting INSERT, the stored event, COMMIT.
+    assert len(ctx.captured_queries) <= 5, [q["sql"] for q in ctx.captured_queries]
