@@ -222,20 +222,23 @@ class Outbox:
             due = manager.filter(self.due(now)).select_for_update(skip_locked=True)
             parts = [due.filter(pk=first).order_by().values("pk")] if first is not None else []
             if others > 0:
-                parts.append(due.order_by(self.order_by).values("pk")[:others])
-            wanted: Any = parts[0]
-            if len(parts) > 1:
-                # The own row and the oldest others in one IN list, as a UNION of the two
-                # locked subqueries: an OR of two IN lists would scan the whole table.
-                compiled = [part.query.get_compiler(using).as_sql() for part in parts]
-                # The SQL is the ORM's own compilation; every value stays a parameter.
-                wanted = RawSQL(  # noqa: S611
-                    " UNION ".join(
-                        f"SELECT * FROM ({sql}) AS part{n}"  # noqa: S608
-                        for n, (sql, _) in enumerate(compiled)
-                    ),
-                    tuple(param for _, params in compiled for param in params),
-                )
+                rest = due.exclude(pk=first) if first is not None else due
+                parts.append(rest.order_by(self.order_by).values("pk")[:others])
+            # The own row and the oldest others as a UNION of the two locked subqueries (an
+            # OR of two IN lists would scan the whole table), collected by ARRAY(...), which
+            # PostgreSQL runs once per statement: a plain `IN (subquery)` may be rescanned
+            # by a nested-loop semi-join, and each rescan of a `LIMIT ... SKIP LOCKED`
+            # subquery can pick other rows, so the claim took more than `limit` of them.
+            compiled = [part.query.get_compiler(using).as_sql() for part in parts]
+            union = " UNION ".join(
+                f"SELECT * FROM ({sql}) AS part{n}"  # noqa: S608
+                for n, (sql, _) in enumerate(compiled)
+            )
+            # The SQL is the ORM's own compilation; every value stays a parameter.
+            wanted = RawSQL(  # noqa: S611
+                f"SELECT unnest(ARRAY({union}))",
+                tuple(param for _, params in compiled for param in params),
+            )
             query = UpdateQuery(self.model)
             query.add_update_values(self.claim_fields(now))
             query.add_q(Q(pk__in=wanted))

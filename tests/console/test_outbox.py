@@ -87,6 +87,25 @@ def test_a_batch_claim_is_one_statement_on_postgresql() -> None:
     assert "FOR UPDATE SKIP LOCKED" in statements[0] and "RETURNING" in statements[0]
 
 
+@pytest.mark.parametrize("with_first", [False, True])
+def test_a_batch_claim_never_takes_more_than_its_limit_whatever_plan_postgresql_picks(
+    with_first: bool,
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement claim is PostgreSQL's")
+    rows = queued_replies(4)
+    # The plan that rescans the LIMIT subquery once per row of the outer scan (seen once
+    # the table's statistics changed): a nested-loop semi-join with nothing materialised.
+    with connection.cursor() as cursor:
+        for setting in ("hashjoin", "mergejoin", "material", "sort", "hashagg"):
+            cursor.execute(f"SET LOCAL enable_{setting} = off")
+
+    claimed = REPLIES.claim_batch(limit=2, first=rows[0].pk if with_first else None)
+
+    assert len(claimed) == 2
+    assert RouterReply.objects.filter(state=ReplyState.SENDING).count() == 2
+
+
 def test_a_batch_claim_with_a_first_row_takes_it_and_the_oldest_others() -> None:
     now = timezone.now()
     rows = queued_replies(4)
