@@ -119,9 +119,7 @@ def test_a_job_whose_delivery_another_batch_took_sends_nothing(identity, receive
     assert len(receiver.requests) == 1
 
 
-def test_a_job_whose_delivery_was_taken_leaves_other_due_ones_to_their_own_jobs(
-    identity, receiver
-):
+def test_a_job_whose_delivery_was_taken_leaves_other_due_ones_to_their_own_jobs(identity, receiver):
     sub, _ = subscribe(identity, receiver.url)
     taken, waiting = due(sub, 2)
     WebhookDelivery.objects.filter(pk=taken.pk).update(claimed_at=timezone.now())
