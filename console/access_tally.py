@@ -5,8 +5,7 @@ reads are tallied per key, conversation and hour (`AccessTally`) rather than log
 by the request, every read would carry an upsert and its commit, and concurrent reads of one
 busy conversation would queue on that tally row's lock. Instead each process adds the
 read to a buffer here, and a daemon thread writes the merged counts every
-`ACCESS_TALLY_FLUSH_SECONDS`, in upserts of a few hundred rows with short pauses between
-them; the process writes what is left when it exits.
+`ACCESS_TALLY_FLUSH_SECONDS` in one upsert; the process writes what is left when it exits.
 
 What this trades: a process killed outright (SIGKILL, power loss) loses at most the last
 interval's counts of agent reads. Reads that are logged per row (console views, exports,
@@ -41,9 +40,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 # The flusher never spins, whatever the setting says.
 MIN_INTERVAL_SECONDS = 0.05
-# A flush writes this many rows per statement, pausing between statements (see `flush`).
-FLUSH_CHUNK_ROWS = 250
-FLUSH_CHUNK_PAUSE_SECONDS = 0.02
 
 
 def _hour(now: dt.datetime) -> dt.datetime:
@@ -190,37 +186,31 @@ class TallyBuffer:
         with self._lock:
             return sum(count.count for count in self._counts.values())
 
-    def flush(self, *, pause: float = 0.0) -> int:
-        """Write every count held now, FLUSH_CHUNK_ROWS rows per upsert, waiting `pause`
-        seconds between upserts; returns the reads written. On a database error the counts
-        not yet written go back into the buffer and the error is raised.
-
-        The flusher thread pauses between chunks: one upsert of thousands of rows held a
-        web process's GIL and a database core long enough to show in the p99 of the reads
-        running beside it."""
+    def flush(self) -> int:
+        """Write every count held now in one upsert; returns the reads written. On a
+        database error the counts go back into the buffer and the error is raised."""
         with self._lock:
             counts, self._counts = self._counts, {}
-        items = list(counts.items())
-        written = 0
-        for start in range(0, len(items), FLUSH_CHUNK_ROWS):
-            chunk = dict(items[start : start + FLUSH_CHUNK_ROWS])
-            if start and pause:
-                self._closed.wait(pause)
-            try:
-                tally_upsert(chunk)
-            except Exception:
-                with self._lock:
-                    self._merge(dict(items[start:]))
-                raise
-            written += sum(count.count for count in chunk.values())
-        return written
+        if not counts:
+            return 0
+        try:
+            tally_upsert(counts)
+        except Exception:
+            with self._lock:
+                self._merge(counts)
+            raise
+        return sum(count.count for count in counts.values())
 
     def _merge(self, counts: Mapping[TallyKey, TallyCount]) -> None:
-        """Add `counts` to the buffer, which takes ownership of their `TallyCount`s."""
         for key, count in counts.items():
             held = self._counts.get(key)
             if held is None:
-                self._counts[key] = count
+                self._counts[key] = TallyCount(
+                    organization_id=count.organization_id,
+                    key_label=count.key_label,
+                    remote_number=count.remote_number,
+                    count=count.count,
+                )
             else:
                 held.count += count.count
 
@@ -243,7 +233,7 @@ class TallyBuffer:
             self._wake.clear()
             close_old_connections()
             try:
-                self.flush(pause=FLUSH_CHUNK_PAUSE_SECONDS)
+                self.flush()
             except DatabaseError:
                 logger.exception("access tallies not written; kept for the next attempt")
                 connection.close()

@@ -1,5 +1,5 @@
-"""The buffer that tallies identity-key reads in memory and writes them every few seconds
-per process (`console.access_tally`): reads carry no write, counts merge, nothing is lost on a
+"""The buffer that tallies identity-key reads in memory and writes them once a second per
+process (`console.access_tally`): reads carry no write, counts merge, nothing is lost on a
 failed write, and the flusher thread writes on its own."""
 
 from __future__ import annotations
@@ -121,52 +121,3 @@ def test_many_conversations_are_written_in_one_statement_each_with_its_count(
     assert len(counts) == 120
     assert counts[conversations[0]] == 2
     assert set(counts.values()) == {1, 2}
-
-
-@pytest.mark.django_db
-def test_a_large_flush_is_written_in_chunks_of_rows(
-    buffer: TallyBuffer,
-    org: Organization,
-    identity_key: IssuedApiKey,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(access_tally, "FLUSH_CHUNK_ROWS", 50)
-    for _ in range(120):
-        buffer.add(_read(org, identity_key, uuid.uuid4()))
-
-    with CaptureQueriesContext(connection) as flushing:
-        assert buffer.flush() == 120
-
-    assert len(flushing.captured_queries) == 3
-    assert AccessTally.objects.count() == 120
-
-
-@pytest.mark.django_db
-def test_a_chunk_that_fails_keeps_its_counts_and_the_rest_for_the_next_flush(
-    buffer: TallyBuffer,
-    org: Organization,
-    identity_key: IssuedApiKey,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(access_tally, "FLUSH_CHUNK_ROWS", 50)
-    for _ in range(120):
-        buffer.add(_read(org, identity_key, uuid.uuid4()))
-    real_upsert = access_tally.tally_upsert
-    chunks = 0
-
-    def second_chunk_fails(counts: Any) -> None:
-        nonlocal chunks
-        chunks += 1
-        if chunks == 2:
-            raise DatabaseError("connection reset")
-        real_upsert(counts)
-
-    monkeypatch.setattr(access_tally, "tally_upsert", second_chunk_fails)
-    with pytest.raises(DatabaseError):
-        buffer.flush()
-
-    assert AccessTally.objects.count() == 50
-    assert buffer.pending() == 70
-    monkeypatch.setattr(access_tally, "tally_upsert", real_upsert)
-    assert buffer.flush() == 70
-    assert AccessTally.objects.count() == 120
