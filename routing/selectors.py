@@ -83,12 +83,20 @@ def decide(
         and r.match_target == number
         and r.direction in _covering(direction)
     ]
-    for rule in covering:
-        if rule.action == RuleAction.BLOCK:
-            return RuleDecision(allowed=False, matched_rule_id=rule.id)
-    for rule in covering:
-        if rule.action == RuleAction.ALLOW:
-            return RuleDecision(allowed=True, matched_rule_id=rule.id)
+    return verdict(
+        mode=mode,
+        blocking=next((r.id for r in covering if r.action == RuleAction.BLOCK), None),
+        allowing=next((r.id for r in covering if r.action == RuleAction.ALLOW), None),
+    )
+
+
+def verdict(*, mode: str, blocking: uuid.UUID | None, allowing: uuid.UUID | None) -> RuleDecision:
+    """`decide`'s precedence, given the first covering active block and allow rules (what
+    `inbound_line_get` reads in SQL)."""
+    if blocking is not None:
+        return RuleDecision(allowed=False, matched_rule_id=blocking)
+    if allowing is not None:
+        return RuleDecision(allowed=True, matched_rule_id=allowing)
     return RuleDecision(allowed=mode != FilterMode.WHITELIST, matched_rule_id=None)
 
 
@@ -280,23 +288,12 @@ def inbound_line_get(
     identity = found.identity
     if identity is None:
         return found
-    decision = _inbound_verdict(
-        identity=identity, blocking=row.blocking_rule_id, allowing=row.allowing_rule_id
+    decision = verdict(
+        mode=identity_mode(identity, "inbound"),
+        blocking=row.blocking_rule_id,
+        allowing=row.allowing_rule_id,
     )
     return replace(found, decision=decision)
-
-
-def _inbound_verdict(
-    *, identity: AgentIdentity, blocking: uuid.UUID | None, allowing: uuid.UUID | None
-) -> RuleDecision:
-    """`decide` for the inbound direction, from the first covering block and allow rules."""
-    if blocking is not None:
-        return RuleDecision(allowed=False, matched_rule_id=blocking)
-    if allowing is not None:
-        return RuleDecision(allowed=True, matched_rule_id=allowing)
-    return RuleDecision(
-        allowed=identity_mode(identity, "inbound") != FilterMode.WHITELIST, matched_rule_id=None
-    )
 
 
 def group_connection_on_line(
