@@ -3,7 +3,7 @@ its retries through time as the broker would, and build provider answers."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from messaging.services.sending import message_send
 from provisioning.providers.base import ProviderError, StatusUpdate
 from provisioning.services.setups import setup_create
 from tests.messaging.conftest import PERSON
-from tests.messaging.factories import ConversationFactory
+from tests.messaging.factories import ConversationFactory, MessageFactory
 
 
 def send_now(conversation: Any, text: str = "hello") -> Message:
@@ -84,3 +84,14 @@ def status(handle: str, value: str, **kwargs: Any) -> StatusUpdate:
 
 def transient(message: str = "upstream 503") -> ProviderError:
     return ProviderError(message, permanent=False, status_code=503)
+
+
+def outbound_at(conversation: Any, *, at: datetime, scheduled: bool = False) -> Message:
+    """An earlier outbound message with cap time `at`: accepted then, or (`scheduled`)
+    accepted days before and scheduled for `at`."""
+    return MessageFactory(
+        conversation=conversation,
+        direction="outbound",
+        created_at=at - timedelta(days=3) if scheduled else at,
+        scheduled_for=at if scheduled else None,
+    )

@@ -14,22 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from console.errors import RateLimited
 from messaging.models import Message
 from messaging.services import scheduling
-from tests.messaging.factories import MessageFactory
+from tests.messaging.sends import outbound_at
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 DAY = scheduling.WINDOW
-
-
-def outbound(conversation, *, at: datetime, scheduled: bool = False) -> Message:
-    """An outbound message with cap time `at` (accepted then, or scheduled for it)."""
-    return MessageFactory(
-        conversation=conversation,
-        direction="outbound",
-        created_at=NOW - timedelta(days=3) if scheduled else at,
-        scheduled_for=at if scheduled else None,
-    )
 
 
 def full_analysis(identity, at: datetime) -> tuple[int, datetime]:
@@ -105,7 +95,7 @@ def test_both_paths_answer_alike_over_varied_cap_times(conversation, settings, m
     for times in scenarios():
         Message.objects.filter(identity=identity).delete()
         for offset, scheduled in times:
-            outbound(conversation, at=NOW + timedelta(seconds=offset), scheduled=scheduled)
+            outbound_at(conversation, at=NOW + timedelta(seconds=offset), scheduled=scheduled)
         for at in ats:
             window = scheduling._window_ending_at(identity, at)
             if window is not None:
@@ -122,7 +112,7 @@ def test_both_paths_answer_alike_over_varied_cap_times(conversation, settings, m
 
 
 def test_the_fast_path_steps_aside_when_a_cap_time_lies_ahead(conversation):
-    outbound(conversation, at=NOW + timedelta(hours=3), scheduled=True)
+    outbound_at(conversation, at=NOW + timedelta(hours=3), scheduled=True)
 
     assert scheduling._window_ending_at(conversation.identity, NOW) is None
 
@@ -130,7 +120,7 @@ def test_the_fast_path_steps_aside_when_a_cap_time_lies_ahead(conversation):
 def test_a_full_cap_is_refused_alike_on_both_paths(conversation, settings, monkeypatch):
     settings.SEND_CAP_PER_24H = 3
     for minutes in (1, 10, 20):
-        outbound(conversation, at=NOW - timedelta(minutes=minutes))
+        outbound_at(conversation, at=NOW - timedelta(minutes=minutes))
 
     fast, full = both_paths(
         monkeypatch, lambda: scheduling.cap_check(conversation.identity, at=NOW, now=NOW)
@@ -143,7 +133,7 @@ def test_a_full_cap_is_refused_alike_on_both_paths(conversation, settings, monke
 def test_a_send_now_counts_its_window_in_one_statement_without_reading_rows(conversation, settings):
     settings.SEND_CAP_PER_24H = 1000
     for minutes in range(30):
-        outbound(conversation, at=NOW - timedelta(minutes=minutes))
+        outbound_at(conversation, at=NOW - timedelta(minutes=minutes))
 
     with CaptureQueriesContext(connection) as ctx:
         rate = scheduling.cap_check(conversation.identity, at=NOW, now=NOW)

@@ -18,7 +18,7 @@ from messaging.services import scheduling
 from messaging.services.delivery import message_deliver
 from messaging.services.sending import message_send
 from provisioning.providers.base import ProviderError
-from tests.messaging.factories import MessageFactory
+from tests.messaging.sends import outbound_at
 
 pytestmark = pytest.mark.django_db
 
@@ -35,16 +35,6 @@ def send(conversation, send_at=None):
         send_style=None,
         send_at=send_at,
     ).message
-
-
-def outbound(conversation, *, at: datetime, scheduled: bool = False) -> Message:
-    """An earlier outbound message with cap time `at` (accepted then, or scheduled for it)."""
-    return MessageFactory(
-        conversation=conversation,
-        direction="outbound",
-        created_at=NOW - timedelta(days=2) if scheduled else at,
-        scheduled_for=at if scheduled else None,
-    )
 
 
 @pytest.fixture
@@ -87,7 +77,7 @@ def test_a_send_is_refused_when_scheduled_messages_fill_a_window_it_falls_in(
     conversation, cap_of_3
 ):
     for hours in (2, 3, 4):
-        outbound(conversation, at=NOW + timedelta(hours=hours), scheduled=True)
+        outbound_at(conversation, at=NOW + timedelta(hours=hours), scheduled=True)
 
     with time_machine.travel(NOW, tick=False), pytest.raises(RateLimited) as caught:
         send(conversation)
@@ -99,7 +89,7 @@ def test_a_scheduled_send_is_refused_when_the_window_ending_at_its_time_is_full(
     conversation, cap_of_3
 ):
     for minutes in (0, 10, 20):
-        outbound(conversation, at=NOW - timedelta(minutes=minutes))
+        outbound_at(conversation, at=NOW - timedelta(minutes=minutes))
 
     with time_machine.travel(NOW, tick=False), pytest.raises(RateLimited):
         send(conversation, send_at=NOW + timedelta(hours=23))
@@ -107,7 +97,7 @@ def test_a_scheduled_send_is_refused_when_the_window_ending_at_its_time_is_full(
 
 def test_a_scheduled_send_fits_once_the_earlier_sends_left_its_window(conversation, cap_of_3):
     for minutes in (0, 10, 20):
-        outbound(conversation, at=NOW - timedelta(minutes=minutes))
+        outbound_at(conversation, at=NOW - timedelta(minutes=minutes))
 
     with time_machine.travel(NOW, tick=False):
         message = send(conversation, send_at=NOW + timedelta(hours=24, minutes=1))
@@ -118,9 +108,9 @@ def test_a_scheduled_send_fits_once_the_earlier_sends_left_its_window(conversati
 def test_a_scheduled_send_is_refused_when_later_messages_fill_a_window_after_it(
     conversation, cap_of_3
 ):
-    outbound(conversation, at=NOW + timedelta(hours=20), scheduled=True)
-    outbound(conversation, at=NOW + timedelta(hours=30), scheduled=True)
-    outbound(conversation, at=NOW + timedelta(hours=31), scheduled=True)
+    outbound_at(conversation, at=NOW + timedelta(hours=20), scheduled=True)
+    outbound_at(conversation, at=NOW + timedelta(hours=30), scheduled=True)
+    outbound_at(conversation, at=NOW + timedelta(hours=31), scheduled=True)
 
     with time_machine.travel(NOW, tick=False), pytest.raises(RateLimited):
         # Window (hours 7, 31] would hold 10, 20, 30 and 31.
@@ -130,7 +120,7 @@ def test_a_scheduled_send_is_refused_when_later_messages_fill_a_window_after_it(
 def test_the_scheduled_reply_reports_the_remaining_room_of_its_fullest_window(
     conversation, cap_of_3
 ):
-    outbound(conversation, at=NOW + timedelta(hours=2), scheduled=True)
+    outbound_at(conversation, at=NOW + timedelta(hours=2), scheduled=True)
 
     with time_machine.travel(NOW, tick=False):
         outcome = message_send(
