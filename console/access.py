@@ -3,8 +3,8 @@
 A console view or an admin-key API read writes one `AccessLog` row per thing it showed,
 with one INSERT per request (`access_record` for one, `access_record_many` for a list).
 An identity-scoped key reading its own conversations is the agent doing its job: those
-reads are tallied per key, conversation and hour, counted in memory and written every
-few seconds per process (`console.access_tally`), so the agent's reads carry no write at all.
+reads are tallied per key, conversation and hour, counted in memory and handed on every few
+seconds per process (`console.access_tally_buffer`), so the agent's reads carry no write.
 Rows are append-only; the database refuses to change or delete them (migration 0006).
 
 Not to be confused with `console.access_log`, the scrubber of gunicorn's request log.
@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 from django.http import HttpRequest
 from django.utils import timezone
 
-from console.access_tally import TALLIES, tally_counts
+from console.access_tally import tally_counts
+from console.access_tally_buffer import TALLIES
 from console.login_throttle import client_ip
 from console.models import AccessLog, ApiKey
 from console.services import Actor

@@ -1,34 +1,23 @@
-"""Identity-key reads, counted in memory and written every few seconds per process.
+"""Identity-key reads counted per key, conversation and hour, and the upsert that adds
+those counts to `AccessTally`.
 
 An identity-scoped key reading its own conversations is the agent doing its job, so those
-reads are tallied per key, conversation and hour (`AccessTally`) rather than logged. Written
-by the request, every read would carry an upsert and its commit, and concurrent reads of one
-busy conversation would queue on that tally row's lock. Instead each process adds the
-read to a buffer here, and a daemon thread writes the merged counts every
-`ACCESS_TALLY_FLUSH_SECONDS` in one upsert; the process writes what is left when it exits.
-
-What this trades: a process killed outright (SIGKILL, power loss) loses at most the last
-interval's counts of agent reads. Reads that are logged per row (console views, exports,
-organisation admin keys) are written by the request itself, never buffered. A failed write
-keeps its counts for the next attempt.
-
-`ACCESS_TALLY_FLUSH_SECONDS = 0` writes each read's tally in the request instead.
+reads are tallied rather than logged. Written by the request, every read would carry an
+upsert and its commit, and concurrent reads of one busy conversation would queue on that
+tally row's lock, so a read's counts go to a per-process buffer
+(`console.access_tally_buffer`), which hands them every few seconds to the Redis queue
+that beat drains (`console.access_tally_queue`), or without one writes them here itself.
 """
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
 import json
-import logging
-import os
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import connection
 from django.db.models import Field
 from django.utils import timezone
 
@@ -36,10 +25,6 @@ from console.models import AccessTally, ApiKey
 
 if TYPE_CHECKING:
     from console.access import Viewed
-
-logger = logging.getLogger(__name__)
-# The flusher never spins, whatever the setting says.
-MIN_INTERVAL_SECONDS = 0.05
 
 
 def _hour(now: dt.datetime) -> dt.datetime:
@@ -158,91 +143,5 @@ def tally_upsert(counts: Mapping[TallyKey, TallyCount]) -> None:
 
 def access_tally(*, key: ApiKey, viewed: Sequence[Viewed], now: dt.datetime | None = None) -> None:
     """Count one read of each conversation `viewed` touches by an identity-scoped key in
-    the current hour, written now (`console.access_tally` buffers them instead)."""
+    the current hour, written now (`console.access_tally_buffer` buffers them instead)."""
     tally_upsert(tally_counts(key=key, viewed=viewed, now=now or timezone.now()))
-
-
-class TallyBuffer:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[TallyKey, TallyCount] = {}
-        self._flusher_pid: int | None = None
-        self._wake = threading.Event()
-        self._closed = threading.Event()
-
-    def add(self, counts: Mapping[TallyKey, TallyCount]) -> None:
-        if not counts:
-            return
-        if settings.ACCESS_TALLY_FLUSH_SECONDS <= 0:
-            tally_upsert(counts)
-            return
-        with self._lock:
-            self._merge(counts)
-            if self._flusher_pid != os.getpid():
-                self._start_flusher()
-
-    def pending(self) -> int:
-        """Reads counted but not yet written."""
-        with self._lock:
-            return sum(count.count for count in self._counts.values())
-
-    def flush(self) -> int:
-        """Write every count held now in one upsert; returns the reads written. On a
-        database error the counts go back into the buffer and the error is raised."""
-        with self._lock:
-            counts, self._counts = self._counts, {}
-        if not counts:
-            return 0
-        try:
-            tally_upsert(counts)
-        except Exception:
-            with self._lock:
-                self._merge(counts)
-            raise
-        return sum(count.count for count in counts.values())
-
-    def _merge(self, counts: Mapping[TallyKey, TallyCount]) -> None:
-        for key, count in counts.items():
-            held = self._counts.get(key)
-            if held is None:
-                self._counts[key] = TallyCount(
-                    organization_id=count.organization_id,
-                    key_label=count.key_label,
-                    remote_number=count.remote_number,
-                    count=count.count,
-                )
-            else:
-                held.count += count.count
-
-    def _start_flusher(self) -> None:
-        # Once per process: a forked worker (gunicorn, Celery) does not inherit the thread.
-        self._flusher_pid = os.getpid()
-        threading.Thread(target=self._run, name="access-tally-flusher", daemon=True).start()
-        atexit.register(self._flush_at_exit)
-
-    def close(self) -> None:
-        """Stop the flusher thread and write what is held (tests; exit does it itself)."""
-        atexit.unregister(self._flush_at_exit)
-        self._closed.set()
-        self._wake.set()
-        self.flush()
-
-    def _run(self) -> None:
-        while not self._closed.is_set():
-            self._wake.wait(max(settings.ACCESS_TALLY_FLUSH_SECONDS, MIN_INTERVAL_SECONDS))
-            self._wake.clear()
-            close_old_connections()
-            try:
-                self.flush()
-            except DatabaseError:
-                logger.exception("access tallies not written; kept for the next attempt")
-                connection.close()
-
-    def _flush_at_exit(self) -> None:
-        try:
-            self.flush()
-        except DatabaseError:
-            logger.exception("access tallies lost at exit: %d reads", self.pending())
-
-
-TALLIES = TallyBuffer()

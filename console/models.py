@@ -323,7 +323,7 @@ class AccessLog(models.Model):
 class AccessTally(models.Model):
     """Reads of one conversation by one identity-scoped key within one hour, counted: the
     agent reading its own conversations is its job, so those are tallied, not logged per
-    request. `console.access_tally` adds to `count`, one upsert per process every few seconds."""
+    request. `console.access_tally_buffer` adds to `count` every few seconds."""
 
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey(
@@ -348,6 +348,18 @@ class AccessTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key_label} read conversation {self.conversation_id} {self.count} times"
+
+
+class AccessTallyBatch(models.Model):
+    """One batch of the Redis tally queue already added to `AccessTally`, written in the
+    same transaction as its counts: a drain that dies after its commit, or two drains
+    taking the same leftover, never count a read twice (`console.access_tally_queue`)."""
+
+    name = models.CharField(max_length=160, primary_key=True)
+    written_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 __all__ = [

@@ -3,19 +3,23 @@ and an outsider organisation, so every test can check scoping in one line."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from rest_framework.test import APIClient
 
-from console.access_tally import TallyBuffer
+from console import access_tally_queue
+from console.access_tally_buffer import TallyBuffer
 from console.api.key_cache import KEYS
 from console.models import AgentIdentity, Organization
 from console.services import IssuedApiKey, api_key_create
 from provisioning.providers.fake import FakeProvider
 from provisioning.providers.fake import fake_provider as fake_provider_instance
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
+from tests.realworker import require_redis
 
 # Fails the run if any secret the suite creates shows up in a log, response or report.
 pytest_plugins = ["tests.secret_scan"]
@@ -134,3 +138,16 @@ def buffer(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[TallyBuff
     monkeypatch.setattr("console.access.TALLIES", fresh)
     yield fresh
     fresh.close()
+
+
+@pytest.fixture
+def tally_queue(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
+    """The Redis tally queue on the test Redis, under keys of this test's own."""
+    url = require_redis()
+    settings.ACCESS_TALLY_REDIS_URL = url
+    prefix = f"test:access-tally:{uuid.uuid4().hex}"
+    monkeypatch.setattr(access_tally_queue, "QUEUE_KEY", prefix)
+    monkeypatch.setattr(access_tally_queue, "BATCH_PREFIX", f"{prefix}:batch:")
+    client = redis.Redis.from_url(url)
+    yield client
+    client.delete(prefix, *client.keys(f"{prefix}*"))

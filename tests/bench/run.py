@@ -52,6 +52,8 @@ DB = "bluewire_bench"
 TEMPLATE_DB = "bluewire_bench_seed"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 WEB_PORT = 18080
+# What beat would do in production (ACCESS_TALLY_DRAIN_SECONDS' default).
+TALLY_DRAIN_SECONDS = 60
 RECEIVER_PORT = 18081
 BASE = f"http://127.0.0.1:{WEB_PORT}"
 RECEIVER_URL = f"http://127.0.0.1:{RECEIVER_PORT}/hook"
@@ -105,6 +107,8 @@ def stack_env(db: str = DB) -> dict[str, str]:
             "DATABASE_URL": f"{PG}/{db}",
             "CONN_MAX_AGE": "60",
             "CELERY_BROKER_URL": REDIS_URL,
+            # Agent reads tallied as in production: queued in Redis, drained by one process.
+            "ACCESS_TALLY_REDIS_URL": REDIS_URL,
             "CACHE_URL": "locmemcache://",
             "BENCH_ENDPOINTS_ENABLED": "true",
             "PUBLIC_BASE_URL": BASE,
@@ -1112,6 +1116,13 @@ def main() -> None:
         )
         web = start_web(cfg)
         procs.append(web)
+        procs.append(
+            Proc(
+                "tally-drain",
+                [PY, "manage.py", "access_tally_drain", "--every", str(TALLY_DRAIN_SECONDS)],
+                stack_env(),
+            )
+        )
         sub_problem = create_subscriptions(keys) if want("fan-out") or want("ingest") else None
         if sub_problem:
             log(sub_problem)

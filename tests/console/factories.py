@@ -10,6 +10,7 @@ from console.api.authentication import hash_api_key
 from console.models import (
     AccessLog,
     AccessTally,
+    AccessTallyBatch,
     AgentIdentity,
     ApiKey,
     AuditEntry,
@@ -122,3 +123,10 @@ class AccessTallyFactory(factory.django.DjangoModelFactory[AccessTally]):
     remote_number = "+14155550199"
     hour = factory.LazyFunction(lambda: timezone.now().replace(minute=0, second=0, microsecond=0))
     count = 1
+
+
+class AccessTallyBatchFactory(factory.django.DjangoModelFactory[AccessTallyBatch]):
+    class Meta:
+        model = AccessTallyBatch
+
+    name = factory.Sequence(lambda n: f"bluewire:access-tally:batch:20260301T090000:{n:032x}")

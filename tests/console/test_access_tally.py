@@ -1,5 +1,5 @@
 """The buffer that tallies identity-key reads in memory and writes them once a second per
-process (`console.access_tally`): reads carry no write, counts merge, nothing is lost on a
+process (`console.access_tally_buffer`): reads carry no write, counts merge, nothing is lost on a
 failed write, and the flusher thread writes on its own."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import pytest
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
-from console import access_tally
+from console import access_tally_buffer
 from console.access import Viewed
-from console.access_tally import TallyBuffer, tally_counts
+from console.access_tally import tally_counts
+from console.access_tally_buffer import TallyBuffer
 from console.models import AccessTally, Organization
 from console.services import IssuedApiKey
 
@@ -59,16 +60,16 @@ def test_a_failed_write_keeps_the_counts_for_the_next_flush(
 ) -> None:
     conversation_id = uuid.uuid4()
     buffer.add(_read(org, identity_key, conversation_id))
-    real_upsert = access_tally.tally_upsert
+    real_upsert = access_tally_buffer.tally_upsert
 
     def database_down(counts: Any) -> None:
         raise DatabaseError("connection refused")
 
-    monkeypatch.setattr(access_tally, "tally_upsert", database_down)
+    monkeypatch.setattr(access_tally_buffer, "tally_upsert", database_down)
     with pytest.raises(DatabaseError):
         buffer.flush()
     buffer.add(_read(org, identity_key, conversation_id))
-    monkeypatch.setattr(access_tally, "tally_upsert", real_upsert)
+    monkeypatch.setattr(access_tally_buffer, "tally_upsert", real_upsert)
     buffer.flush()
 
     assert AccessTally.objects.get().count == 2

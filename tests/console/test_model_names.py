@@ -14,6 +14,7 @@ from django.db import models
 from console.models import AgentIdentity
 from tests.console.factories import (
     AccessLogFactory,
+    AccessTallyBatchFactory,
     AccessTallyFactory,
     AgentIdentityFactory,
     ApiKeyFactory,
@@ -67,6 +68,7 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "AuditEntry": AuditEntryFactory,
     "AccessLog": AccessLogFactory,
     "AccessTally": AccessTallyFactory,
+    "AccessTallyBatch": AccessTallyBatchFactory,
     "Setup": SetupFactory,
     "PhoneLine": PhoneLineFactory,
     "ProviderEvent": ProviderEventFactory,

@@ -103,6 +103,24 @@ def test_the_sweep_and_job_timing_settings_come_from_the_environment() -> None:
     assert result.stdout.strip().splitlines()[-1].split() == ["2.0", "5", "45", "20", "30"]
 
 
+def test_beat_drains_the_access_tally_queue_only_when_one_is_configured() -> None:
+    script = (
+        "from django.conf import settings as s;"
+        "print(s.CELERY_BEAT_SCHEDULE.get('console-access-tally-drain'))"
+    )
+    queued = production_env(
+        ACCESS_TALLY_REDIS_URL="redis://127.0.0.1:6379/0", ACCESS_TALLY_DRAIN_SECONDS="12"
+    )
+    with_queue = manage("shell", "-c", script, env=queued)
+    without_queue = manage("shell", "-c", script, env=production_env())
+
+    assert with_queue.returncode == 0, with_queue.stderr
+    assert with_queue.stdout.strip().splitlines()[-1] == (
+        "{'task': 'console.access_tally_drain', 'schedule': 12.0}"
+    )
+    assert without_queue.stdout.strip().splitlines()[-1] == "None"
+
+
 def test_a_secret_file_that_cannot_be_read_fails_at_start_up_with_its_name() -> None:
     env = production_env(PROVIDER_AGENCY_KEY_ID_FILE="/nonexistent/provider-agency-key-id")
     result = manage("check", env=env)

@@ -7,11 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from console.access_tally import TallyBuffer
+from console.access_tally_buffer import TallyBuffer
+from console.access_tally_queue import tally_drain
 from console.models import AccessLog, AccessTally
+from console.services import IssuedApiKey
 from tests.messaging.conftest import PERSON
 from tests.messaging.factories import MessageFactory
 
@@ -106,3 +109,30 @@ def test_reads_of_one_conversation_merge_into_one_row_written_in_one_statement(
     tally = AccessTally.objects.get()
     assert (tally.conversation_id, tally.key_label, tally.count) == (conversation.id, "agent", 3)
     assert buffer.pending() == 0
+
+
+def test_an_identity_key_read_reaches_the_tally_through_the_queue(
+    tally_queue: redis.Redis,
+    buffer: TallyBuffer,
+    identity_client: Any,
+    identity_key: IssuedApiKey,
+    conversation: Any,
+) -> None:
+    identity_client.get(CONVERSATIONS)
+    identity_client.get(CONVERSATIONS)
+    buffer.flush()
+    assert not AccessTally.objects.exists()
+
+    assert tally_drain() == 2
+
+    tally = AccessTally.objects.get()
+    assert (tally.api_key_id, tally.key_label, tally.conversation_id) == (
+        identity_key.record.id,
+        "agent",
+        conversation.id,
+    )
+    assert (tally.organization_id, tally.remote_number, tally.count) == (
+        conversation.organization_id,
+        conversation.remote_number,
+        2,
+    )
