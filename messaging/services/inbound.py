@@ -41,8 +41,8 @@ from messaging.wire import mark_without_reactions
 from provisioning.dispatch import ForeignReference
 from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers.base import InboundMessage
+from routing.inbound_selectors import ROUTED_IDENTITY, InboundLine, inbound_line_get
 from routing.models import Assignment, AssignmentStatus
-from routing.selectors import ROUTED_IDENTITY, InboundLine, inbound_line_get
 
 if TYPE_CHECKING:
     from routing.services.router import InboundRoute
