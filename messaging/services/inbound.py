@@ -23,7 +23,6 @@ from django.db.models import (
     Exists,
     F,
     OuterRef,
-    Q,
     Subquery,
     UUIDField,
     Value,
@@ -271,7 +270,7 @@ def conversation_receive(
     no conversation yet."""
     values: dict[str, Any] = {
         "last_message_at": Case(
-            When(Q(last_message_at__isnull=True) | Q(last_message_at__lt=at), then=Value(at)),
+            When(common.last_message_before(at), then=Value(at)),
             default=F("last_message_at"),
             output_field=DateTimeField(),
         ),
