@@ -23,7 +23,7 @@ The inbound chain, intake -> dispatch -> handler:
    Handlers only do the cheap, transactional part; slow work (media fetches, webhook
    deliveries, router replies) goes to Celery after commit.
 4. Inbound message, top to bottom (`inbound_message_receive`): find the line (one query,
-   `routing.selectors.inbound_line_get`, also reads the sender's connection, the filter
+   `routing.inbound_selectors.inbound_line_get`, also reads the sender's connection, the filter
    verdict and whether the handle is stored), drop a re-delivered handle, then routing's
    `inbound_route` decides where the message goes and returns a `RouteResult`: the
    identity, connection and filter verdict, or None when the router consumed the text

@@ -1,4 +1,5 @@
-"""Routing reads: filter decisions, connections, pool-line choice, rules, triage number.
+"""Routing reads: filter decisions, connections, pool-line choice, rules, triage number
+(the inbound line query, with its one-statement verdict, is `routing.inbound_selectors`).
 
 Every read that serves the API is scoped to the caller's organisation (and identity for
 identity-scoped keys); foreign rows behave as missing.
@@ -7,23 +8,16 @@ identity-scoped keys); foreign rows behave as missing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.conf import settings
 from django.db.models import (
-    Case,
     Count,
-    F,
-    FilteredRelation,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    UUIDField,
-    When,
 )
 from django.utils import timezone
 
@@ -42,7 +36,7 @@ from routing.models import (
 )
 
 if TYPE_CHECKING:
-    from provisioning.models import Setup
+    pass
 
 Direction = Literal["inbound", "outbound"]
 ASSIGNMENT_NOT_FOUND = "Assignment not found."
@@ -63,7 +57,8 @@ class TriageInfo:
     connect_command: str
 
 
-def _covering(direction: Direction) -> list[str]:
+def covering_directions(direction: Direction) -> list[str]:
+    """The rule directions that cover a message going `direction`."""
     return [direction, RuleDirection.BOTH]
 
 
@@ -81,7 +76,7 @@ def decide(
         for r in rules
         if r.status == RuleStatus.ACTIVE
         and r.match_target == number
-        and r.direction in _covering(direction)
+        and r.direction in covering_directions(direction)
     ]
     return verdict(
         mode=mode,
@@ -92,7 +87,7 @@ def decide(
 
 def verdict(*, mode: str, blocking: uuid.UUID | None, allowing: uuid.UUID | None) -> RuleDecision:
     """`decide`'s precedence, given the first covering active block and allow rules (what
-    `inbound_line_get` reads in SQL)."""
+    `routing.inbound_selectors.inbound_line_get` reads in SQL)."""
     if blocking is not None:
         return RuleDecision(allowed=False, matched_rule_id=blocking)
     if allowing is not None:
@@ -181,119 +176,6 @@ def active_assignment_on_line(*, line: PhoneLine, remote_number: str) -> Assignm
         .filter(pool_line=line, remote_number=remote_number, status=AssignmentStatus.ACTIVE)
         .first()
     )
-
-
-# The annotation `inbound_line_get` gives the identity a message on the line goes to (the
-# connection's on a pool line, the line's own on a dedicated line): callers' `extra`
-# expressions refer to it as `OuterRef(ROUTED_IDENTITY)`.
-ROUTED_IDENTITY = "routed_identity_id"
-
-
-@dataclass(frozen=True)
-class InboundLine:
-    """One of a setup's lines as an inbound message from `sender` finds it.
-
-    `connection` is the sender's active connection when the line is a pool line;
-    `decision` the inbound filter verdict of the identity the message goes to (None when
-    there is none: a router line, an unconnected sender, an unattached dedicated line);
-    `extra` the values of the caller's extra annotations.
-    """
-
-    line: PhoneLine
-    sender: str
-    connection: Assignment | None
-    decision: RuleDecision | None
-    extra: dict[str, Any]
-
-    @property
-    def identity(self) -> AgentIdentity | None:
-        if self.line.role == LineRole.POOL:
-            return self.connection.identity if self.connection is not None else None
-        if self.line.role == LineRole.DEDICATED:
-            return self.line.identity
-        return None
-
-
-def _first_rule(sender: str, action: str) -> Subquery:
-    """The oldest active rule of the routed identity with `action` that covers `sender`
-    inbound (what `decide` looks for first)."""
-    return Subquery(
-        ContactRule.objects.filter(
-            identity_id=OuterRef(ROUTED_IDENTITY),
-            match_target=sender,
-            status=RuleStatus.ACTIVE,
-            direction__in=_covering("inbound"),
-            action=action,
-        )
-        .order_by("created_at")
-        .values("id")[:1],
-        output_field=UUIDField(),
-    )
-
-
-_CONNECTION_RELATED = ("connection__identity__organization",)
-
-
-def inbound_line_get(
-    *, setup: Setup, number: str, sender: str, extra: Mapping[str, Any] | None = None
-) -> InboundLine | None:
-    """The assigned line of `setup` with this number, in one query with all that routing
-    an inbound message from `sender` on it reads: the line's setup and identity, the
-    sender's active connection on it (with its identity) and the inbound filter verdict
-    (`decide` over the active rules covering `sender`). `extra` annotations ride along
-    (they may refer to `OuterRef(ROUTED_IDENTITY)`). None when `setup` has no such line,
-    even if another setup has.
-    """
-    connection = FilteredRelation(
-        "assignments",
-        condition=Q(assignments__remote_number=sender, assignments__status=AssignmentStatus.ACTIVE),
-    )
-    row = (
-        PhoneLine.objects.filter(setup=setup, number=number, state=LineState.ASSIGNED)
-        .annotate(connection=connection)
-        .select_related("setup__organization", "identity__organization")
-        # The annotation is only known at run time (the stubs see model fields alone).
-        .select_related(*_CONNECTION_RELATED)
-        .annotate(
-            **{
-                ROUTED_IDENTITY: Case(
-                    When(role=LineRole.POOL, then=F("connection__identity_id")),
-                    When(role=LineRole.DEDICATED, then=F("identity_id")),
-                    default=None,
-                    output_field=UUIDField(),
-                )
-            }
-        )
-        .annotate(
-            blocking_rule_id=_first_rule(sender, RuleAction.BLOCK),
-            allowing_rule_id=_first_rule(sender, RuleAction.ALLOW),
-            **(extra or {}),
-        )
-        .first()
-    )
-    if row is None:
-        return None
-    # Only the active connection of this sender matches the join (unique per line and
-    # person), and only pool lines have connections.
-    assignment: Assignment | None = getattr(row, "connection", None)
-    if assignment is not None and assignment.pk is None:
-        assignment = None
-    found = InboundLine(
-        line=row,
-        sender=sender,
-        connection=assignment,
-        decision=None,
-        extra={name: getattr(row, name) for name in (extra or {})},
-    )
-    identity = found.identity
-    if identity is None:
-        return found
-    decision = verdict(
-        mode=identity_mode(identity, "inbound"),
-        blocking=row.blocking_rule_id,
-        allowing=row.allowing_rule_id,
-    )
-    return replace(found, decision=decision)
 
 
 def group_connection_on_line(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from messaging.selectors import DayVolume
+from messaging.console_selectors import DayVolume
 
 WIDTH = 720
 HEIGHT = 220

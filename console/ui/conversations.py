@@ -19,14 +19,14 @@ from console.ui.handoff import handoff_context
 from console.ui.pagination import PAGE_SIZE, paginate
 from console.ui.rendering import page_number, query_without_page, render_list, render_page
 from console.ui.thread import thread_days
-from messaging.models import Conversation, Direction, Message
-from messaging.selectors import (
+from messaging.console_selectors import (
     conversation_get_for_scope,
     conversation_list_for_scope,
     conversation_message_list,
     conversation_message_position,
     conversation_transcript,
 )
+from messaging.models import Conversation, Direction, Message
 
 LIST_HEADER = [
     "conversation_id",

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from console.scope import Scope
-from messaging.selectors import DayVolume, daily_volume, message_activity_since
+from messaging.console_selectors import DayVolume, daily_volume, message_activity_since
 from messaging.webhooks.selectors import failed_delivery_count
 from provisioning.selectors import pending_line_summary
 from routing.selectors import active_connection_count, pool_new_contacts_since, triage_info

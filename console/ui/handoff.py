@@ -24,8 +24,8 @@ from console.ui.access import (
     user_actor,
 )
 from console.ui.rendering import form_post_response, render_page
+from messaging.console_selectors import conversation_get_for_scope
 from messaging.models import Conversation, HandledBy
-from messaging.selectors import conversation_get_for_scope
 from messaging.services import handoff
 
 PARTIAL = "console/partials/handoff.html"

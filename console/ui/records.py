@@ -24,8 +24,8 @@ from console.ui.access import (
 from console.ui.forms import HoldLiftForm, LegalHoldForm, PersonExportForm, RetentionForm
 from console.ui.record_exports import person_exports_context
 from console.ui.rendering import render_page
+from messaging.console_selectors import conversation_get_for_scope
 from messaging.records_selectors import legal_hold_get, legal_hold_list, retention_run_list
-from messaging.selectors import conversation_get_for_scope
 from messaging.services.retention import legal_hold_lift, legal_hold_place, retention_days_set
 
 

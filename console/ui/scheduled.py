@@ -14,7 +14,7 @@ from console.selectors import identity_get_for_scope
 from console.ui.access import ConsoleRequest, console_action, console_page, user_actor
 from console.ui.pagination import paginate
 from console.ui.rendering import form_post_response, render_list, render_page
-from messaging.selectors import scheduled_get_for_scope, scheduled_list_for_identity
+from messaging.console_selectors import scheduled_get_for_scope, scheduled_list_for_identity
 from messaging.services.scheduling import scheduled_cancel
 
 TEMPLATE = "console/scheduled.html"

@@ -20,7 +20,7 @@ from console.scope import Scope
 from console.selectors import identity_search
 from console.ui.access import ConsoleRequest, console_page, user_viewer
 from console.ui.rendering import render_page
-from messaging.selectors import conversation_list_for_scope, message_find_for_scope
+from messaging.console_selectors import conversation_list_for_scope, message_find_for_scope
 from provisioning.selectors import line_search, setup_search
 
 PER_KIND = 20

@@ -76,10 +76,17 @@ def conversation_line(conversation: Conversation) -> PhoneLine | None:
     return line
 
 
+def last_message_before(at: datetime) -> Q:
+    """Conversations a message at `at` moves forward: their last message is older, or
+    they have none. `last_message_at` never moves back (messages may arrive out of order)."""
+    return Q(last_message_at__isnull=True) | Q(last_message_at__lt=at)
+
+
 def conversation_touch(conversation_id: Any, at: datetime) -> None:
-    Conversation.objects.filter(pk=conversation_id).filter(
-        Q(last_message_at__isnull=True) | Q(last_message_at__lt=at)
-    ).update(last_message_at=at, updated_at=timezone.now())
+    """Move the conversation's `last_message_at` forward to `at` (never back)."""
+    Conversation.objects.filter(last_message_before(at), pk=conversation_id).update(
+        last_message_at=at, updated_at=timezone.now()
+    )
 
 
 def active_line_or_409(conversation: Conversation) -> PhoneLine:

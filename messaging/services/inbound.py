@@ -23,7 +23,6 @@ from django.db.models import (
     Exists,
     F,
     OuterRef,
-    Q,
     Subquery,
     UUIDField,
     Value,
@@ -41,8 +40,8 @@ from messaging.wire import mark_without_reactions
 from provisioning.dispatch import ForeignReference
 from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers.base import InboundMessage
+from routing.inbound_selectors import ROUTED_IDENTITY, InboundLine, inbound_line_get
 from routing.models import Assignment, AssignmentStatus
-from routing.selectors import ROUTED_IDENTITY, InboundLine, inbound_line_get
 
 if TYPE_CHECKING:
     from routing.services.router import InboundRoute
@@ -271,7 +270,7 @@ def conversation_receive(
     no conversation yet."""
     values: dict[str, Any] = {
         "last_message_at": Case(
-            When(Q(last_message_at__isnull=True) | Q(last_message_at__lt=at), then=Value(at)),
+            When(common.last_message_before(at), then=Value(at)),
             default=F("last_message_at"),
             output_field=DateTimeField(),
         ),

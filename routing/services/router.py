@@ -19,9 +19,9 @@ from console.services import Actor
 from provisioning.models import LineRole, PhoneLine
 from routing import hooks, replies
 from routing.commands import CommandParseError, RouterCommand, parse_command
+from routing.inbound_selectors import InboundLine
 from routing.models import Assignment, ReleaseReason, ReplyKind
 from routing.selectors import (
-    InboundLine,
     RuleDecision,
     active_assignment,
     active_assignment_on_line,
@@ -73,7 +73,7 @@ def inbound_route(
     and filter verdict messaging uses to store (and, unless blocked, deliver) it, and the
     connection a router command changed.
 
-    `resolved` (`routing.selectors.inbound_line_get` for this line and sender) saves the
+    `resolved` (`routing.inbound_selectors.inbound_line_get` for this line and sender) saves the
     reads of the connection and the contact rules. Raises ValueError when it was read
     for another line or sender."""
     text = text or ""

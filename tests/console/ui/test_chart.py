@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from console.ui.chart import HEIGHT, MARGIN_BOTTOM, MARGIN_TOP, day_labels, volume_chart
-from messaging.selectors import DayVolume
+from messaging.console_selectors import DayVolume
 
 PLOT_HEIGHT = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
 
