@@ -4,7 +4,6 @@ failed write, and the flusher thread writes on its own."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 import uuid
 from typing import Any
@@ -14,27 +13,10 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from console import access_tally_buffer
-from console.access import Viewed
-from console.access_tally import tally_counts
 from console.access_tally_buffer import TallyBuffer
 from console.models import AccessTally, Organization
 from console.services import IssuedApiKey
-
-AT = dt.datetime(2026, 3, 1, 9, 5, tzinfo=dt.UTC)
-
-
-def _read(org: Organization, key: IssuedApiKey, conversation_id: uuid.UUID) -> Any:
-    viewed = [
-        Viewed(
-            organization_id=org.id,
-            kind="message",
-            object_id=uuid.uuid4(),
-            number="+14155550100",
-            conversation_id=conversation_id,
-        )
-        for _ in range(3)
-    ]
-    return tally_counts(key=key.record, viewed=viewed, now=AT)
+from tests.console.tallies import agent_read
 
 
 @pytest.mark.django_db
@@ -42,10 +24,10 @@ def test_a_flush_adds_to_the_counts_already_written(
     buffer: TallyBuffer, org: Organization, identity_key: IssuedApiKey
 ) -> None:
     conversation_id = uuid.uuid4()
-    buffer.add(_read(org, identity_key, conversation_id))
+    buffer.add(agent_read(org, identity_key, conversation_id))
     buffer.flush()
-    buffer.add(_read(org, identity_key, conversation_id))
-    buffer.add(_read(org, identity_key, conversation_id))
+    buffer.add(agent_read(org, identity_key, conversation_id))
+    buffer.add(agent_read(org, identity_key, conversation_id))
     buffer.flush()
 
     assert AccessTally.objects.get().count == 3
@@ -59,7 +41,7 @@ def test_a_failed_write_keeps_the_counts_for_the_next_flush(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     conversation_id = uuid.uuid4()
-    buffer.add(_read(org, identity_key, conversation_id))
+    buffer.add(agent_read(org, identity_key, conversation_id))
     real_upsert = access_tally_buffer.tally_upsert
 
     def database_down(counts: Any) -> None:
@@ -68,7 +50,7 @@ def test_a_failed_write_keeps_the_counts_for_the_next_flush(
     monkeypatch.setattr(access_tally_buffer, "tally_upsert", database_down)
     with pytest.raises(DatabaseError):
         buffer.flush()
-    buffer.add(_read(org, identity_key, conversation_id))
+    buffer.add(agent_read(org, identity_key, conversation_id))
     monkeypatch.setattr(access_tally_buffer, "tally_upsert", real_upsert)
     buffer.flush()
 
@@ -82,7 +64,7 @@ def test_a_zero_interval_writes_the_tally_in_the_request(
     settings.ACCESS_TALLY_FLUSH_SECONDS = 0
     unused = TallyBuffer()
 
-    unused.add(_read(org, identity_key, uuid.uuid4()))
+    unused.add(agent_read(org, identity_key, uuid.uuid4()))
 
     assert AccessTally.objects.get().count == 1
     assert unused.pending() == 0
@@ -95,7 +77,7 @@ def test_the_flusher_thread_writes_the_counts_on_its_own(
     settings.ACCESS_TALLY_FLUSH_SECONDS = 0.05
     running = TallyBuffer()
     try:
-        running.add(_read(org, identity_key, uuid.uuid4()))
+        running.add(agent_read(org, identity_key, uuid.uuid4()))
         deadline = time.monotonic() + 30
         while not AccessTally.objects.exists() and time.monotonic() < deadline:
             time.sleep(0.05)  # polling for the condition, not waiting out a duration
@@ -111,8 +93,8 @@ def test_many_conversations_are_written_in_one_statement_each_with_its_count(
 ) -> None:
     conversations = [uuid.uuid4() for _ in range(120)]
     for conversation_id in conversations:
-        buffer.add(_read(org, identity_key, conversation_id))
-    buffer.add(_read(org, identity_key, conversations[0]))
+        buffer.add(agent_read(org, identity_key, conversation_id))
+    buffer.add(agent_read(org, identity_key, conversations[0]))
 
     with CaptureQueriesContext(connection) as flushing:
         assert buffer.flush() == 121

@@ -17,33 +17,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from console import access_tally_queue
-from console.access import Viewed
-from console.access_tally import TallyCount, TallyKey, tally_counts
 from console.access_tally_buffer import TallyBuffer
 from console.access_tally_queue import queue_push, tally_drain
 from console.models import AccessTally, AccessTallyBatch, Organization
 from console.services import IssuedApiKey, api_key_create
+from tests.console.tallies import AT, agent_read
 from tests.private_redis import free_port
 
 pytestmark = pytest.mark.django_db
-
-AT = dt.datetime(2026, 3, 1, 9, 5, tzinfo=dt.UTC)
-
-
-def _read(
-    org: Organization, key: IssuedApiKey, *conversations: uuid.UUID, at: dt.datetime = AT
-) -> dict[TallyKey, TallyCount]:
-    viewed = [
-        Viewed(
-            organization_id=org.id,
-            kind="message",
-            object_id=uuid.uuid4(),
-            number="+14155550100",
-            conversation_id=conversation_id,
-        )
-        for conversation_id in conversations
-    ]
-    return tally_counts(key=key.record, viewed=viewed, now=at)
 
 
 def _counts() -> dict[uuid.UUID, int]:
@@ -53,8 +34,8 @@ def _counts() -> dict[uuid.UUID, int]:
 def test_a_flush_with_a_queue_pushes_one_entry_and_writes_nothing(
     tally_queue: redis.Redis, buffer: TallyBuffer, org: Organization, identity_key: IssuedApiKey
 ) -> None:
-    buffer.add(_read(org, identity_key, uuid.uuid4(), uuid.uuid4()))
-    buffer.add(_read(org, identity_key, uuid.uuid4()))
+    buffer.add(agent_read(org, identity_key, uuid.uuid4(), uuid.uuid4()))
+    buffer.add(agent_read(org, identity_key, uuid.uuid4()))
 
     assert buffer.flush() == 3
 
@@ -66,8 +47,8 @@ def test_a_drain_adds_every_process_flush_into_one_row_per_conversation(
     tally_queue: redis.Redis, org: Organization, identity_key: IssuedApiKey
 ) -> None:
     busy, quiet = uuid.uuid4(), uuid.uuid4()
-    one_process = _read(org, identity_key, busy, busy, quiet)  # busy shown twice, read once
-    another_process = _read(org, identity_key, busy)
+    one_process = agent_read(org, identity_key, busy, busy, quiet)  # busy shown twice, read once
+    another_process = agent_read(org, identity_key, busy)
     another_process[next(iter(another_process))].count = 4
     queue_push(one_process)
     queue_push(another_process)
@@ -89,9 +70,9 @@ def test_hours_and_keys_stay_apart_in_the_queue(
 ) -> None:
     conversation_id = uuid.uuid4()
     other_key = api_key_create(organization=org, label="second agent", identity=identity)
-    counts = _read(org, identity_key, conversation_id)
-    counts |= _read(org, identity_key, conversation_id, at=AT + dt.timedelta(hours=1))
-    counts |= _read(org, other_key, conversation_id)
+    counts = agent_read(org, identity_key, conversation_id)
+    counts |= agent_read(org, identity_key, conversation_id, at=AT + dt.timedelta(hours=1))
+    counts |= agent_read(org, other_key, conversation_id)
     queue_push(counts)
 
     assert tally_drain() == 3
@@ -108,11 +89,11 @@ def test_a_second_drain_adds_only_what_was_pushed_since(
     tally_queue: redis.Redis, org: Organization, identity_key: IssuedApiKey
 ) -> None:
     conversation_id = uuid.uuid4()
-    queue_push(_read(org, identity_key, conversation_id))
+    queue_push(agent_read(org, identity_key, conversation_id))
     tally_drain()
 
     assert tally_drain() == 0
-    queue_push(_read(org, identity_key, conversation_id))
+    queue_push(agent_read(org, identity_key, conversation_id))
     assert tally_drain() == 1
 
     assert _counts() == {conversation_id: 2}
@@ -127,7 +108,7 @@ def test_a_batch_read_in_pages_writes_each_row_once_in_one_statement(
     monkeypatch.setattr(access_tally_queue, "PAGE_ENTRIES", 2)
     busy, quiet = uuid.uuid4(), uuid.uuid4()
     for _ in range(5):  # five flushes, of as many processes or intervals
-        queue_push(_read(org, identity_key, busy, quiet))
+        queue_push(agent_read(org, identity_key, busy, quiet))
 
     with CaptureQueriesContext(connection) as draining:
         assert tally_drain() == 10
@@ -146,7 +127,7 @@ def test_a_batch_left_by_a_drain_that_died_is_finished_without_counting_twice(
 ) -> None:
     conversation_id = uuid.uuid4()
     for _ in range(3):
-        queue_push(_read(org, identity_key, conversation_id))
+        queue_push(agent_read(org, identity_key, conversation_id))
     real_delete = redis.Redis.delete
 
     def dies_before_deleting(self: redis.Redis, *names: Any) -> int:
@@ -156,7 +137,7 @@ def test_a_batch_left_by_a_drain_that_died_is_finished_without_counting_twice(
     with pytest.raises(redis.ConnectionError):
         tally_drain()
     monkeypatch.setattr(redis.Redis, "delete", real_delete)
-    queue_push(_read(org, identity_key, conversation_id))
+    queue_push(agent_read(org, identity_key, conversation_id))
 
     assert tally_drain() == 1
 
@@ -172,7 +153,7 @@ def test_an_unreadable_entry_is_skipped_and_the_rest_written(
     tally_queue.rpush(access_tally_queue.QUEUE_KEY, json.dumps(["too", "short"]))
     malformed_rows = ["k", "agent", AT.isoformat(), str(org.id), [["only one"]]]
     tally_queue.rpush(access_tally_queue.QUEUE_KEY, json.dumps(malformed_rows))
-    queue_push(_read(org, identity_key, conversation_id))
+    queue_push(agent_read(org, identity_key, conversation_id))
 
     assert tally_drain() == 1
 
@@ -184,7 +165,7 @@ def test_when_redis_does_not_answer_the_flush_writes_to_the_database(
 ) -> None:
     settings.ACCESS_TALLY_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     conversation_id = uuid.uuid4()
-    buffer.add(_read(org, identity_key, conversation_id))
+    buffer.add(agent_read(org, identity_key, conversation_id))
 
     assert buffer.flush() == 1
 
@@ -197,7 +178,7 @@ def test_without_a_queue_a_flush_writes_to_the_database_and_a_drain_does_nothing
 ) -> None:
     settings.ACCESS_TALLY_REDIS_URL = ""
     conversation_id = uuid.uuid4()
-    buffer.add(_read(org, identity_key, conversation_id))
+    buffer.add(agent_read(org, identity_key, conversation_id))
 
     buffer.flush()
 
@@ -208,7 +189,7 @@ def test_without_a_queue_a_flush_writes_to_the_database_and_a_drain_does_nothing
 def test_the_drain_command_writes_the_queue(
     tally_queue: redis.Redis, org: Organization, identity_key: IssuedApiKey, capsys: Any
 ) -> None:
-    queue_push(_read(org, identity_key, uuid.uuid4()))
+    queue_push(agent_read(org, identity_key, uuid.uuid4()))
 
     call_command("access_tally_drain")
 
