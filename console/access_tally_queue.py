@@ -44,7 +44,7 @@ PAGE_ENTRIES = 500
 # A flush never waits longer than this on Redis before writing to the database instead.
 SOCKET_TIMEOUT_SECONDS = 0.5
 # Markers only have to outlive a leftover batch, which the next drain finishes.
-CHUNK_MARKER_DAYS = 7
+BATCH_MARKER_DAYS = 7
 
 
 @cache
@@ -91,9 +91,7 @@ def queue_push(counts: Mapping[TallyKey, TallyCount]) -> bool:
     return True
 
 
-def merge_into(
-    counts: dict[TallyKey, TallyCount], entries: Sequence[bytes | str]
-) -> dict[TallyKey, TallyCount]:
+def merge_into(counts: dict[TallyKey, TallyCount], entries: Sequence[bytes | str]) -> None:
     """Add queue entries to `counts`, one count per (key, conversation, hour)."""
     for raw in entries:
         try:
@@ -110,7 +108,6 @@ def merge_into(
                 counts[tally_key] = TallyCount(organization_id, label, number, n)
             else:
                 held.count += n
-    return counts
 
 
 def _batch_drain(client: redis.Redis, batch: str) -> int:
@@ -146,6 +143,6 @@ def tally_drain() -> int:
         batch = ""  # nothing queued since the last drain
     written = sum(_batch_drain(client, name) for name in [*leftovers, batch] if name)
     AccessTallyBatch.objects.filter(
-        written_at__lt=timezone.now() - dt.timedelta(days=CHUNK_MARKER_DAYS)
+        written_at__lt=timezone.now() - dt.timedelta(days=BATCH_MARKER_DAYS)
     ).delete()
     return written

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from django.conf import settings
 from django.db.models import (
@@ -34,9 +34,6 @@ from routing.models import (
     RuleDirection,
     RuleStatus,
 )
-
-if TYPE_CHECKING:
-    pass
 
 Direction = Literal["inbound", "outbound"]
 ASSIGNMENT_NOT_FOUND = "Assignment not found."

@@ -385,7 +385,7 @@ PERSON_EXPORT_TTL_HOURS = env.int("PERSON_EXPORT_TTL_HOURS", default=24)
 # Identity-key reads are tallied in memory and written this often per process (0: in the
 # request). A process killed outright loses at most this many seconds of those counts.
 ACCESS_TALLY_FLUSH_SECONDS = env.float("ACCESS_TALLY_FLUSH_SECONDS", default=5.0)
-# With a Redis URL, each identity-key read pushes its tally there instead, and beat writes
+# With a Redis URL, each process's flush pushes its counts there instead, and beat writes
 # the platform's counts every ACCESS_TALLY_DRAIN_SECONDS (`console/access_tally_queue.py`).
 ACCESS_TALLY_REDIS_URL = env.str("ACCESS_TALLY_REDIS_URL", default="")
 ACCESS_TALLY_DRAIN_SECONDS = env.float("ACCESS_TALLY_DRAIN_SECONDS", default=60.0)

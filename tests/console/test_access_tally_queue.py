@@ -15,12 +15,14 @@ import redis
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from console import access_tally_queue
 from console.access_tally_buffer import TallyBuffer
 from console.access_tally_queue import queue_push, tally_drain
 from console.models import AccessTally, AccessTallyBatch, Organization
 from console.services import IssuedApiKey, api_key_create
+from tests.console.factories import AccessTallyBatchFactory
 from tests.console.tallies import AT, agent_read
 from tests.private_redis import free_port
 
@@ -143,6 +145,18 @@ def test_a_batch_left_by_a_drain_that_died_is_finished_without_counting_twice(
 
     assert _counts() == {conversation_id: 4}
     assert tally_queue.keys(f"{access_tally_queue.BATCH_PREFIX}*") == []
+
+
+def test_a_drain_forgets_batch_markers_older_than_a_week(tally_queue: redis.Redis) -> None:
+    AccessTallyBatchFactory(name="old")
+    AccessTallyBatchFactory(name="recent")
+    AccessTallyBatch.objects.filter(name="old").update(
+        written_at=timezone.now() - dt.timedelta(days=access_tally_queue.BATCH_MARKER_DAYS, hours=1)
+    )
+
+    tally_drain()
+
+    assert list(AccessTallyBatch.objects.values_list("name", flat=True)) == ["recent"]
 
 
 def test_an_unreadable_entry_is_skipped_and_the_rest_written(
