@@ -22,7 +22,6 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from functools import cache
 from typing import Any
 
 import redis
@@ -33,6 +32,7 @@ from django.utils import timezone
 from console.access_tally import TallyCount, TallyKey, tally_upsert
 from console.db import insert_if_absent
 from console.models import AccessTallyBatch
+from console.redis_pool import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -41,27 +41,14 @@ BATCH_PREFIX = "bluewire:access-tally:batch:"
 # Entries (one process's flush for one key and hour each) read per round trip; the drain
 # holds only their merged counts, one per distinct row.
 PAGE_ENTRIES = 500
-# A flush never waits longer than this on Redis before writing to the database instead.
-SOCKET_TIMEOUT_SECONDS = 0.5
 # Markers only have to outlive a leftover batch, which the next drain finishes.
 BATCH_MARKER_DAYS = 7
-
-
-@cache
-def _client(url: str) -> redis.Redis:
-    # One pool per process and URL; redis-py replaces its connections after a fork.
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        health_check_interval=30,
-    )
 
 
 def queue_client() -> redis.Redis | None:
     """The tally queue's Redis, or None when `ACCESS_TALLY_REDIS_URL` is not set."""
     url = settings.ACCESS_TALLY_REDIS_URL
-    return _client(url) if url else None
+    return redis_client(url) if url else None
 
 
 def tally_entries(counts: Mapping[TallyKey, TallyCount]) -> list[str]:

@@ -10,6 +10,11 @@ whose lease expired (their worker died) and publishes again every row overdue fo
 (lost with the broker, or scheduled beyond the broker countdown). Failures are paced by the
 kind's named `RetryPolicy` (`retry_policy`, from `settings.OUTBOX_RETRY_POLICIES`).
 
+A kind whose jobs claim in batches may also name a `drain_task`: its commits then ask for
+a coalesced wake-up (`Outbox.wake`, `console.outbox_wake`) instead of one job per row, so
+a burst of rows publishes one drain job rather than a job per row that mostly finds its row
+taken by another job's batch.
+
 Each kind declares its model and states in an `Outbox` and supplies only how to attempt a
 claimed row and what a failure means: `messaging.services.delivery` (sends),
 `routing.services.router_replies` (router replies), `messaging.webhooks.delivery` (webhooks).
@@ -31,6 +36,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from django.utils.module_loading import import_string
+
+from console.outbox_wake import wake_claim, wake_clear
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +138,21 @@ def publish(task: Any, ids: Sequence[Any], *, countdown: float | None = None) ->
     return published
 
 
+def publish_one(task: Any) -> bool:
+    """Publish one job of `task` without arguments; never raises."""
+    try:
+        task.apply_async()
+    except Exception as exc:
+        logger.warning(
+            "%s job not published (%s); the sweep will pick up its rows",
+            getattr(task, "name", task),
+            type(exc).__name__,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
 def publish_on_commit(task: Any, ids: Sequence[Any], *, countdown: float | None = None) -> None:
     """Publish the jobs once the caller's transaction commits (at once outside one)."""
     transaction.on_commit(lambda: publish(task, list(ids), countdown=countdown), robust=True)
@@ -162,7 +184,9 @@ class Outbox:
     - `expired(now)`: claimed rows whose lease ran out, handed back with `release(now)`
       (kinds whose claim does not change state leave both out: `due` admits them again);
     - `overdue(now)`: rows whose job should have run by now, which the sweep publishes;
-    - `task()`: the Celery task that attempts one row by id.
+    - `task()`: the Celery task that attempts one row by id;
+    - `drain_task()`: for kinds that claim in batches, a Celery task without arguments that
+      attempts due rows until none is left (see `wake`).
     """
 
     name: str
@@ -175,6 +199,7 @@ class Outbox:
     expired: Callable[[datetime], Q] | None = None
     release: Callable[[datetime], dict[str, Any]] = field(default=_no_release)
     lease_field: str = "claimed_at"
+    drain_task: Callable[[], Any] | None = None
 
     def claim(self, pk: Any, *, now: datetime) -> bool:
         """Claim one row if it is due; True for exactly one of any number of racing jobs."""
@@ -249,7 +274,29 @@ class Outbox:
                 return [row[0] for row in cursor.fetchall()]
 
     def publish(self, ids: Sequence[Any], *, countdown: float | None = None) -> int:
+        """Make sure a job will attempt each of these rows: one drain job for all of them
+        when this kind has a wake-up channel (`wake`), else one job per row. Never raises;
+        returns how many rows a published (or already waiting) job covers."""
+        if countdown is None and ids and self.wake():
+            return len(ids)
         return publish(self.task(), ids, countdown=countdown)
+
+    def wake(self) -> bool:
+        """Ask for a drain job: publishes one unless one is already waiting. False when
+        this kind has no wake-up channel (no drain task, no `OUTBOX_WAKE_REDIS_URL`, or
+        Redis did not answer): then the caller publishes one job per row."""
+        if self.drain_task is None:
+            return False
+        taken = wake_claim(self.name)
+        if taken is None:
+            return False
+        if taken and not publish_one(self.drain_task()):
+            wake_clear(self.name)  # the next commit tries again; the sweep has these rows
+        return True
+
+    def woken(self) -> None:
+        """Called by a drain job before it claims anything (see `console.outbox_wake`)."""
+        wake_clear(self.name)
 
     def sweep(self, *, now: datetime | None = None, batch: int = SWEEP_BATCH) -> SweepCounts:
         """Hand back rows whose lease expired and publish them, then publish overdue rows.

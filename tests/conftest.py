@@ -151,3 +151,15 @@ def tally_queue(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[redi
     client = redis.Redis.from_url(url)
     yield client
     client.delete(prefix, *client.keys(f"{prefix}*"))
+
+
+@pytest.fixture
+def outbox_wake_channel(settings: Any) -> Iterator[redis.Redis]:
+    """Outbox wake-ups on the test Redis, under a token prefix of this test's own."""
+    url = require_redis()
+    settings.OUTBOX_WAKE_REDIS_URL = url
+    prefix = settings.OUTBOX_WAKE_KEY_PREFIX = f"test:outbox-wake:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(url)
+    yield client
+    if stale := client.keys(f"{prefix}*"):
+        client.delete(*stale)

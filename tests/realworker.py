@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.test import override_settings
 
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 READY_TIMEOUT_SECONDS = 60
@@ -97,8 +98,13 @@ class RealWorker:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def wake_key_prefix(queue: str) -> str:
+    return f"{queue}:outbox-wake:"
+
+
 class _PublishToRedis:
-    """Point this process's Celery app at Redis (non-eager, private queue), then restore."""
+    """Point this process's Celery app at Redis (non-eager, private queue) and its outbox
+    wake-ups at the same Redis under the queue's own prefix, then restore."""
 
     KEYS = (
         "broker_url",
@@ -115,6 +121,9 @@ class _PublishToRedis:
         self.saved: dict[str, Any] = {key: app.conf[key] for key in self.KEYS}
         self.broker_url = broker_url
         self.queue = queue
+        self.wake = override_settings(
+            OUTBOX_WAKE_REDIS_URL=broker_url, OUTBOX_WAKE_KEY_PREFIX=wake_key_prefix(queue)
+        )
 
     def _reset_connections(self) -> None:
         # Drop, don't close: kombu keeps pools in a global registry keyed by broker URL, and
@@ -134,8 +143,10 @@ class _PublishToRedis:
             task_default_queue=self.queue,
             broker_transport_options={},
         )
+        self.wake.enable()
 
     def __exit__(self, *exc: object) -> None:
+        self.wake.disable()
         self._reset_connections()
         self.app.conf.update(**self.saved)
 
@@ -154,6 +165,9 @@ def _spawn(
         "DJANGO_SETTINGS_MODULE": "console.settings.test",
         "DATABASE_URL": database_url_for_worker(),
         "TEST_CELERY_BROKER_URL": broker_url,
+        # Outbox wake-ups as production has them with a Redis broker, the test's own tokens.
+        "TEST_OUTBOX_WAKE_REDIS_URL": broker_url,
+        "TEST_OUTBOX_WAKE_KEY_PREFIX": wake_key_prefix(queue),
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
@@ -233,7 +247,11 @@ def _drop_queue(broker_url: str, queue: str) -> None:
     import redis
 
     client = redis.Redis.from_url(broker_url)
-    client.delete(queue, *[f"{queue}\x06\x16{p}" for p in range(10)])
+    client.delete(
+        queue,
+        *[f"{queue}\x06\x16{p}" for p in range(10)],
+        *client.keys(f"{wake_key_prefix(queue)}*"),
+    )
 
 
 @pytest.fixture

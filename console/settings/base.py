@@ -428,8 +428,21 @@ WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
 # statement and POSTs up to BATCH_CONCURRENCY of them at a time (per worker thread).
 WEBHOOK_BATCH_SIZE = env_count("WEBHOOK_BATCH_SIZE", 20)
 WEBHOOK_BATCH_CONCURRENCY = env_count("WEBHOOK_BATCH_CONCURRENCY", 10)
+# A drain job attempts at most this many batches before leaving the backlog to the next
+# drain job, so a long backlog takes its turn with sends and replies on the worker threads.
+WEBHOOK_DRAIN_BATCHES = env_count("WEBHOOK_DRAIN_BATCHES", 10)
 
 # --- Outboxes (console/outbox.py) ------------------------------------------
+# Outboxes whose jobs claim in batches (webhook deliveries) publish one drain job per burst
+# instead of one job per row, coordinated through this Redis (console/outbox_wake.py): the
+# broker's when the broker is Redis; empty turns it off. A drain job that never ran holds
+# its token at most OUTBOX_WAKE_TTL_SECONDS (the sweeps stay the backstop).
+OUTBOX_WAKE_REDIS_URL = env.str(
+    "OUTBOX_WAKE_REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_TRANSPORT else ""
+)
+OUTBOX_WAKE_TTL_SECONDS = env.float("OUTBOX_WAKE_TTL_SECONDS", default=10.0)
+# Deployments that share one Redis keep their tokens apart by prefix.
+OUTBOX_WAKE_KEY_PREFIX = env.str("OUTBOX_WAKE_KEY_PREFIX", default="bluewire:outbox-wake:")
 # One named retry policy per kind of outbound job: base * 2^(attempt-1) seconds, capped,
 # with "equal jitter" unless turned off, for `window_seconds` or up to `max_attempts`.
 OUTBOX_RETRY_POLICIES: dict[str, dict[str, object]] = {

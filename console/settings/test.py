@@ -17,6 +17,10 @@ CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
 # A test worker on Redis runs the transport production runs (its reconnect fix included).
 CELERY_BROKER_TRANSPORT = broker_transport_for(CELERY_BROKER_URL)
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+# One job per row unless a test turns the wake-up channel on (`outbox_wake_channel`) or runs
+# a real worker on Redis (tests/realworker.py), which both use a prefix of their own.
+OUTBOX_WAKE_REDIS_URL = env.str("TEST_OUTBOX_WAKE_REDIS_URL", default="")
+OUTBOX_WAKE_KEY_PREFIX = env.str("TEST_OUTBOX_WAKE_KEY_PREFIX", default="test:outbox-wake:")
 # Tests talk to the in-memory fake; a worker subprocess may be pointed at a simulator.
 PROVIDER_NAME = env.str("TEST_PROVIDER_NAME", default="fake")
 # pytest-django runs tests with DEBUG off, where crypto refuses to derive a key itself.

@@ -1,19 +1,27 @@
 """Agent webhook deliveries: the outbox rows `events.event_emit` writes, published to the
-broker after commit, attempted in batches (a job claims its own row and other due ones in
-one statement, POSTs them concurrently, one signed POST each through `transport`, and
-records them in one write), retried with backoff within the retry window, and swept up
-when their job was lost. Replays and manual retries re-send a logged delivery.
+broker after commit, attempted in batches (a job claims due rows in one statement, POSTs
+them concurrently, one signed POST each through `transport`, and records them in one
+write), retried with backoff within the retry window, and swept up when their job was lost.
+Replays and manual retries re-send a logged delivery.
+
+With a wake-up channel (`OUTBOX_WAKE_REDIS_URL`), commits ask for a drain job
+(`deliveries_drain`) instead of publishing one job per delivery: a burst publishes one job,
+and every full batch a drain claims asks for another, so idle worker threads join in as
+long as a backlog lasts. Without one, each delivery has its own job (`delivery_attempt`),
+which claims other due rows with its own.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -21,6 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from console.crypto import decrypt
+from console.db import update_from_values
 from console.errors import Conflict, Unprocessable
 from console.outbox import (
     COUNTDOWN_MAX_SECONDS,
@@ -68,6 +77,7 @@ DELIVERIES = Outbox(
     name="webhook delivery",
     model=WebhookDelivery,
     task=task_at("messaging.webhooks.tasks.delivery_attempt_task"),
+    drain_task=task_at("messaging.webhooks.tasks.deliveries_drain_task"),
     due=lambda now: Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) & _unleased(now),
     claim_fields=lambda now: {
         "claimed_at": now,
@@ -98,8 +108,9 @@ def request_id_for(delivery: WebhookDelivery) -> str:
 
 
 def deliveries_publish(delivery_ids: Sequence[uuid.UUID], *, countdown: float | None = None) -> int:
-    """Enqueue delivery jobs; never raises. Returns how many were published (the sweep
-    publishes the rest once the broker is back)."""
+    """Enqueue jobs for these deliveries (one drain job, or one job each); never raises.
+    Returns how many a published job covers (the sweep publishes the rest once the broker
+    is back)."""
     return DELIVERIES.publish(delivery_ids, countdown=countdown)
 
 
@@ -168,12 +179,37 @@ def deliveries_attempt(
     ids = DELIVERIES.claim_batch(
         limit=limit or settings.WEBHOOK_BATCH_SIZE, now=claimed_at, first=first
     )
+    return _attempt_claimed(ids, claimed_at=claimed_at)
+
+
+def deliveries_drain(*, batches: int | None = None) -> int:
+    """A drain job: attempt due deliveries a batch at a time until a claim comes back short
+    of a full batch (nothing more is due) or after `batches` (WEBHOOK_DRAIN_BATCHES)
+    batches, so that a long backlog never keeps a worker thread from other jobs. After
+    every full claim it asks for another drain job (`Outbox.wake`), before POSTing: idle
+    threads join in while the backlog lasts, and one is waiting if this job stops early.
+    Returns how many deliveries it attempted.
+    """
+    DELIVERIES.woken()
+    size = settings.WEBHOOK_BATCH_SIZE
+    attempted = 0
+    for _ in range(batches or settings.WEBHOOK_DRAIN_BATCHES):
+        claimed_at = timezone.now()
+        ids = DELIVERIES.claim_batch(limit=size, now=claimed_at)
+        if len(ids) == size:
+            DELIVERIES.wake()
+        attempted += len(_attempt_claimed(ids, claimed_at=claimed_at))
+        if len(ids) < size:
+            break
+    return attempted
+
+
+def _attempt_claimed(ids: list[Any], *, claimed_at: datetime) -> dict[uuid.UUID, str]:
+    """Attempt and record the deliveries this worker claimed at `claimed_at`."""
     if not ids:
         return {}
     deliveries = list(
-        WebhookDelivery.objects.select_related(
-            "subscription", "event__identity__signing_key", "event__identity__organization"
-        )
+        WebhookDelivery.objects.select_related("subscription", "event__identity__signing_key")
         .defer("event__payload")
         .filter(pk__in=ids)
     )
@@ -198,11 +234,24 @@ def _attempt_all(deliveries: list[WebhookDelivery]) -> list[_Attempt | Exception
     (`transport.pooled_client`) is thread-safe and keeps connections alive across jobs.
     The threads never touch the database: the job's own connection claims and records.
     """
-    workers = min(settings.WEBHOOK_BATCH_CONCURRENCY, len(deliveries))
-    if workers <= 1:
+    if min(settings.WEBHOOK_BATCH_CONCURRENCY, len(deliveries)) <= 1:
         return [_attempt_or_error(d) for d in deliveries]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-post") as pool:
-        return list(pool.map(_attempt_or_error, deliveries))
+    return list(_post_pool().map(_attempt_or_error, deliveries))
+
+
+_pools = threading.local()
+
+
+def _post_pool() -> ThreadPoolExecutor:
+    """The calling worker thread's own pool of WEBHOOK_BATCH_CONCURRENCY POST threads, kept
+    for the thread's life: starting ten threads per batch cost more than its POSTs."""
+    size = settings.WEBHOOK_BATCH_CONCURRENCY
+    pool: ThreadPoolExecutor | None = getattr(_pools, "pool", None)
+    if pool is None or pool._max_workers != size:
+        if pool is not None:
+            pool.shutdown(wait=False)
+        pool = _pools.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="webhook-post")
+    return pool
 
 
 def _attempt_or_error(delivery: WebhookDelivery) -> _Attempt | Exception:
@@ -286,8 +335,11 @@ def _record(attempts: list[_Attempt], *, claimed_at: datetime) -> None:
         _settle(attempt, now)
     # Only the worker holding the claim may record: a row whose lease expired and that
     # another job claimed again keeps that job's outcome.
-    WebhookDelivery.objects.filter(claimed_at=claimed_at).bulk_update(
-        [a.delivery for a in attempts], RECORDED_FIELDS
+    update_from_values(
+        WebhookDelivery,
+        [a.delivery for a in attempts],
+        RECORDED_FIELDS,
+        where={"claimed_at": claimed_at},
     )
 
 

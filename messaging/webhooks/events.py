@@ -155,13 +155,16 @@ def event_emit(
 
 
 def deliveries_fan_out(delivery_ids: Sequence[uuid.UUID]) -> None:
-    """After commit: one broker message per event, whatever the number of subscriptions.
+    """After commit: one round trip per event, whatever the number of subscriptions.
 
-    Each publish is a broker round trip; the caller (often the provider webhook intake) pays
-    for one, and a worker publishes the per-delivery jobs. Never raises.
+    The caller (often the provider webhook intake) pays for one: a wake-up that one drain
+    job answers for all of them, or without a wake-up channel one broker message, after
+    which a worker publishes the per-delivery jobs. Never raises.
     """
-    if len(delivery_ids) <= 1:
+    if len(delivery_ids) == 1:
         delivery.deliveries_publish(delivery_ids)
+        return
+    if not delivery_ids or delivery.DELIVERIES.wake():
         return
     from messaging.webhooks.tasks import deliveries_publish_task
 

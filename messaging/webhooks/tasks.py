@@ -20,6 +20,13 @@ def delivery_attempt_task(delivery_id: str) -> str | None:
     return delivery.delivery_attempt(delivery_id=delivery_id)
 
 
+@shared_task(name="webhooks.deliveries_drain", ignore_result=True)
+def deliveries_drain_task() -> int:
+    """Attempt due deliveries until none is left or the job's share is done (a burst's
+    one job, published through the outbox wake-up)."""
+    return delivery.deliveries_drain()
+
+
 @shared_task(name="webhooks.deliveries_publish", ignore_result=True)
 def deliveries_publish_task(delivery_ids: list[str]) -> int:
     """Publish one delivery job per id (an event's fan-out, off the request path)."""

@@ -24,8 +24,9 @@ from messaging.webhooks import safety
 # Destinations whose keep-alive pool a process keeps; the least recently used is dropped.
 POOLED_DESTINATIONS = 256
 # No cap on open connections (the bound is the threads posting: worker threads x
-# WEBHOOK_BATCH_CONCURRENCY); idle ones are kept for reuse for a few seconds.
-POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=32, keepalive_expiry=5)
+# WEBHOOK_BATCH_CONCURRENCY, 80 with the recommended 8 threads); idle ones are kept for
+# reuse for a few seconds, enough of them that a busy destination is never reconnected.
+POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=128, keepalive_expiry=5)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,142 @@
+"""Drain jobs: with a wake-up channel, a burst of deliveries is sent by one drain job (and
+the helpers it asks for), batch after batch, instead of one job per delivery."""
+
+from __future__ import annotations
+
+import json
+from unittest import mock
+
+import pytest
+
+from console.models import AgentIdentity
+from messaging.webhooks.delivery import DELIVERIES, deliveries_drain, deliveries_publish
+from messaging.webhooks.events import event_emit
+from messaging.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from messaging.webhooks.tasks import deliveries_drain_task, delivery_attempt_task
+from tests.messaging.factories import ConversationFactory, MessageFactory
+from tests.messaging.webhooks.conftest import Receiver
+from tests.messaging.webhooks.factories import (
+    SigningKeyFactory,
+    WebhookDeliveryFactory,
+    WebhookSubscriptionFactory,
+)
+
+
+@pytest.fixture
+def subscription(identity: AgentIdentity, receiver: Receiver) -> WebhookSubscription:
+    SigningKeyFactory(identity=identity)
+    return WebhookSubscriptionFactory(identity=identity, url=receiver.url)
+
+
+def due(subscription: WebhookSubscription, count: int) -> list[WebhookDelivery]:
+    return [WebhookDeliveryFactory(subscription=subscription) for _ in range(count)]
+
+
+def sent() -> int:
+    return WebhookDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count()
+
+
+def test_a_drain_sends_the_whole_backlog_batch_after_batch(
+    subscription, receiver, settings, outbox_wake_channel
+):
+    settings.WEBHOOK_BATCH_SIZE = 3
+    due(subscription, 7)
+
+    with mock.patch.object(deliveries_drain_task, "apply_async"):
+        assert deliveries_drain() == 7
+
+    assert sent() == 7
+    assert len(receiver.requests) == 7
+
+
+def test_a_drain_asks_for_one_helper_while_its_claims_come_back_full(
+    subscription, settings, outbox_wake_channel
+):
+    settings.WEBHOOK_BATCH_SIZE = 3
+    due(subscription, 7)  # claims of 3, 3 and 1
+
+    with mock.patch.object(deliveries_drain_task, "apply_async") as published:
+        deliveries_drain()
+
+    # The first full claim publishes a helper; the second finds it still waiting.
+    assert published.call_count == 1
+
+
+def test_a_drain_stops_after_its_share_and_leaves_a_job_waiting_for_the_rest(
+    subscription, receiver, settings, outbox_wake_channel
+):
+    settings.WEBHOOK_BATCH_SIZE = 3
+    due(subscription, 7)
+
+    with mock.patch.object(deliveries_drain_task, "apply_async") as published:
+        assert deliveries_drain(batches=1) == 3
+
+    assert published.call_count == 1
+    assert WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).count() == 4
+
+
+def test_a_drain_that_finds_nothing_due_asks_for_no_helper(subscription, outbox_wake_channel):
+    with mock.patch.object(deliveries_drain_task, "apply_async") as published:
+        assert deliveries_drain() == 0
+
+    published.assert_not_called()
+
+
+def test_a_delivery_committed_while_a_drain_job_waits_is_sent_by_that_job(
+    subscription, receiver, outbox_wake_channel
+):
+    with mock.patch.object(deliveries_drain_task, "apply_async") as published:
+        (first,) = due(subscription, 1)
+        deliveries_publish([first.id])  # publishes the drain job, which waits in the queue
+        (second,) = due(subscription, 1)
+        deliveries_publish([second.id])  # finds it waiting: no second job
+    assert published.call_count == 1
+
+    with mock.patch.object(deliveries_drain_task, "apply_async"):
+        deliveries_drain()  # the waiting job runs
+
+    assert sent() == 2
+
+
+def test_a_drain_job_that_ran_lets_the_next_delivery_publish_a_new_one(
+    subscription, outbox_wake_channel
+):
+    with mock.patch.object(deliveries_drain_task, "apply_async") as published:
+        (first,) = due(subscription, 1)
+        deliveries_publish([first.id])
+        deliveries_drain()
+        (second,) = due(subscription, 1)
+        deliveries_publish([second.id])
+
+    assert published.call_count == 2
+
+
+def test_events_emitted_in_a_burst_are_sent_without_a_job_per_delivery(
+    identity, subscription, receiver, outbox_wake_channel, django_capture_on_commit_callbacks
+):
+    conversation = ConversationFactory(identity=identity)
+    with mock.patch.object(delivery_attempt_task, "apply_async") as per_row:
+        for _ in range(3):
+            message = MessageFactory(conversation=conversation)
+            # Eager Celery runs the drain job inside the commit callback.
+            with django_capture_on_commit_callbacks(execute=True):
+                event_emit(event_type="imessage.received", identity=identity, message=message)
+
+    per_row.assert_not_called()
+    assert sent() == 3
+    assert len({json.loads(r.body)["id"] for r in receiver.requests}) == 3
+
+
+def test_without_a_wake_up_channel_each_delivery_keeps_its_own_job(subscription, settings):
+    settings.OUTBOX_WAKE_REDIS_URL = ""
+    rows = due(subscription, 2)
+
+    with mock.patch.object(delivery_attempt_task, "apply_async") as per_row:
+        assert deliveries_publish([r.id for r in rows]) == 2
+
+    assert per_row.call_count == 2
+
+
+def test_the_drain_task_is_the_deliveries_outbox_drain():
+    assert DELIVERIES.drain_task is not None
+    assert DELIVERIES.drain_task() is deliveries_drain_task
