@@ -26,6 +26,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
+from django.db.models.expressions import Combinable
 from django.db.models.functions import JSONObject
 
 from console.errors import NotFound, ValidationFailed
@@ -81,9 +82,8 @@ def conversations_in(scope: Scope) -> QuerySet[Conversation]:
         # A conversation whose only traffic is blocked would reveal the blocked sender, even
         # when they once connected: hidden until a message of theirs gets through. A
         # connection with no traffic yet stays visible (the agent may greet the person).
-        visible = Message.objects.filter(conversation=OuterRef("pk"), is_blocked=False)
-        blocked = Message.objects.filter(conversation=OuterRef("pk"), is_blocked=True)
-        qs = qs.filter(Exists(visible) | (Q(assignment__isnull=False) & ~Exists(blocked)))
+        # The counters stand for EXISTS over its visible and its blocked messages.
+        qs = qs.filter(Q(visible_count__gt=0) | Q(assignment__isnull=False, blocked_count=0))
     return qs
 
 
@@ -119,20 +119,69 @@ def conversation_list(
     never see them).
     """
     date_range = date_range or DateRange()
-    msg_q = Q(conversation=OuterRef("pk"))
-    if not key.is_admin:
-        msg_q &= Q(is_blocked=False)
-    elif is_blocked is not None:
-        msg_q &= Q(is_blocked=is_blocked)
-    msg_q &= date_range.q()
+    # Which messages count: identity keys never see blocked ones, whatever they ask for.
+    blocked = is_blocked if key.is_admin else False
+    msg_q = Q(conversation=OuterRef("pk")) & date_range.q()
+    if blocked is not None:
+        msg_q &= Q(is_blocked=blocked)
     messages = Message.objects.filter(msg_q)
     latest = messages.order_by("-created_at", "-id")
 
-    # The preview and the counts come back as two JSON objects, one subquery each: six
-    # scalar subqueries were most of this request's SQL compilation and planning.
+    # The preview comes back as one JSON object from one subquery: six scalar subqueries
+    # were most of this request's SQL compilation and planning.
     preview = latest.values(
         json=JSONObject(text="content", at="created_at", direction="direction", media="media")
     )[:1]
+    qs = conversation_scope(key=key, agent_identity_id=agent_identity_id)
+    if not include_groups:
+        qs = qs.filter(is_group=False)
+    if date_range.is_set:
+        # The conversation's counters cover all its messages; a range counts its own.
+        qs = qs.filter(Exists(messages))
+        counts: dict[str, Any] = {"counts": _counts(messages)}
+    else:
+        total, unread = _counters(blocked)
+        if key.is_admin and is_blocked is not None:
+            qs = qs.alias(matching=total).filter(matching__gt=0)
+        counts = {"total_count": total, "unread_count": unread}
+    qs = (
+        qs.order_by("-last_message_at", "-id")
+        # Rows, not instances (as for messages): model construction was most of the cost.
+        .values(
+            *CONVERSATION_COLUMNS,
+            assignment_status=F("assignment__status"),
+            preview=Subquery(preview, output_field=JSONField()),
+            **counts,
+        )
+    )
+    rows = list(qs[offset : offset + limit])
+    for row in rows:
+        preview_row = row.pop("preview") or {}
+        row["latest_text"] = preview_row.get("text")
+        row["latest_message_at"] = _json_time(preview_row.get("at"))
+        row["latest_direction"] = preview_row.get("direction")
+        media = preview_row.get("media")
+        # SQLite nests a JSON column as its text; PostgreSQL as JSON.
+        row["latest_media"] = json.loads(media) if isinstance(media, str) else media
+        if "counts" in row:
+            count_row = row.pop("counts") or {}
+            row["total_count"] = count_row.get("total", 0)
+            row["unread_count"] = count_row.get("unread", 0)
+    return rows
+
+
+def _counters(blocked: bool | None) -> tuple[Combinable, Combinable]:
+    """(total, unread) from the conversation's counters: its visible messages, its blocked
+    ones (`blocked`), or both (None)."""
+    visible = (F("visible_count"), F("visible_unread_count"))
+    hidden = (F("blocked_count"), F("blocked_unread_count"))
+    if blocked is None:
+        return visible[0] + hidden[0], visible[1] + hidden[1]
+    return hidden if blocked else visible
+
+
+def _counts(messages: QuerySet[Message]) -> Subquery:
+    """`messages`' total and unread inbound count as one JSON object."""
     counts = (
         messages.order_by()
         .values("conversation")
@@ -144,34 +193,7 @@ def conversation_list(
         )
         .values("json")[:1]
     )
-
-    qs = conversation_scope(key=key, agent_identity_id=agent_identity_id)
-    if not include_groups:
-        qs = qs.filter(is_group=False)
-    if (key.is_admin and is_blocked is not None) or date_range.is_set:
-        qs = qs.filter(Exists(messages))
-    qs = (
-        qs.order_by("-last_message_at", "-id")
-        # Rows, not instances (as for messages): model construction was most of the cost.
-        .values(
-            *CONVERSATION_COLUMNS,
-            assignment_status=F("assignment__status"),
-            preview=Subquery(preview, output_field=JSONField()),
-            counts=Subquery(counts, output_field=JSONField()),
-        )
-    )
-    rows = list(qs[offset : offset + limit])
-    for row in rows:
-        preview_row, count_row = row.pop("preview") or {}, row.pop("counts") or {}
-        row["latest_text"] = preview_row.get("text")
-        row["latest_message_at"] = _json_time(preview_row.get("at"))
-        row["latest_direction"] = preview_row.get("direction")
-        media = preview_row.get("media")
-        # SQLite nests a JSON column as its text; PostgreSQL as JSON.
-        row["latest_media"] = json.loads(media) if isinstance(media, str) else media
-        row["total_count"] = count_row.get("total", 0)
-        row["unread_count"] = count_row.get("unread", 0)
-    return rows
+    return Subquery(counts, output_field=JSONField())
 
 
 def _json_time(text: str | None) -> datetime | None:

@@ -122,6 +122,15 @@ class Conversation(models.Model):
     )
     handed_off_at = models.DateTimeField(null=True, blank=True)
     handed_off_by = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # How many of its messages are visible (not `is_blocked`) or blocked, and how many of
+    # those are unread inbound rows: the conversation list reads these instead of counting
+    # messages per row. Database triggers on messaging_message keep them exact for every
+    # write (migration 0013); `conversation_counts_refresh` recounts them. Never written
+    # by application code: save a conversation with `update_fields`, as every service does.
+    visible_count = models.IntegerField(default=0, db_default=0)
+    visible_unread_count = models.IntegerField(default=0, db_default=0)
+    blocked_count = models.IntegerField(default=0, db_default=0)
+    blocked_unread_count = models.IntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

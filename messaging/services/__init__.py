@@ -11,6 +11,8 @@
   (`inbound_message_receive`, `message_route`, `connection_attach`, `conversation_attach`).
 - `reactions`: tapbacks sent, taken back and received.
 - `receipts`: read receipts and typing we send (`conversation_mark_read`, `typing_send`).
+- `conversation_counts`: the conversations' message counters recounted (a repair; triggers
+  keep them exact: `conversation_counts_refresh`).
 - `common`: what they share (provider adapter, credentials, enqueue, event emit).
 
 Message text never goes to logs: log ids only.

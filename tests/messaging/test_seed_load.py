@@ -11,7 +11,7 @@ import phonenumbers
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
 from console.api.authentication import hash_api_key
 from console.crypto import reset_keys_cache
@@ -49,6 +49,22 @@ def test_it_creates_the_requested_volume(seeded: dict) -> None:
 def test_every_conversation_has_messages_and_its_last_message_time(seeded: dict) -> None:
     stats = Conversation.objects.annotate(n=Count("messages"), last=Max("messages__created_at"))
     assert all(c.n >= 1 and c.last_message_at == c.last for c in stats)
+
+
+def test_every_conversation_counter_matches_its_messages(seeded: dict) -> None:
+    inbound_unread = Q(messages__direction="inbound", messages__is_read=False)
+    visible, blocked = Q(messages__is_blocked=False), Q(messages__is_blocked=True)
+    stats = Conversation.objects.annotate(
+        visible=Count("messages", filter=visible),
+        visible_unread=Count("messages", filter=visible & inbound_unread),
+        blocked=Count("messages", filter=blocked),
+        blocked_unread=Count("messages", filter=blocked & inbound_unread),
+    )
+    assert all(
+        (c.visible_count, c.visible_unread_count, c.blocked_count, c.blocked_unread_count)
+        == (c.visible, c.visible_unread, c.blocked, c.blocked_unread)
+        for c in stats
+    )
 
 
 def test_blocked_rows_are_inbound_and_match_a_block_rule(seeded: dict) -> None:

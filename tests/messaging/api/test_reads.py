@@ -128,6 +128,58 @@ def test_admin_keys_filter_conversations_by_blocked_messages(admin_client, ident
     assert rows[0]["latest_text"] == "blocked"
 
 
+def _mixed_traffic(conversation):
+    """Visible: 2 unread inbound, 1 read inbound, 1 outbound; blocked: 2 unread, 1 read."""
+    MessageFactory.create_batch(2, conversation=conversation, created_at=at(2026, 1, 1))
+    MessageFactory(conversation=conversation, is_read=True, created_at=at(2026, 1, 2))
+    MessageFactory(conversation=conversation, direction="outbound", created_at=at(2026, 1, 3))
+    MessageFactory.create_batch(
+        2, conversation=conversation, is_blocked=True, created_at=at(2026, 1, 4)
+    )
+    MessageFactory(
+        conversation=conversation, is_blocked=True, is_read=True, created_at=at(2026, 1, 5)
+    )
+
+
+# With a date range the list counts the messages in it; without one it reads the
+# conversation's counters: both must give the same numbers.
+WHOLE_RANGE = "start_datetime=2025-12-01T00:00:00Z&end_datetime=2026-02-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("date_range", ["", WHOLE_RANGE])
+@pytest.mark.parametrize(
+    ("client", "is_blocked", "total", "unread"),
+    [
+        ("identity_client", None, 4, 2),
+        ("identity_client", "true", 4, 2),
+        ("admin_client", None, 7, 4),
+        ("admin_client", "true", 3, 2),
+        ("admin_client", "false", 4, 2),
+    ],
+)
+def test_conversation_counts_cover_the_messages_the_key_and_filter_select(
+    request, conversation, client, is_blocked, total, unread, date_range
+):
+    _mixed_traffic(conversation)
+    query = "&".join(p for p in (f"is_blocked={is_blocked}" if is_blocked else "", date_range) if p)
+
+    [row] = request.getfixturevalue(client).get(f"{CONVERSATIONS}?{query}").json()
+
+    assert (row["total_count"], row["unread_count"]) == (total, unread)
+
+
+def test_admin_keys_filtering_on_unblocked_messages_skip_a_blocked_only_conversation(
+    admin_client, conversation, identity
+):
+    MessageFactory(conversation=conversation)
+    blocked_only = ConversationFactory(identity=identity)
+    MessageFactory(conversation=blocked_only, is_blocked=True)
+
+    rows = admin_client.get(CONVERSATIONS + "?is_blocked=false").json()
+
+    assert [r["id"] for r in rows] == [str(conversation.id)]
+
+
 def test_conversations_are_newest_activity_first_and_paged(identity_client, identity):
     old = ConversationFactory(identity=identity, last_message_at=at(2026, 1, 1))
     new = ConversationFactory(identity=identity, last_message_at=at(2026, 1, 2))
