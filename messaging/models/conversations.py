@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -95,6 +96,12 @@ class HandledBy(models.TextChoices):
     STAFF = "staff"
 
 
+# Counted by database triggers, never written by `Conversation.save()`.
+CONVERSATION_COUNTERS = frozenset(
+    {"visible_count", "visible_unread_count", "blocked_count", "blocked_unread_count"}
+)
+
+
 class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
@@ -126,7 +133,7 @@ class Conversation(models.Model):
     # those are unread inbound rows: the conversation list reads these instead of counting
     # messages per row. Database triggers on messaging_message keep them exact for every
     # write (migration 0013); `conversation_counts_refresh` recounts them. Never written
-    # by application code: save a conversation with `update_fields`, as every service does.
+    # by application code: `save()` of a stored conversation leaves them out.
     visible_count = models.IntegerField(default=0, db_default=0)
     visible_unread_count = models.IntegerField(default=0, db_default=0)
     blocked_count = models.IntegerField(default=0, db_default=0)
@@ -167,6 +174,16 @@ class Conversation(models.Model):
         if self.is_group:
             return f"group conversation on {self.identity}"
         return f"conversation with {display_number(self.remote_number)} on {self.identity}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A stale in-memory copy must never overwrite what the triggers counted meanwhile.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in CONVERSATION_COUNTERS
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def title(self) -> str:

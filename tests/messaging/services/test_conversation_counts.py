@@ -35,6 +35,19 @@ def corrupt(conversation: Conversation) -> None:
 # --- Kept by the triggers -------------------------------------------------------------
 
 
+def test_saving_a_stale_conversation_keeps_what_the_triggers_counted(
+    conversation: Conversation,
+) -> None:
+    stale = Conversation.objects.get(pk=conversation.pk)
+    MessageFactory(conversation=conversation)
+
+    stale.handed_off_by = "nurse@example.org"
+    stale.save()
+
+    assert counts(conversation) == (1, 1, 0, 0)
+    assert Conversation.objects.get(pk=conversation.pk).handed_off_by == "nurse@example.org"
+
+
 def test_an_inbound_message_counts_as_visible_and_unread(conversation: Conversation) -> None:
     MessageFactory(conversation=conversation)
 
