@@ -14,11 +14,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from django.conf import settings
-from django.db.models import (
-    Count,
-    Q,
-    QuerySet,
-)
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from console.errors import NotFound
@@ -256,19 +253,9 @@ def pool_line_choose(
     lines = list(
         eligible_pool_lines()
         .annotate(
-            active_count=Count(
-                "assignments", filter=Q(assignments__status=AssignmentStatus.ACTIVE)
-            ),
-            hour_contacts=Count(
-                "assignments__remote_number",
-                filter=Q(assignments__created_at__gte=now - timedelta(hours=1)),
-                distinct=True,
-            ),
-            day_contacts=Count(
-                "assignments__remote_number",
-                filter=Q(assignments__created_at__gte=now - timedelta(days=1)),
-                distinct=True,
-            ),
+            active_count=_active_on_line(),
+            hour_contacts=_new_contacts_on_line(now - timedelta(hours=1)),
+            day_contacts=_new_contacts_on_line(now - timedelta(days=1)),
         )
         .order_by("active_count", "requested_at", "id")
     )
@@ -284,32 +271,51 @@ def pool_line_choose(
     return PoolChoice(line=None, exhausted=ExhaustionReason.CAPACITY)
 
 
+def _per_line(assignments: QuerySet[Assignment], count: Count) -> Coalesce:
+    """`count` over `assignments` of the outer line, as a correlated subquery: each reads
+    only its line's entries of an index (a join with the lines read every connection
+    the lines ever carried, 90,000 rows and 94 ms per connect at a million messages)."""
+    per_line = (
+        assignments.filter(pool_line=OuterRef("pk"))
+        .order_by()
+        .values("pool_line")
+        .annotate(n=count)
+        .values("n")
+    )
+    return Coalesce(Subquery(per_line, output_field=IntegerField()), Value(0))
+
+
+def _active_on_line(organization_q: Q | None = None) -> Coalesce:
+    """Active connections of the outer line (an index-only scan of the partial unique index
+    on active (line, person))."""
+    active = Assignment.objects.filter(status=AssignmentStatus.ACTIVE)
+    if organization_q is not None:
+        active = active.filter(organization_q)
+    return _per_line(active, Count("*"))
+
+
+def _new_contacts_on_line(since: datetime) -> Coalesce:
+    """Distinct people newly connected on the outer line since `since`, which the
+    provider's new-contact caps limit per rolling hour and day (an index range scan on
+    (line, created_at))."""
+    return _per_line(
+        Assignment.objects.filter(created_at__gte=since), Count("remote_number", distinct=True)
+    )
+
+
 def pool_line_load(*, scope: Scope) -> QuerySet[PhoneLine]:
     """Every pool line not released, oldest first, in one query, with its load: `active`
     connections (all organisations: the line's load), `active_yours` (the scope's),
     and the distinct people newly connected in the last `hour_contacts` / `day_contacts`,
     which the provider's new-contact caps limit."""
     now = timezone.now()
-    active = Q(assignments__status=AssignmentStatus.ACTIVE)
     return (
         PhoneLine.objects.filter(role=LineRole.POOL, released_at__isnull=True)
         .annotate(
-            active=Count("assignments", filter=active, distinct=True),
-            active_yours=Count(
-                "assignments",
-                filter=active & scope.organization_q("assignments__organization_id"),
-                distinct=True,
-            ),
-            hour_contacts=Count(
-                "assignments__remote_number",
-                filter=Q(assignments__created_at__gte=now - timedelta(hours=1)),
-                distinct=True,
-            ),
-            day_contacts=Count(
-                "assignments__remote_number",
-                filter=Q(assignments__created_at__gte=now - timedelta(days=1)),
-                distinct=True,
-            ),
+            active=_active_on_line(),
+            active_yours=_active_on_line(scope.organization_q("organization_id")),
+            hour_contacts=_new_contacts_on_line(now - timedelta(hours=1)),
+            day_contacts=_new_contacts_on_line(now - timedelta(days=1)),
         )
         .order_by("requested_at", "id")
     )
