@@ -2,6 +2,8 @@
 
     python -m tests.bench.profile SCENARIO [N]   (SCENARIO: ingest, send, read_conversations,
                                                   read_messages, connect, b1, b2)
+    python -m tests.bench.profile SCENARIO N --cost   (no profiler: one JSON line with the
+                                                       CPU and statements per request)
 
 Needs the database `make bench` left behind (bluewire_bench) and its keys file. Builds the
 same requests as the load generator, runs them through Django's test client under
@@ -34,6 +36,7 @@ from tests.bench.loadgen import SCENARIOS  # noqa: E402
 def main() -> None:
     name = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+    cost_only = "--cost" in sys.argv[3:]
     keys = json.loads((WORK / "keys-current.json").read_text())
     t = targets_from(keys)
     params = t.get(name, {})
@@ -62,13 +65,31 @@ def main() -> None:
     statuses: dict[int, int] = {}
     with CaptureQueriesContext(connection) as ctx:
         started, cpu_started = time.perf_counter(), time.process_time()
-        profiler.start()
+        if not cost_only:
+            profiler.start()
         for req in requests[5:]:
             status = call(req)
             statuses[status] = statuses.get(status, 0) + 1
-        profiler.stop()
+        if not cost_only:
+            profiler.stop()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
+    statements = [
+        q["sql"] for q in ctx.captured_queries if q["sql"] not in ("BEGIN", "COMMIT", "ROLLBACK")
+    ]
+    if cost_only:
+        print(
+            json.dumps(
+                {
+                    "scenario": name,
+                    "requests": n,
+                    "cpu_ms": round(cpu / n * 1000, 2),
+                    "statements": round(len(statements) / n, 2),
+                    "statuses": statuses,
+                }
+            )
+        )
+        return
     print(profiler.output_text(unicode=True, color=False, show_all=False))
     print(
         f"{name}: {n} requests, {elapsed / n * 1000:.1f} ms each "

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -76,7 +77,7 @@ class Config:
     concurrency: int = 16
     duration: float = 10.0
     warmup: float = 3.0
-    rounds: int = 2
+    rounds: int = 3
     memory_requests: int = 20_000
     memory_seconds: float = 300
     connect_people: int = 500
@@ -547,6 +548,10 @@ class Figure:
     passed: bool | None = None
     note: str = ""
     runs: dict[str, Any] = field(default_factory=dict)
+    # The machine's 1, 5 and 15 minute load averages when the figure was measured.
+    load_average: list[float] = field(default_factory=list)
+    # In-process CPU ms and statements per request (`request_costs`), ours and baseline's.
+    costs: dict[str, Any] = field(default_factory=dict)
 
 
 def alternate(
@@ -563,6 +568,17 @@ def alternate(
 def med(runs: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in runs if r.get(key) is not None]
     return round(statistics.median(values), 2) if values else None
+
+
+def spread(runs: list[dict[str, Any]], key: str) -> str:
+    """The range of `key` over the rounds, e.g. "61.9-67.4" (empty for a single round)."""
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return f"{min(values):g}-{max(values):g}" if len(values) > 1 else ""
+
+
+def with_spread(value: str, runs: list[dict[str, Any]], key: str) -> str:
+    rng = spread(runs, key)
+    return f"{value} (rounds {rng})" if rng else value
 
 
 def targets_from(keys: dict[str, Any]) -> dict[str, Any]:
@@ -633,8 +649,10 @@ def ratio_figure(
         return fig
     ours = med(runs[ours_key], "throughput_rps")
     base = med(runs[base_key], "throughput_rps")
-    fig.ours = fmt(ours, "req/s")
-    fig.baseline = f"{base_key.upper()} {fmt(base, 'req/s')}"
+    fig.ours = with_spread(fmt(ours, "req/s"), runs[ours_key], "throughput_rps")
+    fig.baseline = with_spread(
+        f"{base_key.upper()} {fmt(base, 'req/s')}", runs[base_key], "throughput_rps"
+    )
     if ours and base:
         fig.ratio = round(ours / base, 3)
         fig.passed = fig.ratio >= minimum
@@ -727,8 +745,12 @@ def figure_read(cfg: Config, t: dict[str, Any], queries: dict[str, Any]) -> Figu
     b2 = med(runs["b2"], "p99_ms")
     conv = med(runs["read_conversations"], "p99_ms")
     msgs = med(runs["read_messages"], "p99_ms")
-    fig.ours = f"conversations p99 {fmt(conv, 'ms')}; messages p99 {fmt(msgs, 'ms')}"
-    fig.baseline = f"B2 p99 {fmt(b2, 'ms')}"
+    conv_text = with_spread(
+        f"conversations p99 {fmt(conv, 'ms')}", runs["read_conversations"], "p99_ms"
+    )
+    msgs_text = with_spread(f"messages p99 {fmt(msgs, 'ms')}", runs["read_messages"], "p99_ms")
+    fig.ours = f"{conv_text}; {msgs_text}"
+    fig.baseline = with_spread(f"B2 p99 {fmt(b2, 'ms')}", runs["b2"], "p99_ms")
     if b2 and conv and msgs:
         fig.ratio = round(max(conv, msgs) / b2, 2)
         constant = queries.get("constant")
@@ -769,7 +791,13 @@ def figure_fanout(
     log(f"fan-out: {pending} pending deliveries; starting {cfg.celery_workers} Celery workers")
     workers = start_celery(cfg)
     try:
+        # CPU per delivery counts from the first delivery on (worker start-up excluded).
+        while receiver_stats()["count"] == 0 and all(w.p.poll() is None for w in workers):
+            time.sleep(0.05)
+        first_count = receiver_stats()["count"]
+        cpu_started = sum(process_cpu_seconds(w.pid) for w in workers)
         stats = wait_delivered(pending)
+        cpu = sum(process_cpu_seconds(w.pid) for w in workers) - cpu_started
     finally:
         for worker in workers:
             worker.stop()
@@ -780,9 +808,23 @@ def figure_fanout(
     ours = rate(stats)
     b4_runs = [b4(cfg, bodies) for _ in range(cfg.rounds)]
     b4_rate = med(b4_runs, "throughput_rps")
+    delivered_meanwhile = stats["count"] - first_count
     fig.runs = {"fanout": stats, "succeeded_rows": done, "pending_before": pending, "b4": b4_runs}
+    fig.costs = {
+        "ours": {
+            "delivery": {
+                "cpu_ms": round(cpu * 1000 / delivered_meanwhile, 3)
+                if delivered_meanwhile
+                else None,
+                "note": "worker processes' CPU per delivery, first delivery to last",
+            }
+        },
+        "baseline": {"b4": {"cpu_ms": med(b4_runs, "cpu_ms_per_post")}},
+    }
     fig.ours = f"{fmt(ours, 'deliveries/s')} ({stats['count']} of {pending} delivered)"
-    fig.baseline = f"B4 {fmt(b4_rate, 'posts/s')} ({cfg.celery_workers} processes)"
+    fig.baseline = with_spread(
+        f"B4 {fmt(b4_rate, 'posts/s')} ({cfg.celery_workers} processes)", b4_runs, "throughput_rps"
+    )
     if ours and b4_rate:
         fig.ratio = round(ours / b4_rate, 3)
         fig.passed = fig.ratio >= 0.5 and stats["count"] >= pending
@@ -791,6 +833,8 @@ def figure_fanout(
 
 def b4(cfg: Config, bodies: list[str]) -> dict[str, Any]:
     receiver_reset()
+    # The B4 processes are this process's only children waited for meanwhile.
+    cpu_before = children_cpu_seconds()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bodies.json"
         path.write_text(json.dumps(bodies))
@@ -812,16 +856,35 @@ def b4(cfg: Config, bodies: list[str]) -> dict[str, Any]:
         for p in procs:
             p.wait(300)
     stats = receiver_stats()
-    result = {"throughput_rps": rate(stats), "count": stats["count"]}
+    cpu = children_cpu_seconds() - cpu_before
+    result = {
+        "throughput_rps": rate(stats),
+        "count": stats["count"],
+        "cpu_ms_per_post": round(cpu * 1000 / stats["count"], 3) if stats["count"] else None,
+    }
     log(f"  b4: {result['throughput_rps']} posts/s over {stats['count']} posts")
     return result
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU of a running process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CONNECT_P99_MS = 2000
 
 
 def figure_connect(cfg: Config, keys: dict[str, Any]) -> Figure:
     fig = Figure(
         "connect",
         "`connect @handle` to connection confirmed, 50 concurrent people",
-        "report throughput; exactly one connection each",
+        "p99 <= 2 s; exactly one connection each",
     )
     params = {
         "handles": [i["handle"] for i in keys["identities"]],
@@ -855,11 +918,16 @@ def figure_connect(cfg: Config, keys: dict[str, Any]) -> Figure:
     exact = sum(1 for p, h in people if got.get((p, by_handle.get(h))) == 1)
     extra = sum(1 for v in got.values() if v > 1)
     fig.ours = (
-        f"{result['throughput_rps']} connects/s; "
+        f"p99 {result['p99_ms']} ms at {result['throughput_rps']} connects/s; "
         f"{exact} of {len(people)} people connected exactly once"
     )
     fig.baseline = "n/a"
-    fig.passed = exact == len(people) and extra == 0 and len(people) == cfg.connect_people
+    fig.passed = (
+        exact == len(people)
+        and extra == 0
+        and len(people) == cfg.connect_people
+        and result["p99_ms"] <= CONNECT_P99_MS
+    )
     fig.note = (
         f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms; duplicate connections: {extra}"
     )
@@ -985,7 +1053,12 @@ def write_report(
         # A partial run (--only) replaces its figures and keeps the others' last results.
         previous = json.loads(RESULTS_JSON.read_text())
         fresh = {f.name for f in figures}
-        kept = [Figure(**f) for f in previous.get("figures", []) if f["name"] not in fresh]
+        known = Figure.__dataclass_fields__
+        kept = [
+            Figure(**{k: v for k, v in f.items() if k in known})
+            for f in previous.get("figures", [])
+            if f["name"] not in fresh
+        ]
         order = [f["name"] for f in previous.get("figures", [])]
         figures = sorted(
             [*kept, *figures],
@@ -1012,6 +1085,7 @@ def write_report(
         lines.append(f"| {f.name} | {f.ours} | {f.baseline} | {ratio} | {f.target} | {verdict} |")
     lines += ["", "Notes per figure:", ""]
     lines += [f"- **{f.name}** ({f.measured}): {f.note or '-'}" for f in figures]
+    lines += cost_lines(figures)
     lines += ["", "## Machine", ""]
     lines += [f"- {k}: {v}" for k, v in info.items()]
     lines += [
@@ -1039,23 +1113,99 @@ def write_report(
     RESULTS_MD.write_text("\n".join(lines) + "\n")
 
 
+def _cost_text(costs: dict[str, Any]) -> str:
+    parts = []
+    for name, c in costs.items():
+        cpu = c.get("cpu_ms")
+        text = f"{name} {'n/a' if cpu is None else f'{cpu:g}'} ms"
+        if c.get("statements") is not None:
+            text += f", {c['statements']:g} statements"
+        parts.append(text)
+    return "; ".join(parts) or "-"
+
+
+def cost_lines(figures: list[Figure]) -> list[str]:
+    """What each request (or delivery) costs, ours and the baseline's, and the machine's
+    load while the figure ran: the ratios' explanation on a noisy machine."""
+    lines = [
+        "",
+        "## Cost per request and machine load",
+        "",
+        "CPU ms and statements per request in-process through the test client "
+        "(`python -m tests.bench.profile SCENARIO 40 --cost`); fan-out: the Celery worker "
+        "processes' CPU per delivery against B4's per post. Load average (1, 5, 15 min) when "
+        "the figure finished.",
+        "",
+        "| figure | ours | baseline | load average |",
+        "| --- | --- | --- | --- |",
+    ]
+    for f in figures:
+        load = ", ".join(f"{x:g}" for x in f.load_average) or "-"
+        ours = _cost_text(f.costs.get("ours", {}))
+        base = _cost_text(f.costs.get("baseline", {}))
+        lines.append(f"| {f.name} | {ours} | {base} | {load} |")
+    return lines
+
+
 # --- main ---------------------------------------------------------------------------
 
 
 def guarded(name: str, measure: Callable[[], Figure]) -> Figure:
     """A figure whose endpoint is missing or broken is reported, never fatal to the run."""
     try:
-        return measure()
+        fig = measure()
     except Exception as exc:
         log(f"  {name} failed: {exc!r}")
-        return Figure(name, name, "", ours=f"not measured: {type(exc).__name__}: {exc}"[:300])
+        fig = Figure(name, name, "", ours=f"not measured: {type(exc).__name__}: {exc}"[:300])
+    fig.load_average = [round(x, 2) for x in os.getloadavg()]
+    return fig
+
+
+# Which in-process scenarios stand for each figure's requests, and its baseline's.
+COST_SCENARIOS = {
+    "ingest": (["ingest"], "b1"),
+    "send": (["send"], "b1"),
+    "read": (["read_conversations", "read_messages"], "b2"),
+    "connect": (["connect"], None),
+}
+
+
+def request_costs(figures: list[Figure], requests: int = 40) -> None:
+    """CPU ms and statements per request of each figure's requests and of its baseline's,
+    in-process through Django's test client (`tests.bench.profile --cost`): the ratio's
+    explanation on a machine too noisy for absolute rates."""
+    measured: dict[str, Any] = {}
+
+    def cost(scenario: str) -> Any:
+        if scenario not in measured:
+            out = sh(
+                [PY, "-m", "tests.bench.profile", scenario, str(requests), "--cost"],
+                env=stack_env(),
+                timeout=300,
+            )
+            line = next((ln for ln in reversed(out.splitlines()) if ln.startswith("{")), "{}")
+            measured[scenario] = json.loads(line)
+        return measured[scenario]
+
+    for fig in figures:
+        if fig.name not in COST_SCENARIOS or fig.ours.startswith("not measured"):
+            continue
+        ours, base = COST_SCENARIOS[fig.name]
+        try:
+            fig.costs = {
+                "ours": {name: cost(name) for name in ours},
+                "baseline": {base: cost(base)} if base else {},
+            }
+        except Exception as exc:
+            log(f"  costs of {fig.name} not measured: {exc!r}")
 
 
 def rerender() -> None:
     data = json.loads(RESULTS_JSON.read_text())
     conf = {k: v for k, v in data["config"].items() if k in Config.__dataclass_fields__}
     cfg = Config(**{**conf, "only": set()})
-    figures = [Figure(**f) for f in data["figures"]]
+    known = Figure.__dataclass_fields__
+    figures = [Figure(**{k: v for k, v in f.items() if k in known}) for f in data["figures"]]
     extra = {
         k: v for k, v in data.items() if k not in {"generated_at", "machine", "config", "figures"}
     }
@@ -1153,6 +1303,8 @@ def main() -> None:
             log("figure: memory")
             figures.append(guarded("memory", lambda: figure_memory(cfg, web, t)))
         redis_flush()
+        log("cost per request (in-process)")
+        request_costs(figures)
     extra["total_seconds"] = round(time.monotonic() - started)
     write_report(cfg, info, figures, extra)
     log(f"done in {extra['total_seconds']} s: {RESULTS_MD.relative_to(ROOT)}")
