@@ -31,6 +31,7 @@ from django.db.models.functions import JSONObject
 
 from console.errors import NotFound, ValidationFailed
 from console.models import ApiKey
+from console.prepared import PreparedQuery, PreparedShapes
 from console.scope import DateRange, Scope
 from console.selectors import acting_identity_for_key
 from messaging.models import Conversation, Direction, Message, Reaction
@@ -118,9 +119,62 @@ def conversation_list(
     Group conversations are listed only with `include_groups` (admin keys; identity keys
     never see them).
     """
-    date_range = date_range or DateRange()
-    # Which messages count: identity keys never see blocked ones, whatever they ask for.
-    blocked = is_blocked if key.is_admin else False
+    scope = key_scope(key=key, agent_identity_id=agent_identity_id)
+    shape = _ConversationPage(
+        may_see_blocked=scope.may_see_blocked,
+        narrowed=scope.identity_id is not None,
+        # Which messages count: identity keys never see blocked ones, whatever they ask for.
+        blocked=is_blocked if key.is_admin else False,
+        include_groups=include_groups,
+    )
+    if date_range is not None and date_range.is_set:
+        qs = _conversation_page(shape, scope, date_range)
+        rows = list(qs[offset : offset + limit])
+    else:
+        ids = {"identity_id": scope.identity_id} if shape.narrowed else {}
+        rows = _CONVERSATION_PAGES[shape].rows(
+            organization_id=scope.organization_ids[0], limit=limit, offset=offset, **ids
+        )
+    return [_summary_row(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class _ConversationPage:
+    """What decides the statement of a conversation list, beside its values."""
+
+    may_see_blocked: bool
+    narrowed: bool
+    blocked: bool | None
+    include_groups: bool
+
+
+def _conversation_page_query(shape: _ConversationPage) -> PreparedQuery[Conversation]:
+    params: dict[str, type] = {"organization_id": uuid.UUID}
+    if shape.narrowed:
+        params["identity_id"] = uuid.UUID
+
+    def build(
+        *, organization_id: uuid.UUID, identity_id: uuid.UUID | None = None
+    ) -> QuerySet[Conversation, Any]:
+        scope = Scope(
+            organization_ids=(organization_id,),
+            identity_id=identity_id,
+            may_see_blocked=shape.may_see_blocked,
+        )
+        return _conversation_page(shape, scope, DateRange())
+
+    return PreparedQuery(Conversation, build, paged=True, **params)
+
+
+# One compiled statement per shape (a few dozen at most), for lists without a date range.
+_CONVERSATION_PAGES = PreparedShapes(_conversation_page_query)
+
+
+def _conversation_page(
+    shape: _ConversationPage, scope: Scope, date_range: DateRange
+) -> QuerySet[Conversation, Any]:
+    """The ordered rows of a conversation list, unsliced."""
+    blocked = shape.blocked
     msg_q = Q(conversation=OuterRef("pk")) & date_range.q()
     if blocked is not None:
         msg_q &= Q(is_blocked=blocked)
@@ -132,8 +186,8 @@ def conversation_list(
     preview = latest.values(
         json=JSONObject(text="content", at="created_at", direction="direction", media="media")
     )[:1]
-    qs = conversation_scope(key=key, agent_identity_id=agent_identity_id)
-    if not include_groups:
+    qs = conversations_in(scope)
+    if not shape.include_groups:
         qs = qs.filter(is_group=False)
     if date_range.is_set:
         # The conversation's counters cover all its messages; a range counts its own.
@@ -141,10 +195,10 @@ def conversation_list(
         counts: dict[str, Any] = {"counts": _counts(messages)}
     else:
         total, unread = _counters(blocked)
-        if key.is_admin and is_blocked is not None:
+        if shape.may_see_blocked and blocked is not None:
             qs = qs.alias(matching=total).filter(matching__gt=0)
         counts = {"total_count": total, "unread_count": unread}
-    qs = (
+    return (
         qs.order_by("-last_message_at", "-id")
         # Rows, not instances (as for messages): model construction was most of the cost.
         .values(
@@ -154,20 +208,22 @@ def conversation_list(
             **counts,
         )
     )
-    rows = list(qs[offset : offset + limit])
-    for row in rows:
-        preview_row = row.pop("preview") or {}
-        row["latest_text"] = preview_row.get("text")
-        row["latest_message_at"] = _json_time(preview_row.get("at"))
-        row["latest_direction"] = preview_row.get("direction")
-        media = preview_row.get("media")
-        # SQLite nests a JSON column as its text; PostgreSQL as JSON.
-        row["latest_media"] = json.loads(media) if isinstance(media, str) else media
-        if "counts" in row:
-            count_row = row.pop("counts") or {}
-            row["total_count"] = count_row.get("total", 0)
-            row["unread_count"] = count_row.get("unread", 0)
-    return rows
+
+
+def _summary_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A conversation list row with its preview and counts unpacked."""
+    preview_row = row.pop("preview") or {}
+    row["latest_text"] = preview_row.get("text")
+    row["latest_message_at"] = _json_time(preview_row.get("at"))
+    row["latest_direction"] = preview_row.get("direction")
+    media = preview_row.get("media")
+    # SQLite nests a JSON column as its text; PostgreSQL as JSON.
+    row["latest_media"] = json.loads(media) if isinstance(media, str) else media
+    if "counts" in row:
+        count_row = row.pop("counts") or {}
+        row["total_count"] = count_row.get("total", 0)
+        row["unread_count"] = count_row.get("unread", 0)
+    return row
 
 
 def _counters(blocked: bool | None) -> tuple[Combinable, Combinable]:
@@ -219,14 +275,27 @@ def conversation_get(
     return conversation
 
 
+def _conversation_for_send(*, identity_id: uuid.UUID, remote_number: str) -> Any:
+    return (
+        Conversation.objects.select_related("assignment", "line")
+        .filter(identity_id=identity_id, remote_number=remote_number)
+        .order_by("pk")[:1]
+    )
+
+
+# Every send by `to` reads it: compiled once per process.
+_CONVERSATION_FOR_SEND = PreparedQuery(
+    Conversation, _conversation_for_send, identity_id=uuid.UUID, remote_number=str
+)
+
+
 def conversation_for_send(*, identity: Any, remote_number: str) -> Conversation | None:
     """The identity's conversation with `remote_number`, with the assignment and line a
     send checks (one statement); None before the person's first message or connection."""
-    return (
-        Conversation.objects.select_related("assignment", "line")
-        .filter(identity=identity, remote_number=remote_number)
-        .first()
+    found: Conversation | None = _CONVERSATION_FOR_SEND.first(
+        identity_id=identity.pk, remote_number=remote_number
     )
+    return found
 
 
 # --- Messages ---------------------------------------------------------------------------
@@ -253,30 +322,101 @@ def message_list(
     name a group conversation. Rows for `message_row_wire` (see `_message_rows`)."""
     if thread_id is not None and conversation_id is None:
         raise _invalid("thread_id", "requires conversation_id")
-    qs = message_scope(key=key, agent_identity_id=agent_identity_id)
+    scope = key_scope(key=key, agent_identity_id=agent_identity_id)
+    shape = _MessagePage(
+        may_see_blocked=scope.may_see_blocked,
+        narrowed=scope.identity_id is not None,
+        by_conversation=conversation_id is not None,
+        include_groups=include_groups,
+        is_read=is_read,
+        is_blocked=is_blocked if key.is_admin else None,
+    )
+    in_thread = thread_id is not None and thread_id != conversation_id
+    if in_thread or (date_range is not None and date_range.is_set):
+        qs = _message_page(shape, scope, conversation_id=conversation_id)
+        if in_thread:
+            assert thread_id is not None and conversation_id is not None
+            # Threads are flat: a thread is named by its conversation or any of its messages.
+            qs = qs.filter(
+                Exists(Message.objects.filter(pk=thread_id, conversation_id=conversation_id))
+            )
+        if date_range is not None:
+            qs = qs.filter(date_range.q())
+        rows = list(qs.values(*MESSAGE_COLUMNS)[offset : offset + limit])
+    else:
+        ids: dict[str, Any] = {"organization_id": scope.organization_ids[0]}
+        if shape.narrowed:
+            ids["identity_id"] = scope.identity_id
+        if shape.by_conversation:
+            ids["conversation_id"] = conversation_id
+        rows = _MESSAGE_PAGES[shape].rows(limit=limit, offset=offset, **ids)
+    return _with_reactions(rows)
+
+
+@dataclass(frozen=True)
+class _MessagePage:
+    """What decides the statement of a message list, beside its values."""
+
+    may_see_blocked: bool
+    narrowed: bool
+    by_conversation: bool
+    include_groups: bool
+    is_read: bool | None
+    is_blocked: bool | None
+
+
+def _message_page_query(shape: _MessagePage) -> PreparedQuery[Message]:
+    params: dict[str, type] = {"organization_id": uuid.UUID}
+    if shape.narrowed:
+        params["identity_id"] = uuid.UUID
+    if shape.by_conversation:
+        params["conversation_id"] = uuid.UUID
+
+    def build(
+        *,
+        organization_id: uuid.UUID,
+        identity_id: uuid.UUID | None = None,
+        conversation_id: uuid.UUID | None = None,
+    ) -> QuerySet[Message, Any]:
+        scope = Scope(
+            organization_ids=(organization_id,),
+            identity_id=identity_id,
+            may_see_blocked=shape.may_see_blocked,
+        )
+        return _message_page(shape, scope, conversation_id=conversation_id).values(*MESSAGE_COLUMNS)
+
+    return PreparedQuery(Message, build, paged=True, **params)
+
+
+# One compiled statement per shape (under a hundred), for lists without a thread or range.
+_MESSAGE_PAGES = PreparedShapes(_message_page_query)
+
+
+def _message_page(
+    shape: _MessagePage, scope: Scope, *, conversation_id: uuid.UUID | None
+) -> QuerySet[Message]:
+    """The messages of a list, newest first, unsliced."""
+    qs = messages_in(scope)
     if conversation_id is not None:
         qs = qs.filter(conversation_id=conversation_id)
-    elif not include_groups:
+    elif not shape.include_groups:
         qs = qs.filter(is_group=False)
-    if thread_id is not None and conversation_id is not None and thread_id != conversation_id:
-        # Threads are flat: a thread is named by its conversation or any of its messages.
-        qs = qs.filter(
-            Exists(Message.objects.filter(pk=thread_id, conversation_id=conversation_id))
-        )
-    if is_read is not None:
-        qs = qs.filter(is_read=is_read)
-    if is_blocked is not None and key.is_admin:
-        qs = qs.filter(is_blocked=is_blocked)
-    if date_range is not None:
-        qs = qs.filter(date_range.q())
-    return _message_rows(qs.order_by("-created_at", "-id"), start=offset, stop=offset + limit)
+    if shape.is_read is not None:
+        qs = qs.filter(is_read=shape.is_read)
+    if shape.is_blocked is not None:
+        qs = qs.filter(is_blocked=shape.is_blocked)
+    return qs.order_by("-created_at", "-id")
 
 
 def _message_rows(qs: QuerySet[Message], *, start: int, stop: int) -> list[MessageRow]:
     """Rows `start:stop` of the ordered `qs` for `message_row_wire`: MESSAGE_COLUMNS, and
     the message's live `reactions` (REACTION_COLUMNS, oldest first) read in one more
     query. Building 50 wide model instances cost more than the rest of a list request."""
-    rows = list(qs.values(*MESSAGE_COLUMNS)[start:stop])
+    return _with_reactions(list(qs.values(*MESSAGE_COLUMNS)[start:stop]))
+
+
+def _with_reactions(rows: list[MessageRow]) -> list[MessageRow]:
+    """`rows` (MESSAGE_COLUMNS) with their live `reactions`, read in one more query."""
     reactions: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for row in rows:
         row["reactions"] = reactions[row["id"]] = []

@@ -26,7 +26,10 @@ def mark_without_reactions(message: Message) -> Message:
     cache = getattr(message, "_prefetched_objects_cache", None)
     if cache is None:
         cache = message._prefetched_objects_cache = {}  # type: ignore[attr-defined]
-    cache[Message.reactions.rel.cache_name] = Reaction.objects.none()
+    # Evaluated already, as a prefetch leaves it: iterating it compiles nothing.
+    none = Reaction.objects.none()
+    none._result_cache = []
+    cache[Message.reactions.rel.cache_name] = none
     return message
 
 

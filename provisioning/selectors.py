@@ -11,6 +11,7 @@ from django.db.models import Count, Min, Q, QuerySet
 
 from console.crypto import DecryptionError, decrypt
 from console.models import Organization
+from console.prepared import PreparedQuery
 from console.scope import Scope, filter_given, scoped_get
 from provisioning.models import LineState, PhoneLine, Setup, SetupStatus
 
@@ -39,6 +40,12 @@ def setup_get(*, organization: Organization, setup_id: uuid.UUID | str) -> Setup
     )
 
 
+# Every provider delivery reads it: compiled once per process.
+_SETUP = PreparedQuery(
+    Setup, lambda *, setup_id: Setup.objects.filter(id=setup_id)[:1], setup_id=uuid.UUID
+)
+
+
 def setup_for_webhook(*, setup_id: str, presented_secret: str | None) -> Setup | None:
     """The setup a provider delivery is for, or None when it must be rejected.
 
@@ -47,7 +54,7 @@ def setup_for_webhook(*, setup_id: str, presented_secret: str | None) -> Setup |
     """
     setup: Setup | None = None
     try:
-        setup = Setup.objects.filter(id=uuid.UUID(setup_id)).first()
+        setup = _SETUP.first(setup_id=uuid.UUID(setup_id))
     except ValueError:
         setup = None
     expected = _DUMMY_SECRET

@@ -6,13 +6,25 @@ statement what routing and messaging would otherwise read in several.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Case, F, FilteredRelation, OuterRef, Q, Subquery, UUIDField, When
+from django.db.models import (
+    Case,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    UUIDField,
+    When,
+)
 
 from console.models import AgentIdentity
+from console.prepared import PreparedQuery
 from provisioning.models import LineRole, LineState, PhoneLine
 from routing.models import Assignment, AssignmentStatus, ContactRule, RuleAction, RuleStatus
 from routing.selectors import RuleDecision, covering_directions, identity_mode, verdict
@@ -71,22 +83,57 @@ def _first_rule(sender: str, action: str) -> Subquery:
 _CONNECTION_RELATED = ("connection__identity__organization",)
 
 
-def inbound_line_get(
-    *, setup: Setup, number: str, sender: str, extra: Mapping[str, Any] | None = None
-) -> InboundLine | None:
-    """The assigned line of `setup` with this number, in one query with all that routing
-    an inbound message from `sender` on it reads: the line's setup and identity, the
-    sender's active connection on it (with its identity) and the inbound filter verdict
-    (`decide` over the active rules covering `sender`). `extra` annotations ride along
-    (they may refer to `OuterRef(ROUTED_IDENTITY)`). None when `setup` has no such line,
-    even if another setup has.
+class InboundLineReader:
+    """`inbound_line_get` with a caller's extra annotations, compiled once per process
+    (`console.prepared`): the intake runs it for every message, and building and compiling
+    its joins and subqueries cost several times what executing them does.
+
+    `extra(**placeholders)` answers the annotations (which may refer to
+    `OuterRef(ROUTED_IDENTITY)`); `extra_params` names their parameters and kinds, whose
+    values each call passes by name.
     """
+
+    def __init__(
+        self, extra: Callable[..., Mapping[str, Any]] | None = None, **extra_params: type
+    ) -> None:
+        self.extra = extra
+        # Known once the query is compiled, which the first call does before any row.
+        self.extra_names: tuple[str, ...] = ()
+        self._query = PreparedQuery(
+            PhoneLine,
+            self._build,
+            setup_id=uuid.UUID,
+            number=str,
+            sender=str,
+            paged=False,
+            **extra_params,
+        )
+
+    def __call__(
+        self, *, setup: Setup, number: str, sender: str, **extra_values: Any
+    ) -> InboundLine | None:
+        row = self._query.first(setup_id=setup.id, number=number, sender=sender, **extra_values)
+        if row is None:
+            return None
+        return _inbound_line(row, sender=sender, extra_names=self.extra_names)
+
+    def _build(
+        self, *, setup_id: Any, number: str, sender: str, **extra_values: Any
+    ) -> QuerySet[PhoneLine]:
+        extra = dict(self.extra(**extra_values)) if self.extra is not None else {}
+        self.extra_names = tuple(extra)
+        return _inbound_line_queryset(setup_id=setup_id, number=number, sender=sender, extra=extra)
+
+
+def _inbound_line_queryset(
+    *, setup_id: Any, number: str, sender: str, extra: Mapping[str, Any]
+) -> QuerySet[PhoneLine]:
     connection = FilteredRelation(
         "assignments",
         condition=Q(assignments__remote_number=sender, assignments__status=AssignmentStatus.ACTIVE),
     )
-    row = (
-        PhoneLine.objects.filter(setup=setup, number=number, state=LineState.ASSIGNED)
+    return (
+        PhoneLine.objects.filter(setup_id=setup_id, number=number, state=LineState.ASSIGNED)
         .annotate(connection=connection)
         .select_related("setup__organization", "identity__organization")
         # The annotation is only known at run time (the stubs see model fields alone).
@@ -104,12 +151,13 @@ def inbound_line_get(
         .annotate(
             blocking_rule_id=_first_rule(sender, RuleAction.BLOCK),
             allowing_rule_id=_first_rule(sender, RuleAction.ALLOW),
-            **(extra or {}),
+            **extra,
         )
-        .first()
+        .order_by("pk")[:1]
     )
-    if row is None:
-        return None
+
+
+def _inbound_line(row: PhoneLine, *, sender: str, extra_names: tuple[str, ...]) -> InboundLine:
     # Only the active connection of this sender matches the join (unique per line and
     # person), and only pool lines have connections.
     assignment: Assignment | None = getattr(row, "connection", None)
@@ -120,14 +168,38 @@ def inbound_line_get(
         sender=sender,
         connection=assignment,
         decision=None,
-        extra={name: getattr(row, name) for name in (extra or {})},
+        extra={name: getattr(row, name) for name in extra_names},
     )
     identity = found.identity
     if identity is None:
         return found
     decision = verdict(
         mode=identity_mode(identity, "inbound"),
-        blocking=row.blocking_rule_id,
-        allowing=row.allowing_rule_id,
+        blocking=row.blocking_rule_id,  # type: ignore[attr-defined]
+        allowing=row.allowing_rule_id,  # type: ignore[attr-defined]
     )
     return replace(found, decision=decision)
+
+
+_plain_reader = InboundLineReader()
+
+
+def inbound_line_get(
+    *, setup: Setup, number: str, sender: str, extra: Mapping[str, Any] | None = None
+) -> InboundLine | None:
+    """The assigned line of `setup` with this number, in one query with all that routing
+    an inbound message from `sender` on it reads: the line's setup and identity, the
+    sender's active connection on it (with its identity) and the inbound filter verdict
+    (`decide` over the active rules covering `sender`). `extra` annotations ride along
+    (they may refer to `OuterRef(ROUTED_IDENTITY)`) and make the query compile again; a
+    caller that passes them on every message keeps an `InboundLineReader` instead. None
+    when `setup` has no such line, even if another setup has.
+    """
+    if not extra:
+        return _plain_reader(setup=setup, number=number, sender=sender)
+    row = _inbound_line_queryset(
+        setup_id=setup.id, number=number, sender=sender, extra=extra
+    ).first()
+    if row is None:
+        return None
+    return _inbound_line(row, sender=sender, extra_names=tuple(extra))

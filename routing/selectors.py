@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from console.errors import NotFound
 from console.models import AgentIdentity, ApiKey, FilterMode
+from console.prepared import PreparedQuery
 from console.scope import Scope, scoped_get
 from provisioning.models import LineRole, LineState, PhoneLine
 from routing.models import (
@@ -93,13 +94,20 @@ def identity_mode(identity: AgentIdentity, direction: Direction) -> str:
     return identity.inbound_filter_mode if direction == "inbound" else identity.outbound_filter_mode
 
 
+# Every send and connect reads them: compiled once per process.
+_NUMBER_RULES = PreparedQuery(
+    ContactRule,
+    lambda *, identity_id, number: ContactRule.objects.filter(
+        identity_id=identity_id, match_target=number, status=RuleStatus.ACTIVE
+    ).order_by("created_at"),
+    identity_id=uuid.UUID,
+    number=str,
+)
+
+
 def number_rules(*, identity: AgentIdentity, number: str) -> list[ContactRule]:
     """Active rules for one number (any direction): one indexed query."""
-    return list(
-        ContactRule.objects.filter(
-            identity=identity, match_target=number, status=RuleStatus.ACTIVE
-        ).order_by("created_at")
-    )
+    return _NUMBER_RULES.rows(identity_id=identity.pk, number=number)
 
 
 def contact_decision(*, identity: AgentIdentity, number: str, direction: Direction) -> RuleDecision:
@@ -156,12 +164,26 @@ def whitelist_cutoff(*, identity: AgentIdentity) -> WhitelistCutoff:
 # --- Connections -----------------------------------------------------------
 
 
-def active_assignment(*, identity: AgentIdentity, remote_number: str) -> Assignment | None:
-    return (
+# Every connect and send by `to` asks: compiled once per process.
+_ACTIVE_ASSIGNMENT = PreparedQuery(
+    Assignment,
+    lambda *, identity_id, remote_number: (
         Assignment.objects.select_related("pool_line")
-        .filter(identity=identity, remote_number=remote_number, status=AssignmentStatus.ACTIVE)
-        .first()
+        .filter(
+            identity_id=identity_id, remote_number=remote_number, status=AssignmentStatus.ACTIVE
+        )
+        .order_by("pk")[:1]
+    ),
+    identity_id=uuid.UUID,
+    remote_number=str,
+)
+
+
+def active_assignment(*, identity: AgentIdentity, remote_number: str) -> Assignment | None:
+    found: Assignment | None = _ACTIVE_ASSIGNMENT.first(
+        identity_id=identity.pk, remote_number=remote_number
     )
+    return found
 
 
 def active_assignment_on_line(*, line: PhoneLine, remote_number: str) -> Assignment | None:
@@ -227,6 +249,30 @@ def eligible_pool_lines() -> QuerySet[PhoneLine]:
     )
 
 
+# Every connect reads both: compiled once per process.
+_LINES_OF_PERSON = PreparedQuery(
+    Assignment,
+    lambda *, remote_number: Assignment.objects.filter(
+        remote_number=remote_number, status=AssignmentStatus.ACTIVE
+    ).values("pool_line_id"),
+    remote_number=str,
+)
+_POOL_LINES_BY_LOAD = PreparedQuery(
+    PhoneLine,
+    lambda *, hour_since, day_since: (
+        eligible_pool_lines()
+        .annotate(
+            active_count=_active_on_line(),
+            hour_contacts=_new_contacts_on_line(hour_since),
+            day_contacts=_new_contacts_on_line(day_since),
+        )
+        .order_by("active_count", "requested_at", "id")
+    ),
+    hour_since=datetime,
+    day_since=datetime,
+)
+
+
 @dataclass(frozen=True)
 class PoolChoice:
     line: PhoneLine | None
@@ -244,20 +290,10 @@ def pool_line_choose(
     prefer the fewest active connections (oldest line on ties, for stable choices).
     """
     now = timezone.now()
-    used = set(
-        Assignment.objects.filter(
-            remote_number=remote_number, status=AssignmentStatus.ACTIVE
-        ).values_list("pool_line_id", flat=True)
-    )
+    used = {row["pool_line_id"] for row in _LINES_OF_PERSON.rows(remote_number=remote_number)}
     used |= set(exclude_ids)
-    lines = list(
-        eligible_pool_lines()
-        .annotate(
-            active_count=_active_on_line(),
-            hour_contacts=_new_contacts_on_line(now - timedelta(hours=1)),
-            day_contacts=_new_contacts_on_line(now - timedelta(days=1)),
-        )
-        .order_by("active_count", "requested_at", "id")
+    lines: list[Any] = _POOL_LINES_BY_LOAD.rows(
+        hour_since=now - timedelta(hours=1), day_since=now - timedelta(days=1)
     )
     free = [line for line in lines if line.id not in used]
     if lines and not free:

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 
 from console.api.key_cache import KEYS
 from console.models import ApiKey, ApiKeyStatus
+from console.prepared import PreparedQuery
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
 INVALID_KEY_MESSAGE = "Invalid or missing API key."
@@ -48,9 +49,19 @@ def _usable(key: ApiKey, *, now: datetime) -> bool:
     return key.status == ApiKeyStatus.ACTIVE and (key.expires_at is None or key.expires_at > now)
 
 
+# Every request whose key is not cached reads it: compiled once per process.
+_KEY = PreparedQuery(
+    ApiKey,
+    lambda *, digest: ApiKey.objects.select_related("organization", "identity").filter(
+        key_hash=digest
+    )[:1],
+    digest=str,
+)
+
+
 def _key_read(digest: str) -> ApiKey | None:
     read_at, generation = KEYS.clock(), KEYS.generation
-    key = ApiKey.objects.select_related("organization", "identity").filter(key_hash=digest).first()
+    key: ApiKey | None = _KEY.first(digest=digest)
     if key is not None and _usable(key, now=timezone.now()):
         KEYS.put(digest, key, read_at=read_at, generation=generation)
     return key

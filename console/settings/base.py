@@ -428,9 +428,16 @@ WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
 # statement and POSTs up to BATCH_CONCURRENCY of them at a time (per worker thread).
 WEBHOOK_BATCH_SIZE = env_count("WEBHOOK_BATCH_SIZE", 20)
 WEBHOOK_BATCH_CONCURRENCY = env_count("WEBHOOK_BATCH_CONCURRENCY", 10)
+# A batch POSTs one delivery after another until it has spent this long on them, then the
+# rest BATCH_CONCURRENCY at a time: fast receivers are served cheapest in turn, slow ones
+# spend the budget on their first answer (messaging/webhooks/delivery.py, `_attempt_all`).
+WEBHOOK_SEQUENTIAL_BUDGET_MS = env.float("WEBHOOK_SEQUENTIAL_BUDGET_MS", default=50.0)
 # A drain job attempts at most this many batches before leaving the backlog to the next
 # drain job, so a long backlog takes its turn with sends and replies on the worker threads.
 WEBHOOK_DRAIN_BATCHES = env_count("WEBHOOK_DRAIN_BATCHES", 10)
+# Drain jobs POSTing at once per worker process; more contend for the GIL and deliver less
+# (console/drain_slots.py). A batch still POSTs to slow receivers BATCH_CONCURRENCY at a time.
+WEBHOOK_DRAINS_PER_PROCESS = env_count("WEBHOOK_DRAINS_PER_PROCESS", 2)
 
 # --- Outboxes (console/outbox.py) ------------------------------------------
 # Outboxes whose jobs claim in batches (webhook deliveries) publish one drain job per burst

@@ -8,14 +8,17 @@ lock (the lock the daily cap takes), so concurrent sends are counted exactly.
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, DateTimeField, Min, Subquery, Value
+from django.db.models import Count, DateTimeField, Min, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from console.errors import RateLimited
+from console.prepared import PreparedQuery
 from messaging.models import Conversation, Direction, Message
 
 BURST_WINDOW = timedelta(seconds=60)
@@ -35,11 +38,8 @@ class Pace:
     oldest_recent: datetime | None
 
 
-def conversation_pace(conversation: Conversation, now: datetime) -> Pace:
-    """The conversation's `Pace` at `now`, in one statement (scalar subqueries on the
-    conversation row; each an index range on (conversation, created_at))."""
-    since = now - BURST_WINDOW
-    messages = Message.objects.filter(conversation_id=conversation.pk)
+def _pace_row(*, conversation_id: uuid.UUID, since: datetime) -> QuerySet[Conversation, Any]:
+    messages = Message.objects.filter(conversation_id=conversation_id)
     last_inbound = Subquery(
         messages.filter(direction=Direction.INBOUND, is_blocked=False)
         .order_by("-created_at")
@@ -53,15 +53,23 @@ def conversation_pace(conversation: Conversation, now: datetime) -> Pace:
         .order_by()
         .values("conversation_id")
     )
-    row = (
-        Conversation.objects.filter(pk=conversation.pk)
-        .values(
-            last_inbound=last_inbound,
-            recent=Subquery(recent.annotate(n=Count("pk")).values("n")),
-            oldest_recent=Subquery(recent.annotate(m=Min("created_at")).values("m")),
-        )
-        .get()
+    return Conversation.objects.filter(pk=conversation_id).values(
+        last_inbound=last_inbound,
+        recent=Subquery(recent.annotate(n=Count("pk")).values("n")),
+        oldest_recent=Subquery(recent.annotate(m=Min("created_at")).values("m")),
     )
+
+
+# Every send reads it: compiled once per process.
+_PACE = PreparedQuery(Conversation, _pace_row, conversation_id=uuid.UUID, since=datetime)
+
+
+def conversation_pace(conversation: Conversation, now: datetime) -> Pace:
+    """The conversation's `Pace` at `now`, in one statement (scalar subqueries on the
+    conversation row; each an index range on (conversation, created_at))."""
+    row = _PACE.first(conversation_id=conversation.pk, since=now - BURST_WINDOW)
+    if row is None:
+        raise Conversation.DoesNotExist
     return Pace(
         last_inbound=row["last_inbound"],
         recent=row["recent"] or 0,

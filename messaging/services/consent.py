@@ -13,6 +13,7 @@ Message text never goes to logs: log ids only.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from django.db.models import Q
 from console.db import insert_unique
 from console.errors import Forbidden
 from console.models import AgentIdentity
+from console.prepared import PreparedQuery
 from console.services import Actor, audit_record
 from messaging.models import ConsentEvent, ConsentKind, ConsentSource, Message, OptOut
 from messaging.services import common
@@ -81,8 +83,21 @@ def _scope_q(identity: AgentIdentity | None, number: str) -> Q:
     )
 
 
+# Every send and connect asks: compiled once per process.
+_IDENTITY_OPT_OUT = PreparedQuery(
+    OptOut,
+    lambda *, identity_id, number: OptOut.objects.filter(
+        identity_id=identity_id, remote_number=number
+    ).values("pk")[:1],
+    identity_id=uuid.UUID,
+    number=str,
+)
+
+
 def is_opted_out(*, identity: AgentIdentity | None, number: str) -> bool:
     """Whether `number` opted out of `identity` (None: of the router)."""
+    if identity is not None:
+        return bool(_IDENTITY_OPT_OUT.rows(identity_id=identity.pk, number=number))
     return OptOut.objects.filter(_scope_q(identity, number)).exists()
 
 

@@ -11,6 +11,7 @@ Message text never goes to logs: log ids only.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from phonenumbers import timezone as number_zones
 
 from console.errors import ValidationFailed
 from console.models import AgentIdentity
+from console.prepared import PreparedQuery
 from console.services import Actor, audit_record
 from messaging.models import QuietHours
 
@@ -76,8 +78,17 @@ def quiet_window_at(quiet: QuietHours, *, number: str, at: datetime) -> QuietWin
     return QuietWindow(start=start.astimezone(at.tzinfo), end=end.astimezone(at.tzinfo))
 
 
+# Every send reads it: compiled once per process.
+_QUIET_HOURS = PreparedQuery(
+    QuietHours,
+    lambda *, identity_id: QuietHours.objects.filter(identity_id=identity_id).order_by("pk")[:1],
+    identity_id=uuid.UUID,
+)
+
+
 def quiet_hours_of(identity: AgentIdentity) -> QuietHours | None:
-    return QuietHours.objects.filter(identity=identity).first()
+    found: QuietHours | None = _QUIET_HOURS.first(identity_id=identity.pk)
+    return found
 
 
 def hold_until(

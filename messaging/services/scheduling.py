@@ -28,6 +28,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,7 @@ from django.utils import timezone
 
 from console.errors import Conflict, RateLimited, ValidationFailed
 from console.models import AgentIdentity
+from console.prepared import PreparedQuery
 from console.services import Actor, audit_record
 from messaging.models import Conversation, DeliveryStatus, Direction, Message, SendState
 
@@ -109,6 +111,30 @@ def _fullest_window(times: list[datetime], at: datetime) -> tuple[int, datetime]
     return best, oldest
 
 
+def _window_row(
+    *, identity_id: uuid.UUID, lo: datetime, at: datetime, hi: datetime
+) -> QuerySet[Message, Any]:
+    past = LessThanOrEqual(CAP_TIME, at)
+    return (
+        Message.objects.filter(identity_id=identity_id, direction=Direction.OUTBOUND)
+        .filter(GreaterThan(CAP_TIME, lo), LessThan(CAP_TIME, hi))
+        # Grouped by the one identity: a row when it has cap times in range, else none.
+        .order_by()
+        .values("identity_id")
+        .annotate(
+            count=Count("pk", filter=past),
+            oldest=Min(CAP_TIME, filter=past),
+            ahead=Count("pk", filter=GreaterThan(CAP_TIME, at)),
+        )
+    )
+
+
+# Every send counts its window: compiled once per process.
+_WINDOW = PreparedQuery(
+    Message, _window_row, identity_id=uuid.UUID, lo=datetime, at=datetime, hi=datetime
+)
+
+
 def _window_ending_at(identity: AgentIdentity, at: datetime) -> tuple[int, datetime] | None:
     """`_fullest_window` in one aggregate statement, when no cap time lies in
     `(at, at + 24 h)` (the common case: a send now with nothing scheduled or held ahead).
@@ -117,16 +143,9 @@ def _window_ending_at(identity: AgentIdentity, at: datetime) -> tuple[int, datet
     later cap time exists: the caller falls back to the full analysis.
 
     One range scan of the `msg_outbound_identity_cap_time` index on (identity, cap time)."""
-    past = LessThanOrEqual(CAP_TIME, at)
-    row = (
-        _outbound(identity)
-        .filter(GreaterThan(CAP_TIME, at - WINDOW), LessThan(CAP_TIME, at + WINDOW))
-        .aggregate(
-            count=Count("pk", filter=past),
-            oldest=Min(CAP_TIME, filter=past),
-            ahead=Count("pk", filter=GreaterThan(CAP_TIME, at)),
-        )
-    )
+    row = _WINDOW.first(identity_id=identity.pk, lo=at - WINDOW, at=at, hi=at + WINDOW)
+    if row is None:
+        return 0, at
     if row["ahead"]:
         return None
     oldest: datetime | None = row["oldest"]

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from console.crypto import decrypt
 from console.db import update_from_values
+from console.drain_slots import DrainSlots
 from console.errors import Conflict, Unprocessable
 from console.outbox import (
     COUNTDOWN_MAX_SECONDS,
@@ -188,20 +189,26 @@ def deliveries_drain(*, batches: int | None = None) -> int:
     batches, so that a long backlog never keeps a worker thread from other jobs. After
     every full claim it asks for another drain job (`Outbox.wake`), before POSTing: idle
     threads join in while the backlog lasts, and one is waiting if this job stops early.
+    While receivers answer within the sequential budget, no more than
+    WEBHOOK_DRAINS_PER_PROCESS drain in one process (`DRAIN_SLOTS`); a job beyond them
+    returns at once, and a slot holder asks for a new job when it leaves.
     Returns how many deliveries it attempted.
     """
     DELIVERIES.woken()
-    size = settings.WEBHOOK_BATCH_SIZE
-    attempted = 0
-    for _ in range(batches or settings.WEBHOOK_DRAIN_BATCHES):
-        claimed_at = timezone.now()
-        ids = DELIVERIES.claim_batch(limit=size, now=claimed_at)
-        if len(ids) == size:
-            DELIVERIES.wake()
-        attempted += len(_attempt_claimed(ids, claimed_at=claimed_at))
-        if len(ids) < size:
-            break
-    return attempted
+    with DRAIN_SLOTS.slot() as granted:
+        if not granted:
+            return 0
+        size = settings.WEBHOOK_BATCH_SIZE
+        attempted = 0
+        for _ in range(batches or settings.WEBHOOK_DRAIN_BATCHES):
+            claimed_at = timezone.now()
+            ids = DELIVERIES.claim_batch(limit=size, now=claimed_at)
+            if len(ids) == size:
+                DELIVERIES.wake()
+            attempted += len(_attempt_claimed(ids, claimed_at=claimed_at))
+            if len(ids) < size:
+                break
+        return attempted
 
 
 def _attempt_claimed(ids: list[Any], *, claimed_at: datetime) -> dict[uuid.UUID, str]:
@@ -226,7 +233,14 @@ def _attempt_claimed(ids: list[Any], *, claimed_at: datetime) -> dict[uuid.UUID,
 
 
 def _attempt_all(deliveries: list[WebhookDelivery]) -> list[_Attempt | Exception]:
-    """Attempt each claimed delivery, up to WEBHOOK_BATCH_CONCURRENCY at a time.
+    """Attempt each claimed delivery: one after another while the batch has spent less than
+    WEBHOOK_SEQUENTIAL_BUDGET_MS on them, then the rest up to WEBHOOK_BATCH_CONCURRENCY at
+    a time.
+
+    Receivers that answer at once are served fastest one at a time: dozens of POST threads
+    per process then spend more CPU contending for the GIL than the POSTs themselves
+    (1.65 ms of CPU per delivery against 0.9 ms, measured). A slow receiver spends the
+    budget on its first answer, and the rest of its batch gets the concurrency.
 
     A thread pool rather than one async client: the Celery workers already run a threads
     pool, the SSRF check (DNS) and signing are synchronous, and an async client belongs to
@@ -236,8 +250,40 @@ def _attempt_all(deliveries: list[WebhookDelivery]) -> list[_Attempt | Exception
     """
     if min(settings.WEBHOOK_BATCH_CONCURRENCY, len(deliveries)) <= 1:
         return [_attempt_or_error(d) for d in deliveries]
-    return list(_post_pool().map(_attempt_or_error, deliveries))
+    budget = settings.WEBHOOK_SEQUENTIAL_BUDGET_MS / 1000
+    if budget <= 0:
+        return list(_post_pool().map(_attempt_or_error, deliveries))
+    started = _clock()
+    outcomes: list[_Attempt | Exception] = []
+    for position, delivery in enumerate(deliveries):
+        outcomes.append(_attempt_or_error(delivery))
+        rest = deliveries[position + 1 :]
+        if rest and _clock() - started >= budget:
+            _receivers.slow = True
+            return outcomes + list(_post_pool().map(_attempt_or_error, rest))
+    _receivers.slow = False
+    return outcomes
 
+
+class _Receivers:
+    """Whether the last batch of this process waited on its receivers: then drain jobs
+    wait more than they compute, and are not held to WEBHOOK_DRAINS_PER_PROCESS."""
+
+    slow = False
+
+    def drain_slots(self) -> int:
+        return 1_000_000 if self.slow else settings.WEBHOOK_DRAINS_PER_PROCESS
+
+
+_receivers = _Receivers()
+
+# At most WEBHOOK_DRAINS_PER_PROCESS drain jobs POST at once in a worker process, unless
+# its receivers are slow (`_Receivers`).
+DRAIN_SLOTS = DrainSlots(lambda: _receivers.drain_slots(), DELIVERIES.wake)
+
+
+# The batch's time budget reads this clock (tests move it).
+_clock = time.monotonic
 
 _pools = threading.local()
 

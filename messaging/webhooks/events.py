@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.models import AgentIdentity
+from console.prepared import PreparedQuery
 from console.timestamps import iso
 from messaging.models import Direction, Message, Reaction
 from messaging.webhooks import delivery
@@ -43,6 +44,16 @@ CONTEXT_TEXT_MAX_CHARS = 2000
 def dumps(payload: dict[str, Any]) -> str:
     """The one serialisation of a body; its UTF-8 bytes are signed and sent unchanged."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+# Every event reads them: compiled once per process.
+_ACTIVE_SUBSCRIPTIONS = PreparedQuery(
+    WebhookSubscription,
+    lambda *, identity_id: WebhookSubscription.objects.filter(
+        identity_id=identity_id, status=SubscriptionStatus.ACTIVE
+    ).order_by("created_at"),
+    identity_id=uuid.UUID,
+)
 
 
 def event_id_new() -> str:
@@ -84,9 +95,7 @@ def event_emit(
         return None
     subscriptions = [
         sub
-        for sub in WebhookSubscription.objects.filter(
-            identity=identity, status=SubscriptionStatus.ACTIVE
-        ).order_by("created_at")
+        for sub in _ACTIVE_SUBSCRIPTIONS.rows(identity_id=identity.pk)
         if event_type in sub.event_types
     ]
     if not subscriptions:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from console.models import AgentIdentity
+from console.prepared import PreparedQuery
 from console.services import Actor
 from provisioning.models import LineRole, PhoneLine
 from routing import hooks, replies
@@ -160,8 +161,22 @@ def _parse(text: str) -> RouterCommand | None:
         return None
 
 
+# Every router command names one: compiled once per process.
+_IDENTITY_BY_HANDLE = PreparedQuery(
+    AgentIdentity,
+    lambda *, handle: (
+        AgentIdentity.objects.live()
+        .select_related("organization")
+        .filter(handle=handle)
+        .order_by("pk")[:1]
+    ),
+    handle=str,
+)
+
+
 def _identity_for_handle(handle: str) -> AgentIdentity | None:
-    return AgentIdentity.objects.live().select_related("organization").filter(handle=handle).first()
+    found: AgentIdentity | None = _IDENTITY_BY_HANDLE.first(handle=handle)
+    return found
 
 
 def _may_connect(identity: AgentIdentity | None, sender: str) -> bool:

@@ -16,6 +16,7 @@ from messaging.services import inbound as inbound_module
 from messaging.services.inbound import conversation_attach, inbound_message_receive
 from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import InboundMessage
+from routing.inbound_selectors import InboundLineReader
 from routing.models import AssignmentStatus
 from tests.messaging.conftest import OTHER_PERSON, PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory
@@ -71,7 +72,8 @@ def blind_handle_check(monkeypatch):
     def blind(provider_handle):
         return {**original(provider_handle), "handle_stored": Value(False)}
 
-    monkeypatch.setattr(inbound_module, "_inbound_extra", blind)
+    reader = InboundLineReader(blind, provider_handle=str)
+    monkeypatch.setattr(inbound_module, "_inbound_target", reader)
 
 
 def test_the_handle_constraint_stops_a_duplicate_that_slips_past_the_check(

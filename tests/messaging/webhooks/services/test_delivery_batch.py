@@ -3,6 +3,7 @@ POSTs them concurrently over kept-alive connections and records them in one writ
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from datetime import timedelta
@@ -178,8 +179,11 @@ def test_a_mixed_batch_ends_each_delivery_as_a_single_attempt_would(identity, re
     assert sorted(r.path for r in receiver.requests) == ["/hook/busy", "/hook/gone", "/hook/ok"]
 
 
-def test_a_batch_posts_its_deliveries_concurrently(identity, receiver, settings):
+def test_a_batch_without_a_sequential_budget_posts_its_deliveries_concurrently(
+    identity, receiver, settings
+):
     settings.WEBHOOK_BATCH_CONCURRENCY = 4
+    settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 0
     sub, _ = subscribe(identity, receiver.url)
     due(sub, 4)
     # Each request is answered only once all four have arrived: one at a time never ends.
@@ -189,6 +193,57 @@ def test_a_batch_posts_its_deliveries_concurrently(identity, receiver, settings)
     statuses = deliveries_attempt()
 
     assert set(statuses.values()) == {DeliveryStatus.SUCCEEDED}
+
+
+def threads_posting(monkeypatch) -> list[str]:
+    """The name of the thread each attempt of a batch runs on, in order of starting."""
+    names: list[str] = []
+    attempt = webhook_delivery._attempt_or_error
+
+    def recorded(delivery):
+        names.append(threading.current_thread().name)
+        return attempt(delivery)
+
+    monkeypatch.setattr(webhook_delivery, "_attempt_or_error", recorded)
+    return names
+
+
+def test_a_batch_posts_one_after_another_within_its_sequential_budget(
+    identity, receiver, settings, monkeypatch
+):
+    settings.WEBHOOK_BATCH_CONCURRENCY = 4
+    settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 60_000
+    sub, _ = subscribe(identity, receiver.url)
+    due(sub, 4)
+    names = threads_posting(monkeypatch)
+
+    statuses = deliveries_attempt()
+
+    assert list(statuses.values()).count(DeliveryStatus.SUCCEEDED) == 4
+    assert names == [threading.current_thread().name] * 4
+
+
+def test_a_batch_that_spent_its_budget_posts_the_rest_concurrently(
+    identity, receiver, settings, monkeypatch
+):
+    settings.WEBHOOK_BATCH_CONCURRENCY = 3
+    settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 50
+    sub, _ = subscribe(identity, receiver.url)
+    due(sub, 4)
+    names = threads_posting(monkeypatch)
+    # The clock moves a second per reading: the first POST spends the whole budget.
+    ticks = itertools.count()
+    monkeypatch.setattr(webhook_delivery, "_clock", lambda: float(next(ticks)))
+    # The other three are answered only once all three have arrived: in turn they never end.
+    arrived = threading.Barrier(3, timeout=5)
+    seen = itertools.count()
+    receiver.on_request = lambda _: next(seen) and arrived.wait()
+
+    statuses = deliveries_attempt()
+
+    assert list(statuses.values()).count(DeliveryStatus.SUCCEEDED) == 4
+    assert names[0] == threading.current_thread().name
+    assert all(name.startswith("webhook-post") for name in names[1:])
 
 
 def test_deliveries_to_one_receiver_reuse_a_kept_alive_connection(identity, receiver, settings):

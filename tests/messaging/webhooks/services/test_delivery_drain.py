@@ -3,13 +3,20 @@ the helpers it asks for), batch after batch, instead of one job per delivery."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from unittest import mock
 
 import pytest
 
 from console.models import AgentIdentity
-from messaging.webhooks.delivery import DELIVERIES, deliveries_drain, deliveries_publish
+from messaging.webhooks import delivery as webhook_delivery
+from messaging.webhooks.delivery import (
+    DELIVERIES,
+    DRAIN_SLOTS,
+    deliveries_drain,
+    deliveries_publish,
+)
 from messaging.webhooks.events import event_emit
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from messaging.webhooks.tasks import deliveries_drain_task, delivery_attempt_task
@@ -140,3 +147,36 @@ def test_without_a_wake_up_channel_each_delivery_keeps_its_own_job(subscription,
 def test_the_drain_task_is_the_deliveries_outbox_drain():
     assert DELIVERIES.drain_task is not None
     assert DELIVERIES.drain_task() is deliveries_drain_task
+
+
+def test_a_drain_beyond_the_processs_slots_claims_nothing_and_one_is_asked_for_later(
+    subscription, settings, outbox_wake_channel
+):
+    settings.WEBHOOK_DRAINS_PER_PROCESS = 1
+    due(subscription, 2)
+
+    with mock.patch.object(deliveries_drain_task, "apply_async") as published:
+        with DRAIN_SLOTS.slot():  # another drain job of this process holds the only slot
+            assert deliveries_drain() == 0
+            assert WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).count() == 2
+            assert published.call_count == 0
+        # Leaving, the holder asks for a job for what the refused one left.
+        assert published.call_count == 1
+
+
+def test_drains_are_not_held_to_the_slots_while_receivers_are_slow(
+    subscription, receiver, settings, outbox_wake_channel, monkeypatch
+):
+    settings.WEBHOOK_DRAINS_PER_PROCESS = 1
+    settings.WEBHOOK_BATCH_CONCURRENCY = 2
+    settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 50
+    due(subscription, 3)
+    # The clock moves a second per reading: the batch spends its budget on its first POST.
+    ticks = itertools.count()
+    monkeypatch.setattr(webhook_delivery, "_clock", lambda: float(next(ticks)))
+    with mock.patch.object(deliveries_drain_task, "apply_async"):
+        deliveries_drain()
+    due(subscription, 2)
+
+    with mock.patch.object(deliveries_drain_task, "apply_async"), DRAIN_SLOTS.slot():
+        assert deliveries_drain() == 2

@@ -1,0 +1,240 @@
+"""Querysets compiled once per process, run again with new values (`PreparedQuery`).
+
+Django builds and compiles a queryset again on every evaluation. For the statements
+every inbound message or send runs (a line with its connection, rules and identity in one
+joined query) that is milliseconds of CPU per request, several times what the database
+spends executing them. A `PreparedQuery` builds its queryset once per database
+connection alias from placeholder values, keeps the compiled SQL and the compiler (which
+knows how to turn rows into model instances with their `select_related` objects and
+annotations), and afterwards only swaps the placeholders' positions in the parameter list
+for the call's values.
+
+What may vary between calls is exactly the named parameters: everything else the builder
+reads (settings, the clock) is frozen into the SQL at first use, so builders must not read
+it. Each parameter is a `str`, a `uuid.UUID` or an aware `datetime`, used as a value as
+it is (`exact`, comparisons, `Value(...)`): a placeholder that a lookup rewrote
+(`contains`), that the builder computed with (`now - window`) or that it dropped is
+refused when the query is compiled, so a misuse fails on its first run rather than
+matching the wrong rows.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
+from django.db.models.sql.compiler import SQLCompiler
+
+M = TypeVar("M", bound=Model)
+K = TypeVar("K", bound=Hashable)
+
+_KINDS = (str, uuid.UUID, datetime)
+_TEXT_MARK = "\x1fprepared-"
+# Placeholder datetimes lie in this year, where no real value does: any other datetime of
+# that year in the compiled parameters was computed from a placeholder.
+_PLACEHOLDER_YEAR = 2999
+
+
+def _adapt(kind: type, value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """`value` as Django passes a parameter of this kind to the database driver."""
+    if kind is uuid.UUID:
+        if not isinstance(value, uuid.UUID):
+            value = uuid.UUID(str(value))
+        return value if connection.features.has_native_uuid_field else value.hex
+    if kind is datetime:
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"{value!r} is not an aware datetime")
+        return connection.ops.adapt_datetimefield_value(value)
+    return str(value)
+
+
+def _derived(value: Any) -> bool:
+    """Whether a compiled parameter was computed from a placeholder."""
+    if isinstance(value, str):
+        return _TEXT_MARK in value or value.startswith(f"{_PLACEHOLDER_YEAR}-")
+    return isinstance(value, datetime) and value.year == _PLACEHOLDER_YEAR
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Where a parameter's value goes in the compiled parameter list."""
+
+    position: int
+    name: str
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    alias: str
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[_Slot, ...]
+    compiler: SQLCompiler
+    values: tuple[str, ...] | None  # column names of a values() query, else None
+
+
+class PreparedQuery(Generic[M]):
+    """`build(**placeholders)`, a queryset of `model`, compiled once per database;
+    `rows(**values)` runs it.
+
+    `params` names each parameter's kind (`str`, `uuid.UUID` or `datetime`). Model
+    querysets answer model instances as iterating the queryset would (`select_related`
+    objects and annotations included); `values()` querysets answer dicts. A `paged` query
+    (built without a slice) takes `limit` and `offset` on every call, as parameters.
+    """
+
+    def __init__(
+        self,
+        model: type[M],
+        build: Callable[..., QuerySet[M, Any]],
+        *,
+        paged: bool = False,
+        **params: type,
+    ) -> None:
+        for name, kind in params.items():
+            if kind not in _KINDS:
+                raise TypeError(f"parameter {name}: {kind!r} is not str, uuid.UUID or datetime")
+        self.model = model
+        self.build = build
+        self.paged = paged
+        self.params = params
+        self._compiled: dict[str, _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, *, limit: int | None = None, offset: int = 0, **values: Any) -> list[Any]:
+        if values.keys() != self.params.keys():
+            raise TypeError(f"expected parameters {sorted(self.params)}, got {sorted(values)}")
+        if self.paged != (limit is not None) or (offset and not self.paged):
+            raise TypeError("limit and offset are given exactly when the query is paged")
+        compiled = self._compile(router.db_for_read(self.model))
+        connection = connections[compiled.alias]
+        adapted = {
+            name: _adapt(kind, values[name], connection) for name, kind in self.params.items()
+        }
+        params = list(compiled.params)
+        for slot in compiled.slots:
+            params[slot.position] = adapted[slot.name]
+        if self.paged:
+            params += [int(limit or 0), int(offset)]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            fetched = cursor.fetchall()
+        return _materialise(compiled, fetched)
+
+    def first(self, **values: Any) -> Any:
+        found = self.rows(**values)
+        return found[0] if found else None
+
+    def _compile(self, alias: str) -> _Compiled:
+        compiled = self._compiled.get(alias)
+        if compiled is not None:
+            return compiled
+        with self._lock:
+            compiled = self._compiled.get(alias)
+            if compiled is None:
+                compiled = self._compiled[alias] = self._compile_now(alias)
+            return compiled
+
+    def _compile_now(self, alias: str) -> _Compiled:
+        connection = connections[alias]
+        placeholders = {name: _placeholder(kind) for name, kind in self.params.items()}
+        adapted = {
+            name: _adapt(self.params[name], value, connection)
+            for name, value in placeholders.items()
+        }
+        queryset = self.build(**placeholders).using(alias)
+        if queryset.model is not self.model:
+            raise TypeError(f"the builder answers {queryset.model.__name__} rows")
+        iterable = queryset._iterable_class
+        if iterable not in (ModelIterable, ValuesIterable):
+            raise TypeError("only model and values() querysets can be prepared")
+        if self.paged and queryset.query.is_sliced:
+            raise TypeError("a paged query is built without a slice")
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        if self.paged:
+            sql = f"{sql} LIMIT %s OFFSET %s"
+        slots = []
+        found = set()
+        for position, value in enumerate(params):
+            name = next((n for n, a in adapted.items() if a == value), None)
+            if name is not None:
+                slots.append(_Slot(position, name))
+                found.add(name)
+            elif _derived(value):
+                raise ValueError(
+                    f"a parameter was rewritten by a lookup or computed with: {value!r}"
+                )
+        missing = set(placeholders) - found
+        if missing:
+            raise ValueError(f"parameters {sorted(missing)} are not in the compiled query")
+        query = queryset.query
+        values = (
+            (*query.extra_select, *query.values_select, *query.annotation_select)
+            if iterable is ValuesIterable
+            else None
+        )
+        return _Compiled(alias, sql, tuple(params), tuple(slots), compiler, values)
+
+
+class PreparedShapes(Generic[K, M]):
+    """One `PreparedQuery` per shape (a hashable value naming what changes the statement
+    beside its parameters: which filters apply), made by `make(shape)` on first use.
+    Shapes must come from a small, fixed set: each is compiled and kept for the process."""
+
+    def __init__(self, make: Callable[[K], PreparedQuery[M]]) -> None:
+        self.make = make
+        self._queries: dict[K, PreparedQuery[M]] = {}
+
+    def __getitem__(self, shape: K) -> PreparedQuery[M]:
+        query = self._queries.get(shape)
+        if query is None:
+            # Two threads may both make it; either copy compiles the same statement.
+            query = self._queries[shape] = self.make(shape)
+        return query
+
+
+def _placeholder(kind: type) -> Any:
+    # Random, so no placeholder can equal a constant the query also carries (or another).
+    token = uuid.uuid4()
+    if kind is uuid.UUID:
+        return token
+    if kind is datetime:
+        offset = timedelta(seconds=token.int % (300 * 86400), microseconds=token.int % 10**6)
+        return datetime(_PLACEHOLDER_YEAR, 1, 1, tzinfo=UTC) + offset
+    return f"{_TEXT_MARK}{token.hex}"
+
+
+def _materialise(compiled: _Compiled, fetched: list[Any]) -> list[Any]:
+    """The rows as the queryset's own iterable would have answered them."""
+    compiler = compiled.compiler
+    rows = list(compiler.results_iter([fetched]))
+    if compiled.values is not None:
+        return [dict(zip(compiled.values, row, strict=True)) for row in rows]
+    klass_info = compiler.klass_info
+    assert klass_info is not None
+    select = compiler.select
+    model = klass_info["model"]
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_names = [column[0].target.attname for column in select[start:end]]
+    using = compiled.alias
+    # The stubs follow Django 6, which adds a fetch mode.
+    populators = get_related_populators(klass_info, select, using)  # type: ignore[call-arg]
+    annotations = compiler.annotation_col_map or {}
+    instances = []
+    for row in rows:
+        instance = model.from_db(using, init_names, row[start:end])
+        for populator in populators:
+            populator.populate(row, instance)
+        for name, position in annotations.items():
+            setattr(instance, name, row[position])
+        instances.append(instance)
+    return instances
