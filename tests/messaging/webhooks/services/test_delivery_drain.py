@@ -171,7 +171,7 @@ def test_drains_are_not_held_to_the_slots_while_receivers_are_slow(
     settings.WEBHOOK_BATCH_CONCURRENCY = 2
     settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 50
     due(subscription, 3)
-    # The clock moves a second per reading: the first POST is a slow answer.
+    # The clock moves a second per reading: the first POST spends the whole budget.
     ticks = itertools.count()
     monkeypatch.setattr(webhook_delivery, "_clock", lambda: float(next(ticks)))
     with mock.patch.object(deliveries_drain_task, "apply_async"):
