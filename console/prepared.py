@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from django.db import connections, router
@@ -45,6 +45,9 @@ _PLACEHOLDER_YEAR = 2999
 
 def _adapt(kind: type, value: Any, connection: BaseDatabaseWrapper) -> Any:
     """`value` as Django passes a parameter of this kind to the database driver."""
+    if value is None:
+        # The ORM would have written `IS NULL`; a prepared `= %s` would match nothing.
+        raise ValueError("a prepared query's parameters are never None")
     if kind is uuid.UUID:
         if not isinstance(value, uuid.UUID):
             value = uuid.UUID(str(value))
@@ -57,10 +60,11 @@ def _adapt(kind: type, value: Any, connection: BaseDatabaseWrapper) -> Any:
 
 
 def _derived(value: Any) -> bool:
-    """Whether a compiled parameter was computed from a placeholder."""
+    """Whether a compiled parameter was computed from a placeholder (a datetime placeholder
+    cut to its date is a `date` of the placeholder year)."""
     if isinstance(value, str):
         return _TEXT_MARK in value or value.startswith(f"{_PLACEHOLDER_YEAR}-")
-    return isinstance(value, datetime) and value.year == _PLACEHOLDER_YEAR
+    return isinstance(value, date) and value.year == _PLACEHOLDER_YEAR
 
 
 @dataclass(frozen=True)
@@ -177,11 +181,14 @@ class PreparedQuery(Generic[M]):
         if missing:
             raise ValueError(f"parameters {sorted(missing)} are not in the compiled query")
         query = queryset.query
-        values = (
-            (*query.extra_select, *query.values_select, *query.annotation_select)
-            if iterable is ValuesIterable
-            else None
-        )
+        values = None
+        if iterable is ValuesIterable:
+            # The names `ValuesIterable` gives the columns, in its order.
+            values = (
+                tuple(query.selected)
+                if query.selected
+                else (*query.extra_select, *query.values_select, *query.annotation_select)
+            )
         return _Compiled(alias, sql, tuple(params), tuple(slots), compiler, values)
 
 

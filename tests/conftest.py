@@ -16,7 +16,6 @@ from console.access_tally_buffer import TallyBuffer
 from console.api.key_cache import KEYS
 from console.models import AgentIdentity, Organization
 from console.services import IssuedApiKey, api_key_create
-from messaging.webhooks import delivery as webhook_delivery
 from provisioning.providers.fake import FakeProvider
 from provisioning.providers.fake import fake_provider as fake_provider_instance
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
@@ -121,13 +120,6 @@ def key_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyClock]:
 def _media_root(settings: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")  # type: ignore[attr-defined]
     yield
-
-
-@pytest.fixture(autouse=True)
-def _receivers_fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts with this process's webhook receivers taken as fast (a test that
-    spent a batch's sequential budget lifts the drain slots only for itself)."""
-    monkeypatch.setattr(webhook_delivery._receivers, "slow", False)
 
 
 @pytest.fixture(autouse=True)

@@ -428,15 +428,16 @@ WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
 # statement and POSTs up to BATCH_CONCURRENCY of them at a time (per worker thread).
 WEBHOOK_BATCH_SIZE = env_count("WEBHOOK_BATCH_SIZE", 20)
 WEBHOOK_BATCH_CONCURRENCY = env_count("WEBHOOK_BATCH_CONCURRENCY", 10)
-# A batch POSTs one delivery after another until it has spent SEQUENTIAL_BUDGET_MS on them,
-# then the rest BATCH_CONCURRENCY at a time: fast receivers are served cheapest in turn, a
-# slow one spends the budget within its first answers (messaging/webhooks/delivery.py).
+# A batch POSTs one delivery after another while the receivers answer fast, then the rest
+# BATCH_CONCURRENCY at a time: slow means a mean answer of SLOW_ANSWER_MS (from the fifth
+# answer on) or SEQUENTIAL_BUDGET_MS spent (messaging/webhooks/delivery.py, `_attempt_all`).
+WEBHOOK_SLOW_ANSWER_MS = env.float("WEBHOOK_SLOW_ANSWER_MS", default=8.0)
 WEBHOOK_SEQUENTIAL_BUDGET_MS = env.float("WEBHOOK_SEQUENTIAL_BUDGET_MS", default=200.0)
 # A drain job attempts at most this many batches before leaving the backlog to the next
 # drain job, so a long backlog takes its turn with sends and replies on the worker threads.
 WEBHOOK_DRAIN_BATCHES = env_count("WEBHOOK_DRAIN_BATCHES", 10)
-# Drain jobs POSTing at once per worker process; more contend for the GIL and deliver less
-# (console/drain_slots.py). A batch still POSTs to slow receivers BATCH_CONCURRENCY at a time.
+# Drain jobs POSTing to fast receivers at once per worker process; more contend for the GIL
+# and deliver less (console/drain_slots.py). Jobs waiting on slow receivers do not count.
 WEBHOOK_DRAINS_PER_PROCESS = env_count("WEBHOOK_DRAINS_PER_PROCESS", 2)
 
 # --- Outboxes (console/outbox.py) ------------------------------------------

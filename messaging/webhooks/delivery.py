@@ -30,13 +30,14 @@ from django.utils import timezone
 
 from console.crypto import decrypt
 from console.db import update_from_values
-from console.drain_slots import DrainSlots
+from console.drain_slots import DrainSlots, Slot
 from console.errors import Conflict, Unprocessable
 from console.outbox import (
     COUNTDOWN_MAX_SECONDS,
     SWEEP_BATCH,
     Outbox,
     RetryPolicy,
+    publish_one,
     retry_policy,
     task_at,
 )
@@ -189,14 +190,14 @@ def deliveries_drain(*, batches: int | None = None) -> int:
     batches, so that a long backlog never keeps a worker thread from other jobs. After
     every full claim it asks for another drain job (`Outbox.wake`), before POSTing: idle
     threads join in while the backlog lasts, and one is waiting if this job stops early.
-    While receivers answer fast (`_attempt_all`), no more than
-    WEBHOOK_DRAINS_PER_PROCESS drain in one process (`DRAIN_SLOTS`); a job beyond them
-    returns at once, and a slot holder asks for a new job when it leaves.
+    No more than WEBHOOK_DRAINS_PER_PROCESS drain jobs POST to fast receivers at once in
+    one process (`DRAIN_SLOTS`; a job waiting on slow ones does not count): a job beyond
+    them returns at once, and a holder asks for a new job when a slot frees.
     Returns how many deliveries it attempted.
     """
     DELIVERIES.woken()
-    with DRAIN_SLOTS.slot() as granted:
-        if not granted:
+    with DRAIN_SLOTS.slot() as slot:
+        if not slot.granted:
             return 0
         size = settings.WEBHOOK_BATCH_SIZE
         attempted = 0
@@ -205,13 +206,15 @@ def deliveries_drain(*, batches: int | None = None) -> int:
             ids = DELIVERIES.claim_batch(limit=size, now=claimed_at)
             if len(ids) == size:
                 DELIVERIES.wake()
-            attempted += len(_attempt_claimed(ids, claimed_at=claimed_at))
+            attempted += len(_attempt_claimed(ids, claimed_at=claimed_at, slot=slot))
             if len(ids) < size:
                 break
         return attempted
 
 
-def _attempt_claimed(ids: list[Any], *, claimed_at: datetime) -> dict[uuid.UUID, str]:
+def _attempt_claimed(
+    ids: list[Any], *, claimed_at: datetime, slot: Slot | None = None
+) -> dict[uuid.UUID, str]:
     """Attempt and record the deliveries this worker claimed at `claimed_at`."""
     if not ids:
         return {}
@@ -220,7 +223,7 @@ def _attempt_claimed(ids: list[Any], *, claimed_at: datetime) -> dict[uuid.UUID,
         .defer("event__payload")
         .filter(pk__in=ids)
     )
-    outcomes = _attempt_all(deliveries)
+    outcomes = _attempt_all(deliveries, slot=slot)
     attempts = [a for a in outcomes if isinstance(a, _Attempt)]
     errors = [e for e in outcomes if isinstance(e, Exception)]
     _record(attempts, claimed_at=claimed_at)
@@ -232,20 +235,22 @@ def _attempt_claimed(ids: list[Any], *, claimed_at: datetime) -> dict[uuid.UUID,
     return {a.delivery.id: a.delivery.status for a in attempts}
 
 
-def _attempt_all(deliveries: list[WebhookDelivery]) -> list[_Attempt | Exception]:
-    """Attempt each claimed delivery: one after another while the batch has spent less than
-    WEBHOOK_SEQUENTIAL_BUDGET_MS on them, then the rest up to WEBHOOK_BATCH_CONCURRENCY at
-    a time.
+def _attempt_all(
+    deliveries: list[WebhookDelivery], *, slot: Slot | None = None
+) -> list[_Attempt | Exception]:
+    """Attempt each claimed delivery: one after another while the receivers answer fast,
+    then the rest up to WEBHOOK_BATCH_CONCURRENCY at a time. The drain job's `slot` is
+    told whether it waits on slow receivers.
 
     Receivers that answer at once are served fastest one at a time: dozens of POST threads
     per process then spend more CPU contending for the GIL than the POSTs themselves
-    (1.65 ms of CPU per delivery against 0.9 ms, measured). A slow receiver spends the
-    budget within its first answers, and the rest of its batch gets the concurrency. The
-    budget is generous because it is wall time, and a busy machine stretches fast answers:
-    a tight limit (50 ms for the batch, or 20 ms for one answer) mistook that for slow
-    receivers, lifted the drain slots, and the contention that followed kept it so
-    (613-745 deliveries/s and 2.3 ms of CPU each in `make bench`, against 1,000/s and
-    1.25 ms at 200 ms).
+    (1.65 ms of CPU per delivery against 0.9 ms, measured). Receivers are slow once their
+    mean answer, from the fifth on (or the whole batch, if shorter), takes
+    WEBHOOK_SLOW_ANSWER_MS, or the batch has spent WEBHOOK_SEQUENTIAL_BUDGET_MS. Both are
+    wall time, which a busy machine stretches: a tight limit (50 ms for the batch, or
+    20 ms for any one answer) mistook that for slow receivers, and the contention that
+    followed kept it so (613-745 deliveries/s and 2.3 ms of CPU each in `make bench`,
+    against 1,000/s and 1.2 ms with a mean and a 200 ms budget).
 
     A thread pool rather than one async client: the Celery workers already run a threads
     pool, the SSRF check (DNS) and signing are synchronous, and an async client belongs to
@@ -253,38 +258,41 @@ def _attempt_all(deliveries: list[WebhookDelivery]) -> list[_Attempt | Exception
     (`transport.pooled_client`) is thread-safe and keeps connections alive across jobs.
     The threads never touch the database: the job's own connection claims and records.
     """
-    if min(settings.WEBHOOK_BATCH_CONCURRENCY, len(deliveries)) <= 1:
-        return [_attempt_or_error(d) for d in deliveries]
+    concurrent = min(settings.WEBHOOK_BATCH_CONCURRENCY, len(deliveries)) > 1
     budget = settings.WEBHOOK_SEQUENTIAL_BUDGET_MS / 1000
-    if budget <= 0:
+    if concurrent and budget <= 0:
         return list(_post_pool().map(_attempt_or_error, deliveries))
+    slow_answer = settings.WEBHOOK_SLOW_ANSWER_MS / 1000
+    judged_after = min(5, len(deliveries))
     started = _clock()
     outcomes: list[_Attempt | Exception] = []
+    slow = False
     for position, delivery in enumerate(deliveries):
         outcomes.append(_attempt_or_error(delivery))
-        rest = deliveries[position + 1 :]
-        if rest and _clock() - started >= budget:
-            _receivers.slow = True
-            return outcomes + list(_post_pool().map(_attempt_or_error, rest))
-    _receivers.slow = False
+        answered, spent = position + 1, _clock() - started
+        if not slow and (
+            spent >= budget or (answered >= judged_after and spent / answered >= slow_answer)
+        ):
+            slow = True
+            rest = deliveries[answered:]
+            if rest and concurrent:
+                if slot is not None:
+                    slot.waiting(True)
+                return outcomes + list(_post_pool().map(_attempt_or_error, rest))
+    if slot is not None:
+        slot.waiting(slow)
     return outcomes
 
 
-class _Receivers:
-    """Whether the last batch of this process waited on its receivers: then drain jobs
-    wait more than they compute, and are not held to WEBHOOK_DRAINS_PER_PROCESS."""
-
-    slow = False
-
-    def drain_slots(self) -> int:
-        return 1_000_000 if self.slow else settings.WEBHOOK_DRAINS_PER_PROCESS
+def _drain_wanted() -> None:
+    """A slot freed after jobs were refused: ask for a drain job, by the wake-up channel or,
+    when it does not answer, by publishing one."""
+    if not DELIVERIES.wake() and DELIVERIES.drain_task is not None:
+        publish_one(DELIVERIES.drain_task())
 
 
-_receivers = _Receivers()
-
-# At most WEBHOOK_DRAINS_PER_PROCESS drain jobs POST at once in a worker process, unless
-# its receivers are slow (`_Receivers`).
-DRAIN_SLOTS = DrainSlots(lambda: _receivers.drain_slots(), DELIVERIES.wake)
+# At most WEBHOOK_DRAINS_PER_PROCESS drain jobs POST to fast receivers at once per process.
+DRAIN_SLOTS = DrainSlots(lambda: settings.WEBHOOK_DRAINS_PER_PROCESS, _drain_wanted)
 
 
 # The batch's time budget reads this clock (tests move it).

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 from django.db.models import Count, F, QuerySet
+from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -216,3 +217,34 @@ def test_shapes_are_made_once_each() -> None:
     assert shapes["a"] is shapes["a"]
     assert shapes["a"] is not shapes["b"]
     assert made == ["a", "b"]
+
+
+def test_a_datetime_placeholder_cut_to_its_date_is_refused_at_compile_time() -> None:
+    query = PreparedQuery(
+        AgentIdentity,
+        lambda *, at: AgentIdentity.objects.filter(created_at__date=at, updated_at__lte=at),
+        at=datetime,
+    )
+
+    with pytest.raises(ValueError, match="computed"):
+        query.rows(at=timezone.now())
+
+
+def test_none_is_refused_as_a_value() -> None:
+    with pytest.raises(ValueError, match="never None"):
+        IDENTITY.rows(organization_id=uuid.uuid4(), handle=None)
+
+
+def test_values_rows_take_the_names_of_the_selected_columns_in_order() -> None:
+    organization = OrganizationFactory(slug="clinic", name="Clinic")
+    query = PreparedQuery(
+        Organization,
+        lambda *, slug: Organization.objects.filter(slug=slug).values(
+            "name", upper_slug=Upper("slug"), the_id=F("id")
+        ),
+        slug=str,
+    )
+
+    assert query.rows(slug="clinic") == [
+        {"name": "Clinic", "upper_slug": "CLINIC", "the_id": organization.id}
+    ]

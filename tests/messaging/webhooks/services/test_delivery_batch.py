@@ -213,6 +213,7 @@ def test_a_batch_posts_one_after_another_within_its_sequential_budget(
 ):
     settings.WEBHOOK_BATCH_CONCURRENCY = 4
     settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 60_000
+    settings.WEBHOOK_SLOW_ANSWER_MS = 60_000
     sub, _ = subscribe(identity, receiver.url)
     due(sub, 4)
     names = threads_posting(monkeypatch)
@@ -223,11 +224,33 @@ def test_a_batch_posts_one_after_another_within_its_sequential_budget(
     assert names == [threading.current_thread().name] * 4
 
 
+def test_a_batch_whose_mean_answer_is_slow_posts_the_rest_concurrently(
+    identity, receiver, settings, monkeypatch
+):
+    settings.WEBHOOK_BATCH_CONCURRENCY = 3
+    settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 60_000
+    settings.WEBHOOK_SLOW_ANSWER_MS = 500
+    sub, _ = subscribe(identity, receiver.url)
+    due(sub, 6)
+    names = threads_posting(monkeypatch)
+    # The clock moves a second per reading: every answer takes a second. The mean is
+    # judged from the fifth answer on, so one slow answer alone changes nothing.
+    ticks = itertools.count()
+    monkeypatch.setattr(webhook_delivery, "_clock", lambda: float(next(ticks)))
+
+    statuses = deliveries_attempt()
+
+    assert list(statuses.values()).count(DeliveryStatus.SUCCEEDED) == 6
+    assert names[:5] == [threading.current_thread().name] * 5
+    assert names[5].startswith("webhook-post")
+
+
 def test_a_batch_that_spent_its_budget_posts_the_rest_concurrently(
     identity, receiver, settings, monkeypatch
 ):
     settings.WEBHOOK_BATCH_CONCURRENCY = 3
     settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 500
+    settings.WEBHOOK_SLOW_ANSWER_MS = 60_000
     sub, _ = subscribe(identity, receiver.url)
     due(sub, 4)
     names = threads_posting(monkeypatch)
@@ -302,7 +325,7 @@ def test_a_worker_lost_between_claim_and_record_leaves_rows_the_sweep_hands_back
     sub, _ = subscribe(identity, receiver.url)
     rows = due(sub, 3)
 
-    def crash(deliveries: list[WebhookDelivery]) -> list[Any]:
+    def crash(deliveries: list[WebhookDelivery], **_: Any) -> list[Any]:
         raise SystemExit("worker killed")
 
     with monkeypatch.context() as patched:

@@ -164,7 +164,7 @@ def test_a_drain_beyond_the_processs_slots_claims_nothing_and_one_is_asked_for_l
         assert published.call_count == 1
 
 
-def test_drains_are_not_held_to_the_slots_while_receivers_are_slow(
+def test_a_drain_waiting_on_slow_receivers_leaves_its_slot_to_another(
     subscription, receiver, settings, outbox_wake_channel, monkeypatch
 ):
     settings.WEBHOOK_DRAINS_PER_PROCESS = 1
@@ -174,9 +174,13 @@ def test_drains_are_not_held_to_the_slots_while_receivers_are_slow(
     # The clock moves a second per reading: the first POST spends the whole budget.
     ticks = itertools.count()
     monkeypatch.setattr(webhook_delivery, "_clock", lambda: float(next(ticks)))
-    with mock.patch.object(deliveries_drain_task, "apply_async"):
-        deliveries_drain()
-    due(subscription, 2)
+    computing_while_concurrent: list[int] = []
+    seen = itertools.count()
+    receiver.on_request = lambda _: (
+        next(seen) and computing_while_concurrent.append(DRAIN_SLOTS.computing)
+    )
 
-    with mock.patch.object(deliveries_drain_task, "apply_async"), DRAIN_SLOTS.slot():
-        assert deliveries_drain() == 2
+    with mock.patch.object(deliveries_drain_task, "apply_async"):
+        assert deliveries_drain() == 3
+
+    assert computing_while_concurrent == [0, 0]
