@@ -431,7 +431,7 @@ WEBHOOK_BATCH_CONCURRENCY = env_count("WEBHOOK_BATCH_CONCURRENCY", 10)
 # A batch POSTs one delivery after another while the receivers answer fast, then the rest
 # BATCH_CONCURRENCY at a time: slow means a mean answer of SLOW_ANSWER_MS (from the fifth
 # answer on) or SEQUENTIAL_BUDGET_MS spent (messaging/webhooks/delivery.py, `_attempt_all`).
-WEBHOOK_SLOW_ANSWER_MS = env.float("WEBHOOK_SLOW_ANSWER_MS", default=8.0)
+WEBHOOK_SLOW_ANSWER_MS = env.float("WEBHOOK_SLOW_ANSWER_MS", default=25.0)
 WEBHOOK_SEQUENTIAL_BUDGET_MS = env.float("WEBHOOK_SEQUENTIAL_BUDGET_MS", default=200.0)
 # A drain job attempts at most this many batches before leaving the backlog to the next
 # drain job, so a long backlog takes its turn with sends and replies on the worker threads.

@@ -247,10 +247,10 @@ def _attempt_all(
     (1.65 ms of CPU per delivery against 0.9 ms, measured). Receivers are slow once their
     mean answer, from the fifth on (or the whole batch, if shorter), takes
     WEBHOOK_SLOW_ANSWER_MS, or the batch has spent WEBHOOK_SEQUENTIAL_BUDGET_MS. Both are
-    wall time, which a busy machine stretches: a tight limit (50 ms for the batch, or
-    20 ms for any one answer) mistook that for slow receivers, and the contention that
-    followed kept it so (613-745 deliveries/s and 2.3 ms of CPU each in `make bench`,
-    against 1,000/s and 1.2 ms with a mean and a 200 ms budget).
+    wall time, which a busy machine stretches: tighter limits (50 ms for the batch, 20 ms
+    for any one answer, an 8 ms mean) mistook that for slow receivers, and the contention
+    that followed kept it so (613-749 deliveries/s and 1.9-2.3 ms of CPU each in
+    `make bench`, against 1,035-1,054/s and 1.1-1.2 ms without them).
 
     A thread pool rather than one async client: the Celery workers already run a threads
     pool, the SSRF check (DNS) and signing are synchronous, and an async client belongs to
