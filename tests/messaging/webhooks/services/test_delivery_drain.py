@@ -164,6 +164,18 @@ def test_a_drain_beyond_the_processs_slots_claims_nothing_and_one_is_asked_for_l
         assert published.call_count == 1
 
 
+def test_without_a_wake_up_channel_a_freed_slot_publishes_a_drain_job(subscription, settings):
+    settings.WEBHOOK_DRAINS_PER_PROCESS = 1
+    settings.OUTBOX_WAKE_REDIS_URL = ""
+    due(subscription, 2)
+
+    with mock.patch.object(deliveries_drain_task, "apply_async") as published:
+        with DRAIN_SLOTS.slot():
+            assert deliveries_drain() == 0
+        # No token to set: the holder publishes the drain job itself.
+        assert published.call_count == 1
+
+
 def test_a_drain_waiting_on_slow_receivers_leaves_its_slot_to_another(
     subscription, receiver, settings, outbox_wake_channel, monkeypatch
 ):
