@@ -14,47 +14,15 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from console.settings.environment import env, env_bool, env_count, env_secret
+
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
 
-env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    """A boolean must be exactly true or false; anything else fails at start-up."""
-    raw = env.str(name, default="")
-    if raw == "":
-        return default
-    if raw.lower() in {"true", "1", "yes", "on"}:
-        return True
-    if raw.lower() in {"false", "0", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
-
-
-def env_count(name: str, default: int) -> int:
-    """A whole number of at least 1; anything else fails at start-up."""
-    value = env.int(name, default=default)
-    if value < 1:
-        raise ImproperlyConfigured(f"{name} must be at least 1, got {value}")
-    return value
-
-
-def env_secret(name: str, default: str = "") -> str:
-    """Secrets may come from NAME or from a file named by NAME_FILE."""
-    path = env.str(f"{name}_FILE", default="")
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(
-                f"{name}_FILE is set but {path} cannot be read ({exc.strerror})"
-            ) from exc
-    return env.str(name, default=default)
 
 
 # --- Core -----------------------------------------------------------------
@@ -430,7 +398,7 @@ WEBHOOK_BATCH_SIZE = env_count("WEBHOOK_BATCH_SIZE", 20)
 WEBHOOK_BATCH_CONCURRENCY = env_count("WEBHOOK_BATCH_CONCURRENCY", 10)
 # A batch POSTs one delivery after another while the receivers answer fast, then the rest
 # BATCH_CONCURRENCY at a time: slow means a mean answer of SLOW_ANSWER_MS (from the fifth
-# answer on) or SEQUENTIAL_BUDGET_MS spent (messaging/webhooks/delivery.py, `_attempt_all`).
+# answer on) or SEQUENTIAL_BUDGET_MS spent (messaging/webhooks/batches.py, `post_batch`).
 WEBHOOK_SLOW_ANSWER_MS = env.float("WEBHOOK_SLOW_ANSWER_MS", default=25.0)
 WEBHOOK_SEQUENTIAL_BUDGET_MS = env.float("WEBHOOK_SEQUENTIAL_BUDGET_MS", default=200.0)
 # A drain job attempts at most this many batches before leaving the backlog to the next

@@ -7,7 +7,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "")
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, broker_transport_for, env
+from .base import BASE_DIR, DATABASES, broker_transport_for
+from .environment import env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -22,13 +22,13 @@ def messages_read(request: Request, messages: Iterable[Message]) -> None:
 
 
 def message_rows_read(request: Request, rows: Iterable[Mapping[str, Any]]) -> None:
-    """`messages_read` for rows (`selectors.message_list`, thread pages)."""
+    """`messages_read` for rows (`list_selectors.message_list`, thread pages)."""
     _rows_read(request, rows, kind=AccessKind.MESSAGE, conversation="conversation_id")
 
 
 def conversation_rows_read(request: Request, rows: Iterable[Mapping[str, Any]]) -> None:
     """Conversation summaries carry the latest message's text: one row per conversation
-    (`selectors.conversation_list` rows)."""
+    (`list_selectors.conversation_list` rows)."""
     _rows_read(request, rows, kind=AccessKind.CONVERSATION, conversation="id")
 
 

@@ -24,7 +24,7 @@ from console.errors import ValidationFailed
 from console.http import declared_content_length
 from console.idempotency import IdempotentResponse, run_idempotent
 from console.services import Actor
-from messaging import media, media_urls, selectors
+from messaging import list_selectors, media, media_urls, selectors
 from messaging.api import serializers as s
 from messaging.api.reads import conversation_rows_read, message_rows_read, messages_read
 from messaging.models import Conversation
@@ -121,7 +121,7 @@ class ConversationListApi(KeyedApiView):
         operation_id="imessage_conversations_list",
     )
     def get(self, request: Request) -> Response:
-        rows = selectors.conversation_list(**_list_filters(request))
+        rows = list_selectors.conversation_list(**_list_filters(request))
         conversation_rows_read(request, rows)
         return Response([conversation_summary_row_wire(row) for row in rows])
 
@@ -151,7 +151,7 @@ class MessageListSendApi(KeyedApiView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         filters = _list_filters(request)
-        rows = selectors.message_list(
+        rows = list_selectors.message_list(
             conversation_id=parse_uuid(params, "conversation_id"),
             thread_id=parse_uuid(params, "thread_id"),
             is_read=parse_bool(params, "is_read"),

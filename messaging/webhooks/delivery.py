@@ -14,11 +14,9 @@ which claims other due rows with its own.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +42,7 @@ from console.outbox import (
 from console.services import Actor, audit_record
 from messaging.media_urls import refresh_signed_urls
 from messaging.webhooks import safety
+from messaging.webhooks.batches import post_batch
 from messaging.webhooks.models import DeliveryStatus, SubscriptionStatus, WebhookDelivery
 from messaging.webhooks.signing import signature_headers
 from messaging.webhooks.subscriptions import subscription_auth_token
@@ -223,7 +222,7 @@ def _attempt_claimed(
         .defer("event__payload")
         .filter(pk__in=ids)
     )
-    outcomes = _attempt_all(deliveries, slot=slot)
+    outcomes = post_batch(deliveries, _attempt_or_error, slot=slot)
     attempts = [a for a in outcomes if isinstance(a, _Attempt)]
     errors = [e for e in outcomes if isinstance(e, Exception)]
     _record(attempts, claimed_at=claimed_at)
@@ -235,55 +234,6 @@ def _attempt_claimed(
     return {a.delivery.id: a.delivery.status for a in attempts}
 
 
-def _attempt_all(
-    deliveries: list[WebhookDelivery], *, slot: Slot | None = None
-) -> list[_Attempt | Exception]:
-    """Attempt each claimed delivery: one after another while the receivers answer fast,
-    then the rest up to WEBHOOK_BATCH_CONCURRENCY at a time. The drain job's `slot` is
-    told whether it waits on slow receivers.
-
-    Receivers that answer at once are served fastest one at a time: dozens of POST threads
-    per process then spend more CPU contending for the GIL than the POSTs themselves
-    (1.65 ms of CPU per delivery against 0.9 ms, measured). Receivers are slow once their
-    mean answer, from the fifth on (or the whole batch, if shorter), takes
-    WEBHOOK_SLOW_ANSWER_MS, or the batch has spent WEBHOOK_SEQUENTIAL_BUDGET_MS. Both are
-    wall time, which a busy machine stretches: tighter limits (50 ms for the batch, 20 ms
-    for any one answer, an 8 ms mean) mistook that for slow receivers, and the contention
-    that followed kept it so (613-749 deliveries/s and 1.9-2.3 ms of CPU each in
-    `make bench`, against 1,035-1,054/s and 1.1-1.2 ms without them).
-
-    A thread pool rather than one async client: the Celery workers already run a threads
-    pool, the SSRF check (DNS) and signing are synchronous, and an async client belongs to
-    one event loop, which each job would have to start; the process's httpx client
-    (`transport.pooled_client`) is thread-safe and keeps connections alive across jobs.
-    The threads never touch the database: the job's own connection claims and records.
-    """
-    concurrent = min(settings.WEBHOOK_BATCH_CONCURRENCY, len(deliveries)) > 1
-    budget = settings.WEBHOOK_SEQUENTIAL_BUDGET_MS / 1000
-    if concurrent and budget <= 0:
-        return list(_post_pool().map(_attempt_or_error, deliveries))
-    slow_answer = settings.WEBHOOK_SLOW_ANSWER_MS / 1000
-    judged_after = min(5, len(deliveries))
-    started = _clock()
-    outcomes: list[_Attempt | Exception] = []
-    slow = False
-    for position, delivery in enumerate(deliveries):
-        outcomes.append(_attempt_or_error(delivery))
-        answered, spent = position + 1, _clock() - started
-        if not slow and (
-            spent >= budget or (answered >= judged_after and spent / answered >= slow_answer)
-        ):
-            slow = True
-            rest = deliveries[answered:]
-            if rest and concurrent:
-                if slot is not None:
-                    slot.waiting(True)
-                return outcomes + list(_post_pool().map(_attempt_or_error, rest))
-    if slot is not None:
-        slot.waiting(slow)
-    return outcomes
-
-
 def _drain_wanted() -> None:
     """A slot freed after jobs were refused: ask for a drain job, by the wake-up channel or,
     when it does not answer, by publishing one."""
@@ -293,24 +243,6 @@ def _drain_wanted() -> None:
 
 # At most WEBHOOK_DRAINS_PER_PROCESS drain jobs POST to fast receivers at once per process.
 DRAIN_SLOTS = DrainSlots(lambda: settings.WEBHOOK_DRAINS_PER_PROCESS, _drain_wanted)
-
-
-# The batch's time budget reads this clock (tests move it).
-_clock = time.monotonic
-
-_pools = threading.local()
-
-
-def _post_pool() -> ThreadPoolExecutor:
-    """The calling worker thread's own pool of WEBHOOK_BATCH_CONCURRENCY POST threads, kept
-    for the thread's life: starting ten threads per batch cost more than its POSTs."""
-    size = settings.WEBHOOK_BATCH_CONCURRENCY
-    pool: ThreadPoolExecutor | None = getattr(_pools, "pool", None)
-    if pool is None or pool._max_workers != size:
-        if pool is not None:
-            pool.shutdown(wait=False)
-        pool = _pools.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="webhook-post")
-    return pool
 
 
 def _attempt_or_error(delivery: WebhookDelivery) -> _Attempt | Exception:

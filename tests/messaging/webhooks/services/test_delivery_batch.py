@@ -19,6 +19,7 @@ from standardwebhooks.webhooks import Webhook
 
 from console.models import AgentIdentity
 from console.services import Actor
+from messaging.webhooks import batches
 from messaging.webhooks import delivery as webhook_delivery
 from messaging.webhooks.delivery import (
     ERR_REPLAY_INACTIVE,
@@ -236,7 +237,7 @@ def test_a_batch_whose_mean_answer_is_slow_posts_the_rest_concurrently(
     # The clock moves a second per reading: every answer takes a second. The mean is
     # judged from the fifth answer on, so one slow answer alone changes nothing.
     ticks = itertools.count()
-    monkeypatch.setattr(webhook_delivery, "_clock", lambda: float(next(ticks)))
+    monkeypatch.setattr(batches, "_clock", lambda: float(next(ticks)))
 
     statuses = deliveries_attempt()
 
@@ -256,7 +257,7 @@ def test_a_batch_that_spent_its_budget_posts_the_rest_concurrently(
     names = threads_posting(monkeypatch)
     # The clock moves a second per reading: the first POST spends the whole budget.
     ticks = itertools.count()
-    monkeypatch.setattr(webhook_delivery, "_clock", lambda: float(next(ticks)))
+    monkeypatch.setattr(batches, "_clock", lambda: float(next(ticks)))
     # The other three are answered only once all three have arrived: in turn they never end.
     arrived = threading.Barrier(3, timeout=5)
     seen = itertools.count()
@@ -325,11 +326,11 @@ def test_a_worker_lost_between_claim_and_record_leaves_rows_the_sweep_hands_back
     sub, _ = subscribe(identity, receiver.url)
     rows = due(sub, 3)
 
-    def crash(deliveries: list[WebhookDelivery], **_: Any) -> list[Any]:
+    def crash(deliveries: list[WebhookDelivery], *_: Any, **__: Any) -> list[Any]:
         raise SystemExit("worker killed")
 
     with monkeypatch.context() as patched:
-        patched.setattr(webhook_delivery, "_attempt_all", crash)
+        patched.setattr(webhook_delivery, "post_batch", crash)
         with pytest.raises(SystemExit):
             deliveries_attempt()
 

@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 
 from console.models import AgentIdentity
-from messaging.webhooks import delivery as webhook_delivery
+from messaging.webhooks import batches
 from messaging.webhooks.delivery import (
     DELIVERIES,
     DRAIN_SLOTS,
@@ -185,7 +185,7 @@ def test_a_drain_waiting_on_slow_receivers_leaves_its_slot_to_another(
     due(subscription, 3)
     # The clock moves a second per reading: the first POST spends the whole budget.
     ticks = itertools.count()
-    monkeypatch.setattr(webhook_delivery, "_clock", lambda: float(next(ticks)))
+    monkeypatch.setattr(batches, "_clock", lambda: float(next(ticks)))
     computing_while_concurrent: list[int] = []
     seen = itertools.count()
     receiver.on_request = lambda _: (
