@@ -76,13 +76,28 @@ class _Slot:
 
 
 @dataclass(frozen=True)
+class _Instances:
+    """How a model query's rows become instances, worked out once (as `ModelIterable`
+    does on every evaluation)."""
+
+    model: type[Model]
+    start: int
+    end: int
+    init_names: tuple[str, ...]
+    populators: tuple[Any, ...]  # RelatedPopulator: stateless between rows
+    annotations: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
 class _Compiled:
     alias: str
     sql: str
     params: tuple[Any, ...]
     slots: tuple[_Slot, ...]
     compiler: SQLCompiler
+    converters: dict[int, Any]  # the compiler's column converters (`get_converters`)
     values: tuple[str, ...] | None  # column names of a values() query, else None
+    instances: _Instances | None  # how rows become instances, for a model query
 
 
 class PreparedQuery(Generic[M]):
@@ -189,7 +204,17 @@ class PreparedQuery(Generic[M]):
                 if query.selected
                 else (*query.extra_select, *query.values_select, *query.annotation_select)
             )
-        return _Compiled(alias, sql, tuple(params), tuple(slots), compiler, values)
+        columns = [column[0] for column in compiler.select[0 : compiler.col_count]]
+        return _Compiled(
+            alias,
+            sql,
+            tuple(params),
+            tuple(slots),
+            compiler,
+            compiler.get_converters(columns),
+            values,
+            None if values is not None else _instances(compiler, alias),
+        )
 
 
 class PreparedShapes(Generic[K, M]):
@@ -220,28 +245,38 @@ def _placeholder(kind: type) -> Any:
     return f"{_TEXT_MARK}{token.hex}"
 
 
-def _materialise(compiled: _Compiled, fetched: list[Any]) -> list[Any]:
-    """The rows as the queryset's own iterable would have answered them."""
-    compiler = compiled.compiler
-    rows = list(compiler.results_iter([fetched]))
-    if compiled.values is not None:
-        return [dict(zip(compiled.values, row, strict=True)) for row in rows]
+def _instances(compiler: SQLCompiler, using: str) -> _Instances:
     klass_info = compiler.klass_info
     assert klass_info is not None
     select = compiler.select
-    model = klass_info["model"]
     start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-    init_names = [column[0].target.attname for column in select[start:end]]
-    using = compiled.alias
-    # The stubs follow Django 6, which adds a fetch mode.
-    populators = get_related_populators(klass_info, select, using)  # type: ignore[call-arg]
-    annotations = compiler.annotation_col_map or {}
+    return _Instances(
+        model=klass_info["model"],
+        start=start,
+        end=end,
+        init_names=tuple(column[0].target.attname for column in select[start:end]),
+        # The stubs follow Django 6, which adds a fetch mode.
+        populators=tuple(get_related_populators(klass_info, select, using)),  # type: ignore[call-arg]
+        annotations=tuple((compiler.annotation_col_map or {}).items()),
+    )
+
+
+def _materialise(compiled: _Compiled, fetched: list[Any]) -> list[Any]:
+    """The rows as the queryset's own iterable would have answered them."""
+    rows: Any = fetched
+    if compiled.converters:
+        rows = compiled.compiler.apply_converters(fetched, compiled.converters)
+    if compiled.values is not None:
+        return [dict(zip(compiled.values, row, strict=True)) for row in rows]
+    shape = compiled.instances
+    assert shape is not None
+    model, using, start, end = shape.model, compiled.alias, shape.start, shape.end
     instances = []
     for row in rows:
-        instance = model.from_db(using, init_names, row[start:end])
-        for populator in populators:
+        instance = model.from_db(using, shape.init_names, row[start:end])
+        for populator in shape.populators:
             populator.populate(row, instance)
-        for name, position in annotations.items():
+        for name, position in shape.annotations:
             setattr(instance, name, row[position])
         instances.append(instance)
     return instances

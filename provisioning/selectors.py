@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from django.db.models import Count, Min, Q, QuerySet
 from console.crypto import DecryptionError, decrypt
 from console.models import Organization
 from console.prepared import PreparedQuery
+from console.recent_reads import RecentReads
 from console.scope import Scope, filter_given, scoped_get
 from provisioning.models import LineState, PhoneLine, Setup, SetupStatus
 
@@ -46,12 +48,26 @@ _SETUP = PreparedQuery(
 )
 
 
+# Setups that authenticated a provider delivery in this process within the last second,
+# by id and the digest of the secret they were presented with (`console.recent_reads`):
+# a busy setup is read and its secret decrypted at most once a second per process.
+# Emptied by every save or delete of a setup in this process (`provisioning.apps`).
+SETUPS: RecentReads[Setup] = RecentReads()
+
+
 def setup_for_webhook(*, setup_id: str, presented_secret: str | None) -> Setup | None:
     """The setup a provider delivery is for, or None when it must be rejected.
 
     Unknown id, malformed id and a wrong or missing secret all return None after the
-    same constant-time comparison, so the caller can answer them identically.
+    same constant-time comparison, so the caller can answer them identically. A setup
+    that authenticated the same secret less than a second ago is served from `SETUPS`.
     """
+    presented = presented_secret or ""
+    cache_key = f"{setup_id}:{hashlib.sha256(presented.encode()).hexdigest()}"
+    cached = SETUPS.get(cache_key) if presented else None
+    if cached is not None:
+        return cached
+    read_at, generation = SETUPS.clock(), SETUPS.generation
     setup: Setup | None = None
     try:
         setup = _SETUP.first(setup_id=uuid.UUID(setup_id))
@@ -63,10 +79,10 @@ def setup_for_webhook(*, setup_id: str, presented_secret: str | None) -> Setup |
             expected = decrypt(setup.webhook_secret_encrypted)
         except DecryptionError:
             setup = None
-    presented = presented_secret or ""
     matches = hmac.compare_digest(presented.encode(), expected.encode())
     if setup is None or not presented or not matches:
         return None
+    SETUPS.put(cache_key, setup, read_at=read_at, generation=generation)
     return setup
 
 

@@ -18,6 +18,7 @@ from console.models import AgentIdentity, Organization
 from console.services import IssuedApiKey, api_key_create
 from provisioning.providers.fake import FakeProvider
 from provisioning.providers.fake import fake_provider as fake_provider_instance
+from provisioning.selectors import SETUPS
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
 from tests.realworker import require_redis
 
@@ -95,7 +96,8 @@ def anon_client() -> APIClient:
 
 
 class KeyClock:
-    """The API key cache's monotonic clock, moved by hand."""
+    """The authentication caches' monotonic clock (API keys, webhook setups), moved by
+    hand."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -106,14 +108,17 @@ class KeyClock:
 
 @pytest.fixture(autouse=True)
 def key_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyClock]:
-    """An empty API key cache whose clock stands still: a key a test cached stays cached
-    until something saves a change or the test moves the clock, however slow the machine
-    (query counts stay exact). Keys cached by one test never answer for the next."""
-    KEYS.clear()
+    """Empty API key and webhook setup caches whose clock stands still: a row a test
+    cached stays cached until something saves a change or the test moves the clock,
+    however slow the machine (query counts stay exact). Rows cached by one test never
+    answer for the next."""
     clock = KeyClock()
-    monkeypatch.setattr(KEYS, "clock", clock)
+    for cache in (KEYS, SETUPS):
+        cache.clear()
+        monkeypatch.setattr(cache, "clock", clock)
     yield clock
-    KEYS.clear()
+    for cache in (KEYS, SETUPS):
+        cache.clear()
 
 
 @pytest.fixture(autouse=True)

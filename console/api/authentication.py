@@ -76,7 +76,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now
-            KEYS.touch(key.key_hash, last_used_at=now)
+            KEYS.set_field(key.key_hash, "last_used_at", now)
         # The key is both "user" and "auth": views read request.auth for scoping.
         return key, key
 

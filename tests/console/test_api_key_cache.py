@@ -6,7 +6,6 @@ this process sees of a change another worker made.
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from django.utils import timezone
 
 from console.api import authentication
 from console.api.authentication import api_key_for, hash_api_key
-from console.api.key_cache import KEYS, ApiKeyCache
+from console.api.key_cache import KEYS
 from console.identities import identity_archive
 from console.models import AgentIdentity, ApiKey, ApiKeyStatus
 from console.services import Actor, api_key_create, api_key_revoke
@@ -157,51 +156,3 @@ def test_the_next_request_neither_reads_nor_writes_a_cached_key(admin_client):
         assert admin_client.get(WHOAMI).status_code == 200
 
     assert [q["sql"] for q in queries if ApiKey._meta.db_table in q["sql"]] == []
-
-
-# --- The cache itself --------------------------------------------------------------------
-
-
-def test_a_read_that_started_before_a_change_is_not_stored(admin_key):
-    cache = ApiKeyCache(clock=lambda: 0.0)
-    generation = cache.generation
-    cache.clear()  # a key, identity or organisation was saved meanwhile
-
-    cache.put("digest", admin_key.record, read_at=0.0, generation=generation)
-
-    assert cache.get("digest") is None
-
-
-def test_the_oldest_key_makes_room_when_the_cache_is_full(admin_key):
-    cache = ApiKeyCache(max_keys=2, clock=lambda: 0.0)
-    for digest in ("a", "b", "c"):
-        cache.put(digest, admin_key.record, read_at=0.0, generation=cache.generation)
-
-    assert [cache.get(d) is not None for d in ("a", "b", "c")] == [False, True, True]
-
-
-def test_the_cache_holds_under_concurrent_use(admin_key):
-    cache = ApiKeyCache()
-    errors: list[Exception] = []
-
-    def hammer(n: int) -> None:
-        try:
-            for i in range(500):
-                digest = f"{n}-{i % 7}"
-                cache.put(
-                    digest, admin_key.record, read_at=cache.clock(), generation=cache.generation
-                )
-                cache.get(digest)
-                if i % 50 == 0:
-                    cache.clear()
-        except Exception as exc:  # reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
-    assert len(cache) <= 8 * 7

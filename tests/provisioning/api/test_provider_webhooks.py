@@ -7,11 +7,13 @@ import uuid
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
-from django.test.utils import override_settings
+from django.test.utils import CaptureQueriesContext, override_settings
 
+from console.crypto import encrypt
 from provisioning import dispatch
-from provisioning.models import LineState, ProviderEvent, ProviderEventStatus
+from provisioning.models import LineState, ProviderEvent, ProviderEventStatus, Setup
 from provisioning.providers.base import InboundMessage, StatusUpdate
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret
 
@@ -275,3 +277,66 @@ def test_line_blocked_marks_the_line(client: Client, setup: Any) -> None:
 
 def test_get_on_the_intake_is_not_allowed(client: Client, setup: Any) -> None:
     assert client.get(f"/api/v1/provider-webhooks/{setup.id}").status_code == 405
+
+
+# --- The setup cache (`provisioning.selectors.SETUPS`) ----------------------------------
+
+
+def _setup_reads(client: Client, setup: Any, *, secret: str, handle: str) -> tuple[int, int]:
+    """(status, statements that select from the setups table) of one delivery."""
+    body = {**RECEIVE_BODY, "message_handle": handle}
+    with CaptureQueriesContext(connection) as queries:
+        status = post(client, setup.id, body, secret=secret, event_type="receive").status_code
+    table = Setup._meta.db_table
+    return status, sum(
+        1 for q in queries if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]
+    )
+
+
+def test_a_setup_that_authenticated_is_not_read_again_within_a_second(
+    client: Client, setup: Any, recorded: list[Any], key_clock: Any
+) -> None:
+    secret = setup_secret(setup)
+    assert _setup_reads(client, setup, secret=secret, handle="h-1") == (200, 1)
+
+    key_clock.now += 0.9
+    assert _setup_reads(client, setup, secret=secret, handle="h-2") == (200, 0)
+
+    key_clock.now += 0.1
+    assert _setup_reads(client, setup, secret=secret, handle="h-3") == (200, 1)
+    assert len(recorded) == 3
+
+
+def test_a_cached_setup_still_refuses_a_wrong_secret_identically(
+    client: Client, setup: Any
+) -> None:
+    post(client, setup.id, RECEIVE_BODY, secret=setup_secret(setup), event_type="receive")
+
+    refused = post(client, setup.id, RECEIVE_BODY, secret="wrong-secret", event_type="receive")
+    unknown = post(client, uuid.uuid4(), RECEIVE_BODY, secret="wrong-secret", event_type="receive")
+
+    assert refused.status_code == 401
+    assert _fingerprint(refused) == _fingerprint(unknown)
+
+
+def test_a_secret_changed_elsewhere_is_honoured_within_a_second(
+    client: Client, setup: Any, key_clock: Any
+) -> None:
+    old = setup_secret(setup)
+    post(client, setup.id, RECEIVE_BODY, secret=old, event_type="receive")
+    # Another process rotates the secret (an update sends no signal here).
+    Setup.objects.filter(pk=setup.pk).update(webhook_secret_encrypted=encrypt("rotated-secret"))
+
+    assert _setup_reads(client, setup, secret="rotated-secret", handle="h-new")[0] == 200
+    key_clock.now += 1.0
+    assert _setup_reads(client, setup, secret=old, handle="h-old")[0] == 401
+
+
+def test_a_setup_saved_in_this_process_is_read_afresh_at_once(client: Client, setup: Any) -> None:
+    old = setup_secret(setup)
+    post(client, setup.id, RECEIVE_BODY, secret=old, event_type="receive")
+
+    setup.webhook_secret_encrypted = encrypt("rotated-secret")
+    setup.save()
+
+    assert _setup_reads(client, setup, secret=old, handle="h-old")[0] == 401
