@@ -116,6 +116,12 @@ class Assignment(models.Model):
             models.Index(fields=["identity", "status", "-created_at"]),
             models.Index(fields=["organization", "status", "-created_at"]),
             models.Index(fields=["pool_line", "created_at"]),
+            # The pool lines a person is connected over (every connect reads them).
+            models.Index(
+                fields=["remote_number"],
+                condition=Q(status="active"),
+                name="assignment_active_by_person",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -250,13 +250,14 @@ def eligible_pool_lines() -> QuerySet[PhoneLine]:
 
 
 # Every connect reads both: compiled once per process.
-_LINES_OF_PERSON = PreparedQuery(
-    Assignment,
-    lambda *, remote_number: Assignment.objects.filter(
+def _lines_of_person(*, remote_number: str) -> QuerySet[Assignment, Any]:
+    """The pool lines a person is connected over (index `assignment_active_by_person`)."""
+    return Assignment.objects.filter(
         remote_number=remote_number, status=AssignmentStatus.ACTIVE
-    ).values("pool_line_id"),
-    remote_number=str,
-)
+    ).values("pool_line_id")
+
+
+_LINES_OF_PERSON = PreparedQuery(Assignment, _lines_of_person, remote_number=str)
 _POOL_LINES_BY_LOAD = PreparedQuery(
     PhoneLine,
     lambda *, hour_since, day_since: (
