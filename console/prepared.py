@@ -12,7 +12,8 @@ for the call's values.
 What may vary between calls is exactly the named parameters: everything else the builder
 reads (settings, the clock) is frozen into the SQL at first use, so builders must not read
 it. Each parameter is a `str`, a `uuid.UUID` or an aware `datetime`, used as a value as
-it is (`exact`, comparisons, `Value(...)`): a placeholder that a lookup rewrote
+it is (`exact`, comparisons, `Value(...)`), or a `UUIDList` compared through
+`console.db.AnyOf`: a placeholder that a lookup rewrote
 (`contains`), that the builder computed with (`now - window`) or that it dropped is
 refused when the query is compiled, so a misuse fails on its first run rather than
 matching the wrong rows.
@@ -33,10 +34,18 @@ from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
 
+from console.db import uuid_list_param
+
 M = TypeVar("M", bound=Model)
 K = TypeVar("K", bound=Hashable)
 
-_KINDS = (str, uuid.UUID, datetime)
+
+class UUIDList:
+    """A parameter kind: a list of UUIDs of any length, bound as one parameter. The
+    builder compares a UUID column with it through `console.db.AnyOf`."""
+
+
+_KINDS = (str, uuid.UUID, datetime, UUIDList)
 _TEXT_MARK = "\x1fprepared-"
 # Placeholder datetimes lie in this year, where no real value does: any other datetime of
 # that year in the compiled parameters was computed from a placeholder.
@@ -52,6 +61,10 @@ def _adapt(kind: type, value: Any, connection: BaseDatabaseWrapper) -> Any:
         if not isinstance(value, uuid.UUID):
             value = uuid.UUID(str(value))
         return value if connection.features.has_native_uuid_field else value.hex
+    if kind is UUIDList:
+        if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+            raise ValueError(f"{value!r} is not a list of UUIDs")
+        return uuid_list_param(value, connection)
     if kind is datetime:
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError(f"{value!r} is not an aware datetime")
@@ -104,7 +117,7 @@ class PreparedQuery(Generic[M]):
     """`build(**placeholders)`, a queryset of `model`, compiled once per database;
     `rows(**values)` runs it.
 
-    `params` names each parameter's kind (`str`, `uuid.UUID` or `datetime`). Model
+    `params` names each parameter's kind (`str`, `uuid.UUID`, `datetime` or `UUIDList`). Model
     querysets answer model instances as iterating the queryset would (`select_related`
     objects and annotations included); `values()` querysets answer dicts. A `paged` query
     (built without a slice) takes `limit` and `offset` on every call, as parameters.
@@ -120,7 +133,9 @@ class PreparedQuery(Generic[M]):
     ) -> None:
         for name, kind in params.items():
             if kind not in _KINDS:
-                raise TypeError(f"parameter {name}: {kind!r} is not str, uuid.UUID or datetime")
+                raise TypeError(
+                    f"parameter {name}: {kind!r} is not str, uuid.UUID, datetime or UUIDList"
+                )
         self.model = model
         self.build = build
         self.paged = paged
@@ -239,6 +254,8 @@ def _placeholder(kind: type) -> Any:
     token = uuid.uuid4()
     if kind is uuid.UUID:
         return token
+    if kind is UUIDList:
+        return [token]
     if kind is datetime:
         offset = timedelta(seconds=token.int % (300 * 86400), microseconds=token.int % 10**6)
         return datetime(_PLACEHOLDER_YEAR, 1, 1, tzinfo=UTC) + offset

@@ -15,14 +15,16 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import (
+    F,
     Prefetch,
     Q,
     QuerySet,
 )
 
+from console.db import AnyOf
 from console.errors import NotFound, ValidationFailed
 from console.models import ApiKey
-from console.prepared import PreparedQuery
+from console.prepared import PreparedQuery, UUIDList
 from console.scope import Scope
 from console.selectors import acting_identity_for_key
 from messaging.models import Conversation, Message, Reaction
@@ -149,14 +151,22 @@ def rows_with_reactions(rows: list[MessageRow]) -> list[MessageRow]:
     for row in rows:
         row["reactions"] = reactions[row["id"]] = []
     if rows:
-        live = (
-            Reaction.objects.filter(message_id__in=list(reactions), is_live=True)
-            .order_by("created_at")
-            .values("message_id", *REACTION_COLUMNS)
-        )
-        for reaction in live:
+        for reaction in _LIVE_REACTIONS.rows(message_ids=list(reactions)):
             reactions[reaction.pop("message_id")].append(reaction)
     return rows
+
+
+def _live_reactions_of(*, message_ids: list[uuid.UUID]) -> QuerySet[Reaction, Any]:
+    return (
+        Reaction.objects.filter(AnyOf(F("message_id"), message_ids), is_live=True)
+        .order_by("created_at")
+        .values("message_id", *REACTION_COLUMNS)
+    )
+
+
+# Every message list and thread page reads them: one statement for any page length,
+# compiled once per process.
+_LIVE_REACTIONS = PreparedQuery(Reaction, _live_reactions_of, message_ids=UUIDList)
 
 
 def message_get(

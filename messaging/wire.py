@@ -11,9 +11,11 @@ before calling `message_wire` in a loop.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import tzinfo
 from typing import Any
 
 from django.db.models import Model
+from django.utils import timezone
 
 from console.timestamps import iso
 from messaging.media_urls import item_url
@@ -86,8 +88,9 @@ def message_reaction_wire(reaction: Reaction) -> dict[str, Any]:
     return message_reaction_row_wire(columns(reaction, REACTION_COLUMNS))
 
 
-def message_reaction_row_wire(row: Row) -> dict[str, Any]:
-    """A MessageReaction from a row of REACTION_COLUMNS."""
+def message_reaction_row_wire(row: Row, *, tz: tzinfo | None = None) -> dict[str, Any]:
+    """A MessageReaction from a row of REACTION_COLUMNS (times in `tz`, by default the
+    current timezone)."""
     return {
         "id": str(row["id"]),
         "direction": row["direction"],
@@ -95,7 +98,7 @@ def message_reaction_row_wire(row: Row) -> dict[str, Any]:
         "custom_emoji": row["custom_emoji"],
         "remote_number": row["remote_number"],
         "part_index": row["part_index"],
-        "created_at": iso(row["created_at"]),
+        "created_at": iso(row["created_at"], tz=tz),
     }
 
 
@@ -124,9 +127,13 @@ def message_wire(message: Message, *, include_blocked: bool = True) -> dict[str,
     return message_row_wire(row, include_blocked=include_blocked)
 
 
-def message_row_wire(row: Row, *, include_blocked: bool = True) -> dict[str, Any]:
+def message_row_wire(
+    row: Row, *, include_blocked: bool = True, tz: tzinfo | None = None
+) -> dict[str, Any]:
     """The IMessage object from a row of MESSAGE_COLUMNS with its live `reactions` rows
-    (oldest first): lists render from `.values()` rows, without model instances."""
+    (oldest first): lists render from `.values()` rows, without model instances. Times
+    are in `tz`: a list passes the current timezone, looked up once for the page."""
+    tz = tz or timezone.get_current_timezone()
     body: dict[str, Any] = {
         "id": str(row["id"]),
         "conversation_id": str(row["conversation_id"]),
@@ -148,19 +155,19 @@ def message_row_wire(row: Row, *, include_blocked: bool = True) -> dict[str, Any
         "error_reason": row["error_reason"],
         "error_detail": row["error_detail"],
         "is_read": row["is_read"],
-        "read_at": iso(row["read_at"]),
+        "read_at": iso(row["read_at"], tz=tz),
         "is_group": row["is_group"],
         "reply_to_message_id": str(row["reply_to_id"]) if row["reply_to_id"] else None,
         "thread_id": None,
         "thread_root_message_id": None,
         "recipients": [],
-        "reactions": [message_reaction_row_wire(r) for r in row["reactions"]],
-        "created_at": iso(row["created_at"]),
-        "updated_at": iso(row["updated_at"]),
+        "reactions": [message_reaction_row_wire(r, tz=tz) for r in row["reactions"]],
+        "created_at": iso(row["created_at"], tz=tz),
+        "updated_at": iso(row["updated_at"], tz=tz),
         # Set when retention removed the content and media (both then empty).
-        "redacted_at": iso(row["redacted_at"]),
+        "redacted_at": iso(row["redacted_at"], tz=tz),
         # A scheduled or held (quiet hours) send: when it goes (or went) out.
-        "scheduled_for": iso(row["scheduled_for"]),
+        "scheduled_for": iso(row["scheduled_for"], tz=tz),
     }
     if row["is_group"]:
         body["sender_number"] = row["sender_number"]
@@ -206,10 +213,10 @@ def handoff_state_wire(conversation: Conversation) -> dict[str, Any]:
     return _handoff_row_wire(columns(conversation, _HANDOFF_COLUMNS))
 
 
-def _handoff_row_wire(row: Row) -> dict[str, Any]:
+def _handoff_row_wire(row: Row, *, tz: tzinfo | None = None) -> dict[str, Any]:
     return {
         "handled_by": row["handled_by"],
-        "handed_off_at": iso(row["handed_off_at"]),
+        "handed_off_at": iso(row["handed_off_at"], tz=tz),
         "handed_off_by": row["handed_off_by"] or None,
     }
 
@@ -221,8 +228,10 @@ def conversation_wire(conversation: Conversation) -> dict[str, Any]:
     return conversation_row_wire(row)
 
 
-def conversation_row_wire(row: Row) -> dict[str, Any]:
-    """The Conversation object from a row of CONVERSATION_COLUMNS and `assignment_status`."""
+def conversation_row_wire(row: Row, *, tz: tzinfo | None = None) -> dict[str, Any]:
+    """The Conversation object from a row of CONVERSATION_COLUMNS and `assignment_status`
+    (times in `tz`, by default the current timezone)."""
+    tz = tz or timezone.get_current_timezone()
     return {
         "id": str(row["id"]),
         "assignment_id": str(row["assignment_id"]) if row["assignment_id"] else None,
@@ -234,18 +243,19 @@ def conversation_row_wire(row: Row) -> dict[str, Any]:
         "is_group": row["is_group"],
         "group_creation_status": None,
         # Staff takeover (extra fields; the SDK ignores them).
-        **_handoff_row_wire(row),
-        "created_at": iso(row["created_at"]),
-        "updated_at": iso(row["updated_at"]),
+        **_handoff_row_wire(row, tz=tz),
+        "created_at": iso(row["created_at"], tz=tz),
+        "updated_at": iso(row["updated_at"], tz=tz),
     }
 
 
-def conversation_summary_row_wire(row: Row) -> dict[str, Any]:
+def conversation_summary_row_wire(row: Row, *, tz: tzinfo | None = None) -> dict[str, Any]:
     """A ConversationSummary from a `conversation_list` row (with SUMMARY_COLUMNS)."""
+    tz = tz or timezone.get_current_timezone()
     return {
-        **conversation_row_wire(row),
+        **conversation_row_wire(row, tz=tz),
         "latest_text": row["latest_text"],
-        "latest_message_at": iso(row["latest_message_at"]),
+        "latest_message_at": iso(row["latest_message_at"], tz=tz),
         "latest_direction": row["latest_direction"],
         "latest_has_media": bool(row["latest_media"]),
         "unread_count": row["unread_count"] or 0,

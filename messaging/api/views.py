@@ -105,11 +105,12 @@ def _referenced_conversation(request: Request) -> Conversation:
 
 
 def _thread_body(page: selectors.ThreadPage) -> dict[str, Any]:
+    tz = timezone.get_current_timezone()
     return {
         "thread_id": str(page.thread_id),
         "conversation_id": str(page.conversation.id),
         "thread_root_message_id": str(page.messages[0]["id"]) if page.messages else None,
-        "messages": [message_row_wire(row) for row in page.messages],
+        "messages": [message_row_wire(row, tz=tz) for row in page.messages],
         "next_cursor": page.next_cursor,
     }
 
@@ -123,7 +124,8 @@ class ConversationListApi(KeyedApiView):
     def get(self, request: Request) -> Response:
         rows = list_selectors.conversation_list(**_list_filters(request))
         conversation_rows_read(request, rows)
-        return Response([conversation_summary_row_wire(row) for row in rows])
+        tz = timezone.get_current_timezone()
+        return Response([conversation_summary_row_wire(row, tz=tz) for row in rows])
 
 
 class ConversationDetailApi(KeyedApiView):
@@ -158,7 +160,8 @@ class MessageListSendApi(KeyedApiView):
             **filters,
         )
         message_rows_read(request, rows)
-        return Response([message_row_wire(row) for row in rows])
+        tz = timezone.get_current_timezone()
+        return Response([message_row_wire(row, tz=tz) for row in rows])
 
     @extend_schema(
         parameters=[AGENT_IDENTITY_PARAM, IDEMPOTENCY_KEY_PARAM],

@@ -14,8 +14,9 @@ from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from console.db import AnyOf
 from console.models import AgentIdentity, Organization
-from console.prepared import PreparedQuery, PreparedShapes
+from console.prepared import PreparedQuery, PreparedShapes, UUIDList
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -248,3 +249,40 @@ def test_values_rows_take_the_names_of_the_selected_columns_in_order() -> None:
     assert query.rows(slug="clinic") == [
         {"name": "Clinic", "upper_slug": "CLINIC", "the_id": organization.id}
     ]
+
+
+def identities_among(*, ids: list[uuid.UUID]) -> QuerySet[AgentIdentity]:
+    return AgentIdentity.objects.filter(AnyOf(F("id"), ids)).order_by("handle")
+
+
+AMONG = PreparedQuery(AgentIdentity, identities_among, ids=UUIDList)
+
+
+def test_a_uuid_list_parameter_takes_lists_of_any_length_in_one_statement() -> None:
+    a, b, c = (AgentIdentityFactory(handle=h) for h in ("a", "b", "c"))
+
+    with CaptureQueriesContext(connection) as queries:
+        two = AMONG.rows(ids=[c.pk, a.pk])
+        three = AMONG.rows(ids=[a.pk, b.pk, c.pk, uuid.uuid4()])
+        none = AMONG.rows(ids=[])
+
+    assert [i.handle for i in two] == ["a", "c"]
+    assert [i.handle for i in three] == ["a", "b", "c"]
+    assert none == []
+    assert len(queries) == 3
+    # One kept statement, the whole list bound to its one placeholder.
+    assert AMONG._compile(connection.alias).sql.count("%s") == 1
+
+
+def test_any_of_matches_the_same_rows_as_in() -> None:
+    identities = [AgentIdentityFactory() for _ in range(4)]
+    wanted = [identities[0].pk, identities[2].pk, uuid.uuid4()]
+
+    found = set(AgentIdentity.objects.filter(AnyOf(F("id"), wanted)).values_list("pk", flat=True))
+
+    assert found == set(AgentIdentity.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+def test_a_uuid_list_parameter_refuses_a_bare_string() -> None:
+    with pytest.raises(ValueError, match="not a list of UUIDs"):
+        AMONG.rows(ids=str(uuid.uuid4()))

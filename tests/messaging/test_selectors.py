@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from messaging.models import Conversation
 from messaging.selectors import _conversation_for_send, conversation_for_send
 from tests.messaging.factories import ConversationFactory
 
@@ -35,9 +36,21 @@ def test_a_send_by_number_finds_nothing_before_the_persons_first_message():
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
 def test_the_conversation_a_send_looks_up_is_found_through_the_per_person_index():
     conversation = ConversationFactory()
+    # The identity's other conversations, and statistics that know of them: the planner
+    # then weighs a scan of the identity's conversations against the per-person index.
+    Conversation.objects.bulk_create(
+        Conversation(
+            organization_id=conversation.organization_id,
+            identity_id=conversation.identity_id,
+            remote_number=f"+1415555{n:04d}",
+        )
+        for n in range(300)
+    )
     with connection.cursor() as cursor:
-        # A table this small would be read whole; ask for the index the query can use.
+        cursor.execute("ANALYZE messaging_conversation")
+        # Nor may it read a table this small whole.
         cursor.execute("SET LOCAL enable_seqscan = off")
+
     plan = _conversation_for_send(
         identity_id=conversation.identity_id, remote_number=conversation.remote_number
     ).explain()
