@@ -107,6 +107,52 @@ def insert_if_absent(model: type[M], **fields: Any) -> M | None:
     return obj
 
 
+def insert_together(*batches: Sequence[Model]) -> None:
+    """Insert each batch of new rows (one model per batch, primary keys set by the caller)
+    in as few round trips as the database allows: on PostgreSQL one statement, the
+    batches before the last chained as data-modifying `WITH` clauses; elsewhere one
+    statement per batch. A multi-row batch is one `INSERT` (UNNEST on PostgreSQL).
+
+    A batch may point at rows of an earlier one: PostgreSQL checks foreign keys once the
+    statement has run (Django declares them deferrable, initially deferred). Like
+    `bulk_create` it skips `save()` and its signals: use it for rows that have neither.
+    """
+    statements: list[tuple[str, Sequence[Any]]] = []
+    saved: list[Model] = []
+    using: str | None = None
+    for objs in batches:
+        if not objs:
+            continue
+        model = type(objs[0])
+        alias = router.db_for_write(model)
+        if using not in (None, alias):
+            raise ValueError("insert_together writes to one database")
+        using = alias
+        meta = model._meta
+        for obj in objs:
+            if type(obj) is not model or obj.pk is None:
+                raise ValueError("insert_together needs rows of one model with their keys set")
+            # What save() and bulk_create() check first: no unsaved related object.
+            obj._prepare_related_fields_for_save(operation_name="insert_together")  # type: ignore[attr-defined]
+        query = InsertQuery(model)
+        query.insert_values([f for f in meta.local_concrete_fields if not f.generated], list(objs))
+        statements.extend(query.get_compiler(using=alias).as_sql())
+        saved.extend(objs)
+    if using is None:
+        return
+    connection = connections[using]
+    if connection.vendor == "postgresql" and len(statements) > 1:
+        clauses = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(statements[:-1]))
+        every_param = [p for _, batch_params in statements for p in batch_params]
+        statements = [(f"WITH {clauses} {statements[-1][0]}", every_param)]
+    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+    for obj in saved:
+        obj._state.adding = False
+        obj._state.db = using
+
+
 def update_returning(queryset: QuerySet[M], **values: Any) -> list[M]:
     """`queryset.update(**values)` that also answers the updated rows, as stored after the
     update, in the same statement (`UPDATE ... RETURNING`, PostgreSQL and SQLite 3.35+).

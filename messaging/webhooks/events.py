@@ -21,6 +21,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from console.db import insert_together
 from console.models import AgentIdentity
 from console.prepared import PreparedQuery
 from console.timestamps import iso
@@ -116,7 +117,7 @@ def event_emit(
     }
     if context:
         envelope["data"]["context"] = context
-    event = WebhookEvent.objects.create(
+    event = WebhookEvent(
         id=envelope["id"],
         organization_id=identity.organization_id,
         identity=identity,
@@ -150,7 +151,8 @@ def event_emit(
                 retry_until=now + delivery.retry_window(),
             )
         )
-    WebhookDelivery.objects.bulk_create(deliveries)
+    # The event and its deliveries in one statement (on PostgreSQL).
+    insert_together([event], deliveries)
     delivery_ids = [d.id for d in deliveries]
     transaction.on_commit(lambda: deliveries_fan_out(delivery_ids))
     logger.info(

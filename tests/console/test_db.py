@@ -6,15 +6,15 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from console.db import insert_if_absent, update_from_values, update_returning
+from console.db import insert_if_absent, insert_together, update_from_values, update_returning
 from console.models import Organization
-from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
+from messaging.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from provisioning.models import ProviderEvent
-from tests.messaging.webhooks.factories import WebhookDeliveryFactory
+from tests.messaging.webhooks.factories import WebhookDeliveryFactory, WebhookSubscriptionFactory
 from tests.provisioning.factories import SetupFactory
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +128,65 @@ def test_update_from_values_with_no_rows_runs_no_statement() -> None:
         assert update_from_values(WebhookDelivery, [], ["status"]) == 0
 
     assert queries.captured_queries == []
+
+
+def test_insert_together_stores_every_batch_in_as_few_statements_as_the_database_allows():
+    subscription = WebhookSubscriptionFactory()
+    event = WebhookEvent(
+        id=f"evt_{uuid.uuid4().hex}",
+        organization_id=subscription.organization_id,
+        identity_id=subscription.identity_id,
+        event_type="imessage.received",
+        payload={"a": 1},
+        created_at=timezone.now(),
+    )
+    deliveries = [
+        WebhookDelivery(
+            organization_id=subscription.organization_id,
+            event=event,
+            subscription=subscription,
+            url=subscription.url,
+            request_payload=f'{{"n": {n}}}',
+        )
+        for n in range(3)
+    ]
+
+    with CaptureQueriesContext(connection) as ctx:
+        insert_together([event], deliveries)
+
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
+    stored = WebhookDelivery.objects.filter(event_id=event.id).order_by("request_payload")
+    assert [d.request_payload for d in stored] == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert WebhookEvent.objects.get(pk=event.pk).payload == {"a": 1}
+    assert all(d._state.adding is False for d in [event, *deliveries])
+    assert all(d.created_at is not None for d in deliveries)  # auto_now_add ran
+
+
+def test_insert_together_refuses_rows_without_their_keys():
+    organization = Organization.objects.create(name="Acme", slug="acme-keys")
+    row = Organization(name="No key", slug="no-key")
+    row.pk = None
+
+    with pytest.raises(ValueError, match="keys set"):
+        insert_together([organization, row])
+
+
+def test_insert_together_leaves_the_transaction_to_roll_back_on_a_conflict():
+    subscription = WebhookSubscriptionFactory()
+    event = WebhookEvent(
+        id="evt_dup",
+        organization_id=subscription.organization_id,
+        identity_id=subscription.identity_id,
+        event_type="imessage.received",
+        payload={},
+        created_at=timezone.now(),
+    )
+    insert_together([event])
+    again = WebhookEvent(
+        **{f.attname: getattr(event, f.attname) for f in WebhookEvent._meta.concrete_fields}
+    )
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_together([again])
+
+    assert WebhookEvent.objects.filter(pk="evt_dup").count() == 1
