@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
-from console.db import insert_unique
+from console.db import insert_if_absent
 from console.errors import Conflict, InProgress, ValidationFailed
 from console.models import IdempotencyRecord, Organization
 
@@ -58,11 +58,16 @@ def run_idempotent(
     Errors raised by `work` are not remembered, so a corrected retry can succeed.
     """
     if key is None:
-        return work()
+        # Its own transaction (a savepoint inside a caller's), which `work` may rely on:
+        # the send path takes no savepoint of its own.
+        with transaction.atomic():
+            return work()
     validate_key(key)
     digest = fingerprint(payload)
     with transaction.atomic():
-        record = insert_unique(
+        # One statement, no savepoint: a duplicate key waits for the first request's commit
+        # and then stores nothing.
+        record = insert_if_absent(
             IdempotencyRecord,
             organization=organization,
             scope=scope,

@@ -75,9 +75,21 @@ def send_lock(identity: AgentIdentity) -> None:
     The counts are read by later statements, never merged into this one: a statement reads
     the snapshot taken when it started, so a count in the locking statement could miss the
     send whose commit it waited for."""
-    AgentIdentity.objects.select_for_update(no_key=True).filter(pk=identity.pk).values_list(
-        "pk"
-    ).get()
+    if not transaction.get_connection().in_atomic_block:
+        # What select_for_update() checks: a lock outside a transaction ends at once.
+        raise transaction.TransactionManagementError("send_lock needs a transaction")
+    if _SEND_LOCK.first(identity_id=identity.pk) is None:
+        raise AgentIdentity.DoesNotExist("the identity is gone")
+
+
+# Every send takes it: compiled once per process.
+_SEND_LOCK = PreparedQuery(
+    AgentIdentity,
+    lambda *, identity_id: (
+        AgentIdentity.objects.select_for_update(no_key=True).filter(pk=identity_id).values("pk")
+    ),
+    identity_id=uuid.UUID,
+)
 
 
 # An outbound message's cap time; `Message.Meta` indexes it per identity (same expression).

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import transaction
 
 from console.services import Actor
 from messaging.models import Conversation, Message, SendState
@@ -21,15 +22,18 @@ from tests.messaging.factories import ConversationFactory, MessageFactory
 
 
 def send_now(conversation: Any, text: str = "hello") -> Message:
-    """An agent reply, stored and published after commit, as the API does."""
-    return message_send(
-        identity=conversation.identity,
-        conversation=conversation,
-        to=None,
-        text=text,
-        media_urls=[],
-        send_style=None,
-    ).message
+    """An agent reply, stored and published after commit, as the API does: in a
+    transaction of its own (the send path takes no savepoint, so a refused send leaves
+    the test's transaction usable only through this one)."""
+    with transaction.atomic():
+        return message_send(
+            identity=conversation.identity,
+            conversation=conversation,
+            to=None,
+            text=text,
+            media_urls=[],
+            send_style=None,
+        ).message
 
 
 def queue_message(conversation: Any, text: str = "hello") -> Message:

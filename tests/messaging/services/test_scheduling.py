@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 
 from console import outbox
 from console.errors import Conflict, RateLimited, ValidationFailed
-from console.models import AuditEntry
+from console.models import AgentIdentity, AuditEntry
 from console.services import Actor
 from messaging.models import Message, SendState
 from messaging.send_policy import send_retry_at
@@ -229,3 +232,28 @@ def test_a_scheduled_sends_retry_window_starts_at_its_scheduled_time(conversatio
     )
 
     assert retry_at is not None  # a window from created_at would have closed days ago
+
+
+# --- The send lock -----------------------------------------------------------------------
+
+
+def test_the_send_lock_locks_the_identity_row_for_no_key_update(identity):
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        scheduling.send_lock(identity)
+
+    (locking,) = (q["sql"] for q in queries if "console_agentidentity" in q["sql"])
+    if connection.vendor == "postgresql":
+        assert locking.endswith("FOR NO KEY UPDATE")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_send_lock_needs_a_transaction(identity):
+    with pytest.raises(TransactionManagementError):
+        scheduling.send_lock(identity)
+
+
+def test_the_send_lock_of_a_deleted_identity_raises(identity):
+    AgentIdentity.objects.filter(pk=identity.pk).delete()
+
+    with pytest.raises(AgentIdentity.DoesNotExist), transaction.atomic():
+        scheduling.send_lock(identity)
