@@ -175,6 +175,10 @@ def task_at(path: str) -> Callable[[], Any]:
     return lambda: import_string(path)
 
 
+# How `claim_batch` has PostgreSQL plan its claim (see there).
+CLAIM_PLANNING = "SET LOCAL enable_sort = off"
+
+
 @dataclass(frozen=True)
 class Outbox:
     """One kind of outbox row, described by callables of the current time.
@@ -243,35 +247,48 @@ class Outbox:
                     if str(pk) != str(first)
                 ][:others]
             return [pk for pk in candidates if self.claim(pk, now=now)]
-        with transaction.atomic(using=using):
-            due = manager.filter(self.due(now)).select_for_update(skip_locked=True)
-            parts = [due.filter(pk=first).order_by().values("pk")] if first is not None else []
-            if others > 0:
-                rest = due.exclude(pk=first) if first is not None else due
-                parts.append(rest.order_by(self.order_by).values("pk")[:others])
-            # The own row and the oldest others as a UNION of the two locked subqueries (an
-            # OR of two IN lists would scan the whole table), collected by ARRAY(...), which
-            # PostgreSQL runs once per statement: a plain `IN (subquery)` may be rescanned
-            # by a nested-loop semi-join, and each rescan of a `LIMIT ... SKIP LOCKED`
-            # subquery can pick other rows, so the claim took more than `limit` of them.
-            compiled = [part.query.get_compiler(using).as_sql() for part in parts]
-            union = " UNION ".join(
-                f"SELECT * FROM ({sql}) AS part{n}"  # noqa: S608
-                for n, (sql, _) in enumerate(compiled)
-            )
-            # The SQL is the ORM's own compilation; every value stays a parameter.
-            wanted = RawSQL(  # noqa: S611
-                f"SELECT unnest(ARRAY({union}))",
-                tuple(param for _, params in compiled for param in params),
-            )
-            query = UpdateQuery(self.model)
-            query.add_update_values(self.claim_fields(now))
-            query.add_q(Q(pk__in=wanted))
-            sql, params = query.get_compiler(using).as_sql()
-            pk_column = connection.ops.quote_name(str(self.model._meta.pk.column))
-            with connection.cursor() as cursor:
-                cursor.execute(f"{sql} RETURNING {pk_column}", params)
-                return [row[0] for row in cursor.fetchall()]
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            # Walk the due index in order and stop at the limit, whatever the statistics
+            # say: after a burst (thousands of rows the last ANALYZE never saw) the
+            # planner read every due row and sorted them to take twenty, 9 ms of database
+            # time per batch at 9,000 due rows. Reverts at the end of this transaction.
+            cursor.execute(CLAIM_PLANNING)
+            cursor.execute(*self.claim_statement(using=using, now=now, first=first, limit=limit))
+            return [row[0] for row in cursor.fetchall()]
+
+    def claim_statement(
+        self, *, using: str, now: datetime, first: Any | None, limit: int
+    ) -> tuple[str, tuple[Any, ...]]:
+        """`claim_batch`'s PostgreSQL statement and its parameters."""
+        connection = connections[using]
+        manager = self.model._default_manager.db_manager(using)
+        others = limit - 1 if first is not None else limit
+        due = manager.filter(self.due(now)).select_for_update(skip_locked=True)
+        parts = [due.filter(pk=first).order_by().values("pk")] if first is not None else []
+        if others > 0:
+            rest = due.exclude(pk=first) if first is not None else due
+            parts.append(rest.order_by(self.order_by).values("pk")[:others])
+        # The own row and the oldest others as a UNION of the two locked subqueries (an
+        # OR of two IN lists would scan the whole table), collected by ARRAY(...), which
+        # PostgreSQL runs once per statement: a plain `IN (subquery)` may be rescanned
+        # by a nested-loop semi-join, and each rescan of a `LIMIT ... SKIP LOCKED`
+        # subquery can pick other rows, so the claim took more than `limit` of them.
+        compiled = [part.query.get_compiler(using).as_sql() for part in parts]
+        union = " UNION ".join(
+            f"SELECT * FROM ({sql}) AS part{n}"  # noqa: S608
+            for n, (sql, _) in enumerate(compiled)
+        )
+        # The SQL is the ORM's own compilation; every value stays a parameter.
+        wanted = RawSQL(  # noqa: S611
+            f"SELECT unnest(ARRAY({union}))",
+            tuple(param for _, params in compiled for param in params),
+        )
+        query = UpdateQuery(self.model)
+        query.add_update_values(self.claim_fields(now))
+        query.add_q(Q(pk__in=wanted))
+        sql, params = query.get_compiler(using).as_sql()
+        pk_column = connection.ops.quote_name(str(self.model._meta.pk.column))
+        return f"{sql} RETURNING {pk_column}", tuple(params)
 
     def publish(self, ids: Sequence[Any], *, countdown: float | None = None) -> int:
         """Make sure a job will attempt each of these rows: one drain job for all of them

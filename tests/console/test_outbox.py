@@ -8,12 +8,14 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from console.outbox import (
+    CLAIM_PLANNING,
     Outbox,
     RetryPolicy,
     SweepCounts,
@@ -72,6 +74,11 @@ def test_a_batch_claim_takes_due_rows_oldest_first_up_to_the_limit() -> None:
     assert RouterReply.objects.get(pk=not_due.pk).state == ReplyState.QUEUED
 
 
+def _claiming(sql: str) -> bool:
+    """A statement that reads or writes rows (not a savepoint or the planner setting)."""
+    return "SAVEPOINT" not in sql and sql != CLAIM_PLANNING
+
+
 def test_a_batch_claim_is_one_statement_on_postgresql() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the one-statement claim is PostgreSQL's")
@@ -80,7 +87,7 @@ def test_a_batch_claim_is_one_statement_on_postgresql() -> None:
     with CaptureQueriesContext(connection) as queries:
         claimed = REPLIES.claim_batch(limit=2)
 
-    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    statements = [q["sql"] for q in queries.captured_queries if _claiming(q["sql"])]
     assert len(claimed) == 2
     assert len(statements) == 1
     assert statements[0].startswith("UPDATE")
@@ -104,6 +111,28 @@ def test_a_batch_claim_never_takes_more_than_its_limit_whatever_plan_postgresql_
 
     assert len(claimed) == 2
     assert RouterReply.objects.filter(state=ReplyState.SENDING).count() == 2
+
+
+def test_a_batch_claim_walks_the_due_index_in_order_whatever_the_statistics_say() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement claim is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE routing_routerreply")  # statistics of an empty outbox
+    queued_replies(200)  # a burst the statistics never saw
+    sql, params = REPLIES.claim_statement(
+        using=connection.alias, now=timezone.now(), first=None, limit=20
+    )
+    raw = connection.connection
+    literal = psycopg.ClientCursor(raw).mogrify(sql, params)
+
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_PLANNING)
+        cursor.execute(f"EXPLAIN {literal}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    # The oldest due rows straight off the index, not every due row read and sorted.
+    assert "Index Scan using router_reply_outbox" in plan
+    assert "Sort" not in plan
 
 
 def test_a_batch_claim_with_a_first_row_takes_it_and_the_oldest_others() -> None:
@@ -134,7 +163,7 @@ def test_a_batch_claim_with_a_first_row_is_one_statement_on_postgresql() -> None
     with CaptureQueriesContext(connection) as queries:
         claimed = REPLIES.claim_batch(limit=2, first=rows[2].pk)
 
-    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    statements = [q["sql"] for q in queries.captured_queries if _claiming(q["sql"])]
     assert rows[2].pk in claimed and len(claimed) == 2
     assert len(statements) == 1
     assert statements[0].count("FOR UPDATE SKIP LOCKED") == 2

@@ -18,6 +18,7 @@ from inkbox.signing_keys import verify_webhook
 from standardwebhooks.webhooks import Webhook
 
 from console.models import AgentIdentity
+from console.outbox import CLAIM_PLANNING
 from console.services import Actor
 from messaging.webhooks import batches
 from messaging.webhooks import delivery as webhook_delivery
@@ -51,10 +52,13 @@ def due(subscription: WebhookSubscription, count: int) -> list[WebhookDelivery]:
 
 
 def statements(queries: CaptureQueriesContext) -> list[str]:
+    """The statements that read or write rows (no transaction control, nor the claim's
+    planner setting)."""
     return [
         q["sql"]
         for q in queries.captured_queries
         if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))
+        and q["sql"] != CLAIM_PLANNING
     ]
 
 
