@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import phonenumbers
 import pytest
 
+from console import phone
 from console.errors import ValidationFailed
 from console.phone import INVALID_NUMBER, is_e164, normalize_e164, number_search_digits, to_e164
 
@@ -52,3 +56,24 @@ def test_number_search_reads_partial_and_formatted_numbers_as_digits(raw: str, d
 @pytest.mark.parametrize("raw", ["nurse-bot", "12", "@415", "", None])
 def test_number_search_ignores_words_and_too_short_numbers(raw: object) -> None:
     assert number_search_digits(raw) == ""
+
+
+def test_a_number_read_before_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    parses: list[str] = []
+    real_parse = phonenumbers.parse
+
+    def counted(text: str, region: str | None) -> Any:
+        parses.append(text)
+        return real_parse(text, region)
+
+    monkeypatch.setattr(phonenumbers, "parse", counted)
+    phone._e164.cache_clear()
+    number = "+14155550177"
+
+    assert to_e164(number) == number
+    assert to_e164(f"  {number} ") == number
+    assert to_e164("4155550177", region="US") == number
+    assert to_e164("4155550177", region="US") == number
+
+    # Once per spelling and region, whitespace aside.
+    assert parses == [number, "4155550177"]
