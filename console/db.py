@@ -153,6 +153,15 @@ def insert_together(*batches: Sequence[Model]) -> None:
         obj._state.db = using
 
 
+def can_update_returning(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the database answers rows from an UPDATE in the same statement. SQLite has
+    UPDATE ... RETURNING exactly when it has INSERT ... RETURNING (3.35); MariaDB has only
+    the latter."""
+    return connection.vendor == "postgresql" or (
+        connection.vendor == "sqlite" and connection.features.can_return_columns_from_insert
+    )
+
+
 def update_returning(queryset: QuerySet[M], **values: Any) -> list[M]:
     """`queryset.update(**values)` that also answers the updated rows, as stored after the
     update, in the same statement (`UPDATE ... RETURNING`, PostgreSQL and SQLite 3.35+).
@@ -164,12 +173,7 @@ def update_returning(queryset: QuerySet[M], **values: Any) -> list[M]:
     model = queryset.model
     using = queryset.db
     connection = connections[using]
-    # SQLite has UPDATE ... RETURNING exactly when it has INSERT ... RETURNING (3.35);
-    # MariaDB has only the latter.
-    returns = connection.vendor == "postgresql" or (
-        connection.vendor == "sqlite" and connection.features.can_return_columns_from_insert
-    )
-    if not returns:
+    if not can_update_returning(connection):
         pks = list(queryset.values_list("pk", flat=True))
         model._default_manager.using(using).filter(pk__in=pks).update(**values)
         return list(model._default_manager.using(using).filter(pk__in=pks))

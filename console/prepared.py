@@ -26,18 +26,21 @@ import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
+from django.db.models.sql import UpdateQuery
 from django.db.models.sql.compiler import SQLCompiler
 
-from console.db import uuid_list_param
+from console.db import can_update_returning, update_returning, uuid_list_param
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K", bound=Hashable)
+C = TypeVar("C")
+V = TypeVar("V")
 
 
 class UUIDList:
@@ -102,18 +105,83 @@ class _Instances:
 
 
 @dataclass(frozen=True)
-class _Compiled:
+class _Statement:
+    """A compiled statement: its SQL, its parameters with the placeholders' slots, and the
+    compiler with the converters of the columns it answers."""
+
     alias: str
     sql: str
     params: tuple[Any, ...]
     slots: tuple[_Slot, ...]
     compiler: SQLCompiler
     converters: dict[int, Any]  # the compiler's column converters (`get_converters`)
+
+
+@dataclass(frozen=True)
+class _Compiled(_Statement):
     values: tuple[str, ...] | None  # column names of a values() query, else None
     instances: _Instances | None  # how rows become instances, for a model query
 
 
-class PreparedQuery(Generic[M]):
+class _PerDatabase(Generic[C]):
+    """A statement compiled once per database alias, on first use, under a lock."""
+
+    def __init__(self, params: dict[str, type]) -> None:
+        for name, kind in params.items():
+            if kind not in _KINDS:
+                raise TypeError(
+                    f"parameter {name}: {kind!r} is not str, uuid.UUID, datetime or UUIDList"
+                )
+        self.params = params
+        self._compiled: dict[str, C] = {}
+        self._lock = threading.Lock()
+
+    def _compile(self, alias: str) -> C:
+        compiled = self._compiled.get(alias)
+        if compiled is not None:
+            return compiled
+        with self._lock:
+            compiled = self._compiled.get(alias)
+            if compiled is None:
+                compiled = self._compiled[alias] = self._compile_now(alias)
+            return compiled
+
+    def _compile_now(self, alias: str) -> C:
+        raise NotImplementedError
+
+    def _check_names(self, values: dict[str, Any]) -> None:
+        if values.keys() != self.params.keys():
+            raise TypeError(f"expected parameters {sorted(self.params)}, got {sorted(values)}")
+
+    def _placeholders(self, alias: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Fresh placeholders by name, and each as the database driver gets it."""
+        connection = connections[alias]
+        placeholders = {name: _placeholder(kind) for name, kind in self.params.items()}
+        adapted = {
+            name: _adapt(self.params[name], value, connection)
+            for name, value in placeholders.items()
+        }
+        return placeholders, adapted
+
+    def _params(
+        self,
+        compiled_params: tuple[Any, ...],
+        slots: tuple[_Slot, ...],
+        alias: str,
+        values: dict[str, Any],
+    ) -> list[Any]:
+        """The compiled parameter list with the call's values in the placeholders' slots."""
+        connection = connections[alias]
+        adapted = {
+            name: _adapt(kind, values[name], connection) for name, kind in self.params.items()
+        }
+        params = list(compiled_params)
+        for slot in slots:
+            params[slot.position] = adapted[slot.name]
+        return params
+
+
+class PreparedQuery(_PerDatabase[_Compiled], Generic[M]):
     """`build(**placeholders)`, a queryset of `model`, compiled once per database;
     `rows(**values)` runs it.
 
@@ -131,31 +199,18 @@ class PreparedQuery(Generic[M]):
         paged: bool = False,
         **params: type,
     ) -> None:
-        for name, kind in params.items():
-            if kind not in _KINDS:
-                raise TypeError(
-                    f"parameter {name}: {kind!r} is not str, uuid.UUID, datetime or UUIDList"
-                )
+        super().__init__(params)
         self.model = model
         self.build = build
         self.paged = paged
-        self.params = params
-        self._compiled: dict[str, _Compiled] = {}
-        self._lock = threading.Lock()
 
     def rows(self, *, limit: int | None = None, offset: int = 0, **values: Any) -> list[Any]:
-        if values.keys() != self.params.keys():
-            raise TypeError(f"expected parameters {sorted(self.params)}, got {sorted(values)}")
+        self._check_names(values)
         if self.paged != (limit is not None) or (offset and not self.paged):
             raise TypeError("limit and offset are given exactly when the query is paged")
         compiled = self._compile(router.db_for_read(self.model))
         connection = connections[compiled.alias]
-        adapted = {
-            name: _adapt(kind, values[name], connection) for name, kind in self.params.items()
-        }
-        params = list(compiled.params)
-        for slot in compiled.slots:
-            params[slot.position] = adapted[slot.name]
+        params = self._params(compiled.params, compiled.slots, compiled.alias, values)
         if self.paged:
             params += [int(limit or 0), int(offset)]
         with connection.cursor() as cursor:
@@ -167,23 +222,8 @@ class PreparedQuery(Generic[M]):
         found = self.rows(**values)
         return found[0] if found else None
 
-    def _compile(self, alias: str) -> _Compiled:
-        compiled = self._compiled.get(alias)
-        if compiled is not None:
-            return compiled
-        with self._lock:
-            compiled = self._compiled.get(alias)
-            if compiled is None:
-                compiled = self._compiled[alias] = self._compile_now(alias)
-            return compiled
-
     def _compile_now(self, alias: str) -> _Compiled:
-        connection = connections[alias]
-        placeholders = {name: _placeholder(kind) for name, kind in self.params.items()}
-        adapted = {
-            name: _adapt(self.params[name], value, connection)
-            for name, value in placeholders.items()
-        }
+        placeholders, adapted = self._placeholders(alias)
         queryset = self.build(**placeholders).using(alias)
         if queryset.model is not self.model:
             raise TypeError(f"the builder answers {queryset.model.__name__} rows")
@@ -196,20 +236,7 @@ class PreparedQuery(Generic[M]):
         sql, params = compiler.as_sql()
         if self.paged:
             sql = f"{sql} LIMIT %s OFFSET %s"
-        slots = []
-        found = set()
-        for position, value in enumerate(params):
-            name = next((n for n, a in adapted.items() if a == value), None)
-            if name is not None:
-                slots.append(_Slot(position, name))
-                found.add(name)
-            elif _derived(value):
-                raise ValueError(
-                    f"a parameter was rewritten by a lookup or computed with: {value!r}"
-                )
-        missing = set(placeholders) - found
-        if missing:
-            raise ValueError(f"parameters {sorted(missing)} are not in the compiled query")
+        slots = _slots(params, adapted)
         query = queryset.query
         values = None
         if iterable is ValuesIterable:
@@ -224,7 +251,7 @@ class PreparedQuery(Generic[M]):
             alias,
             sql,
             tuple(params),
-            tuple(slots),
+            slots,
             compiler,
             compiler.get_converters(columns),
             values,
@@ -232,16 +259,103 @@ class PreparedQuery(Generic[M]):
         )
 
 
-class PreparedShapes(Generic[K, M]):
-    """One `PreparedQuery` per shape (a hashable value naming what changes the statement
-    beside its parameters: which filters apply), made by `make(shape)` on first use.
-    Shapes must come from a small, fixed set: each is compiled and kept for the process."""
+@dataclass(frozen=True)
+class _CompiledUpdate(_Statement):
+    names: tuple[str, ...]  # the returned columns' attribute names
 
-    def __init__(self, make: Callable[[K], PreparedQuery[M]]) -> None:
+
+class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
+    """`queryset.update(**values)` for the `(queryset, values)` that `build(**placeholders)`
+    answers, compiled once per database; `rows(**values)` runs it and answers the rows as
+    stored after the update (`UPDATE ... RETURNING` every concrete field, in the same
+    statement).
+
+    Parameters follow `PreparedQuery`'s rules. Like `update()` it skips `save()`, its
+    signals and `auto_now`: pass such fields as parameters. A database that cannot return
+    rows from an UPDATE runs `console.db.update_returning` built from the call's values.
+    """
+
+    def __init__(
+        self,
+        model: type[M],
+        build: Callable[..., tuple[QuerySet[M, Any], dict[str, Any]]],
+        **params: type,
+    ) -> None:
+        super().__init__(params)
+        self.model = model
+        self.build = build
+
+    def rows(self, **values: Any) -> list[M]:
+        self._check_names(values)
+        alias = router.db_for_write(self.model)
+        connection = connections[alias]
+        if not can_update_returning(connection):
+            queryset, update = self.build(**values)
+            return update_returning(queryset.using(alias), **update)
+        compiled = self._compile(alias)
+        params = self._params(compiled.params, compiled.slots, alias, values)
+        with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            fetched: Any = cursor.fetchall()
+        if compiled.converters:
+            fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
+        return [self.model.from_db(alias, compiled.names, list(row)) for row in fetched]
+
+    def _compile_now(self, alias: str) -> _CompiledUpdate:
+        connection = connections[alias]
+        placeholders, adapted = self._placeholders(alias)
+        queryset, update = self.build(**placeholders)
+        if queryset.model is not self.model:
+            raise TypeError(f"the builder answers {queryset.model.__name__} rows")
+        query = cast(UpdateQuery, queryset.using(alias).query.chain(UpdateQuery))
+        query.add_update_values(update)
+        compiler = query.get_compiler(alias)
+        sql, params = compiler.as_sql()
+        if not sql:
+            raise ValueError("the builder names nothing to update")
+        meta = self.model._meta
+        fields = list(meta.concrete_fields)
+        returning = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+        return _CompiledUpdate(
+            alias=alias,
+            sql=f"{sql} RETURNING {returning}",
+            params=tuple(params),
+            slots=_slots(params, adapted),
+            compiler=compiler,
+            converters=compiler.get_converters([f.get_col(meta.db_table) for f in fields]),
+            names=tuple(f.attname for f in fields),
+        )
+
+
+def _slots(params: Any, adapted: dict[str, Any]) -> tuple[_Slot, ...]:
+    """Where each placeholder sits in a compiled parameter list. Refuses a placeholder a
+    lookup rewrote or the builder computed with, and one that is not there at all."""
+    slots = []
+    found = set()
+    for position, value in enumerate(params):
+        name = next((n for n, a in adapted.items() if a == value), None)
+        if name is not None:
+            slots.append(_Slot(position, name))
+            found.add(name)
+        elif _derived(value):
+            raise ValueError(f"a parameter was rewritten by a lookup or computed with: {value!r}")
+    missing = set(adapted) - found
+    if missing:
+        raise ValueError(f"parameters {sorted(missing)} are not in the compiled query")
+    return tuple(slots)
+
+
+class PreparedShapes(Generic[K, V]):
+    """One `PreparedQuery` (or `PreparedUpdate`) per shape (a hashable value naming what
+    changes the statement beside its parameters: which filters apply), made by
+    `make(shape)` on first use. Shapes must come from a small, fixed set: each is
+    compiled and kept for the process."""
+
+    def __init__(self, make: Callable[[K], V]) -> None:
         self.make = make
-        self._queries: dict[K, PreparedQuery[M]] = {}
+        self._queries: dict[K, V] = {}
 
-    def __getitem__(self, shape: K) -> PreparedQuery[M]:
+    def __getitem__(self, shape: K) -> V:
         query = self._queries.get(shape)
         if query is None:
             # Two threads may both make it; either copy compiles the same statement.

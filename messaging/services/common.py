@@ -7,15 +7,17 @@ that replaces one here replaces it for every caller.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from console.errors import Conflict, ProviderFailed
 from console.models import AgentIdentity
 from console.outbox import publish_on_commit
+from console.prepared import PreparedUpdate
 from messaging.models import Conversation, DeliveryStatus
 from messaging.webhooks import events as webhook_events
 from provisioning.models import LineRole, PhoneLine
@@ -84,9 +86,20 @@ def last_message_before(at: datetime) -> Q:
 
 def conversation_touch(conversation_id: Any, at: datetime) -> None:
     """Move the conversation's `last_message_at` forward to `at` (never back)."""
-    Conversation.objects.filter(last_message_before(at), pk=conversation_id).update(
-        last_message_at=at, updated_at=timezone.now()
-    )
+    _CONVERSATION_TOUCH.rows(conversation_id=conversation_id, at=at, now=timezone.now())
+
+
+def _conversation_touch(
+    *, conversation_id: uuid.UUID, at: datetime, now: datetime
+) -> tuple[QuerySet[Conversation, Any], dict[str, Any]]:
+    conversations = Conversation.objects.filter(last_message_before(at), pk=conversation_id)
+    return conversations, {"last_message_at": at, "updated_at": now}
+
+
+# Every send runs it: compiled once per process.
+_CONVERSATION_TOUCH = PreparedUpdate(
+    Conversation, _conversation_touch, conversation_id=uuid.UUID, at=datetime, now=datetime
+)
 
 
 def active_line_or_409(conversation: Conversation) -> PhoneLine:

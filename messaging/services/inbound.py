@@ -13,6 +13,7 @@ Message text never goes to logs: log ids only.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from django.db.models import (
     Exists,
     F,
     OuterRef,
+    QuerySet,
     Subquery,
     UUIDField,
     Value,
@@ -30,8 +32,9 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from console.db import insert_if_absent, update_returning
+from console.db import insert_if_absent
 from console.models import AgentIdentity
+from console.prepared import PreparedShapes, PreparedUpdate
 from messaging import presence
 from messaging.media import inbound_media_items
 from messaging.models import Conversation, DeliveryStatus, Direction, Message, QuietHours
@@ -273,26 +276,59 @@ def conversation_receive(
     line): move the (identity, person) conversation onto them and its `last_message_at`
     forward (never back), and answer it as stored, in one statement. None when there is
     no conversation yet."""
-    values: dict[str, Any] = {
-        "last_message_at": Case(
-            When(common.last_message_before(at), then=Value(at)),
-            default=F("last_message_at"),
-            output_field=DateTimeField(),
-        ),
-        "line": line,
-        "updated_at": timezone.now(),
-    }
+    ids = {"identity_id": identity.pk, "remote_number": remote_number, "line_id": line.pk}
     if assignment is not None:
-        values["assignment"] = assignment
-    rows = update_returning(
-        Conversation.objects.filter(identity=identity, remote_number=remote_number, is_group=False),
-        **values,
-    )
+        ids["assignment_id"] = assignment.pk
+    rows = _CONVERSATION_RECEIVE[assignment is not None].rows(at=at, now=timezone.now(), **ids)
     if not rows:
         return None
     conversation = rows[0]
     conversation.identity = identity
     return conversation
+
+
+def _conversation_receive_update(with_assignment: bool) -> PreparedUpdate[Conversation]:
+    params: dict[str, type] = {
+        "identity_id": uuid.UUID,
+        "remote_number": str,
+        "line_id": uuid.UUID,
+        "at": datetime,
+        "now": datetime,
+    }
+    if with_assignment:
+        params["assignment_id"] = uuid.UUID
+
+    def build(
+        *,
+        identity_id: uuid.UUID,
+        remote_number: str,
+        line_id: uuid.UUID,
+        at: datetime,
+        now: datetime,
+        assignment_id: uuid.UUID | None = None,
+    ) -> tuple[QuerySet[Conversation, Any], dict[str, Any]]:
+        values: dict[str, Any] = {
+            "last_message_at": Case(
+                When(common.last_message_before(at), then=Value(at)),
+                default=F("last_message_at"),
+                output_field=DateTimeField(),
+            ),
+            "line_id": line_id,
+            "updated_at": now,
+        }
+        if assignment_id is not None:
+            values["assignment_id"] = assignment_id
+        conversations = Conversation.objects.filter(
+            identity_id=identity_id, remote_number=remote_number, is_group=False
+        )
+        return conversations, values
+
+    return PreparedUpdate(Conversation, build, **params)
+
+
+# Every delivered inbound message runs one of them: compiled once per process (by whether
+# the message came over a connection).
+_CONVERSATION_RECEIVE = PreparedShapes(_conversation_receive_update)
 
 
 def conversation_attach(assignment: Assignment) -> None:

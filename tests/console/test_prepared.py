@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from console.db import AnyOf
 from console.models import AgentIdentity, Organization
-from console.prepared import PreparedQuery, PreparedShapes, UUIDList
+from console.prepared import PreparedQuery, PreparedShapes, PreparedUpdate, UUIDList
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -286,3 +286,41 @@ def test_any_of_matches_the_same_rows_as_in() -> None:
 def test_a_uuid_list_parameter_refuses_a_bare_string() -> None:
     with pytest.raises(ValueError, match="not a list of UUIDs"):
         AMONG.rows(ids=str(uuid.uuid4()))
+
+
+def rename(
+    *, organization_id: uuid.UUID, handle: str, name: str
+) -> tuple[QuerySet[AgentIdentity], dict[str, Any]]:
+    identities = AgentIdentity.objects.filter(organization_id=organization_id, handle=handle)
+    return identities, {"display_name": name}
+
+
+RENAME = PreparedUpdate(AgentIdentity, rename, organization_id=uuid.UUID, handle=str, name=str)
+
+
+def test_a_prepared_update_answers_the_rows_as_stored_in_one_statement() -> None:
+    first, second = AgentIdentityFactory(handle="first"), AgentIdentityFactory(handle="second")
+    RENAME.rows(organization_id=first.organization_id, handle="first", name="warm-up")
+
+    with CaptureQueriesContext(connection) as queries:
+        renamed = RENAME.rows(organization_id=first.organization_id, handle="first", name="One")
+        again = RENAME.rows(organization_id=second.organization_id, handle="second", name="Two")
+        none = RENAME.rows(organization_id=second.organization_id, handle="first", name="X")
+
+    assert len(queries) == 3
+    assert [(i.pk, i.display_name) for i in renamed] == [(first.pk, "One")]
+    assert [(i.pk, i.display_name) for i in again] == [(second.pk, "Two")]
+    assert renamed[0].organization_id == first.organization_id  # every column comes back
+    assert none == []
+    first.refresh_from_db()
+    assert first.display_name == "One"
+
+
+def test_a_prepared_update_refuses_a_value_computed_from_a_placeholder() -> None:
+    def later(*, identity_id: uuid.UUID, at: datetime) -> tuple[QuerySet[AgentIdentity], Any]:
+        return AgentIdentity.objects.filter(pk=identity_id), {"updated_at": at + timedelta(1)}
+
+    prepared = PreparedUpdate(AgentIdentity, later, identity_id=uuid.UUID, at=datetime)
+
+    with pytest.raises(ValueError, match="computed with"):
+        prepared.rows(identity_id=uuid.uuid4(), at=timezone.now())
