@@ -38,8 +38,8 @@ def post_batch(
 
     A thread pool rather than one async client: the Celery workers already run a threads
     pool, the SSRF check (DNS) and signing are synchronous, and an async client belongs to
-    one event loop, which each job would have to start; the process's httpx client
-    (`transport.pooled_client`) is thread-safe and keeps connections alive across jobs.
+    one event loop, which each job would have to start; the process's connection pools
+    (`transport.pooled_client`) are thread-safe and keep connections alive across jobs.
     The threads never touch the database: the job's own connection claims and records.
     """
     concurrent = min(settings.WEBHOOK_BATCH_CONCURRENCY, len(deliveries)) > 1

@@ -23,11 +23,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from console.crypto import decrypt
-from console.db import update_from_values
+from console.db import AnyOf, update_from_values
 from console.drain_slots import DrainSlots, Slot
 from console.errors import Conflict, Unprocessable
 from console.outbox import (
@@ -39,6 +39,7 @@ from console.outbox import (
     retry_policy,
     task_at,
 )
+from console.prepared import PreparedQuery, UUIDList
 from console.services import Actor, audit_record
 from messaging.media_urls import refresh_signed_urls
 from messaging.webhooks import safety
@@ -217,11 +218,7 @@ def _attempt_claimed(
     """Attempt and record the deliveries this worker claimed at `claimed_at`."""
     if not ids:
         return {}
-    deliveries = list(
-        WebhookDelivery.objects.select_related("subscription", "event__identity__signing_key")
-        .defer("event__payload")
-        .filter(pk__in=ids)
-    )
+    deliveries: list[WebhookDelivery] = _CLAIMED.rows(ids=ids)
     outcomes = post_batch(deliveries, _attempt_or_error, slot=slot)
     attempts = [a for a in outcomes if isinstance(a, _Attempt)]
     errors = [e for e in outcomes if isinstance(e, Exception)]
@@ -232,6 +229,19 @@ def _attempt_claimed(
     if errors:
         raise errors[0]
     return {a.delivery.id: a.delivery.status for a in attempts}
+
+
+def _claimed(ids: Any) -> QuerySet[WebhookDelivery]:
+    return (
+        WebhookDelivery.objects.select_related("subscription", "event__identity__signing_key")
+        .defer("event__payload")
+        .filter(AnyOf(F("id"), ids))
+    )
+
+
+# Compiled once: building and compiling this four-table join cost more per batch than
+# running it.
+_CLAIMED = PreparedQuery(WebhookDelivery, _claimed, ids=UUIDList)
 
 
 def _drain_wanted() -> None:

@@ -2,9 +2,12 @@
 already checked, connected to its checked address, the answer read up to a cap and
 classified (2xx delivered; 429 and 5xx retried; anything else final).
 
-Requests go through one client per worker process (`pooled_client`), so connections to a
-receiver are kept alive across deliveries and batches instead of a TCP and TLS handshake
-per POST.
+Requests go through one set of connection pools per worker process (`pooled_client`), so
+connections to a receiver are kept alive across deliveries and batches instead of a TCP
+and TLS handshake per POST. The pools are httpcore's, the connection layer under httpx:
+a webhook POST needs none of the client layer above it (cookies, auth flows, redirects,
+URL merging, event hooks), which cost as much CPU per delivery as the POST itself
+(0.2-0.3 ms, measured in `bench/NOTES.md`).
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import httpx
+import httpcore
 from django.conf import settings
 
-from console.http import describe_transport_error, http_client, tls_context, total_timeout
+from console.http import USER_AGENT, tls_context
 from messaging.webhooks import safety
 
 # Destinations whose keep-alive pool a process keeps; the least recently used is dropped.
@@ -26,7 +31,10 @@ POOLED_DESTINATIONS = 256
 # No cap on open connections (the bound is the threads posting: worker threads x
 # WEBHOOK_BATCH_CONCURRENCY, 80 with the recommended 8 threads); idle ones are kept for
 # reuse for a few seconds, enough of them that a busy destination is never reconnected.
-POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=128, keepalive_expiry=5)
+MAX_KEEPALIVE_CONNECTIONS = 128
+KEEPALIVE_EXPIRY_SECONDS = 5.0
+# Connecting gets at most this much of a delivery's timeout.
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -51,36 +59,33 @@ def _classify_status(status_code: int) -> tuple[bool, str | None]:
     return False, None
 
 
-class PinnedPools(httpx.BaseTransport):
+class PinnedPools:
     """One keep-alive connection pool per checked destination: the pinned address, port,
-    Host header and TLS server name together. httpx alone would pool by the request URL,
-    i.e. by address, and hand a connection verified for one host name to another host
-    name that shares the address; here a connection only ever serves the name it was
-    opened (and its certificate verified) for."""
+    Host header and TLS server name together. A pool keyed by the request URL alone, i.e.
+    by address, would hand a connection verified for one host name to another host name
+    that shares the address; here a connection only ever serves the name it was opened
+    (and its certificate verified) for."""
 
     def __init__(self, *, max_destinations: int = POOLED_DESTINATIONS) -> None:
-        self._pools: OrderedDict[tuple[str, ...], httpx.HTTPTransport] = OrderedDict()
+        self._pools: OrderedDict[tuple[str, str, str], httpcore.ConnectionPool] = OrderedDict()
         self._max_destinations = max_destinations
         self._lock = threading.Lock()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        key = (
-            request.url.scheme,
-            request.url.host,
-            str(request.url.port),
-            request.headers.get("Host", ""),
-            str(request.extensions.get("sni_hostname") or ""),
-        )
+    def pool_for(self, target: safety.Target) -> httpcore.ConnectionPool:
+        key = (target.request_url, target.host_header, target.sni_hostname or "")
         with self._lock:
-            pool = self._pools.pop(key, None) or httpx.HTTPTransport(
-                verify=tls_context(), limits=POOL_LIMITS
+            pool = self._pools.pop(key, None) or httpcore.ConnectionPool(
+                ssl_context=tls_context(),
+                max_connections=None,
+                max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
+                keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
             )
             self._pools[key] = pool
             while len(self._pools) > self._max_destinations:
                 # Dropped, not closed: a request may still be reading from it; its
                 # sockets close when it is collected.
                 self._pools.popitem(last=False)
-        return pool.handle_request(request)
+        return pool
 
     def close(self) -> None:
         with self._lock:
@@ -90,16 +95,17 @@ class PinnedPools(httpx.BaseTransport):
             pool.close()
 
 
-_shared: tuple[int, httpx.Client] | None = None
+_shared: tuple[int, PinnedPools] | None = None
 _shared_lock = threading.Lock()
 
 
-def pooled_client() -> httpx.Client:
-    """This process's webhook client (thread-safe; a forked child builds its own)."""
+def pooled_client() -> PinnedPools:
+    """This process's webhook connection pools (thread-safe; a forked child builds its
+    own)."""
     global _shared
     with _shared_lock:
         if _shared is None or _shared[0] != os.getpid():
-            _shared = (os.getpid(), http_client(transport=PinnedPools()))
+            _shared = (os.getpid(), PinnedPools())
         return _shared[1]
 
 
@@ -112,43 +118,72 @@ def pooled_client_close() -> None:
         shared[1].close()
 
 
+# What a POST may raise short of a programming error: the answer never came or broke off.
+TRANSPORT_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+)
+
+
+def _transport_error(exc: Exception, timeout: float) -> str:
+    """A short, secret-free description of a failed POST for logs and rows."""
+    if isinstance(exc, httpcore.TimeoutException):
+        return f"timed out after {timeout:g}s"
+    if isinstance(exc, httpcore.ConnectError):
+        return "connection failed"
+    return type(exc).__name__
+
+
+@contextmanager
+def _post(
+    target: safety.Target, body: bytes, headers: dict[str, str], timeout: float
+) -> Iterator[httpcore.Response]:
+    request_headers = [
+        (b"User-Agent", USER_AGENT.encode()),
+        (b"Accept", b"application/json"),
+        *((name.encode(), value.encode()) for name, value in headers.items()),
+        (b"Host", target.host_header.encode()),
+        (b"Content-Type", b"application/json"),
+        # Raw bytes are capped below; a compressed answer could expand past the cap.
+        (b"Accept-Encoding", b"identity"),
+    ]
+    connect = min(timeout, CONNECT_TIMEOUT_SECONDS)
+    extensions: dict[str, object] = {
+        "timeout": {"connect": connect, "read": timeout, "write": timeout, "pool": timeout}
+    }
+    if target.sni_hostname:
+        extensions["sni_hostname"] = target.sni_hostname
+    with (
+        pooled_client()
+        .pool_for(target)
+        .stream(
+            "POST", target.request_url, headers=request_headers, content=body, extensions=extensions
+        ) as response
+    ):
+        yield response
+
+
 def http_post(target: safety.Target, body: bytes, headers: dict[str, str]) -> AttemptResult:
     """POST to a checked target, reading at most WEBHOOK_MAX_RESPONSE_BYTES of the answer."""
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     cap = settings.WEBHOOK_MAX_RESPONSE_BYTES
-    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
-    request_headers = {
-        **headers,
-        "Host": target.host_header,
-        "Content-Type": "application/json",
-        # Raw bytes are capped below; a compressed answer could expand past the cap.
-        "Accept-Encoding": "identity",
-    }
     started = time.monotonic()
     deadline = started + timeout
     try:
-        with pooled_client().stream(
-            "POST",
-            target.request_url,
-            content=body,
-            headers=request_headers,
-            extensions=extensions,
-            timeout=total_timeout(timeout),
-        ) as response:
+        with _post(target, body, headers, timeout) as response:
             received = bytearray()
-            for chunk in response.iter_raw():
+            for chunk in response.iter_stream():
                 received += chunk[: cap - len(received)]
                 if len(received) >= cap or time.monotonic() > deadline:
                     break
-            status_code = response.status_code
-    except httpx.HTTPError as exc:
-        detail = describe_transport_error(exc)
-        if isinstance(exc, httpx.TimeoutException):
-            detail = f"timed out after {timeout:g}s"
+            status_code = response.status
+    except TRANSPORT_ERRORS as exc:
         return AttemptResult(
             status_code=None,
             body=None,
-            error=detail,
+            error=_transport_error(exc, timeout),
             duration_ms=int((time.monotonic() - started) * 1000),
             transient=True,
         )

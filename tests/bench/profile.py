@@ -4,6 +4,8 @@
                                                   read_messages, connect, b1, b2)
     python -m tests.bench.profile SCENARIO N --cost   (no profiler: one JSON line with the
                                                        CPU and statements per request)
+    python -m tests.bench.profile SCENARIO N --sql    (no profiler: the statements of the
+                                                       last request)
 
 Needs the database `make bench` left behind (bluewire_bench) and its keys file. Builds the
 same requests as the load generator, runs them through Django's test client under
@@ -36,7 +38,7 @@ from tests.bench.loadgen import SCENARIOS  # noqa: E402
 def main() -> None:
     name = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-    cost_only = "--cost" in sys.argv[3:]
+    cost_only = "--cost" in sys.argv[3:] or "--sql" in sys.argv[3:]
     keys = json.loads((WORK / "keys-current.json").read_text())
     t = targets_from(keys)
     params = t.get(name, {})
@@ -77,6 +79,10 @@ def main() -> None:
     statements = [
         q["sql"] for q in ctx.captured_queries if q["sql"] not in ("BEGIN", "COMMIT", "ROLLBACK")
     ]
+    if "--sql" in sys.argv[3:]:
+        per_request = len(statements) // n
+        print("\n\n".join(statements[-per_request:]))
+        return
     if cost_only:
         print(
             json.dumps(
