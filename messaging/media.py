@@ -25,6 +25,7 @@ from django.utils import timezone
 from console.errors import TooLarge, ValidationFailed
 from console.http import http_client
 from console.models import Organization
+from console.prepared import PreparedQuery
 from messaging import media_urls
 from messaging.media_types import INBOUND_ALLOWED, SNIFF_BYTES, extension_for, sniff
 from messaging.models import MediaObject, Message
@@ -101,6 +102,18 @@ def _store(
     )
 
 
+# Every connect asks (for its contact card): compiled once per process.
+_STORED_BY_DIGEST = PreparedQuery(
+    MediaObject,
+    lambda *, organization_id, sha256, content_type: MediaObject.objects.filter(
+        organization_id=organization_id, sha256=sha256, content_type=content_type
+    )[:1],
+    organization_id=uuid.UUID,
+    sha256=str,
+    content_type=str,
+)
+
+
 def media_bytes_publish(
     *, organization_id: Any, filename: str, content_type: str, body: bytes
 ) -> str:
@@ -111,9 +124,9 @@ def media_bytes_publish(
     names take their extension from `content_type` (routing's hook passes it anyway).
     """
     digest = hashlib.sha256(body).hexdigest()
-    media = MediaObject.objects.filter(
+    media = _STORED_BY_DIGEST.first(
         organization_id=organization_id, sha256=digest, content_type=content_type
-    ).first()
+    )
     if media is None:
         media = _store(
             organization_id=organization_id, stream=io.BytesIO(body), content_type=content_type

@@ -7,6 +7,7 @@ subscriptions that list it, and never for a person the identity's inbound rules 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 
 from django.utils import timezone
@@ -88,22 +89,13 @@ def typing_receive(*, setup: Setup, event: TypingEvent) -> bool:
     return True
 
 
-def connection_changed(assignment: Assignment) -> None:
-    """After `conversation_attach` (both from `services.inbound.connection_attach`): a new
-    connection emits `imessage.connected`, a released one `imessage.disconnected` with its
-    reason."""
-    conversation = (
-        Conversation.objects.filter(
-            identity_id=assignment.identity_id,
-            remote_number=assignment.remote_number,
-            is_group=False,
-        )
-        .values_list("id", flat=True)
-        .first()
-    )
+def connection_changed(assignment: Assignment, *, conversation_id: uuid.UUID | None) -> None:
+    """After `conversation_attach` (both from `services.inbound.connection_attach`), which
+    answered the person's `conversation_id`: a new connection emits `imessage.connected`,
+    a released one `imessage.disconnected` with its reason."""
     details: dict[str, object] = {
         "assignment_id": str(assignment.id),
-        "conversation_id": str(conversation) if conversation else None,
+        "conversation_id": str(conversation_id) if conversation_id else None,
         "remote_number": assignment.remote_number,
     }
     if assignment.status == AssignmentStatus.ACTIVE:

@@ -23,6 +23,7 @@ from console.models import AgentIdentity, ApiKey, FilterMode
 from console.prepared import PreparedQuery
 from console.scope import Scope, scoped_get
 from provisioning.models import LineRole, LineState, PhoneLine
+from routing.line_loads import LINE_LOADS
 from routing.models import (
     Assignment,
     AssignmentStatus,
@@ -258,20 +259,32 @@ def _lines_of_person(*, remote_number: str) -> QuerySet[Assignment, Any]:
 
 
 _LINES_OF_PERSON = PreparedQuery(Assignment, _lines_of_person, remote_number=str)
-_POOL_LINES_BY_LOAD = PreparedQuery(
+_POOL_LINES_WITH_CONTACTS = PreparedQuery(
     PhoneLine,
     lambda *, hour_since, day_since: (
         eligible_pool_lines()
         .annotate(
-            active_count=_active_on_line(),
             hour_contacts=_new_contacts_on_line(hour_since),
             day_contacts=_new_contacts_on_line(day_since),
         )
-        .order_by("active_count", "requested_at", "id")
+        .order_by("requested_at", "id")
     ),
     hour_since=datetime,
     day_since=datetime,
 )
+
+
+def _active_by_line() -> dict[uuid.UUID, int]:
+    """Active connections of every line that has any, in one pass over the partial unique
+    index on active (line, person)."""
+    rows = (
+        Assignment.objects.filter(status=AssignmentStatus.ACTIVE)
+        .order_by()
+        .values("pool_line_id")
+        .annotate(n=Count("*"))
+        .values_list("pool_line_id", "n")
+    )
+    return dict(rows)
 
 
 @dataclass(frozen=True)
@@ -284,21 +297,26 @@ class PoolChoice:
 def pool_line_choose(
     *, remote_number: str, exclude_ids: frozenset[uuid.UUID] = frozenset()
 ) -> PoolChoice:
-    """The pool line for a new connection of `remote_number`, in two queries.
+    """The pool line for a new connection of `remote_number`, in two queries (a third
+    when this process's load snapshot is refreshed).
 
     Among eligible lines that carry no active connection of this person, skip those at the
     provider's new-contact caps (distinct people connected in the rolling hour / day), then
-    prefer the fewest active connections (oldest line on ties, for stable choices).
+    prefer the fewest active connections (oldest line on ties, for stable choices), as
+    counted at most a second ago (`routing.line_loads`).
     """
     now = timezone.now()
     used = {row["pool_line_id"] for row in _LINES_OF_PERSON.rows(remote_number=remote_number)}
     used |= set(exclude_ids)
-    lines: list[Any] = _POOL_LINES_BY_LOAD.rows(
+    lines: list[Any] = _POOL_LINES_WITH_CONTACTS.rows(
         hour_since=now - timedelta(hours=1), day_since=now - timedelta(days=1)
     )
     free = [line for line in lines if line.id not in used]
     if lines and not free:
         return PoolChoice(line=None, exhausted=ExhaustionReason.PERSON)
+    loads = LINE_LOADS.counts(_active_by_line)
+    # Stable: lines with as many connections stay oldest first.
+    free.sort(key=lambda line: loads.get(line.id, 0))
     for line in free:
         if (
             line.hour_contacts < settings.POOL_LINE_NEW_CONTACTS_PER_HOUR

@@ -374,6 +374,9 @@ if ACCESS_TALLY_REDIS_URL:
     }
 POOL_LINE_NEW_CONTACTS_PER_HOUR = env.int("POOL_LINE_NEW_CONTACTS_PER_HOUR", default=15)
 POOL_LINE_NEW_CONTACTS_PER_DAY = env.int("POOL_LINE_NEW_CONTACTS_PER_DAY", default=50)
+# How old a process's count of active connections per pool line may be when a connect
+# picks the least loaded line (`routing.line_loads`); 0 counts on every connect.
+POOL_LOAD_SNAPSHOT_SECONDS = env.float("POOL_LOAD_SNAPSHOT_SECONDS", default=1.0)
 # The console marks a line still waiting for the provider after this long as overdue.
 PENDING_LINE_OVERDUE_HOURS = env.int("PENDING_LINE_OVERDUE_HOURS", default=24)
 # Dedicated lines an organisation may hold (claims beyond it answer 402).

@@ -32,6 +32,9 @@ WEBHOOKS_ALLOW_LOOPBACK = True
 # Tests read tallies right after the request; tests/console/test_access_tally.py covers the
 # buffer that production uses.
 ACCESS_TALLY_FLUSH_SECONDS = 0.0
+# Tests build connections with factories between connects; tests/routing/test_line_loads.py
+# covers the snapshot that production uses.
+POOL_LOAD_SNAPSHOT_SECONDS = 0.0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not os.environ.get(
     "DATABASE_URL"
 ):

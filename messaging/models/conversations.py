@@ -394,5 +394,13 @@ class MediaObject(models.Model):
     source_url = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        indexes = [
+            # Generated files (the router's contact cards, one per connect) are stored once
+            # per organisation and content: found by digest, not by reading every file
+            # the organisation holds.
+            models.Index(fields=["organization", "sha256"], name="media_by_digest"),
+        ]
+
     def __str__(self) -> str:
         return f"{self.content_type or 'file'} file ({self.size} bytes)"

@@ -92,13 +92,21 @@ _IDENTITY_OPT_OUT = PreparedQuery(
     identity_id=uuid.UUID,
     number=str,
 )
+# Every message to the router line asks.
+_ROUTER_OPT_OUT = PreparedQuery(
+    OptOut,
+    lambda *, number: OptOut.objects.filter(identity__isnull=True, remote_number=number).values(
+        "pk"
+    )[:1],
+    number=str,
+)
 
 
 def is_opted_out(*, identity: AgentIdentity | None, number: str) -> bool:
     """Whether `number` opted out of `identity` (None: of the router)."""
     if identity is not None:
         return bool(_IDENTITY_OPT_OUT.rows(identity_id=identity.pk, number=number))
-    return OptOut.objects.filter(_scope_q(identity, number)).exists()
+    return bool(_ROUTER_OPT_OUT.rows(number=number))
 
 
 def send_check(*, identity: AgentIdentity, number: str) -> None:

@@ -247,21 +247,30 @@ def connection_attach(assignment: Assignment) -> None:
 
     Also registered as the `routing.hooks` listener for the changes routing makes outside
     the inbound path (staff and agent releases, identity deletion)."""
-    conversation_attach(assignment)
-    presence.connection_changed(assignment)
+    conversation_id = conversation_attach(assignment)
+    presence.connection_changed(assignment, conversation_id=conversation_id)
 
 
 def conversation_get_or_create(
     *, identity: AgentIdentity, remote_number: str, defaults: dict[str, Any] | None = None
 ) -> Conversation:
-    """The one conversation per (identity, person); the unique constraint settles races."""
-    conversation, _ = Conversation.objects.get_or_create(
+    """The one conversation per (identity, person); the unique constraint settles races.
+
+    Inserted first, read only when the insert found it there: callers ask when they have
+    just seen none (an inbound message) or for a person connecting, mostly for the first
+    time, where `get_or_create` took four round trips (read, savepoint, insert, release).
+    """
+    created = insert_if_absent(
+        Conversation,
+        organization_id=identity.organization_id,
+        **(defaults or {}),
         identity=identity,
         remote_number=remote_number,
         is_group=False,
-        defaults={"organization_id": identity.organization_id, **(defaults or {})},
     )
-    return conversation
+    if created is not None:
+        return created
+    return Conversation.objects.get(identity=identity, remote_number=remote_number, is_group=False)
 
 
 def conversation_receive(
@@ -331,8 +340,9 @@ def _conversation_receive_update(with_assignment: bool) -> PreparedUpdate[Conver
 _CONVERSATION_RECEIVE = PreparedShapes(_conversation_receive_update)
 
 
-def conversation_attach(assignment: Assignment) -> None:
-    """Point the (identity, person) conversation at an activated assignment.
+def conversation_attach(assignment: Assignment) -> uuid.UUID | None:
+    """Point the (identity, person) conversation at an activated assignment; returns that
+    conversation's id (None: a released assignment of a person with no conversation).
 
     Called inside routing's transaction. A released assignment stays on the conversation
     so that reads report `assignment_status: released` and sends answer 409.
@@ -343,7 +353,15 @@ def conversation_attach(assignment: Assignment) -> None:
             remote_number=assignment.remote_number,
             assignment_id=assignment.id,
         ).update(updated_at=timezone.now())
-        return
+        return (
+            Conversation.objects.filter(
+                identity_id=assignment.identity_id,
+                remote_number=assignment.remote_number,
+                is_group=False,
+            )
+            .values_list("id", flat=True)
+            .first()
+        )
     conversation = conversation_get_or_create(
         identity=assignment.identity,
         remote_number=assignment.remote_number,
@@ -359,3 +377,4 @@ def conversation_attach(assignment: Assignment) -> None:
         conversation.assignment = assignment
         conversation.line_id = assignment.pool_line_id
         conversation.save(update_fields=["assignment", "line", "updated_at"])
+    return conversation.id

@@ -10,9 +10,10 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from console.db import insert_unique
+from console.db import insert_if_absent
 from console.models import AgentIdentity
 from console.services import Actor
+from routing.line_loads import LINE_LOADS
 from routing.models import Assignment, PoolExhaustion
 from routing.selectors import active_assignment, pool_line_choose
 from routing.services.assignments import assignment_changed
@@ -57,7 +58,7 @@ def assignment_place(
                 "pool exhausted for identity=%s reason=%s", identity.id, choice.exhausted
             )
             return Placement(None, exhausted=choice.exhausted)
-        assignment = insert_unique(
+        assignment = insert_if_absent(
             Assignment,
             organization=identity.organization,
             identity=identity,
@@ -74,6 +75,7 @@ def assignment_place(
             tried = tried | {choice.line.id}
             continue
         assignment.identity = identity
+        LINE_LOADS.placed(choice.line.id)
         assignment_changed(
             assignment,
             organization=identity.organization,
