@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, connections, router, transaction
@@ -81,30 +82,68 @@ def insert_if_absent(model: type[M], **fields: Any) -> M | None:
     obj = model(**fields)
     # What save() and bulk_create() check first: no unsaved related object.
     obj._prepare_related_fields_for_save(operation_name="insert_if_absent")  # type: ignore[attr-defined]
-    columns = [
+    columns = tuple(
         f
         for f in meta.local_concrete_fields
         if not f.generated and not (f is meta.auto_field and obj.pk is None)
-    ]
+    )
+    values = [f.pre_save(obj, True) for f in columns]
+    shape = (model, using, tuple(f.attname for f in columns))
+    compiled = _COMPILED_INSERTS.get(shape)
+    if compiled is None or any(hasattr(v, "resolve_expression") for v in values):
+        compiled = _compile_insert(model, obj, columns, using)
+        if compiled.plain:
+            _COMPILED_INSERTS[shape] = compiled
+        sql, params = compiled.sql, compiled.params
+    else:
+        sql = compiled.sql
+        params = [f.get_db_prep_save(v, connection) for f, v in zip(columns, values, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if compiled.converters:
+        row = next(iter(compiled.compiler.apply_converters([row], compiled.converters)))
+    for value, field in zip(row, compiled.returning, strict=True):
+        setattr(obj, field.attname, value)
+    obj._state.adding = False
+    obj._state.db = using
+    return obj
+
+
+@dataclass(frozen=True)
+class _CompiledInsert:
+    sql: str
+    params: list[Any]
+    returning: list[Field[Any, Any]]
+    compiler: Any
+    converters: Any
+    # Every value went in as a plain `%s`: the SQL serves any values of the same columns.
+    plain: bool
+
+
+# `insert_if_absent`'s statements by model, database and columns: compiling the INSERT
+# cost more per call than running it (ingest runs two per message).
+_COMPILED_INSERTS: dict[tuple[Any, ...], _CompiledInsert] = {}
+
+
+def _compile_insert(
+    model: type[Model], obj: Model, columns: Sequence[Field[Any, Any]], using: str
+) -> _CompiledInsert:
+    meta = model._meta
     returning = [meta.pk, *(f for f in meta.db_returning_fields if f is not meta.pk)]
     query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
     query.insert_values(columns, [obj])
     compiler = query.get_compiler(using=using)
     compiler.returning_fields = returning
-    with connection.cursor() as cursor:
-        for sql, params in compiler.as_sql():
-            cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
+    [(sql, params)] = compiler.as_sql()
     converters = compiler.get_converters([f.get_col(meta.db_table) for f in returning])
-    if converters:
-        row = next(iter(compiler.apply_converters([row], converters)))
-    for value, field in zip(row, returning, strict=True):
-        setattr(obj, field.attname, value)
-    obj._state.adding = False
-    obj._state.db = using
-    return obj
+    placeholders = compiler.assemble_as_sql(
+        columns, [[compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for f in columns]]
+    )[0][0]
+    plain = all(p == "%s" for p in placeholders) and len(params) == len(columns)
+    return _CompiledInsert(sql, list(params), returning, compiler, converters, plain)
 
 
 def insert_together(*batches: Sequence[Model]) -> None:

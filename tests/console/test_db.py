@@ -61,6 +61,44 @@ def test_insert_if_absent_returns_a_uuid_key_as_a_uuid() -> None:
     assert insert_if_absent(Organization, name="Other", slug="riverside") is None
 
 
+def test_insert_if_absent_stores_each_calls_own_values_with_the_compiled_statement() -> None:
+    setup = SetupFactory()
+
+    first = insert_if_absent(
+        ProviderEvent, setup=setup, event_key="receive:a", event_type="receive", payload={"n": 1}
+    )
+    second = insert_if_absent(
+        ProviderEvent,
+        setup=setup,
+        event_key="receive:b",
+        event_type="status",
+        payload={"n": 2},
+    )
+
+    assert first is not None and second is not None
+    stored = ProviderEvent.objects.get(pk=second.pk)
+    assert (stored.event_key, stored.event_type, stored.payload) == (
+        "receive:b",
+        "status",
+        {"n": 2},
+    )
+    # auto_now_add ran again for the second row: its own time, not the compiled one.
+    assert stored.received_at > first.received_at
+    assert ProviderEvent.objects.get(pk=first.pk).payload == {"n": 1}
+
+
+def test_insert_if_absent_takes_an_expression_value_without_keeping_its_statement() -> None:
+    from django.db.models import Value
+    from django.db.models.functions import Lower
+
+    made = insert_if_absent(Organization, name=Lower(Value("RIVERSIDE")), slug="riverside")
+    plain = insert_if_absent(Organization, name="Lakeside", slug="lakeside")
+
+    assert made is not None and plain is not None
+    assert Organization.objects.get(slug="riverside").name == "riverside"
+    assert Organization.objects.get(slug="lakeside").name == "Lakeside"
+
+
 def test_update_returning_updates_and_returns_the_rows_in_one_statement() -> None:
     setup = SetupFactory()
     event = insert_if_absent(
