@@ -75,23 +75,41 @@ def insert_if_absent(model: type[M], **fields: Any) -> M | None:
     INSERT falls back to `insert_unique`.
     """
     using = router.db_for_write(model)
-    connection = connections[using]
-    if not connection.features.can_return_columns_from_insert:
+    if not connections[using].features.can_return_columns_from_insert:
         return insert_unique(model, **fields)
+    return _insert(model, fields, using, OnConflict.IGNORE)
+
+
+def insert_row(model: type[M], **fields: Any) -> M:
+    """`model.objects.create(**fields)` in one compiled statement (see `insert_if_absent`):
+    for rows whose model has no `save()` of its own and no signal receivers. Any
+    integrity error raises, as from `create()`."""
+    using = router.db_for_write(model)
+    if not connections[using].features.can_return_columns_from_insert:
+        return model._default_manager.using(using).create(**fields)
+    inserted = _insert(model, fields, using, None)
+    assert inserted is not None  # without ON CONFLICT, an INSERT stores its row or raises
+    return inserted
+
+
+def _insert(
+    model: type[M], fields: dict[str, Any], using: str, on_conflict: OnConflict | None
+) -> M | None:
+    connection = connections[using]
     meta = model._meta
     obj = model(**fields)
     # What save() and bulk_create() check first: no unsaved related object.
-    obj._prepare_related_fields_for_save(operation_name="insert_if_absent")  # type: ignore[attr-defined]
+    obj._prepare_related_fields_for_save(operation_name="insert")  # type: ignore[attr-defined]
     columns = tuple(
         f
         for f in meta.local_concrete_fields
         if not f.generated and not (f is meta.auto_field and obj.pk is None)
     )
     values = [f.pre_save(obj, True) for f in columns]
-    shape = (model, using, tuple(f.attname for f in columns))
+    shape = (model, using, on_conflict, tuple(f.attname for f in columns))
     compiled = _COMPILED_INSERTS.get(shape)
     if compiled is None or any(hasattr(v, "resolve_expression") for v in values):
-        compiled = _compile_insert(model, obj, columns, using)
+        compiled = _compile_insert(model, obj, columns, using, on_conflict)
         if compiled.plain:
             _COMPILED_INSERTS[shape] = compiled
         sql, params = compiled.sql, compiled.params
@@ -123,17 +141,22 @@ class _CompiledInsert:
     plain: bool
 
 
-# `insert_if_absent`'s statements by model, database and columns: compiling the INSERT
-# cost more per call than running it (ingest runs two per message).
+# `insert_if_absent`'s and `insert_row`'s statements by model, database, conflict handling
+# and columns: compiling the INSERT cost more per call than running it (ingest runs two
+# per message).
 _COMPILED_INSERTS: dict[tuple[Any, ...], _CompiledInsert] = {}
 
 
 def _compile_insert(
-    model: type[Model], obj: Model, columns: Sequence[Field[Any, Any]], using: str
+    model: type[Model],
+    obj: Model,
+    columns: Sequence[Field[Any, Any]],
+    using: str,
+    on_conflict: OnConflict | None,
 ) -> _CompiledInsert:
     meta = model._meta
     returning = [meta.pk, *(f for f in meta.db_returning_fields if f is not meta.pk)]
-    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
+    query = InsertQuery(model, on_conflict=on_conflict)
     query.insert_values(columns, [obj])
     compiler = query.get_compiler(using=using)
     compiler.returning_fields = returning

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from console.db import insert_row
 from console.errors import (
     ApplicationError,
     Conflict,
@@ -235,7 +236,8 @@ def message_send(
         identity=identity, conversation=conversation, now=now, send_at=send_at, urgent=urgent
     )
     timing = scheduling.timing_fields(slot.scheduled_for, now=now)
-    message = Message.objects.create(
+    message = insert_row(
+        Message,
         organization_id=identity.organization_id,
         identity=identity,
         conversation=conversation,

@@ -10,7 +10,13 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from console.db import insert_if_absent, insert_together, update_from_values, update_returning
+from console.db import (
+    insert_if_absent,
+    insert_row,
+    insert_together,
+    update_from_values,
+    update_returning,
+)
 from console.models import Organization
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from provisioning.models import ProviderEvent
@@ -97,6 +103,23 @@ def test_insert_if_absent_takes_an_expression_value_without_keeping_its_statemen
     assert made is not None and plain is not None
     assert Organization.objects.get(slug="riverside").name == "riverside"
     assert Organization.objects.get(slug="lakeside").name == "Lakeside"
+
+
+def test_insert_row_stores_the_row_in_one_statement_and_returns_it() -> None:
+    with CaptureQueriesContext(connection) as ctx:
+        made = insert_row(Organization, name="Riverside", slug="riverside")
+
+    assert len(ctx.captured_queries) == 1
+    assert isinstance(made.pk, uuid.UUID)
+    assert made._state.adding is False
+    assert Organization.objects.get(pk=made.pk).name == "Riverside"
+
+
+def test_insert_row_raises_on_a_conflict_as_create_does() -> None:
+    insert_row(Organization, name="Riverside", slug="riverside")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_row(Organization, name="Other", slug="riverside")
 
 
 def test_update_returning_updates_and_returns_the_rows_in_one_statement() -> None:
