@@ -105,19 +105,9 @@ def _insert(
         for f in meta.local_concrete_fields
         if not f.generated and not (f is meta.auto_field and obj.pk is None)
     )
-    values = [f.pre_save(obj, True) for f in columns]
-    shape = (model, using, on_conflict, tuple(f.attname for f in columns))
-    compiled = _COMPILED_INSERTS.get(shape)
-    if compiled is None or any(hasattr(v, "resolve_expression") for v in values):
-        compiled = _compile_insert(model, obj, columns, using, on_conflict)
-        if compiled.plain:
-            _COMPILED_INSERTS[shape] = compiled
-        sql, params = compiled.sql, compiled.params
-    else:
-        sql = compiled.sql
-        params = [f.get_db_prep_save(v, connection) for f, v in zip(columns, values, strict=True)]
+    compiled, params = _row_statement(obj, columns, using, on_conflict, returning=True)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(compiled.sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -141,32 +131,61 @@ class _CompiledInsert:
     plain: bool
 
 
-# `insert_if_absent`'s and `insert_row`'s statements by model, database, conflict handling
-# and columns: compiling the INSERT cost more per call than running it (ingest runs two
-# per message).
+# One-row INSERTs by model, database, conflict handling, RETURNING and columns: compiling
+# the INSERT cost more per call than running it (ingest inserts four rows per message).
 _COMPILED_INSERTS: dict[tuple[Any, ...], _CompiledInsert] = {}
 
 
-def _compile_insert(
-    model: type[Model],
+def _row_statement(
     obj: Model,
     columns: Sequence[Field[Any, Any]],
     using: str,
     on_conflict: OnConflict | None,
+    *,
+    returning: bool,
+) -> tuple[_CompiledInsert, list[Any]]:
+    """The INSERT of `obj` and its parameters: the statement compiled once per shape (when
+    every value is a plain placeholder), the values prepared on every call (`pre_save`,
+    so auto_now_add runs each time)."""
+    model = type(obj)
+    values = [f.pre_save(obj, True) for f in columns]
+    shape = (model, using, on_conflict, returning, tuple(f.attname for f in columns))
+    compiled = _COMPILED_INSERTS.get(shape)
+    if compiled is None or any(hasattr(v, "resolve_expression") for v in values):
+        compiled = _compile_insert(obj, columns, using, on_conflict, returning=returning)
+        if compiled.plain:
+            _COMPILED_INSERTS[shape] = compiled
+        return compiled, compiled.params
+    connection = connections[using]
+    return compiled, [
+        f.get_db_prep_save(v, connection) for f, v in zip(columns, values, strict=True)
+    ]
+
+
+def _compile_insert(
+    obj: Model,
+    columns: Sequence[Field[Any, Any]],
+    using: str,
+    on_conflict: OnConflict | None,
+    *,
+    returning: bool,
 ) -> _CompiledInsert:
+    model = type(obj)
     meta = model._meta
-    returning = [meta.pk, *(f for f in meta.db_returning_fields if f is not meta.pk)]
+    returned = (
+        [meta.pk, *(f for f in meta.db_returning_fields if f is not meta.pk)] if returning else []
+    )
     query = InsertQuery(model, on_conflict=on_conflict)
     query.insert_values(columns, [obj])
     compiler = query.get_compiler(using=using)
-    compiler.returning_fields = returning
+    compiler.returning_fields = returned or None
     [(sql, params)] = compiler.as_sql()
-    converters = compiler.get_converters([f.get_col(meta.db_table) for f in returning])
+    converters = compiler.get_converters([f.get_col(meta.db_table) for f in returned])
     placeholders = compiler.assemble_as_sql(
         columns, [[compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for f in columns]]
     )[0][0]
     plain = all(p == "%s" for p in placeholders) and len(params) == len(columns)
-    return _CompiledInsert(sql, list(params), returning, compiler, converters, plain)
+    return _CompiledInsert(sql, list(params), returned, compiler, converters, plain)
 
 
 def insert_together(*batches: Sequence[Model]) -> None:
@@ -196,9 +215,14 @@ def insert_together(*batches: Sequence[Model]) -> None:
                 raise ValueError("insert_together needs rows of one model with their keys set")
             # What save() and bulk_create() check first: no unsaved related object.
             obj._prepare_related_fields_for_save(operation_name="insert_together")  # type: ignore[attr-defined]
-        query = InsertQuery(model)
-        query.insert_values([f for f in meta.local_concrete_fields if not f.generated], list(objs))
-        statements.extend(query.get_compiler(using=alias).as_sql())
+        columns = [f for f in meta.local_concrete_fields if not f.generated]
+        if len(objs) == 1:
+            compiled, row_params = _row_statement(objs[0], columns, alias, None, returning=False)
+            statements.append((compiled.sql, row_params))
+        else:
+            query = InsertQuery(model)
+            query.insert_values(columns, list(objs))
+            statements.extend(query.get_compiler(using=alias).as_sql())
         saved.extend(objs)
     if using is None:
         return

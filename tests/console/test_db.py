@@ -223,6 +223,37 @@ def test_insert_together_stores_every_batch_in_as_few_statements_as_the_database
     assert all(d.created_at is not None for d in deliveries)  # auto_now_add ran
 
 
+def test_insert_together_stores_each_calls_own_single_rows():
+    subscription = WebhookSubscriptionFactory()
+
+    def event_with_delivery(n: int) -> tuple[WebhookEvent, WebhookDelivery]:
+        event = WebhookEvent(
+            id=f"evt_{uuid.uuid4().hex}",
+            organization_id=subscription.organization_id,
+            identity_id=subscription.identity_id,
+            event_type="imessage.received",
+            payload={"n": n},
+            created_at=timezone.now(),
+        )
+        delivery = WebhookDelivery(
+            organization_id=subscription.organization_id,
+            event=event,
+            subscription=subscription,
+            url=subscription.url,
+            request_payload=f'{{"n": {n}}}',
+        )
+        return event, delivery
+
+    made = [event_with_delivery(n) for n in range(3)]
+    for event, delivery in made:
+        insert_together([event], [delivery])
+
+    for n, (event, delivery) in enumerate(made):
+        assert WebhookEvent.objects.get(pk=event.pk).payload == {"n": n}
+        stored = WebhookDelivery.objects.get(pk=delivery.pk)
+        assert (stored.event_id, stored.request_payload) == (event.id, f'{{"n": {n}}}')
+
+
 def test_insert_together_refuses_rows_without_their_keys():
     organization = Organization.objects.create(name="Acme", slug="acme-keys")
     row = Organization(name="No key", slug="no-key")
