@@ -33,7 +33,9 @@ def iso(
     """
     if value is None:
         return None
-    if timezone.is_naive(value):
+    # `timezone.is_naive` asks the tzinfo for its offset: a third of this function's time
+    # on a page of messages. Every tzinfo we meet answers one, so its presence suffices.
+    if value.tzinfo is None:
         value = timezone.make_aware(value)
     text = value.astimezone(tz or timezone.get_current_timezone()).isoformat(timespec=timespec)
     return text[:-6] + "Z" if text.endswith("+00:00") else text
