@@ -62,8 +62,7 @@ def test_stored_content_is_found_by_its_digest_index() -> None:
     organization = OrganizationFactory()
     # An organisation holding many files, and statistics that know of them.
     MediaObject.objects.bulk_create(
-        MediaObjectFactory.build(organization=organization, sha256=f"{n:064x}")
-        for n in range(300)
+        MediaObjectFactory.build(organization=organization, sha256=f"{n:064x}") for n in range(300)
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE messaging_mediaobject")
