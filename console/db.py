@@ -176,13 +176,15 @@ def _compile_insert(
         [meta.pk, *(f for f in meta.db_returning_fields if f is not meta.pk)] if returning else []
     )
     query = InsertQuery(model, on_conflict=on_conflict)
-    query.insert_values(columns, [obj])
+    # `raw`: the values `_row_statement` just took from `pre_save`, as they stand on `obj`;
+    # running `pre_save` again would store an auto_now time other than the one `obj` holds.
+    query.insert_values(columns, [obj], raw=True)
     compiler = query.get_compiler(using=using)
     compiler.returning_fields = returned or None
     [(sql, params)] = compiler.as_sql()
     converters = compiler.get_converters([f.get_col(meta.db_table) for f in returned])
     placeholders = compiler.assemble_as_sql(
-        columns, [[compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for f in columns]]
+        columns, [[compiler.prepare_value(f, getattr(obj, f.attname)) for f in columns]]
     )[0][0]
     plain = all(p == "%s" for p in placeholders) and len(params) == len(columns)
     return _CompiledInsert(sql, list(params), returned, compiler, converters, plain)

@@ -19,8 +19,10 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 import httpcore
+import httpx
 from django.conf import settings
 
 from console.http import USER_AGENT, tls_context
@@ -67,12 +69,18 @@ class PinnedPools:
     (and its certificate verified) for."""
 
     def __init__(self, *, max_destinations: int = POOLED_DESTINATIONS) -> None:
-        self._pools: OrderedDict[tuple[str, str, str], httpcore.ConnectionPool] = OrderedDict()
+        self._pools: OrderedDict[tuple[str, ...], httpcore.ConnectionPool] = OrderedDict()
         self._max_destinations = max_destinations
         self._lock = threading.Lock()
 
-    def pool_for(self, target: safety.Target) -> httpcore.ConnectionPool:
-        key = (target.request_url, target.host_header, target.sni_hostname or "")
+    def pool_for(self, target: safety.Target, url: httpcore.URL) -> httpcore.ConnectionPool:
+        key = (
+            url.scheme.decode("ascii"),
+            url.host.decode("ascii"),
+            str(url.port),
+            target.host_header,
+            target.sni_hostname or "",
+        )
         with self._lock:
             pool = self._pools.pop(key, None) or httpcore.ConnectionPool(
                 ssl_context=tls_context(),
@@ -136,6 +144,17 @@ def _transport_error(exc: Exception, timeout: float) -> str:
     return type(exc).__name__
 
 
+@lru_cache(maxsize=1024)
+def _request_url(request_url: str) -> httpcore.URL:
+    """`request_url` as httpcore takes it: percent-encoded as httpx encodes it (httpcore
+    refuses a string with non-ASCII characters and drops `;params` from the path), parsed
+    once per URL per process. Raises `httpx.InvalidURL`."""
+    url = httpx.URL(request_url)
+    return httpcore.URL(
+        scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+    )
+
+
 @contextmanager
 def _post(
     target: safety.Target, body: bytes, headers: dict[str, str], timeout: float
@@ -155,13 +174,11 @@ def _post(
     }
     if target.sni_hostname:
         extensions["sni_hostname"] = target.sni_hostname
-    with (
-        pooled_client()
-        .pool_for(target)
-        .stream(
-            "POST", target.request_url, headers=request_headers, content=body, extensions=extensions
-        ) as response
-    ):
+    url = _request_url(target.request_url)
+    pool = pooled_client().pool_for(target, url)
+    with pool.stream(
+        "POST", url, headers=request_headers, content=body, extensions=extensions
+    ) as response:
         yield response
 
 
@@ -179,6 +196,14 @@ def http_post(target: safety.Target, body: bytes, headers: dict[str, str]) -> At
                 if len(received) >= cap or time.monotonic() > deadline:
                     break
             status_code = response.status
+    except httpx.InvalidURL:
+        return AttemptResult(
+            status_code=None,
+            body=None,
+            error=safety.REASON_INVALID,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            transient=False,
+        )
     except TRANSPORT_ERRORS as exc:
         return AttemptResult(
             status_code=None,

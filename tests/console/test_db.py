@@ -93,6 +93,20 @@ def test_insert_if_absent_stores_each_calls_own_values_with_the_compiled_stateme
     assert ProviderEvent.objects.get(pk=first.pk).payload == {"n": 1}
 
 
+def test_insert_if_absent_answers_the_times_it_stored_when_it_compiles(monkeypatch) -> None:
+    import console.db
+
+    monkeypatch.setattr(console.db, "_COMPILED_INSERTS", {})
+    setup = SetupFactory()
+
+    event = insert_if_absent(
+        ProviderEvent, setup=setup, event_key="receive:a", event_type="receive", payload={}
+    )
+
+    assert event is not None
+    assert ProviderEvent.objects.get(pk=event.pk).received_at == event.received_at
+
+
 def test_insert_if_absent_takes_an_expression_value_without_keeping_its_statement() -> None:
     from django.db.models import Value
     from django.db.models.functions import Lower

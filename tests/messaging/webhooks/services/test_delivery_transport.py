@@ -48,6 +48,39 @@ def test_posts_to_one_receiver_share_a_kept_alive_connection(receiver: Receiver)
     assert len({r.client_port for r in receiver.requests}) == 1
 
 
+def test_posts_to_paths_of_one_receiver_share_a_kept_alive_connection(
+    receiver: Receiver,
+) -> None:
+    base = receiver.url.rsplit("/", 1)[0]
+
+    for path in ("/one", "/two", "/one"):
+        assert transport.http_post(target_of(base + path), b"{}", {}).succeeded
+
+    assert [r.path for r in receiver.requests] == ["/one", "/two", "/one"]
+    assert len({r.client_port for r in receiver.requests}) == 1
+
+
+def test_a_path_with_non_ascii_characters_and_params_arrives_percent_encoded(
+    receiver: Receiver,
+) -> None:
+    base = receiver.url.rsplit("/", 1)[0]
+
+    result = transport.http_post(target_of(base + "/hooks/é;v=1?x=a b"), b"{}", {})
+
+    assert result.succeeded
+    assert receiver.requests[0].path == "/hooks/%C3%A9;v=1?x=a%20b"
+
+
+def test_a_url_that_cannot_be_parsed_is_a_final_failure() -> None:
+    url = "http://127.0.0.1:abc/hook"
+
+    result = transport.http_post(target_of(url), b"{}", {})
+
+    assert result.status_code is None
+    assert result.transient is False
+    assert result.error == safety.REASON_INVALID
+
+
 @pytest.fixture
 def garbage_server() -> Iterator[str]:
     """A server that answers any request with bytes that are not HTTP, then hangs up."""
