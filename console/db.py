@@ -112,7 +112,7 @@ def _insert(
     if row is None:
         return None
     if compiled.converters:
-        row = next(iter(compiled.compiler.apply_converters([row], compiled.converters)))
+        row = _converted(row, compiled.converters, connection)
     for value, field in zip(row, compiled.returning, strict=True):
         setattr(obj, field.attname, value)
     obj._state.adding = False
@@ -122,13 +122,23 @@ def _insert(
 
 @dataclass(frozen=True)
 class _CompiledInsert:
+    """What serves every later insert of one shape; it holds no row's values (the first
+    row may be a patient's message)."""
+
     sql: str
-    params: list[Any]
     returning: list[Field[Any, Any]]
-    compiler: Any
-    converters: Any
-    # Every value went in as a plain `%s`: the SQL serves any values of the same columns.
-    plain: bool
+    converters: dict[int, Any]  # of the returned columns (`SQLCompiler.get_converters`)
+
+
+def _converted(row: Sequence[Any], converters: dict[int, Any], connection: Any) -> list[Any]:
+    """`row` through its columns' converters, as `SQLCompiler.apply_converters` does."""
+    values = list(row)
+    for position, (functions, expression) in converters.items():
+        value = values[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        values[position] = value
+    return values
 
 
 # One-row INSERTs by model, database, conflict handling, RETURNING and columns: compiling
@@ -152,10 +162,12 @@ def _row_statement(
     shape = (model, using, on_conflict, returning, tuple(f.attname for f in columns))
     compiled = _COMPILED_INSERTS.get(shape)
     if compiled is None or any(hasattr(v, "resolve_expression") for v in values):
-        compiled = _compile_insert(obj, columns, using, on_conflict, returning=returning)
-        if compiled.plain:
+        compiled, params, plain = _compile_insert(
+            obj, columns, using, on_conflict, returning=returning
+        )
+        if plain:
             _COMPILED_INSERTS[shape] = compiled
-        return compiled, compiled.params
+        return compiled, params
     connection = connections[using]
     return compiled, [
         f.get_db_prep_save(v, connection) for f, v in zip(columns, values, strict=True)
@@ -169,7 +181,9 @@ def _compile_insert(
     on_conflict: OnConflict | None,
     *,
     returning: bool,
-) -> _CompiledInsert:
+) -> tuple[_CompiledInsert, list[Any], bool]:
+    """The statement, this row's parameters, and whether every value went in as a plain
+    `%s` (then the statement serves any values of the same columns)."""
     model = type(obj)
     meta = model._meta
     returned = (
@@ -187,7 +201,7 @@ def _compile_insert(
         columns, [[compiler.prepare_value(f, getattr(obj, f.attname)) for f in columns]]
     )[0][0]
     plain = all(p == "%s" for p in placeholders) and len(params) == len(columns)
-    return _CompiledInsert(sql, list(params), returned, compiler, converters, plain)
+    return _CompiledInsert(sql, returned, converters), list(params), plain
 
 
 def insert_together(*batches: Sequence[Model]) -> None:
@@ -271,16 +285,25 @@ def update_returning(queryset: QuerySet[M], **values: Any) -> list[M]:
     sql, params = compiler.as_sql()
     if not sql:
         return []
-    fields = list(model._meta.concrete_fields)
-    returning = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    returning, fields = returning_every_column(model, connection)
     with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {returning}", params)
+        cursor.execute(f"{sql} {returning}", params)
         rows: Any = cursor.fetchall()
     converters = compiler.get_converters([f.get_col(model._meta.db_table) for f in fields])
     if converters:
         rows = compiler.apply_converters(rows, converters)
     names = [f.attname for f in fields]
     return [model.from_db(using, names, list(row)) for row in rows]
+
+
+def returning_every_column(
+    model: type[Model], connection: BaseDatabaseWrapper
+) -> tuple[str, list[Field[Any, Any]]]:
+    """The `RETURNING` clause naming every concrete column of `model`, and those fields in
+    its order: an UPDATE that answers its rows as `from_db` builds them."""
+    fields = list(model._meta.concrete_fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    return f"RETURNING {columns}", fields
 
 
 def update_from_values(

@@ -35,7 +35,12 @@ from django.db.models.query import ModelIterable, ValuesIterable, get_related_po
 from django.db.models.sql import UpdateQuery
 from django.db.models.sql.compiler import SQLCompiler
 
-from console.db import can_update_returning, update_returning, uuid_list_param
+from console.db import (
+    can_update_returning,
+    returning_every_column,
+    update_returning,
+    uuid_list_param,
+)
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K", bound=Hashable)
@@ -314,11 +319,10 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
         if not sql:
             raise ValueError("the builder names nothing to update")
         meta = self.model._meta
-        fields = list(meta.concrete_fields)
-        returning = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+        returning, fields = returning_every_column(self.model, connection)
         return _CompiledUpdate(
             alias=alias,
-            sql=f"{sql} RETURNING {returning}",
+            sql=f"{sql} {returning}",
             params=tuple(params),
             slots=_slots(params, adapted),
             compiler=compiler,
