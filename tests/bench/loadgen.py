@@ -19,15 +19,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import random
 import sys
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -309,6 +311,58 @@ SCENARIOS: dict[str, Callable[[dict[str, Any]], Scenario]] = {
 }
 
 
+def _process_group(pid: str, comm: str) -> str:
+    """Which part of the stack a process is, for the CPU split of a run."""
+    if pid == str(os.getpid()):
+        return "loadgen"
+    if comm.startswith("redis"):
+        return "redis"
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "other"
+    if comm.startswith(("postgres", "postmaster")):
+        # A backend names its client ("127.0.0.1(53502)", "[local]"); the rest are the WAL
+        # writer, checkpointer, autovacuum and the like.
+        return "db" if b"(" in cmdline or b"[local]" in cmdline else "db-background"
+    if b"gunicorn" in cmdline:
+        return "web"
+    if b"celery" in cmdline:
+        return "workers"
+    return "other"
+
+
+def cpu_by_process() -> dict[str, tuple[str, float]]:
+    """Each process on the machine: (its part of the stack, CPU seconds used so far)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seen: dict[str, tuple[str, float]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        # comm is in parentheses and may hold spaces: the fields after it are fixed.
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        pid = stat.parent.name
+        seen[pid] = (_process_group(pid, comm), (int(fields[11]) + int(fields[12])) / ticks)
+    return seen
+
+
+def cpu_split(
+    before: dict[str, tuple[str, float]], after: dict[str, tuple[str, float]], requests: int
+) -> dict[str, float]:
+    """Milliseconds of CPU per completed request over the measured window, by part of the
+    stack. A process that started meanwhile counts whole; one that ended meanwhile is not
+    seen (a database connection that closed, say)."""
+    if not requests:
+        return {}
+    used: dict[str, float] = defaultdict(float)
+    for pid, (group, seconds) in after.items():
+        used[group] += seconds - before.get(pid, (group, 0.0))[1]
+    return {group: round(used[group] * 1000 / requests, 3) for group in sorted(used) if used[group]}
+
+
 def percentile(sorted_values: list[float], q: float) -> float | None:
     if not sorted_values:
         return None
@@ -354,7 +408,20 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
                 last_done[0] = max(last_done[0], end)
         await conn.close()
 
+    cpu_window: list[dict[str, tuple[str, float]]] = []
+
+    async def cpu_sampler() -> None:
+        # The machine's CPU over the measured window, to split each request's cost between
+        # the web workers, PostgreSQL and the load generator itself.
+        await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
+        cpu_window.append(cpu_by_process())
+        await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+        cpu_window.append(cpu_by_process())
+
+    sampler = asyncio.ensure_future(cpu_sampler()) if max_requests is None else None
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    if sampler is not None:
+        await sampler
     if max_requests is not None:
         window = max(1e-9, last_done[0] - t0)
     else:
@@ -373,6 +440,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "statuses": {str(k): v for k, v in sorted(stats.statuses.items())},
         "errors": stats.errors,
         "extra": scenario.extra,
+        "cpu_ms_per_request": cpu_split(*cpu_window, stats.ok) if len(cpu_window) == 2 else {},
     }
 
 

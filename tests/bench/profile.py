@@ -4,8 +4,10 @@
                                                   read_messages, connect, b1, b2)
     python -m tests.bench.profile SCENARIO N --cost   (no profiler: one JSON line with the
                                                        CPU and statements per request)
+    python -m tests.bench.profile SCENARIO N --cpu    (cProfile on CPU time, by own time)
     python -m tests.bench.profile SCENARIO N --sql    (no profiler: the statements of the
-                                                       last request)
+                                                       last request, each with its mean
+                                                       wall time)
 
 Needs the database `make bench` left behind (bluewire_bench) and its keys file. Builds the
 same requests as the load generator, runs them through Django's test client under
@@ -14,10 +16,13 @@ pyinstrument, prints the call tree, the query count and the time per request.
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
+import pstats
 import sys
 import time
+from contextlib import nullcontext
 
 from tests.bench.run import WORK, stack_env, targets_from
 
@@ -38,7 +43,7 @@ from tests.bench.loadgen import SCENARIOS  # noqa: E402
 def main() -> None:
     name = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-    cost_only = "--cost" in sys.argv[3:] or "--sql" in sys.argv[3:]
+    cost_only = any(flag in sys.argv[3:] for flag in ("--cost", "--sql", "--cpu"))
     keys = json.loads((WORK / "keys-current.json").read_text())
     t = targets_from(keys)
     params = t.get(name, {})
@@ -65,23 +70,40 @@ def main() -> None:
         call(req)  # warm-up
     profiler = Profiler(interval=0.0005)
     statuses: dict[int, int] = {}
-    with CaptureQueriesContext(connection) as ctx:
+    # --cpu: cProfile on process time, the functions that spend the CPU itself.
+    cpu_profiler = cProfile.Profile(time.process_time) if "--cpu" in sys.argv[3:] else None
+    # The capture's debug cursor renders every statement with its values (psycopg's
+    # mogrify), which production does not: the CPU profile runs without it.
+    capture = CaptureQueriesContext(connection) if cpu_profiler is None else nullcontext([])
+    with capture as ctx:
         started, cpu_started = time.perf_counter(), time.process_time()
         if not cost_only:
             profiler.start()
+        if cpu_profiler is not None:
+            cpu_profiler.enable()
         for req in requests[5:]:
             status = call(req)
             statuses[status] = statuses.get(status, 0) + 1
+        if cpu_profiler is not None:
+            cpu_profiler.disable()
         if not cost_only:
             profiler.stop()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
+    if cpu_profiler is not None:
+        print(f"{name}: {cpu / n * 1000:.2f} ms of CPU per request under cProfile")
+        pstats.Stats(cpu_profiler).sort_stats(os.environ.get("SORT", "tottime")).print_stats(45)
+        return
     statements = [
         q["sql"] for q in ctx.captured_queries if q["sql"] not in ("BEGIN", "COMMIT", "ROLLBACK")
     ]
     if "--sql" in sys.argv[3:]:
-        per_request = len(statements) // n
-        print("\n\n".join(statements[-per_request:]))
+        # Each statement of the last request with its mean wall time over all n requests.
+        timed = [q for q in ctx.captured_queries if q["sql"] not in ("BEGIN", "ROLLBACK")]
+        per_request = len(timed) // n
+        for position, query in enumerate(timed[-per_request:]):
+            mean_ms = sum(float(q["time"]) for q in timed[position::per_request]) / n * 1000
+            print(f"-- {mean_ms:.3f} ms\n{query['sql']}\n")
         return
     if cost_only:
         print(

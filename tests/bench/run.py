@@ -433,7 +433,8 @@ def loadgen(cfg: Config, scenario: str, params: dict[str, Any], **over: Any) -> 
         result = json.loads(out_path.read_text())
     log(
         f"  {scenario}: {result['throughput_rps']} req/s, p50 {result['p50_ms']} ms, "
-        f"p99 {result['p99_ms']} ms, statuses {result['statuses']}"
+        f"p99 {result['p99_ms']} ms, statuses {result['statuses']}; "
+        f"CPU ms per request {result.get('cpu_ms_per_request') or 'n/a'}"
     )
     return result
 
