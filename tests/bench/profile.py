@@ -23,6 +23,7 @@ import pstats
 import sys
 import time
 from contextlib import nullcontext
+from pathlib import Path
 
 from tests.bench.run import WORK, stack_env, targets_from
 
@@ -38,6 +39,15 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from pyinstrument import Profiler  # noqa: E402
 
 from tests.bench.loadgen import SCENARIOS  # noqa: E402
+
+
+def _backend_cpu_seconds() -> float:
+    """CPU seconds this process's PostgreSQL backend has used (it runs on this machine)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -77,6 +87,7 @@ def main() -> None:
     capture = CaptureQueriesContext(connection) if cpu_profiler is None else nullcontext([])
     with capture as ctx:
         started, cpu_started = time.perf_counter(), time.process_time()
+        db_cpu_started = _backend_cpu_seconds()
         if not cost_only:
             profiler.start()
         if cpu_profiler is not None:
@@ -90,6 +101,7 @@ def main() -> None:
             profiler.stop()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
+        db_cpu = _backend_cpu_seconds() - db_cpu_started
     if cpu_profiler is not None:
         print(f"{name}: {cpu / n * 1000:.2f} ms of CPU per request under cProfile")
         pstats.Stats(cpu_profiler).sort_stats(os.environ.get("SORT", "tottime")).print_stats(45)
@@ -112,6 +124,7 @@ def main() -> None:
                     "scenario": name,
                     "requests": n,
                     "cpu_ms": round(cpu / n * 1000, 2),
+                    "db_cpu_ms": round(db_cpu / n * 1000, 2),
                     "statements": round(len(statements) / n, 2),
                     "statuses": statuses,
                 }
