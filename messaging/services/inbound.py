@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import (
+    BigIntegerField,
     Case,
     DateTimeField,
     Exists,
@@ -30,6 +31,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from console.db import insert_if_absent
@@ -39,6 +41,7 @@ from messaging import presence
 from messaging.media import inbound_media_items
 from messaging.models import Conversation, DeliveryStatus, Direction, Message, QuietHours
 from messaging.services import common, consent, handoff
+from messaging.webhooks.models import SubscriptionSetVersion
 from messaging.wire import mark_without_reactions
 from provisioning.dispatch import ForeignReference
 from provisioning.models import LineRole, PhoneLine, Setup
@@ -146,6 +149,11 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
             identity=identity,
             message=message,
             context=handoff.event_context(conversation),
+            subscriptions_version=(
+                target.extra["subscriptions_version"]
+                if identity.pk == _routed_identity_id(target)
+                else None
+            ),
         )
         if target.extra["has_auto_reply"]:
             from messaging.services.after_hours import after_hours_inbound
@@ -157,8 +165,8 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
 
 def _inbound_extra(provider_handle: str) -> dict[str, Any]:
     """What messaging reads beside the line (`_inbound_target`): whether the handle is
-    stored already and on which setup's line, and whether the identity the message goes
-    to has an after-hours auto-reply."""
+    stored already and on which setup's line, whether the identity the message goes to
+    has an after-hours auto-reply, and the version of its webhook subscriptions."""
     stored = Message.objects.filter(provider_handle=provider_handle).order_by()
     return {
         "handle_stored": Exists(stored),
@@ -167,7 +175,23 @@ def _inbound_extra(provider_handle: str) -> dict[str, Any]:
         "has_auto_reply": Exists(
             QuietHours.objects.filter(identity_id=OuterRef(ROUTED_IDENTITY)).exclude(auto_reply="")
         ),
+        # Lets the agent event reuse the subscriptions this process read at this version.
+        "subscriptions_version": Coalesce(
+            Subquery(
+                SubscriptionSetVersion.objects.filter(identity_id=OuterRef(ROUTED_IDENTITY)).values(
+                    "version"
+                )[:1]
+            ),
+            Value(0),
+            output_field=BigIntegerField(),
+        ),
     }
+
+
+def _routed_identity_id(target: InboundLine) -> uuid.UUID | None:
+    """The identity the line's read routed to (the one its extra values speak of)."""
+    routed = target.identity
+    return routed.pk if routed is not None else None
 
 
 # The line an inbound message arrives on, with routing's reads and messaging's own

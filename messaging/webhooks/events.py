@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -57,6 +58,49 @@ _ACTIVE_SUBSCRIPTIONS = PreparedQuery(
 )
 
 
+class _SubscriptionsByVersion:
+    """Each identity's active subscriptions as last read, with the version they were read
+    at (`SubscriptionSetVersion`), per process. Every change of a subscription raises the
+    version in its own transaction, so a caller that read the version in this request gets
+    the set that version stands for, or a newer one: it reads the version before the set.
+    The cached rows are only read, never changed, and may be shared by threads."""
+
+    max_identities = 10_000
+
+    def __init__(self) -> None:
+        self._sets: dict[uuid.UUID, tuple[int, list[WebhookSubscription]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, identity_id: uuid.UUID, version: int) -> list[WebhookSubscription]:
+        cached = self._sets.get(identity_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        rows = _ACTIVE_SUBSCRIPTIONS.rows(identity_id=identity_id)
+        with self._lock:
+            if len(self._sets) >= self.max_identities:
+                self._sets.clear()
+            self._sets[identity_id] = (version, rows)
+        return rows
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sets.clear()
+
+
+SUBSCRIPTIONS_BY_VERSION = _SubscriptionsByVersion()
+
+
+def active_subscriptions(
+    identity_id: uuid.UUID, *, version: int | None = None
+) -> list[WebhookSubscription]:
+    """The identity's active subscriptions, oldest first. `version`: the identity's
+    `SubscriptionSetVersion` as the caller read it in this transaction (0 without a row);
+    with it, a set this process read at that version is reused instead of read again."""
+    if version is None:
+        return _ACTIVE_SUBSCRIPTIONS.rows(identity_id=identity_id)
+    return SUBSCRIPTIONS_BY_VERSION.get(identity_id, version)
+
+
 def event_id_new() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
@@ -72,6 +116,7 @@ def event_emit(
     reaction: Reaction | None = None,
     details: dict[str, Any] | None = None,
     context: dict[str, Any] | None = None,
+    subscriptions_version: int | None = None,
 ) -> WebhookEvent | None:
     """Write the event and one delivery per matching subscription in the caller's
     transaction (the outbox); deliveries are enqueued after commit.
@@ -81,8 +126,9 @@ def event_emit(
     `context` (e.g. `handled_by` during a staff takeover) becomes `data.context`, merged
     with a subscription's conversation texts. Returns
     None when nothing is to be delivered (identity disabled, blocked message, no active
-    subscription selecting `event_type`). Raises ValueError for an unknown type or an
-    event with nothing to say.
+    subscription selecting `event_type`). `subscriptions_version`: the identity's
+    subscriptions version as the caller read it (`active_subscriptions`). Raises ValueError
+    for an unknown type or an event with nothing to say.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
@@ -96,7 +142,7 @@ def event_emit(
         return None
     subscriptions = [
         sub
-        for sub in _ACTIVE_SUBSCRIPTIONS.rows(identity_id=identity.pk)
+        for sub in active_subscriptions(identity.pk, version=subscriptions_version)
         if event_type in sub.event_types
     ]
     if not subscriptions:

@@ -50,6 +50,21 @@ class WebhookSubscription(models.Model):
         return f"webhook subscription of {self.identity} ({self.url})"
 
 
+class SubscriptionSetVersion(models.Model):
+    """Raised in the transaction of every change to one identity's webhook subscriptions
+    (`subscriptions.subscriptions_changed`), so that a process may keep the identity's
+    active subscriptions for as long as it reads the same version (`events`). No row: the
+    subscriptions never changed since this table was added (version 0)."""
+
+    identity = models.OneToOneField(
+        AgentIdentity, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"version {self.version} of the webhook subscriptions of {self.identity}"
+
+
 class WebhookEvent(models.Model):
     """An event; its `evt_…` id is stable across retries and replays."""
 

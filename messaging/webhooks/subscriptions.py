@@ -10,15 +10,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from console.crypto import decrypt, encrypt
+from console.db import insert_if_absent
 from console.errors import Conflict, ValidationFailed
 from console.models import AgentIdentity
 from console.services import Actor, audit_record, save_audited
 from messaging.webhooks import safety
 from messaging.webhooks.catalog import EVENT_TYPES
-from messaging.webhooks.models import SigningKey, SubscriptionStatus, WebhookSubscription
+from messaging.webhooks.models import (
+    SigningKey,
+    SubscriptionSetVersion,
+    SubscriptionStatus,
+    WebhookSubscription,
+)
 from messaging.webhooks.signing_keys import identity_lock, signing_key_store
 
 ERR_EVENT_TYPES_EMPTY = "event_types must name at least one event type."
@@ -247,6 +254,8 @@ def subscription_delete(*, subscription: WebhookSubscription, actor: Actor) -> N
     ).update(status=SubscriptionStatus.DELETED, updated_at=timezone.now())
     subscription.status = SubscriptionStatus.DELETED
     if updated:
+        # A queryset update sends no post_save.
+        subscriptions_changed(subscription.identity_id)
         audit_record(
             organization=subscription.identity.organization,
             actor=actor,
@@ -268,3 +277,24 @@ def identity_subscriptions_stop(identity: AgentIdentity, actor: Actor) -> None:
         identity=identity, status=SubscriptionStatus.ACTIVE
     ).select_related("identity__organization"):
         subscription_delete(subscription=subscription, actor=actor)
+
+
+def subscriptions_changed(identity_id: uuid.UUID) -> None:
+    """Raise the version of the identity's subscriptions (`SubscriptionSetVersion`) in the
+    caller's transaction: every process reading the new version reads the subscriptions
+    again (`events.active_subscriptions`).
+
+    Runs on every save of a subscription (`WebhooksConfig.ready`) and on a soft delete.
+    Concurrent changes of one identity queue on the version row; the first change of an
+    identity inserts it, and a racing first change raises the row that one inserted.
+    """
+    versions = SubscriptionSetVersion.objects.filter(identity_id=identity_id)
+    if versions.update(version=F("version") + 1):
+        return
+    if insert_if_absent(SubscriptionSetVersion, identity_id=identity_id, version=1) is None:
+        versions.update(version=F("version") + 1)
+
+
+def subscription_saved(*, instance: WebhookSubscription, **_: Any) -> None:
+    """`post_save` of a subscription, whoever saved it (services, admin, factories)."""
+    subscriptions_changed(instance.identity_id)

@@ -104,7 +104,9 @@ def main() -> None:
         db_cpu = _backend_cpu_seconds() - db_cpu_started
     if cpu_profiler is not None:
         print(f"{name}: {cpu / n * 1000:.2f} ms of CPU per request under cProfile")
-        pstats.Stats(cpu_profiler).sort_stats(os.environ.get("SORT", "tottime")).print_stats(45)
+        # SORT=cumulative shows where the time goes from the top; LINES how many rows.
+        stats = pstats.Stats(cpu_profiler).sort_stats(os.environ.get("SORT", "tottime"))
+        stats.print_stats(int(os.environ.get("LINES", "45")))
         return
     statements = [
         q["sql"] for q in ctx.captured_queries if q["sql"] not in ("BEGIN", "COMMIT", "ROLLBACK")

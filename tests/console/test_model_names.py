@@ -38,6 +38,7 @@ from tests.messaging.factories import (
 )
 from tests.messaging.webhooks.factories import (
     SigningKeyFactory,
+    SubscriptionSetVersionFactory,
     WebhookDeliveryFactory,
     WebhookEventFactory,
     WebhookSubscriptionFactory,
@@ -89,6 +90,7 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "ConsentEvent": ConsentEventFactory,
     "OptOut": OptOutFactory,
     "SigningKey": SigningKeyFactory,
+    "SubscriptionSetVersion": SubscriptionSetVersionFactory,
     "WebhookSubscription": WebhookSubscriptionFactory,
     "WebhookEvent": WebhookEventFactory,
     "WebhookDelivery": WebhookDeliveryFactory,

@@ -5,7 +5,13 @@ from django.utils import timezone
 
 from console.crypto import encrypt
 from messaging.webhooks.events import dumps, event_id_new
-from messaging.webhooks.models import SigningKey, WebhookDelivery, WebhookEvent, WebhookSubscription
+from messaging.webhooks.models import (
+    SigningKey,
+    SubscriptionSetVersion,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
 from messaging.webhooks.signing import secret_generate
 from tests.console.factories import AgentIdentityFactory
 
@@ -34,6 +40,14 @@ class WebhookSubscriptionFactory(factory.django.DjangoModelFactory[WebhookSubscr
     organization = factory.LazyAttribute(lambda o: o.identity.organization)
     url = factory.Sequence(lambda n: f"https://hooks.example.com/{n}")
     event_types = factory.LazyFunction(lambda: ["imessage.received"])
+
+
+class SubscriptionSetVersionFactory(factory.django.DjangoModelFactory[SubscriptionSetVersion]):
+    class Meta:
+        model = SubscriptionSetVersion
+
+    identity = factory.SubFactory(AgentIdentityFactory)
+    version = 1
 
 
 class WebhookEventFactory(factory.django.DjangoModelFactory[WebhookEvent]):

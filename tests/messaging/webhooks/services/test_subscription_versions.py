@@ -1,0 +1,178 @@
+"""Every change of an identity's subscriptions raises their version; an inbound message
+reuses the subscriptions its process read at the version it reads, and nothing older."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from console.services import Actor
+from messaging.models import Conversation
+from messaging.services.inbound import inbound_message_receive
+from messaging.webhooks import subscriptions as subscriptions_module
+from messaging.webhooks.models import SubscriptionSetVersion, WebhookDelivery, WebhookSubscription
+from messaging.webhooks.subscriptions import (
+    subscription_delete,
+    subscription_update,
+    subscriptions_changed,
+)
+from provisioning.models import Setup
+from provisioning.providers.base import InboundMessage
+from tests.console.factories import AgentIdentityFactory
+from tests.messaging.conftest import PERSON, POOL_NUMBER
+from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def version_of(identity_id: object) -> int | None:
+    row = SubscriptionSetVersion.objects.filter(identity_id=identity_id).first()
+    return row.version if row is not None else None
+
+
+def receive(setup: Setup, handle: str) -> None:
+    inbound_message_receive(
+        setup=setup,
+        event=InboundMessage(
+            provider_handle=handle,
+            from_number=PERSON,
+            to_number=POOL_NUMBER,
+            content="is the clinic open today?",
+            media_url=None,
+            service="imessage",
+            is_group=False,
+            sent_at=None,
+        ),
+    )
+
+
+def subscriptions_read(queries: CaptureQueriesContext) -> int:
+    return sum('FROM "webhooks_webhooksubscription"' in q["sql"] for q in queries)
+
+
+def delivered_to(handle_count: int) -> set[str]:
+    """The URLs of the last `handle_count` deliveries."""
+    return set(
+        WebhookDelivery.objects.order_by("-created_at")[:handle_count].values_list("url", flat=True)
+    )
+
+
+def test_saving_a_subscription_raises_its_identitys_version() -> None:
+    subscription = WebhookSubscriptionFactory()
+    assert version_of(subscription.identity_id) == 1
+
+    subscription.url = "https://hooks.example.com/moved"
+    subscription.save()
+
+    assert version_of(subscription.identity_id) == 2
+
+
+def test_deleting_a_subscription_raises_the_version() -> None:
+    subscription = WebhookSubscriptionFactory()
+
+    subscription_delete(subscription=subscription, actor=Actor.system())
+
+    assert version_of(subscription.identity_id) == 2
+
+
+def test_a_change_of_one_identity_leaves_the_others_version() -> None:
+    subscription = WebhookSubscriptionFactory()
+    other = WebhookSubscriptionFactory()
+
+    subscriptions_changed(subscription.identity_id)
+
+    assert version_of(subscription.identity_id) == 2
+    assert version_of(other.identity_id) == 1
+
+
+def test_a_first_change_that_lost_the_insert_race_raises_the_winners_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    identity = AgentIdentityFactory()
+
+    def insert_lost_to_a_concurrent_change(model: type, **fields: object) -> None:
+        SubscriptionSetVersion.objects.create(identity=identity, version=1)
+        return None
+
+    monkeypatch.setattr(
+        subscriptions_module, "insert_if_absent", insert_lost_to_a_concurrent_change
+    )
+
+    subscriptions_changed(identity.id)
+
+    assert version_of(identity.id) == 2
+
+
+def test_an_inbound_message_reuses_the_subscriptions_read_at_the_same_version(
+    conversation: Conversation, platform_setup: Setup
+) -> None:
+    WebhookSubscriptionFactory(identity=conversation.identity, url="https://hooks.example.com/a")
+    receive(platform_setup, "h-1")
+
+    with CaptureQueriesContext(connection) as queries:
+        receive(platform_setup, "h-2")
+
+    assert subscriptions_read(queries) == 0
+    assert WebhookDelivery.objects.count() == 2
+
+
+def test_a_subscription_added_since_gets_the_next_message(
+    conversation: Conversation, platform_setup: Setup
+) -> None:
+    WebhookSubscriptionFactory(identity=conversation.identity, url="https://hooks.example.com/a")
+    receive(platform_setup, "h-1")
+
+    WebhookSubscriptionFactory(identity=conversation.identity, url="https://hooks.example.com/b")
+    receive(platform_setup, "h-2")
+
+    assert delivered_to(2) == {"https://hooks.example.com/a", "https://hooks.example.com/b"}
+
+
+def test_a_deleted_subscription_gets_nothing_from_the_next_message(
+    conversation: Conversation, platform_setup: Setup
+) -> None:
+    subscription = WebhookSubscriptionFactory(identity=conversation.identity)
+    receive(platform_setup, "h-1")
+
+    subscription_delete(subscription=subscription, actor=Actor.system())
+    receive(platform_setup, "h-2")
+
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_event_types_changed_since_apply_to_the_next_message(
+    conversation: Conversation, platform_setup: Setup
+) -> None:
+    subscription = WebhookSubscriptionFactory(identity=conversation.identity)
+    receive(platform_setup, "h-1")
+
+    subscription_update(
+        subscription=subscription, actor=Actor.system(), event_types=["imessage.sent"]
+    )
+    receive(platform_setup, "h-2")
+
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_subscriptions_without_a_version_row_are_read_and_then_reused(
+    conversation: Conversation, platform_setup: Setup
+) -> None:
+    # Rows stored without save() (bulk loads, data from before versions) have no version.
+    WebhookSubscription.objects.bulk_create(
+        [
+            WebhookSubscription(
+                organization_id=conversation.organization_id,
+                identity_id=conversation.identity_id,
+                url="https://hooks.example.com/bulk",
+                event_types=["imessage.received"],
+            )
+        ]
+    )
+    receive(platform_setup, "h-1")
+
+    with CaptureQueriesContext(connection) as queries:
+        receive(platform_setup, "h-2")
+
+    assert subscriptions_read(queries) == 0
+    assert delivered_to(2) == {"https://hooks.example.com/bulk"}
