@@ -16,6 +16,8 @@ from console.access_tally_buffer import TallyBuffer
 from console.api.key_cache import KEYS
 from console.models import AgentIdentity, Organization
 from console.services import IssuedApiKey, api_key_create
+from messaging.webhooks import events as webhook_events
+from messaging.webhooks.events import SUBSCRIPTIONS_BY_VERSION
 from provisioning.providers.fake import FakeProvider
 from provisioning.providers.fake import fake_provider as fake_provider_instance
 from provisioning.selectors import SETUPS
@@ -108,17 +110,20 @@ class KeyClock:
 
 @pytest.fixture(autouse=True)
 def key_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyClock]:
-    """Empty API key and webhook setup caches whose clock stands still: a row a test
-    cached stays cached until something saves a change or the test moves the clock,
-    however slow the machine (query counts stay exact). Rows cached by one test never
+    """Empty API key, webhook setup and agent subscription caches whose clock stands still:
+    a row a test cached stays cached until something saves a change or the test moves the
+    clock, however slow the machine (query counts stay exact). Rows cached by one test never
     answer for the next."""
     clock = KeyClock()
     for cache in (KEYS, SETUPS):
         cache.clear()
         monkeypatch.setattr(cache, "clock", clock)
+    SUBSCRIPTIONS_BY_VERSION.clear()
+    monkeypatch.setattr(webhook_events, "_clock", clock)
     yield clock
     for cache in (KEYS, SETUPS):
         cache.clear()
+    SUBSCRIPTIONS_BY_VERSION.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import (
-    BigIntegerField,
     Case,
     DateTimeField,
     Exists,
@@ -41,6 +40,7 @@ from messaging import presence
 from messaging.media import inbound_media_items
 from messaging.models import Conversation, DeliveryStatus, Direction, Message, QuietHours
 from messaging.services import common, consent, handoff
+from messaging.webhooks.events import NEVER_CHANGED
 from messaging.webhooks.models import SubscriptionSetVersion
 from messaging.wire import mark_without_reactions
 from provisioning.dispatch import ForeignReference
@@ -182,8 +182,8 @@ def _inbound_extra(provider_handle: str) -> dict[str, Any]:
                     "version"
                 )[:1]
             ),
-            Value(0),
-            output_field=BigIntegerField(),
+            Value(NEVER_CHANGED, output_field=UUIDField()),
+            output_field=UUIDField(),
         ),
     }
 

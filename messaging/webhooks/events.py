@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -58,28 +59,42 @@ _ACTIVE_SUBSCRIPTIONS = PreparedQuery(
 )
 
 
+# The version of subscriptions that have no `SubscriptionSetVersion` row.
+NEVER_CHANGED = uuid.UUID(int=0)
+
+# How long a process keeps a set it read, whatever its version: writes that bypass the
+# version (a bulk load, a process still running code from before it) count after this.
+SUBSCRIPTIONS_MAX_AGE_SECONDS = 60.0
+
+
 class _SubscriptionsByVersion:
     """Each identity's active subscriptions as last read, with the version they were read
-    at (`SubscriptionSetVersion`), per process. Every change of a subscription raises the
-    version in its own transaction, so a caller that read the version in this request gets
-    the set that version stands for, or a newer one: it reads the version before the set.
-    The cached rows are only read, never changed, and may be shared by threads."""
+    at (`SubscriptionSetVersion`), per process, for at most SUBSCRIPTIONS_MAX_AGE_SECONDS.
+    Every change of a subscription writes a new version in its own transaction, and a
+    caller reads the version before the set, so it gets the set that version stands for
+    or a newer one, never an older one. The cached rows are only read, never changed, and
+    may be shared by threads."""
 
     max_identities = 10_000
 
     def __init__(self) -> None:
-        self._sets: dict[uuid.UUID, tuple[int, list[WebhookSubscription]]] = {}
+        self._sets: dict[uuid.UUID, tuple[uuid.UUID, float, list[WebhookSubscription]]] = {}
         self._lock = threading.Lock()
 
-    def get(self, identity_id: uuid.UUID, version: int) -> list[WebhookSubscription]:
+    def get(self, identity_id: uuid.UUID, version: uuid.UUID) -> list[WebhookSubscription]:
+        now = _clock()
         cached = self._sets.get(identity_id)
-        if cached is not None and cached[0] == version:
-            return cached[1]
+        if (
+            cached is not None
+            and cached[0] == version
+            and now - cached[1] < SUBSCRIPTIONS_MAX_AGE_SECONDS
+        ):
+            return cached[2]
         rows = _ACTIVE_SUBSCRIPTIONS.rows(identity_id=identity_id)
         with self._lock:
             if len(self._sets) >= self.max_identities:
                 self._sets.clear()
-            self._sets[identity_id] = (version, rows)
+            self._sets[identity_id] = (version, now, rows)
         return rows
 
     def clear(self) -> None:
@@ -87,15 +102,19 @@ class _SubscriptionsByVersion:
             self._sets.clear()
 
 
+# The cache's clock (tests move it).
+_clock = time.monotonic
+
 SUBSCRIPTIONS_BY_VERSION = _SubscriptionsByVersion()
 
 
 def active_subscriptions(
-    identity_id: uuid.UUID, *, version: int | None = None
+    identity_id: uuid.UUID, *, version: uuid.UUID | None = None
 ) -> list[WebhookSubscription]:
     """The identity's active subscriptions, oldest first. `version`: the identity's
-    `SubscriptionSetVersion` as the caller read it in this transaction (0 without a row);
-    with it, a set this process read at that version is reused instead of read again."""
+    `SubscriptionSetVersion` as the caller read it in this transaction (NEVER_CHANGED
+    without a row); with it, a set this process read at that version is reused instead of
+    read again."""
     if version is None:
         return _ACTIVE_SUBSCRIPTIONS.rows(identity_id=identity_id)
     return SUBSCRIPTIONS_BY_VERSION.get(identity_id, version)
@@ -116,7 +135,7 @@ def event_emit(
     reaction: Reaction | None = None,
     details: dict[str, Any] | None = None,
     context: dict[str, Any] | None = None,
-    subscriptions_version: int | None = None,
+    subscriptions_version: uuid.UUID | None = None,
 ) -> WebhookEvent | None:
     """Write the event and one delivery per matching subscription in the caller's
     transaction (the outbox); deliveries are enqueued after commit.

@@ -51,15 +51,16 @@ class WebhookSubscription(models.Model):
 
 
 class SubscriptionSetVersion(models.Model):
-    """Raised in the transaction of every change to one identity's webhook subscriptions
+    """Replaced in the transaction of every change to one identity's webhook subscriptions
     (`subscriptions.subscriptions_changed`), so that a process may keep the identity's
-    active subscriptions for as long as it reads the same version (`events`). No row: the
-    subscriptions never changed since this table was added (version 0)."""
+    active subscriptions for as long as it reads the same version (`events`). Random, so a
+    version a rolled-back change wrote is never written again. No row: the subscriptions
+    never changed since this table was added (`events.NEVER_CHANGED`)."""
 
     identity = models.OneToOneField(
         AgentIdentity, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
-    version = models.BigIntegerField(default=0)
+    version = models.UUIDField(default=uuid.uuid4)
 
     def __str__(self) -> str:
         return f"version {self.version} of the webhook subscriptions of {self.identity}"

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from console.crypto import decrypt, encrypt
@@ -280,19 +279,19 @@ def identity_subscriptions_stop(identity: AgentIdentity, actor: Actor) -> None:
 
 
 def subscriptions_changed(identity_id: uuid.UUID) -> None:
-    """Raise the version of the identity's subscriptions (`SubscriptionSetVersion`) in the
-    caller's transaction: every process reading the new version reads the subscriptions
-    again (`events.active_subscriptions`).
+    """Give the identity's subscriptions a new version (`SubscriptionSetVersion`) in the
+    caller's transaction: every process reading it reads the subscriptions again
+    (`events.active_subscriptions`).
 
     Runs on every save of a subscription (`WebhooksConfig.ready`) and on a soft delete.
     Concurrent changes of one identity queue on the version row; the first change of an
-    identity inserts it, and a racing first change raises the row that one inserted.
+    identity inserts it, and a racing first change replaces the one that won.
     """
     versions = SubscriptionSetVersion.objects.filter(identity_id=identity_id)
-    if versions.update(version=F("version") + 1):
+    if versions.update(version=uuid.uuid4()):
         return
-    if insert_if_absent(SubscriptionSetVersion, identity_id=identity_id, version=1) is None:
-        versions.update(version=F("version") + 1)
+    if insert_if_absent(SubscriptionSetVersion, identity_id=identity_id) is None:
+        versions.update(version=uuid.uuid4())
 
 
 def subscription_saved(*, instance: WebhookSubscription, **_: Any) -> None:

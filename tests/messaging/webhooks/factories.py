@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 import factory
 from django.utils import timezone
 
@@ -47,7 +49,7 @@ class SubscriptionSetVersionFactory(factory.django.DjangoModelFactory[Subscripti
         model = SubscriptionSetVersion
 
     identity = factory.SubFactory(AgentIdentityFactory)
-    version = 1
+    version = factory.LazyFunction(uuid.uuid4)
 
 
 class WebhookEventFactory(factory.django.DjangoModelFactory[WebhookEvent]):

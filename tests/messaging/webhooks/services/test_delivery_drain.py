@@ -47,6 +47,7 @@ def test_a_drain_sends_the_whole_backlog_batch_after_batch(
     subscription, receiver, settings, outbox_wake_channel
 ):
     settings.WEBHOOK_BATCH_SIZE = 3
+    settings.WEBHOOK_DRAIN_BATCHES = 3
     due(subscription, 7)
 
     with mock.patch.object(deliveries_drain_task, "apply_async"):
