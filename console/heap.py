@@ -17,12 +17,17 @@ import gc
 
 
 def freeze_startup_heap() -> None:
-    """Load what requests would load on first use (the URLconf, and through its includes
-    every view module), collect the garbage of starting, and freeze the rest (`gc.freeze`).
-    Call it once per process, after Django is set up and after any fork (a forked child
-    freezes its own heap)."""
+    """Collect the garbage of starting and freeze the rest (`gc.freeze`). Call it once per
+    process, after Django is set up and after any fork (a forked child freezes its own
+    heap)."""
+    gc.collect()
+    gc.freeze()
+
+
+def freeze_web_heap() -> None:
+    """`freeze_startup_heap` in a web process, after loading what requests would load on
+    first use: the URLconf and, through its includes, every view module."""
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018 - imported on first access
-    gc.collect()
-    gc.freeze()
+    freeze_startup_heap()

@@ -422,8 +422,9 @@ WEBHOOK_BATCH_CONCURRENCY = env_count("WEBHOOK_BATCH_CONCURRENCY", 10)
 WEBHOOK_SLOW_ANSWER_MS = env.float("WEBHOOK_SLOW_ANSWER_MS", default=25.0)
 WEBHOOK_SEQUENTIAL_BUDGET_MS = env.float("WEBHOOK_SEQUENTIAL_BUDGET_MS", default=1000.0)
 # A drain job attempts at most this many batches before leaving the backlog to the next
-# drain job, so a long backlog takes its turn with sends and replies on the worker threads.
-WEBHOOK_DRAIN_BATCHES = env_count("WEBHOOK_DRAIN_BATCHES", 10)
+# drain job, so a long backlog takes its turn with sends and replies on the worker threads
+# (2 batches of 100: the 200 deliveries a job took when batches were 20).
+WEBHOOK_DRAIN_BATCHES = env_count("WEBHOOK_DRAIN_BATCHES", 2)
 # Drain jobs POSTing to fast receivers at once per worker process; more contend for the GIL
 # and deliver less (console/drain_slots.py). Jobs waiting on slow receivers do not count.
 WEBHOOK_DRAINS_PER_PROCESS = env_count("WEBHOOK_DRAINS_PER_PROCESS", 2)

@@ -413,10 +413,11 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     async def cpu_sampler() -> None:
         # The machine's CPU over the measured window, to split each request's cost between
         # the web workers, PostgreSQL and the load generator itself.
+        # Read off the event loop: scanning /proc would delay the requests in flight.
         await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
-        cpu_window.append(cpu_by_process())
+        cpu_window.append(await asyncio.to_thread(cpu_by_process))
         await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
-        cpu_window.append(cpu_by_process())
+        cpu_window.append(await asyncio.to_thread(cpu_by_process))
 
     sampler = asyncio.ensure_future(cpu_sampler()) if max_requests is None else None
     await asyncio.gather(*(worker(w) for w in range(concurrency)))

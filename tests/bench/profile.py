@@ -41,12 +41,20 @@ from pyinstrument import Profiler  # noqa: E402
 from tests.bench.loadgen import SCENARIOS  # noqa: E402
 
 
-def _backend_cpu_seconds() -> float:
-    """CPU seconds this process's PostgreSQL backend has used (it runs on this machine)."""
+def _backend_pid() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(pid)
+
+
+def _backend_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds PostgreSQL backend `pid` has used; None when it runs elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -84,10 +92,11 @@ def main() -> None:
     cpu_profiler = cProfile.Profile(time.process_time) if "--cpu" in sys.argv[3:] else None
     # The capture's debug cursor renders every statement with its values (psycopg's
     # mogrify), which production does not: the CPU profile runs without it.
+    backend = _backend_pid()  # read before the capture: it is not a request's statement
     capture = CaptureQueriesContext(connection) if cpu_profiler is None else nullcontext([])
     with capture as ctx:
         started, cpu_started = time.perf_counter(), time.process_time()
-        db_cpu_started = _backend_cpu_seconds()
+        db_cpu_started = _backend_cpu_seconds(backend)
         if not cost_only:
             profiler.start()
         if cpu_profiler is not None:
@@ -101,7 +110,7 @@ def main() -> None:
             profiler.stop()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
-        db_cpu = _backend_cpu_seconds() - db_cpu_started
+        db_cpu_ended = _backend_cpu_seconds(backend)
     if cpu_profiler is not None:
         print(f"{name}: {cpu / n * 1000:.2f} ms of CPU per request under cProfile")
         # SORT=cumulative shows where the time goes from the top; LINES how many rows.
@@ -126,7 +135,11 @@ def main() -> None:
                     "scenario": name,
                     "requests": n,
                     "cpu_ms": round(cpu / n * 1000, 2),
-                    "db_cpu_ms": round(db_cpu / n * 1000, 2),
+                    "db_cpu_ms": (
+                        round((db_cpu_ended - db_cpu_started) / n * 1000, 2)
+                        if db_cpu_started is not None and db_cpu_ended is not None
+                        else None
+                    ),
                     "statements": round(len(statements) / n, 2),
                     "statuses": statuses,
                 }

@@ -261,6 +261,9 @@ def production_env(
         "WEBHOOK_RETRY_BASE_SECONDS": "1",
         "WEBHOOK_RETRY_MAX_DELAY_SECONDS": "5",
         "WEBHOOK_SWEEP_GRACE_SECONDS": "3",
+        # The delivery lease grows with the batch (2 x timeout per round of concurrency):
+        # 20 keeps it at 60 s, well inside the drill's settle window.
+        "WEBHOOK_BATCH_SIZE": "20",
         "SEND_CAP_PER_24H": "100000",
         "CONVERSATION_BURST_LIMIT": "100000",
         "POOL_LINE_NEW_CONTACTS_PER_HOUR": "1000",
