@@ -1119,6 +1119,8 @@ def _cost_text(costs: dict[str, Any]) -> str:
     for name, c in costs.items():
         cpu = c.get("cpu_ms")
         text = f"{name} {'n/a' if cpu is None else f'{cpu:g}'} ms"
+        if c.get("db_cpu_ms") is not None:
+            text += f" (+ {c['db_cpu_ms']:g} ms in its PostgreSQL backend)"
         if c.get("statements") is not None:
             text += f", {c['statements']:g} statements"
         parts.append(text)
@@ -1145,6 +1147,27 @@ def cost_lines(figures: list[Figure]) -> list[str]:
         ours = _cost_text(f.costs.get("ours", {}))
         base = _cost_text(f.costs.get("baseline", {}))
         lines.append(f"| {f.name} | {ours} | {base} | {load} |")
+    lines += [
+        "",
+        "The whole machine's CPU per request while each load ran, by part of the stack "
+        "(median over the rounds, ms; `tests/bench/loadgen.py`, `cpu_split`): what a ratio "
+        "is made of when every part shares the same two cores.",
+        "",
+        "| run | web | db | db-background | loadgen | redis | other |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in figures:
+        for scenario, measured in f.runs.items():
+            runs = measured if isinstance(measured, list) else [measured]
+            splits = [r.get("cpu_ms_per_request") for r in runs if isinstance(r, dict)]
+            splits = [split for split in splits if split]
+            if not splits:
+                continue
+            cells = []
+            for group in ("web", "db", "db-background", "loadgen", "redis", "other"):
+                values = [split[group] for split in splits if group in split]
+                cells.append(f"{statistics.median(values):g}" if values else "-")
+            lines.append(f"| {f.name}: {scenario} | {' | '.join(cells)} |")
     return lines
 
 
