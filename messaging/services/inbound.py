@@ -149,10 +149,9 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
             identity=identity,
             message=message,
             context=handoff.event_context(conversation),
+            # The version read beside the line speaks of the identity the line routed to.
             subscriptions_version=(
-                target.extra["subscriptions_version"]
-                if identity.pk == _routed_identity_id(target)
-                else None
+                target.extra["subscriptions_version"] if identity == target.identity else None
             ),
         )
         if target.extra["has_auto_reply"]:
@@ -186,12 +185,6 @@ def _inbound_extra(provider_handle: str) -> dict[str, Any]:
             output_field=UUIDField(),
         ),
     }
-
-
-def _routed_identity_id(target: InboundLine) -> uuid.UUID | None:
-    """The identity the line's read routed to (the one its extra values speak of)."""
-    routed = target.identity
-    return routed.pk if routed is not None else None
 
 
 # The line an inbound message arrives on, with routing's reads and messaging's own

@@ -21,10 +21,9 @@ from messaging.webhooks.subscriptions import (
     subscriptions_changed,
 )
 from provisioning.models import Setup
-from provisioning.providers.base import InboundMessage
 from tests.conftest import KeyClock
 from tests.console.factories import AgentIdentityFactory
-from tests.messaging.conftest import PERSON, POOL_NUMBER
+from tests.messaging.services.test_inbound import inbound
 from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,29 +35,17 @@ def version_of(identity_id: object) -> uuid.UUID | None:
 
 
 def receive(setup: Setup, handle: str) -> None:
-    inbound_message_receive(
-        setup=setup,
-        event=InboundMessage(
-            provider_handle=handle,
-            from_number=PERSON,
-            to_number=POOL_NUMBER,
-            content="is the clinic open today?",
-            media_url=None,
-            service="imessage",
-            is_group=False,
-            sent_at=None,
-        ),
-    )
+    inbound_message_receive(setup=setup, event=inbound(handle=handle))
 
 
 def subscriptions_read(queries: CaptureQueriesContext) -> int:
     return sum('FROM "webhooks_webhooksubscription"' in q["sql"] for q in queries)
 
 
-def delivered_to(handle_count: int) -> set[str]:
-    """The URLs of the last `handle_count` deliveries."""
+def last_delivery_urls(count: int) -> set[str]:
+    """The URLs of the last `count` deliveries."""
     return set(
-        WebhookDelivery.objects.order_by("-created_at")[:handle_count].values_list("url", flat=True)
+        WebhookDelivery.objects.order_by("-created_at")[:count].values_list("url", flat=True)
     )
 
 
@@ -145,7 +132,7 @@ def test_a_subscription_added_since_gets_the_next_message(
     WebhookSubscriptionFactory(identity=conversation.identity, url="https://hooks.example.com/b")
     receive(platform_setup, "h-2")
 
-    assert delivered_to(2) == {"https://hooks.example.com/a", "https://hooks.example.com/b"}
+    assert last_delivery_urls(2) == {"https://hooks.example.com/a", "https://hooks.example.com/b"}
 
 
 def test_a_deleted_subscription_gets_nothing_from_the_next_message(
@@ -185,9 +172,7 @@ def test_a_changed_url_takes_effect_on_the_next_message(
     )
     receive(platform_setup, "h-2")
 
-    assert WebhookDelivery.objects.order_by("-created_at")[0].url == (
-        "https://hooks.example.com/moved"
-    )
+    assert last_delivery_urls(1) == {"https://hooks.example.com/moved"}
 
 
 def test_a_set_is_read_again_once_it_is_a_minute_old(
@@ -203,9 +188,7 @@ def test_a_set_is_read_again_once_it_is_a_minute_old(
     key_clock.now += SUBSCRIPTIONS_MAX_AGE_SECONDS
     receive(platform_setup, "h-2")
 
-    assert WebhookDelivery.objects.order_by("-created_at")[0].url == (
-        "https://hooks.example.com/bulk-moved"
-    )
+    assert last_delivery_urls(1) == {"https://hooks.example.com/bulk-moved"}
 
 
 def test_subscriptions_without_a_version_row_are_read_and_then_reused(
@@ -228,4 +211,4 @@ def test_subscriptions_without_a_version_row_are_read_and_then_reused(
         receive(platform_setup, "h-2")
 
     assert subscriptions_read(queries) == 0
-    assert delivered_to(2) == {"https://hooks.example.com/bulk"}
+    assert last_delivery_urls(2) == {"https://hooks.example.com/bulk"}
