@@ -102,3 +102,41 @@ def test_a_test_worker_on_redis_runs_the_production_transport() -> None:
         check=True,
     )
     assert result.stdout.strip() == "console.broker:Transport"
+
+
+def test_commands_on_one_channel_share_one_redis_client(
+    private_redis: PrivateRedis,  # noqa: F811
+) -> None:
+    with Connection(private_redis.url, transport="console.broker:Transport") as connection:
+        channel = connection.default_channel
+
+        assert channel._create_client() is channel._create_client()
+
+
+def test_a_channel_whose_pool_was_replaced_gets_a_client_of_the_new_pool(
+    private_redis: PrivateRedis,  # noqa: F811
+) -> None:
+    with Connection(private_redis.url, transport="console.broker:Transport") as connection:
+        channel = connection.default_channel
+        before = channel._create_client()
+        channel._disconnect_pools()
+
+        after = channel._create_client()
+
+        assert after is not before
+        assert after.connection_pool is channel.pool
+
+
+def test_messages_published_through_the_shared_client_all_arrive(
+    private_redis: PrivateRedis,  # noqa: F811
+) -> None:
+    with Connection(private_redis.url, transport="console.broker:Transport") as connection:
+        producer = connection.Producer()
+        for n in range(3):
+            producer.publish(
+                {"n": n}, exchange=QUEUE.exchange, routing_key="broker-test", declare=[QUEUE]
+            )
+        queue = connection.SimpleQueue(QUEUE)
+        received = [queue.get(timeout=5) for _ in range(3)]
+
+    assert [message.payload["n"] for message in received] == [0, 1, 2]
