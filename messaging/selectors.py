@@ -15,7 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import (
+    Exists,
     F,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -27,11 +29,13 @@ from console.models import ApiKey
 from console.prepared import PreparedQuery, UUIDList
 from console.scope import Scope
 from console.selectors import acting_identity_for_key
-from messaging.models import Conversation, Message, Reaction
+from messaging.models import Conversation, Message, OptOut, Reaction
 from messaging.wire import (
     MESSAGE_COLUMNS,
     REACTION_COLUMNS,
 )
+from routing.models import RuleAction
+from routing.selectors import first_covering_rule
 
 CONVERSATION_NOT_FOUND = "Conversation not found."
 MESSAGE_NOT_FOUND = "Message not found."
@@ -94,11 +98,19 @@ def conversation_scope(
 
 
 def conversation_get(
-    *, key: ApiKey, conversation_id: uuid.UUID, agent_identity_id: uuid.UUID | None = None
+    *,
+    key: ApiKey,
+    conversation_id: uuid.UUID,
+    agent_identity_id: uuid.UUID | None = None,
+    for_send: bool = False,
 ) -> Conversation:
+    """The conversation visible to `key`; `for_send`: with what a send checks about its
+    person read along (`RecipientChecks`)."""
+    conversations = conversation_scope(key=key, agent_identity_id=agent_identity_id)
+    if for_send:
+        conversations = conversations.annotate(**_recipient_check_columns())
     conversation = (
-        conversation_scope(key=key, agent_identity_id=agent_identity_id)
-        .select_related("assignment", "line", "identity")
+        conversations.select_related("assignment", "line", "identity")
         .filter(pk=conversation_id)
         .first()
     )
@@ -107,12 +119,49 @@ def conversation_get(
     return conversation
 
 
+@dataclass(frozen=True)
+class RecipientChecks:
+    """What a send checks about the person before anything else, as the conversation's read
+    brought it along: the first active outbound block and allow rules covering their
+    number (`routing.selectors.verdict` decides) and whether they opted out."""
+
+    blocking_rule_id: uuid.UUID | None
+    allowing_rule_id: uuid.UUID | None
+    opted_out: bool
+
+
+def _recipient_check_columns() -> dict[str, Any]:
+    # The conversation row's own identity and number are the sender and the recipient.
+    identity, number = OuterRef("identity_id"), OuterRef("remote_number")
+    return {
+        "blocking_rule_id": first_covering_rule(
+            identity=identity, number=number, direction="outbound", action=RuleAction.BLOCK
+        ),
+        "allowing_rule_id": first_covering_rule(
+            identity=identity, number=number, direction="outbound", action=RuleAction.ALLOW
+        ),
+        "opted_out": Exists(OptOut.objects.filter(identity_id=identity, remote_number=number)),
+    }
+
+
+def recipient_checks(conversation: Conversation) -> RecipientChecks | None:
+    """The `RecipientChecks` read with `conversation` (None: it was read without them)."""
+    if not hasattr(conversation, "opted_out"):
+        return None
+    return RecipientChecks(
+        blocking_rule_id=conversation.blocking_rule_id,  # type: ignore[attr-defined]
+        allowing_rule_id=conversation.allowing_rule_id,  # type: ignore[attr-defined]
+        opted_out=bool(conversation.opted_out),
+    )
+
+
 def _conversation_for_send(*, identity_id: uuid.UUID, remote_number: str) -> Any:
     return (
         Conversation.objects.select_related("assignment", "line")
         # `is_group` names the per-person unique index: without it PostgreSQL scanned every
         # conversation of the identity (5 ms at 2,000 conversations).
         .filter(identity_id=identity_id, remote_number=remote_number, is_group=False)
+        .annotate(**_recipient_check_columns())
         .order_by("pk")[:1]
     )
 
@@ -125,7 +174,8 @@ _CONVERSATION_FOR_SEND = PreparedQuery(
 
 def conversation_for_send(*, identity: Any, remote_number: str) -> Conversation | None:
     """The identity's conversation with `remote_number`, with the assignment and line a
-    send checks (one statement); None before the person's first message or connection."""
+    send checks and its `RecipientChecks` (one statement); None before the person's first
+    message or connection."""
     found: Conversation | None = _CONVERSATION_FOR_SEND.first(
         identity_id=identity.pk, remote_number=remote_number
     )

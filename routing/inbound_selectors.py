@@ -26,8 +26,8 @@ from django.db.models import (
 from console.models import AgentIdentity
 from console.prepared import PreparedQuery
 from provisioning.models import LineRole, LineState, PhoneLine
-from routing.models import Assignment, AssignmentStatus, ContactRule, RuleAction, RuleStatus
-from routing.selectors import RuleDecision, covering_directions, identity_mode, verdict
+from routing.models import Assignment, AssignmentStatus, RuleAction
+from routing.selectors import RuleDecision, first_covering_rule, identity_mode, verdict
 
 if TYPE_CHECKING:
     from provisioning.models import Setup
@@ -64,19 +64,9 @@ class InboundLine:
 
 
 def _first_rule(sender: str, action: str) -> Subquery:
-    """The oldest active rule of the routed identity with `action` that covers `sender`
-    inbound (what `decide` looks for first)."""
-    return Subquery(
-        ContactRule.objects.filter(
-            identity_id=OuterRef(ROUTED_IDENTITY),
-            match_target=sender,
-            status=RuleStatus.ACTIVE,
-            direction__in=covering_directions("inbound"),
-            action=action,
-        )
-        .order_by("created_at")
-        .values("id")[:1],
-        output_field=UUIDField(),
+    """The routed identity's first active rule with `action` covering `sender` inbound."""
+    return first_covering_rule(
+        identity=OuterRef(ROUTED_IDENTITY), number=sender, direction="inbound", action=action
     )
 
 

@@ -14,7 +14,16 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    UUIDField,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -81,9 +90,30 @@ def decide(
     )
 
 
+def first_covering_rule(
+    *, identity: Any, number: Any, direction: Direction, action: str
+) -> Subquery:
+    """The id of the oldest active rule of `identity` with `action` covering `number` going
+    `direction` (what `decide` looks for first), as a subquery that a query reads beside its
+    own row; `identity` and `number` are values or `OuterRef`s. `verdict` turns the block
+    and allow ids into the decision."""
+    return Subquery(
+        ContactRule.objects.filter(
+            identity_id=identity,
+            match_target=number,
+            status=RuleStatus.ACTIVE,
+            direction__in=covering_directions(direction),
+            action=action,
+        )
+        .order_by("created_at")
+        .values("id")[:1],
+        output_field=UUIDField(),
+    )
+
+
 def verdict(*, mode: str, blocking: uuid.UUID | None, allowing: uuid.UUID | None) -> RuleDecision:
     """`decide`'s precedence, given the first covering active block and allow rules (what
-    `routing.inbound_selectors.inbound_line_get` reads in SQL)."""
+    `first_covering_rule` reads in SQL)."""
     if blocking is not None:
         return RuleDecision(allowed=False, matched_rule_id=blocking)
     if allowing is not None:

@@ -109,9 +109,12 @@ def is_opted_out(*, identity: AgentIdentity | None, number: str) -> bool:
     return bool(_ROUTER_OPT_OUT.rows(number=number))
 
 
-def send_check(*, identity: AgentIdentity, number: str) -> None:
-    """Raise 403 `recipient_opted_out` when the person opted out of the identity."""
-    if is_opted_out(identity=identity, number=number):
+def send_check(*, identity: AgentIdentity, number: str, opted_out: bool | None = None) -> None:
+    """Raise 403 `recipient_opted_out` when the person opted out of the identity
+    (`opted_out`: as the caller already read it)."""
+    if opted_out is None:
+        opted_out = is_opted_out(identity=identity, number=number)
+    if opted_out:
         raise Forbidden(RECIPIENT_OPTED_OUT, code="recipient_opted_out")
 
 

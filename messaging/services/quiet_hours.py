@@ -92,12 +92,12 @@ def quiet_hours_of(identity: AgentIdentity) -> QuietHours | None:
 
 
 def hold_until(
-    *, identity: AgentIdentity, number: str, at: datetime, last_inbound_at: datetime | None
+    *, quiet: QuietHours | None, number: str, at: datetime, last_inbound_at: datetime | None
 ) -> datetime | None:
-    """When a send arriving at `at` must go out instead (the end of the quiet period), or
-    None to send at `at`. A reply within 30 minutes of the person's last inbound is not held.
+    """When a send arriving at `at` must go out instead (the end of the quiet period
+    `quiet`, the identity's quiet hours), or None to send at `at`. A reply within 30
+    minutes of the person's last inbound is not held.
     """
-    quiet = quiet_hours_of(identity)
     if quiet is None:
         return None
     if last_inbound_at is not None and at - last_inbound_at <= AWAKE_WINDOW:

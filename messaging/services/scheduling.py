@@ -44,7 +44,14 @@ from console.errors import Conflict, RateLimited, ValidationFailed
 from console.models import AgentIdentity
 from console.prepared import PreparedQuery
 from console.services import Actor, audit_record
-from messaging.models import Conversation, DeliveryStatus, Direction, Message, SendState
+from messaging.models import (
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Message,
+    QuietHours,
+    SendState,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +73,7 @@ class RateInfo:
     reset_at: datetime
 
 
-def send_lock(identity: AgentIdentity) -> None:
+def send_lock(identity: AgentIdentity) -> QuietHours | None:
     """Serialise sends per identity: the counts and the insert must not interleave. NO KEY
     UPDATE still excludes other sends, but not the KEY SHARE lock that the deferred
     foreign-key check of a concurrent inbound insert takes at commit: with FOR UPDATE the
@@ -74,19 +81,27 @@ def send_lock(identity: AgentIdentity) -> None:
 
     The counts are read by later statements, never merged into this one: a statement reads
     the snapshot taken when it started, so a count in the locking statement could miss the
-    send whose commit it waited for."""
+    send whose commit it waited for. The identity's quiet hours are no count: they come
+    back from the same statement (None: quiet hours are off)."""
     if not transaction.get_connection().in_atomic_block:
         # What select_for_update() checks: a lock outside a transaction ends at once.
         raise transaction.TransactionManagementError("send_lock needs a transaction")
-    if _SEND_LOCK.first(identity_id=identity.pk) is None:
+    locked = _SEND_LOCK.first(identity_id=identity.pk)
+    if locked is None:
         raise AgentIdentity.DoesNotExist("the identity is gone")
+    quiet: QuietHours | None = getattr(locked, "quiet_hours", None)
+    return quiet
 
 
-# Every send takes it: compiled once per process.
+# Every send takes it: compiled once per process. Only the identity's row is locked.
 _SEND_LOCK = PreparedQuery(
     AgentIdentity,
     lambda *, identity_id: (
-        AgentIdentity.objects.select_for_update(no_key=True).filter(pk=identity_id).values("pk")
+        AgentIdentity.objects.select_for_update(no_key=True, of=("self",))
+        .filter(pk=identity_id)
+        .select_related("quiet_hours")
+        .only("pk", *(f"quiet_hours__{f.name}" for f in QuietHours._meta.concrete_fields))
+        .order_by()
     ),
     identity_id=uuid.UUID,
 )
@@ -282,13 +297,14 @@ def send_slot(
     now: datetime,
     send_at: datetime | None,
     urgent: bool,
+    quiet: QuietHours | None,
 ) -> SendSlot:
     """The timing checks of a send, in order: the loop guard (429
-    `conversation_burst_limited`), quiet hours (a send arriving inside them is held to
-    their end unless `urgent` or a reply within 30 minutes of the person's last message),
-    then the cap at the send's cap time (429 `send_rate_limited`).
+    `conversation_burst_limited`), the identity's quiet hours `quiet` (a send arriving
+    inside them is held to their end unless `urgent` or a reply within 30 minutes of the
+    person's last message), then the cap at the send's cap time (429 `send_rate_limited`).
 
-    The caller holds the identity's row lock.
+    The caller holds the identity's row lock (`send_lock`, which also answers `quiet`).
     """
     from messaging.services import burst, quiet_hours
 
@@ -298,7 +314,7 @@ def send_slot(
     scheduled_for = send_at
     if not urgent:
         held = quiet_hours.hold_until(
-            identity=identity,
+            quiet=quiet,
             number=conversation.remote_number,
             at=send_at or now,
             last_inbound_at=None if send_at is not None else last_inbound,

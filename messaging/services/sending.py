@@ -90,9 +90,15 @@ def _dedicated_line(identity: AgentIdentity) -> PhoneLine | None:
 
 
 def _resolve_target(
-    *, identity: AgentIdentity, conversation: Conversation | None, to: str | None
+    *,
+    identity: AgentIdentity,
+    conversation: Conversation | None,
+    to: str | None,
+    found: Conversation | None,
 ) -> tuple[Conversation, PhoneLine]:
-    """The conversation and line a send goes out on (404/409 in contract order)."""
+    """The conversation and line a send goes out on (404/409 in contract order): the given
+    `conversation`, or by `to`, where `found` is the identity's conversation with `to` as
+    `selectors.conversation_for_send` read it."""
     if conversation is not None:
         line = common.conversation_line(conversation)
         if line is None:
@@ -101,7 +107,7 @@ def _resolve_target(
     assert to is not None
     from routing.selectors import active_assignment
 
-    conversation = selectors.conversation_for_send(identity=identity, remote_number=to)
+    conversation = found
     if conversation is not None and _on_active_connection(conversation, identity, to):
         # Usual case: the conversation already points at the person's active connection
         # (unique per identity and person), so that is the active assignment: one read.
@@ -166,7 +172,10 @@ def send_target_resolve(
     """
     if conversation_id:
         conversation = selectors.conversation_get(
-            key=key, conversation_id=conversation_id, agent_identity_id=agent_identity_id
+            key=key,
+            conversation_id=conversation_id,
+            agent_identity_id=agent_identity_id,
+            for_send=True,
         )
         reply_to: Message | None = None
         if reply_to_message_id:
@@ -216,6 +225,7 @@ def message_send(
     when due; `urgent` skips quiet hours (audited). `sent_by`: the staff user replying from
     the console (see `messaging.services.handoff`).
     """
+    from routing.selectors import identity_mode, verdict
     from routing.services.contact_rules import outbound_permission_check
 
     if not identity.imessage_enabled:
@@ -226,14 +236,37 @@ def message_send(
     assert remote is not None
     if not common.is_phone(remote):
         raise Unprocessable(RECIPIENT_NOT_E164, code="recipient_not_e164")
-    outbound_permission_check(identity=identity, number=remote)
-    consent.send_check(identity=identity, number=remote)
-    conversation, line = _resolve_target(identity=identity, conversation=conversation, to=to)
+    # By `to`, the person's conversation is read once, with the recipient checks.
+    found = (
+        conversation
+        if conversation is not None
+        else selectors.conversation_for_send(identity=identity, remote_number=remote)
+    )
+    checks = selectors.recipient_checks(found) if found is not None else None
+    if checks is None:
+        outbound_permission_check(identity=identity, number=remote)
+        consent.send_check(identity=identity, number=remote)
+    else:
+        decision = verdict(
+            mode=identity_mode(identity, "outbound"),
+            blocking=checks.blocking_rule_id,
+            allowing=checks.allowing_rule_id,
+        )
+        outbound_permission_check(identity=identity, number=remote, decision=decision)
+        consent.send_check(identity=identity, number=remote, opted_out=checks.opted_out)
+    conversation, line = _resolve_target(
+        identity=identity, conversation=conversation, to=to, found=found
+    )
     handoff.send_check(conversation=conversation, staff=sent_by is not None)
-    scheduling.send_lock(identity)
+    quiet = scheduling.send_lock(identity)
     now = timezone.now()
     slot = scheduling.send_slot(
-        identity=identity, conversation=conversation, now=now, send_at=send_at, urgent=urgent
+        identity=identity,
+        conversation=conversation,
+        now=now,
+        send_at=send_at,
+        urgent=urgent,
+        quiet=quiet,
     )
     timing = scheduling.timing_fields(slot.scheduled_for, now=now)
     message = insert_row(

@@ -14,7 +14,7 @@ from console.errors import Conflict, Forbidden, ValidationFailed
 from console.models import AgentIdentity
 from console.services import Actor, audit_record
 from routing.models import ContactRule, RuleAction, RuleDirection, RuleStatus
-from routing.selectors import contact_decision
+from routing.selectors import RuleDecision, contact_decision
 
 
 class RecipientBlocked(Forbidden):
@@ -24,9 +24,13 @@ class RecipientBlocked(Forbidden):
 RECIPIENT_BLOCKED_MESSAGE = "This identity's contact rules do not allow sending to this number."
 
 
-def outbound_permission_check(*, identity: AgentIdentity, number: str) -> None:
-    """Raise the contract's 403 `recipient_blocked` when `identity` may not send to `number`."""
-    decision = contact_decision(identity=identity, number=number, direction="outbound")
+def outbound_permission_check(
+    *, identity: AgentIdentity, number: str, decision: RuleDecision | None = None
+) -> None:
+    """Raise the contract's 403 `recipient_blocked` when `identity` may not send to `number`
+    (`decision`: the outbound verdict as the caller already read it)."""
+    if decision is None:
+        decision = contact_decision(identity=identity, number=number, direction="outbound")
     if decision.allowed:
         return
     raise RecipientBlocked(
