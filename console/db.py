@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -74,10 +74,7 @@ def insert_if_absent(model: type[M], **fields: Any) -> M | None:
     as `insert_unique` does for every integrity error. A database without RETURNING on
     INSERT falls back to `insert_unique`.
     """
-    using = router.db_for_write(model)
-    if not connections[using].features.can_return_columns_from_insert:
-        return insert_unique(model, **fields)
-    return _insert(model, fields, using, OnConflict.IGNORE)
+    return insert_instance_if_absent(model(**fields))
 
 
 def insert_row(model: type[M], **fields: Any) -> M:
@@ -87,17 +84,24 @@ def insert_row(model: type[M], **fields: Any) -> M:
     using = router.db_for_write(model)
     if not connections[using].features.can_return_columns_from_insert:
         return model._default_manager.using(using).create(**fields)
-    inserted = _insert(model, fields, using, None)
+    inserted = _insert(model(**fields), using, None)
     assert inserted is not None  # without ON CONFLICT, an INSERT stores its row or raises
     return inserted
 
 
-def _insert(
-    model: type[M], fields: dict[str, Any], using: str, on_conflict: OnConflict | None
-) -> M | None:
-    connection = connections[using]
-    meta = model._meta
-    obj = model(**fields)
+def _insert(obj: M, using: str, on_conflict: OnConflict | None) -> M | None:
+    compiled, params = _own_row_statement(obj, using, on_conflict)
+    with connections[using].cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        row = cursor.fetchone()
+    return _stored(obj, compiled, row, using)
+
+
+def _own_row_statement(
+    obj: Model, using: str, on_conflict: OnConflict | None
+) -> tuple[_CompiledInsert, list[Any]]:
+    """The INSERT ... RETURNING of `obj` (no primary key column when the database makes it)."""
+    meta = obj._meta
     # What save() and bulk_create() check first: no unsaved related object.
     obj._prepare_related_fields_for_save(operation_name="insert")  # type: ignore[attr-defined]
     columns = tuple(
@@ -105,19 +109,115 @@ def _insert(
         for f in meta.local_concrete_fields
         if not f.generated and not (f is meta.auto_field and obj.pk is None)
     )
-    compiled, params = _row_statement(obj, columns, using, on_conflict, returning=True)
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, params)
-        row = cursor.fetchone()
+    return _row_statement(obj, columns, using, on_conflict, returning=True)
+
+
+def _stored(obj: M, compiled: _CompiledInsert, row: Sequence[Any] | None, using: str) -> M | None:
+    """`obj` with the columns its INSERT returned (None: it stored nothing)."""
     if row is None:
         return None
     if compiled.converters:
-        row = _converted(row, compiled.converters, connection)
+        row = _converted(row, compiled.converters, connections[using])
     for value, field in zip(row, compiled.returning, strict=True):
         setattr(obj, field.attname, value)
     obj._state.adding = False
     obj._state.db = using
     return obj
+
+
+def insert_with_dependents(
+    obj: M, dependents: Callable[[M], Sequence[Sequence[Model]]]
+) -> M | None:
+    """Insert `obj` unless a unique constraint says a row like it is there already (as
+    `insert_if_absent`), and only if it went in, the batches `dependents(obj)` answers (as
+    `insert_together`: one model per batch, keys set by the caller): on PostgreSQL in one
+    statement, elsewhere one per batch. Returns `obj` as stored, or None when nothing was.
+
+    `dependents` is called once `obj`'s values are final (defaults and `auto_now` applied),
+    before anything is stored, so that rows built from them say what is stored. On
+    PostgreSQL each batch is an `INSERT ... SELECT` guarded by `EXISTS` over the first
+    insert's `RETURNING`, its values cast to the columns' types without a length (an
+    over-long value must fail the insert, not be cut). Dependents may point at `obj`
+    (foreign keys are checked at commit). Like `bulk_create` it skips `save()` and its
+    signals.
+    """
+    using = router.db_for_write(type(obj))
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        stored = insert_instance_if_absent(obj)
+        if stored is not None:
+            insert_together(*dependents(stored))
+        return stored
+    compiled, params = _own_row_statement(obj, using, OnConflict.IGNORE)
+    batches = [list(batch) for batch in dependents(obj) if batch]
+    clauses = [f"w0 AS ({compiled.sql})"]
+    every_param = list(params)
+    for position, batch in enumerate(batches, start=1):
+        sql, batch_params = _guarded_batch(batch, using, guard="w0")
+        clauses.append(f"w{position} AS ({sql})")
+        every_param.extend(batch_params)
+    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+        # Identifiers come from the models' metadata; every value is a parameter.
+        cursor.execute(f"WITH {', '.join(clauses)} SELECT * FROM w0", every_param)  # noqa: S608
+        row = cursor.fetchone()
+    stored = _stored(obj, compiled, row, using)
+    if stored is not None:
+        for batch in batches:
+            for dependent in batch:
+                dependent._state.adding = False
+                dependent._state.db = using
+    return stored
+
+
+def insert_instance_if_absent(obj: M) -> M | None:
+    """`insert_if_absent` of a row the caller built."""
+    using = router.db_for_write(type(obj))
+    if not connections[using].features.can_return_columns_from_insert:
+        try:
+            with transaction.atomic(using=using):
+                obj.save(force_insert=True, using=using)
+        except IntegrityError:
+            return None
+        return obj
+    return _insert(obj, using, OnConflict.IGNORE)
+
+
+# `INSERT ... SELECT` statements of `insert_with_dependents` by model, row count and database.
+_GUARDED_BATCHES: dict[tuple[Any, ...], str] = {}
+
+
+def _guarded_batch(objs: Sequence[Model], using: str, *, guard: str) -> tuple[str, list[Any]]:
+    model = type(objs[0])
+    meta = model._meta
+    connection = connections[using]
+    columns = [f for f in meta.local_concrete_fields if not f.generated]
+    for obj in objs:
+        if type(obj) is not model or obj.pk is None:
+            raise ValueError("insert_with_dependents needs rows of one model with their keys set")
+        obj._prepare_related_fields_for_save(operation_name="insert_with_dependents")  # type: ignore[attr-defined]
+    params = [
+        f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in columns
+    ]
+    shape = (model, len(objs), using, guard)
+    sql = _GUARDED_BATCHES.get(shape)
+    if sql is None:
+        quote = connection.ops.quote_name
+        casts = ", ".join(f"%s::{_unsized(f.db_type(connection))}" for f in columns)
+        rows = ", ".join([f"({casts})"] * len(objs))
+        names = ", ".join(quote(str(f.column)) for f in columns)
+        sql = _GUARDED_BATCHES[shape] = (
+            f"INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608
+            f"SELECT * FROM (VALUES {rows}) AS v WHERE EXISTS (SELECT 1 FROM {guard})"
+        )
+    return sql, params
+
+
+def _unsized(db_type: str | None) -> str:
+    """A column type without its length (`varchar(64)` -> `varchar`): an explicit cast to a
+    sized type would cut an over-long value where the insert must refuse it."""
+    if db_type is None:
+        raise ValueError("a column without a database type")
+    return db_type.split("(", 1)[0] if db_type.startswith(("varchar", "char")) else db_type
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,13 @@ def emit(event_type: str, *, identity: AgentIdentity, **objects: Any) -> None:
     webhook_events.event_emit(event_type=event_type, identity=identity, **objects)
 
 
+def event_build(
+    event_type: str, *, identity: AgentIdentity, **objects: Any
+) -> webhook_events.PendingEvent | None:
+    """`emit` for a caller that stores the event's rows in a statement of its own."""
+    return webhook_events.event_build(event_type=event_type, identity=identity, **objects)
+
+
 def is_phone(address: str) -> bool:
     return address.startswith("+")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,13 +34,14 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from console.db import insert_if_absent
+from console.db import insert_if_absent, insert_with_dependents
 from console.models import AgentIdentity
 from console.prepared import PreparedShapes, PreparedUpdate
 from messaging import presence
 from messaging.media import inbound_media_items
 from messaging.models import Conversation, DeliveryStatus, Direction, Message, QuietHours
 from messaging.services import common, consent, handoff
+from messaging.webhooks import events as webhook_events
 from messaging.webhooks.events import NEVER_CHANGED
 from messaging.webhooks.models import SubscriptionSetVersion
 from messaging.wire import mark_without_reactions
@@ -123,28 +125,12 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
                 "last_message_at": None if route.is_blocked else now,
             },
         )
-    message = inbound_message_store(
-        event=event,
-        identity=identity,
-        conversation=conversation,
-        assignment=route.assignment,
-        line=route.line,
-        created_at=now,
-        is_blocked=route.is_blocked,
-        blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
-    )
-    if message is None:
-        return None
     # STOP, START and HELP are answered and recorded instead of reaching the agent.
     keyword = consent.keyword_of(event.content)
-    if keyword is not None:
-        consent.keyword_answer(message=message, identity=identity, line=route.line, keyword=keyword)
-    if route.is_blocked:
-        logger.info("inbound message %s stored blocked", message.id)
-        return message
-    media_fetch_enqueue(message)
-    if keyword is None and identity.imessage_enabled:
-        common.emit(
+    announced = keyword is None and not route.is_blocked and identity.imessage_enabled
+
+    def received(message: Message) -> webhook_events.PendingEvent | None:
+        return common.event_build(
             "imessage.received",
             identity=identity,
             message=message,
@@ -154,10 +140,30 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
                 target.extra["subscriptions_version"] if identity == target.identity else None
             ),
         )
-        if target.extra["has_auto_reply"]:
-            from messaging.services.after_hours import after_hours_inbound
 
-            after_hours_inbound(message)
+    message = inbound_message_store(
+        event=event,
+        identity=identity,
+        conversation=conversation,
+        assignment=route.assignment,
+        line=route.line,
+        created_at=now,
+        announce=received if announced else None,
+        is_blocked=route.is_blocked,
+        blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
+    )
+    if message is None:
+        return None
+    if keyword is not None:
+        consent.keyword_answer(message=message, identity=identity, line=route.line, keyword=keyword)
+    if route.is_blocked:
+        logger.info("inbound message %s stored blocked", message.id)
+        return message
+    media_fetch_enqueue(message)
+    if announced and target.extra["has_auto_reply"]:
+        from messaging.services.after_hours import after_hours_inbound
+
+        after_hours_inbound(message)
     logger.info("inbound message %s stored for identity %s", message.id, identity.id)
     return message
 
@@ -200,14 +206,25 @@ def inbound_message_store(
     assignment: Assignment | None,
     line: PhoneLine,
     created_at: datetime,
+    announce: Callable[[Message], webhook_events.PendingEvent | None] | None = None,
     **fields: Any,
 ) -> Message | None:
-    """Insert the message `event` carries (1:1 or group: `fields` adds the rest) in one
-    statement; None when the same provider handle raced in through another delivery of
-    this setup, stored once already. Raises `ForeignReference` when the stored row is on
+    """Insert the message `event` carries (1:1 or group: `fields` adds the rest) and the
+    agent event `announce` builds from it, in one statement; None when the same provider
+    handle raced in through another delivery of this setup, stored once already (then
+    no event is stored either). Raises `ForeignReference` when the stored row is on
     another setup's line."""
-    message = insert_if_absent(
-        Message,
+    announcement: webhook_events.PendingEvent | None = None
+
+    def event_rows(message: Message) -> list[list[Any]]:
+        nonlocal announcement
+        mark_without_reactions(message)
+        announcement = announce(message) if announce is not None else None
+        if announcement is None:
+            return []
+        return [[announcement.event], announcement.deliveries]
+
+    unsaved = Message(
         organization_id=identity.organization_id,
         identity=identity,
         conversation=conversation,
@@ -223,6 +240,7 @@ def inbound_message_store(
         created_at=created_at,
         **fields,
     )
+    message = insert_with_dependents(unsaved, event_rows)
     if message is None:
         owner = (
             Message.objects.filter(provider_handle=event.provider_handle)
@@ -232,7 +250,8 @@ def inbound_message_store(
         if owner != line.setup_id:
             raise ForeignReference
         return None
-    mark_without_reactions(message)
+    if announcement is not None:
+        announcement.recorded()
     return message
 
 

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -149,6 +150,56 @@ def event_emit(
     subscriptions version as the caller read it (`active_subscriptions`). Raises ValueError
     for an unknown type or an event with nothing to say.
     """
+    pending = event_build(
+        event_type=event_type,
+        identity=identity,
+        message=message,
+        reaction=reaction,
+        details=details,
+        context=context,
+        subscriptions_version=subscriptions_version,
+    )
+    if pending is None:
+        return None
+    # The event and its deliveries in one statement (on PostgreSQL).
+    insert_together([pending.event], pending.deliveries)
+    pending.recorded()
+    return pending.event
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event and its deliveries built but not stored: the caller inserts the rows in
+    its own statement (`console.db.insert_with_dependents`), then calls `recorded`."""
+
+    event: WebhookEvent
+    deliveries: list[WebhookDelivery]
+
+    def recorded(self) -> None:
+        """The rows are in the caller's transaction: publish the deliveries after commit."""
+        delivery_ids = [d.id for d in self.deliveries]
+        transaction.on_commit(lambda: deliveries_fan_out(delivery_ids))
+        logger.info(
+            "webhook event %s (%s) for identity %s: %d deliveries",
+            self.event.id,
+            self.event.event_type,
+            self.event.identity_id,
+            len(delivery_ids),
+        )
+
+
+def event_build(
+    *,
+    event_type: str,
+    identity: AgentIdentity,
+    message: Message | None = None,
+    reaction: Reaction | None = None,
+    details: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    subscriptions_version: uuid.UUID | None = None,
+) -> PendingEvent | None:
+    """`event_emit`'s event and deliveries, built and not stored (None: nothing to
+    deliver). A `message` may be unsaved: its payload is what its fields say now."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     if message is None and reaction is None and not details:
@@ -216,18 +267,7 @@ def event_emit(
                 retry_until=now + delivery.retry_window(),
             )
         )
-    # The event and its deliveries in one statement (on PostgreSQL).
-    insert_together([event], deliveries)
-    delivery_ids = [d.id for d in deliveries]
-    transaction.on_commit(lambda: deliveries_fan_out(delivery_ids))
-    logger.info(
-        "webhook event %s (%s) for identity %s: %d deliveries",
-        event.id,
-        event_type,
-        identity.id,
-        len(deliveries),
-    )
-    return event
+    return PendingEvent(event=event, deliveries=deliveries)
 
 
 def deliveries_fan_out(delivery_ids: Sequence[uuid.UUID]) -> None:

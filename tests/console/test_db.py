@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -14,6 +16,7 @@ from console.db import (
     insert_if_absent,
     insert_row,
     insert_together,
+    insert_with_dependents,
     update_from_values,
     update_returning,
 )
@@ -205,17 +208,20 @@ def test_update_from_values_with_no_rows_runs_no_statement() -> None:
     assert queries.captured_queries == []
 
 
-def test_insert_together_stores_every_batch_in_as_few_statements_as_the_database_allows():
-    subscription = WebhookSubscriptionFactory()
-    event = WebhookEvent(
-        id=f"evt_{uuid.uuid4().hex}",
+def _event(subscription: Any, **fields: Any) -> WebhookEvent:
+    return WebhookEvent(
+        id=fields.pop("id", f"evt_{uuid.uuid4().hex}"),
         organization_id=subscription.organization_id,
         identity_id=subscription.identity_id,
         event_type="imessage.received",
-        payload={"a": 1},
+        payload=fields.pop("payload", {}),
         created_at=timezone.now(),
+        **fields,
     )
-    deliveries = [
+
+
+def _deliveries(event: WebhookEvent, subscription: Any, count: int) -> list[WebhookDelivery]:
+    return [
         WebhookDelivery(
             organization_id=subscription.organization_id,
             event=event,
@@ -223,8 +229,14 @@ def test_insert_together_stores_every_batch_in_as_few_statements_as_the_database
             url=subscription.url,
             request_payload=f'{{"n": {n}}}',
         )
-        for n in range(3)
+        for n in range(count)
     ]
+
+
+def test_insert_together_stores_every_batch_in_as_few_statements_as_the_database_allows():
+    subscription = WebhookSubscriptionFactory()
+    event = _event(subscription, payload={"a": 1})
+    deliveries = _deliveries(event, subscription, 3)
 
     with CaptureQueriesContext(connection) as ctx:
         insert_together([event], deliveries)
@@ -296,3 +308,63 @@ def test_insert_together_leaves_the_transaction_to_roll_back_on_a_conflict():
         insert_together([again])
 
     assert WebhookEvent.objects.filter(pk="evt_dup").count() == 1
+
+
+def test_insert_with_dependents_stores_the_row_and_its_dependents_in_one_statement() -> None:
+    subscription = WebhookSubscriptionFactory()
+    event = _event(subscription, payload={"a": 1})
+    deliveries = _deliveries(event, subscription, 3)
+
+    with CaptureQueriesContext(connection) as ctx:
+        stored = insert_with_dependents(event, lambda row: [deliveries])
+
+    assert stored is event
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
+    assert WebhookEvent.objects.get(pk=event.pk).payload == {"a": 1}
+    rows = WebhookDelivery.objects.filter(event_id=event.id).order_by("request_payload")
+    assert [d.request_payload for d in rows] == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert all(row._state.adding is False for row in [event, *deliveries])
+
+
+def test_insert_with_dependents_stores_nothing_when_the_row_is_there_already() -> None:
+    subscription = WebhookSubscriptionFactory()
+    insert_together([_event(subscription, id="evt_taken")])
+    again = _event(subscription, id="evt_taken", payload={"again": True})
+
+    stored = insert_with_dependents(again, lambda row: [_deliveries(row, subscription, 2)])
+
+    assert stored is None
+    assert WebhookEvent.objects.get(pk="evt_taken").payload == {}
+    assert not WebhookDelivery.objects.filter(event_id="evt_taken").exists()
+    assert WebhookEvent.objects.count() == 1  # the transaction goes on
+
+
+def test_insert_with_dependents_builds_the_dependents_from_the_final_values() -> None:
+    subscription = WebhookSubscriptionFactory()
+    delivery = _deliveries(_event(subscription), subscription, 1)[0]
+    delivery.event.save()
+    seen: list[Any] = []
+
+    def copies(row: WebhookDelivery) -> list[list[Model]]:
+        seen.append(row.created_at)  # auto_now_add has run by now
+        return []
+
+    stored = insert_with_dependents(delivery, copies)
+
+    assert stored is not None
+    assert seen == [WebhookDelivery.objects.get(pk=delivery.pk).created_at]
+
+
+def test_insert_with_dependents_refuses_an_over_long_dependent_value_instead_of_cutting_it() -> (
+    None
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not enforce varchar lengths")
+    subscription = WebhookSubscriptionFactory()
+    event = _event(subscription)
+    long_type = _event(subscription, id="x" * 300)
+
+    with pytest.raises(DataError), transaction.atomic():
+        insert_with_dependents(event, lambda row: [[long_type]])
+
+    assert not WebhookEvent.objects.filter(pk=event.pk).exists()

@@ -46,15 +46,16 @@ class EventRecorder(list[Emitted]):
 
 @pytest.fixture
 def emitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[EventRecorder]:
-    """Every `event_emit` call messaging makes (the real function still runs)."""
+    """Every event messaging builds, through `event_emit` or beside its own insert (the
+    inbound message's): `event_build` serves both (the real function still runs)."""
     recorder = EventRecorder()
-    original = webhook_events.event_emit
+    original = webhook_events.event_build
 
     def spy(*, event_type: str, identity: AgentIdentity, **objects: Any) -> Any:
         recorder.append(Emitted(event_type, identity, objects))
         return original(event_type=event_type, identity=identity, **objects)
 
-    monkeypatch.setattr(webhook_events, "event_emit", spy)
+    monkeypatch.setattr(webhook_events, "event_build", spy)
     yield recorder
 
 

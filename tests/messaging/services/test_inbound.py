@@ -14,12 +14,14 @@ from messaging import media
 from messaging.models import Conversation, MediaObject, Message
 from messaging.services import inbound as inbound_module
 from messaging.services.inbound import conversation_attach, inbound_message_receive
+from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import InboundMessage
 from routing.inbound_selectors import InboundLineReader
 from routing.models import AssignmentStatus
 from tests.messaging.conftest import OTHER_PERSON, PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory
+from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
 from tests.provisioning.factories import PhoneLineFactory, setup_secret
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory
 
@@ -77,14 +79,17 @@ def blind_handle_check(monkeypatch):
 
 
 def test_the_handle_constraint_stops_a_duplicate_that_slips_past_the_check(
-    conversation, monkeypatch, platform_setup, emitted
+    conversation, monkeypatch, platform_setup
 ):
+    WebhookSubscriptionFactory(identity=conversation.identity)
     inbound_message_receive(setup=platform_setup, event=inbound())
     blind_handle_check(monkeypatch)
 
     assert inbound_message_receive(setup=platform_setup, event=inbound()) is None
     assert Message.objects.count() == 1
-    assert emitted.types() == ["imessage.received"]
+    # The duplicate's event went in with its message or not at all.
+    assert WebhookEvent.objects.filter(event_type="imessage.received").count() == 1
+    assert WebhookDelivery.objects.count() == 1
 
 
 def test_a_duplicate_of_another_setups_handle_that_slips_past_the_check_is_foreign(

@@ -3,7 +3,7 @@ beat job that publishes due messages."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -21,6 +21,7 @@ from messaging.services import scheduling
 from messaging.services.delivery import message_deliver
 from messaging.services.sending import message_send
 from provisioning.providers.base import ProviderError
+from tests.messaging.factories import QuietHoursFactory
 from tests.messaging.sends import outbound_at
 
 pytestmark = pytest.mark.django_db
@@ -243,7 +244,22 @@ def test_the_send_lock_locks_the_identity_row_for_no_key_update(identity):
 
     (locking,) = (q["sql"] for q in queries if "console_agentidentity" in q["sql"])
     if connection.vendor == "postgresql":
-        assert locking.endswith("FOR NO KEY UPDATE")
+        assert locking.endswith('FOR NO KEY UPDATE OF "console_agentidentity"')
+
+
+def test_the_send_lock_answers_the_identitys_quiet_hours(identity):
+    QuietHoursFactory(identity=identity, start=time(21), end=time(8), timezone="UTC")
+
+    with transaction.atomic():
+        quiet = scheduling.send_lock(identity)
+
+    assert quiet is not None
+    assert (quiet.start, quiet.end, quiet.timezone) == (time(21), time(8), "UTC")
+
+
+def test_the_send_lock_answers_none_without_quiet_hours(identity):
+    with transaction.atomic():
+        assert scheduling.send_lock(identity) is None
 
 
 @pytest.mark.django_db(transaction=True)
