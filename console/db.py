@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,7 +73,7 @@ def insert_if_absent(model: type[M], **fields: Any) -> M | None:
     neither. On PostgreSQL any other integrity error (NOT NULL, CHECK, foreign key) still
     raises; SQLite's `OR IGNORE` also skips NOT NULL and CHECK violations and answers None,
     as `insert_unique` does for every integrity error. A database without RETURNING on
-    INSERT falls back to `insert_unique`.
+    INSERT saves the row in a savepoint instead, as `insert_unique` does.
     """
     return insert_instance_if_absent(model(**fields))
 
@@ -150,6 +151,8 @@ def insert_with_dependents(
         return stored
     compiled, params = _own_row_statement(obj, using, OnConflict.IGNORE)
     batches = [list(batch) for batch in dependents(obj) if batch]
+    if any(router.db_for_write(type(batch[0])) != using for batch in batches):
+        raise ValueError("insert_with_dependents writes to one database")
     clauses = [f"w0 AS ({compiled.sql})"]
     every_param = list(params)
     for position, batch in enumerate(batches, start=1):
@@ -195,9 +198,12 @@ def _guarded_batch(objs: Sequence[Model], using: str, *, guard: str) -> tuple[st
         if type(obj) is not model or obj.pk is None:
             raise ValueError("insert_with_dependents needs rows of one model with their keys set")
         obj._prepare_related_fields_for_save(operation_name="insert_with_dependents")  # type: ignore[attr-defined]
-    params = [
-        f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in columns
-    ]
+    values = [f.pre_save(obj, True) for obj in objs for f in columns]
+    if any(hasattr(value, "resolve_expression") for value in values):
+        # A `db_default` or an expression needs its own SQL: `insert_together` compiles it.
+        raise ValueError("insert_with_dependents takes plain values only")
+    fields = columns * len(objs)
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
     shape = (model, len(objs), using, guard)
     sql = _GUARDED_BATCHES.get(shape)
     if sql is None:
@@ -213,11 +219,18 @@ def _guarded_batch(objs: Sequence[Model], using: str, *, guard: str) -> tuple[st
 
 
 def _unsized(db_type: str | None) -> str:
-    """A column type without its length (`varchar(64)` -> `varchar`): an explicit cast to a
-    sized type would cut an over-long value where the insert must refuse it."""
+    """A column type without its length (`varchar(64)` -> `varchar`, `varchar(64)[]` ->
+    `varchar[]`, `char(2)` -> `bpchar`): an explicit cast to a sized type would cut an
+    over-long value where the insert must refuse it."""
     if db_type is None:
         raise ValueError("a column without a database type")
-    return db_type.split("(", 1)[0] if db_type.startswith(("varchar", "char")) else db_type
+    db_type = _SIZED_VARCHAR.sub("varchar", db_type)
+    # A bare `char` is char(1); `bpchar` is the unbounded blank-padded type.
+    return _SIZED_CHAR.sub("bpchar", db_type)
+
+
+_SIZED_VARCHAR = re.compile(r"^varchar\(\d+\)")
+_SIZED_CHAR = re.compile(r"^char\(\d+\)")
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,8 @@ def identity_mode(identity: AgentIdentity, direction: Direction) -> str:
     return identity.inbound_filter_mode if direction == "inbound" else identity.outbound_filter_mode
 
 
-# Every send and connect reads them: compiled once per process.
+# Connects, reactions and the sends whose conversation was read without its checks read
+# them: compiled once per process.
 _NUMBER_RULES = PreparedQuery(
     ContactRule,
     lambda *, identity_id, number: ContactRule.objects.filter(

@@ -83,7 +83,8 @@ def _scope_q(identity: AgentIdentity | None, number: str) -> Q:
     )
 
 
-# Every send and connect asks: compiled once per process.
+# Connects, reactions, deliveries and the sends whose conversation was read without its
+# checks ask: compiled once per process.
 _IDENTITY_OPT_OUT = PreparedQuery(
     OptOut,
     lambda *, identity_id, number: OptOut.objects.filter(

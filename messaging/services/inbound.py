@@ -210,7 +210,7 @@ def inbound_message_store(
     **fields: Any,
 ) -> Message | None:
     """Insert the message `event` carries (1:1 or group: `fields` adds the rest) and the
-    agent event `announce` builds from it, in one statement; None when the same provider
+    agent event `announce` builds from it (one statement on PostgreSQL); None when the same provider
     handle raced in through another delivery of this setup, stored once already (then
     no event is stored either). Raises `ForeignReference` when the stored row is on
     another setup's line."""

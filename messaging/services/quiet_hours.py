@@ -78,7 +78,8 @@ def quiet_window_at(quiet: QuietHours, *, number: str, at: datetime) -> QuietWin
     return QuietWindow(start=start.astimezone(at.tzinfo), end=end.astimezone(at.tzinfo))
 
 
-# Every send reads it: compiled once per process.
+# The console's settings page reads it (a send reads quiet hours with its lock, in
+# `scheduling.send_lock`): compiled once per process.
 _QUIET_HOURS = PreparedQuery(
     QuietHours,
     lambda *, identity_id: QuietHours.objects.filter(identity_id=identity_id).order_by("pk")[:1],

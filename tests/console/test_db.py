@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import Model, Value
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from console.db import (
+    _unsized,
     insert_if_absent,
     insert_row,
     insert_together,
@@ -368,3 +369,30 @@ def test_insert_with_dependents_refuses_an_over_long_dependent_value_instead_of_
         insert_with_dependents(event, lambda row: [[long_type]])
 
     assert not WebhookEvent.objects.filter(pk=event.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("declared", "cast"),
+    [
+        ("varchar(64)", "varchar"),
+        ("varchar(64)[]", "varchar[]"),
+        ("char(2)", "bpchar"),
+        ("text", "text"),
+        ("jsonb", "jsonb"),
+        ("timestamp with time zone", "timestamp with time zone"),
+    ],
+)
+def test_guarded_values_are_cast_to_their_column_type_without_a_length(declared, cast) -> None:
+    assert _unsized(declared) == cast
+
+
+def test_insert_with_dependents_refuses_a_dependent_value_it_cannot_bind() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("elsewhere the dependents go through insert_together, which compiles them")
+    subscription = WebhookSubscriptionFactory()
+    event = _event(subscription)
+    delivery = _deliveries(event, subscription, 1)[0]
+    delivery.url = Value("https://example.test/")
+
+    with pytest.raises(ValueError, match="plain values"):
+        insert_with_dependents(_event(subscription), lambda row: [[delivery]])

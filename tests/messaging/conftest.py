@@ -47,7 +47,9 @@ class EventRecorder(list[Emitted]):
 @pytest.fixture
 def emitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[EventRecorder]:
     """Every event messaging builds, through `event_emit` or beside its own insert (the
-    inbound message's): `event_build` serves both (the real function still runs)."""
+    inbound message's): `event_build` serves both (the real function still runs). On
+    PostgreSQL an inbound message's event is built before its insert, so one whose message
+    lost a handle race is recorded here though nothing was stored: count stored rows there."""
     recorder = EventRecorder()
     original = webhook_events.event_build
 

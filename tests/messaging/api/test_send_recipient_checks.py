@@ -8,7 +8,7 @@ import pytest
 
 from messaging.models import Message
 from tests.console.factories import AgentIdentityFactory
-from tests.messaging.conftest import PERSON
+from tests.messaging.conftest import OTHER_PERSON, PERSON
 from tests.messaging.factories import ConsentEventFactory, OptOutFactory
 from tests.routing.factories import ContactRuleFactory
 
@@ -116,3 +116,16 @@ def test_a_blocked_and_opted_out_person_is_refused_as_blocked_first(
     response = send(identity_client, body)
 
     assert response.json()["detail"]["error"] == "recipient_blocked"
+
+
+def test_a_rule_and_an_opt_out_for_another_number_do_not_count(identity_client, identity, body):
+    ContactRuleFactory(identity=identity, match_target=OTHER_PERSON)
+    opt_out(identity, OTHER_PERSON)
+
+    assert send(identity_client, body).status_code == 201
+
+
+def test_an_opt_out_of_the_router_alone_does_not_refuse_the_identitys_send(identity_client, body):
+    opt_out(None)
+
+    assert send(identity_client, body).status_code == 201

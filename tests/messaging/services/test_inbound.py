@@ -79,13 +79,16 @@ def blind_handle_check(monkeypatch):
 
 
 def test_the_handle_constraint_stops_a_duplicate_that_slips_past_the_check(
-    conversation, monkeypatch, platform_setup
+    conversation, monkeypatch, platform_setup, django_capture_on_commit_callbacks
 ):
     WebhookSubscriptionFactory(identity=conversation.identity)
     inbound_message_receive(setup=platform_setup, event=inbound())
     blind_handle_check(monkeypatch)
 
-    assert inbound_message_receive(setup=platform_setup, event=inbound()) is None
+    with django_capture_on_commit_callbacks() as after_commit:
+        assert inbound_message_receive(setup=platform_setup, event=inbound()) is None
+
+    assert after_commit == []  # no delivery of an event that was not stored
     assert Message.objects.count() == 1
     # The duplicate's event went in with its message or not at all.
     assert WebhookEvent.objects.filter(event_type="imessage.received").count() == 1
