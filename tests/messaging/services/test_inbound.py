@@ -19,9 +19,13 @@ from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import InboundMessage
 from routing.inbound_selectors import InboundLineReader
 from routing.models import AssignmentStatus
+from routing.services.router import InboundRoute
 from tests.messaging.conftest import OTHER_PERSON, PERSON, POOL_NUMBER, ROUTER_NUMBER
 from tests.messaging.factories import MessageFactory
-from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
+from tests.messaging.webhooks.factories import (
+    SubscriptionSetVersionFactory,
+    WebhookSubscriptionFactory,
+)
 from tests.provisioning.factories import PhoneLineFactory, setup_secret
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory
 
@@ -329,3 +333,40 @@ def test_a_blocked_message_leaves_the_conversation_as_it_was(
     after = Conversation.objects.get(pk=conversation.pk)
     assert message.is_blocked and message.conversation_id == conversation.id
     assert (after.last_message_at, after.updated_at) == (before.last_message_at, before.updated_at)
+
+
+def test_the_routed_identitys_subscriptions_version_rides_with_its_event(
+    conversation, emitted, platform_setup
+):
+    version = SubscriptionSetVersionFactory(identity=conversation.identity)
+
+    inbound_message_receive(setup=platform_setup, event=inbound())
+
+    assert emitted[0].objects["subscriptions_version"] == version.version
+
+
+def test_a_message_routed_to_another_identity_reads_that_identitys_subscriptions_afresh(
+    conversation, emitted, platform_setup, monkeypatch, other_identity
+):
+    """The version read beside the line is the line's routed identity's: a route that
+    sends the message elsewhere must not lend it to the other identity's event."""
+    SubscriptionSetVersionFactory(identity=conversation.identity)
+    line = conversation.line
+
+    def elsewhere(**_: object) -> InboundRoute:
+        return InboundRoute(
+            identity=other_identity,
+            assignment=None,
+            line=line,
+            is_blocked=False,
+            matched_rule_id=None,
+        )
+
+    monkeypatch.setattr(inbound_module, "message_route", elsewhere)
+
+    message = inbound_message_receive(setup=platform_setup, event=inbound())
+
+    assert message is not None and message.identity_id == other_identity.id
+    assert [(e.identity, e.objects["subscriptions_version"]) for e in emitted] == [
+        (other_identity, None)
+    ]
