@@ -52,11 +52,17 @@ def insert_unique(model: type[M], **fields: Any) -> M | None:
     """Insert a `model` row in its own savepoint; None when a unique constraint says a
     row like it is already there (a retry or a concurrent request stored it first), the
     enclosing transaction left usable."""
+    return _saved_unless_duplicate(model(**fields), router.db_for_write(model))
+
+
+def _saved_unless_duplicate(obj: M, using: str) -> M | None:
+    """`obj` saved as a new row in its own savepoint; None on an integrity error."""
     try:
-        with transaction.atomic():
-            return model._default_manager.create(**fields)
+        with transaction.atomic(using=using):
+            obj.save(force_insert=True, using=using)
     except IntegrityError:
         return None
+    return obj
 
 
 def insert_if_absent(model: type[M], **fields: Any) -> M | None:
@@ -176,12 +182,7 @@ def insert_instance_if_absent(obj: M) -> M | None:
     """`insert_if_absent` of a row the caller built."""
     using = router.db_for_write(type(obj))
     if not connections[using].features.can_return_columns_from_insert:
-        try:
-            with transaction.atomic(using=using):
-                obj.save(force_insert=True, using=using)
-        except IntegrityError:
-            return None
-        return obj
+        return _saved_unless_duplicate(obj, using)
     return _insert(obj, using, OnConflict.IGNORE)
 
 
@@ -190,14 +191,10 @@ _GUARDED_BATCHES: dict[tuple[Any, ...], str] = {}
 
 
 def _guarded_batch(objs: Sequence[Model], using: str, *, guard: str) -> tuple[str, list[Any]]:
-    model = type(objs[0])
+    model = _new_rows_model(objs, "insert_with_dependents")
     meta = model._meta
     connection = connections[using]
     columns = [f for f in meta.local_concrete_fields if not f.generated]
-    for obj in objs:
-        if type(obj) is not model or obj.pk is None:
-            raise ValueError("insert_with_dependents needs rows of one model with their keys set")
-        obj._prepare_related_fields_for_save(operation_name="insert_with_dependents")  # type: ignore[attr-defined]
     values = [f.pre_save(obj, True) for obj in objs for f in columns]
     if any(hasattr(value, "resolve_expression") for value in values):
         # A `db_default` or an expression needs its own SQL: `insert_together` compiles it.
@@ -333,17 +330,12 @@ def insert_together(*batches: Sequence[Model]) -> None:
     for objs in batches:
         if not objs:
             continue
-        model = type(objs[0])
+        model = _new_rows_model(objs, "insert_together")
         alias = router.db_for_write(model)
         if using not in (None, alias):
             raise ValueError("insert_together writes to one database")
         using = alias
         meta = model._meta
-        for obj in objs:
-            if type(obj) is not model or obj.pk is None:
-                raise ValueError("insert_together needs rows of one model with their keys set")
-            # What save() and bulk_create() check first: no unsaved related object.
-            obj._prepare_related_fields_for_save(operation_name="insert_together")  # type: ignore[attr-defined]
         columns = [f for f in meta.local_concrete_fields if not f.generated]
         if len(objs) == 1:
             compiled, row_params = _row_statement(objs[0], columns, alias, None, returning=False)
@@ -366,6 +358,17 @@ def insert_together(*batches: Sequence[Model]) -> None:
     for obj in saved:
         obj._state.adding = False
         obj._state.db = using
+
+
+def _new_rows_model(objs: Sequence[Model], operation: str) -> type[Model]:
+    """The one model of `objs`, new rows with their keys set; raises ValueError otherwise."""
+    model = type(objs[0])
+    for obj in objs:
+        if type(obj) is not model or obj.pk is None:
+            raise ValueError(f"{operation} needs rows of one model with their keys set")
+        # What save() and bulk_create() check first: no unsaved related object.
+        obj._prepare_related_fields_for_save(operation_name=operation)  # type: ignore[attr-defined]
+    return model
 
 
 def can_update_returning(connection: BaseDatabaseWrapper) -> bool:

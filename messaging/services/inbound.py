@@ -220,9 +220,7 @@ def inbound_message_store(
         nonlocal announcement
         mark_without_reactions(message)
         announcement = announce(message) if announce is not None else None
-        if announcement is None:
-            return []
-        return [[announcement.event], announcement.deliveries]
+        return announcement.rows if announcement is not None else []
 
     unsaved = Message(
         organization_id=identity.organization_id,

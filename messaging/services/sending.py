@@ -242,18 +242,21 @@ def message_send(
         if conversation is not None
         else selectors.conversation_for_send(identity=identity, remote_number=remote)
     )
+    # Without them (a conversation read elsewhere) each check reads its own.
     checks = selectors.recipient_checks(found) if found is not None else None
-    if checks is None:
-        outbound_permission_check(identity=identity, number=remote)
-        consent.send_check(identity=identity, number=remote)
-    else:
-        decision = verdict(
+    decision = (
+        verdict(
             mode=identity_mode(identity, "outbound"),
             blocking=checks.blocking_rule_id,
             allowing=checks.allowing_rule_id,
         )
-        outbound_permission_check(identity=identity, number=remote, decision=decision)
-        consent.send_check(identity=identity, number=remote, opted_out=checks.opted_out)
+        if checks is not None
+        else None
+    )
+    outbound_permission_check(identity=identity, number=remote, decision=decision)
+    consent.send_check(
+        identity=identity, number=remote, opted_out=checks.opted_out if checks else None
+    )
     conversation, line = _resolve_target(
         identity=identity, conversation=conversation, to=to, found=found
     )

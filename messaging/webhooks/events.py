@@ -162,7 +162,7 @@ def event_emit(
     if pending is None:
         return None
     # The event and its deliveries in one statement (on PostgreSQL).
-    insert_together([pending.event], pending.deliveries)
+    insert_together(*pending.rows)
     pending.recorded()
     return pending.event
 
@@ -174,6 +174,11 @@ class PendingEvent:
 
     event: WebhookEvent
     deliveries: list[WebhookDelivery]
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        """The batches to insert, the event before its deliveries."""
+        return [[self.event], list(self.deliveries)]
 
     def recorded(self) -> None:
         """The rows are in the caller's transaction: publish the deliveries after commit."""
