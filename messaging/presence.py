@@ -37,7 +37,7 @@ def message_read_record(*, message: Message, at: datetime | None = None) -> bool
 
 
 def _inbound_allowed(conversation: Conversation, number: str) -> bool:
-    from routing.selectors import contact_decision
+    from routing.rule_decisions import contact_decision
 
     decision = contact_decision(identity=conversation.identity, number=number, direction="inbound")
     return decision.allowed

@@ -35,7 +35,7 @@ from messaging.wire import (
     REACTION_COLUMNS,
 )
 from routing.models import RuleAction
-from routing.selectors import first_covering_rule
+from routing.rule_decisions import first_covering_rule
 
 CONVERSATION_NOT_FOUND = "Conversation not found."
 MESSAGE_NOT_FOUND = "Message not found."
@@ -123,7 +123,7 @@ def conversation_get(
 class RecipientChecks:
     """What a send checks about the person before anything else, as the conversation's read
     brought it along: the first active outbound block and allow rules covering their
-    number (`routing.selectors.verdict` decides) and whether they opted out."""
+    number (`routing.rule_decisions.verdict` decides) and whether they opted out."""
 
     blocking_rule_id: uuid.UUID | None
     allowing_rule_id: uuid.UUID | None

@@ -27,7 +27,7 @@ from console.models import AgentIdentity
 from console.prepared import PreparedQuery
 from provisioning.models import LineRole, LineState, PhoneLine
 from routing.models import Assignment, AssignmentStatus, RuleAction
-from routing.selectors import RuleDecision, first_covering_rule, identity_mode, verdict
+from routing.rule_decisions import RuleDecision, first_covering_rule, identity_mode, verdict
 
 if TYPE_CHECKING:
     from provisioning.models import Setup

@@ -1,5 +1,6 @@
-"""Routing reads: filter decisions, connections, pool-line choice, rules, triage number
-(the inbound line query, with its one-statement verdict, is `routing.inbound_selectors`).
+"""Routing reads: connections, pool-line choice, rules, triage number (the filter decisions
+are `routing.rule_decisions`; the inbound line query, with its one-statement verdict, is
+`routing.inbound_selectors`).
 
 Every read that serves the API is scoped to the caller's organisation (and identity for
 identity-scoped keys); foreign rows behave as missing.
@@ -11,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import (
@@ -21,14 +22,13 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    UUIDField,
     Value,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from console.errors import NotFound
-from console.models import AgentIdentity, ApiKey, FilterMode
+from console.models import AgentIdentity, ApiKey
 from console.prepared import PreparedQuery
 from console.scope import Scope, scoped_get
 from provisioning.models import LineRole, LineState, PhoneLine
@@ -38,159 +38,18 @@ from routing.models import (
     AssignmentStatus,
     ContactRule,
     ExhaustionReason,
-    RuleAction,
     RuleDirection,
-    RuleStatus,
 )
 
-Direction = Literal["inbound", "outbound"]
 ASSIGNMENT_NOT_FOUND = "Assignment not found."
 RULE_NOT_FOUND = "Contact rule not found."
 CONNECT_COMMAND_TEMPLATE = "connect @{handle}"
 
 
 @dataclass(frozen=True)
-class RuleDecision:
-    allowed: bool
-    # The rule that decided; None when the filter-mode default decided.
-    matched_rule_id: uuid.UUID | None
-
-
-@dataclass(frozen=True)
 class TriageInfo:
     number: str
     connect_command: str
-
-
-def covering_directions(direction: Direction) -> list[str]:
-    """The rule directions that cover a message going `direction`."""
-    return [direction, RuleDirection.BOTH]
-
-
-def decide(
-    *, mode: str, rules: list[ContactRule], direction: Direction, number: str
-) -> RuleDecision:
-    """The filter rule, as a pure function over already-loaded rules.
-
-    Precedence: an active `block` rule covering the number and direction always wins,
-    in either mode. Otherwise an active `allow` rule allows. Otherwise the mode decides:
-    `blacklist` allows, `whitelist` refuses (matched_rule_id None). Paused rules are ignored.
-    """
-    covering = [
-        r
-        for r in rules
-        if r.status == RuleStatus.ACTIVE
-        and r.match_target == number
-        and r.direction in covering_directions(direction)
-    ]
-    return verdict(
-        mode=mode,
-        blocking=next((r.id for r in covering if r.action == RuleAction.BLOCK), None),
-        allowing=next((r.id for r in covering if r.action == RuleAction.ALLOW), None),
-    )
-
-
-def first_covering_rule(
-    *, identity: Any, number: Any, direction: Direction, action: str
-) -> Subquery:
-    """The id of the oldest active rule of `identity` with `action` covering `number` going
-    `direction` (what `decide` looks for first), as a subquery that a query reads beside its
-    own row; `identity` and `number` are values or `OuterRef`s. `verdict` turns the block
-    and allow ids into the decision."""
-    return Subquery(
-        ContactRule.objects.filter(
-            identity_id=identity,
-            match_target=number,
-            status=RuleStatus.ACTIVE,
-            direction__in=covering_directions(direction),
-            action=action,
-        )
-        .order_by("created_at")
-        .values("id")[:1],
-        output_field=UUIDField(),
-    )
-
-
-def verdict(*, mode: str, blocking: uuid.UUID | None, allowing: uuid.UUID | None) -> RuleDecision:
-    """`decide`'s precedence, given the first covering active block and allow rules (what
-    `first_covering_rule` reads in SQL)."""
-    if blocking is not None:
-        return RuleDecision(allowed=False, matched_rule_id=blocking)
-    if allowing is not None:
-        return RuleDecision(allowed=True, matched_rule_id=allowing)
-    return RuleDecision(allowed=mode != FilterMode.WHITELIST, matched_rule_id=None)
-
-
-def identity_mode(identity: AgentIdentity, direction: Direction) -> str:
-    return identity.inbound_filter_mode if direction == "inbound" else identity.outbound_filter_mode
-
-
-# Connects, reactions and the sends whose conversation was read without its checks read
-# them: compiled once per process.
-_NUMBER_RULES = PreparedQuery(
-    ContactRule,
-    lambda *, identity_id, number: ContactRule.objects.filter(
-        identity_id=identity_id, match_target=number, status=RuleStatus.ACTIVE
-    ).order_by("created_at"),
-    identity_id=uuid.UUID,
-    number=str,
-)
-
-
-def number_rules(*, identity: AgentIdentity, number: str) -> list[ContactRule]:
-    """Active rules for one number (any direction): one indexed query."""
-    return _NUMBER_RULES.rows(identity_id=identity.pk, number=number)
-
-
-def contact_decision(*, identity: AgentIdentity, number: str, direction: Direction) -> RuleDecision:
-    """May `number` reach `identity` (inbound) or be reached by it (outbound)?"""
-    return decide(
-        mode=identity_mode(identity, direction),
-        rules=number_rules(identity=identity, number=number),
-        direction=direction,
-        number=number,
-    )
-
-
-@dataclass(frozen=True)
-class WhitelistCutoff:
-    """What switching an identity to whitelist in both directions would do to its live
-    connections: `cut_off` people connected now would be refused (inbound held for review,
-    sends answered `recipient_blocked`), out of `connected`."""
-
-    cut_off: int
-    connected: int
-
-
-def whitelist_cutoff(*, identity: AgentIdentity) -> WhitelistCutoff:
-    """Count the connected people whom whitelist mode would newly refuse in a direction
-    they are allowed in now (no active allow rule covers it), in two queries.
-
-    The connection itself stays: the router keeps routing their messages to the identity,
-    but `inbound_route` marks them blocked and sends to them are refused, exactly as
-    `decide` says for the mode.
-    """
-    numbers = set(
-        Assignment.objects.filter(identity=identity, status=AssignmentStatus.ACTIVE).values_list(
-            "remote_number", flat=True
-        )
-    )
-    rules: dict[str, list[ContactRule]] = {}
-    for rule in ContactRule.objects.filter(
-        identity=identity, match_target__in=numbers, status=RuleStatus.ACTIVE
-    ):
-        rules.setdefault(rule.match_target, []).append(rule)
-    directions: tuple[Direction, ...] = ("inbound", "outbound")
-    cut_off = 0
-    for number in numbers:
-        own = rules.get(number, [])
-        if any(
-            decide(mode=identity_mode(identity, d), rules=own, direction=d, number=number).allowed
-            and not decide(mode=FilterMode.WHITELIST, rules=own, direction=d, number=number).allowed
-            for d in directions
-        ):
-            cut_off += 1
-    return WhitelistCutoff(cut_off=cut_off, connected=len(numbers))
 
 
 # --- Connections -----------------------------------------------------------

@@ -18,7 +18,8 @@ from console.ui.access import ConsoleRequest, console_action, console_page, user
 from console.ui.forms import FilterModeForm, RuleCreateForm, RuleStatusForm, RuleUpdateForm
 from console.ui.rendering import render_page
 from routing.models import RuleAction, RuleDirection, RuleStatus
-from routing.selectors import contact_rule_get, identity_rule_list, whitelist_cutoff
+from routing.rule_decisions import whitelist_cutoff
+from routing.selectors import contact_rule_get, identity_rule_list
 from routing.services.contact_rules import (
     contact_rule_create,
     contact_rule_delete,

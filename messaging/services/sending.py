@@ -225,7 +225,7 @@ def message_send(
     when due; `urgent` skips quiet hours (audited). `sent_by`: the staff user replying from
     the console (see `messaging.services.handoff`).
     """
-    from routing.selectors import identity_mode, verdict
+    from routing.rule_decisions import identity_mode, verdict
     from routing.services.contact_rules import outbound_permission_check
 
     if not identity.imessage_enabled:

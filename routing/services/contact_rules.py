@@ -1,6 +1,6 @@
 """Contact rules: allow/block rules per identity and number, and the outbound filter check.
 
-Filter evaluation itself (mode plus rules into a verdict) is in `routing.selectors`; these
+Filter evaluation itself (mode plus rules into a verdict) is in `routing.rule_decisions`; these
 are the writes, each audited, and the 403 an outbound send meets when the rules say no.
 """
 
@@ -14,7 +14,7 @@ from console.errors import Conflict, Forbidden, ValidationFailed
 from console.models import AgentIdentity
 from console.services import Actor, audit_record
 from routing.models import ContactRule, RuleAction, RuleDirection, RuleStatus
-from routing.selectors import RuleDecision, contact_decision
+from routing.rule_decisions import RuleDecision, contact_decision
 
 
 class RecipientBlocked(Forbidden):

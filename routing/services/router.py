@@ -22,15 +22,14 @@ from routing import hooks, replies
 from routing.commands import CommandParseError, RouterCommand, parse_command
 from routing.inbound_selectors import InboundLine
 from routing.models import Assignment, ReleaseReason, ReplyKind
-from routing.selectors import (
+from routing.rule_decisions import (
     RuleDecision,
-    active_assignment,
-    active_assignment_on_line,
     contact_decision,
     decide,
     identity_mode,
     number_rules,
 )
+from routing.selectors import active_assignment, active_assignment_on_line
 from routing.services.assignments import assignment_release
 from routing.services.pool import assignment_place
 from routing.services.router_replies import router_reply_queue

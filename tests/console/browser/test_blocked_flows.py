@@ -14,7 +14,7 @@ from django.test import Client
 
 from console.models import AgentIdentity, AuditEntry
 from messaging.models import Message
-from routing.selectors import contact_decision
+from routing.rule_decisions import contact_decision
 from tests.console.browser.conftest import Console
 from tests.messaging.webhooks.conftest import Receiver, receiver  # noqa: F401
 from tests.messaging.webhooks.factories import SigningKeyFactory, WebhookSubscriptionFactory

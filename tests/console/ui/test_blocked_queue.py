@@ -17,7 +17,7 @@ from django.utils import timezone
 from console.memberships import membership_grant
 from console.models import AgentIdentity, AuditEntry, MembershipRole, Organization
 from messaging.models import Message
-from routing.selectors import contact_decision
+from routing.rule_decisions import contact_decision
 from tests.console.factories import UserFactory
 from tests.console.ui.blocked_helpers import SENDER, blocked_message
 from tests.console.ui.conftest import htmx

@@ -13,7 +13,7 @@ from console.models import AgentIdentity, AuditEntry
 from messaging.models import Message
 from messaging.webhooks.models import WebhookEvent
 from routing.models import ContactRule
-from routing.selectors import contact_decision
+from routing.rule_decisions import contact_decision
 from tests.console.ui.blocked_helpers import SENDER, blocked_message
 from tests.console.ui.conftest import htmx
 from tests.messaging.webhooks.factories import WebhookSubscriptionFactory

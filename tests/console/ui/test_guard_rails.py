@@ -10,7 +10,7 @@ from django.urls import reverse
 from console.models import AgentIdentity, AuditEntry, Organization
 from provisioning.models import PhoneLine
 from routing.models import RuleStatus
-from routing.selectors import contact_decision, whitelist_cutoff
+from routing.rule_decisions import contact_decision, whitelist_cutoff
 from tests.console.ui.conftest import htmx
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PlatformSetupFactory

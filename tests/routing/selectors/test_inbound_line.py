@@ -12,7 +12,7 @@ from console.models import AgentIdentity
 from provisioning.models import PhoneLine, Setup
 from routing.inbound_selectors import inbound_line_get
 from routing.models import AssignmentStatus
-from routing.selectors import contact_decision
+from routing.rule_decisions import contact_decision
 from tests.provisioning.factories import PhoneLineFactory
 from tests.routing.conftest import OTHER_PERSON, PERSON
 from tests.routing.factories import AssignmentFactory, ContactRuleFactory, PoolLineFactory

@@ -8,7 +8,7 @@ from console.errors import Conflict
 from console.models import AgentIdentity
 from console.services import Actor
 from routing.models import ContactRule
-from routing.selectors import contact_decision
+from routing.rule_decisions import contact_decision
 from routing.services.contact_rules import blocked_sender_allow, blocked_sender_block
 from tests.routing.factories import ContactRuleFactory
 

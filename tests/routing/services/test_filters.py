@@ -5,7 +5,7 @@ import pytest
 from console.api.exceptions import error_status
 from console.errors import ApplicationError
 from console.models import AgentIdentity
-from routing.selectors import RuleDecision, contact_decision
+from routing.rule_decisions import RuleDecision, contact_decision
 from routing.services.contact_rules import outbound_permission_check
 from tests.routing.factories import ContactRuleFactory
 
