@@ -11,9 +11,11 @@ class ConsoleConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from console.api.key_cache import keys_forget
+        from console.db_driver import statement_cache_widen
         from console.login_throttle import login_locked_audit, login_seen
         from console.models import AgentIdentity, ApiKey, Organization
 
+        statement_cache_widen()
         user_locked_out.connect(login_locked_audit, dispatch_uid="console.login_locked_audit")
         user_logged_in.connect(login_seen, dispatch_uid="console.login_seen")
         # Cached API keys carry their organisation and identity: any change to one of the
