@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from django.db import IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -132,8 +132,23 @@ def _stored(obj: M, compiled: _CompiledInsert, row: Sequence[Any] | None, using:
     return obj
 
 
+class LeadingStatement(Protocol):
+    """A write to run ahead of `insert_with_dependents`'s insert, whatever that insert
+    finds (`console.prepared.BoundUpdate` is one)."""
+
+    @property
+    def model(self) -> type[Model]: ...
+
+    def run(self) -> Any: ...
+
+    def statement(self, alias: str) -> tuple[str, list[Any]]: ...
+
+
 def insert_with_dependents(
-    obj: M, dependents: Callable[[M], Sequence[Sequence[Model]]]
+    obj: M,
+    dependents: Callable[[M], Sequence[Sequence[Model]]],
+    *,
+    leading: Sequence[LeadingStatement] = (),
 ) -> M | None:
     """Insert `obj` unless a unique constraint says a row like it is there already (as
     `insert_if_absent`), and only if it went in, the batches `dependents(obj)` answers (as
@@ -147,10 +162,18 @@ def insert_with_dependents(
     over-long value must fail the insert, not be cut). Dependents may point at `obj`
     (foreign keys are checked at commit). Like `bulk_create` it skips `save()` and its
     signals.
+
+    `leading` writes run first, whether or not `obj` goes in: on PostgreSQL as `WITH`
+    clauses of the same statement (the insert does not see their effects), elsewhere
+    each on its own.
     """
     using = router.db_for_write(type(obj))
     connection = connections[using]
+    if any(router.db_for_write(statement.model) != using for statement in leading):
+        raise ValueError("insert_with_dependents writes to one database")
     if connection.vendor != "postgresql":
+        for statement in leading:
+            statement.run()
         stored = insert_instance_if_absent(obj)
         if stored is not None:
             insert_together(*dependents(stored))
@@ -159,8 +182,14 @@ def insert_with_dependents(
     batches = [list(batch) for batch in dependents(obj) if batch]
     if any(router.db_for_write(type(batch[0])) != using for batch in batches):
         raise ValueError("insert_with_dependents writes to one database")
-    clauses = [f"w0 AS ({compiled.sql})"]
-    every_param = list(params)
+    clauses: list[str] = []
+    every_param: list[Any] = []
+    for position, statement in enumerate(leading):
+        sql, statement_params = statement.statement(using)
+        clauses.append(f"u{position} AS ({sql})")
+        every_param.extend(statement_params)
+    clauses.append(f"w0 AS ({compiled.sql})")
+    every_param.extend(params)
     for position, batch in enumerate(batches, start=1):
         sql, batch_params = _guarded_batch(batch, using, guard="w0")
         clauses.append(f"w{position} AS ({sql})")

@@ -306,6 +306,20 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
             fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
         return [self.model.from_db(alias, compiled.names, list(row)) for row in fetched]
 
+    def statement(self, alias: str, **values: Any) -> tuple[str, list[Any]]:
+        """The compiled `UPDATE ... RETURNING` for database `alias` (one that can return
+        rows from an UPDATE) and the call's parameters, to run as part of another
+        statement."""
+        self._check_names(values)
+        compiled = self._compile(alias)
+        return compiled.sql, self._params(compiled.params, compiled.slots, alias, values)
+
+    def bound(self, **values: Any) -> BoundUpdate:
+        """This update with the call's values, to run later: by itself (`run`) or as a
+        clause of another statement (`console.db.insert_with_dependents`'s `leading`)."""
+        self._check_names(values)
+        return BoundUpdate(self, values)
+
     def _compile_now(self, alias: str) -> _CompiledUpdate:
         connection = connections[alias]
         placeholders, adapted = self._placeholders(alias)
@@ -329,6 +343,26 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
             converters=compiler.get_converters([f.get_col(meta.db_table) for f in fields]),
             names=tuple(f.attname for f in fields),
         )
+
+
+@dataclass(frozen=True)
+class BoundUpdate:
+    """A `PreparedUpdate` and the values of one call (see `PreparedUpdate.bound`)."""
+
+    update: PreparedUpdate[Any]
+    values: dict[str, Any]
+
+    @property
+    def model(self) -> type[Model]:
+        return self.update.model
+
+    def run(self) -> list[Any]:
+        return self.update.rows(**self.values)
+
+    def statement(self, alias: str) -> tuple[str, list[Any]]:
+        """The compiled `UPDATE ... RETURNING` for database `alias` and its parameters (on
+        a database that can return rows from an UPDATE)."""
+        return self.update.statement(alias, **self.values)
 
 
 def _slots(params: Any, adapted: dict[str, Any]) -> tuple[_Slot, ...]:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import (
     Case,
     DateTimeField,
@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from console.db import insert_if_absent, insert_with_dependents
 from console.models import AgentIdentity
-from console.prepared import PreparedShapes, PreparedUpdate
+from console.prepared import BoundUpdate, PreparedShapes, PreparedUpdate
 from messaging import presence
 from messaging.media import inbound_media_items
 from messaging.models import Conversation, DeliveryStatus, Direction, Message, QuietHours
@@ -77,6 +77,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         number=event.to_number,
         sender=event.from_number,
         provider_handle=event.provider_handle,
+        person=event.from_number,
     )
     if target is None:
         if line_number_held_elsewhere(setup=setup, number=event.to_number):
@@ -104,17 +105,24 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     identity = route.identity
     now = timezone.now()
     conversation = None
+    touch: tuple[BoundUpdate, ...] = ()
     if not route.is_blocked:
-        # Keep the conversation on the line the person is using now, in the same statement
-        # that reads it. Should the insert below find the handle stored by a concurrent
-        # delivery after all, that one moved `last_message_at` to about the same moment.
-        conversation = conversation_receive(
+        # Keep the conversation on the line the person is using now: when the line's read
+        # found it, in the message's own statement, else in the statement that reads it.
+        # Should the insert find the handle stored by a concurrent delivery after all,
+        # that one moved `last_message_at` to about the same moment.
+        received_now = _conversation_received(
             identity=identity,
             remote_number=event.from_number,
             line=route.line,
             assignment=route.assignment,
             at=now,
         )
+        conversation = _conversation_beside_line(target, identity=identity, route=route)
+        if conversation is not None:
+            touch = (received_now,)
+        else:
+            conversation = _received_conversation(received_now.run(), identity)
     if conversation is None:
         conversation = conversation_get_or_create(
             identity=identity,
@@ -149,6 +157,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         line=route.line,
         created_at=now,
         announce=received if announced else None,
+        leading=touch,
         is_blocked=route.is_blocked,
         blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
     )
@@ -168,12 +177,18 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     return message
 
 
-def _inbound_extra(provider_handle: str) -> dict[str, Any]:
+def _inbound_extra(provider_handle: str, person: str) -> dict[str, Any]:
     """What messaging reads beside the line (`_inbound_target`): whether the handle is
-    stored already and on which setup's line, whether the identity the message goes to
-    has an after-hours auto-reply, and the version of its webhook subscriptions."""
+    stored already and on which setup's line, the conversation of the identity the
+    message goes to with `person` (its id and who handles it), whether that identity has
+    an after-hours auto-reply, and the version of its webhook subscriptions."""
     stored = Message.objects.filter(provider_handle=provider_handle).order_by()
+    conversation = Conversation.objects.filter(
+        identity_id=OuterRef(ROUTED_IDENTITY), remote_number=person, is_group=False
+    ).order_by()
     return {
+        "conversation_id": Subquery(conversation.values("id")[:1], output_field=UUIDField()),
+        "conversation_handled_by": Subquery(conversation.values("handled_by")[:1]),
         "handle_stored": Exists(stored),
         # Typed explicitly: a foreign key's column would come back as text on SQLite.
         "handle_setup_id": Subquery(stored.values("line__setup_id")[:1], output_field=UUIDField()),
@@ -195,7 +210,36 @@ def _inbound_extra(provider_handle: str) -> dict[str, Any]:
 
 # The line an inbound message arrives on, with routing's reads and messaging's own
 # (`_inbound_extra`), in one statement compiled once per process.
-_inbound_target = InboundLineReader(_inbound_extra, provider_handle=str)
+_inbound_target = InboundLineReader(_inbound_extra, provider_handle=str, person=str)
+
+
+def _conversation_beside_line(
+    target: InboundLine, *, identity: AgentIdentity, route: InboundRoute
+) -> Conversation | None:
+    """The conversation the line's read found, as the route's touch leaves it (its other
+    columns load when read); None when there was none or the message goes to another
+    identity than the line routed to (a router command's connection)."""
+    conversation_id = target.extra["conversation_id"]
+    if conversation_id is None or identity != target.identity:
+        return None
+    known: dict[str, Any] = {
+        "id": conversation_id,
+        "organization_id": identity.organization_id,
+        "identity_id": identity.pk,
+        "remote_number": target.sender,
+        "is_group": False,
+        "handled_by": target.extra["conversation_handled_by"],
+        "line_id": route.line.pk,
+    }
+    if route.assignment is not None:
+        known["assignment_id"] = route.assignment.pk
+    # `from_db` takes the values in the model's column order.
+    names = [f.attname for f in Conversation._meta.concrete_fields if f.attname in known]
+    conversation = Conversation.from_db(
+        router.db_for_read(Conversation), names, [known[name] for name in names]
+    )
+    conversation.identity = identity
+    return conversation
 
 
 def inbound_message_store(
@@ -207,13 +251,15 @@ def inbound_message_store(
     line: PhoneLine,
     created_at: datetime,
     announce: Callable[[Message], webhook_events.PendingEvent | None] | None = None,
+    leading: Sequence[BoundUpdate] = (),
     **fields: Any,
 ) -> Message | None:
     """Insert the message `event` carries (1:1 or group: `fields` adds the rest) and the
-    agent event `announce` builds from it (one statement on PostgreSQL); None when the same provider
-    handle raced in through another delivery of this setup, stored once already (then
-    no event is stored either). Raises `ForeignReference` when the stored row is on
-    another setup's line."""
+    agent event `announce` builds from it, after the `leading` updates (one statement on
+    PostgreSQL); None when the same provider handle raced in through another delivery of
+    this setup, stored once already (then no event is stored either, the updates ran
+    all the same). Raises `ForeignReference` when the stored row is on another setup's
+    line."""
     announcement: webhook_events.PendingEvent | None = None
 
     def event_rows(message: Message) -> list[list[Any]]:
@@ -238,7 +284,7 @@ def inbound_message_store(
         created_at=created_at,
         **fields,
     )
-    message = insert_with_dependents(unsaved, event_rows)
+    message = insert_with_dependents(unsaved, event_rows, leading=leading)
     if message is None:
         owner = (
             Message.objects.filter(provider_handle=event.provider_handle)
@@ -319,10 +365,31 @@ def conversation_receive(
     line): move the (identity, person) conversation onto them and its `last_message_at`
     forward (never back), and answer it as stored, in one statement. None when there is
     no conversation yet."""
+    received = _conversation_received(
+        identity=identity, remote_number=remote_number, line=line, assignment=assignment, at=at
+    )
+    return _received_conversation(received.run(), identity)
+
+
+def _conversation_received(
+    *,
+    identity: AgentIdentity,
+    remote_number: str,
+    line: PhoneLine,
+    assignment: Assignment | None,
+    at: datetime,
+) -> BoundUpdate:
+    """`conversation_receive`'s update, to run now or within another statement."""
     ids = {"identity_id": identity.pk, "remote_number": remote_number, "line_id": line.pk}
     if assignment is not None:
         ids["assignment_id"] = assignment.pk
-    rows = _CONVERSATION_RECEIVE[assignment is not None].rows(at=at, now=timezone.now(), **ids)
+    return _CONVERSATION_RECEIVE[assignment is not None].bound(at=at, now=timezone.now(), **ids)
+
+
+def _received_conversation(
+    rows: list[Conversation], identity: AgentIdentity
+) -> Conversation | None:
+    """The conversation `_conversation_received` answered (None: there is none yet)."""
     if not rows:
         return None
     conversation = rows[0]

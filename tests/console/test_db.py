@@ -22,6 +22,7 @@ from console.db import (
     update_returning,
 )
 from console.models import Organization
+from console.prepared import PreparedUpdate
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from provisioning.models import ProviderEvent
 from tests.messaging.webhooks.factories import WebhookDeliveryFactory, WebhookSubscriptionFactory
@@ -338,6 +339,46 @@ def test_insert_with_dependents_stores_nothing_when_the_row_is_there_already() -
     assert WebhookEvent.objects.get(pk="evt_taken").payload == {}
     assert not WebhookDelivery.objects.filter(event_id="evt_taken").exists()
     assert WebhookEvent.objects.count() == 1  # the transaction goes on
+
+
+_RENAME_ORGANIZATION = PreparedUpdate(
+    Organization,
+    lambda *, organization_id, name: (
+        Organization.objects.filter(pk=organization_id),
+        {"name": name},
+    ),
+    organization_id=uuid.UUID,
+    name=str,
+)
+
+
+def test_insert_with_dependents_runs_the_leading_updates_in_the_same_statement() -> None:
+    subscription = WebhookSubscriptionFactory()
+    event = _event(subscription)
+    rename = _RENAME_ORGANIZATION.bound(organization_id=subscription.organization_id, name="Moved")
+
+    with CaptureQueriesContext(connection) as ctx:
+        stored = insert_with_dependents(
+            event, lambda row: [_deliveries(row, subscription, 1)], leading=[rename]
+        )
+
+    assert stored is event
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 3)
+    assert Organization.objects.get(pk=subscription.organization_id).name == "Moved"
+    assert WebhookDelivery.objects.filter(event_id=event.id).count() == 1
+
+
+def test_insert_with_dependents_runs_the_leading_updates_when_the_row_is_there_already() -> None:
+    subscription = WebhookSubscriptionFactory()
+    insert_together([_event(subscription, id="evt_taken")])
+    rename = _RENAME_ORGANIZATION.bound(organization_id=subscription.organization_id, name="Moved")
+
+    stored = insert_with_dependents(
+        _event(subscription, id="evt_taken"), lambda row: [], leading=[rename]
+    )
+
+    assert stored is None
+    assert Organization.objects.get(pk=subscription.organization_id).name == "Moved"
 
 
 def test_insert_with_dependents_builds_the_dependents_from_the_final_values() -> None:

@@ -316,6 +316,38 @@ def test_a_prepared_update_answers_the_rows_as_stored_in_one_statement() -> None
     assert first.display_name == "One"
 
 
+def test_a_bound_update_runs_later_with_the_values_it_was_bound_to() -> None:
+    identity = AgentIdentityFactory(handle="bound")
+    bound = RENAME.bound(organization_id=identity.organization_id, handle="bound", name="Later")
+    identity.refresh_from_db()
+    assert identity.display_name != "Later"  # binding runs nothing
+
+    [renamed] = bound.run()
+
+    assert (renamed.pk, renamed.display_name) == (identity.pk, "Later")
+
+
+def test_a_bound_update_refuses_missing_values_when_bound() -> None:
+    with pytest.raises(TypeError, match="expected parameters"):
+        RENAME.bound(organization_id=uuid.uuid4(), handle="x")
+
+
+def test_a_bound_updates_statement_carries_its_values_as_parameters() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the statement serves as a clause of a PostgreSQL statement")
+    identity = AgentIdentityFactory(handle="clause")
+    sql, params = RENAME.bound(
+        organization_id=identity.organization_id, handle="clause", name="Clause"
+    ).statement("default")
+
+    assert sql.startswith("UPDATE") and "RETURNING" in sql
+    assert "Clause" in params and "Clause" not in sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    identity.refresh_from_db()
+    assert identity.display_name == "Clause"
+
+
 def test_a_prepared_update_refuses_a_value_computed_from_a_placeholder() -> None:
     def later(*, identity_id: uuid.UUID, at: datetime) -> tuple[QuerySet[AgentIdentity], Any]:
         return AgentIdentity.objects.filter(pk=identity_id), {"updated_at": at + timedelta(1)}

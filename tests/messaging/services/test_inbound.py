@@ -75,10 +75,10 @@ def blind_handle_check(monkeypatch):
     the insert's conflict can stop the duplicate."""
     original = inbound_module._inbound_extra
 
-    def blind(provider_handle):
-        return {**original(provider_handle), "handle_stored": Value(False)}
+    def blind(**params):
+        return {**original(**params), "handle_stored": Value(False)}
 
-    reader = InboundLineReader(blind, provider_handle=str)
+    reader = InboundLineReader(blind, provider_handle=str, person=str)
     monkeypatch.setattr(inbound_module, "_inbound_target", reader)
 
 
@@ -310,6 +310,30 @@ def test_a_message_over_a_new_connection_moves_the_conversation_onto_it(
     assert message.conversation_id == conversation.id
     assert (conversation.line_id, conversation.assignment_id) == (other_line.id, again.id)
     assert conversation.last_message_at == message.created_at
+
+
+def test_a_known_conversation_is_moved_and_counted_once_by_the_messages_statement(
+    conversation, platform_setup, emitted
+):
+    before = Conversation.objects.get(pk=conversation.pk)
+
+    message = inbound_message_receive(setup=platform_setup, event=inbound())
+
+    after = Conversation.objects.get(pk=conversation.pk)
+    assert after.last_message_at == message.created_at
+    assert (after.visible_count, after.visible_unread_count) == (
+        before.visible_count + 1,
+        before.visible_unread_count + 1,
+    )
+
+
+def test_the_conversation_handed_on_reads_its_other_columns_as_stored(
+    conversation, platform_setup, emitted
+):
+    message = inbound_message_receive(setup=platform_setup, event=inbound())
+
+    assert message.conversation.last_message_at == message.created_at
+    assert message.conversation.created_at == conversation.created_at
 
 
 def test_last_message_at_never_moves_back(conversation, platform_setup, emitted):
