@@ -150,9 +150,11 @@ def _window_row(
         .order_by()
         .values("identity_id")
         .annotate(
-            count=Count("pk", filter=past),
+            # Counted by the cap time (never null), not the key: the key is not in the
+            # index the count reads alone.
+            count=Count(CAP_TIME, filter=past),
             oldest=Min(CAP_TIME, filter=past),
-            ahead=Count("pk", filter=GreaterThan(CAP_TIME, at)),
+            ahead=Count(CAP_TIME, filter=GreaterThan(CAP_TIME, at)),
         )
     )
 
@@ -170,7 +172,7 @@ def _window_ending_at(identity: AgentIdentity, at: datetime) -> tuple[int, datet
     `(at - 24 h, at]`: its count, and its oldest cap time (`at` when empty). None when a
     later cap time exists: the caller falls back to the full analysis.
 
-    One range scan of the `msg_outbound_identity_cap_time` index on (identity, cap time)."""
+    One index-only range scan of `msg_outbound_cap_time_covering` on (identity, cap time)."""
     row = _WINDOW.first(identity_id=identity.pk, lo=at - WINDOW, at=at, hi=at + WINDOW)
     if row is None:
         return 0, at
