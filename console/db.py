@@ -88,12 +88,7 @@ def insert_row(model: type[M], **fields: Any) -> M:
     """`model.objects.create(**fields)` in one compiled statement (see `insert_if_absent`):
     for rows whose model has no `save()` of its own and no signal receivers. Any
     integrity error raises, as from `create()`."""
-    using = router.db_for_write(model)
-    if not connections[using].features.can_return_columns_from_insert:
-        return model._default_manager.using(using).create(**fields)
-    inserted = _insert(model(**fields), using, None)
-    assert inserted is not None  # without ON CONFLICT, an INSERT stores its row or raises
-    return inserted
+    return _inserted(model(**fields), router.db_for_write(model))
 
 
 def _insert(obj: M, using: str, on_conflict: OnConflict | None) -> M | None:
@@ -167,21 +162,41 @@ def insert_with_dependents(
     clauses of the same statement (the insert does not see their effects), elsewhere
     each on its own.
     """
+    return _insert_in_one_statement(obj, dependents, leading, OnConflict.IGNORE)
+
+
+def insert_after(obj: M, *, leading: Sequence[LeadingStatement]) -> M:
+    """Insert `obj` (a row the caller built, as `insert_row` does) after the `leading`
+    writes: on PostgreSQL in one statement, their `WITH` clauses first. Any integrity
+    error raises."""
+    stored = _insert_in_one_statement(obj, lambda row: (), leading, None)
+    assert stored is not None  # without ON CONFLICT, an INSERT stores its row or raises
+    return stored
+
+
+def _insert_in_one_statement(
+    obj: M,
+    dependents: Callable[[M], Sequence[Sequence[Model]]],
+    leading: Sequence[LeadingStatement],
+    on_conflict: OnConflict | None,
+) -> M | None:
     using = router.db_for_write(type(obj))
     connection = connections[using]
     if any(router.db_for_write(statement.model) != using for statement in leading):
-        raise ValueError("insert_with_dependents writes to one database")
+        raise ValueError("one statement writes to one database")
     if connection.vendor != "postgresql":
         for statement in leading:
             statement.run()
-        stored = insert_instance_if_absent(obj)
+        stored = (
+            insert_instance_if_absent(obj) if on_conflict is not None else _inserted(obj, using)
+        )
         if stored is not None:
             insert_together(*dependents(stored))
         return stored
-    compiled, params = _own_row_statement(obj, using, OnConflict.IGNORE)
+    compiled, params = _own_row_statement(obj, using, on_conflict)
     batches = [list(batch) for batch in dependents(obj) if batch]
     if any(router.db_for_write(type(batch[0])) != using for batch in batches):
-        raise ValueError("insert_with_dependents writes to one database")
+        raise ValueError("one statement writes to one database")
     clauses: list[str] = []
     every_param: list[Any] = []
     for position, statement in enumerate(leading):
@@ -205,6 +220,16 @@ def insert_with_dependents(
                 dependent._state.adding = False
                 dependent._state.db = using
     return stored
+
+
+def _inserted(obj: M, using: str) -> M:
+    """`obj` inserted as a new row (any integrity error raises)."""
+    if not connections[using].features.can_return_columns_from_insert:
+        obj.save(force_insert=True, using=using)
+        return obj
+    inserted = _insert(obj, using, None)
+    assert inserted is not None  # without ON CONFLICT, an INSERT stores its row or raises
+    return inserted
 
 
 def insert_instance_if_absent(obj: M) -> M | None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from console.errors import Conflict, ProviderFailed
 from console.models import AgentIdentity
 from console.outbox import publish_on_commit
-from console.prepared import PreparedUpdate
+from console.prepared import BoundUpdate, PreparedUpdate
 from messaging.models import Conversation, DeliveryStatus
 from messaging.webhooks import events as webhook_events
 from provisioning.models import LineRole, PhoneLine
@@ -93,7 +93,12 @@ def last_message_before(at: datetime) -> Q:
 
 def conversation_touch(conversation_id: Any, at: datetime) -> None:
     """Move the conversation's `last_message_at` forward to `at` (never back)."""
-    _CONVERSATION_TOUCH.rows(conversation_id=conversation_id, at=at, now=timezone.now())
+    conversation_touched(conversation_id, at).run()
+
+
+def conversation_touched(conversation_id: Any, at: datetime) -> BoundUpdate:
+    """`conversation_touch` to run later, or as a clause of another statement."""
+    return _CONVERSATION_TOUCH.bound(conversation_id=conversation_id, at=at, now=timezone.now())
 
 
 def _conversation_touch(

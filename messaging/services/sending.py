@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from console.db import insert_row
+from console.db import insert_after
 from console.errors import (
     ApplicationError,
     Conflict,
@@ -272,8 +272,7 @@ def message_send(
         quiet=quiet,
     )
     timing = scheduling.timing_fields(slot.scheduled_for, now=now)
-    message = insert_row(
-        Message,
+    unsaved = Message(
         organization_id=identity.organization_id,
         identity=identity,
         conversation=conversation,
@@ -291,8 +290,9 @@ def message_send(
         created_at=now,
         **timing,
     )
+    # The conversation's last message moves in the insert's own statement.
+    message = insert_after(unsaved, leading=[common.conversation_touched(conversation.pk, now)])
     mark_without_reactions(message)
-    common.conversation_touch(conversation.pk, now)
     if urgent and actor is not None:
         from messaging.services.quiet_hours import urgent_send_audit
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from console.db import (
     _unsized,
+    insert_after,
     insert_if_absent,
     insert_row,
     insert_together,
@@ -379,6 +380,31 @@ def test_insert_with_dependents_runs_the_leading_updates_when_the_row_is_there_a
 
     assert stored is None
     assert Organization.objects.get(pk=subscription.organization_id).name == "Moved"
+
+
+def test_insert_after_runs_the_leading_updates_and_the_insert_in_one_statement() -> None:
+    subscription = WebhookSubscriptionFactory()
+    event = _event(subscription)
+    rename = _RENAME_ORGANIZATION.bound(organization_id=subscription.organization_id, name="After")
+
+    with CaptureQueriesContext(connection) as ctx:
+        stored = insert_after(event, leading=[rename])
+
+    assert stored is event and stored._state.adding is False
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
+    assert WebhookEvent.objects.filter(pk=event.pk).exists()
+    assert Organization.objects.get(pk=subscription.organization_id).name == "After"
+
+
+def test_insert_after_raises_on_a_conflict_as_create_does() -> None:
+    subscription = WebhookSubscriptionFactory()
+    insert_together([_event(subscription, id="evt_taken")])
+    rename = _RENAME_ORGANIZATION.bound(organization_id=subscription.organization_id, name="After")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_after(_event(subscription, id="evt_taken"), leading=[rename])
+
+    assert Organization.objects.get(pk=subscription.organization_id).name != "After"
 
 
 def test_insert_with_dependents_builds_the_dependents_from_the_final_values() -> None:

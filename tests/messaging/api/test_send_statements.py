@@ -1,17 +1,17 @@
 """How many statements one plain send costs through the API (issue 18).
 
-The bound is the same on PostgreSQL and SQLite: the send runs the same statements on
-both. SAVEPOINT / RELEASE pairs are left out of the count: they come from the test's own
+On PostgreSQL the conversation's last_message_at moves in the insert's own statement; on
+SQLite it is one statement more. SAVEPOINT / RELEASE pairs are left out of the count: they come from the test's own
 transaction around `message_send`'s atomic block, which in production is the outermost
 transaction (no savepoint). The API key is cached after the first request, so the
 measured second send reads no key.
 
-By `to` (6): the conversation with its assignment and line and the recipient checks (the
+By `to` (5): the conversation with its assignment and line and the recipient checks (the
 first covering block and allow rules, the opt-out), the identity lock with its quiet hours,
-the conversation's pace (last inbound and recent sends), the cap window, the insert, the
-conversation's last_message_at. By `conversation_id` (6): the same, the scoped conversation
-read bringing the checks along. (It was 9 while the rules, the opt-out and
-quiet hours were each read on their own.)
+the conversation's pace (last inbound and recent sends), the cap window, the insert with
+the conversation's last_message_at. By `conversation_id` (5): the same, the scoped
+conversation read bringing the checks along. (It was 9 while the rules, the opt-out and
+quiet hours were each read on their own, 6 while the conversation was touched apart.)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.messaging.conftest import PERSON
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/imessage/messages"
-SEND_STATEMENTS = 6
+SEND_STATEMENTS = {"postgresql": 5, "sqlite": 6}
 
 
 def statements_of_send(client, body) -> list[str]:
@@ -44,7 +44,7 @@ def test_a_send_by_to_costs_a_bounded_number_of_statements(identity_client, conv
 
     statements = statements_of_send(identity_client, {"to": PERSON, "text": "Hello"})
 
-    assert len(statements) <= SEND_STATEMENTS, "\n".join(statements)
+    assert len(statements) <= SEND_STATEMENTS[connection.vendor], "\n".join(statements)
     loads = [s for s in statements if s.startswith('SELECT "messaging_conversation"."id",')]
     assert len(loads) == 1  # the conversation is loaded once
 
@@ -55,7 +55,7 @@ def test_a_send_by_conversation_costs_a_bounded_number_of_statements(identity_cl
 
     statements = statements_of_send(identity_client, body)
 
-    assert len(statements) <= SEND_STATEMENTS, "\n".join(statements)
+    assert len(statements) <= SEND_STATEMENTS[connection.vendor], "\n".join(statements)
 
 
 def test_a_send_reads_no_assignment_when_the_conversation_points_at_it(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from console.errors import NotFound, ValidationFailed
 from console.models import AgentIdentity
@@ -91,3 +94,34 @@ def test_by_to_a_scoped_key_acts_as_its_identity_and_an_admin_key_as_the_one_nam
 
     assert (scoped.identity, scoped.conversation, scoped.reply_to) == (identity, None, None)
     assert named.identity == identity
+
+
+def _send(conversation: Conversation):
+    from messaging.services.sending import message_send
+
+    return message_send(
+        identity=conversation.identity,
+        conversation=conversation,
+        to=None,
+        text="See you at 3",
+        media_urls=[],
+        send_style=None,
+    ).message
+
+
+def test_a_send_moves_the_conversations_last_message_to_its_time(conversation) -> None:
+    message = _send(conversation)
+
+    conversation.refresh_from_db()
+    assert conversation.last_message_at == message.created_at
+    assert conversation.visible_count == 1  # counted once, beside the touch
+
+
+def test_a_send_never_moves_the_conversations_last_message_back(conversation) -> None:
+    later = timezone.now() + timedelta(hours=1)
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=later)
+
+    _send(conversation)
+
+    conversation.refresh_from_db()
+    assert conversation.last_message_at == later
