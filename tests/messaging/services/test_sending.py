@@ -13,6 +13,7 @@ from console.services import IssuedApiKey
 from messaging.models import Conversation
 from messaging.services.sending import send_target_resolve
 from tests.messaging.factories import ConversationFactory, MessageFactory
+from tests.messaging.sends import send_now
 
 
 def test_by_conversation_the_conversation_names_the_identity_and_the_reply(
@@ -96,21 +97,8 @@ def test_by_to_a_scoped_key_acts_as_its_identity_and_an_admin_key_as_the_one_nam
     assert named.identity == identity
 
 
-def _send(conversation: Conversation):
-    from messaging.services.sending import message_send
-
-    return message_send(
-        identity=conversation.identity,
-        conversation=conversation,
-        to=None,
-        text="See you at 3",
-        media_urls=[],
-        send_style=None,
-    ).message
-
-
 def test_a_send_moves_the_conversations_last_message_to_its_time(conversation) -> None:
-    message = _send(conversation)
+    message = send_now(conversation)
 
     conversation.refresh_from_db()
     assert conversation.last_message_at == message.created_at
@@ -121,7 +109,7 @@ def test_a_send_never_moves_the_conversations_last_message_back(conversation) ->
     later = timezone.now() + timedelta(hours=1)
     Conversation.objects.filter(pk=conversation.pk).update(last_message_at=later)
 
-    _send(conversation)
+    send_now(conversation)
 
     conversation.refresh_from_db()
     assert conversation.last_message_at == later
