@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from console.api.serializers import FieldsKeptPerThread
 from console.phone import is_e164
 from messaging.models import ReactionType, SendStyle
 
@@ -22,7 +23,7 @@ NOT_E164 = "Must be an E.164 phone number such as +14155550100."
 GROUPS_UNSUPPORTED = "Group messages are not supported; give one recipient."
 
 
-class MessageSendInputSerializer(serializers.Serializer[dict[str, Any]]):
+class MessageSendInputSerializer(FieldsKeptPerThread):
     to = serializers.JSONField(required=False)
     conversation_id = serializers.UUIDField(required=False)
     text = serializers.CharField(
