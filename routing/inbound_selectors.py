@@ -105,7 +105,7 @@ class InboundLineReader:
         row = self._query.first(setup_id=setup.id, number=number, sender=sender, **extra_values)
         if row is None:
             return None
-        return _inbound_line(row, sender=sender, extra_names=self.extra_names)
+        return _inbound_line(row, setup=setup, sender=sender, extra_names=self.extra_names)
 
     def _build(
         self, *, setup_id: Any, number: str, sender: str, **extra_values: Any
@@ -125,7 +125,7 @@ def _inbound_line_queryset(
     return (
         PhoneLine.objects.filter(setup_id=setup_id, number=number, state=LineState.ASSIGNED)
         .annotate(connection=connection)
-        .select_related("setup__organization", "identity__organization")
+        .select_related("identity__organization")
         # The annotation is only known at run time (the stubs see model fields alone).
         .select_related(*_CONNECTION_RELATED)
         .annotate(
@@ -147,7 +147,11 @@ def _inbound_line_queryset(
     )
 
 
-def _inbound_line(row: PhoneLine, *, sender: str, extra_names: tuple[str, ...]) -> InboundLine:
+def _inbound_line(
+    row: PhoneLine, *, setup: Setup, sender: str, extra_names: tuple[str, ...]
+) -> InboundLine:
+    # The line is read by its setup's id: the caller's setup is the line's, not read again.
+    row.setup = setup
     # Only the active connection of this sender matches the join (unique per line and
     # person), and only pool lines have connections.
     assignment: Assignment | None = getattr(row, "connection", None)
@@ -192,4 +196,4 @@ def inbound_line_get(
     ).first()
     if row is None:
         return None
-    return _inbound_line(row, sender=sender, extra_names=tuple(extra))
+    return _inbound_line(row, setup=setup, sender=sender, extra_names=tuple(extra))
