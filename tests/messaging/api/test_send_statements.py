@@ -1,10 +1,10 @@
 """How many statements one plain send costs through the API (issue 18).
 
 On PostgreSQL the conversation's last_message_at moves in the insert's own statement; on
-SQLite it is one statement more. SAVEPOINT / RELEASE pairs are left out of the count: they come from the test's own
-transaction around `message_send`'s atomic block, which in production is the outermost
-transaction (no savepoint). The API key is cached after the first request, so the
-measured second send reads no key.
+SQLite it is one statement more. SAVEPOINT / RELEASE pairs are left out of the count: they
+come from the test's own transaction around `message_send`'s atomic block, which in
+production is the outermost transaction (no savepoint). The API key is cached after the
+first request, so the measured second send reads no key.
 
 By `to` (5): the conversation with its assignment and line and the recipient checks (the
 first covering block and allow rules, the opt-out), the identity lock with its quiet hours,
