@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import (
     Exists,
     F,
@@ -25,11 +26,11 @@ from django.db.models import (
 
 from console.db import AnyOf
 from console.errors import NotFound, ValidationFailed
-from console.models import ApiKey
+from console.models import AgentIdentity, ApiKey
 from console.prepared import PreparedQuery, UUIDList
 from console.scope import Scope
 from console.selectors import acting_identity_for_key
-from messaging.models import Conversation, Message, OptOut, Reaction
+from messaging.models import Conversation, Message, OptOut, QuietHours, Reaction
 from messaging.wire import (
     MESSAGE_COLUMNS,
     REACTION_COLUMNS,
@@ -157,13 +158,24 @@ def recipient_checks(conversation: Conversation) -> RecipientChecks | None:
 
 def _conversation_for_send(*, identity_id: uuid.UUID, remote_number: str) -> Any:
     return (
-        Conversation.objects.select_related("assignment", "line")
+        Conversation.objects.select_related("assignment", "line", "identity__quiet_hours")
+        # The send lock (see `messaging.services.scheduling.send_lock`): only the identity.
+        .select_for_update(no_key=True, of=("identity",))
         # `is_group` names the per-person unique index: without it PostgreSQL scanned every
         # conversation of the identity (5 ms at 2,000 conversations).
         .filter(identity_id=identity_id, remote_number=remote_number, is_group=False)
         .annotate(**_recipient_check_columns())
+        # The identity is joined for its lock and its quiet hours; the caller has the rest.
+        .defer(*_IDENTITY_COLUMNS_NOT_READ)
         .order_by("pk")[:1]
     )
+
+
+_IDENTITY_COLUMNS_NOT_READ = tuple(
+    f"identity__{field.name}"
+    for field in AgentIdentity._meta.concrete_fields
+    if not field.primary_key
+)
 
 
 # Every send by `to` reads it: compiled once per process.
@@ -172,14 +184,37 @@ _CONVERSATION_FOR_SEND = PreparedQuery(
 )
 
 
+@dataclass(frozen=True)
+class SendLock:
+    """The identity's send lock, taken by the statement that read a conversation, and the
+    identity's quiet hours as that statement read them (None: quiet hours are off)."""
+
+    quiet_hours: QuietHours | None
+
+
 def conversation_for_send(*, identity: Any, remote_number: str) -> Conversation | None:
     """The identity's conversation with `remote_number`, with the assignment and line a
-    send checks and its `RecipientChecks` (one statement); None before the person's first
-    message or connection."""
+    send checks, its `RecipientChecks`, and the identity's send lock taken (`send_lock_of`),
+    in one statement (the caller's transaction holds the lock); None before the person's
+    first message or connection (then no lock is taken)."""
+    if not transaction.get_connection().in_atomic_block:
+        # What select_for_update() checks: a lock outside a transaction ends at once.
+        raise transaction.TransactionManagementError("conversation_for_send needs a transaction")
     found: Conversation | None = _CONVERSATION_FOR_SEND.first(
         identity_id=identity.pk, remote_number=remote_number
     )
+    if found is not None:
+        quiet_hours = getattr(found.identity, "quiet_hours", None)
+        found._send_lock = SendLock(quiet_hours)  # type: ignore[attr-defined]
+        found.identity = identity
     return found
+
+
+def send_lock_of(conversation: Conversation) -> SendLock | None:
+    """The send lock `conversation_for_send` took with `conversation` (None: it was read
+    without it)."""
+    lock: SendLock | None = getattr(conversation, "_send_lock", None)
+    return lock
 
 
 # --- Messages ---------------------------------------------------------------------------

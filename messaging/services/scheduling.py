@@ -83,7 +83,10 @@ def send_lock(identity: AgentIdentity) -> QuietHours | None:
     the snapshot taken when it started, so a count in the locking statement could miss the
     send whose commit it waited for. The identity's quiet hours are no count: they come
     back from the same statement (None: quiet hours are off), as they stood when it began;
-    a change committed while this send waited for the lock holds from the next send on."""
+    a change committed while this send waited for the lock holds from the next send on.
+
+    A send by `to` takes the same lock with its conversation's read
+    (`messaging.selectors.conversation_for_send`) and does not call this."""
     if not transaction.get_connection().in_atomic_block:
         # What select_for_update() checks: a lock outside a transaction ends at once.
         raise transaction.TransactionManagementError("send_lock needs a transaction")

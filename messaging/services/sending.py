@@ -261,7 +261,9 @@ def message_send(
         identity=identity, conversation=conversation, to=to, found=found
     )
     handoff.send_check(conversation=conversation, staff=sent_by is not None)
-    quiet = scheduling.send_lock(identity)
+    # By `to`, the conversation's read took the lock; otherwise it is taken now.
+    held = selectors.send_lock_of(conversation)
+    quiet = held.quiet_hours if held is not None else scheduling.send_lock(identity)
     now = timezone.now()
     slot = scheduling.send_slot(
         identity=identity,

@@ -18,18 +18,29 @@ ATTEMPTS = 150
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_150_parallel_sends_accept_exactly_the_cap(conversation, identity_key, settings):
+# By `to` the conversation's read takes the send lock; by `conversation_id` a statement
+# of its own does.
+@pytest.mark.parametrize("addressed_by", ["conversation_id", "to"])
+def test_150_parallel_sends_accept_exactly_the_cap(
+    conversation, identity_key, settings, addressed_by
+):
     if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
         pytest.skip("an in-memory SQLite database cannot be shared between threads")
     settings.SEND_CAP_PER_24H = 100
     settings.CONVERSATION_BURST_LIMIT = ATTEMPTS  # one conversation: the loop guard aside
+
+    recipient = (
+        {"to": conversation.remote_number}
+        if addressed_by == "to"
+        else {"conversation_id": str(conversation.id)}
+    )
 
     def attempt(i: int) -> int:
         try:
             client = keyed_client(identity_key)
             response = client.post(
                 "/api/v1/imessage/messages",
-                {"conversation_id": str(conversation.id), "text": f"n{i}"},
+                {**recipient, "text": f"n{i}"},
                 format="json",
                 HTTP_IDEMPOTENCY_KEY=f"parallel-{i}",
             )
