@@ -2,24 +2,24 @@
 within 60 seconds with no inbound message from the person in between.
 
 Checked by `messaging.services.sending.message_send` while it holds the identity's row
-lock (the lock the daily cap takes), so concurrent sends are counted exactly.
+lock (the lock the daily cap takes), so concurrent sends are counted exactly. The pace is
+read by `messaging.services.scheduling.send_slot` beside the cap window, in one statement
+(`pace_columns`).
 """
 
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, DateTimeField, Min, QuerySet, Subquery, Value
+from django.db.models import Count, DateTimeField, Min, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from console.errors import RateLimited
-from console.prepared import PreparedQuery
-from messaging.models import Conversation, Direction, Message
+from messaging.models import Direction, Message
 
 BURST_WINDOW = timedelta(seconds=60)
 BURST_LIMITED = (
@@ -38,7 +38,9 @@ class Pace:
     oldest_recent: datetime | None
 
 
-def _pace_row(*, conversation_id: uuid.UUID, since: datetime) -> QuerySet[Conversation, Any]:
+def pace_columns(*, conversation_id: Any, since: datetime) -> dict[str, Any]:
+    """The `Pace` of a conversation as expressions over one of its rows (its own id, or
+    the placeholder of a prepared query): `last_inbound`, `recent`, `oldest_recent`."""
     messages = Message.objects.filter(conversation_id=conversation_id)
     last_inbound = Subquery(
         messages.filter(direction=Direction.INBOUND, is_blocked=False)
@@ -53,23 +55,15 @@ def _pace_row(*, conversation_id: uuid.UUID, since: datetime) -> QuerySet[Conver
         .order_by()
         .values("conversation_id")
     )
-    return Conversation.objects.filter(pk=conversation_id).values(
-        last_inbound=last_inbound,
-        recent=Subquery(recent.annotate(n=Count("pk")).values("n")),
-        oldest_recent=Subquery(recent.annotate(m=Min("created_at")).values("m")),
-    )
+    return {
+        "last_inbound": last_inbound,
+        "recent": Subquery(recent.annotate(n=Count("pk")).values("n")),
+        "oldest_recent": Subquery(recent.annotate(m=Min("created_at")).values("m")),
+    }
 
 
-# Every send reads it: compiled once per process.
-_PACE = PreparedQuery(Conversation, _pace_row, conversation_id=uuid.UUID, since=datetime)
-
-
-def conversation_pace(conversation: Conversation, now: datetime) -> Pace:
-    """The conversation's `Pace` at `now`, in one statement (scalar subqueries on the
-    conversation row; each an index range on (conversation, created_at))."""
-    row = _PACE.first(conversation_id=conversation.pk, since=now - BURST_WINDOW)
-    if row is None:
-        raise Conversation.DoesNotExist
+def pace_of(row: dict[str, Any]) -> Pace:
+    """The `Pace` that `pace_columns` read."""
     return Pace(
         last_inbound=row["last_inbound"],
         recent=row["recent"] or 0,

@@ -35,7 +35,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, DateTimeField, Min, Q, QuerySet
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    IntegerField,
+    Min,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan, LessThan, LessThanOrEqual
 from django.utils import timezone
@@ -185,21 +194,65 @@ def _window_ending_at(identity: AgentIdentity, at: datetime) -> tuple[int, datet
     return row["count"], oldest or at
 
 
-def _fullest(identity: AgentIdentity, at: datetime) -> tuple[int, datetime]:
-    """The most cap times any window containing `at` holds, and its oldest one."""
-    fast = _window_ending_at(identity, at)
+@dataclass(frozen=True)
+class WindowRead:
+    """What `_window_ending_at` answers for a cap time, read by another statement
+    (`send_slot`'s): the count and oldest cap time of the window ending there, or None
+    when a later cap time exists."""
+
+    ending_at: tuple[int, datetime] | None
+
+
+def _window_columns(*, identity_id: Any, lo: Any, at: Any, hi: Any) -> dict[str, Any]:
+    """`_window_row`'s answers as expressions beside another row: the count and the oldest
+    cap time in `(lo, at]`, and whether one lies in `(at, hi)` (each from the index alone)."""
+    in_range = (
+        Message.objects.filter(identity_id=identity_id, direction=Direction.OUTBOUND)
+        .filter(GreaterThan(CAP_TIME, lo), LessThan(CAP_TIME, hi))
+        .order_by()
+    )
+    past = in_range.filter(LessThanOrEqual(CAP_TIME, at))
+    return {
+        # Grouped by the one identity: no row (NULL) when the window is empty.
+        "cap_count": Subquery(
+            past.values("identity_id").annotate(n=Count(CAP_TIME)).values("n"),
+            output_field=IntegerField(),
+        ),
+        "cap_oldest": Subquery(
+            past.annotate(cap_time=CAP_TIME).order_by("cap_time").values("cap_time")[:1],
+            output_field=DateTimeField(),
+        ),
+        "cap_ahead": Exists(in_range.filter(GreaterThan(CAP_TIME, at))),
+    }
+
+
+def _window_read(row: dict[str, Any], at: datetime) -> WindowRead:
+    if row["cap_ahead"]:
+        return WindowRead(ending_at=None)
+    return WindowRead(ending_at=(row["cap_count"] or 0, row["cap_oldest"] or at))
+
+
+def _fullest(
+    identity: AgentIdentity, at: datetime, read: WindowRead | None = None
+) -> tuple[int, datetime]:
+    """The most cap times any window containing `at` holds, and its oldest one (`read`:
+    the window ending at `at` as another statement read it)."""
+    fast = read.ending_at if read is not None else _window_ending_at(identity, at)
     if fast is not None:
         return fast
     return _fullest_window(_cap_times(identity, at - WINDOW, at + WINDOW), at)
 
 
-def cap_check(identity: AgentIdentity, *, at: datetime, now: datetime) -> RateInfo:
+def cap_check(
+    identity: AgentIdentity, *, at: datetime, now: datetime, read: WindowRead | None = None
+) -> RateInfo:
     """Raise 429 `send_rate_limited` unless a message with cap time `at` fits the cap.
 
-    The caller holds the identity's row lock, so the counts cannot change underneath.
+    The caller holds the identity's row lock, so the counts cannot change underneath;
+    `read` is the window ending at `at` when a statement after the lock read it already.
     """
     cap = settings.SEND_CAP_PER_24H
-    count, oldest = _fullest(identity, at)
+    count, oldest = _fullest(identity, at, read)
     reset_at = oldest + WINDOW
     if count >= cap:
         retry_after = max(1, math.ceil((reset_at - now).total_seconds()))
@@ -314,7 +367,17 @@ def send_slot(
     """
     from messaging.services import burst, quiet_hours
 
-    pace = burst.conversation_pace(conversation, now)
+    row = _SLOT_READS.first(
+        conversation_id=conversation.pk,
+        since=now - burst.BURST_WINDOW,
+        identity_id=identity.pk,
+        lo=now - WINDOW,
+        at=now,
+        hi=now + WINDOW,
+    )
+    if row is None:
+        raise Conversation.DoesNotExist
+    pace = burst.pace_of(row)
     burst.burst_check(pace=pace, now=now)
     last_inbound = pace.last_inbound
     scheduled_for = send_at
@@ -326,5 +389,38 @@ def send_slot(
             last_inbound_at=None if send_at is not None else last_inbound,
         )
         scheduled_for = held or send_at
-    rate = cap_check(identity, at=scheduled_for or now, now=now)
+    # The window read beside the pace ends now: it serves a send going out now.
+    read = _window_read(row, now) if scheduled_for is None else None
+    rate = cap_check(identity, at=scheduled_for or now, now=now, read=read)
     return SendSlot(scheduled_for=scheduled_for, rate=rate)
+
+
+def _slot_reads(
+    *,
+    conversation_id: uuid.UUID,
+    since: datetime,
+    identity_id: uuid.UUID,
+    lo: datetime,
+    at: datetime,
+    hi: datetime,
+) -> QuerySet[Conversation, Any]:
+    from messaging.services import burst
+
+    return Conversation.objects.filter(pk=conversation_id).values(
+        **burst.pace_columns(conversation_id=conversation_id, since=since),
+        **_window_columns(identity_id=identity_id, lo=lo, at=at, hi=hi),
+    )
+
+
+# What every send reads once it holds the lock: the conversation's pace and the cap window
+# ending now, in one statement compiled once per process.
+_SLOT_READS = PreparedQuery(
+    Conversation,
+    _slot_reads,
+    conversation_id=uuid.UUID,
+    since=datetime,
+    identity_id=uuid.UUID,
+    lo=datetime,
+    at=datetime,
+    hi=datetime,
+)

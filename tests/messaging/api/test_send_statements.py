@@ -6,13 +6,14 @@ come from the test's own transaction around `message_send`'s atomic block, which
 production is the outermost transaction (no savepoint). The API key is cached after the
 first request, so the measured second send reads no key.
 
-By `to` (4): the conversation with its assignment and line, the recipient checks (the
+By `to` (3): the conversation with its assignment and line, the recipient checks (the
 first covering block and allow rules, the opt-out), the identity's send lock and its quiet
-hours; the conversation's pace (last inbound and recent sends); the cap window; the insert
-with the conversation's last_message_at. By `conversation_id` (5): the scoped
-conversation read bringing the checks along, then the lock with the quiet hours in a
-statement of its own, and the same three. (It was 9 while the rules, the opt-out and quiet
-hours were each read on their own, 6 while the conversation was touched apart.)
+hours; after the lock, the conversation's pace (last inbound and recent sends) with the
+cap window ending now; the insert with the conversation's last_message_at. By
+`conversation_id` (4): the scoped conversation read bringing the checks along, then the
+lock with the quiet hours in a statement of its own, and the same two. (It was 9 while the
+rules, the opt-out and quiet hours were each read on their own, 6 while the conversation
+was touched apart and the pace and the cap were read apart.)
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/imessage/messages"
 # SQLite takes no row locks (its transactions write one at a time); the lock statement
 # still runs there by `conversation_id`.
-SEND_BY_TO_STATEMENTS = {"postgresql": 4, "sqlite": 5}
-SEND_BY_CONVERSATION_STATEMENTS = {"postgresql": 5, "sqlite": 6}
+SEND_BY_TO_STATEMENTS = {"postgresql": 3, "sqlite": 4}
+SEND_BY_CONVERSATION_STATEMENTS = {"postgresql": 4, "sqlite": 5}
 
 
 def statements_of_send(client, body) -> list[str]:

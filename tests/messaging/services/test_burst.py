@@ -11,7 +11,7 @@ import time_machine
 
 from console.errors import RateLimited
 from messaging.models import Message
-from messaging.services import burst
+from messaging.services import burst, scheduling
 from messaging.services.sending import message_send
 from tests.messaging.conftest import OTHER_PERSON
 from tests.messaging.factories import ConversationFactory, MessageFactory
@@ -19,6 +19,19 @@ from tests.messaging.factories import ConversationFactory, MessageFactory
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def pace_beside_the_window(conversation, now: datetime) -> burst.Pace:
+    """The pace as a send reads it after the lock, beside its cap window."""
+    row = scheduling._SLOT_READS.first(
+        conversation_id=conversation.pk,
+        since=now - burst.BURST_WINDOW,
+        identity_id=conversation.identity_id,
+        lo=now - scheduling.WINDOW,
+        at=now,
+        hi=now + scheduling.WINDOW,
+    )
+    return burst.pace_of(row)
 
 
 def send(conversation):
@@ -145,7 +158,7 @@ def test_the_pace_matches_a_reading_of_every_row(conversation):
                 created_at=NOW + timedelta(seconds=offset),
             )
 
-        pace = burst.conversation_pace(conversation, NOW)
+        pace = pace_beside_the_window(conversation, NOW)
 
         inbound = [at for at, kind in rows if kind == "in"]
         last_inbound = max(inbound, default=None)

@@ -87,6 +87,19 @@ def scenarios() -> list[list[tuple[float, bool]]]:
     return fixed
 
 
+def slot_read(conversation, at: datetime) -> scheduling.WindowRead:
+    """The window ending at `at` as a send's one read after the lock finds it."""
+    row = scheduling._SLOT_READS.first(
+        conversation_id=conversation.pk,
+        since=at - timedelta(seconds=60),
+        identity_id=conversation.identity_id,
+        lo=at - DAY,
+        at=at,
+        hi=at + DAY,
+    )
+    return scheduling._window_read(row, at)
+
+
 def test_both_paths_answer_alike_over_varied_cap_times(conversation, settings, monkeypatch):
     settings.SEND_CAP_PER_24H = 5
     identity = conversation.identity
@@ -98,6 +111,7 @@ def test_both_paths_answer_alike_over_varied_cap_times(conversation, settings, m
             outbound_at(conversation, at=NOW + timedelta(seconds=offset), scheduled=scheduled)
         for at in ats:
             window = scheduling._window_ending_at(identity, at)
+            assert slot_read(conversation, at) == scheduling.WindowRead(window), (times, at)
             if window is not None:
                 fast_used += 1
                 assert window == full_analysis(identity, at), (times, at)
@@ -165,3 +179,42 @@ def test_the_window_is_counted_from_the_index_alone(conversation):
         ).explain()
 
     assert "Index Only Scan using msg_outbound_cap_time_covering" in plan
+
+
+def slot_of(conversation, *, send_at: datetime | None, quiet=None) -> scheduling.SendSlot:
+    return scheduling.send_slot(
+        identity=conversation.identity,
+        conversation=conversation,
+        now=NOW,
+        send_at=send_at,
+        urgent=False,
+        quiet=quiet,
+    )
+
+
+def test_a_send_now_reads_its_pace_and_window_in_one_statement_after_the_lock(
+    conversation, settings
+):
+    settings.SEND_CAP_PER_24H = 3
+    for minutes in (1, 10):
+        outbound_at(conversation, at=NOW - timedelta(minutes=minutes))
+
+    with transaction.atomic():
+        held = scheduling.send_lock(conversation.identity)
+        with CaptureQueriesContext(connection) as ctx:
+            slot = slot_of(conversation, send_at=None, quiet=held)
+
+    assert len(ctx.captured_queries) == 1
+    assert (slot.scheduled_for, slot.rate.remaining) == (None, 0)
+
+
+def test_a_scheduled_send_counts_the_window_at_its_own_time(conversation, settings):
+    settings.SEND_CAP_PER_24H = 3
+    later = NOW + timedelta(hours=30)
+    for minutes in (1, 2):  # in the window ending now, not in the one ending at `later`
+        outbound_at(conversation, at=NOW - timedelta(minutes=minutes))
+
+    with transaction.atomic():
+        slot = slot_of(conversation, send_at=later)
+
+    assert (slot.scheduled_for, slot.rate.remaining) == (later, 2)
