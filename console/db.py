@@ -158,17 +158,18 @@ def insert_with_dependents(
     (foreign keys are checked at commit). Like `bulk_create` it skips `save()` and its
     signals.
 
-    `leading` writes run first, whether or not `obj` goes in: on PostgreSQL as `WITH`
-    clauses of the same statement (the insert does not see their effects), elsewhere
-    each on its own.
+    `leading` writes run whether or not `obj` goes in: on PostgreSQL as `WITH` clauses of
+    the same statement, elsewhere each on its own before the insert. They must not depend
+    on the insert or on one another: PostgreSQL runs a statement's data-modifying clauses
+    in no set order, and none sees what another writes.
     """
     return _insert_in_one_statement(obj, dependents, leading, OnConflict.IGNORE)
 
 
 def insert_after(obj: M, *, leading: Sequence[LeadingStatement]) -> M:
-    """Insert `obj` (a row the caller built, as `insert_row` does) after the `leading`
-    writes: on PostgreSQL in one statement, their `WITH` clauses first. Any integrity
-    error raises."""
+    """Insert `obj` (a row the caller built, as `insert_row` does) with the `leading`
+    writes: on PostgreSQL in one statement, as `insert_with_dependents` runs them. Any
+    integrity error raises (and undoes the leading writes with the statement)."""
     stored = _insert_in_one_statement(obj, lambda row: (), leading, None)
     assert stored is not None  # without ON CONFLICT, an INSERT stores its row or raises
     return stored

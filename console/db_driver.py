@@ -24,6 +24,10 @@ def statement_cache_widen() -> None:
         from psycopg import _queries
     except ImportError:  # SQLite only: no psycopg installed
         return
+    if not hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH") or not hasattr(
+        _queries, "MAX_CACHED_STATEMENT_PARAMS"
+    ):
+        return  # another psycopg: its own bounds stand (tests/console/test_db_driver.py)
     _queries.MAX_CACHED_STATEMENT_LENGTH = max(
         _queries.MAX_CACHED_STATEMENT_LENGTH, STATEMENT_LENGTH
     )

@@ -212,8 +212,9 @@ def conversation_for_send(*, identity: Any, remote_number: str) -> Conversation 
 
 def send_lock_of(conversation: Conversation) -> SendLock | None:
     """The send lock `conversation_for_send` took with `conversation` (None: it was read
-    without it)."""
-    lock: SendLock | None = getattr(conversation, "_send_lock", None)
+    without it), answered once: the object may outlive the transaction that holds the
+    lock, and a later send with it must take the lock again."""
+    lock: SendLock | None = conversation.__dict__.pop("_send_lock", None)
     return lock
 
 

@@ -182,8 +182,9 @@ def inbound_line_get(
     *, setup: Setup, number: str, sender: str, extra: Mapping[str, Any] | None = None
 ) -> InboundLine | None:
     """The assigned line of `setup` with this number, in one query with all that routing
-    an inbound message from `sender` on it reads: the line's setup and identity, the
-    sender's active connection on it (with its identity) and the inbound filter verdict
+    an inbound message from `sender` on it reads: the line's identity (its setup is
+    `setup`), the sender's active connection on it (with its identity) and the inbound
+    filter verdict
     (`decide` over the active rules covering `sender`). `extra` annotations ride along
     (they may refer to `OuterRef(ROUTED_IDENTITY)`) and make the query compile again; a
     caller that passes them on every message keeps an `InboundLineReader` instead. None

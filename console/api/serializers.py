@@ -6,7 +6,6 @@ from typing import Any
 
 from django.utils.functional import cached_property
 from rest_framework import serializers
-from rest_framework.fields import Field
 from rest_framework.utils.serializer_helpers import BindingDict
 
 from console.models import ApiKey
@@ -26,27 +25,22 @@ class FieldsKeptPerThread(serializers.Serializer[dict[str, Any]]):
     DRF deep-copies every declared field for each serializer instance: half a millisecond
     of CPU for a send's nine fields, on every send. Input fields keep no state of their own
     between calls (what one validation learns goes into the serializer or an exception),
-    so each thread keeps one bound copy per class and points it at the current serializer.
-    For flat input serializers only: no nested serializers, no fields that read the
-    context.
+    so each thread keeps one set per class, bound to a serializer of its own that holds no
+    request (not partial, no context). For flat input serializers only: no nested
+    serializers; one given a context or `partial` builds its own fields, as DRF does.
     """
 
     @cached_property
     def fields(self) -> BindingDict:
-        kept: dict[type, dict[str, Field[Any, Any, Any, Any]]] = _THIS_THREAD.__dict__.setdefault(
-            "serializer_fields", {}
-        )
-        fields = BindingDict(self)
-        reused = kept.get(type(self))
-        if reused is None:
-            for name, field in self.get_fields().items():
-                fields[name] = field  # binds it: its name, label, source and parent
-            kept[type(self)] = dict(fields.items())
-            return fields
-        for name, field in reused.items():
-            # Bound before under the same name; `bind` refuses a second call.
-            field.parent = self
-            fields.fields[name] = field
+        if self.partial or self._context:
+            return super().fields
+        kept: dict[type, BindingDict] = _THIS_THREAD.__dict__.setdefault("serializer_fields", {})
+        fields = kept.get(type(self))
+        if fields is None:
+            anchor = type(self)()
+            fields = kept[type(self)] = BindingDict(anchor)
+            for name, field in anchor.get_fields().items():
+                fields[name] = field  # binds it to the anchor: its name, label and source
         return fields
 
 

@@ -23,7 +23,12 @@ NEW = models.Index(
 
 
 def _swap(schema_editor, model, add, remove):
-    concurrently = {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
+    concurrently = {}
+    if schema_editor.connection.vendor == "postgresql":
+        concurrently = {"concurrently": True}
+        # A build that failed half-way leaves an invalid index of that name behind.
+        name = schema_editor.quote_name(add.name)
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
     schema_editor.add_index(model, add, **concurrently)
     schema_editor.remove_index(model, remove, **concurrently)
 

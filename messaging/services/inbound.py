@@ -218,7 +218,12 @@ def _conversation_beside_line(
 ) -> Conversation | None:
     """The conversation the line's read found, as the route's touch leaves it (its other
     columns load when read); None when there was none or the message goes to another
-    identity than the line routed to (a router command's connection)."""
+    identity than the line routed to (a router command's connection).
+
+    Who handles it is as the line's read found it: a staff takeover that commits while
+    this message is being stored reaches the agent as its own `imessage.handoff` event,
+    and the agent's sends are refused from the takeover's commit on (`handoff.send_check`),
+    whatever this message's event says."""
     conversation_id = target.extra["conversation_id"]
     if conversation_id is None or identity != target.identity:
         return None
@@ -255,7 +260,7 @@ def inbound_message_store(
     **fields: Any,
 ) -> Message | None:
     """Insert the message `event` carries (1:1 or group: `fields` adds the rest) and the
-    agent event `announce` builds from it, after the `leading` updates (one statement on
+    agent event `announce` builds from it, with the `leading` updates (one statement on
     PostgreSQL); None when the same provider handle raced in through another delivery of
     this setup, stored once already (then no event is stored either, the updates ran
     all the same). Raises `ForeignReference` when the stored row is on another setup's

@@ -363,7 +363,9 @@ def send_slot(
     inside them is held to their end unless `urgent` or a reply within 30 minutes of the
     person's last message), then the cap at the send's cap time (429 `send_rate_limited`).
 
-    The caller holds the identity's row lock (`send_lock`, which also answers `quiet`).
+    The caller holds the identity's row lock (`send_lock`, or the conversation's read of
+    a send by `to`; either answers `quiet`). The pace and the cap window ending now are read
+    in one statement after the lock.
     """
     from messaging.services import burst, quiet_hours
 

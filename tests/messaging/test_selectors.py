@@ -7,7 +7,12 @@ import pytest
 from django.db import connection
 
 from messaging.models import Conversation
-from messaging.selectors import _conversation_for_send, conversation_for_send
+from messaging.selectors import (
+    SendLock,
+    _conversation_for_send,
+    conversation_for_send,
+    send_lock_of,
+)
 from tests.messaging.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +61,22 @@ def test_the_conversation_a_send_looks_up_is_found_through_the_per_person_index(
     ).explain()
 
     assert "conversation_unique_per_person" in plan
+
+
+def test_the_send_lock_read_with_a_conversation_is_answered_once():
+    conversation = ConversationFactory()
+
+    found = conversation_for_send(
+        identity=conversation.identity, remote_number=conversation.remote_number
+    )
+
+    assert found is not None
+    assert send_lock_of(found) == SendLock(quiet_hours=None)
+    # The object may outlive this transaction: a later send takes the lock again.
+    assert send_lock_of(found) is None
+
+
+def test_a_conversation_read_elsewhere_holds_no_send_lock():
+    conversation = ConversationFactory()
+
+    assert send_lock_of(Conversation.objects.get(pk=conversation.pk)) is None

@@ -32,7 +32,7 @@ INPUTS = [
 ]
 
 
-def outcome(serializer_class: type[Any], data: dict[str, Any]) -> Any:
+def outcome(serializer_class: Any, data: dict[str, Any]) -> Any:
     serializer = serializer_class(data=data)
     if serializer.is_valid():
         return ("valid", dict(serializer.validated_data))
@@ -44,14 +44,25 @@ def test_kept_fields_validate_as_drfs_own_request_after_request() -> None:
         assert outcome(Kept, data) == outcome(Plain, data)
 
 
-def test_the_fields_are_built_once_per_thread_and_bound_to_the_current_serializer() -> None:
+def test_the_fields_are_built_once_per_thread_and_hold_no_request() -> None:
     first, second = Kept(data={"name": "a"}), Kept(data={"name": "b"})
 
-    first_fields, second_fields = dict(first.fields.items()), dict(second.fields.items())
+    name = first.fields["name"]
 
-    assert first_fields["name"] is second_fields["name"]
-    assert second_fields["name"].parent is second
-    assert second_fields["name"].field_name == "name"
+    assert second.fields["name"] is name
+    assert name.parent is not first and name.parent is not second
+    assert not hasattr(name.parent, "initial_data")  # no request's body kept alive
+    assert name.field_name == "name"
+
+
+def test_a_serializer_with_a_context_or_partial_builds_its_own_fields() -> None:
+    kept = Kept(data={}).fields["name"]
+
+    assert Kept(data={}, context={"request": None}).fields["name"] is not kept
+    assert Kept(data={}, partial=True).fields["name"] is not kept
+    assert outcome(lambda data: Kept(data=data, partial=True), {"count": "2"}) == outcome(
+        lambda data: Plain(data=data, partial=True), {"count": "2"}
+    )
 
 
 def test_each_thread_keeps_its_own_fields() -> None:
