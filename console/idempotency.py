@@ -14,7 +14,8 @@ from typing import Any
 
 from django.db import transaction
 
-from console.db import insert_if_absent, update_from_values
+from console.db import insert_if_absent
+from console.db_updates import update_from_values
 from console.errors import Conflict, InProgress, ValidationFailed
 from console.models import IdempotencyRecord, Organization
 

@@ -35,11 +35,11 @@ from django.db.models.query import ModelIterable, ValuesIterable, get_related_po
 from django.db.models.sql import UpdateQuery
 from django.db.models.sql.compiler import SQLCompiler
 
-from console.db import (
+from console.db import uuid_list_param
+from console.db_updates import (
     can_update_returning,
     returning_every_column,
     update_returning,
-    uuid_list_param,
 )
 
 M = TypeVar("M", bound=Model)
@@ -277,7 +277,7 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
 
     Parameters follow `PreparedQuery`'s rules. Like `update()` it skips `save()`, its
     signals and `auto_now`: pass such fields as parameters. A database that cannot return
-    rows from an UPDATE runs `console.db.update_returning` built from the call's values.
+    rows from an UPDATE runs `console.db_updates.update_returning` built from the call's values.
     """
 
     def __init__(

@@ -184,11 +184,10 @@ def inbound_line_get(
     """The assigned line of `setup` with this number, in one query with all that routing
     an inbound message from `sender` on it reads: the line's identity (its setup is
     `setup`), the sender's active connection on it (with its identity) and the inbound
-    filter verdict
-    (`decide` over the active rules covering `sender`). `extra` annotations ride along
-    (they may refer to `OuterRef(ROUTED_IDENTITY)`) and make the query compile again; a
-    caller that passes them on every message keeps an `InboundLineReader` instead. None
-    when `setup` has no such line, even if another setup has.
+    filter verdict (`decide` over the active rules covering `sender`). `extra` annotations
+    ride along (they may refer to `OuterRef(ROUTED_IDENTITY)`) and make the query compile
+    again; a caller that passes them on every message keeps an `InboundLineReader`
+    instead. None when `setup` has no such line, even if another setup has.
     """
     if not extra:
         return _plain_reader(setup=setup, number=number, sender=sender)

@@ -151,76 +151,31 @@ def _fullest_window(times: list[datetime], at: datetime) -> tuple[int, datetime]
     return best, oldest
 
 
-def _window_row(
-    *, identity_id: uuid.UUID, lo: datetime, at: datetime, hi: datetime
-) -> QuerySet[Message, Any]:
-    past = LessThanOrEqual(CAP_TIME, at)
-    return (
-        Message.objects.filter(identity_id=identity_id, direction=Direction.OUTBOUND)
-        .filter(GreaterThan(CAP_TIME, lo), LessThan(CAP_TIME, hi))
-        # Grouped by the one identity: a row when it has cap times in range, else none.
-        .order_by()
-        .values("identity_id")
-        .annotate(
-            # Counted by the cap time (never null), not the key: the key is not in the
-            # index the count reads alone.
-            count=Count(CAP_TIME, filter=past),
-            oldest=Min(CAP_TIME, filter=past),
-            ahead=Count(CAP_TIME, filter=GreaterThan(CAP_TIME, at)),
-        )
-    )
-
-
-# Every send counts its window: compiled once per process.
-_WINDOW = PreparedQuery(
-    Message, _window_row, identity_id=uuid.UUID, lo=datetime, at=datetime, hi=datetime
-)
-
-
-def _window_ending_at(identity: AgentIdentity, at: datetime) -> tuple[int, datetime] | None:
-    """`_fullest_window` in one aggregate statement, when no cap time lies in
-    `(at, at + 24 h)` (the common case: a send now with nothing scheduled or held ahead).
-    Then no window containing `at` ends at a later cap time, so the fullest one is
-    `(at - 24 h, at]`: its count, and its oldest cap time (`at` when empty). None when a
-    later cap time exists: the caller falls back to the full analysis.
-
-    One index-only range scan of `msg_outbound_cap_time_covering` on (identity, cap time)."""
-    row = _WINDOW.first(identity_id=identity.pk, lo=at - WINDOW, at=at, hi=at + WINDOW)
-    if row is None:
-        return 0, at
-    if row["ahead"]:
-        return None
-    oldest: datetime | None = row["oldest"]
-    return row["count"], oldest or at
-
-
 @dataclass(frozen=True)
 class WindowRead:
-    """What `_window_ending_at` answers for a cap time, read by another statement
-    (`send_slot`'s): the count and oldest cap time of the window ending there, or None
-    when a later cap time exists."""
+    """What `_window_columns` read for a cap time: the count and oldest cap time of the
+    window ending there, or None when a later cap time exists."""
 
     ending_at: tuple[int, datetime] | None
 
 
 def _window_columns(*, identity_id: Any, lo: Any, at: Any, hi: Any) -> dict[str, Any]:
-    """`_window_row`'s answers as expressions beside another row: the count and the oldest
-    cap time in `(lo, at]`, and whether one lies in `(at, hi)` (each from the index alone)."""
+    """The window ending at `at` as expressions beside another row (the identity's own in
+    `_window_row`, the conversation's in `send_slot`): the count and the oldest cap time in
+    `(lo, at]`, and whether one lies in `(at, hi)` (each from the index alone)."""
     in_range = (
         Message.objects.filter(identity_id=identity_id, direction=Direction.OUTBOUND)
         .filter(GreaterThan(CAP_TIME, lo), LessThan(CAP_TIME, hi))
         .order_by()
     )
-    past = in_range.filter(LessThanOrEqual(CAP_TIME, at))
+    # Grouped by the one identity: no row (NULL) when the window is empty.
+    past = in_range.filter(LessThanOrEqual(CAP_TIME, at)).values("identity_id")
     return {
-        # Grouped by the one identity: no row (NULL) when the window is empty.
         "cap_count": Subquery(
-            past.values("identity_id").annotate(n=Count(CAP_TIME)).values("n"),
-            output_field=IntegerField(),
+            past.annotate(n=Count(CAP_TIME)).values("n"), output_field=IntegerField()
         ),
         "cap_oldest": Subquery(
-            past.annotate(cap_time=CAP_TIME).order_by("cap_time").values("cap_time")[:1],
-            output_field=DateTimeField(),
+            past.annotate(m=Min(CAP_TIME)).values("m"), output_field=DateTimeField()
         ),
         "cap_ahead": Exists(in_range.filter(GreaterThan(CAP_TIME, at))),
     }
@@ -230,6 +185,34 @@ def _window_read(row: dict[str, Any], at: datetime) -> WindowRead:
     if row["cap_ahead"]:
         return WindowRead(ending_at=None)
     return WindowRead(ending_at=(row["cap_count"] or 0, row["cap_oldest"] or at))
+
+
+def _window_row(
+    *, identity_id: uuid.UUID, lo: datetime, at: datetime, hi: datetime
+) -> QuerySet[AgentIdentity, Any]:
+    return AgentIdentity.objects.filter(pk=identity_id).values(
+        **_window_columns(identity_id=identity_id, lo=lo, at=at, hi=hi)
+    )
+
+
+# Every send counts its window: compiled once per process.
+_WINDOW = PreparedQuery(
+    AgentIdentity, _window_row, identity_id=uuid.UUID, lo=datetime, at=datetime, hi=datetime
+)
+
+
+def _window_ending_at(identity: AgentIdentity, at: datetime) -> tuple[int, datetime] | None:
+    """`_fullest_window` in one statement, when no cap time lies in `(at, at + 24 h)` (the
+    common case: a send now with nothing scheduled or held ahead). Then no window
+    containing `at` ends at a later cap time, so the fullest one is `(at - 24 h, at]`: its
+    count, and its oldest cap time (`at` when empty). None when a later cap time exists:
+    the caller falls back to the full analysis.
+
+    Index-only range scans of `msg_outbound_cap_time_covering` on (identity, cap time)."""
+    row = _WINDOW.first(identity_id=identity.pk, lo=at - WINDOW, at=at, hi=at + WINDOW)
+    if row is None:  # no such identity: nothing of it is counted
+        return 0, at
+    return _window_read(row, at).ending_at
 
 
 def _fullest(

@@ -27,7 +27,8 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from console.crypto import decrypt
-from console.db import AnyOf, update_from_values
+from console.db import AnyOf
+from console.db_updates import update_from_values
 from console.drain_slots import DrainSlots, Slot
 from console.errors import Conflict, Unprocessable
 from console.outbox import (
