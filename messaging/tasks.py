@@ -19,6 +19,11 @@ def message_deliver_task(message_id: str) -> None:
     delivery.message_deliver(message_id=message_id)
 
 
+@shared_task(name="messaging.message_send_drain", ignore_result=True)
+def message_send_drain_task() -> int:
+    return delivery.message_send_drain()
+
+
 @shared_task(name="messaging.message_send_sweep")
 def message_send_sweep_task() -> dict[str, int]:
     result = delivery.message_send_sweep()

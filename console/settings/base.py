@@ -384,6 +384,13 @@ DEDICATED_NUMBERS_PER_ORG = env.int("DEDICATED_NUMBERS_PER_ORG", default=5)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=48)
 
 # --- Message sends (the outbox the send sweep recovers) ------------------
+# A send drain job (messaging/services/delivery.py) claims this many queued sends at a
+# time and sends them in turn (each a provider call of up to PROVIDER_TIMEOUT_SECONDS),
+# and claims no further batch once it has run SEND_DRAIN_SECONDS or SEND_DRAIN_BATCHES
+# batches: a batch's worst case plus the budget stays inside the task time limit.
+SEND_DRAIN_BATCH_SIZE = env_count("SEND_DRAIN_BATCH_SIZE", 5)
+SEND_DRAIN_BATCHES = env_count("SEND_DRAIN_BATCHES", 20)
+SEND_DRAIN_SECONDS = env.float("SEND_DRAIN_SECONDS", default=30.0)
 # The sweep re-publishes a queued send this long overdue: its own job was lost.
 SEND_SWEEP_GRACE_SECONDS = env.int("SEND_SWEEP_GRACE_SECONDS", default=60)
 # A send claimed this long ago without an outcome lost its worker (keep it above the

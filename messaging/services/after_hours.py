@@ -99,8 +99,8 @@ def after_hours_reply(*, message_id: uuid.UUID | str) -> Message | None:
     marker.message = reply
     marker.save(update_fields=["message"])
     common.conversation_touch(inbound.conversation_id, now)
-    from messaging.tasks import message_deliver_task
+    from messaging.services.delivery import sends_publish_on_commit
 
-    common.enqueue(message_deliver_task, str(reply.id))
+    sends_publish_on_commit(reply.id)
     logger.info("after-hours reply %s queued for identity %s", reply.id, identity.id)
     return reply

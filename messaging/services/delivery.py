@@ -3,6 +3,13 @@ records the answer (`imessage.sent`), or applies the send retry policy
 (`messaging/send_policy.py`) to a failure; the sweep republishes jobs that were lost.
 Sends are one kind of `console.outbox` (`SENDS`): claim, lease and sweep are the engine's.
 
+With a wake-up channel (`OUTBOX_WAKE_REDIS_URL`), a commit asks for a drain job
+(`message_send_drain`) instead of publishing one job per send: publishing a Celery job
+cost a send request more CPU than any of its statements, and a burst of sends needs one
+job, which claims them a batch at a time (and asks for a helper while its claims come
+back full). Without one, and for retries that wait a countdown, each send has its own
+job (`message_deliver`).
+
 A send whose provider call may have happened is never sent again: its outcome is
 recovered from the provider (`messaging.services.send_recovery`).
 """
@@ -10,6 +17,8 @@ recovered from the provider (`messaging.services.send_recovery`).
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +41,7 @@ SENDS = Outbox(
     name="message send",
     model=Message,
     task=task_at("messaging.tasks.message_deliver_task"),
+    drain_task=task_at("messaging.tasks.message_send_drain_task"),
     due=lambda now: (
         Q(send_state=SendState.QUEUED)
         & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -61,6 +71,51 @@ SENDS = Outbox(
 )
 
 
+def sends_publish(message_ids: Sequence[Any]) -> None:
+    """Make sure a job sends these committed `queued` rows (a drain job, or one job each);
+    never raises: the sweep publishes what a broker outage kept from its job."""
+    SENDS.publish(message_ids)
+
+
+def sends_publish_on_commit(message_id: Any) -> None:
+    """`sends_publish` once the caller's transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: sends_publish([str(message_id)]), robust=True)
+
+
+def message_send_drain(*, batches: int | None = None) -> int:
+    """A drain job: send due queued rows a batch at a time (SEND_DRAIN_BATCH_SIZE) until a
+    claim comes back short of a full batch, or after `batches` (SEND_DRAIN_BATCHES) or
+    SEND_DRAIN_SECONDS, so a long backlog takes its turn with other jobs. After every full
+    claim it asks for another drain job (`Outbox.wake`) before sending, so idle worker
+    threads join in while the backlog lasts. Each claimed row is sent as `message_deliver`
+    sends it; a row whose send raised stays claimed until the sweep hands it back, as a
+    failed job's row does, and the first such error is raised once the batch is done.
+    Returns how many rows it claimed."""
+    SENDS.woken()
+    size = settings.SEND_DRAIN_BATCH_SIZE
+    started = time.monotonic()
+    claimed = 0
+    for _ in range(batches or settings.SEND_DRAIN_BATCHES):
+        now = timezone.now()
+        ids = SENDS.claim_batch(limit=size, now=now)
+        if len(ids) == size:
+            SENDS.wake()
+        errors: list[Exception] = []
+        for message_id in ids:
+            try:
+                _deliver_claimed(message_id, now=now)
+            except Exception as exc:
+                logger.exception("message %s: send job failed", message_id)
+                errors.append(exc)
+        claimed += len(ids)
+        if errors:
+            raise errors[0]
+        # A full claim asked for the job that takes the rest.
+        if len(ids) < size or time.monotonic() - started > settings.SEND_DRAIN_SECONDS:
+            break
+    return claimed
+
+
 def message_deliver(*, message_id: Any) -> None:
     """The outbound job: claim the due queued row, call the provider once, record the result.
 
@@ -71,8 +126,12 @@ def message_deliver(*, message_id: Any) -> None:
     (`messaging.services.send_recovery`). Failures follow the send retry policy (`_send_failed`).
     """
     now = timezone.now()
-    if not SENDS.claim(message_id, now=now):
-        return
+    if SENDS.claim(message_id, now=now):
+        _deliver_claimed(message_id, now=now)
+
+
+def _deliver_claimed(message_id: Any, *, now: datetime) -> None:
+    """Send a row this job claimed at `now` (see `message_deliver`)."""
     message = Message.objects.select_related("line__setup", "identity", "conversation").get(
         pk=message_id
     )

@@ -300,9 +300,9 @@ def message_send(
 
         urgent_send_audit(identity=identity, actor=actor, message_id=message.id)
     if slot.scheduled_for is None:
-        from messaging.tasks import message_deliver_task
+        from messaging.services.delivery import sends_publish_on_commit
 
-        common.enqueue(message_deliver_task, str(message.id))
+        sends_publish_on_commit(message.id)
     logger.info("message %s accepted for identity %s", message.id, identity.id)
     return SendOutcome(message=message, rate=slot.rate)
 

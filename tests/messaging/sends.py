@@ -12,7 +12,7 @@ from django.db import transaction
 
 from console.services import Actor
 from messaging.models import Conversation, Message, SendState
-from messaging.services import common
+from messaging.services import delivery
 from messaging.services.delivery import message_deliver
 from messaging.services.sending import message_send
 from provisioning.providers.base import ProviderError, StatusUpdate
@@ -39,7 +39,7 @@ def send_now(conversation: Any, text: str = "hello") -> Message:
 def queue_message(conversation: Any, text: str = "hello") -> Message:
     """Store a message queued without running its job (as if the broker lost it)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(common, "enqueue", lambda *a, **k: None)
+        mp.setattr(delivery, "sends_publish", lambda *a, **k: None)
         return send_now(conversation, text)
 
 
