@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Lookup, Model
 from django.db.models.constants import OnConflict
@@ -130,14 +130,28 @@ def _stored(obj: M, compiled: _CompiledInsert, row: Sequence[Any] | None, using:
 
 class LeadingStatement(Protocol):
     """A write to run ahead of `insert_with_dependents`'s insert, whatever that insert
-    finds (`console.prepared.BoundUpdate` is one)."""
+    finds (`console.prepared.BoundUpdate` is one). With `guard` (a `WITH` clause's name)
+    its statement writes only when that clause answers a row."""
 
     @property
     def model(self) -> type[Model]: ...
 
     def run(self) -> Any: ...
 
-    def statement(self, alias: str) -> tuple[str, list[Any]]: ...
+    def statement(self, alias: str, *, guard: str | None = None) -> tuple[str, list[Any]]: ...
+
+
+@dataclass
+class Gate:
+    """A new row whose insert decides whether `insert_with_dependents` writes anything
+    else: it goes in first unless a unique constraint says a row like it is there already
+    (as `insert_if_absent`), and only if it went in do the leading writes, the row and its
+    dependents. After the call `stored` says whether it went in; `row` then holds the
+    columns its insert returned (its key). A re-delivered event recorded once by its key is
+    the use: nothing the first delivery stored is written again."""
+
+    row: Model
+    stored: bool | None = None
 
 
 def insert_with_dependents(
@@ -145,6 +159,7 @@ def insert_with_dependents(
     dependents: Callable[[M], Sequence[Sequence[Model]]],
     *,
     leading: Sequence[LeadingStatement] = (),
+    gate: Gate | None = None,
 ) -> M | None:
     """Insert `obj` unless a unique constraint says a row like it is there already (as
     `insert_if_absent`), and only if it went in, the batches `dependents(obj)` answers (as
@@ -163,8 +178,12 @@ def insert_with_dependents(
     the same statement, elsewhere each on its own before the insert. They must not depend
     on the insert or on one another: PostgreSQL runs a statement's data-modifying clauses
     in no set order, and none sees what another writes.
+
+    With a `gate` (see `Gate`) nothing else is written unless the gate's row went in: on
+    PostgreSQL its insert is the statement's first clause and guards the others, elsewhere
+    it runs first, on its own.
     """
-    return _insert_in_one_statement(obj, dependents, leading, OnConflict.IGNORE)
+    return _insert_in_one_statement(obj, dependents, leading, OnConflict.IGNORE, gate)
 
 
 def insert_after(obj: M, *, leading: Sequence[LeadingStatement]) -> M:
@@ -181,12 +200,20 @@ def _insert_in_one_statement(
     dependents: Callable[[M], Sequence[Sequence[Model]]],
     leading: Sequence[LeadingStatement],
     on_conflict: OnConflict | None,
+    gate: Gate | None = None,
 ) -> M | None:
     using = router.db_for_write(type(obj))
     connection = connections[using]
-    if any(router.db_for_write(statement.model) != using for statement in leading):
+    models = [statement.model for statement in leading]
+    if gate is not None:
+        models.append(type(gate.row))
+    if any(router.db_for_write(model) != using for model in models):
         raise ValueError("one statement writes to one database")
     if connection.vendor != "postgresql":
+        if gate is not None:
+            gate.stored = insert_instance_if_absent(gate.row) is not None
+            if not gate.stored:
+                return None
         for statement in leading:
             statement.run()
         stored = (
@@ -201,11 +228,22 @@ def _insert_in_one_statement(
         raise ValueError("one statement writes to one database")
     clauses: list[str] = []
     every_param: list[Any] = []
+    guard: str | None = None
+    answer = "SELECT * FROM w0"
+    if gate is not None:
+        gate_compiled, gate_params = _own_row_statement(gate.row, using, OnConflict.IGNORE)
+        clauses.append(f"g AS ({gate_compiled.sql})")
+        every_param.extend(gate_params)
+        guard = "g"
+        # One row when the gate went in (the row's columns empty when it did not), none
+        # when it did not.
+        answer = "SELECT * FROM g LEFT JOIN w0 ON true"
     for position, statement in enumerate(leading):
-        sql, statement_params = statement.statement(using)
+        sql, statement_params = statement.statement(using, guard=guard)
         clauses.append(f"u{position} AS ({sql})")
         every_param.extend(statement_params)
-    clauses.append(f"w0 AS ({compiled.sql})")
+    main_sql = compiled.sql if guard is None else _guarded_row_sql(obj, compiled, using, guard)
+    clauses.append(f"w0 AS ({main_sql})")
     every_param.extend(params)
     for position, batch in enumerate(batches, start=1):
         sql, batch_params = _guarded_batch(batch, using, guard="w0")
@@ -213,8 +251,15 @@ def _insert_in_one_statement(
         every_param.extend(batch_params)
     with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
         # Identifiers come from the models' metadata; every value is a parameter.
-        cursor.execute(f"WITH {', '.join(clauses)} SELECT * FROM w0", every_param)  # noqa: S608
+        cursor.execute(f"WITH {', '.join(clauses)} {answer}", every_param)
         row = cursor.fetchone()
+    if gate is not None:
+        gate.stored = row is not None
+        if row is None:
+            return None
+        split = len(gate_compiled.returning)
+        _stored(gate.row, gate_compiled, row[:split], using)
+        row = row[split:] if row[split] is not None else None
     stored = _stored(obj, compiled, row, using)
     if stored is not None:
         for batch in batches:
@@ -256,7 +301,7 @@ def _guarded_batch(objs: Sequence[Model], using: str, *, guard: str) -> tuple[st
         # A `db_default` or an expression needs its own SQL: `insert_together` compiles it.
         raise ValueError("insert_with_dependents takes plain values only")
     fields = columns * len(objs)
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+    params = [db_value(f, v, connection) for f, v in zip(fields, values, strict=True)]
     shape = (model, len(objs), using, guard)
     sql = _GUARDED_BATCHES.get(shape)
     if sql is None:
@@ -269,6 +314,65 @@ def _guarded_batch(objs: Sequence[Model], using: str, *, guard: str) -> tuple[st
             f"SELECT * FROM (VALUES {rows}) AS v WHERE EXISTS (SELECT 1 FROM {guard})"
         )
     return sql, params
+
+
+# `_guarded_row_sql`'s statements by the one-row insert they guard and the guard's name.
+_GUARDED_ROWS: dict[tuple[str, str], str] = {}
+
+
+def _guarded_row_sql(obj: Model, compiled: _CompiledInsert, using: str, guard: str) -> str:
+    """`compiled` (a one-row `INSERT ... VALUES (%s, ...) ... RETURNING`) as an `INSERT ...
+    SELECT` that stores the row only when WITH clause `guard` answers one, with the same
+    parameters, conflict handling and RETURNING. Its values are cast to the columns' types
+    without a length, as `_guarded_batch` casts them."""
+    sql = _GUARDED_ROWS.get((compiled.sql, guard))
+    if sql is not None:
+        return sql
+    meta = obj._meta
+    connection = connections[using]
+    columns = [
+        f
+        for f in meta.local_concrete_fields
+        if not f.generated and not (f is meta.auto_field and obj.pk is None)
+    ]
+    values = f"VALUES ({', '.join(['%s'] * len(columns))})"
+    if compiled.sql.count(values) != 1:
+        # A `db_default` or an expression compiles to SQL of its own, which no cast fits.
+        raise ValueError("a guarded insert takes plain values only")
+    casts = ", ".join(f"%s::{_unsized(f.db_type(connection))}" for f in columns)
+    # Identifiers and types come from the model's metadata, `guard` names our own clause.
+    guarded = f"SELECT * FROM (VALUES ({casts})) AS v WHERE EXISTS (SELECT 1 FROM {guard})"  # noqa: S608
+    sql = compiled.sql.replace(values, guarded)
+    _GUARDED_ROWS[(compiled.sql, guard)] = sql
+    return sql
+
+
+# Field classes (exactly these, not subclasses) whose `get_db_prep_save` answers None for
+# None and a value of the listed types unchanged, on every database: an insert of a
+# message prepared 36 values through four calls each, most of them None or text.
+_PASSED_AS_THEY_ARE: dict[type[Field[Any, Any]], tuple[type, ...]] = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.URLField: (str,),
+    models.BooleanField: (bool,),
+    models.IntegerField: (),  # PostgreSQL binds a number as Int2/Int4/Int8
+    models.BigIntegerField: (),  # PostgreSQL binds a number as Int2/Int4/Int8
+    models.SmallIntegerField: (),  # PostgreSQL binds a number as Int2/Int4/Int8
+    models.PositiveIntegerField: (),  # PostgreSQL binds a number as Int2/Int4/Int8
+    models.PositiveSmallIntegerField: (),  # PostgreSQL binds a number as Int2/Int4/Int8
+    models.DateTimeField: (),
+    models.UUIDField: (),
+    models.ForeignKey: (),
+}
+
+
+def db_value(field: Field[Any, Any], value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """`field.get_db_prep_save(value, connection)`, without the calls where it would answer
+    `value` itself (see `_PASSED_AS_THEY_ARE`)."""
+    plain = _PASSED_AS_THEY_ARE.get(type(field))
+    if plain is not None and (value is None or type(value) in plain):
+        return value
+    return field.get_db_prep_save(value, connection)
 
 
 def _unsized(db_type: str | None) -> str:
@@ -335,9 +439,7 @@ def _row_statement(
             _COMPILED_INSERTS[shape] = compiled
         return compiled, params
     connection = connections[using]
-    return compiled, [
-        f.get_db_prep_save(v, connection) for f, v in zip(columns, values, strict=True)
-    ]
+    return compiled, [db_value(f, v, connection) for f, v in zip(columns, values, strict=True)]
 
 
 def _compile_insert(

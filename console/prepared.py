@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
+from django.core.exceptions import FullResultSet
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
@@ -267,6 +268,8 @@ class PreparedQuery(_PerDatabase[_Compiled], Generic[M]):
 @dataclass(frozen=True)
 class _CompiledUpdate(_Statement):
     names: tuple[str, ...]  # the returned columns' attribute names
+    where_at: int  # where the WHERE condition starts in `sql` (its length: none)
+    where_end: int  # where it ends (RETURNING follows)
 
 
 class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
@@ -306,13 +309,25 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
             fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
         return [self.model.from_db(alias, compiled.names, list(row)) for row in fetched]
 
-    def statement(self, alias: str, **values: Any) -> tuple[str, list[Any]]:
+    def statement(
+        self, alias: str, *, guard: str | None = None, **values: Any
+    ) -> tuple[str, list[Any]]:
         """The compiled `UPDATE ... RETURNING` for database `alias` (one that can return
         rows from an UPDATE) and the call's parameters, to run as part of another
-        statement."""
+        statement. With `guard` (the name of a `WITH` clause of that statement) it updates
+        only when the clause answers a row."""
         self._check_names(values)
         compiled = self._compile(alias)
-        return compiled.sql, self._params(compiled.params, compiled.slots, alias, values)
+        params = self._params(compiled.params, compiled.slots, alias, values)
+        if guard is None:
+            return compiled.sql, params
+        if not guard.isidentifier():
+            raise ValueError("a guard names a WITH clause")
+        sql, at, end = compiled.sql, compiled.where_at, compiled.where_end
+        exists = f"EXISTS (SELECT 1 FROM {guard})"  # noqa: S608 - a clause's name, checked above
+        if at == end:
+            return f"{sql[:at]} WHERE {exists}{sql[end:]}", params
+        return f"{sql[:at]}({sql[at:end]}) AND {exists}{sql[end:]}", params
 
     def bound(self, **values: Any) -> BoundUpdate:
         """This update with the call's values, to run later: by itself (`run`) or as a
@@ -332,10 +347,20 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
         sql, params = compiler.as_sql()
         if not sql:
             raise ValueError("the builder names nothing to update")
+        # The compiler ends the UPDATE with its WHERE condition: where a guard goes.
+        try:
+            where, _ = compiler.compile(query.where)
+        except FullResultSet:  # every row: the compiler wrote no WHERE
+            where = ""
+        where_at = len(sql) - len(where)
+        if where and not sql.endswith(f" WHERE {where}"):
+            raise ValueError("the UPDATE does not end with its WHERE condition")
         meta = self.model._meta
         returning, fields = returning_every_column(self.model, connection)
         return _CompiledUpdate(
             alias=alias,
+            where_at=where_at,
+            where_end=len(sql),
             sql=f"{sql} {returning}",
             params=tuple(params),
             slots=_slots(params, adapted),
@@ -359,10 +384,11 @@ class BoundUpdate:
     def run(self) -> list[Any]:
         return self.update.rows(**self.values)
 
-    def statement(self, alias: str) -> tuple[str, list[Any]]:
+    def statement(self, alias: str, *, guard: str | None = None) -> tuple[str, list[Any]]:
         """The compiled `UPDATE ... RETURNING` for database `alias` and its parameters (on
-        a database that can return rows from an UPDATE)."""
-        return self.update.statement(alias, **self.values)
+        a database that can return rows from an UPDATE), guarded as
+        `PreparedUpdate.statement` says."""
+        return self.update.statement(alias, guard=guard, **self.values)
 
 
 def _slots(params: Any, adapted: dict[str, Any]) -> tuple[_Slot, ...]:

@@ -11,8 +11,12 @@ The inbound chain, intake -> dispatch -> handler:
    adapter into a typed event (`InboundMessage`, `StatusUpdate`, `InboundReaction`,
    `TypingEvent`, provisioning's own line events), records malformed and unparseable
    bodies as `failed`, and then, in one transaction, records the `ProviderEvent` row
-   (at most once per event key: a re-delivery is answered `duplicate` and not dispatched)
-   and dispatches the event.
+   (at most once per event key: a re-delivery is answered `duplicate` and changes
+   nothing) and dispatches the event. An inbound message's handler stores that record
+   itself (`inbound_message_receive`): in the statement that stores the message when the
+   line's read found the conversation, otherwise before its first write (a router
+   command, a reply, a new conversation, a blocked or group message); when it writes
+   nothing, the intake stores the record afterwards.
 2. Dispatch. `provisioning.dispatch.dispatch` calls every handler registered for the
    event's exact type. `register()` below, run from `MessagingConfig.ready()`, registers
    messaging's; provisioning never imports messaging.
@@ -63,15 +67,16 @@ from provisioning.providers.base import (
 
 if TYPE_CHECKING:
     from provisioning.models import Setup
+    from provisioning.services.event_records import EventRecord
 
 logger = logging.getLogger(__name__)
 
 
-def inbound_message_handle(*, setup: Setup, event: InboundMessage, provider_event: Any) -> None:
-    inbound.inbound_message_receive(setup=setup, event=event)
+def inbound_message_handle(*, setup: Setup, event: InboundMessage, record: EventRecord) -> None:
+    inbound.inbound_message_receive(setup=setup, event=event, record=record)
 
 
-def status_update_handle(*, setup: Setup, event: StatusUpdate, provider_event: Any) -> None:
+def status_update_handle(*, setup: Setup, event: StatusUpdate, record: Any) -> None:
     if event.message_ref is not None:
         # Posted to one message's own callback URL: tied to that message, even when the
         # send's answer (and so the handle) was lost.
@@ -82,11 +87,11 @@ def status_update_handle(*, setup: Setup, event: StatusUpdate, provider_event: A
     status.message_status_update(setup=setup, update=event)
 
 
-def inbound_reaction_handle(*, setup: Setup, event: InboundReaction, provider_event: Any) -> None:
+def inbound_reaction_handle(*, setup: Setup, event: InboundReaction, record: Any) -> None:
     reactions.inbound_reaction_receive(setup=setup, event=event)
 
 
-def typing_handle(*, setup: Setup, event: TypingEvent, provider_event: Any) -> None:
+def typing_handle(*, setup: Setup, event: TypingEvent, record: Any) -> None:
     """Raises `ForeignReference` when the typing line belongs to another setup."""
     from provisioning.selectors import line_number_held_elsewhere
 
@@ -102,7 +107,7 @@ def register() -> None:
     from provisioning import dispatch
     from routing import hooks
 
-    dispatch.register(InboundMessage, inbound_message_handle)
+    dispatch.register(InboundMessage, inbound_message_handle, records_event=True)
     dispatch.register(StatusUpdate, status_update_handle)
     dispatch.register(InboundReaction, inbound_reaction_handle)
     dispatch.register(TypingEvent, typing_handle)

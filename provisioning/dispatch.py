@@ -8,9 +8,14 @@ messaging or routing:
 
     dispatch.register(InboundMessage, inbound_message_handle)
 
-A handler is called as `handler(*, setup=..., event=..., provider_event=...)` inside the
-intake's transaction, after the `ProviderEvent` row was recorded. It must be quick: slow
-work (media fetches, router replies, agent webhooks) goes to Celery with
+A handler is called as `handler(*, setup=..., event=..., record=...)` inside the
+intake's transaction, after the delivery's `ProviderEvent` was recorded (`record`, a
+`provisioning.services.event_records.EventRecord`), so a repeated delivery never reaches
+it. A handler registered with `records_event=True` is called before that instead and
+stores the record itself, before its first write or in the statement of its only one (see
+`EventRecord`), while it is the event's only handler: on PostgreSQL that saves the
+record's own round trip. It must be
+quick: slow work (media fetches, router replies, agent webhooks) goes to Celery with
 `transaction.on_commit`. An exception rolls the whole delivery back (the event is not
 recorded) and the intake answers 500, so the provider delivers it again.
 
@@ -28,7 +33,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from provisioning.models import ProviderEvent, Setup
+    from provisioning.models import Setup
+    from provisioning.services.event_records import EventRecord
 
 
 class ForeignReference(Exception):
@@ -36,30 +42,44 @@ class ForeignReference(Exception):
 
 
 class Handler(Protocol):
-    def __call__(self, *, setup: Setup, event: Any, provider_event: ProviderEvent) -> None: ...
+    def __call__(self, *, setup: Setup, event: Any, record: EventRecord) -> None: ...
 
 
 _handlers: dict[type, list[Handler]] = defaultdict(list)
+# Handlers that can store the delivery's record themselves, by event class.
+_recording: dict[type, Handler] = {}
 
 
-def register(event_class: type, handler: Handler) -> None:
-    """Add `handler` for events of exactly `event_class` (registering twice is a no-op)."""
+def register(event_class: type, handler: Handler, *, records_event: bool = False) -> None:
+    """Add `handler` for events of exactly `event_class` (registering twice is a no-op).
+    `records_event`: the handler can store the delivery's record itself (see the module's
+    docstring), which it does while it is the class's only handler."""
     if handler not in _handlers[event_class]:
         _handlers[event_class].append(handler)
+    if records_event:
+        _recording[event_class] = handler
 
 
 def unregister(event_class: type, handler: Handler) -> None:
     if handler in _handlers[event_class]:
         _handlers[event_class].remove(handler)
+    if _recording.get(event_class) == handler:
+        del _recording[event_class]
 
 
 def handlers_for(event_class: type) -> list[Handler]:
     return list(_handlers.get(event_class, ()))
 
 
-def dispatch(*, setup: Setup, event: Any, provider_event: ProviderEvent) -> int:
+def handler_records(event_class: type) -> bool:
+    """Whether the handler of `event_class` stores the delivery's record itself: it can,
+    and it is the only one (with others, the intake stores the record before them all)."""
+    return _handlers.get(event_class) == [_recording.get(event_class)]
+
+
+def dispatch(*, setup: Setup, event: Any, record: EventRecord) -> int:
     """Call every handler registered for `type(event)`; returns how many ran."""
     handlers = handlers_for(type(event))
     for handler in handlers:
-        handler(setup=setup, event=event, provider_event=provider_event)
+        handler(setup=setup, event=event, record=record)
     return len(handlers)

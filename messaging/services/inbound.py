@@ -52,6 +52,7 @@ from routing.inbound_selectors import ROUTED_IDENTITY, InboundLine, InboundLineR
 from routing.models import Assignment, AssignmentStatus
 
 if TYPE_CHECKING:
+    from provisioning.services.event_records import EventRecord
     from routing.services.router import InboundRoute
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ logger = logging.getLogger(__name__)
 # No caller catches its errors and carries on in the same transaction, so a SAVEPOINT
 # would only add two round trips per call (ingest ran ten of them).
 @transaction.atomic(savepoint=False)
-def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message | None:
+def inbound_message_receive(
+    *, setup: Setup, event: InboundMessage, record: EventRecord | None = None
+) -> Message | None:
     """Store an inbound message on a line of `setup` once and hand it to the agent webhook
     layer.
 
@@ -69,6 +72,12 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
     Blocked senders are stored `is_blocked` for audit with no event; a disabled identity
     gets the row but no event. A re-delivered provider handle is a no-op. Raises
     `ForeignReference` when the line or the handle belongs to another setup.
+
+    `record`: the delivery's provider event, when the intake leaves storing it to this
+    function (`provisioning.dispatch.register(..., records_event=True)`). It is stored
+    before the first write (nothing is written when an earlier delivery stored it), or,
+    when the line's read found the conversation and the sender is not blocked, in the
+    message's own statement.
     """
     from provisioning.selectors import line_number_held_elsewhere
 
@@ -90,16 +99,30 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         if target.extra["handle_setup_id"] != setup.id:
             raise ForeignReference
         return None
+
+    def first_delivery() -> bool:
+        # Called before each first write: the record goes in (False: it was there).
+        return record is None or record.store()
+
     if event.is_group:
         from messaging.groups import group_message_receive
 
+        if not first_delivery():
+            return None
         # Kept for audit only: no 1:1 conversation, no agent event, no router reply.
         return group_message_receive(line=line, event=event)
-    if line.role == LineRole.ROUTER and consent.router_message_screen(
-        line=line, sender=event.from_number, text=event.content
+    if line.role == LineRole.ROUTER and (
+        not first_delivery()
+        or consent.router_message_screen(line=line, sender=event.from_number, text=event.content)
     ):
         return None
-    route = message_route(line=line, sender=event.from_number, text=event.content, resolved=target)
+    route = message_route(
+        line=line,
+        sender=event.from_number,
+        text=event.content,
+        resolved=target,
+        before_change=first_delivery,
+    )
     if route is None:
         return None
     identity = route.identity
@@ -121,9 +144,13 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         conversation = _conversation_beside_line(target, identity=identity, route=route)
         if conversation is not None:
             touch = (received_now,)
-        else:
+        elif first_delivery():
             conversation = _received_conversation(received_now.run(), identity)
+        else:
+            return None
     if conversation is None:
+        if not first_delivery():
+            return None
         conversation = conversation_get_or_create(
             identity=identity,
             remote_number=event.from_number,
@@ -158,6 +185,7 @@ def inbound_message_receive(*, setup: Setup, event: InboundMessage) -> Message |
         created_at=now,
         announce=received if announced else None,
         leading=touch,
+        record=record if record is not None and record.stored is None else None,
         is_blocked=route.is_blocked,
         blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
     )
@@ -257,6 +285,7 @@ def inbound_message_store(
     created_at: datetime,
     announce: Callable[[Message], webhook_events.PendingEvent | None] | None = None,
     leading: Sequence[BoundUpdate] = (),
+    record: EventRecord | None = None,
     **fields: Any,
 ) -> Message | None:
     """Insert the message `event` carries (1:1 or group: `fields` adds the rest) and the
@@ -264,7 +293,11 @@ def inbound_message_store(
     PostgreSQL); None when the same provider handle raced in through another delivery of
     this setup, stored once already (then no event is stored either, the updates ran
     all the same). Raises `ForeignReference` when the stored row is on another setup's
-    line."""
+    line.
+
+    With `record` (the delivery's provider event, not stored yet) the statement stores it
+    first and nothing else unless it went in: None, with nothing written, when an earlier
+    delivery of the event stored it."""
     announcement: webhook_events.PendingEvent | None = None
 
     def event_rows(message: Message) -> list[list[Any]]:
@@ -289,7 +322,10 @@ def inbound_message_store(
         created_at=created_at,
         **fields,
     )
-    message = insert_with_dependents(unsaved, event_rows, leading=leading)
+    gate = record.gate() if record is not None else None
+    message = insert_with_dependents(unsaved, event_rows, leading=leading, gate=gate)
+    if record is not None and not record.settle():
+        return None
     if message is None:
         owner = (
             Message.objects.filter(provider_handle=event.provider_handle)
@@ -313,14 +349,26 @@ def media_fetch_enqueue(message: Message) -> None:
 
 
 def message_route(
-    *, line: PhoneLine, sender: str, text: str, resolved: InboundLine | None = None
+    *,
+    line: PhoneLine,
+    sender: str,
+    text: str,
+    resolved: InboundLine | None = None,
+    before_change: Callable[[], bool] = lambda: True,
 ) -> InboundRoute | None:
     """Where routing sends an inbound message (None: consumed or unroutable); a connection
     a router command made or ended is attached and announced here, before returning.
-    `resolved`: the line as `inbound_line_get` read it with this sender."""
+    `resolved`: the line as `inbound_line_get` read it with this sender; `before_change`:
+    see `routing.services.router.inbound_route`."""
     from routing.services.router import inbound_route
 
-    result = inbound_route(line=line, sender=sender, text=text, resolved=resolved)
+    result = inbound_route(
+        line=line,
+        sender=sender,
+        text=text,
+        resolved=resolved,
+        before_change=before_change,
+    )
     if result.changed is not None:
         connection_attach(result.changed)
     return result.route

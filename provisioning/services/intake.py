@@ -16,6 +16,7 @@ from console.db import insert_if_absent
 from provisioning import dispatch, providers
 from provisioning.models import ProviderEvent, ProviderEventStatus, Setup
 from provisioning.providers.base import ParsedWebhook, StatusUpdate, UnknownEvent, WebhookParseError
+from provisioning.services.event_records import EventRecord
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ def provider_event_receive(
     raw_body: bytes,
     message_ref: str | None = None,
 ) -> IntakeResult:
-    """Record one authenticated provider delivery and dispatch it (at most once per key).
+    """Record one authenticated provider delivery and dispatch it (acted on at most once
+    per key: a handler that stores the record itself does so before its first write).
 
     Malformed or unparseable bodies are recorded as `failed` and not dispatched; unknown
     types are recorded as `ignored`. An event that names a line or message of another
@@ -175,7 +177,8 @@ def provider_event_receive(
                 error="The event names a line or message that belongs to another setup.",
                 processed_at=timezone.now(),
             )
-        logger.warning("setup %s: provider event %s rejected as foreign", setup.id, event.id)
+        if created:
+            logger.warning("setup %s: provider event %s rejected as foreign", setup.id, event.id)
         return IntakeResult(event, duplicate=not created)
 
 
@@ -184,16 +187,31 @@ def _record_and_dispatch(*, setup: Setup, parsed: ParsedWebhook, body: Any) -> I
     # The row is written in its final state at once (one statement, no UPDATE after the
     # handlers): its unique key is what makes a concurrent re-delivery wait and then stop,
     # nobody sees it before the commit, and a handler failure rolls it back with the rest.
+    event_class = type(parsed.event)
     handled = not isinstance(parsed.event, UnknownEvent) and bool(
-        dispatch.handlers_for(type(parsed.event))
+        dispatch.handlers_for(event_class)
     )
     status = ProviderEventStatus.PROCESSED if handled else ProviderEventStatus.IGNORED
-    event, created = _record_parsed(setup, parsed, body, status, processed_at=timezone.now())
-    if not created:
+    record = EventRecord(
+        ProviderEvent(
+            setup=setup,
+            event_key=parsed.event_key[:255],
+            event_type=parsed.event_type[:64],
+            payload=body,
+            status=status,
+            processed_at=timezone.now(),
+        )
+    )
+    if handled and dispatch.handler_records(event_class):
+        # The handler stores the record before its first write (or with its only one).
+        dispatch.dispatch(setup=setup, event=parsed.event, record=record)
+        record.store()
+    elif record.store() and handled:
+        dispatch.dispatch(setup=setup, event=parsed.event, record=record)
+    event = record.row
+    if not record.stored:
         logger.info("setup %s: duplicate provider event %s", setup.id, event.id)
         return IntakeResult(event, duplicate=True)
-    if handled:
-        dispatch.dispatch(setup=setup, event=parsed.event, provider_event=event)
     logger.info(
         "setup %s: provider event %s (%s) %s", setup.id, event.id, event.event_type, event.status
     )

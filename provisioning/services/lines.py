@@ -23,9 +23,10 @@ from console.models import AgentIdentity
 from console.phone import to_e164
 from console.services import Actor, audit_record
 from provisioning import dispatch, providers
-from provisioning.models import LineRole, LineState, PhoneLine, ProviderEvent, Setup, SetupStatus
+from provisioning.models import LineRole, LineState, PhoneLine, Setup, SetupStatus
 from provisioning.providers.base import LineAssigned, LineBlocked, LineRequest, ProviderError
 from provisioning.services.credentials import setup_credentials
+from provisioning.services.event_records import EventRecord
 
 logger = logging.getLogger(__name__)
 
@@ -361,9 +362,7 @@ def _refuse_foreign_number(*, setup: Setup, number: str | None) -> None:
         raise dispatch.ForeignReference
 
 
-def handle_line_assigned(
-    *, setup: Setup, event: LineAssigned, provider_event: ProviderEvent
-) -> None:
+def handle_line_assigned(*, setup: Setup, event: LineAssigned, record: EventRecord) -> None:
     """Raises `ForeignReference` when another setup's line holds the number."""
     if event.number:
         _refuse_foreign_number(setup=setup, number=event.number)
@@ -376,7 +375,7 @@ def handle_line_assigned(
     transaction.on_commit(lambda: setup_reconcile_task.delay(setup_id))
 
 
-def handle_line_blocked(*, setup: Setup, event: LineBlocked, provider_event: ProviderEvent) -> None:
+def handle_line_blocked(*, setup: Setup, event: LineBlocked, record: EventRecord) -> None:
     """Raises `ForeignReference` when the number is another setup's line."""
     if line_block(setup=setup, number=event.number, reason=event.reason) is None:
         _refuse_foreign_number(setup=setup, number=event.number)

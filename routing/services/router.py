@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -63,11 +64,20 @@ class RouteResult:
     changed: Assignment | None = None
 
 
+def _go_on() -> bool:
+    return True
+
+
 # No caller catches its errors and carries on in the same transaction, so a SAVEPOINT
 # would only add two round trips per call (ingest ran ten of them).
 @transaction.atomic(savepoint=False)
 def inbound_route(
-    *, line: PhoneLine, sender: str, text: str, resolved: InboundLine | None = None
+    *,
+    line: PhoneLine,
+    sender: str,
+    text: str,
+    resolved: InboundLine | None = None,
+    before_change: Callable[[], bool] = _go_on,
 ) -> RouteResult:
     """Decide where an inbound message on one of our lines goes: the identity, connection
     and filter verdict messaging uses to store (and, unless blocked, deliver) it, and the
@@ -75,11 +85,15 @@ def inbound_route(
 
     `resolved` (`routing.inbound_selectors.inbound_line_get` for this line and sender) saves the
     reads of the connection and the contact rules. Raises ValueError when it was read
-    for another line or sender."""
+    for another line or sender. `before_change` is called before routing writes anything
+    (a command, a reply); when it answers False (the delivery was handled before) routing
+    writes nothing and answers no route."""
     text = text or ""
     if resolved is not None and (resolved.line.pk != line.pk or resolved.sender != sender):
         raise ValueError("resolved is for another line or sender")
     if line.role == LineRole.ROUTER:
+        if not before_change():
+            return RouteResult(None)
         command = _parse(text)
         if command is not None and command.verb == "connect" and command.handle:
             return RouteResult(None, _connect(router=line, sender=sender, handle=command.handle))
@@ -97,9 +111,14 @@ def inbound_route(
         )
         command = _parse(text)
         if assignment is None:
-            router_reply_queue(line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY)
+            if before_change():
+                router_reply_queue(
+                    line=line, to=sender, kind=ReplyKind.HELP, text=replies.HELP_REPLY
+                )
             return RouteResult(None)
         if command is not None and command.verb == "disconnect" and command.handle is None:
+            if not before_change():
+                return RouteResult(None)
             released = assignment_release(
                 assignment=assignment,
                 actor=ROUTER_ACTOR,

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.db import DataError, IntegrityError, connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, connection, models, transaction
 from django.db.models import Model, Value
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from console.db import (
+    Gate,
     _unsized,
+    db_value,
     insert_after,
     insert_if_absent,
     insert_row,
@@ -310,6 +314,84 @@ def test_insert_with_dependents_runs_the_leading_updates_when_the_row_is_there_a
     assert Organization.objects.get(pk=subscription.organization_id).name == "Moved"
 
 
+def _record(setup: Any, key: str = "receive:h-1") -> ProviderEvent:
+    return ProviderEvent(setup=setup, event_key=key, event_type="receive", payload={})
+
+
+def test_a_gate_that_goes_in_stores_itself_and_everything_else_in_one_statement() -> None:
+    subscription = WebhookSubscriptionFactory()
+    event = _event(subscription)
+    rename = _RENAME_ORGANIZATION.bound(organization_id=subscription.organization_id, name="Gated")
+    gate = Gate(_record(SetupFactory()))
+
+    with CaptureQueriesContext(connection) as ctx:
+        stored = insert_with_dependents(
+            event, lambda row: [_deliveries(row, subscription, 2)], leading=[rename], gate=gate
+        )
+
+    assert stored is event
+    assert gate.stored is True
+    assert ProviderEvent.objects.get(pk=gate.row.pk).event_key == "receive:h-1"
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 4)
+    assert Organization.objects.get(pk=subscription.organization_id).name == "Gated"
+    assert WebhookDelivery.objects.filter(event_id=event.id).count() == 2
+
+
+def test_a_gate_that_is_there_already_keeps_everything_else_from_being_written() -> None:
+    subscription = WebhookSubscriptionFactory()
+    setup = SetupFactory()
+    first = insert_if_absent(
+        ProviderEvent, setup=setup, event_key="receive:h-1", event_type="receive", payload={}
+    )
+    rename = _RENAME_ORGANIZATION.bound(organization_id=subscription.organization_id, name="Gated")
+    gate = Gate(_record(setup))
+    event = _event(subscription)
+
+    stored = insert_with_dependents(
+        event, lambda row: [_deliveries(row, subscription, 2)], leading=[rename], gate=gate
+    )
+
+    assert stored is None
+    assert gate.stored is False
+    assert gate.row.pk is None
+    assert list(ProviderEvent.objects.values_list("pk", flat=True)) == [first.pk]
+    assert Organization.objects.get(pk=subscription.organization_id).name != "Gated"
+    assert not WebhookEvent.objects.filter(pk=event.pk).exists()
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_a_gate_that_goes_in_leaves_a_row_that_is_there_already_as_it_was() -> None:
+    subscription = WebhookSubscriptionFactory()
+    insert_together([_event(subscription, id="evt_taken")])
+    gate = Gate(_record(SetupFactory()))
+
+    stored = insert_with_dependents(
+        _event(subscription, id="evt_taken", payload={"again": True}),
+        lambda row: [_deliveries(row, subscription, 1)],
+        gate=gate,
+    )
+
+    assert stored is None
+    assert gate.stored is True
+    assert WebhookEvent.objects.get(pk="evt_taken").payload == {}
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_a_guarded_update_writes_only_when_its_guard_answers_a_row() -> None:
+    organization = Organization.objects.create(name="Before", slug="before-guard")
+    if connection.vendor != "postgresql":
+        pytest.skip("guards are WITH clauses of PostgreSQL statements")
+    rename = _RENAME_ORGANIZATION.bound(organization_id=organization.pk, name="After")
+    sql, params = rename.statement(connection.alias, guard="g")
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH g AS (SELECT 1 WHERE false), u AS ({sql}) SELECT 1", params)
+        assert Organization.objects.get(pk=organization.pk).name == "Before"
+        cursor.execute(f"WITH g AS (SELECT 1), u AS ({sql}) SELECT 1", params)
+
+    assert Organization.objects.get(pk=organization.pk).name == "After"
+
+
 def test_insert_after_runs_the_leading_updates_and_the_insert_in_one_statement() -> None:
     subscription = WebhookSubscriptionFactory()
     event = _event(subscription)
@@ -391,3 +473,60 @@ def test_insert_with_dependents_refuses_a_dependent_value_it_cannot_bind() -> No
 
     with pytest.raises(ValueError, match="plain values"):
         insert_with_dependents(_event(subscription), lambda row: [[delivery]])
+
+
+_A_MOMENT = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        models.CharField(max_length=10, null=True),
+        models.TextField(null=True),
+        models.URLField(null=True),
+        models.BooleanField(null=True),
+        models.IntegerField(null=True),
+        models.BigIntegerField(null=True),
+        models.SmallIntegerField(null=True),
+        models.PositiveIntegerField(null=True),
+        models.PositiveSmallIntegerField(null=True),
+        models.DateTimeField(null=True),
+        models.UUIDField(null=True),
+        models.JSONField(null=True),
+    ],
+    ids=lambda field: type(field).__name__,
+)
+@pytest.mark.parametrize(
+    "value",
+    [None, "text", "", True, False, 0, 7, uuid.UUID(int=5), _A_MOMENT, {"a": 1}],
+    ids=["None", "text", "empty", "True", "False", "0", "7", "uuid", "datetime", "dict"],
+)
+def test_db_value_answers_what_get_db_prep_save_answers(field, value) -> None:
+    try:
+        expected = field.get_db_prep_save(value, connection)
+    except (TypeError, ValueError, ValidationError):
+        return  # a value the field refuses is refused the same way (no shortcut taken)
+    assert _same(db_value(field, value, connection), expected)
+
+
+def _same(left: Any, right: Any) -> bool:
+    # JSON adapters compare by what they carry.
+    return type(left) is type(right) and getattr(left, "obj", left) == getattr(right, "obj", right)
+
+
+def test_db_value_of_a_foreign_key_answers_what_get_db_prep_save_answers() -> None:
+    field = WebhookDelivery._meta.get_field("subscription")
+    for value in (None, uuid.UUID(int=9)):
+        assert _same(db_value(field, value, connection), field.get_db_prep_save(value, connection))
+
+
+def test_a_guarded_update_of_every_row_gets_the_guard_as_its_where() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("guards are WITH clauses of PostgreSQL statements")
+    rename_all = PreparedUpdate(
+        Organization, lambda *, name: (Organization.objects.all(), {"name": name}), name=str
+    )
+
+    sql, _ = rename_all.bound(name="Everyone").statement(connection.alias, guard="g")
+
+    assert " WHERE EXISTS (SELECT 1 FROM g) RETURNING " in sql

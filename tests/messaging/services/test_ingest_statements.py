@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from messaging.models import Conversation, Message
 from messaging.webhooks import events
 from messaging.webhooks.models import WebhookDelivery
-from provisioning.models import PhoneLine, Setup
+from provisioning.models import PhoneLine, ProviderEvent, Setup
 from tests.messaging.conftest import PERSON, POOL_NUMBER
 from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
 from tests.provisioning.api.test_provider_webhooks import RECEIVE_BODY
@@ -34,19 +34,20 @@ DEDICATED_NUMBER = "+14155552222"
 # What one common-case receive runs (the setup's authentication is answered from this
 # process's cache after the warm-up; a miss reads it once more):
 #   1. BEGIN
-#   2. INSERT the provider event ON CONFLICT DO NOTHING RETURNING, in its final state
-#   3. SELECT the line + setup + line identity + the sender's active connection + its
+#   2. SELECT the line + setup + line identity + the sender's active connection + its
 #      identity + the inbound filter verdict + "handle stored already, by which setup" +
 #      the conversation's id and who handles it + "identity has an after-hours
 #      auto-reply" + its webhook subscriptions' version
-#   4. UPDATE the conversation (last message, line, connection), then INSERT the message
-#      ON CONFLICT DO NOTHING, and only if it went in its webhook event and deliveries:
-#      one statement on PostgreSQL (`insert_with_dependents`), four on SQLite
-#   5. COMMIT
+#   3. INSERT the provider event ON CONFLICT DO NOTHING RETURNING, in its final state, and
+#      only if it went in: UPDATE the conversation (last message, line, connection),
+#      INSERT the message ON CONFLICT DO NOTHING, and only if that went in its webhook
+#      event and deliveries: one statement on PostgreSQL (`insert_with_dependents` with
+#      the record as its gate), five on SQLite
+#   4. COMMIT
 # Before issue 18 it was 20 on a pool line and 19 on a dedicated line, on both backends
 # (SAVEPOINTs around two inserts, separate reads of the stored handle, connection, rules,
 # conversation and quiet hours, and an UPDATE of the provider event after dispatch).
-INGEST_STATEMENTS = {"postgresql": 5, "sqlite": 8}
+INGEST_STATEMENTS = {"postgresql": 4, "sqlite": 8}
 
 
 def receive(client: Client, setup: Setup, *, handle: str, to: str) -> Any:
@@ -135,5 +136,26 @@ def test_a_redelivered_webhook_stops_at_the_provider_event(
     assert again.json()["status"] == "duplicate"
     assert Message.objects.filter(provider_handle="h-1").count() == 1
     assert len(published) == 1
-    # The setup, BEGIN, the conflicting INSERT, the stored event, COMMIT.
+    # BEGIN, the line (its handle is stored), the conflicting INSERT, the stored event,
+    # COMMIT.
     assert len(ctx.captured_queries) <= 5, [q["sql"] for q in ctx.captured_queries]
+
+
+def test_a_redelivery_whose_first_delivery_stored_no_message_stores_nothing(
+    client: Client, conversation: Conversation, platform_setup: Setup, published: list[Any]
+) -> None:
+    """The record decides, not the handle: a delivery recorded when its message could not
+    be stored (say, before the line was placed) stays the only one."""
+    WebhookSubscriptionFactory(identity=conversation.identity)
+    first = ProviderEvent.objects.create(
+        setup=platform_setup, event_key="receive:h-late", event_type="receive", payload={}
+    )
+    before = Conversation.objects.get(pk=conversation.pk).last_message_at
+
+    again = receive(client, platform_setup, handle="h-late", to=POOL_NUMBER)
+
+    assert again.json() == {"status": "duplicate", "event_id": first.id}
+    assert not Message.objects.filter(provider_handle="h-late").exists()
+    assert Conversation.objects.get(pk=conversation.pk).last_message_at == before
+    assert published == []
+    assert ProviderEvent.objects.count() == 1

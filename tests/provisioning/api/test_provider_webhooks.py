@@ -64,8 +64,8 @@ def recorded() -> Any:
     """Registers a recording handler for InboundMessage and StatusUpdate for one test."""
     calls: list[tuple[Any, Any, Any]] = []
 
-    def handler(*, setup: Any, event: Any, provider_event: Any) -> None:
-        calls.append((setup, event, provider_event))
+    def handler(*, setup: Any, event: Any, record: Any) -> None:
+        calls.append((setup, event, record))
 
     dispatch.register(InboundMessage, handler)
     dispatch.register(StatusUpdate, handler)
@@ -110,12 +110,12 @@ def test_accepted_event_is_recorded_and_dispatched_once(
     assert event.event_key == f"receive:{RECEIVE_BODY['message_handle']}"
     assert event.status == ProviderEventStatus.PROCESSED
     assert len(recorded) == 1
-    _, typed, provider_event = recorded[0]
+    _, typed, record = recorded[0]
     assert isinstance(typed, InboundMessage)
     assert typed.from_number == "+14155550199"
     assert typed.to_number == "+14155550100"
     assert typed.service == "imessage"
-    assert provider_event == event
+    assert (record.row, record.stored) == (event, True)
 
 
 def test_redelivery_is_answered_2xx_and_not_dispatched_again(
@@ -200,7 +200,7 @@ def test_wrong_content_type_is_rejected_with_415(client: Client, setup: Any) -> 
 def test_handler_failure_rolls_back_and_answers_500_so_the_provider_retries(
     client: Client, setup: Any
 ) -> None:
-    def broken(*, setup: Any, event: Any, provider_event: Any) -> None:
+    def broken(*, setup: Any, event: Any, record: Any) -> None:
         raise RuntimeError("boom")
 
     dispatch.register(InboundMessage, broken)

@@ -90,7 +90,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
 def recorded() -> Iterator[list[Any]]:
     events: list[Any] = []
 
-    def handler(*, setup: Any, event: Any, provider_event: Any) -> None:
+    def handler(*, setup: Any, event: Any, record: Any) -> None:
         events.append(event)
 
     dispatch.register(InboundMessage, handler)
@@ -409,7 +409,7 @@ def test_the_handset_typing_posts_a_typing_indicator(admin_client: Any, harness:
 
     seen: list[Any] = []
 
-    def handler(*, setup: Any, event: Any, provider_event: Any) -> None:
+    def handler(*, setup: Any, event: Any, record: Any) -> None:
         seen.append(event)
 
     dispatch.register(TypingEvent, handler)

@@ -1,0 +1,56 @@
+"""The record of one provider delivery (`EventRecord`): stored once per (setup, key), and
+the one thing that decides whether a delivery is the first of its event or a repeat."""
+
+from __future__ import annotations
+
+from console.db import Gate, insert_instance_if_absent
+from provisioning.models import ProviderEvent
+
+
+class EventRecord:
+    """A delivery's `ProviderEvent`, built in its final state and stored once.
+
+    The intake stores it before the handlers run, unless the event's handler stores it
+    itself (`provisioning.dispatch.register(..., records_event=True)`): then the handler
+    either calls `store()` before its first write and stops when it answers False, or
+    writes everything in one statement guarded by `gate()` and reports it with
+    `settle()`. Whatever the handler left undecided the intake stores afterwards.
+    """
+
+    def __init__(self, row: ProviderEvent) -> None:
+        self.row = row
+        self.stored: bool | None = None  # None: not decided yet
+        self._gate: Gate | None = None
+
+    def store(self) -> bool:
+        """Store the record unless that was decided already; True when this delivery
+        stored it (go on), False when an earlier delivery of the event did (write
+        nothing). A concurrent delivery of the same key waits here for the other's
+        commit, then answers False."""
+        if self.stored is None:
+            return self._decided(insert_instance_if_absent(self.row) is not None)
+        return self.stored
+
+    def gate(self) -> Gate:
+        """The record as the `console.db.Gate` of the statement that writes what the
+        handler stores; call `settle()` after that statement ran."""
+        if self.stored is not None:
+            raise RuntimeError("the record is stored already")
+        self._gate = Gate(self.row)
+        return self._gate
+
+    def settle(self) -> bool:
+        """Take the outcome of the statement the gate guarded (`store()`'s answer)."""
+        if self._gate is None or self._gate.stored is None:
+            raise RuntimeError("no statement ran with the gate")
+        return self._decided(self._gate.stored)
+
+    def _decided(self, stored: bool) -> bool:
+        """This delivery stored the record, or an earlier one did: then `row` becomes
+        that delivery's record (the response names its id)."""
+        if not stored:
+            self.row = ProviderEvent.objects.get(
+                setup_id=self.row.setup_id, event_key=self.row.event_key
+            )
+        self.stored = stored
+        return stored
