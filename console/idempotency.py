@@ -12,10 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 
 from console.db import insert_if_absent
-from console.db_updates import update_from_values
 from console.errors import Conflict, InProgress, ValidationFailed
 from console.models import IdempotencyRecord, Organization
 
@@ -91,11 +90,37 @@ def run_idempotent(
                 replayed=True,
             )
         result = work()
-        record.response_status = result.status
-        record.response_body = json.loads(json.dumps(result.body, default=str))
-        record.response_headers = result.headers
-        # One statement built from the model's columns: save() compiled an UPDATE per send.
-        update_from_values(
-            IdempotencyRecord, [record], ["response_status", "response_body", "response_headers"]
-        )
+        _response_store(record, result)
         return result
+
+
+# The UPDATE that stores a response, by database alias.
+_RESPONSE_UPDATES: dict[str, str] = {}
+
+
+def _response_store(record: IdempotencyRecord, result: IdempotentResponse) -> None:
+    """Store `result` on `record` in one statement built once per database, its JSON bound
+    as text: encoded once, where a model UPDATE encoded the body, decoded it and encoded it
+    again (what JSON cannot hold, a UUID or a time, is stored as its text)."""
+    using = router.db_for_write(IdempotencyRecord)
+    connection = connections[using]
+    sql = _RESPONSE_UPDATES.get(using)
+    if sql is None:
+        meta = IdempotencyRecord._meta
+        quote = connection.ops.quote_name
+        # SQLite keeps a JSON field as its text; PostgreSQL reads the text as jsonb.
+        as_json = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+        columns = {f.name: quote(str(f.column)) for f in meta.concrete_fields}
+        sql = _RESPONSE_UPDATES[using] = (
+            f"UPDATE {quote(meta.db_table)} SET {columns['response_status']} = %s, "  # noqa: S608
+            f"{columns['response_body']} = {as_json}, "
+            f"{columns['response_headers']} = {as_json} WHERE {columns['id']} = %s"
+        )
+    params: list[Any] = [
+        result.status,
+        json.dumps(result.body, default=str),
+        json.dumps(result.headers),
+        record.pk,
+    ]
+    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
