@@ -40,7 +40,6 @@ from django.db.models import (
     DateTimeField,
     Exists,
     IntegerField,
-    Min,
     Q,
     QuerySet,
     Subquery,
@@ -168,14 +167,18 @@ def _window_columns(*, identity_id: Any, lo: Any, at: Any, hi: Any) -> dict[str,
         .filter(GreaterThan(CAP_TIME, lo), LessThan(CAP_TIME, hi))
         .order_by()
     )
-    # Grouped by the one identity: no row (NULL) when the window is empty.
-    past = in_range.filter(LessThanOrEqual(CAP_TIME, at)).values("identity_id")
+    past = in_range.filter(LessThanOrEqual(CAP_TIME, at))
     return {
+        # Grouped by the one identity: no row (NULL) when the window is empty.
         "cap_count": Subquery(
-            past.annotate(n=Count(CAP_TIME)).values("n"), output_field=IntegerField()
+            past.values("identity_id").annotate(n=Count(CAP_TIME)).values("n"),
+            output_field=IntegerField(),
         ),
+        # The first entry of the cap-time index in the window: a grouped MIN read the
+        # whole window a second time.
         "cap_oldest": Subquery(
-            past.annotate(m=Min(CAP_TIME)).values("m"), output_field=DateTimeField()
+            past.annotate(m=CAP_TIME).order_by("m").values("m")[:1],
+            output_field=DateTimeField(),
         ),
         "cap_ahead": Exists(in_range.filter(GreaterThan(CAP_TIME, at))),
     }
