@@ -145,10 +145,11 @@ class LeadingStatement(Protocol):
 class Gate:
     """A new row whose insert decides whether `insert_with_dependents` writes anything
     else: it goes in first unless a unique constraint says a row like it is there already
-    (as `insert_if_absent`), and only if it went in do the leading writes, the row and its
-    dependents. After the call `stored` says whether it went in; `row` then holds the
-    columns its insert returned (its key). A re-delivered event recorded once by its key is
-    the use: nothing the first delivery stored is written again."""
+    (as `insert_if_absent`), and only if it went in do the row and its dependents go in,
+    and the leading writes run when the row went in too. After the call `stored` says
+    whether it went in; `row` then holds the columns its insert returned (its key). A
+    re-delivered event recorded once by its key is the use: nothing the first delivery
+    stored is written again."""
 
     row: Model
     stored: bool | None = None
@@ -181,9 +182,17 @@ def insert_with_dependents(
 
     With a `gate` (see `Gate`) nothing else is written unless the gate's row went in: on
     PostgreSQL its insert is the statement's first clause and guards the others, elsewhere
-    it runs first, on its own.
+    it runs first, on its own. The leading writes then run only when `obj` went in too.
+    On PostgreSQL the whole is one statement, atomic without a transaction of its own
+    (`writes_in_one_statement`).
     """
     return _insert_in_one_statement(obj, dependents, leading, OnConflict.IGNORE, gate)
+
+
+def writes_in_one_statement(model: type[Model]) -> bool:
+    """Whether `insert_with_dependents` of a `model` row writes in one statement, which is
+    atomic on its own (PostgreSQL), rather than in several (elsewhere)."""
+    return connections[router.db_for_write(model)].vendor == "postgresql"
 
 
 def insert_after(obj: M, *, leading: Sequence[LeadingStatement]) -> M:
@@ -214,12 +223,15 @@ def _insert_in_one_statement(
             gate.stored = insert_instance_if_absent(gate.row) is not None
             if not gate.stored:
                 return None
-        for statement in leading:
-            statement.run()
+        else:
+            for statement in leading:
+                statement.run()
         stored = (
             insert_instance_if_absent(obj) if on_conflict is not None else _inserted(obj, using)
         )
         if stored is not None:
+            for statement in leading if gate is not None else ():
+                statement.run()
             insert_together(*dependents(stored))
         return stored
     compiled, params = _own_row_statement(obj, using, on_conflict)
@@ -228,23 +240,25 @@ def _insert_in_one_statement(
         raise ValueError("one statement writes to one database")
     clauses: list[str] = []
     every_param: list[Any] = []
-    guard: str | None = None
     answer = "SELECT * FROM w0"
-    if gate is not None:
+    updates: list[tuple[str, list[Any]]] = []
+    if gate is None:
+        clauses.append(f"w0 AS ({compiled.sql})")
+        updates = [statement.statement(using) for statement in leading]
+    else:
         gate_compiled, gate_params = _own_row_statement(gate.row, using, OnConflict.IGNORE)
         clauses.append(f"g AS ({gate_compiled.sql})")
         every_param.extend(gate_params)
-        guard = "g"
+        clauses.append(f"w0 AS ({_guarded_row_sql(obj, compiled, using, 'g')})")
+        # Behind the row: a row that conflicts (another setup's, say) moves nothing.
+        updates = [statement.statement(using, guard="w0") for statement in leading]
         # One row when the gate went in (the row's columns empty when it did not), none
         # when it did not.
         answer = "SELECT * FROM g LEFT JOIN w0 ON true"
-    for position, statement in enumerate(leading):
-        sql, statement_params = statement.statement(using, guard=guard)
+    every_param.extend(params)
+    for position, (sql, statement_params) in enumerate(updates):
         clauses.append(f"u{position} AS ({sql})")
         every_param.extend(statement_params)
-    main_sql = compiled.sql if guard is None else _guarded_row_sql(obj, compiled, using, guard)
-    clauses.append(f"w0 AS ({main_sql})")
-    every_param.extend(params)
     for position, batch in enumerate(batches, start=1):
         sql, batch_params = _guarded_batch(batch, using, guard="w0")
         clauses.append(f"w{position} AS ({sql})")

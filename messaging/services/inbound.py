@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from console.db import insert_if_absent, insert_with_dependents
+from console.db import insert_if_absent, insert_with_dependents, writes_in_one_statement
 from console.models import AgentIdentity
 from console.prepared import BoundUpdate, PreparedShapes, PreparedUpdate
 from messaging import presence
@@ -58,9 +59,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-# No caller catches its errors and carries on in the same transaction, so a SAVEPOINT
-# would only add two round trips per call (ingest ran ten of them).
-@transaction.atomic(savepoint=False)
 def inbound_message_receive(
     *, setup: Setup, event: InboundMessage, record: EventRecord | None = None
 ) -> Message | None:
@@ -78,7 +76,39 @@ def inbound_message_receive(
     before the first write (nothing is written when an earlier delivery stored it), or,
     when the line's read found the conversation and the sender is not blocked, in the
     message's own statement.
+
+    The writes share one transaction, opened before the first of them: the common case
+    (that statement, on PostgreSQL) is atomic on its own and runs without one.
     """
+    with _Writes(record) as writes:
+        return _receive(setup=setup, event=event, writes=writes)
+
+
+class _Writes(ExitStack):
+    """An inbound delivery's writes: `first()` before each write opens their transaction
+    (without a savepoint: no caller catches an error and carries on in the same
+    transaction) and stores the delivery's record in it; False when an earlier delivery
+    stored it, and then nothing may be written."""
+
+    def __init__(self, record: EventRecord | None) -> None:
+        super().__init__()
+        self.record = record
+        self.opened = False
+
+    def first(self) -> bool:
+        if not self.opened:
+            self.enter_context(transaction.atomic(savepoint=False))
+            self.opened = True
+        return self.record is None or self.record.store()
+
+    def gate(self) -> EventRecord | None:
+        """The record, when the message's statement is to store it."""
+        if self.record is None or self.record.stored is not None:
+            return None
+        return self.record
+
+
+def _receive(*, setup: Setup, event: InboundMessage, writes: _Writes) -> Message | None:
     from provisioning.selectors import line_number_held_elsewhere
 
     target = _inbound_target(
@@ -100,19 +130,15 @@ def inbound_message_receive(
             raise ForeignReference
         return None
 
-    def first_delivery() -> bool:
-        # Called before each first write: the record goes in (False: it was there).
-        return record is None or record.store()
-
     if event.is_group:
         from messaging.groups import group_message_receive
 
-        if not first_delivery():
+        if not writes.first():
             return None
         # Kept for audit only: no 1:1 conversation, no agent event, no router reply.
         return group_message_receive(line=line, event=event)
     if line.role == LineRole.ROUTER and (
-        not first_delivery()
+        not writes.first()
         or consent.router_message_screen(line=line, sender=event.from_number, text=event.content)
     ):
         return None
@@ -121,7 +147,7 @@ def inbound_message_receive(
         sender=event.from_number,
         text=event.content,
         resolved=target,
-        before_change=first_delivery,
+        before_change=writes.first,
     )
     if route is None:
         return None
@@ -144,12 +170,12 @@ def inbound_message_receive(
         conversation = _conversation_beside_line(target, identity=identity, route=route)
         if conversation is not None:
             touch = (received_now,)
-        elif first_delivery():
+        elif writes.first():
             conversation = _received_conversation(received_now.run(), identity)
         else:
             return None
     if conversation is None:
-        if not first_delivery():
+        if not writes.first():
             return None
         conversation = conversation_get_or_create(
             identity=identity,
@@ -176,6 +202,10 @@ def inbound_message_receive(
             ),
         )
 
+    # A keyword's answer is written after the message, and elsewhere than on PostgreSQL
+    # the message's statement is several: both need the transaction.
+    if (keyword is not None or not writes_in_one_statement(Message)) and not writes.first():
+        return None
     message = inbound_message_store(
         event=event,
         identity=identity,
@@ -185,7 +215,7 @@ def inbound_message_receive(
         created_at=now,
         announce=received if announced else None,
         leading=touch,
-        record=record if record is not None and record.stored is None else None,
+        record=writes.gate(),
         is_blocked=route.is_blocked,
         blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
     )
@@ -354,7 +384,7 @@ def message_route(
     sender: str,
     text: str,
     resolved: InboundLine | None = None,
-    before_change: Callable[[], bool] = lambda: True,
+    before_change: Callable[[], bool] | None = None,
 ) -> InboundRoute | None:
     """Where routing sends an inbound message (None: consumed or unroutable); a connection
     a router command made or ended is attached and announced here, before returning.

@@ -163,51 +163,30 @@ def provider_event_receive(
             event_key=f"callback:{message_ref[:64]}:{parsed.event_key}",
             event=replace(parsed.event, message_ref=message_ref[:64]),
         )
-    try:
-        return _record_and_dispatch(setup=setup, parsed=parsed, body=body)
-    except dispatch.ForeignReference:
-        # The transaction above rolled back whatever the handlers had done (rows, audit
-        # entries, on_commit jobs); only the rejection itself is kept.
-        with transaction.atomic():
-            event, created = _record_parsed(
-                setup,
-                parsed,
-                body,
-                ProviderEventStatus.REJECTED_FOREIGN,
-                error="The event names a line or message that belongs to another setup.",
-                processed_at=timezone.now(),
-            )
-        if created:
-            logger.warning("setup %s: provider event %s rejected as foreign", setup.id, event.id)
-        return IntakeResult(event, duplicate=not created)
-
-
-@transaction.atomic
-def _record_and_dispatch(*, setup: Setup, parsed: ParsedWebhook, body: Any) -> IntakeResult:
-    # The row is written in its final state at once (one statement, no UPDATE after the
-    # handlers): its unique key is what makes a concurrent re-delivery wait and then stop,
-    # nobody sees it before the commit, and a handler failure rolls it back with the rest.
     event_class = type(parsed.event)
     handled = not isinstance(parsed.event, UnknownEvent) and bool(
         dispatch.handlers_for(event_class)
     )
-    status = ProviderEventStatus.PROCESSED if handled else ProviderEventStatus.IGNORED
     record = EventRecord(
         ProviderEvent(
             setup=setup,
             event_key=parsed.event_key[:255],
             event_type=parsed.event_type[:64],
             payload=body,
-            status=status,
+            status=ProviderEventStatus.PROCESSED if handled else ProviderEventStatus.IGNORED,
             processed_at=timezone.now(),
         )
     )
-    if handled and dispatch.handler_records(event_class):
-        # The handler stores the record before its first write (or with its only one).
-        dispatch.dispatch(setup=setup, event=parsed.event, record=record)
-        record.store()
-    elif record.store() and handled:
-        dispatch.dispatch(setup=setup, event=parsed.event, record=record)
+    try:
+        if handled and dispatch.handler_records(event_class):
+            # The handler opens its transaction and stores the record in it before its
+            # first write, or stores it with its only write, one statement.
+            dispatch.dispatch(setup=setup, event=parsed.event, record=record)
+            record.store()
+        else:
+            _record_and_dispatch(setup=setup, event=parsed.event, record=record, handled=handled)
+    except dispatch.ForeignReference:
+        return _rejected_foreign(setup=setup, parsed=parsed, body=body, record=record)
     event = record.row
     if not record.stored:
         logger.info("setup %s: duplicate provider event %s", setup.id, event.id)
@@ -216,3 +195,42 @@ def _record_and_dispatch(*, setup: Setup, parsed: ParsedWebhook, body: Any) -> I
         "setup %s: provider event %s (%s) %s", setup.id, event.id, event.event_type, event.status
     )
     return IntakeResult(event, duplicate=False)
+
+
+@transaction.atomic
+def _record_and_dispatch(*, setup: Setup, event: Any, record: EventRecord, handled: bool) -> None:
+    # The row is written in its final state at once (one statement, no UPDATE after the
+    # handlers): its unique key is what makes a concurrent re-delivery wait and then stop,
+    # nobody sees it before the commit, and a handler failure rolls it back with the rest.
+    if record.store() and handled:
+        dispatch.dispatch(setup=setup, event=event, record=record)
+
+
+def _rejected_foreign(
+    *, setup: Setup, parsed: ParsedWebhook, body: Any, record: EventRecord
+) -> IntakeResult:
+    """Record a delivery whose handler raised `ForeignReference`. Its transaction rolled
+    back whatever the handlers had done (rows, audit entries, on_commit jobs): only the
+    rejection is kept. A handler's one statement may have stored the record on its own
+    and found the message's handle taken by another setup's delivery just then (it
+    stored nothing else): that record becomes the rejection."""
+    error = "The event names a line or message that belongs to another setup."
+    now = timezone.now()
+    with transaction.atomic():
+        marked = bool(record.stored) and ProviderEvent.objects.filter(
+            pk=record.row.pk, status=ProviderEventStatus.PROCESSED
+        ).update(status=ProviderEventStatus.REJECTED_FOREIGN, error=error, processed_at=now)
+        if marked:
+            event, created = ProviderEvent.objects.get(pk=record.row.pk), True
+        else:
+            event, created = _record_parsed(
+                setup,
+                parsed,
+                body,
+                ProviderEventStatus.REJECTED_FOREIGN,
+                error=error,
+                processed_at=now,
+            )
+    if created:
+        logger.warning("setup %s: provider event %s rejected as foreign", setup.id, event.id)
+    return IntakeResult(event, duplicate=not created)

@@ -64,20 +64,13 @@ class RouteResult:
     changed: Assignment | None = None
 
 
-def _go_on() -> bool:
-    return True
-
-
-# No caller catches its errors and carries on in the same transaction, so a SAVEPOINT
-# would only add two round trips per call (ingest ran ten of them).
-@transaction.atomic(savepoint=False)
 def inbound_route(
     *,
     line: PhoneLine,
     sender: str,
     text: str,
     resolved: InboundLine | None = None,
-    before_change: Callable[[], bool] = _go_on,
+    before_change: Callable[[], bool] | None = None,
 ) -> RouteResult:
     """Decide where an inbound message on one of our lines goes: the identity, connection
     and filter verdict messaging uses to store (and, unless blocked, deliver) it, and the
@@ -86,8 +79,33 @@ def inbound_route(
     `resolved` (`routing.inbound_selectors.inbound_line_get` for this line and sender) saves the
     reads of the connection and the contact rules. Raises ValueError when it was read
     for another line or sender. `before_change` is called before routing writes anything
-    (a command, a reply); when it answers False (the delivery was handled before) routing
-    writes nothing and answers no route."""
+    (a command, a reply): it opens the transaction of the writes (without it, this call
+    runs in one of its own), and when it answers False (the delivery was handled before)
+    routing writes nothing and answers no route."""
+    if before_change is None:
+        # No caller catches its errors and carries on in the same transaction, so a
+        # SAVEPOINT would only add two round trips per call (ingest ran ten of them).
+        with transaction.atomic(savepoint=False):
+            return _route(
+                line=line, sender=sender, text=text, resolved=resolved, before_change=_go_on
+            )
+    return _route(
+        line=line, sender=sender, text=text, resolved=resolved, before_change=before_change
+    )
+
+
+def _go_on() -> bool:
+    return True
+
+
+def _route(
+    *,
+    line: PhoneLine,
+    sender: str,
+    text: str,
+    resolved: InboundLine | None,
+    before_change: Callable[[], bool],
+) -> RouteResult:
     text = text or ""
     if resolved is not None and (resolved.line.pk != line.pk or resolved.sender != sender):
         raise ValueError("resolved is for another line or sender")

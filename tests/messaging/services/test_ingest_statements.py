@@ -23,6 +23,7 @@ from messaging.webhooks import events
 from messaging.webhooks.models import WebhookDelivery
 from provisioning.models import PhoneLine, ProviderEvent, Setup
 from tests.messaging.conftest import PERSON, POOL_NUMBER
+from tests.messaging.services.test_inbound import blind_handle_check
 from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
 from tests.provisioning.api.test_provider_webhooks import RECEIVE_BODY
 from tests.provisioning.factories import PhoneLineFactory, setup_secret
@@ -32,22 +33,21 @@ pytestmark = pytest.mark.django_db(transaction=True)
 DEDICATED_NUMBER = "+14155552222"
 
 # What one common-case receive runs (the setup's authentication is answered from this
-# process's cache after the warm-up; a miss reads it once more):
-#   1. BEGIN
-#   2. SELECT the line + setup + line identity + the sender's active connection + its
+# process's cache after the warm-up; a miss reads it once more), on PostgreSQL:
+#   1. SELECT the line + setup + line identity + the sender's active connection + its
 #      identity + the inbound filter verdict + "handle stored already, by which setup" +
 #      the conversation's id and who handles it + "identity has an after-hours
 #      auto-reply" + its webhook subscriptions' version
-#   3. INSERT the provider event ON CONFLICT DO NOTHING RETURNING, in its final state, and
-#      only if it went in: UPDATE the conversation (last message, line, connection),
-#      INSERT the message ON CONFLICT DO NOTHING, and only if that went in its webhook
-#      event and deliveries: one statement on PostgreSQL (`insert_with_dependents` with
-#      the record as its gate), five on SQLite
-#   4. COMMIT
+#   2. INSERT the provider event ON CONFLICT DO NOTHING RETURNING, in its final state, and
+#      only if it went in: INSERT the message ON CONFLICT DO NOTHING, and only if that
+#      went in its webhook event and deliveries and the conversation's UPDATE (last
+#      message, line, connection): one statement (`insert_with_dependents` with the record
+#      as its gate), atomic on its own, so no BEGIN and no COMMIT
+# On SQLite the writes are five statements inside BEGIN and COMMIT.
 # Before issue 18 it was 20 on a pool line and 19 on a dedicated line, on both backends
 # (SAVEPOINTs around two inserts, separate reads of the stored handle, connection, rules,
 # conversation and quiet hours, and an UPDATE of the provider event after dispatch).
-INGEST_STATEMENTS = {"postgresql": 4, "sqlite": 8}
+INGEST_STATEMENTS = {"postgresql": 2, "sqlite": 8}
 
 
 def receive(client: Client, setup: Setup, *, handle: str, to: str) -> Any:
@@ -136,8 +136,8 @@ def test_a_redelivered_webhook_stops_at_the_provider_event(
     assert again.json()["status"] == "duplicate"
     assert Message.objects.filter(provider_handle="h-1").count() == 1
     assert len(published) == 1
-    # BEGIN, the line (its handle is stored), the conflicting INSERT, the stored event,
-    # COMMIT.
+    # The line (its handle is stored), the conflicting INSERT and the stored event (with
+    # BEGIN and COMMIT on SQLite).
     assert len(ctx.captured_queries) <= 5, [q["sql"] for q in ctx.captured_queries]
 
 
@@ -159,3 +159,31 @@ def test_a_redelivery_whose_first_delivery_stored_no_message_stores_nothing(
     assert Conversation.objects.get(pk=conversation.pk).last_message_at == before
     assert published == []
     assert ProviderEvent.objects.count() == 1
+
+
+def test_a_handle_of_another_setup_that_slips_past_the_read_leaves_only_a_rejection(
+    client: Client,
+    conversation: Conversation,
+    platform_setup: Setup,
+    identity: Any,
+    published: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race the one statement cannot roll back: the record goes in, the message meets
+    another setup's row for its handle. Nothing else is written, and the record becomes
+    the rejection."""
+    dedicated: PhoneLine = PhoneLineFactory(identity=identity, number=DEDICATED_NUMBER)
+    assert receive(client, dedicated.setup, handle="h-race", to=DEDICATED_NUMBER).status_code == 200
+    before = Conversation.objects.get(pk=conversation.pk).last_message_at
+    announced = len(published)
+    blind_handle_check(monkeypatch)
+
+    response = receive(client, platform_setup, handle="h-race", to=POOL_NUMBER)
+
+    assert response.status_code == 200
+    rejection = ProviderEvent.objects.get(setup=platform_setup, event_key="receive:h-race")
+    assert rejection.status == "rejected_foreign"
+    assert response.json() == {"status": "ok", "event_id": rejection.id}
+    assert Message.objects.get(provider_handle="h-race").line_id == dedicated.id
+    assert Conversation.objects.get(pk=conversation.pk).last_message_at == before
+    assert len(published) == announced
