@@ -13,14 +13,16 @@ The inbound chain, intake -> dispatch -> handler:
    bodies as `failed`, and then, in one transaction, records the `ProviderEvent` row
    (at most once per event key: a re-delivery is answered `duplicate` and changes
    nothing) and dispatches the event. An inbound message's handler stores that record
-   itself (`inbound_message_receive`): in the statement that stores the message when the
-   line's read found the conversation, otherwise before its first write (a router
-   command, a reply, a new conversation, a blocked or group message); when it writes
-   nothing, the intake stores the record afterwards.
+   itself (`inbound_message_receive`), in the transaction it opens before its first
+   write (a router command, a reply, a new conversation, a blocked or group message),
+   or, when the line's read found the conversation, in the one statement that stores the
+   message, which needs no transaction; when it writes nothing, the intake stores the
+   record afterwards.
 2. Dispatch. `provisioning.dispatch.dispatch` calls every handler registered for the
    event's exact type. `register()` below, run from `MessagingConfig.ready()`, registers
    messaging's; provisioning never imports messaging.
-3. Handler. Each handler here runs inside the intake's transaction and calls one
+3. Handler. Each handler here runs inside the intake's transaction (the inbound
+   message's in the one it opens itself) and calls one
    messaging service: a message goes to `services.inbound.inbound_message_receive`, a
    status to `services.status` or, for a message's own callback URL,
    `services.send_recovery`, a tapback to `services.reactions`, typing to `presence`.

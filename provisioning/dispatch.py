@@ -11,13 +11,14 @@ messaging or routing:
 A handler is called as `handler(*, setup=..., event=..., record=...)` inside the
 intake's transaction, after the delivery's `ProviderEvent` was recorded (`record`, a
 `provisioning.services.event_records.EventRecord`), so a repeated delivery never reaches
-it. A handler registered with `records_event=True` is called before that instead and
-stores the record itself, before its first write or in the statement of its only one (see
-`EventRecord`), while it is the event's only handler: on PostgreSQL that saves the
-record's own round trip. It must be
-quick: slow work (media fetches, router replies, agent webhooks) goes to Celery with
-`transaction.on_commit`. An exception rolls the whole delivery back (the event is not
-recorded) and the intake answers 500, so the provider delivers it again.
+it. A handler registered with `records_event=True` is called before that instead, outside
+any transaction, while it is the event's only handler: it opens its own before its first
+write and stores the record in it, or stores the record with its only write, one
+statement (see `EventRecord`); on PostgreSQL that saves the record's round trip and the
+transaction's. It must be quick: slow work (media fetches, router replies, agent
+webhooks) goes to Celery with `transaction.on_commit`. An exception rolls the delivery's
+transaction back (the event is not recorded) and the intake answers 500, so the provider
+delivers it again.
 
 A handler may only act on what `setup` owns: its lines (platform router and pool lines
 belong to the platform setup) and the messages on them. Its lookups are scoped to the setup

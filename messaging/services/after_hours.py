@@ -2,10 +2,11 @@
 the clinic's text once per quiet period (the unique `AfterHoursReply` row decides, never a
 read before the write).
 
-Inbound calls `after_hours_inbound` inside the intake's transaction; it only publishes a job
-after commit, because the reply takes the identity's send lock, which the intake (holding
-the conversation row) must not wait for. The job counts the reply against the send cap
-like any send and skips it when the cap is full.
+Inbound calls `after_hours_inbound` inside the delivery's transaction (it opens one for an
+identity with an auto-reply); it only publishes a job after commit, because the reply takes
+the identity's send lock, which the intake (holding the conversation row) must not wait
+for. The job counts the reply against the send cap like any send and skips it when the cap
+is full.
 
 Message text never goes to logs: log ids only.
 """

@@ -1,8 +1,9 @@
 """Inbound: a provider message stored once on its conversation, and the one conversation
 per (identity, person) that routing's assignments point at.
 
-`inbound_message_receive` runs inside the provider intake's transaction (see
-`messaging.handlers`) and reads top to bottom: routing's `inbound_route` decides where the
+`inbound_message_receive` is called by the provider intake (see `messaging.handlers`),
+opens the delivery's transaction before its first write (a connected person's message is
+one statement and needs none), and reads top to bottom: routing's `inbound_route` decides where the
 message goes and returns any connection a router command made or ended;
 `connection_attach` then points the conversation at it and announces it. Media
 re-hosting goes to Celery after commit.
@@ -202,9 +203,17 @@ def _receive(*, setup: Setup, event: InboundMessage, writes: _Writes) -> Message
             ),
         )
 
-    # A keyword's answer is written after the message, and elsewhere than on PostgreSQL
-    # the message's statement is several: both need the transaction.
-    if (keyword is not None or not writes_in_one_statement(Message)) and not writes.first():
+    # What must commit with the message, or not at all, needs the transaction: a
+    # keyword's answer (written after it), the after-hours reply's job (no sweep publishes
+    # it again), the conversation's update without a record to guard it, and the several
+    # statements of a store elsewhere than on PostgreSQL.
+    needs_transaction = (
+        keyword is not None
+        or (announced and target.extra["has_auto_reply"])
+        or writes.record is None
+        or not writes_in_one_statement(Message)
+    )
+    if needs_transaction and not writes.first():
         return None
     message = inbound_message_store(
         event=event,

@@ -74,7 +74,7 @@ class ProviderWebhookView(View):
                 setup=setup, event_type_hint=event_type, raw_body=raw, message_ref=message_ref
             )
         except Exception as exc:
-            # Rolled back: the provider re-delivers and the event gets another chance
+            # Not recorded: the provider re-delivers and the event gets another chance
             # (503 with Retry-After while the database is away, 500 otherwise).
             logger.exception("setup %s: provider webhook handler failed", setup.id)
             return api_error_response(exc)

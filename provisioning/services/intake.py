@@ -120,10 +120,12 @@ def provider_event_receive(
     Malformed or unparseable bodies are recorded as `failed` and not dispatched; unknown
     types are recorded as `ignored`. An event that names a line or message of another
     setup (a handler raised `ForeignReference`) is rolled back entirely and recorded as
-    `rejected_foreign`. Any other handler exception propagates and rolls back the whole
-    delivery, so the provider's re-delivery can succeed later. `message_ref` comes from a
-    message's own status callback URL: the status update carries it, under a key of its
-    own (the same status also reaches the setup's `outbound` webhook).
+    `rejected_foreign`. Any other handler exception propagates and rolls back the
+    delivery's transaction, so the provider's re-delivery can succeed later (a connected
+    person's message commits with its one statement, which stores everything at once).
+    `message_ref` comes from a message's own status callback URL: the status update
+    carries it, under a key of its own (the same status also reaches the setup's
+    `outbound` webhook).
     """
     hint = event_type_hint or None
     try:
@@ -217,8 +219,12 @@ def _rejected_foreign(
     error = "The event names a line or message that belongs to another setup."
     now = timezone.now()
     with transaction.atomic():
+        # By its key too: a rolled-back insert's id may be handed out again (SQLite).
         marked = bool(record.stored) and ProviderEvent.objects.filter(
-            pk=record.row.pk, status=ProviderEventStatus.PROCESSED
+            pk=record.row.pk,
+            setup_id=record.row.setup_id,
+            event_key=record.row.event_key,
+            status=ProviderEventStatus.PROCESSED,
         ).update(status=ProviderEventStatus.REJECTED_FOREIGN, error=error, processed_at=now)
         if marked:
             event, created = ProviderEvent.objects.get(pk=record.row.pk), True

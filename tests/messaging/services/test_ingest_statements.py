@@ -23,6 +23,7 @@ from messaging.webhooks import events
 from messaging.webhooks.models import WebhookDelivery
 from provisioning.models import PhoneLine, ProviderEvent, Setup
 from tests.messaging.conftest import PERSON, POOL_NUMBER
+from tests.messaging.factories import QuietHoursFactory
 from tests.messaging.services.test_inbound import blind_handle_check
 from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
 from tests.provisioning.api.test_provider_webhooks import RECEIVE_BODY
@@ -187,3 +188,15 @@ def test_a_handle_of_another_setup_that_slips_past_the_read_leaves_only_a_reject
     assert Message.objects.get(provider_handle="h-race").line_id == dedicated.id
     assert Conversation.objects.get(pk=conversation.pk).last_message_at == before
     assert len(published) == announced
+
+
+def test_a_message_to_an_identity_with_an_auto_reply_commits_with_its_reply_job(
+    client: Client, conversation: Conversation, platform_setup: Setup, published: list[Any]
+) -> None:
+    """The after-hours job has no sweep: its message and it commit together or not at all."""
+    QuietHoursFactory(identity=conversation.identity, auto_reply="We are closed.")
+
+    statements = measured_receive(client, platform_setup, to=POOL_NUMBER)
+
+    assert len([s for s in statements if s.startswith("BEGIN")]) == 1
+    assert statements[-1] == "COMMIT"
