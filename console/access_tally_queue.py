@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.access_tally import TallyCount, TallyKey, tally_upsert
-from console.db import insert_if_absent
+from console.db.inserts import insert_if_absent
 from console.models import AccessTallyBatch
 from console.redis_pool import redis_client
 

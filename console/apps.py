@@ -11,7 +11,7 @@ class ConsoleConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from console.api.key_cache import keys_forget
-        from console.db_driver import statement_cache_widen
+        from console.db.driver import statement_cache_widen
         from console.login_throttle import login_locked_audit, login_seen
         from console.models import AgentIdentity, ApiKey, Organization
 

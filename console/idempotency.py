@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connections, router, transaction
 
-from console.db import insert_if_absent
+from console.db.inserts import insert_if_absent
 from console.errors import Conflict, InProgress, ValidationFailed
 from console.models import IdempotencyRecord, Organization
 

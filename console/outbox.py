@@ -13,7 +13,8 @@ kind's named `RetryPolicy` (`retry_policy`, from `settings.OUTBOX_RETRY_POLICIES
 A kind whose jobs claim in batches may also name a `drain_task`: its commits then ask for
 a coalesced wake-up (`Outbox.wake`, `console.outbox_wake`) instead of one job per row, so
 a burst of rows publishes one drain job rather than a job per row that mostly finds its row
-taken by another job's batch.
+taken by another job's batch. The drain job runs `Outbox.drain`, which claims a batch at a
+time until the backlog is gone.
 
 Each kind declares its model and states in an `Outbox` and supplies only how to attempt a
 claimed row and what a failure means: `messaging.services.delivery` (sends),
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -314,6 +316,37 @@ class Outbox:
     def woken(self) -> None:
         """Called by a drain job before it claims anything (see `console.outbox_wake`)."""
         wake_clear(self.name)
+
+    def drain(
+        self,
+        attempt: Callable[[list[Any], datetime], object],
+        *,
+        size: int,
+        batches: int,
+        seconds: float | None = None,
+    ) -> int:
+        """A drain job's loop: claim up to `size` due rows and hand them to
+        `attempt(ids, claimed_at)`, until a claim comes back short of a full batch
+        (nothing more is due), or after `batches` claims or `seconds`, so that a long
+        backlog takes its turn with other jobs. After every full claim it asks for another
+        drain job (`wake`) before attempting: idle worker threads join in while the backlog
+        lasts, and one is waiting if this job stops early. An exception from `attempt`
+        ends the loop and propagates (its rows stay claimed until the sweep hands them
+        back). Returns how many rows it claimed."""
+        started = time.monotonic()
+        claimed = 0
+        for _ in range(batches):
+            claimed_at = timezone.now()
+            ids = self.claim_batch(limit=size, now=claimed_at)
+            if len(ids) == size:
+                self.wake()
+            attempt(ids, claimed_at)
+            claimed += len(ids)
+            if len(ids) < size:
+                break
+            if seconds is not None and time.monotonic() - started > seconds:
+                break
+        return claimed
 
     def sweep(self, *, now: datetime | None = None, batch: int = SWEEP_BATCH) -> SweepCounts:
         """Hand back rows whose lease expired and publish them, then publish overdue rows.

@@ -36,7 +36,7 @@ The inbound chain, intake -> dispatch -> handler:
    (connect, disconnect, help), plus any connection a router command made or ended.
    Messaging then attaches the conversation to that connection and emits
    `imessage.connected`/`imessage.disconnected` itself
-   (`services.inbound.connection_attach`); routing never calls back into messaging on
+   (`services.conversations.connection_attach`); routing never calls back into messaging on
    this path. Last, the message is stored and emitted to the agent's webhooks through the
    outbox.
 
@@ -47,7 +47,7 @@ answers 5xx, so the provider delivers it again.
 
 `register()` also subscribes messaging to routing's hooks for the connection changes
 made outside the inbound path (a release by the agent's API key, a staff member or an
-identity deletion): `services.inbound.connection_attach` attaches the conversation and
+identity deletion): `services.conversations.connection_attach` attaches the conversation and
 emits the connection events, and `media.media_bytes_publish` hosts the contact cards
 routing's replies send.
 """
@@ -58,7 +58,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from messaging import media, presence
-from messaging.services import consent, inbound, reactions, send_recovery, status
+from messaging.services import consent, conversations, inbound, reactions, send_recovery, status
 from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import (
     InboundMessage,
@@ -113,7 +113,7 @@ def register() -> None:
     dispatch.register(StatusUpdate, status_update_handle)
     dispatch.register(InboundReaction, inbound_reaction_handle)
     dispatch.register(TypingEvent, typing_handle)
-    hooks.on_assignment_changed(inbound.connection_attach)
+    hooks.on_assignment_changed(conversations.connection_attach)
     hooks.on_media_publish(media.media_bytes_publish)
     core_hooks.on_identity_archiving(identity_subscriptions_stop)
     hooks.on_opt_out_check(consent.identity_opted_out)

@@ -17,8 +17,8 @@ from django.db.models import Count, Exists, F, JSONField, OuterRef, Q, QuerySet,
 from django.db.models.expressions import Combinable
 from django.db.models.functions import JSONObject
 
+from console.db.prepared import PreparedQuery, PreparedShapes
 from console.models import ApiKey
-from console.prepared import PreparedQuery, PreparedShapes
 from console.scope import DateRange, Scope
 from messaging.models import Conversation, Direction, Message
 from messaging.selectors import (

@@ -22,10 +22,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from console.db.prepared import PreparedQuery
 from console.errors import TooLarge, ValidationFailed
 from console.http import http_client
 from console.models import Organization
-from console.prepared import PreparedQuery
 from messaging import media_urls
 from messaging.media_types import INBOUND_ALLOWED, SNIFF_BYTES, extension_for, sniff
 from messaging.models import MediaObject, Message

@@ -90,7 +90,7 @@ def typing_receive(*, setup: Setup, event: TypingEvent) -> bool:
 
 
 def connection_changed(assignment: Assignment, *, conversation_id: uuid.UUID | None) -> None:
-    """After `conversation_attach` (both from `services.inbound.connection_attach`), which
+    """After `conversation_attach` (both from `services.conversations.connection_attach`), which
     answered the person's `conversation_id`: a new connection emits `imessage.connected`,
     a released one `imessage.disconnected` with its reason."""
     details: dict[str, object] = {

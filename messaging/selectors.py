@@ -24,10 +24,10 @@ from django.db.models import (
     QuerySet,
 )
 
-from console.db import AnyOf
+from console.db.lookups import AnyOf
+from console.db.prepared import PreparedQuery, UUIDList
 from console.errors import NotFound, ValidationFailed
 from console.models import AgentIdentity, ApiKey
-from console.prepared import PreparedQuery, UUIDList
 from console.scope import Scope
 from console.selectors import acting_identity_for_key
 from messaging.models import Conversation, Message, OptOut, QuietHours, Reaction

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Min, Q, QuerySet
 
 from console.crypto import DecryptionError, decrypt
+from console.db.prepared import PreparedQuery
 from console.models import Organization
-from console.prepared import PreparedQuery
 from console.recent_reads import RecentReads
 from console.scope import Scope, filter_given, scoped_get
 from provisioning.models import LineState, PhoneLine, Setup, SetupStatus

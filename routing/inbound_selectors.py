@@ -23,8 +23,8 @@ from django.db.models import (
     When,
 )
 
+from console.db.prepared import PreparedQuery
 from console.models import AgentIdentity
-from console.prepared import PreparedQuery
 from provisioning.models import LineRole, LineState, PhoneLine
 from routing.models import Assignment, AssignmentStatus, RuleAction
 from routing.rule_decisions import RuleDecision, first_covering_rule, identity_mode, verdict
@@ -75,7 +75,7 @@ _CONNECTION_RELATED = ("connection__identity__organization",)
 
 class InboundLineReader:
     """`inbound_line_get` with a caller's extra annotations, compiled once per process
-    (`console.prepared`): the intake runs it for every message, and building and compiling
+    (`console.db.prepared`): the intake runs it for every message, and building and compiling
     its joins and subqueries cost several times what executing them does.
 
     `extra(**placeholders)` answers the annotations (which may refer to

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from django.db.models import Subquery, UUIDField
 
+from console.db.prepared import PreparedQuery
 from console.models import AgentIdentity, FilterMode
-from console.prepared import PreparedQuery
 from routing.models import (
     Assignment,
     AssignmentStatus,

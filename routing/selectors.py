@@ -27,9 +27,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from console.db.prepared import PreparedQuery
 from console.errors import NotFound
 from console.models import AgentIdentity, ApiKey
-from console.prepared import PreparedQuery
 from console.scope import Scope, scoped_get
 from provisioning.models import LineRole, LineState, PhoneLine
 from routing.line_loads import LINE_LOADS

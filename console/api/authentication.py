@@ -12,8 +12,8 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from console.api.key_cache import KEYS
+from console.db.prepared import PreparedQuery
 from console.models import ApiKey, ApiKeyStatus
-from console.prepared import PreparedQuery
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
 INVALID_KEY_MESSAGE = "Invalid or missing API key."

@@ -7,8 +7,10 @@
   (`message_deliver`, `message_send_sweep`).
 - `send_recovery`: sends whose outcome was lost, settled from the provider's record.
 - `status`: provider status callbacks, forward only (`message_status_update`).
-- `inbound`: inbound storage and the conversation per (identity, person)
-  (`inbound_message_receive`, `message_route`, `connection_attach`, `conversation_attach`).
+- `inbound`: inbound storage (`inbound_message_receive`, `message_route`).
+- `conversations`: the conversation per (identity, person), created once and pointed at
+  the line and connection in use (`conversation_get_or_create`, `connection_attach`,
+  `conversation_attach`).
 - `reactions`: tapbacks sent, taken back and received.
 - `receipts`: read receipts and typing we send (`conversation_mark_read`, `typing_send`).
 - `conversation_counts`: the conversations' message counters recounted (a repair; triggers

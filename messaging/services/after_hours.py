@@ -19,7 +19,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from console.db import insert_unique
+from console.db.inserts import insert_unique
 from console.errors import RateLimited
 from messaging.models import (
     AfterHoursReply,

@@ -14,10 +14,10 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from console.db.prepared import BoundUpdate, PreparedUpdate
 from console.errors import Conflict, ProviderFailed
 from console.models import AgentIdentity
 from console.outbox import publish_on_commit
-from console.prepared import BoundUpdate, PreparedUpdate
 from messaging.models import Conversation, DeliveryStatus
 from messaging.webhooks import events as webhook_events
 from provisioning.models import LineRole, PhoneLine

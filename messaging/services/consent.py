@@ -20,10 +20,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from console.db import insert_unique
+from console.db.inserts import insert_unique
+from console.db.prepared import PreparedQuery
 from console.errors import Forbidden
 from console.models import AgentIdentity
-from console.prepared import PreparedQuery
 from console.services import Actor, audit_record
 from messaging.models import ConsentEvent, ConsentKind, ConsentSource, Message, OptOut
 from messaging.services import common

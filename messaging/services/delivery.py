@@ -17,7 +17,6 @@ recovered from the provider (`messaging.services.send_recovery`).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -83,37 +82,31 @@ def sends_publish_on_commit(message_id: Any) -> None:
 
 
 def message_send_drain(*, batches: int | None = None) -> int:
-    """A drain job: send due queued rows a batch at a time (SEND_DRAIN_BATCH_SIZE) until a
-    claim comes back short of a full batch, or after `batches` (SEND_DRAIN_BATCHES) or
-    SEND_DRAIN_SECONDS, so a long backlog takes its turn with other jobs. After every full
-    claim it asks for another drain job (`Outbox.wake`) before sending, so idle worker
-    threads join in while the backlog lasts. Each claimed row is sent as `message_deliver`
-    sends it; a row whose send raised stays claimed until the sweep hands it back, as a
-    failed job's row does, and the first such error is raised once the batch is done.
-    Returns how many rows it claimed."""
+    """A drain job: send due queued rows SEND_DRAIN_BATCH_SIZE at a time (`Outbox.drain`),
+    for at most `batches` (SEND_DRAIN_BATCHES) claims or SEND_DRAIN_SECONDS. Each claimed
+    row is sent as `message_deliver` sends it; a row whose send raised stays claimed until
+    the sweep hands it back, as a failed job's row does, and the first such error is raised
+    once the batch is done. Returns how many rows it claimed."""
     SENDS.woken()
-    size = settings.SEND_DRAIN_BATCH_SIZE
-    started = time.monotonic()
-    claimed = 0
-    for _ in range(batches or settings.SEND_DRAIN_BATCHES):
-        now = timezone.now()
-        ids = SENDS.claim_batch(limit=size, now=now)
-        if len(ids) == size:
-            SENDS.wake()
-        errors: list[Exception] = []
-        for message_id in ids:
-            try:
-                _deliver_claimed(message_id, now=now)
-            except Exception as exc:
-                logger.exception("message %s: send job failed", message_id)
-                errors.append(exc)
-        claimed += len(ids)
-        if errors:
-            raise errors[0]
-        # A full claim asked for the job that takes the rest.
-        if len(ids) < size or time.monotonic() - started > settings.SEND_DRAIN_SECONDS:
-            break
-    return claimed
+    return SENDS.drain(
+        _deliver_batch,
+        size=settings.SEND_DRAIN_BATCH_SIZE,
+        batches=batches or settings.SEND_DRAIN_BATCHES,
+        seconds=settings.SEND_DRAIN_SECONDS,
+    )
+
+
+def _deliver_batch(message_ids: list[Any], claimed_at: datetime) -> None:
+    """Send each row of one claimed batch; one failed send does not keep the others."""
+    errors: list[Exception] = []
+    for message_id in message_ids:
+        try:
+            _deliver_claimed(message_id, now=claimed_at)
+        except Exception as exc:
+            logger.exception("message %s: send job failed", message_id)
+            errors.append(exc)
+    if errors:
+        raise errors[0]
 
 
 def message_deliver(*, message_id: Any) -> None:

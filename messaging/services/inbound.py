@@ -14,35 +14,28 @@ Message text never goes to logs: log ids only.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import router, transaction
-from django.db.models import (
-    Case,
-    DateTimeField,
-    Exists,
-    F,
-    OuterRef,
-    QuerySet,
-    Subquery,
-    UUIDField,
-    Value,
-    When,
-)
+from django.db.models import Exists, OuterRef, Subquery, UUIDField, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from console.db import insert_if_absent, insert_with_dependents, writes_in_one_statement
+from console.db.one_statement import insert_with_dependents, writes_in_one_statement
+from console.db.prepared import BoundUpdate
 from console.models import AgentIdentity
-from console.prepared import BoundUpdate, PreparedShapes, PreparedUpdate
-from messaging import presence
 from messaging.media import inbound_media_items
 from messaging.models import Conversation, DeliveryStatus, Direction, Message, QuietHours
 from messaging.services import common, consent, handoff
+from messaging.services.conversations import (
+    connection_attach,
+    conversation_get_or_create,
+    conversation_received_update,
+    received_conversation,
+)
 from messaging.webhooks import events as webhook_events
 from messaging.webhooks.events import NEVER_CHANGED
 from messaging.webhooks.models import SubscriptionSetVersion
@@ -51,7 +44,7 @@ from provisioning.dispatch import ForeignReference
 from provisioning.models import LineRole, PhoneLine, Setup
 from provisioning.providers.base import InboundMessage
 from routing.inbound_selectors import ROUTED_IDENTITY, InboundLine, InboundLineReader
-from routing.models import Assignment, AssignmentStatus
+from routing.models import Assignment
 
 if TYPE_CHECKING:
     from provisioning.services.event_records import EventRecord
@@ -161,7 +154,7 @@ def _receive(*, setup: Setup, event: InboundMessage, writes: _Writes) -> Message
         # found it, in the message's own statement, else in the statement that reads it.
         # Should the insert find the handle stored by a concurrent delivery after all,
         # that one moved `last_message_at` to about the same moment.
-        received_now = _conversation_received(
+        received_now = conversation_received_update(
             identity=identity,
             remote_number=event.from_number,
             line=route.line,
@@ -172,7 +165,7 @@ def _receive(*, setup: Setup, event: InboundMessage, writes: _Writes) -> Message
         if conversation is not None:
             touch = (received_now,)
         elif writes.first():
-            conversation = _received_conversation(received_now.run(), identity)
+            conversation = received_conversation(received_now.run(), identity)
         else:
             return None
     if conversation is None:
@@ -411,163 +404,3 @@ def message_route(
     if result.changed is not None:
         connection_attach(result.changed)
     return result.route
-
-
-def connection_attach(assignment: Assignment) -> None:
-    """A connection was made or ended: point its conversation at it, then emit
-    `imessage.connected` or `imessage.disconnected` (naming the conversation).
-
-    Also registered as the `routing.hooks` listener for the changes routing makes outside
-    the inbound path (staff and agent releases, identity deletion)."""
-    conversation_id = conversation_attach(assignment)
-    presence.connection_changed(assignment, conversation_id=conversation_id)
-
-
-def conversation_get_or_create(
-    *, identity: AgentIdentity, remote_number: str, defaults: dict[str, Any] | None = None
-) -> Conversation:
-    """The one conversation per (identity, person); the unique constraint settles races.
-
-    Inserted first, read only when the insert found it there: callers ask when they have
-    just seen none (an inbound message) or for a person connecting, mostly for the first
-    time, where `get_or_create` took four round trips (read, savepoint, insert, release).
-    """
-    created = insert_if_absent(
-        Conversation,
-        organization_id=identity.organization_id,
-        **(defaults or {}),
-        identity=identity,
-        remote_number=remote_number,
-        is_group=False,
-    )
-    if created is not None:
-        return created
-    return Conversation.objects.get(identity=identity, remote_number=remote_number, is_group=False)
-
-
-def conversation_receive(
-    *,
-    identity: AgentIdentity,
-    remote_number: str,
-    line: PhoneLine,
-    assignment: Assignment | None,
-    at: datetime,
-) -> Conversation | None:
-    """A delivered message arrived at `at` on `line` (over `assignment`, None on a dedicated
-    line): move the (identity, person) conversation onto them and its `last_message_at`
-    forward (never back), and answer it as stored, in one statement. None when there is
-    no conversation yet."""
-    received = _conversation_received(
-        identity=identity, remote_number=remote_number, line=line, assignment=assignment, at=at
-    )
-    return _received_conversation(received.run(), identity)
-
-
-def _conversation_received(
-    *,
-    identity: AgentIdentity,
-    remote_number: str,
-    line: PhoneLine,
-    assignment: Assignment | None,
-    at: datetime,
-) -> BoundUpdate:
-    """`conversation_receive`'s update, to run now or within another statement."""
-    ids = {"identity_id": identity.pk, "remote_number": remote_number, "line_id": line.pk}
-    if assignment is not None:
-        ids["assignment_id"] = assignment.pk
-    return _CONVERSATION_RECEIVE[assignment is not None].bound(at=at, now=timezone.now(), **ids)
-
-
-def _received_conversation(
-    rows: list[Conversation], identity: AgentIdentity
-) -> Conversation | None:
-    """The conversation `_conversation_received` answered (None: there is none yet)."""
-    if not rows:
-        return None
-    conversation = rows[0]
-    conversation.identity = identity
-    return conversation
-
-
-def _conversation_receive_update(with_assignment: bool) -> PreparedUpdate[Conversation]:
-    params: dict[str, type] = {
-        "identity_id": uuid.UUID,
-        "remote_number": str,
-        "line_id": uuid.UUID,
-        "at": datetime,
-        "now": datetime,
-    }
-    if with_assignment:
-        params["assignment_id"] = uuid.UUID
-
-    def build(
-        *,
-        identity_id: uuid.UUID,
-        remote_number: str,
-        line_id: uuid.UUID,
-        at: datetime,
-        now: datetime,
-        assignment_id: uuid.UUID | None = None,
-    ) -> tuple[QuerySet[Conversation, Any], dict[str, Any]]:
-        values: dict[str, Any] = {
-            "last_message_at": Case(
-                When(common.last_message_before(at), then=Value(at)),
-                default=F("last_message_at"),
-                output_field=DateTimeField(),
-            ),
-            "line_id": line_id,
-            "updated_at": now,
-        }
-        if assignment_id is not None:
-            values["assignment_id"] = assignment_id
-        conversations = Conversation.objects.filter(
-            identity_id=identity_id, remote_number=remote_number, is_group=False
-        )
-        return conversations, values
-
-    return PreparedUpdate(Conversation, build, **params)
-
-
-# Every delivered inbound message runs one of them: compiled once per process (by whether
-# the message came over a connection).
-_CONVERSATION_RECEIVE = PreparedShapes(_conversation_receive_update)
-
-
-def conversation_attach(assignment: Assignment) -> uuid.UUID | None:
-    """Point the (identity, person) conversation at an activated assignment; returns that
-    conversation's id (None: a released assignment of a person with no conversation).
-
-    Called inside routing's transaction. A released assignment stays on the conversation
-    so that reads report `assignment_status: released` and sends answer 409.
-    """
-    if assignment.status != AssignmentStatus.ACTIVE:
-        Conversation.objects.filter(
-            identity_id=assignment.identity_id,
-            remote_number=assignment.remote_number,
-            assignment_id=assignment.id,
-        ).update(updated_at=timezone.now())
-        return (
-            Conversation.objects.filter(
-                identity_id=assignment.identity_id,
-                remote_number=assignment.remote_number,
-                is_group=False,
-            )
-            .values_list("id", flat=True)
-            .first()
-        )
-    conversation = conversation_get_or_create(
-        identity=assignment.identity,
-        remote_number=assignment.remote_number,
-        defaults={
-            "assignment": assignment,
-            "line_id": assignment.pool_line_id,
-            "last_message_at": timezone.now(),
-        },
-    )
-    if conversation.assignment_id != assignment.id or conversation.line_id != (
-        assignment.pool_line_id
-    ):
-        conversation.assignment = assignment
-        conversation.line_id = assignment.pool_line_id
-        conversation.save(update_fields=["assignment", "line", "updated_at"])
-    return conversation.id

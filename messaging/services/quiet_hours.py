@@ -21,9 +21,9 @@ import phonenumbers
 from django.db import transaction
 from phonenumbers import timezone as number_zones
 
+from console.db.prepared import PreparedQuery
 from console.errors import ValidationFailed
 from console.models import AgentIdentity
-from console.prepared import PreparedQuery
 from console.services import Actor, audit_record
 from messaging.models import QuietHours
 

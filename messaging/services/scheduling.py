@@ -48,9 +48,9 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan, LessThan, LessThanOrEqual
 from django.utils import timezone
 
+from console.db.prepared import PreparedQuery
 from console.errors import Conflict, RateLimited, ValidationFailed
 from console.models import AgentIdentity
-from console.prepared import PreparedQuery
 from console.services import Actor, audit_record
 from messaging.models import (
     Conversation,

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from console.db import insert_after
+from console.db.one_statement import insert_after
 from console.errors import (
     ApplicationError,
     Conflict,
@@ -41,7 +41,7 @@ from messaging.services.common import (
     IMESSAGE_NOT_ENABLED,
     RECIPIENT_NOT_E164,
 )
-from messaging.services.inbound import conversation_attach
+from messaging.services.conversations import conversation_attach
 from messaging.services.scheduling import RateInfo
 from messaging.wire import mark_without_reactions
 from provisioning.models import LineRole, PhoneLine

@@ -27,8 +27,9 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from console.crypto import decrypt
-from console.db import AnyOf
-from console.db_updates import update_from_values
+from console.db.lookups import AnyOf
+from console.db.prepared import PreparedQuery, UUIDList
+from console.db.updates import update_from_values
 from console.drain_slots import DrainSlots, Slot
 from console.errors import Conflict, Unprocessable
 from console.outbox import (
@@ -40,7 +41,6 @@ from console.outbox import (
     retry_policy,
     task_at,
 )
-from console.prepared import PreparedQuery, UUIDList
 from console.services import Actor, audit_record
 from messaging.media_urls import refresh_signed_urls
 from messaging.webhooks import safety
@@ -186,31 +186,22 @@ def deliveries_attempt(
 
 
 def deliveries_drain(*, batches: int | None = None) -> int:
-    """A drain job: attempt due deliveries a batch at a time until a claim comes back short
-    of a full batch (nothing more is due) or after `batches` (WEBHOOK_DRAIN_BATCHES)
-    batches, so that a long backlog never keeps a worker thread from other jobs. After
-    every full claim it asks for another drain job (`Outbox.wake`), before POSTing: idle
-    threads join in while the backlog lasts, and one is waiting if this job stops early.
-    No more than WEBHOOK_DRAINS_PER_PROCESS drain jobs POST to fast receivers at once in
-    one process (`DRAIN_SLOTS`; a job waiting on slow ones does not count): a job beyond
-    them returns at once, and a holder asks for a new job when a slot frees.
-    Returns how many deliveries it attempted.
+    """A drain job: attempt due deliveries WEBHOOK_BATCH_SIZE at a time (`Outbox.drain`),
+    for at most `batches` (WEBHOOK_DRAIN_BATCHES) claims, so that a long backlog never
+    keeps a worker thread from other jobs. No more than WEBHOOK_DRAINS_PER_PROCESS drain
+    jobs POST to fast receivers at once in one process (`DRAIN_SLOTS`; a job waiting on
+    slow ones does not count): a job beyond them returns at once, and a holder asks for a
+    new job when a slot frees. Returns how many deliveries it claimed.
     """
     DELIVERIES.woken()
     with DRAIN_SLOTS.slot() as slot:
         if not slot.granted:
             return 0
-        size = settings.WEBHOOK_BATCH_SIZE
-        attempted = 0
-        for _ in range(batches or settings.WEBHOOK_DRAIN_BATCHES):
-            claimed_at = timezone.now()
-            ids = DELIVERIES.claim_batch(limit=size, now=claimed_at)
-            if len(ids) == size:
-                DELIVERIES.wake()
-            attempted += len(_attempt_claimed(ids, claimed_at=claimed_at, slot=slot))
-            if len(ids) < size:
-                break
-        return attempted
+        return DELIVERIES.drain(
+            lambda ids, claimed_at: _attempt_claimed(ids, claimed_at=claimed_at, slot=slot),
+            size=settings.WEBHOOK_BATCH_SIZE,
+            batches=batches or settings.WEBHOOK_DRAIN_BATCHES,
+        )
 
 
 def _attempt_claimed(

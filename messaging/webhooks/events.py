@@ -24,9 +24,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from console.db import insert_together
+from console.db.inserts import insert_together
+from console.db.prepared import PreparedQuery
 from console.models import AgentIdentity
-from console.prepared import PreparedQuery
 from console.timestamps import iso
 from messaging.models import Direction, Message, Reaction
 from messaging.webhooks import delivery
@@ -170,7 +170,7 @@ def event_emit(
 @dataclass(frozen=True)
 class PendingEvent:
     """An event and its deliveries built but not stored: the caller inserts the rows in
-    its own statement (`console.db.insert_with_dependents`), then calls `recorded`."""
+    its own statement (`console.db.one_statement.insert_with_dependents`), then calls `recorded`."""
 
     event: WebhookEvent
     deliveries: list[WebhookDelivery]

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.crypto import decrypt, encrypt
-from console.db import insert_if_absent
+from console.db.inserts import insert_if_absent
 from console.errors import Conflict, ValidationFailed
 from console.models import AgentIdentity
 from console.services import Actor, audit_record, save_audited

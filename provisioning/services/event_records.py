@@ -3,8 +3,12 @@ the one thing that decides whether a delivery is the first of its event or a rep
 
 from __future__ import annotations
 
-from console.db import Gate, insert_instance_if_absent
-from provisioning.models import ProviderEvent
+from datetime import datetime
+from typing import Any
+
+from console.db.inserts import insert_instance_if_absent
+from console.db.one_statement import Gate
+from provisioning.models import ProviderEvent, Setup
 
 
 class EventRecord:
@@ -22,6 +26,31 @@ class EventRecord:
         self.stored: bool | None = None  # None: not decided yet
         self._gate: Gate | None = None
 
+    @classmethod
+    def of(
+        cls,
+        *,
+        setup: Setup,
+        event_key: str,
+        event_type: str,
+        payload: Any,
+        status: str,
+        error: str = "",
+        processed_at: datetime | None = None,
+    ) -> EventRecord:
+        """The record of a delivery, its key and type cut to what the columns hold."""
+        return cls(
+            ProviderEvent(
+                setup=setup,
+                event_key=event_key[:255],
+                event_type=event_type[:64],
+                payload=payload,
+                status=status,
+                error=error,
+                processed_at=processed_at,
+            )
+        )
+
     def store(self) -> bool:
         """Store the record unless that was decided already; True when this delivery
         stored it (go on), False when an earlier delivery of the event did (write
@@ -32,7 +61,7 @@ class EventRecord:
         return self.stored
 
     def gate(self) -> Gate:
-        """The record as the `console.db.Gate` of the statement that writes what the
+        """The record as the `console.db.one_statement.Gate` of the statement that writes what the
         handler stores; call `settle()` after that statement ran."""
         if self.stored is not None:
             raise RuntimeError("the record is stored already")

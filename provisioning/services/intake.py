@@ -6,13 +6,11 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from console.db import insert_if_absent
 from provisioning import dispatch, providers
 from provisioning.models import ProviderEvent, ProviderEventStatus, Setup
 from provisioning.providers.base import ParsedWebhook, StatusUpdate, UnknownEvent, WebhookParseError
@@ -65,31 +63,12 @@ def _load_body(raw_body: bytes) -> Any:
     return _clean(body)
 
 
-def _record(
-    *,
-    setup: Setup,
-    event_key: str,
-    event_type: str,
-    payload: Any,
-    status: str,
-    error: str = "",
-    processed_at: datetime | None = None,
-) -> tuple[ProviderEvent, bool]:
-    """Store the event once per (setup, key) in one statement; (the stored row, whether
-    this call stored it)."""
-    event = insert_if_absent(
-        ProviderEvent,
-        setup=setup,
-        event_key=event_key[:255],
-        event_type=event_type[:64],
-        payload=payload,
-        status=status,
-        error=error,
-        processed_at=processed_at,
-    )
-    if event is None:
-        return ProviderEvent.objects.get(setup=setup, event_key=event_key[:255]), False
-    return event, True
+def _record(**fields: Any) -> tuple[ProviderEvent, bool]:
+    """Store the record `EventRecord.of(**fields)` once per (setup, key); (the stored row,
+    whether this call stored it)."""
+    record = EventRecord.of(**fields)
+    stored = record.store()
+    return record.row, stored
 
 
 def _record_parsed(
@@ -169,15 +148,13 @@ def provider_event_receive(
     handled = not isinstance(parsed.event, UnknownEvent) and bool(
         dispatch.handlers_for(event_class)
     )
-    record = EventRecord(
-        ProviderEvent(
-            setup=setup,
-            event_key=parsed.event_key[:255],
-            event_type=parsed.event_type[:64],
-            payload=body,
-            status=ProviderEventStatus.PROCESSED if handled else ProviderEventStatus.IGNORED,
-            processed_at=timezone.now(),
-        )
+    record = EventRecord.of(
+        setup=setup,
+        event_key=parsed.event_key,
+        event_type=parsed.event_type,
+        payload=body,
+        status=ProviderEventStatus.PROCESSED if handled else ProviderEventStatus.IGNORED,
+        processed_at=timezone.now(),
     )
     try:
         if handled and dispatch.handler_records(event_class):

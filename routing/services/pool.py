@@ -10,7 +10,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from console.db import insert_if_absent
+from console.db.inserts import insert_if_absent
 from console.models import AgentIdentity
 from console.services import Actor
 from routing.line_loads import LINE_LOADS

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from console.db.prepared import PreparedQuery
 from console.models import AgentIdentity
-from console.prepared import PreparedQuery
 from console.services import Actor
 from provisioning.models import LineRole, PhoneLine
 from routing import hooks, replies

@@ -1,4 +1,4 @@
-"""`console.db`: the shared insert and update idioms, on PostgreSQL and SQLite alike."""
+"""`console.db`'s inserts and updates, on PostgreSQL and SQLite alike."""
 
 from __future__ import annotations
 
@@ -13,18 +13,11 @@ from django.db.models import Model, Value
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from console.db import (
-    Gate,
-    _unsized,
-    db_value,
-    insert_after,
-    insert_if_absent,
-    insert_row,
-    insert_together,
-    insert_with_dependents,
-)
+from console.db.compiled import db_value
+from console.db.inserts import insert_if_absent, insert_row, insert_together
+from console.db.one_statement import Gate, _unsized, insert_after, insert_with_dependents
+from console.db.prepared import PreparedUpdate
 from console.models import Organization
-from console.prepared import PreparedUpdate
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.models import ProviderEvent
 from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
@@ -101,9 +94,9 @@ def test_insert_if_absent_stores_each_calls_own_values_with_the_compiled_stateme
 
 
 def test_insert_if_absent_answers_the_times_it_stored_when_it_compiles(monkeypatch) -> None:
-    import console.db
+    import console.db.compiled
 
-    monkeypatch.setattr(console.db, "_COMPILED_INSERTS", {})
+    monkeypatch.setattr(console.db.compiled, "_COMPILED_INSERTS", {})
     setup = SetupFactory()
 
     event = insert_if_absent(

@@ -1,11 +1,11 @@
-"""psycopg keeps the converted text of the hot paths' long statements (`console.db_driver`)."""
+"""psycopg keeps the converted text of the hot paths' long statements (`console.db.driver`)."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
 
-from console.db_driver import STATEMENT_LENGTH, STATEMENT_PARAMETERS, statement_cache_widen
+from console.db.driver import STATEMENT_LENGTH, STATEMENT_PARAMETERS, statement_cache_widen
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Updates in one statement (`console.db_updates`)."""
+"""Updates in one statement (`console.db.updates`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from console.db import insert_if_absent
-from console.db_updates import update_from_values, update_returning
+from console.db.inserts import insert_if_absent
+from console.db.updates import update_from_values, update_returning
 from messaging.webhooks.models import DeliveryStatus, WebhookDelivery
 from provisioning.models import ProviderEvent
 from tests.messaging.webhooks.factories import WebhookDeliveryFactory

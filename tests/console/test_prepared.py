@@ -1,4 +1,4 @@
-"""`console.prepared.PreparedQuery`: a queryset compiled once, run with new values."""
+"""`console.db.prepared.PreparedQuery`: a queryset compiled once, run with new values."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from console.db import AnyOf
+from console.db.lookups import AnyOf
+from console.db.prepared import PreparedQuery, PreparedShapes, PreparedUpdate, UUIDList
 from console.models import AgentIdentity, Organization
-from console.prepared import PreparedQuery, PreparedShapes, PreparedUpdate, UUIDList
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db

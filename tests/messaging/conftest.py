@@ -14,7 +14,7 @@ import pytest
 from console.models import AgentIdentity
 from messaging import media
 from messaging.models import Conversation
-from messaging.services.inbound import conversation_attach
+from messaging.services.conversations import conversation_attach
 from messaging.webhooks import events as webhook_events
 from messaging.webhooks import safety
 from provisioning.models import PhoneLine, Setup

@@ -350,7 +350,7 @@ def test_same_key_with_a_different_body_is_409_idempotency_key_reused(
 def test_idempotency_keys_are_scoped_to_the_identity(
     identity_client, conversation, admin_client, other_identity, pool_line
 ):
-    from messaging.services.inbound import conversation_attach
+    from messaging.services.conversations import conversation_attach
     from tests.routing.factories import AssignmentFactory
 
     other = AssignmentFactory(

@@ -13,7 +13,8 @@ from django.utils import timezone
 from messaging import media
 from messaging.models import Conversation, MediaObject, Message
 from messaging.services import inbound as inbound_module
-from messaging.services.inbound import conversation_attach, inbound_message_receive
+from messaging.services.conversations import conversation_attach
+from messaging.services.inbound import inbound_message_receive
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.dispatch import ForeignReference
 from provisioning.providers.base import InboundMessage

@@ -13,7 +13,7 @@ What may vary between calls is exactly the named parameters: everything else the
 reads (settings, the clock) is frozen into the SQL at first use, so builders must not read
 it. Each parameter is a `str`, a `uuid.UUID` or an aware `datetime`, used as a value as
 it is (`exact`, comparisons, `Value(...)`), or a `UUIDList` compared through
-`console.db.AnyOf`: a placeholder that a lookup rewrote
+`console.db.lookups.AnyOf`: a placeholder that a lookup rewrote
 (`contains`), that the builder computed with (`now - window`) or that it dropped is
 refused when the query is compiled, so a misuse fails on its first run rather than
 matching the wrong rows.
@@ -36,8 +36,8 @@ from django.db.models.query import ModelIterable, ValuesIterable, get_related_po
 from django.db.models.sql import UpdateQuery
 from django.db.models.sql.compiler import SQLCompiler
 
-from console.db import uuid_list_param
-from console.db_updates import (
+from console.db.lookups import uuid_list_param
+from console.db.updates import (
     can_update_returning,
     returning_every_column,
     update_returning,
@@ -51,7 +51,7 @@ V = TypeVar("V")
 
 class UUIDList:
     """A parameter kind: a list of UUIDs of any length, bound as one parameter. The
-    builder compares a UUID column with it through `console.db.AnyOf`."""
+    builder compares a UUID column with it through `console.db.lookups.AnyOf`."""
 
 
 _KINDS = (str, uuid.UUID, datetime, UUIDList)
@@ -280,7 +280,7 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
 
     Parameters follow `PreparedQuery`'s rules. Like `update()` it skips `save()`, its
     signals and `auto_now`: pass such fields as parameters. A database that cannot return
-    rows from an UPDATE runs `console.db_updates.update_returning` built from the call's values.
+    rows from an UPDATE runs `console.db.updates.update_returning` built from the call's values.
     """
 
     def __init__(
@@ -331,7 +331,8 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
 
     def bound(self, **values: Any) -> BoundUpdate:
         """This update with the call's values, to run later: by itself (`run`) or as a
-        clause of another statement (`console.db.insert_with_dependents`'s `leading`)."""
+        clause of another statement (the `leading` of
+        `console.db.one_statement.insert_with_dependents`)."""
         self._check_names(values)
         return BoundUpdate(self, values)
 

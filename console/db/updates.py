@@ -1,5 +1,5 @@
 """Updates in one statement: rows answered as stored (`update_returning`) and many rows
-each with its own values (`update_from_values`). Inserts are `console.db`."""
+each with its own values (`update_from_values`). Inserts are `console.db.inserts`."""
 
 from __future__ import annotations
 

@@ -1,0 +1,167 @@
+"""One row's INSERT, compiled once per shape and bound with the row's values: what the
+inserts of `console.db.inserts` and `console.db.one_statement` are made of."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
+
+M = TypeVar("M", bound=Model)
+
+
+@dataclass(frozen=True)
+class CompiledInsert:
+    """What serves every later insert of one shape; it holds no row's values (the first
+    row may be a patient's message)."""
+
+    sql: str
+    returning: list[Field[Any, Any]]
+    converters: dict[int, Any]  # of the returned columns (`SQLCompiler.get_converters`)
+
+
+def _converted(row: Sequence[Any], converters: dict[int, Any], connection: Any) -> list[Any]:
+    """`row` through its columns' converters, as `SQLCompiler.apply_converters` does."""
+    values = list(row)
+    for position, (functions, expression) in converters.items():
+        value = values[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        values[position] = value
+    return values
+
+
+# One-row INSERTs by model, database, conflict handling, RETURNING and columns: compiling
+# the INSERT cost more per call than running it (ingest inserts four rows per message).
+_COMPILED_INSERTS: dict[tuple[Any, ...], CompiledInsert] = {}
+
+
+def row_statement(
+    obj: Model,
+    columns: Sequence[Field[Any, Any]],
+    using: str,
+    on_conflict: OnConflict | None,
+    *,
+    returning: bool,
+) -> tuple[CompiledInsert, list[Any]]:
+    """The INSERT of `obj` and its parameters: the statement compiled once per shape (when
+    every value is a plain placeholder), the values prepared on every call (`pre_save`,
+    so auto_now_add runs each time)."""
+    model = type(obj)
+    values = [f.pre_save(obj, True) for f in columns]
+    shape = (model, using, on_conflict, returning, tuple(f.attname for f in columns))
+    compiled = _COMPILED_INSERTS.get(shape)
+    if compiled is None or any(hasattr(v, "resolve_expression") for v in values):
+        compiled, params, plain = _compile_insert(
+            obj, columns, using, on_conflict, returning=returning
+        )
+        if plain:
+            _COMPILED_INSERTS[shape] = compiled
+        return compiled, params
+    connection = connections[using]
+    return compiled, [db_value(f, v, connection) for f, v in zip(columns, values, strict=True)]
+
+
+def _compile_insert(
+    obj: Model,
+    columns: Sequence[Field[Any, Any]],
+    using: str,
+    on_conflict: OnConflict | None,
+    *,
+    returning: bool,
+) -> tuple[CompiledInsert, list[Any], bool]:
+    """The statement, this row's parameters, and whether every value went in as a plain
+    `%s` (then the statement serves any values of the same columns)."""
+    model = type(obj)
+    meta = model._meta
+    returned = (
+        [meta.pk, *(f for f in meta.db_returning_fields if f is not meta.pk)] if returning else []
+    )
+    query = InsertQuery(model, on_conflict=on_conflict)
+    # `raw`: the values `row_statement` just took from `pre_save`, as they stand on `obj`;
+    # running `pre_save` again would store an auto_now time other than the one `obj` holds.
+    query.insert_values(columns, [obj], raw=True)
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = returned or None
+    [(sql, params)] = compiler.as_sql()
+    converters = compiler.get_converters([f.get_col(meta.db_table) for f in returned])
+    placeholders = compiler.assemble_as_sql(
+        columns, [[compiler.prepare_value(f, getattr(obj, f.attname)) for f in columns]]
+    )[0][0]
+    plain = all(p == "%s" for p in placeholders) and len(params) == len(columns)
+    return CompiledInsert(sql, returned, converters), list(params), plain
+
+
+def own_row_statement(
+    obj: Model, using: str, on_conflict: OnConflict | None
+) -> tuple[CompiledInsert, list[Any]]:
+    """The INSERT ... RETURNING of `obj` (no primary key column when the database makes it)."""
+    meta = obj._meta
+    # What save() and bulk_create() check first: no unsaved related object.
+    obj._prepare_related_fields_for_save(operation_name="insert")  # type: ignore[attr-defined]
+    columns = tuple(
+        f
+        for f in meta.local_concrete_fields
+        if not f.generated and not (f is meta.auto_field and obj.pk is None)
+    )
+    return row_statement(obj, columns, using, on_conflict, returning=True)
+
+
+def with_returned(
+    obj: M, compiled: CompiledInsert, row: Sequence[Any] | None, using: str
+) -> M | None:
+    """`obj` with the columns its INSERT returned (None: it stored nothing)."""
+    if row is None:
+        return None
+    if compiled.converters:
+        row = _converted(row, compiled.converters, connections[using])
+    for value, field in zip(row, compiled.returning, strict=True):
+        setattr(obj, field.attname, value)
+    obj._state.adding = False
+    obj._state.db = using
+    return obj
+
+
+# Field classes (exactly these, not subclasses) whose `get_db_prep_save` answers None for
+# None and a value of the listed types unchanged, on every database: an insert of a
+# message prepared 36 values through four calls each, most of them None or text.
+_PASSED_AS_THEY_ARE: dict[type[Field[Any, Any]], tuple[type, ...]] = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.URLField: (str,),
+    models.BooleanField: (bool,),
+    models.IntegerField: (),  # PostgreSQL binds a number as Int2/Int4/Int8
+    models.BigIntegerField: (),  # PostgreSQL binds a number as Int2/Int4/Int8
+    models.SmallIntegerField: (),  # PostgreSQL binds a number as Int2/Int4/Int8
+    models.PositiveIntegerField: (),  # PostgreSQL binds a number as Int2/Int4/Int8
+    models.PositiveSmallIntegerField: (),  # PostgreSQL binds a number as Int2/Int4/Int8
+    models.DateTimeField: (),
+    models.UUIDField: (),
+    models.ForeignKey: (),
+}
+
+
+def db_value(field: Field[Any, Any], value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """`field.get_db_prep_save(value, connection)`, without the calls where it would answer
+    `value` itself (see `_PASSED_AS_THEY_ARE`)."""
+    plain = _PASSED_AS_THEY_ARE.get(type(field))
+    if plain is not None and (value is None or type(value) in plain):
+        return value
+    return field.get_db_prep_save(value, connection)
+
+
+def new_rows_model(objs: Sequence[Model], operation: str) -> type[Model]:
+    """The one model of `objs`, new rows with their keys set; raises ValueError otherwise."""
+    model = type(objs[0])
+    for obj in objs:
+        if type(obj) is not model or obj.pk is None:
+            raise ValueError(f"{operation} needs rows of one model with their keys set")
+        # What save() and bulk_create() check first: no unsaved related object.
+        obj._prepare_related_fields_for_save(operation_name=operation)  # type: ignore[attr-defined]
+    return model
