@@ -407,3 +407,28 @@ class MediaObject(models.Model):
 
     def __str__(self) -> str:
         return f"{self.content_type or 'file'} file ({self.size} bytes)"
+
+
+class SendCapBucket(models.Model):
+    """How many of an identity's outbound messages have their cap time (`scheduled_for`,
+    else `created_at`) in the hour starting at `starts_at` (UTC): the send cap sums these
+    instead of counting a day of messages one index entry at a time.
+
+    Database triggers on messaging_message keep them exact for every write (migration
+    0016); `cap_buckets_refresh` recounts them. Never written by application code, but
+    pruned once no window can reach them (`cap_buckets_prune`)."""
+
+    id = models.BigAutoField(primary_key=True)
+    identity = models.ForeignKey(
+        AgentIdentity, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    starts_at = models.DateTimeField()
+    sends = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["identity", "starts_at"], name="send_cap_bucket_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sends} sends from {self.starts_at:%Y-%m-%d %H:%M}"

@@ -30,6 +30,7 @@ from django.utils import timezone
 from console.outbox import COUNTDOWN_MAX_SECONDS, SWEEP_BATCH, Outbox, task_at
 from messaging.models import DeliveryStatus, Direction, Message, SendState
 from messaging.services import common
+from messaging.services.cap_buckets import cap_buckets_prune
 from messaging.services.common import FAILED_STATUSES
 from provisioning.providers.base import ProviderError, SendResult, StatusUpdate
 
@@ -356,12 +357,14 @@ def message_send_sweep(*, now: datetime | None = None) -> SweepResult:
       provider call is sent; one that did (its mark is set) is recovered from the
       provider's record, never sent again (`messaging.services.send_recovery`).
 
-    Inbound media not re-hosted after the grace period is fetched again too.
+    Inbound media not re-hosted after the grace period is fetched again too, and the send
+    cap's hourly buckets no window reaches any more are deleted (`cap_buckets_prune`).
     """
     from messaging.tasks import media_rehost_task
 
     now = now or timezone.now()
     counts = SENDS.sweep(now=now)
+    cap_buckets_prune(now=now)
     result = SweepResult(recovered=counts.recovered, requeued=counts.requeued)
     queued_grace = timedelta(seconds=settings.SEND_SWEEP_GRACE_SECONDS)
     pending_media = list(

@@ -13,9 +13,12 @@ concurrent sends cannot both take the last slot: by induction the invariant hold
 every insert. Cancelling a scheduled message deletes it, which only frees room.
 
 When no cap time lies in `(s, s + 24 h)` (a send now with nothing scheduled or held ahead,
-the common case) the only window left to check is the one ending at `s`: one aggregate
-statement counts it (`_window_ending_at`). Otherwise the cap times of `(s - 24 h, s + 24 h)`
-are read and every window is checked (`_fullest_window`). Both give the same answer.
+the common case) the only window left to check is the one ending at `s`: one statement
+counts it (`_window_ending_at`), from the identity's hourly counts of cap times
+(`SendCapBucket`, kept by triggers) for the hours that start inside the window, and from
+the messages themselves for the part of an hour at its old end. Otherwise the cap times of
+`(s - 24 h, s + 24 h)` are read and every window is checked (`_fullest_window`). Both give
+the same answer.
 
 Quiet hours are applied to a scheduled message's send time when it is accepted, so its cap
 time is the moment it really goes out; a send never moves after it was accepted.
@@ -43,6 +46,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
 )
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan, LessThan, LessThanOrEqual
@@ -58,8 +62,10 @@ from messaging.models import (
     Direction,
     Message,
     QuietHours,
+    SendCapBucket,
     SendState,
 )
+from messaging.services.cap_buckets import BUCKET, bucket_start
 
 logger = logging.getLogger(__name__)
 
@@ -158,20 +164,36 @@ class WindowRead:
     ending_at: tuple[int, datetime] | None
 
 
-def _window_columns(*, identity_id: Any, lo: Any, at: Any, hi: Any) -> dict[str, Any]:
+def _window_columns(*, identity_id: Any, lo: Any, edge: Any, at: Any, hi: Any) -> dict[str, Any]:
     """The window ending at `at` as expressions beside another row (the identity's own in
-    `_window_row`, the conversation's in `send_slot`): the count and the oldest cap time in
-    `(lo, at]`, and whether one lies in `(at, hi)` (each from the index alone)."""
+    `_window_row`, the conversation's in `send_slot`): what its count is made of, the
+    oldest cap time in `(lo, at]`, and whether one lies in `(at, hi)`.
+
+    The count (`_window_read`) is the sum of the identity's hourly buckets that start in
+    `[edge, at]`, with `edge` the first hour boundary after `lo` (`_window_edge`), plus
+    the cap times in `(lo, edge)`, at most an hour of them, read from the index. It is
+    the count of `(lo, at]` when no cap time lies after `at` within the hour `at` is in,
+    which `cap_ahead` rules out (else the caller reads the cap times themselves)."""
     in_range = (
         Message.objects.filter(identity_id=identity_id, direction=Direction.OUTBOUND)
         .filter(GreaterThan(CAP_TIME, lo), LessThan(CAP_TIME, hi))
         .order_by()
     )
     past = in_range.filter(LessThanOrEqual(CAP_TIME, at))
+    buckets = SendCapBucket.objects.filter(
+        identity_id=identity_id, starts_at__gte=edge, starts_at__lte=at
+    ).order_by()
     return {
-        # Grouped by the one identity: no row (NULL) when the window is empty.
-        "cap_count": Subquery(
-            past.values("identity_id").annotate(n=Count(CAP_TIME)).values("n"),
+        # Grouped by the one identity: no row (NULL) when nothing is there.
+        "cap_hours": Subquery(
+            buckets.values("identity_id").annotate(n=Sum("sends")).values("n"),
+            output_field=IntegerField(),
+        ),
+        "cap_edge": Subquery(
+            in_range.filter(LessThan(CAP_TIME, edge))
+            .values("identity_id")
+            .annotate(n=Count(CAP_TIME))
+            .values("n"),
             output_field=IntegerField(),
         ),
         # The first entry of the cap-time index in the window: a grouped MIN read the
@@ -184,23 +206,36 @@ def _window_columns(*, identity_id: Any, lo: Any, at: Any, hi: Any) -> dict[str,
     }
 
 
+def _window_edge(lo: datetime) -> datetime:
+    """The first hour boundary after `lo`: the window `(lo, ...]` holds the buckets that
+    start there or later whole, and only part of the one before."""
+    return bucket_start(lo) + BUCKET
+
+
 def _window_read(row: dict[str, Any], at: datetime) -> WindowRead:
     if row["cap_ahead"]:
         return WindowRead(ending_at=None)
-    return WindowRead(ending_at=(row["cap_count"] or 0, row["cap_oldest"] or at))
+    count = (row["cap_hours"] or 0) + (row["cap_edge"] or 0)
+    return WindowRead(ending_at=(count, row["cap_oldest"] or at))
 
 
 def _window_row(
-    *, identity_id: uuid.UUID, lo: datetime, at: datetime, hi: datetime
+    *, identity_id: uuid.UUID, lo: datetime, edge: datetime, at: datetime, hi: datetime
 ) -> QuerySet[AgentIdentity, Any]:
     return AgentIdentity.objects.filter(pk=identity_id).values(
-        **_window_columns(identity_id=identity_id, lo=lo, at=at, hi=hi)
+        **_window_columns(identity_id=identity_id, lo=lo, edge=edge, at=at, hi=hi)
     )
 
 
 # Every send counts its window: compiled once per process.
 _WINDOW = PreparedQuery(
-    AgentIdentity, _window_row, identity_id=uuid.UUID, lo=datetime, at=datetime, hi=datetime
+    AgentIdentity,
+    _window_row,
+    identity_id=uuid.UUID,
+    lo=datetime,
+    edge=datetime,
+    at=datetime,
+    hi=datetime,
 )
 
 
@@ -211,8 +246,12 @@ def _window_ending_at(identity: AgentIdentity, at: datetime) -> tuple[int, datet
     count, and its oldest cap time (`at` when empty). None when a later cap time exists:
     the caller falls back to the full analysis.
 
-    Index-only range scans of `msg_outbound_cap_time_covering` on (identity, cap time)."""
-    row = _WINDOW.first(identity_id=identity.pk, lo=at - WINDOW, at=at, hi=at + WINDOW)
+    The hourly buckets, and index-only range scans of `msg_outbound_cap_time_covering` on
+    (identity, cap time) for the rest."""
+    lo = at - WINDOW
+    row = _WINDOW.first(
+        identity_id=identity.pk, lo=lo, edge=_window_edge(lo), at=at, hi=at + WINDOW
+    )
     if row is None:  # no such identity: nothing of it is counted
         return 0, at
     return _window_read(row, at).ending_at
@@ -360,6 +399,7 @@ def send_slot(
         since=now - burst.BURST_WINDOW,
         identity_id=identity.pk,
         lo=now - WINDOW,
+        edge=_window_edge(now - WINDOW),
         at=now,
         hi=now + WINDOW,
     )
@@ -389,6 +429,7 @@ def _slot_reads(
     since: datetime,
     identity_id: uuid.UUID,
     lo: datetime,
+    edge: datetime,
     at: datetime,
     hi: datetime,
 ) -> QuerySet[Conversation, Any]:
@@ -396,7 +437,7 @@ def _slot_reads(
 
     return Conversation.objects.filter(pk=conversation_id).values(
         **burst.pace_columns(conversation_id=conversation_id, since=since),
-        **_window_columns(identity_id=identity_id, lo=lo, at=at, hi=hi),
+        **_window_columns(identity_id=identity_id, lo=lo, edge=edge, at=at, hi=hi),
     )
 
 
@@ -409,6 +450,7 @@ _SLOT_READS = PreparedQuery(
     since=datetime,
     identity_id=uuid.UUID,
     lo=datetime,
+    edge=datetime,
     at=datetime,
     hi=datetime,
 )

@@ -35,6 +35,7 @@ from tests.messaging.factories import (
     QuietHoursFactory,
     ReactionFactory,
     RetentionRunFactory,
+    SendCapBucketFactory,
 )
 from tests.messaging.webhooks.factories import (
     SigningKeyFactory,
@@ -81,6 +82,7 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "Conversation": ConversationFactory,
     "Message": MessageFactory,
     "Reaction": ReactionFactory,
+    "SendCapBucket": SendCapBucketFactory,
     "MediaObject": MediaObjectFactory,
     "LegalHold": LegalHoldFactory,
     "RetentionRun": RetentionRunFactory,

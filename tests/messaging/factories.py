@@ -18,6 +18,7 @@ from messaging.models import (
     QuietHours,
     Reaction,
     RetentionRun,
+    SendCapBucket,
 )
 from tests.console.factories import AgentIdentityFactory
 
@@ -75,6 +76,19 @@ class MediaObjectFactory(factory.django.DjangoModelFactory[MediaObject]):
     content_type = "image/jpeg"
     size = 14
     sha256 = "0" * 64
+
+
+class SendCapBucketFactory(factory.django.DjangoModelFactory[SendCapBucket]):
+    """An hour's count as the triggers keep it (for tests of what reads it)."""
+
+    class Meta:
+        model = SendCapBucket
+
+    identity = factory.SubFactory(AgentIdentityFactory)
+    starts_at = factory.LazyFunction(
+        lambda: timezone.now().replace(minute=0, second=0, microsecond=0)
+    )
+    sends = 1
 
 
 class LegalHoldFactory(factory.django.DjangoModelFactory[LegalHold]):

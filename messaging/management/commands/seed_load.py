@@ -7,7 +7,8 @@ first and rebuilt afterwards, and foreign-key triggers are skipped for the sessi
 role may do so, because building an index once is far cheaper than maintaining it per row.
 The generator only writes consistent rows, so the skipped checks cannot be violated.
 The conversation counters' insert trigger is off for the load too (replica mode skips it
-anyway): one recount at the end sets them (`conversation_counts_refresh`).
+and the send cap's bucket triggers anyway): one recount of each at the end sets them
+(`conversation_counts_refresh`, `cap_buckets_refresh`).
 On other databases (SQLite) it falls back to `bulk_create` in large batches
 (`messaging/bench_data/loader.py`). What the dataset holds: `messaging/bench_data/dataset.py`.
 
@@ -32,6 +33,7 @@ from django.utils import timezone
 from messaging.bench_data.dataset import Dataset
 from messaging.bench_data.loader import Loader, secondary_indexes
 from messaging.models import Conversation, Message, Reaction
+from messaging.services.cap_buckets import cap_buckets_refresh
 from messaging.services.conversation_counts import conversation_counts_refresh
 from provisioning.models import ProviderEvent
 from routing.models import Assignment
@@ -101,6 +103,7 @@ class Command(BaseCommand):
                 with connection.cursor() as cursor:
                     cursor.execute(f"ALTER TABLE messaging_message ENABLE TRIGGER {COUNTS}")
                 conversation_counts_refresh()
+                cap_buckets_refresh()
             if dropped:
                 self.stdout.write(f"rebuilding {len(dropped)} indexes")
                 with connection.cursor() as cursor:

@@ -28,6 +28,7 @@ def pace_beside_the_window(conversation, now: datetime) -> burst.Pace:
         since=now - burst.BURST_WINDOW,
         identity_id=conversation.identity_id,
         lo=now - scheduling.WINDOW,
+        edge=scheduling._window_edge(now - scheduling.WINDOW),
         at=now,
         hi=now + scheduling.WINDOW,
     )

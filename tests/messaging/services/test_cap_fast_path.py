@@ -12,14 +12,19 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from console.errors import RateLimited
-from messaging.models import Message
+from messaging.models import Message, SendCapBucket
 from messaging.services import scheduling
+from messaging.services.cap_buckets import cap_buckets_prune, cap_buckets_refresh
 from tests.messaging.sends import outbound_at
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 DAY = scheduling.WINDOW
+
+
+def buckets(identity) -> dict[datetime, int]:
+    return dict(SendCapBucket.objects.filter(identity=identity).values_list("starts_at", "sends"))
 
 
 def full_analysis(identity, at: datetime) -> tuple[int, datetime]:
@@ -94,6 +99,7 @@ def slot_read(conversation, at: datetime) -> scheduling.WindowRead:
         since=at - timedelta(seconds=60),
         identity_id=conversation.identity_id,
         lo=at - DAY,
+        edge=scheduling._window_edge(at - DAY),
         at=at,
         hi=at + DAY,
     )
@@ -103,7 +109,15 @@ def slot_read(conversation, at: datetime) -> scheduling.WindowRead:
 def test_both_paths_answer_alike_over_varied_cap_times(conversation, settings, monkeypatch):
     settings.SEND_CAP_PER_24H = 5
     identity = conversation.identity
-    ats = [NOW, NOW + timedelta(seconds=1), NOW + timedelta(hours=5), NOW - timedelta(hours=2)]
+    ats = [
+        NOW,
+        NOW + timedelta(seconds=1),
+        NOW + timedelta(hours=5),
+        NOW - timedelta(hours=2),
+        # Off the hour: the window's old end cuts an hour's bucket.
+        NOW + timedelta(minutes=17, seconds=30, microseconds=250),
+        NOW - timedelta(minutes=59, microseconds=1),
+    ]
     checked = fast_used = 0
     for times in scenarios():
         Message.objects.filter(identity=identity).delete()
@@ -122,7 +136,7 @@ def test_both_paths_answer_alike_over_varied_cap_times(conversation, settings, m
                 fast, full = both_paths(monkeypatch, call)
                 assert fast == full, (times, at)
                 checked += 1
-    assert fast_used > 50 and checked > 200
+    assert fast_used > 75 and checked > 300
 
 
 def test_the_fast_path_steps_aside_when_a_cap_time_lies_ahead(conversation):
@@ -144,7 +158,7 @@ def test_a_full_cap_is_refused_alike_on_both_paths(conversation, settings, monke
     assert fast == full
 
 
-def test_a_send_now_counts_its_window_in_one_statement_without_reading_rows(conversation, settings):
+def test_a_send_now_counts_its_window_in_one_statement(conversation, settings):
     settings.SEND_CAP_PER_24H = 1000
     for minutes in range(30):
         outbound_at(conversation, at=NOW - timedelta(minutes=minutes))
@@ -157,31 +171,105 @@ def test_a_send_now_counts_its_window_in_one_statement_without_reading_rows(conv
     assert len(ctx.captured_queries) == 1
     sql = ctx.captured_queries[0]["sql"].upper()
     assert "COUNT(" in sql and "LIMIT 1" in sql  # the oldest: the index's first entry
+    assert "SUM(" in sql  # the hours inside the window: their buckets
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
 @pytest.mark.django_db(transaction=True)
-def test_the_window_is_counted_from_the_index_alone(conversation):
+def test_the_window_is_counted_from_its_hours_buckets_and_the_index_alone(conversation):
     identity = conversation.identity
     for n in range(200):
         outbound_at(conversation, at=NOW - timedelta(minutes=n))
     with connection.cursor() as cursor:
         # What autovacuum does for a table that grows: statistics that know of the rows,
         # and the pages marked all-visible (outside a transaction, hence this test's own).
-        cursor.execute("VACUUM ANALYZE messaging_message")
+        cursor.execute("VACUUM ANALYZE messaging_message, messaging_sendcapbucket")
 
+    lo = NOW - DAY
     with transaction.atomic(), connection.cursor() as cursor:
-        # A table this small is otherwise read whole.
+        # Tables this small are otherwise read whole.
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")
         plan = scheduling._window_row(
-            identity_id=identity.pk, lo=NOW - DAY, at=NOW, hi=NOW + DAY
+            identity_id=identity.pk, lo=lo, edge=scheduling._window_edge(lo), at=NOW, hi=NOW + DAY
         ).explain()
 
     assert "Index Only Scan using msg_outbound_cap_time_covering" in plan
-    # The count reads the window once; its oldest cap time is one index entry.
-    assert "Aggregate" in plan and "Limit" in plan
-    assert plan.count("Aggregate") == 1
+    assert "send_cap_bucket_unique" in plan
+    # The hours' sum and the edge's count, each once; the oldest is one index entry.
+    assert plan.count("Aggregate") == 2 and "Limit" in plan
+
+
+def test_the_hours_buckets_hold_each_identitys_cap_times_per_hour(conversation):
+    outbound_at(conversation, at=NOW - timedelta(minutes=1))
+    outbound_at(conversation, at=NOW - timedelta(minutes=59))
+    outbound_at(conversation, at=NOW + timedelta(hours=2, minutes=5), scheduled=True)
+    outbound_at(conversation, at=NOW)
+
+    assert buckets(conversation.identity) == {
+        NOW - timedelta(hours=1): 2,
+        NOW: 1,
+        NOW + timedelta(hours=2): 1,
+    }
+
+
+def test_a_deleted_message_leaves_its_hours_bucket(conversation):
+    kept = outbound_at(conversation, at=NOW - timedelta(minutes=5))
+    gone = outbound_at(conversation, at=NOW - timedelta(minutes=6))
+
+    Message.objects.filter(pk=gone.pk).delete()
+
+    assert buckets(conversation.identity) == {NOW - timedelta(hours=1): 1}
+    assert kept.pk is not None
+
+
+def test_a_message_whose_cap_time_moves_changes_bucket(conversation):
+    message = outbound_at(conversation, at=NOW + timedelta(hours=3), scheduled=True)
+
+    Message.objects.filter(pk=message.pk).update(scheduled_for=NOW + timedelta(hours=5))
+
+    assert buckets(conversation.identity) == {
+        NOW + timedelta(hours=3): 0,
+        NOW + timedelta(hours=5): 1,
+    }
+
+
+def test_inbound_messages_count_in_no_bucket(conversation):
+    inbound = outbound_at(conversation, at=NOW)
+
+    Message.objects.filter(pk=inbound.pk).update(direction="inbound")
+
+    assert buckets(conversation.identity) == {NOW: 0}
+
+
+def test_the_recount_sets_the_buckets_from_the_messages(conversation):
+    outbound_at(conversation, at=NOW - timedelta(minutes=5))
+    outbound_at(conversation, at=NOW - timedelta(hours=3))
+    SendCapBucket.objects.all().update(sends=7)
+    SendCapBucket.objects.create(identity=conversation.identity, starts_at=NOW, sends=3)
+
+    cap_buckets_refresh()
+
+    assert buckets(conversation.identity) == {
+        NOW - timedelta(hours=1): 1,
+        NOW - timedelta(hours=3): 1,
+    }
+
+
+def test_the_prune_deletes_the_buckets_no_window_reaches(conversation):
+    outbound_at(conversation, at=NOW - timedelta(hours=26))
+    outbound_at(conversation, at=NOW - timedelta(hours=25, minutes=30))
+    outbound_at(conversation, at=NOW - timedelta(hours=24, minutes=30))
+
+    assert buckets(conversation.identity) == {
+        NOW - timedelta(hours=26): 2,
+        NOW - timedelta(hours=25): 1,
+    }
+
+    assert cap_buckets_prune(now=NOW) == 1
+
+    # A send now looks back to NOW - 24 h: the hour before that is kept as a margin.
+    assert buckets(conversation.identity) == {NOW - timedelta(hours=25): 1}
 
 
 def slot_of(conversation, *, send_at: datetime | None, quiet=None) -> scheduling.SendSlot:

@@ -9,13 +9,13 @@ import time_machine
 from django.conf import settings
 from django.utils import timezone
 
-from messaging.models import Message, SendState
+from messaging.models import Message, SendCapBucket, SendState
 from messaging.services import common
 from messaging.services.delivery import message_deliver, message_send_sweep
 from messaging.services.status import message_status_update
 from provisioning.providers.base import ProviderError
 from tests.messaging.conftest import PERSON
-from tests.messaging.sends import queue_message, run_due_jobs, status, transient
+from tests.messaging.sends import outbound_at, queue_message, run_due_jobs, status, transient
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +183,14 @@ def test_a_broker_outage_at_commit_does_not_break_the_send(
 
     assert response.status_code == 201
     assert Message.objects.get().send_state == SendState.QUEUED
+
+
+def test_the_sweep_deletes_the_send_caps_buckets_no_window_reaches(conversation):
+    now = timezone.now()
+    outbound_at(conversation, at=now - timedelta(hours=30))
+    outbound_at(conversation, at=now - timedelta(hours=2))
+
+    message_send_sweep(now=now)
+
+    (kept,) = SendCapBucket.objects.filter(identity=conversation.identity)
+    assert kept.starts_at > now - timedelta(hours=3)
