@@ -1,21 +1,28 @@
 """`Idempotency-Key` replay: same key and body replays, same key with another body is 409.
 
-The record, the work and the stored response share one transaction, so a concurrent
-duplicate waits on the unique index and then replays the finished response.
+A request with a key reads its record first and replays it when there is one. Otherwise
+the work runs, and its record goes in with the response in the work's transaction, one
+`INSERT ... ON CONFLICT DO NOTHING` after it: a concurrent duplicate that got there first
+makes the insert wait for its commit and then store nothing, and this request's work is
+rolled back and the other's response replayed. A duplicate whose work fails because of
+what the first one did (its send took the cap's last slot) replays it too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
 
-from console.db.inserts import insert_if_absent
-from console.errors import Conflict, InProgress, ValidationFailed
+from console.db.prepared import PreparedQuery
+from console.errors import ApplicationError, Conflict, InProgress, ValidationFailed
 from console.models import IdempotencyRecord, Organization
 
 IDEMPOTENCY_KEY_REUSED = "This Idempotency-Key was already used with a different request body."
@@ -43,6 +50,10 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+class _Raced(Exception):
+    """A concurrent request with the same key stored its record first."""
+
+
 def run_idempotent(
     *,
     organization: Organization,
@@ -52,7 +63,7 @@ def run_idempotent(
     payload: Any,
     work: Callable[[], IdempotentResponse],
 ) -> IdempotentResponse:
-    """Run `work` at most once per (organisation, scope, operation, key).
+    """Run `work` once per (organisation, scope, operation, key) and keep its response.
 
     Raises `Conflict` (idempotency_key_reused) when the key was used with another payload.
     Errors raised by `work` are not remembered, so a corrected retry can succeed.
@@ -63,64 +74,126 @@ def run_idempotent(
         with transaction.atomic():
             return work()
     validate_key(key)
-    digest = fingerprint(payload)
-    with transaction.atomic():
-        # One statement, no savepoint: a duplicate key waits for the first request's commit
-        # and then stores nothing.
-        record = insert_if_absent(
-            IdempotencyRecord,
-            organization=organization,
-            scope=scope,
-            operation=operation,
-            key=key,
-            request_fingerprint=digest,
+    record = IdempotentRecord(organization, scope, operation, key, fingerprint(payload))
+    stored = record.stored()
+    if stored is not None:
+        return record.replay(stored)
+    try:
+        with transaction.atomic():
+            result = work()
+            if not record.store(result):
+                raise _Raced
+            return result
+    except _Raced:
+        pass
+    except ApplicationError:
+        if (stored := record.stored()) is None:
+            raise
+        return record.replay(stored)
+    stored = record.stored()
+    assert stored is not None  # the insert found it committed
+    return record.replay(stored)
+
+
+@dataclass(frozen=True)
+class IdempotentRecord:
+    """The record of one key: read, replayed, or stored with its response."""
+
+    organization: Organization
+    scope: str
+    operation: str
+    key: str
+    digest: str
+
+    def stored(self) -> IdempotencyRecord | None:
+        return _STORED.first(
+            organization_id=self.organization.pk,
+            scope=self.scope,
+            operation=self.operation,
+            key=self.key,
         )
-        if record is None:
-            existing = IdempotencyRecord.objects.get(
-                organization=organization, scope=scope, operation=operation, key=key
-            )
-            if existing.request_fingerprint != digest:
-                raise Conflict(IDEMPOTENCY_KEY_REUSED, code="idempotency_key_reused")
-            if existing.response_status is None:
-                raise InProgress("A request with this Idempotency-Key is still in progress.")
-            return IdempotentResponse(
-                status=existing.response_status,
-                body=existing.response_body,
-                headers=dict(existing.response_headers or {}),
-                replayed=True,
-            )
-        result = work()
-        _response_store(record, result)
-        return result
 
+    def replay(self, stored: IdempotencyRecord) -> IdempotentResponse:
+        if stored.request_fingerprint != self.digest:
+            raise Conflict(IDEMPOTENCY_KEY_REUSED, code="idempotency_key_reused")
+        if stored.response_status is None:
+            # Never committed without its response (it goes in with it, in the work's
+            # transaction): a row written some other way.
+            raise InProgress("A request with this Idempotency-Key is still in progress.")
+        return IdempotentResponse(
+            status=stored.response_status,
+            body=stored.response_body,
+            headers=dict(stored.response_headers or {}),
+            replayed=True,
+        )
 
-# The UPDATE that stores a response, by database alias.
-_RESPONSE_UPDATES: dict[str, str] = {}
-
-
-def _response_store(record: IdempotencyRecord, result: IdempotentResponse) -> None:
-    """Store `result` on `record` in one statement built once per database, its JSON bound
-    as text: encoded once, where a model UPDATE encoded the body, decoded it and encoded it
-    again (what JSON cannot hold, a UUID or a time, is stored as its text)."""
-    using = router.db_for_write(IdempotencyRecord)
-    connection = connections[using]
-    sql = _RESPONSE_UPDATES.get(using)
-    if sql is None:
+    def store(self, result: IdempotentResponse) -> bool:
+        """Insert the record with `result` in one statement built once per database, its
+        JSON bound as text (what JSON cannot hold, a UUID or a time, is stored as its
+        text). False when a record of the key is there already (a concurrent duplicate's,
+        whose commit the insert waited for)."""
+        using = router.db_for_write(IdempotencyRecord)
+        connection = connections[using]
+        sql = _RECORD_INSERTS.get(using)
+        if sql is None:
+            sql = _RECORD_INSERTS[using] = _record_insert_sql(connection)
         meta = IdempotencyRecord._meta
-        quote = connection.ops.quote_name
-        # SQLite keeps a JSON field as its text; PostgreSQL reads the text as jsonb.
-        as_json = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
-        columns = {f.name: quote(str(f.column)) for f in meta.concrete_fields}
-        sql = _RESPONSE_UPDATES[using] = (
-            f"UPDATE {quote(meta.db_table)} SET {columns['response_status']} = %s, "  # noqa: S608
-            f"{columns['response_body']} = {as_json}, "
-            f"{columns['response_headers']} = {as_json} WHERE {columns['id']} = %s"
-        )
-    params: list[Any] = [
-        result.status,
-        json.dumps(result.body, default=str),
-        json.dumps(result.headers),
-        record.pk,
-    ]
-    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        created_at = meta.get_field("created_at")
+        params: list[Any] = [
+            meta.get_field("organization").get_db_prep_save(self.organization.pk, connection),
+            self.scope,
+            self.operation,
+            self.key,
+            self.digest,
+            result.status,
+            json.dumps(result.body, default=str),
+            json.dumps(result.headers),
+            created_at.get_db_prep_save(timezone.now(), connection),
+        ]
+        with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone() is not None
+
+
+# Every keyed send reads its record first: compiled once per process.
+_STORED = PreparedQuery(
+    IdempotencyRecord,
+    lambda *, organization_id, scope, operation, key: IdempotencyRecord.objects.filter(
+        organization_id=organization_id, scope=scope, operation=operation, key=key
+    ).order_by(),
+    organization_id=uuid.UUID,
+    scope=str,
+    operation=str,
+    key=str,
+)
+
+
+# The INSERT that stores a record with its response, by database alias.
+_RECORD_INSERTS: dict[str, str] = {}
+
+
+def _record_insert_sql(connection: BaseDatabaseWrapper) -> str:
+    meta = IdempotencyRecord._meta
+    quote = connection.ops.quote_name
+    # SQLite keeps a JSON field as its text; PostgreSQL reads the text as jsonb.
+    as_json = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    names = (
+        "organization",
+        "scope",
+        "operation",
+        "key",
+        "request_fingerprint",
+        "response_status",
+        "response_body",
+        "response_headers",
+        "created_at",
+    )
+    column_of = {f.name: str(f.column) for f in meta.concrete_fields}
+    columns = ", ".join(quote(column_of[name]) for name in names)
+    values = ["%s"] * len(names)
+    values[6] = values[7] = as_json
+    pk = quote(str(meta.pk.column)) if meta.pk is not None else "id"
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(values)}) ON CONFLICT DO NOTHING RETURNING {pk}"
+    )

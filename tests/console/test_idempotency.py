@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from console.errors import Conflict
+from console.errors import Conflict, RateLimited, Unprocessable
 from console.idempotency import IdempotentResponse, run_idempotent
-from console.models import IdempotencyRecord
+from console.models import IdempotencyRecord, Organization
 
 pytestmark = pytest.mark.django_db
 
@@ -50,15 +52,123 @@ def test_a_replay_answers_the_stored_response_with_what_json_cannot_hold_as_text
     }
 
 
-def test_the_response_is_stored_in_one_statement_after_the_work(org) -> None:
+def test_the_record_goes_in_with_its_response_in_one_insert_after_the_work(org) -> None:
     with CaptureQueriesContext(connection) as ctx:
         _run(org, "k-2", {"a": 1}, [])
 
     writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
-    assert len(writes) == 2  # the record before the work, its response after
+    assert len(writes) == 1 and writes[0].startswith("INSERT")
     record = IdempotencyRecord.objects.get(key="k-2")
     assert record.response_status == 201
     assert record.response_body["text"] == "Säh 😀"
+
+
+def test_a_replay_reads_the_record_and_runs_no_work(org) -> None:
+    calls: list[int] = []
+    _run(org, "k-4", {"a": 1}, calls)
+
+    with CaptureQueriesContext(connection) as ctx:
+        again = _run(org, "k-4", {"a": 1}, calls)
+
+    assert again.replayed and calls == [1]
+    assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["SELECT"]
+
+
+def test_an_error_of_the_work_stores_no_record(org) -> None:
+    def failing() -> IdempotentResponse:
+        raise Unprocessable("No.", code="nope")
+
+    with pytest.raises(Unprocessable):
+        run_idempotent(
+            organization=org, scope="s", operation="op", key="k-5", payload={}, work=failing
+        )
+
+    assert not IdempotencyRecord.objects.filter(key="k-5").exists()
+
+
+def threaded(target, *args) -> tuple[threading.Thread, list[object]]:
+    """`target(*args)` in a thread with its own connection; its answer (or error) lands in
+    the returned list."""
+    answer: list[object] = []
+
+    def run() -> None:
+        try:
+            answer.append(target(*args))
+        except Exception as exc:  # handed to the test
+            answer.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, answer
+
+
+def keyed_run(org, key: str, work) -> IdempotentResponse:
+    return run_idempotent(
+        organization=org, scope="s", operation="op", key=key, payload={"a": 1}, work=work
+    )
+
+
+@pytest.mark.skipif(
+    connection.vendor == "sqlite", reason="SQLite serialises writers: no two works overlap"
+)
+@pytest.mark.django_db(transaction=True)
+def test_of_two_concurrent_duplicates_one_works_and_the_other_replays_it(org) -> None:
+    both_working = threading.Barrier(2, timeout=30)
+
+    def work(name: str):
+        def run() -> IdempotentResponse:
+            Organization.objects.create(name=name, slug=name)
+            both_working.wait()  # each has read no record, each has done its work
+            return IdempotentResponse(status=201, body={"by": name})
+
+        return run
+
+    first, first_answer = threaded(keyed_run, org, "k-6", work("first"))
+    second, second_answer = threaded(keyed_run, org, "k-6", work("second"))
+    first.join(30)
+    second.join(30)
+
+    answers = [*first_answer, *second_answer]
+    assert all(isinstance(a, IdempotentResponse) for a in answers)
+    bodies = {a.body["by"] for a in answers}  # type: ignore[union-attr]
+    assert len(bodies) == 1
+    assert sorted(a.replayed for a in answers) == [False, True]  # type: ignore[union-attr]
+    # The replayed one's work was rolled back with its transaction.
+    assert Organization.objects.filter(slug__in=["first", "second"]).count() == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor == "sqlite", reason="SQLite serialises writers: no two works overlap"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_refused_because_of_the_first_replays_the_first(org) -> None:
+    reading_done = threading.Event()
+    first_done = threading.Event()
+
+    def refused() -> IdempotentResponse:
+        reading_done.set()
+        assert first_done.wait(30)
+        raise RateLimited(
+            "Cap full.",
+            code="send_rate_limited",
+            limit=1,
+            remaining=0,
+            reset_at=timezone.now(),
+            retry_after=60,
+        )
+
+    late, late_answer = threaded(keyed_run, org, "k-7", refused)
+    assert reading_done.wait(30)
+    first = keyed_run(org, "k-7", lambda: IdempotentResponse(status=201, body={"by": "first"}))
+    first_done.set()
+    late.join(30)
+
+    (answer,) = late_answer
+    assert isinstance(answer, IdempotentResponse)
+    assert (answer.replayed, answer.body) == (True, {"by": "first"})
+    assert first.replayed is False
 
 
 def test_the_same_key_with_another_body_is_refused(org) -> None:

@@ -54,3 +54,32 @@ def test_150_parallel_sends_accept_exactly_the_cap(
     assert statuses.count(201) == 100
     assert statuses.count(429) == 50
     assert Message.objects.filter(direction=Direction.OUTBOUND).count() == 100
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_parallel_sends_with_one_idempotency_key_store_one_message_and_answer_it_to_all(
+    conversation, identity_key, settings
+):
+    if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
+        pytest.skip("an in-memory SQLite database cannot be shared between threads")
+    settings.SEND_CAP_PER_24H = 100
+
+    def attempt(i: int) -> tuple[int, str]:
+        try:
+            client = keyed_client(identity_key)
+            response = client.post(
+                "/api/v1/imessage/messages",
+                {"conversation_id": str(conversation.id), "text": "Once only"},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY="the-one-key",
+            )
+            return response.status_code, response.json()["message"]["id"]
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(attempt, range(12)))
+
+    (message,) = Message.objects.filter(direction=Direction.OUTBOUND)
+    assert answers == [(201, str(message.id))] * 12
