@@ -356,3 +356,30 @@ def test_a_prepared_update_refuses_a_value_computed_from_a_placeholder() -> None
 
     with pytest.raises(ValueError, match="computed with"):
         prepared.rows(identity_id=uuid.uuid4(), at=timezone.now())
+
+
+def _named(*, organization_id: Any) -> QuerySet[Organization]:
+    return Organization.objects.filter(pk=organization_id, name="50% o'clock", slug__gt="a")
+
+
+def test_the_builders_constants_match_as_they_did_with_quotes_and_percent_signs() -> None:
+    org = OrganizationFactory(name="50% o'clock", slug="ok")
+    other = OrganizationFactory(name="50% o clock", slug="no")
+    named = PreparedQuery(Organization, _named, organization_id=uuid.UUID)
+
+    assert named.rows(organization_id=org.pk) == [org]
+    assert named.rows(organization_id=other.pk) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's generic plans")
+def test_on_postgresql_the_builders_constants_are_literals_and_the_values_parameters() -> None:
+    org = OrganizationFactory(name="50% o'clock", slug="ok")
+    named = PreparedQuery(Organization, _named, organization_id=uuid.UUID)
+
+    with CaptureQueriesContext(connection) as ctx:
+        named.rows(organization_id=org.pk)
+
+    (query,) = ctx.captured_queries
+    # A generic plan then knows them, and can use a partial index whose condition names one.
+    assert "'50% o''clock'" in query["sql"] and "> 'a'" in query["sql"]
+    assert org.pk.hex in query["sql"]  # the call's value, rendered by the capture
