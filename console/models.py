@@ -202,7 +202,8 @@ class IdempotencyRecord(models.Model):
     """A remembered response for an `Idempotency-Key`, scoped per caller and operation."""
 
     id = models.BigAutoField(primary_key=True)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    # No index of its own: `idempotency_record_unique` starts with it.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, db_index=False)
     # Identity uuid for identity-scoped operations, "org" for organisation-level ones.
     scope = models.CharField(max_length=64)
     operation = models.CharField(max_length=64)

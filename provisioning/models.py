@@ -146,7 +146,10 @@ class ProviderEvent(models.Model):
     """Every accepted provider webhook; the unique key makes re-deliveries stop here."""
 
     id = models.BigAutoField(primary_key=True)
-    setup = models.ForeignKey(Setup, on_delete=models.CASCADE, related_name="provider_events")
+    # No index of its own: the unique (setup, event_key) starts with it.
+    setup = models.ForeignKey(
+        Setup, on_delete=models.CASCADE, related_name="provider_events", db_index=False
+    )
     event_key = models.CharField(max_length=255)
     event_type = models.CharField(max_length=64)
     payload = models.JSONField()

@@ -1,0 +1,53 @@
+"""`console.db.schema`: foreign keys another index starts with have no index of their own,
+and dropping theirs left each table as it was (SQLite would have rebuilt it)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+pytestmark = pytest.mark.django_db
+
+# (table, foreign key column): each is the first column of another index of its table.
+COVERED = [
+    ("messaging_message", "organization_id"),
+    ("messaging_message", "identity_id"),
+    ("messaging_message", "conversation_id"),
+    ("messaging_conversation", "organization_id"),
+    ("messaging_conversation", "identity_id"),
+    ("provisioning_providerevent", "setup_id"),
+    ("webhooks_webhookdelivery", "organization_id"),
+    ("webhooks_webhookdelivery", "subscription_id"),
+    ("console_idempotencyrecord", "organization_id"),
+]
+
+
+def indexes_of(table: str) -> list[list[str]]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return [c["columns"] for c in constraints.values() if c["index"] or c["unique"]]
+
+
+@pytest.mark.parametrize(("table", "column"), COVERED, ids=[f"{t}.{c}" for t, c in COVERED])
+def test_a_covered_foreign_key_has_no_index_of_its_own(table: str, column: str) -> None:
+    indexes = indexes_of(table)
+
+    assert [column] not in indexes
+    assert any(columns[:1] == [column] for columns in indexes)
+
+
+def test_the_message_table_keeps_its_triggers() -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'messaging_message'::regclass"
+                " AND NOT tgisinternal"
+            )
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                " AND tbl_name = 'messaging_message'"
+            )
+        triggers = {row[0] for row in cursor.fetchall()}
+
+    assert {"messaging_message_counts_insert", "messaging_message_send_cap_insert"} <= triggers
