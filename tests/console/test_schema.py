@@ -22,18 +22,20 @@ COVERED = [
 ]
 
 
-def indexes_of(table: str) -> list[list[str]]:
+def indexes_of(table: str) -> dict[str, list[str]]:
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)
-    return [c["columns"] for c in constraints.values() if c["index"] or c["unique"]]
+    return {name: c["columns"] for name, c in constraints.items() if c["index"] or c["unique"]}
 
 
 @pytest.mark.parametrize(("table", "column"), COVERED, ids=[f"{t}.{c}" for t, c in COVERED])
 def test_a_covered_foreign_key_has_no_index_of_its_own(table: str, column: str) -> None:
+    # The name Django gives a foreign key's own index (naming needs no open editor).
+    own = connection.SchemaEditorClass(connection)._create_index_name(table, [column])
     indexes = indexes_of(table)
 
-    assert [column] not in indexes
-    assert any(columns[:1] == [column] for columns in indexes)
+    assert own not in indexes
+    assert any(columns[:1] == [column] and len(columns) > 1 for columns in indexes.values())
 
 
 def test_the_message_table_keeps_its_triggers() -> None:
