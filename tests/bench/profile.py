@@ -4,7 +4,10 @@
                                                   read_messages, connect, b1, b2)
     python -m tests.bench.profile SCENARIO N --cost   (no profiler: one JSON line with the
                                                        CPU and statements per request)
-    python -m tests.bench.profile SCENARIO N --cpu    (cProfile on CPU time, by own time)
+    python -m tests.bench.profile SCENARIO N --cpu    (cProfile on CPU time, by own time;
+                                                       SORT= orders it, LINES= cuts it,
+                                                       DUMP=file keeps the stats for
+                                                       pstats' print_callers)
     python -m tests.bench.profile SCENARIO N --sql    (no profiler: the statements of the
                                                        last request, each with its mean
                                                        wall time)
@@ -116,6 +119,8 @@ def main() -> None:
         # SORT=cumulative shows where the time goes from the top; LINES how many rows.
         stats = pstats.Stats(cpu_profiler).sort_stats(os.environ.get("SORT", "tottime"))
         stats.print_stats(int(os.environ.get("LINES", "45")))
+        if os.environ.get("DUMP"):
+            stats.dump_stats(os.environ["DUMP"])
         return
     statements = [
         q["sql"] for q in ctx.captured_queries if q["sql"] not in ("BEGIN", "COMMIT", "ROLLBACK")
