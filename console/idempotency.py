@@ -91,7 +91,8 @@ def run_idempotent(
             raise
         return record.replay(stored)
     stored = record.stored()
-    assert stored is not None  # the insert found it committed
+    if stored is None:  # deleted since the insert found it (a purge): ask for a retry
+        raise InProgress("A request with this Idempotency-Key is still in progress.")
     return record.replay(stored)
 
 

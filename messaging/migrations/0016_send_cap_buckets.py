@@ -124,20 +124,27 @@ SQLITE_REVERSE = [
 ]
 
 
-def _backfill(hour: str) -> str:
-    """Every counted message's bucket: the buckets start empty, so this sets them."""
+def _backfill(hour: str, since: str) -> str:
+    """The bucket of every counted message a window can still reach (a cap time after
+    `since`, 25 hours ago): the buckets start empty, so this sets them. Older ones would
+    only be pruned, and the table's writers wait while this runs."""
     return (
         "INSERT INTO messaging_sendcapbucket (identity_id, starts_at, sends)"
         f" SELECT m.identity_id, {hour.format(r='m')}, count(*) FROM messaging_message AS m"
-        f" WHERE {COUNTS.format(r='m')} GROUP BY 1, 2"
+        f" WHERE {COUNTS.format(r='m')}"
+        f" AND COALESCE(m.scheduled_for, m.created_at) >= {since} GROUP BY 1, 2"
     )
+
+
+PG_SINCE = "now() - interval '25 hours'"
+SQLITE_SINCE = "datetime('now', '-25 hours')"
 
 
 def _statements(vendor: str, *, forward: bool) -> list[str]:
     if vendor == "postgresql":
-        return [*POSTGRESQL, _backfill(PG_HOUR)] if forward else POSTGRESQL_REVERSE
+        return [*POSTGRESQL, _backfill(PG_HOUR, PG_SINCE)] if forward else POSTGRESQL_REVERSE
     if vendor == "sqlite":
-        return [*SQLITE, _backfill(SQLITE_HOUR)] if forward else SQLITE_REVERSE
+        return [*SQLITE, _backfill(SQLITE_HOUR, SQLITE_SINCE)] if forward else SQLITE_REVERSE
     raise NotImplementedError(f"send cap buckets need triggers written for {vendor}")
 
 
@@ -182,6 +189,7 @@ class Migration(migrations.Migration):
                         fields=("identity", "starts_at"), name="send_cap_bucket_unique"
                     )
                 ],
+                "indexes": [models.Index(fields=["starts_at"], name="send_cap_bucket_age")],
             },
         ),
         migrations.RunPython(create_triggers, drop_triggers),

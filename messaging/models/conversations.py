@@ -436,6 +436,8 @@ class SendCapBucket(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["identity", "starts_at"], name="send_cap_bucket_unique")
         ]
+        # The prune deletes by age across identities.
+        indexes = [models.Index(fields=["starts_at"], name="send_cap_bucket_age")]
 
     def __str__(self) -> str:
         return f"{self.sends} sends from {self.starts_at:%Y-%m-%d %H:%M}"

@@ -82,6 +82,9 @@ def after_hours_reply(*, message_id: uuid.UUID | str) -> Message | None:
     except RateLimited:
         logger.warning("after-hours reply for message %s skipped: send cap full", inbound.id)
         return None
+    # The conversation's row first, as every send takes it: the insert's triggers then
+    # take its send-cap bucket, in the order a cancel's delete takes the two.
+    common.conversation_touch(inbound.conversation_id, now)
     reply = Message.objects.create(
         organization_id=identity.organization_id,
         identity=identity,
@@ -99,7 +102,6 @@ def after_hours_reply(*, message_id: uuid.UUID | str) -> Message | None:
     )
     marker.message = reply
     marker.save(update_fields=["message"])
-    common.conversation_touch(inbound.conversation_id, now)
     from messaging.services.delivery import sends_publish_on_commit
 
     sends_publish_on_commit(reply.id)

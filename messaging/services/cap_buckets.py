@@ -22,6 +22,11 @@ KEPT = timedelta(hours=25)
 # When a message row `m` counts, and the hour of its cap time, as migration 0016's
 # triggers have them (keep the two in step).
 _COUNTS = "m.direction = 'outbound' AND m.identity_id IS NOT NULL"
+# A window of a send accepted now reaches cap times from this on (see KEPT).
+_SINCE = {
+    "postgresql": "now() - interval '25 hours'",
+    "sqlite": "datetime('now', '-25 hours')",
+}
 _HOUR = {
     "postgresql": (
         "date_bin('1 hour', COALESCE(m.scheduled_for, m.created_at),"
@@ -38,9 +43,10 @@ def bucket_start(at: datetime) -> datetime:
 
 @transaction.atomic
 def cap_buckets_refresh() -> None:
-    """Recount every bucket from the messages: the buckets are emptied and filled again in
-    one transaction, which holds the messages still while it counts (a send waits)."""
-    hour = _HOUR[connection.vendor]
+    """Recount the buckets a window can still reach (cap times from KEPT ago on) from the
+    messages: the buckets are emptied and filled again in one transaction, which holds the
+    messages still while it counts (a send waits)."""
+    hour, since = _HOUR[connection.vendor], _SINCE[connection.vendor]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("LOCK TABLE messaging_message IN SHARE MODE")
@@ -48,7 +54,8 @@ def cap_buckets_refresh() -> None:
         cursor.execute(
             "INSERT INTO messaging_sendcapbucket (identity_id, starts_at, sends)"  # noqa: S608
             f" SELECT m.identity_id, {hour}, count(*) FROM messaging_message AS m"
-            f" WHERE {_COUNTS} GROUP BY 1, 2"
+            f" WHERE {_COUNTS} AND COALESCE(m.scheduled_for, m.created_at) >= {since}"
+            " GROUP BY 1, 2"
         )
 
 

@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from console.errors import RateLimited
 from messaging.models import Message, SendCapBucket
 from messaging.services import scheduling
-from messaging.services.cap_buckets import cap_buckets_prune, cap_buckets_refresh
+from messaging.services.cap_buckets import bucket_start, cap_buckets_prune, cap_buckets_refresh
 from tests.messaging.sends import outbound_at
 
 pytestmark = pytest.mark.django_db
@@ -242,17 +243,21 @@ def test_inbound_messages_count_in_no_bucket(conversation):
     assert buckets(conversation.identity) == {NOW: 0}
 
 
-def test_the_recount_sets_the_buckets_from_the_messages(conversation):
-    outbound_at(conversation, at=NOW - timedelta(minutes=5))
-    outbound_at(conversation, at=NOW - timedelta(hours=3))
+def test_the_recount_sets_the_buckets_a_window_can_reach_from_the_messages(conversation):
+    hour = bucket_start(timezone.now())
+    outbound_at(conversation, at=hour - timedelta(minutes=5))
+    outbound_at(conversation, at=hour - timedelta(hours=3))
+    outbound_at(conversation, at=hour + timedelta(hours=2), scheduled=True)
+    outbound_at(conversation, at=hour - timedelta(hours=30))  # no window reaches it
     SendCapBucket.objects.all().update(sends=7)
-    SendCapBucket.objects.create(identity=conversation.identity, starts_at=NOW, sends=3)
+    SendCapBucket.objects.create(identity=conversation.identity, starts_at=hour, sends=3)
 
     cap_buckets_refresh()
 
     assert buckets(conversation.identity) == {
-        NOW - timedelta(hours=1): 1,
-        NOW - timedelta(hours=3): 1,
+        hour - timedelta(hours=1): 1,
+        hour - timedelta(hours=3): 1,
+        hour + timedelta(hours=2): 1,
     }
 
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from console import outbox
@@ -295,3 +297,19 @@ def test_a_repeated_auto_reply_job_sends_once(conversation, identity):
         second = after_hours.after_hours_reply(message_id=stored.id)
 
     assert first is not None and second is None
+
+
+def test_the_auto_reply_takes_the_conversations_row_before_its_insert(conversation, identity):
+    QuietHoursFactory(identity=identity, auto_reply="Closed")
+    with time_machine.travel(NIGHT, tick=False):
+        stored = MessageFactory(conversation=conversation, created_at=timezone.now())
+        with CaptureQueriesContext(connection) as ctx:
+            reply = after_hours.after_hours_reply(message_id=stored.id)
+
+    assert reply is not None
+    writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
+    touch = next(i for i, sql in enumerate(writes) if 'UPDATE "messaging_conversation"' in sql)
+    insert = next(i for i, sql in enumerate(writes) if 'INSERT INTO "messaging_message"' in sql)
+    # The insert's triggers lock its send-cap bucket; a cancel locks the conversation
+    # first, then the bucket: the same order, so the two never wait on each other in turn.
+    assert touch < insert
