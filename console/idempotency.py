@@ -26,6 +26,7 @@ from console.errors import ApplicationError, Conflict, InProgress, ValidationFai
 from console.models import IdempotencyRecord, Organization
 
 IDEMPOTENCY_KEY_REUSED = "This Idempotency-Key was already used with a different request body."
+IDEMPOTENCY_IN_PROGRESS = "A request with this Idempotency-Key is still in progress."
 
 
 @dataclass
@@ -92,7 +93,7 @@ def run_idempotent(
         return record.replay(stored)
     stored = record.stored()
     if stored is None:  # deleted since the insert found it (a purge): ask for a retry
-        raise InProgress("A request with this Idempotency-Key is still in progress.")
+        raise InProgress(IDEMPOTENCY_IN_PROGRESS)
     return record.replay(stored)
 
 
@@ -120,7 +121,7 @@ class IdempotentRecord:
         if stored.response_status is None:
             # Never committed without its response (it goes in with it, in the work's
             # transaction): a row written some other way.
-            raise InProgress("A request with this Idempotency-Key is still in progress.")
+            raise InProgress(IDEMPOTENCY_IN_PROGRESS)
         return IdempotentResponse(
             status=stored.response_status,
             body=stored.response_body,

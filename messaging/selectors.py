@@ -25,7 +25,8 @@ from django.db.models import (
 )
 
 from console.db.lookups import AnyOf
-from console.db.prepared import PreparedQuery, UUIDList
+from console.db.parameters import UUIDList
+from console.db.prepared import PreparedQuery
 from console.errors import NotFound, ValidationFailed
 from console.models import AgentIdentity, ApiKey
 from console.scope import Scope

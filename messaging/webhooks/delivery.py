@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from console.crypto import decrypt
 from console.db.lookups import AnyOf
-from console.db.prepared import PreparedQuery, UUIDList
+from console.db.parameters import UUIDList
+from console.db.prepared import PreparedQuery
 from console.db.updates import update_from_values
 from console.drain_slots import DrainSlots, Slot
 from console.errors import Conflict, Unprocessable

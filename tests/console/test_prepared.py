@@ -15,7 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from console.db.lookups import AnyOf
-from console.db.prepared import PreparedQuery, PreparedShapes, PreparedUpdate, UUIDList
+from console.db.parameters import UUIDList
+from console.db.prepared import PreparedQuery, PreparedShapes, PreparedUpdate
 from console.models import AgentIdentity, Organization
 from tests.console.factories import AgentIdentityFactory, OrganizationFactory
 
