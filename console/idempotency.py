@@ -1,11 +1,18 @@
 """`Idempotency-Key` replay: same key and body replays, same key with another body is 409.
 
-A request with a key reads its record first and replays it when there is one. Otherwise
-the work runs, and its record goes in with the response in the work's transaction, one
-`INSERT ... ON CONFLICT DO NOTHING` after it: a concurrent duplicate that got there first
-makes the insert wait for its commit and then store nothing, and this request's work is
-rolled back and the other's response replayed. A duplicate whose work fails because of
-what the first one did (its send took the cap's last slot) replays it too.
+Optimistic: a request with a key runs its work at once, and its record goes in with the
+response in the work's transaction: in the work's own last insert when the work takes
+it (`RecordKeep.row`, a unique violation when the key has a record), else in one
+`INSERT ... ON CONFLICT DO NOTHING` after the work. When the key has a record already (a
+replay, or a concurrent duplicate that got there first: the insert waits for its commit),
+this request's work is rolled back and the stored response replayed. A duplicate whose
+work fails because of what the first one did (its send took the cap's last slot)
+replays it too.
+
+Nearly every key is new (a retry is the exception), so reading the record before the work
+would cost every request a round trip to spare the rare replay its work; the work must
+therefore keep its effects inside the transaction (what it hands to `on_commit` runs only
+for the request whose record went in).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
@@ -55,6 +62,22 @@ class _Raced(Exception):
     """A concurrent request with the same key stored its record first."""
 
 
+class RecordKeep:
+    """Handed to the work of a keyed request: `row` is the key's record with the response,
+    for the work to insert in its own last statement (one round trip fewer than an insert
+    of its own after the work)."""
+
+    def __init__(self, record: IdempotentRecord) -> None:
+        self._record = record
+        self.taken: IdempotentResponse | None = None
+
+    def row(self, result: IdempotentResponse) -> IdempotencyRecord:
+        """The record of `result`, unsaved; from this call on, inserting it is the work's
+        part (a unique violation then says the key has a record already)."""
+        self.taken = result
+        return self._record.row(result)
+
+
 def run_idempotent(
     *,
     organization: Organization,
@@ -62,31 +85,38 @@ def run_idempotent(
     operation: str,
     key: str | None,
     payload: Any,
-    work: Callable[[], IdempotentResponse],
+    work: Callable[[RecordKeep | None], IdempotentResponse],
 ) -> IdempotentResponse:
-    """Run `work` once per (organisation, scope, operation, key) and keep its response.
+    """Keep what `work` does once per (organisation, scope, operation, key), with its
+    response.
 
     Raises `Conflict` (idempotency_key_reused) when the key was used with another payload.
-    Errors raised by `work` are not remembered, so a corrected retry can succeed.
+    Errors raised by `work` are not remembered, so a corrected retry can succeed. A replay
+    runs `work` too, in a transaction that is rolled back (see the module's docstring).
+    `work` gets a `RecordKeep` (None without a key).
     """
     if key is None:
         # Its own transaction (a savepoint inside a caller's), which `work` may rely on:
         # the send path takes no savepoint of its own.
         with transaction.atomic():
-            return work()
+            return work(None)
     validate_key(key)
     record = IdempotentRecord(organization, scope, operation, key, fingerprint(payload))
-    stored = record.stored()
-    if stored is not None:
-        return record.replay(stored)
+    keep = RecordKeep(record)
     try:
         with transaction.atomic():
-            result = work()
-            if not record.store(result):
+            result = work(keep)
+            if keep.taken is None and not record.store(result):
                 raise _Raced
             return result
     except _Raced:
         pass
+    except IntegrityError:
+        # The work's insert of the record found the key's (or another constraint refused
+        # the work: then there is no record, and the error stands).
+        if keep.taken is None or (stored := record.stored()) is None:
+            raise
+        return record.replay(stored)
     except ApplicationError:
         if (stored := record.stored()) is None:
             raise
@@ -127,6 +157,20 @@ class IdempotentRecord:
             body=stored.response_body,
             headers=dict(stored.response_headers or {}),
             replayed=True,
+        )
+
+    def row(self, result: IdempotentResponse) -> IdempotencyRecord:
+        """The record with `result`, unsaved, its JSON as `store` keeps it (what JSON
+        cannot hold as its text)."""
+        return IdempotencyRecord(
+            organization_id=self.organization.pk,
+            scope=self.scope,
+            operation=self.operation,
+            key=self.key,
+            request_fingerprint=self.digest,
+            response_status=result.status,
+            response_body=json.loads(json.dumps(result.body, default=str)),
+            response_headers=dict(result.headers),
         )
 
     def store(self, result: IdempotentResponse) -> bool:

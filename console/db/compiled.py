@@ -157,11 +157,26 @@ def db_value(field: Field[Any, Any], value: Any, connection: BaseDatabaseWrapper
 
 
 def new_rows_model(objs: Sequence[Model], operation: str) -> type[Model]:
-    """The one model of `objs`, new rows with their keys set; raises ValueError otherwise."""
+    """The one model of `objs`, new rows with their keys set (or all left to the database,
+    when the key is an auto field); raises ValueError otherwise."""
     model = type(objs[0])
+    auto_field = model._meta.auto_field
+    made_by_database = auto_field is not None and objs[0].pk is None
     for obj in objs:
-        if type(obj) is not model or obj.pk is None:
+        if type(obj) is not model or (obj.pk is None) != made_by_database:
             raise ValueError(f"{operation} needs rows of one model with their keys set")
         # What save() and bulk_create() check first: no unsaved related object.
         obj._prepare_related_fields_for_save(operation_name=operation)  # type: ignore[attr-defined]
     return model
+
+
+def inserted_columns(objs: Sequence[Model]) -> list[Field[Any, Any]]:
+    """The columns an INSERT of `objs` (rows of one model, see `new_rows_model`) names:
+    all but generated ones, and but the key when the database makes it."""
+    meta = objs[0]._meta
+    keyless = objs[0].pk is None
+    return [
+        f
+        for f in meta.local_concrete_fields
+        if not f.generated and not (keyless and f is meta.auto_field)
+    ]

@@ -12,7 +12,13 @@ from django.db.models import Model
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 
-from console.db.compiled import new_rows_model, own_row_statement, row_statement, with_returned
+from console.db.compiled import (
+    inserted_columns,
+    new_rows_model,
+    own_row_statement,
+    row_statement,
+    with_returned,
+)
 
 M = TypeVar("M", bound=Model)
 
@@ -87,7 +93,8 @@ def insert_instance(obj: M, using: str) -> M:
 
 
 def insert_together(*batches: Sequence[Model]) -> None:
-    """Insert each batch of new rows (one model per batch, primary keys set by the caller)
+    """Insert each batch of new rows (one model per batch, primary keys set by the caller
+    or, for an auto field, all left to the database)
     in as few round trips as the database allows: on PostgreSQL one statement, the
     batches before the last chained as data-modifying `WITH` clauses; elsewhere one
     statement per batch. A multi-row batch is one `INSERT` (UNNEST on PostgreSQL).
@@ -107,8 +114,7 @@ def insert_together(*batches: Sequence[Model]) -> None:
         if using not in (None, alias):
             raise ValueError("insert_together writes to one database")
         using = alias
-        meta = model._meta
-        columns = [f for f in meta.local_concrete_fields if not f.generated]
+        columns = inserted_columns(objs)
         if len(objs) == 1:
             compiled, row_params = row_statement(objs[0], columns, alias, None, returning=False)
             statements.append((compiled.sql, row_params))

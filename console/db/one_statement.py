@@ -16,6 +16,7 @@ from django.db.models.constants import OnConflict
 from console.db.compiled import (
     CompiledInsert,
     db_value,
+    inserted_columns,
     new_rows_model,
     own_row_statement,
     with_returned,
@@ -92,11 +93,17 @@ def writes_in_one_statement(model: type[Model]) -> bool:
     return connections[router.db_for_write(model)].vendor == "postgresql"
 
 
-def insert_after(obj: M, *, leading: Sequence[LeadingStatement]) -> M:
+def insert_after(
+    obj: M,
+    *,
+    leading: Sequence[LeadingStatement],
+    dependents: Callable[[M], Sequence[Sequence[Model]]] = lambda row: (),
+) -> M:
     """Insert `obj` (a row the caller built, as `insert_row` does) with the `leading`
-    writes: on PostgreSQL in one statement, as `insert_with_dependents` runs them. Any
-    integrity error raises (and undoes the leading writes with the statement)."""
-    stored = _insert_in_one_statement(obj, lambda row: (), leading, None)
+    writes and the rows `dependents(obj)` answers (as `insert_with_dependents` builds
+    them): on PostgreSQL in one statement, as `insert_with_dependents` runs them. Any
+    integrity error raises, a dependent's too (and undoes the statement's every write)."""
+    stored = _insert_in_one_statement(obj, dependents, leading, None)
     assert stored is not None  # without ON CONFLICT, an INSERT stores its row or raises
     return stored
 
@@ -190,7 +197,7 @@ def _guarded_batch(objs: Sequence[Model], using: str, *, guard: str) -> tuple[st
     model = new_rows_model(objs, "insert_with_dependents")
     meta = model._meta
     connection = connections[using]
-    columns = [f for f in meta.local_concrete_fields if not f.generated]
+    columns = inserted_columns(objs)
     values = [f.pre_save(obj, True) for obj in objs for f in columns]
     if any(hasattr(value, "resolve_expression") for value in values):
         # A `db_default` or an expression needs its own SQL: `insert_together` compiles it.

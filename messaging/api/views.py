@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Model
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,12 +23,12 @@ from console.api.permissions import KeyedApiView
 from console.api.schema import IDEMPOTENCY_KEY_PARAM, object_errors
 from console.errors import ValidationFailed
 from console.http import declared_content_length
-from console.idempotency import IdempotentResponse, run_idempotent
+from console.idempotency import IdempotentResponse, RecordKeep, run_idempotent
 from console.services import Actor
 from messaging import list_selectors, media, media_urls, selectors
 from messaging.api import serializers as s
 from messaging.api.reads import conversation_rows_read, message_rows_read, messages_read
-from messaging.models import Conversation
+from messaging.models import Conversation, Message
 from messaging.services import reactions, receipts, scheduling, sending
 from messaging.wire import (
     conversation_summary_row_wire,
@@ -185,9 +186,24 @@ class MessageListSendApi(KeyedApiView):
         )
         identity = target.identity
 
-        def work() -> IdempotentResponse:
+        def response(message: Message, rate: scheduling.RateInfo) -> IdempotentResponse:
+            return IdempotentResponse(
+                status=status.HTTP_201_CREATED,
+                body={"message": message_wire(message)},
+                headers=_rate_headers(rate),
+            )
+
+        def work(keep: RecordKeep | None) -> IdempotentResponse:
             if send_at is not None:  # checked here so that a replay is not refused later
                 scheduling.send_at_check(send_at, now=timezone.now())
+            kept: list[IdempotentResponse] = []
+
+            def with_record(message: Message, rate: scheduling.RateInfo) -> list[Model]:
+                # The key's record goes in with the message, in its statement.
+                assert keep is not None
+                kept.append(response(message, rate))
+                return [keep.row(kept[0])]
+
             outcome = sending.message_send(
                 identity=identity,
                 conversation=target.conversation,
@@ -199,12 +215,9 @@ class MessageListSendApi(KeyedApiView):
                 send_at=send_at,
                 urgent=data.get("urgent", False),
                 actor=Actor.for_api_key(key),
+                stored_with=with_record if keep is not None else None,
             )
-            return IdempotentResponse(
-                status=status.HTTP_201_CREATED,
-                body={"message": message_wire(outcome.message)},
-                headers=_rate_headers(outcome.rate),
-            )
+            return kept[0] if kept else response(outcome.message, outcome.rate)
 
         result = run_idempotent(
             organization=key.organization,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from console.db.one_statement import insert_after
@@ -214,6 +216,7 @@ def message_send(
     urgent: bool = False,
     actor: Actor | None = None,
     sent_by: Any = None,
+    stored_with: Callable[[Message, RateInfo], Sequence[Model]] | None = None,
 ) -> SendOutcome:
     """Store an outbound message `queued` and enqueue its send after commit.
 
@@ -223,7 +226,10 @@ def message_send(
     (429 conversation_burst_limited, quiet hours, 429 send_rate_limited). A scheduled or
     held send is stored `pending` with `scheduled_for` and goes out through the same outbox
     when due; `urgent` skips quiet hours (audited). `sent_by`: the staff user replying from
-    the console (see `messaging.services.handoff`).
+    the console (see `messaging.services.handoff`). `stored_with`: rows to insert in the
+    message's own statement, built from the message as it is stored and the window's
+    rate (the idempotency record with its response); an integrity error of theirs undoes
+    the send.
     """
     from routing.rule_decisions import identity_mode, verdict
     from routing.services.contact_rules import outbound_permission_check
@@ -292,9 +298,16 @@ def message_send(
         created_at=now,
         **timing,
     )
+    # A new message has no reactions: its wire form (the response) needs no read.
+    mark_without_reactions(unsaved)
+
+    def beside(stored: Message) -> list[Sequence[Model]]:
+        return [stored_with(stored, slot.rate)] if stored_with is not None else []
+
     # The conversation's last message moves in the insert's own statement.
-    message = insert_after(unsaved, leading=[common.conversation_touched(conversation.pk, now)])
-    mark_without_reactions(message)
+    message = insert_after(
+        unsaved, leading=[common.conversation_touched(conversation.pk, now)], dependents=beside
+    )
     if urgent and actor is not None:
         from messaging.services.quiet_hours import urgent_send_audit
 

@@ -17,7 +17,7 @@ from console.db.compiled import db_value
 from console.db.inserts import insert_if_absent, insert_row, insert_together
 from console.db.one_statement import Gate, _unsized, insert_after, insert_with_dependents
 from console.db.prepared import PreparedUpdate
-from console.models import Organization
+from console.models import IdempotencyRecord, Organization
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.models import ProviderEvent
 from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
@@ -408,6 +408,69 @@ def test_insert_after_raises_on_a_conflict_as_create_does() -> None:
         insert_after(_event(subscription, id="evt_taken"), leading=[rename])
 
     assert Organization.objects.get(pk=subscription.organization_id).name != "After"
+
+
+def test_insert_after_inserts_its_dependents_in_the_same_statement() -> None:
+    subscription = WebhookSubscriptionFactory()
+    event = _event(subscription)
+    rename = _RENAME_ORGANIZATION.bound(organization_id=subscription.organization_id, name="After")
+
+    def record(stored: WebhookEvent) -> list[list[IdempotencyRecord]]:
+        return [[_idempotency_record(subscription.organization_id, key=stored.pk)]]
+
+    with CaptureQueriesContext(connection) as ctx:
+        insert_after(event, leading=[rename], dependents=record)
+
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 3)
+    assert IdempotencyRecord.objects.get(key=event.pk).response_body == {"ok": True}
+    assert WebhookEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_insert_after_undoes_everything_when_a_dependent_conflicts() -> None:
+    subscription = WebhookSubscriptionFactory()
+    insert_together([_idempotency_record(subscription.organization_id, key="taken")])
+    event = _event(subscription)
+    rename = _RENAME_ORGANIZATION.bound(organization_id=subscription.organization_id, name="After")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_after(
+            event,
+            leading=[rename],
+            dependents=lambda stored: [[_idempotency_record(subscription.organization_id, key="taken")]],
+        )
+
+    assert not WebhookEvent.objects.filter(pk=event.pk).exists()
+    assert Organization.objects.get(pk=subscription.organization_id).name != "After"
+
+
+def test_rows_whose_key_the_database_makes_go_in_together() -> None:
+    organization = Organization.objects.create(name="Keys", slug="keys-made")
+
+    insert_together([_idempotency_record(organization.pk, key="a"), _idempotency_record(organization.pk, key="b")])
+
+    stored = IdempotencyRecord.objects.filter(organization=organization).order_by("key")
+    assert [(r.key, r.pk is not None) for r in stored] == [("a", True), ("b", True)]
+
+
+def test_rows_of_one_batch_either_all_carry_their_keys_or_none() -> None:
+    organization = Organization.objects.create(name="Mixed", slug="keys-mixed")
+    keyed = _idempotency_record(organization.pk, key="a")
+    keyed.pk = 10_000
+
+    with pytest.raises(ValueError, match="keys set"):
+        insert_together([_idempotency_record(organization.pk, key="b"), keyed])
+
+
+def _idempotency_record(organization_id: Any, *, key: str) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        organization_id=organization_id,
+        scope="s",
+        operation="op",
+        key=key,
+        request_fingerprint="f",
+        response_status=201,
+        response_body={"ok": True},
+    )
 
 
 def test_insert_with_dependents_builds_the_dependents_from_the_final_values() -> None:

@@ -7,12 +7,14 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, connections
+from django.db import IntegrityError, connection, connections, transaction
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from console.db.inserts import insert_together
 from console.errors import Conflict, RateLimited, Unprocessable
-from console.idempotency import IdempotentResponse, run_idempotent
+from console.idempotency import IdempotentResponse, RecordKeep, run_idempotent
 from console.models import IdempotencyRecord, Organization
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +24,7 @@ A_MOMENT = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 
 
 def _run(org, key: str, payload: object, calls: list[int]) -> IdempotentResponse:
-    def work() -> IdempotentResponse:
+    def work(keep: RecordKeep | None) -> IdempotentResponse:
         calls.append(1)
         return IdempotentResponse(
             status=201,
@@ -41,7 +43,6 @@ def test_a_replay_answers_the_stored_response_with_what_json_cannot_hold_as_text
 
     again = _run(org, "k-1", {"a": 1}, calls)
 
-    assert calls == [1]
     assert again.replayed is True
     assert (again.status, again.headers) == (201, {"X-RateLimit-Remaining": "9"})
     assert again.body == {
@@ -63,19 +64,46 @@ def test_the_record_goes_in_with_its_response_in_one_insert_after_the_work(org) 
     assert record.response_body["text"] == "Säh 😀"
 
 
-def test_a_replay_reads_the_record_and_runs_no_work(org) -> None:
-    calls: list[int] = []
-    _run(org, "k-4", {"a": 1}, calls)
-
+def test_a_new_key_reads_no_record_before_the_work(org) -> None:
     with CaptureQueriesContext(connection) as ctx:
-        again = _run(org, "k-4", {"a": 1}, calls)
+        _run(org, "k-4", {"a": 1}, [])
 
-    assert again.replayed and calls == [1]
-    assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["SELECT"]
+    statements = [q["sql"] for q in ctx.captured_queries]
+    assert not [sql for sql in statements if sql.startswith("SELECT")]
+
+
+def test_a_replay_rolls_its_work_back_and_answers_the_stored_response(org) -> None:
+    def work(name: str):
+        def run(keep: RecordKeep | None) -> IdempotentResponse:
+            Organization.objects.create(name=name, slug=name)
+            return IdempotentResponse(status=201, body={"by": name})
+
+        return run
+
+    keyed_run(org, "k-8", work("first"))
+
+    again = keyed_run(org, "k-8", work("again"))
+
+    assert (again.replayed, again.body) == (True, {"by": "first"})
+    assert not Organization.objects.filter(slug="again").exists()
+
+
+def test_a_replay_with_another_body_is_refused_after_its_work_is_rolled_back(org) -> None:
+    keyed_run(org, "k-9", lambda keep: IdempotentResponse(status=201, body={}))
+
+    def work(keep: RecordKeep | None) -> IdempotentResponse:
+        Organization.objects.create(name="other", slug="other")
+        return IdempotentResponse(status=201, body={})
+
+    with pytest.raises(Conflict):
+        run_idempotent(
+            organization=org, scope="s", operation="op", key="k-9", payload={"b": 2}, work=work
+        )
+    assert not Organization.objects.filter(slug="other").exists()
 
 
 def test_an_error_of_the_work_stores_no_record(org) -> None:
-    def failing() -> IdempotentResponse:
+    def failing(keep: RecordKeep | None) -> IdempotentResponse:
         raise Unprocessable("No.", code="nope")
 
     with pytest.raises(Unprocessable):
@@ -118,7 +146,7 @@ def test_of_two_concurrent_duplicates_one_works_and_the_other_replays_it(org) ->
     both_working = threading.Barrier(2, timeout=30)
 
     def work(name: str):
-        def run() -> IdempotentResponse:
+        def run(keep: RecordKeep | None) -> IdempotentResponse:
             Organization.objects.create(name=name, slug=name)
             both_working.wait()  # each has read no record, each has done its work
             return IdempotentResponse(status=201, body={"by": name})
@@ -147,7 +175,7 @@ def test_a_duplicate_refused_because_of_the_first_replays_the_first(org) -> None
     reading_done = threading.Event()
     first_done = threading.Event()
 
-    def refused() -> IdempotentResponse:
+    def refused(keep: RecordKeep | None) -> IdempotentResponse:
         reading_done.set()
         assert first_done.wait(30)
         raise RateLimited(
@@ -161,7 +189,7 @@ def test_a_duplicate_refused_because_of_the_first_replays_the_first(org) -> None
 
     late, late_answer = threaded(keyed_run, org, "k-7", refused)
     assert reading_done.wait(30)
-    first = keyed_run(org, "k-7", lambda: IdempotentResponse(status=201, body={"by": "first"}))
+    first = keyed_run(org, "k-7", lambda keep: IdempotentResponse(status=201, body={"by": "first"}))
     first_done.set()
     late.join(30)
 
@@ -176,3 +204,62 @@ def test_the_same_key_with_another_body_is_refused(org) -> None:
 
     with pytest.raises(Conflict):
         _run(org, "k-3", {"a": 2}, [])
+
+
+def test_on_commit_work_of_a_replay_never_runs(org) -> None:
+    ran: list[str] = []
+
+    def work(name: str):
+        def run(keep: RecordKeep | None) -> IdempotentResponse:
+            transaction.on_commit(lambda: ran.append(name))
+            return IdempotentResponse(status=201, body={"by": name})
+
+        return run
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        keyed_run(org, "k-10", work("first"))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        keyed_run(org, "k-10", work("again"))
+
+    assert ran == ["first"]
+
+
+def _taking_work(name: str):
+    """A work that inserts the key's record itself, as the send does in its statement."""
+
+    def run(keep: RecordKeep | None) -> IdempotentResponse:
+        assert keep is not None
+        Organization.objects.create(name=name, slug=name)
+        result = IdempotentResponse(status=201, body={"by": name})
+        insert_together([keep.row(result)])
+        return result
+
+    return run
+
+
+def test_a_work_that_takes_the_record_stores_it_and_no_other_insert_follows(org) -> None:
+    with CaptureQueriesContext(connection) as ctx:
+        answer = keyed_run(org, "k-11", _taking_work("taker"))
+
+    records = [q["sql"] for q in ctx.captured_queries if "idempotencyrecord" in q["sql"]]
+    assert len(records) == 1
+    assert answer.replayed is False
+    assert IdempotencyRecord.objects.get(key="k-11").response_body == {"by": "taker"}
+
+
+def test_a_replay_of_a_work_that_takes_the_record_answers_the_stored_response(org) -> None:
+    keyed_run(org, "k-12", _taking_work("taken-first"))
+
+    again = keyed_run(org, "k-12", _taking_work("taken-again"))
+
+    assert (again.replayed, again.body) == (True, {"by": "taken-first"})
+    assert not Organization.objects.filter(slug="taken-again").exists()
+
+
+def test_an_integrity_error_of_the_work_itself_is_not_a_replay(org) -> None:
+    Organization.objects.create(name="dup", slug="dup")
+
+    with pytest.raises(IntegrityError):
+        keyed_run(org, "k-13", _taking_work("dup"))
+
+    assert not IdempotencyRecord.objects.filter(key="k-13").exists()

@@ -86,3 +86,28 @@ def test_a_send_by_to_takes_the_identitys_send_lock_with_the_conversations_read(
     if connection.vendor == "postgresql":
         assert read.endswith('FOR NO KEY UPDATE OF "console_agentidentity"')
     assert not [s for s in statements if s.startswith('SELECT "console_agentidentity"."id"')]
+
+
+def test_a_keyed_send_reads_no_record_and_stores_it_in_the_messages_statement(
+    identity_client, conversation
+):
+    statements_of_send(identity_client, {"to": PERSON, "text": "warm-up"})
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = identity_client.post(
+            URL, {"to": PERSON, "text": "Hello"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+        )
+
+    assert response.status_code == 201, response.content
+    statements = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    # SQLite inserts the record in a statement of its own, after the message's.
+    extra = 0 if connection.vendor == "postgresql" else 1
+    assert len(statements) <= SEND_BY_TO_STATEMENTS[connection.vendor] + extra
+    touching = [s for s in statements if "console_idempotencyrecord" in s]
+    assert len(touching) == 1 and not touching[0].startswith("SELECT")
+    if connection.vendor == "postgresql":
+        assert '"messaging_message"' in touching[0]
