@@ -39,7 +39,7 @@ from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from console.outbox_wake import wake_claim, wake_clear
+from console.outbox_wake import BACKGROUND_WAKES, wake_channel, wake_claim, wake_clear
 
 logger = logging.getLogger(__name__)
 
@@ -296,9 +296,25 @@ class Outbox:
         """Make sure a job will attempt each of these rows: one drain job for all of them
         when this kind has a wake-up channel (`wake`), else one job per row. Never raises;
         returns how many rows a published (or already waiting) job covers."""
-        if countdown is None and ids and self.wake():
+        if countdown is None and ids and self.wake_soon():
             return len(ids)
         return publish(self.task(), ids, countdown=countdown)
+
+    def wake_soon(self) -> bool:
+        """`wake` without waiting for it: done by this process's wake-up thread (see
+        `console.outbox_wake`) when `OUTBOX_WAKE_IN_BACKGROUND` is on. False when this kind
+        has no wake-up channel configured: then the caller publishes one job per row.
+        When Redis does not answer the thread, it publishes one drain job instead."""
+        if self.drain_task is None or not wake_channel():
+            return False
+        if not settings.OUTBOX_WAKE_IN_BACKGROUND:
+            return self.wake()
+        BACKGROUND_WAKES.ask(self.name, self._wake_or_drain)
+        return True
+
+    def _wake_or_drain(self) -> None:
+        if not self.wake() and self.drain_task is not None:
+            publish_one(self.drain_task())
 
     def wake(self) -> bool:
         """Ask for a drain job: publishes one unless one is already waiting. False when

@@ -445,6 +445,11 @@ OUTBOX_WAKE_REDIS_URL = env.str(
     "OUTBOX_WAKE_REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_TRANSPORT else ""
 )
 OUTBOX_WAKE_TTL_SECONDS = env.float("OUTBOX_WAKE_TTL_SECONDS", default=10.0)
+# A commit hands its wake-up to the process's wake-up thread instead of waiting on Redis.
+OUTBOX_WAKE_IN_BACKGROUND = env_bool("OUTBOX_WAKE_IN_BACKGROUND", True)
+# How long the wake-up thread gathers asks into one round: the most a drain job starts
+# later than without it.
+OUTBOX_WAKE_LINGER_SECONDS = env.float("OUTBOX_WAKE_LINGER_SECONDS", default=0.02)
 # Deployments that share one Redis keep their tokens apart by prefix.
 OUTBOX_WAKE_KEY_PREFIX = env.str("OUTBOX_WAKE_KEY_PREFIX", default="bluewire:outbox-wake:")
 # One named retry policy per kind of outbound job: base * 2^(attempt-1) seconds, capped,

@@ -22,6 +22,10 @@ MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 # a real worker on Redis (tests/realworker.py), which both use a prefix of their own.
 OUTBOX_WAKE_REDIS_URL = env.str("TEST_OUTBOX_WAKE_REDIS_URL", default="")
 OUTBOX_WAKE_KEY_PREFIX = env.str("TEST_OUTBOX_WAKE_KEY_PREFIX", default="test:outbox-wake:")
+# Wake-ups in the committing thread, so a test sees them done when its request returns;
+# tests/console/test_outbox_wake.py runs the wake-up thread itself.
+OUTBOX_WAKE_IN_BACKGROUND = False
+OUTBOX_WAKE_LINGER_SECONDS = 0.0
 # Tests talk to the in-memory fake; a worker subprocess may be pointed at a simulator.
 PROVIDER_NAME = env.str("TEST_PROVIDER_NAME", default="fake")
 # pytest-django runs tests with DEBUG off, where crypto refuses to derive a key itself.

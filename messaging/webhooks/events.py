@@ -285,7 +285,7 @@ def deliveries_fan_out(delivery_ids: Sequence[uuid.UUID]) -> None:
     if len(delivery_ids) == 1:
         delivery.deliveries_publish(delivery_ids)
         return
-    if not delivery_ids or delivery.DELIVERIES.wake():
+    if not delivery_ids or delivery.DELIVERIES.wake_soon():
         return
     from messaging.webhooks.tasks import deliveries_publish_task
 

@@ -436,7 +436,9 @@ def test_insert_after_undoes_everything_when_a_dependent_conflicts() -> None:
         insert_after(
             event,
             leading=[rename],
-            dependents=lambda stored: [[_idempotency_record(subscription.organization_id, key="taken")]],
+            dependents=lambda stored: [
+                [_idempotency_record(subscription.organization_id, key="taken")]
+            ],
         )
 
     assert not WebhookEvent.objects.filter(pk=event.pk).exists()
@@ -446,7 +448,12 @@ def test_insert_after_undoes_everything_when_a_dependent_conflicts() -> None:
 def test_rows_whose_key_the_database_makes_go_in_together() -> None:
     organization = Organization.objects.create(name="Keys", slug="keys-made")
 
-    insert_together([_idempotency_record(organization.pk, key="a"), _idempotency_record(organization.pk, key="b")])
+    insert_together(
+        [
+            _idempotency_record(organization.pk, key="a"),
+            _idempotency_record(organization.pk, key="b"),
+        ]
+    )
 
     stored = IdempotencyRecord.objects.filter(organization=organization).order_by("key")
     assert [(r.key, r.pk is not None) for r in stored] == [("a", True), ("b", True)]

@@ -4,13 +4,17 @@ and never a row that no job will take."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 import redis
 
+from console import outbox_wake
 from console.outbox import Outbox
-from console.outbox_wake import wake_claim, wake_clear
+from console.outbox_wake import BACKGROUND_WAKES, wake_claim, wake_clear
 from routing.services.router_replies import REPLIES
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +165,99 @@ def test_publishing_never_raises_when_redis_answers_with_an_error(
     draining(rows, drain).publish(["a"])
 
     assert rows.published == ["a"]
+
+
+@pytest.fixture
+def in_background(outbox_wake_channel, settings) -> Iterator[redis.Redis]:
+    settings.OUTBOX_WAKE_IN_BACKGROUND = True
+    yield outbox_wake_channel
+    assert BACKGROUND_WAKES.flush()
+
+
+def test_a_commit_in_the_background_mode_returns_before_its_wake_up_is_done(
+    in_background,
+) -> None:
+    release = threading.Event()
+    rows, drain = RowTask(), DrainTask()
+    outbox = draining(rows, drain)
+    BACKGROUND_WAKES.ask("blocker", lambda: release.wait(30))  # holds the thread's round
+
+    covered = outbox.publish(["a"])
+
+    assert covered == 1 and drain.published == 0
+    release.set()
+    assert BACKGROUND_WAKES.flush()
+    assert drain.published == 1 and rows.published == []
+
+
+def test_a_burst_asked_while_the_thread_is_busy_takes_one_token_round(in_background) -> None:
+    release = threading.Event()
+    rows, drain = RowTask(), DrainTask()
+    outbox = draining(rows, drain)
+    BACKGROUND_WAKES.ask("blocker", lambda: release.wait(30))
+    claims: list[str] = []
+    original = outbox_wake.wake_claim
+
+    def counted(kind: str) -> bool | None:
+        claims.append(kind)
+        return original(kind)
+
+    with (
+        mock.patch.object(outbox_wake, "wake_claim", counted),
+        mock.patch("console.outbox.wake_claim", counted),
+    ):
+        for n in range(5):
+            outbox.publish([f"row-{n}"])
+        release.set()
+        assert BACKGROUND_WAKES.flush()
+
+    assert claims == [outbox.name]
+    assert drain.published == 1
+
+
+def test_a_wake_up_asked_after_a_drain_started_publishes_again(in_background) -> None:
+    rows, drain = RowTask(), DrainTask()
+    outbox = draining(rows, drain)
+    outbox.publish(["first"])
+    assert BACKGROUND_WAKES.flush()
+
+    outbox.woken()
+    outbox.publish(["second"])
+    assert BACKGROUND_WAKES.flush()
+
+    assert drain.published == 2
+
+
+def test_with_redis_down_the_thread_publishes_one_drain_job(settings) -> None:
+    settings.OUTBOX_WAKE_REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.OUTBOX_WAKE_IN_BACKGROUND = True
+    rows, drain = RowTask(), DrainTask()
+
+    draining(rows, drain).publish(["a", "b"])
+    assert BACKGROUND_WAKES.flush()
+
+    assert drain.published == 1 and rows.published == []
+
+
+def test_a_failing_wake_up_leaves_the_thread_serving_the_next(in_background) -> None:
+    rows, drain = RowTask(), DrainTask()
+
+    def failing() -> None:
+        raise RuntimeError("boom")
+
+    BACKGROUND_WAKES.ask("failing", failing)
+    assert BACKGROUND_WAKES.flush()
+    draining(rows, drain).publish(["a"])
+    assert BACKGROUND_WAKES.flush()
+
+    assert drain.published == 1
+
+
+def test_without_a_channel_the_background_mode_still_publishes_per_row(settings) -> None:
+    settings.OUTBOX_WAKE_REDIS_URL = ""
+    settings.OUTBOX_WAKE_IN_BACKGROUND = True
+    rows, drain = RowTask(), DrainTask()
+
+    assert draining(rows, drain).publish(["a", "b"]) == 2
+
+    assert rows.published == ["a", "b"] and drain.published == 0
