@@ -24,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from console.db.driver import binds_on_server
 from console.db.prepared import PreparedQuery
 from console.errors import ApplicationError, Conflict, InProgress, ValidationFailed
 from console.models import IdempotencyRecord, Organization
@@ -65,11 +66,19 @@ class _Raced(Exception):
 class RecordKeep:
     """Handed to the work of a keyed request: `row` is the key's record with the response,
     for the work to insert in its own last statement (one round trip fewer than an insert
-    of its own after the work)."""
+    of its own after the work), when `offered`."""
 
     def __init__(self, record: IdempotentRecord) -> None:
         self._record = record
         self.taken: IdempotentResponse | None = None
+
+    @property
+    def offered(self) -> bool:
+        """Whether the work may take the record. Not where PostgreSQL gets the values in
+        the statement's text (client-side binding, `DATABASE_PREPARED_STATEMENTS` off):
+        a replay's unique violation would log the statement, a message's text with it;
+        the insert after the work never fails."""
+        return binds_on_server(router.db_for_write(IdempotencyRecord))
 
     def row(self, result: IdempotentResponse) -> IdempotencyRecord:
         """The record of `result`, unsaved; from this call on, inserting it is the work's
@@ -111,20 +120,29 @@ def run_idempotent(
             return result
     except _Raced:
         pass
-    except IntegrityError:
-        # The work's insert of the record found the key's (or another constraint refused
-        # the work: then there is no record, and the error stands).
-        if keep.taken is None or (stored := record.stored()) is None:
-            raise
-        return record.replay(stored)
-    except ApplicationError:
-        if (stored := record.stored()) is None:
-            raise
-        return record.replay(stored)
+    except (ApplicationError, DatabaseError) as exc:
+        # A replay runs the work too, which may fail where the first request succeeded
+        # (the cap it filled, a lock wait that timed out) or at the record's own insert:
+        # a stored record answers all of them. Without one the error stands, but for the
+        # record's insert itself (a purge took the record it met): ask for a retry.
+        if (stored := record.stored()) is not None:
+            return record.replay(stored)
+        if isinstance(exc, IntegrityError) and _violated(exc) == RECORD_UNIQUE:
+            raise InProgress(IDEMPOTENCY_IN_PROGRESS) from exc
+        raise
     stored = record.stored()
     if stored is None:  # deleted since the insert found it (a purge): ask for a retry
         raise InProgress(IDEMPOTENCY_IN_PROGRESS)
     return record.replay(stored)
+
+
+RECORD_UNIQUE = "idempotency_record_unique"
+
+
+def _violated(exc: IntegrityError) -> str | None:
+    """The constraint PostgreSQL names for `exc` (None elsewhere)."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 @dataclass(frozen=True)

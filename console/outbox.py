@@ -294,8 +294,9 @@ class Outbox:
 
     def publish(self, ids: Sequence[Any], *, countdown: float | None = None) -> int:
         """Make sure a job will attempt each of these rows: one drain job for all of them
-        when this kind has a wake-up channel (`wake`), else one job per row. Never raises;
-        returns how many rows a published (or already waiting) job covers."""
+        when this kind has a wake-up channel (`wake_soon`), else one job per row. Never
+        raises; returns how many rows a published (or already waiting, or asked for) job
+        covers."""
         if countdown is None and ids and self.wake_soon():
             return len(ids)
         return publish(self.task(), ids, countdown=countdown)
@@ -309,7 +310,11 @@ class Outbox:
             return False
         if not settings.OUTBOX_WAKE_IN_BACKGROUND:
             return self.wake()
-        BACKGROUND_WAKES.ask(self.name, self._wake_or_drain)
+        try:
+            BACKGROUND_WAKES.ask(self.name, self._wake_or_drain)
+        except RuntimeError:  # no thread to be had (`can't start new thread`): wake now
+            logger.warning("outbox wake-up thread unavailable; waking %s in place", self.name)
+            return self.wake()
         return True
 
     def _wake_or_drain(self) -> None:

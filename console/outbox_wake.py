@@ -11,7 +11,8 @@ A commit that found the token set saw it before that clear, so the waiting job's
 sees the commit's rows; a commit after the clear sets the token again and publishes.
 The time to live bounds how long a lost or stuck job can hold the token (then the next
 commit publishes again), and the kind's periodic sweep stays the backstop for rows whose
-job never ran. When Redis does not answer, callers publish one job per row as before.
+job never ran. When Redis does not answer, callers publish one job per row as before
+(the wake-up thread below publishes one drain job).
 
 A request does not wait for Redis: with `OUTBOX_WAKE_IN_BACKGROUND` its commit only asks
 this process's wake-up thread (`BackgroundWakes`), which, `OUTBOX_WAKE_LINGER_SECONDS`
@@ -100,15 +101,18 @@ class BackgroundWakes:
         self._asked: dict[str, Callable[[], None]] = {}
         self._pending = threading.Event()
         self._idle = threading.Condition(self._lock)
-        self._busy = False
+        self._running = 0  # rounds under way
         self._thread: threading.Thread | None = None
 
     def ask(self, name: str, wake: Callable[[], None]) -> None:
+        """Have `wake()` run soon; raises only when the thread cannot be started (the
+        caller then wakes in its own thread)."""
         with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                thread = threading.Thread(target=self._run, name="outbox-wakes", daemon=True)
+                thread.start()
+                self._thread = thread
             self._asked[name] = wake
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="outbox-wakes", daemon=True)
-                self._thread.start()
         self._pending.set()
 
     def _run(self) -> None:
@@ -123,7 +127,7 @@ class BackgroundWakes:
     def _round(self) -> None:
         with self._lock:
             asked, self._asked = self._asked, {}
-            self._busy = bool(asked)
+            self._running += 1
         try:
             for name, wake in asked.items():
                 try:
@@ -132,7 +136,7 @@ class BackgroundWakes:
                     logger.exception("outbox wake-up for %s failed", name)
         finally:
             with self._lock:
-                self._busy = False
+                self._running -= 1
                 self._idle.notify_all()
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -141,7 +145,7 @@ class BackgroundWakes:
         with self._lock:
             running = self._thread is not None and self._thread.is_alive()
             if running:
-                done = self._idle.wait_for(lambda: not self._asked and not self._busy, timeout)
+                done = self._idle.wait_for(lambda: not self._asked and not self._running, timeout)
                 return bool(done)
         if not running:
             self._round()

@@ -34,3 +34,15 @@ def statement_cache_widen() -> None:
     _queries.MAX_CACHED_STATEMENT_PARAMS = max(
         _queries.MAX_CACHED_STATEMENT_PARAMS, STATEMENT_PARAMETERS
     )
+
+
+def binds_on_server(using: str) -> bool:
+    """Whether database `using` gets a statement's values apart from its text (PostgreSQL
+    with server-side binding; SQLite, which logs no statement): a failing statement's log
+    line then holds no values."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return True
+    return bool(connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))

@@ -99,8 +99,10 @@ def insert_together(*batches: Sequence[Model]) -> None:
     batches before the last chained as data-modifying `WITH` clauses; elsewhere one
     statement per batch. A multi-row batch is one `INSERT` (UNNEST on PostgreSQL).
 
-    A batch may point at rows of an earlier one: PostgreSQL checks foreign keys once the
-    statement has run (Django declares them deferrable, initially deferred). Like
+    Rows whose key the database made keep `pk` None (nothing is returned): reread them
+    to use them. A batch may point at rows of an earlier one: PostgreSQL checks foreign
+    keys once the statement has run (Django declares them deferrable, initially
+    deferred). Like
     `bulk_create` it skips `save()` and its signals: use it for rows that have neither.
     """
     statements: list[tuple[str, Sequence[Any]]] = []

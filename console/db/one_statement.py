@@ -204,7 +204,7 @@ def _guarded_batch(objs: Sequence[Model], using: str, *, guard: str) -> tuple[st
         raise ValueError("insert_with_dependents takes plain values only")
     fields = columns * len(objs)
     params = [db_value(f, v, connection) for f, v in zip(fields, values, strict=True)]
-    shape = (model, len(objs), using, guard)
+    shape = (model, len(objs), using, guard, tuple(f.attname for f in columns))
     sql = _GUARDED_BATCHES.get(shape)
     if sql is None:
         quote = connection.ops.quote_name

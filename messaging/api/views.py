@@ -215,7 +215,7 @@ class MessageListSendApi(KeyedApiView):
                 send_at=send_at,
                 urgent=data.get("urgent", False),
                 actor=Actor.for_api_key(key),
-                stored_with=with_record if keep is not None else None,
+                stored_with=with_record if keep is not None and keep.offered else None,
             )
             return kept[0] if kept else response(outcome.message, outcome.rate)
 

@@ -7,13 +7,13 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, OperationalError, connection, connections, transaction
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from console.db.inserts import insert_together
-from console.errors import Conflict, RateLimited, Unprocessable
+from console.errors import Conflict, InProgress, RateLimited, Unprocessable
 from console.idempotency import IdempotentResponse, RecordKeep, run_idempotent
 from console.models import IdempotencyRecord, Organization
 
@@ -263,3 +263,46 @@ def test_an_integrity_error_of_the_work_itself_is_not_a_replay(org) -> None:
         keyed_run(org, "k-13", _taking_work("dup"))
 
     assert not IdempotencyRecord.objects.filter(key="k-13").exists()
+
+
+def test_a_replay_whose_work_fails_in_the_database_answers_the_stored_response(org) -> None:
+    keyed_run(org, "k-14", lambda keep: IdempotentResponse(status=201, body={"by": "first"}))
+
+    def timed_out(keep: RecordKeep | None) -> IdempotentResponse:
+        raise OperationalError("canceling statement due to lock timeout")
+
+    again = keyed_run(org, "k-14", timed_out)
+
+    assert (again.replayed, again.body) == (True, {"by": "first"})
+
+
+def test_a_database_error_of_a_new_key_stands(org) -> None:
+    def timed_out(keep: RecordKeep | None) -> IdempotentResponse:
+        raise OperationalError("canceling statement due to lock timeout")
+
+    with pytest.raises(OperationalError):
+        keyed_run(org, "k-15", timed_out)
+
+
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite names no violated constraint")
+def test_a_record_purged_after_its_insert_met_it_asks_for_a_retry(org, monkeypatch) -> None:
+    keyed_run(org, "k-16", _taking_work("purged-first"))
+    monkeypatch.setattr("console.idempotency.IdempotentRecord.stored", lambda self: None)
+
+    with pytest.raises(InProgress):
+        keyed_run(org, "k-16", _taking_work("purged-again"))
+
+
+def test_the_record_is_offered_to_the_work_only_where_values_travel_apart(org, monkeypatch) -> None:
+    offered: list[bool] = []
+
+    def work(keep: RecordKeep | None) -> IdempotentResponse:
+        assert keep is not None
+        offered.append(keep.offered)
+        return IdempotentResponse(status=201, body={})
+
+    keyed_run(org, "k-17", work)
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", {})
+    keyed_run(org, "k-18", work)
+
+    assert offered == [True, connection.vendor != "postgresql"]

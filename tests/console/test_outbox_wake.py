@@ -14,7 +14,7 @@ import redis
 
 from console import outbox_wake
 from console.outbox import Outbox
-from console.outbox_wake import BACKGROUND_WAKES, wake_claim, wake_clear
+from console.outbox_wake import BACKGROUND_WAKES, BackgroundWakes, wake_claim, wake_clear
 from routing.services.router_replies import REPLIES
 
 pytestmark = pytest.mark.django_db
@@ -261,3 +261,37 @@ def test_without_a_channel_the_background_mode_still_publishes_per_row(settings)
     assert draining(rows, drain).publish(["a", "b"]) == 2
 
     assert rows.published == ["a", "b"] and drain.published == 0
+
+
+# The thread's death is the point: its traceback is expected.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_wake_up_thread_that_died_is_started_again() -> None:
+    wakes = BackgroundWakes()
+    done: list[str] = []
+
+    def fatal() -> None:
+        raise SystemExit  # not an Exception: it ends the thread
+
+    wakes.ask("fatal", fatal)
+    first = wakes._thread
+    assert first is not None
+    first.join(30)
+    wakes.ask("next", lambda: done.append("next"))
+
+    assert wakes.flush()
+    assert done == ["next"] and wakes._thread is not first
+
+
+def test_without_a_thread_to_be_had_the_commit_wakes_in_place(in_background, monkeypatch) -> None:
+    rows, drain = RowTask(), DrainTask()
+    wakes = BackgroundWakes()
+
+    def refused(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr("console.outbox.BACKGROUND_WAKES", wakes)
+    monkeypatch.setattr(threading.Thread, "start", refused)
+
+    assert draining(rows, drain).publish(["a"]) == 1
+
+    assert drain.published == 1

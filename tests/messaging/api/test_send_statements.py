@@ -111,3 +111,19 @@ def test_a_keyed_send_reads_no_record_and_stores_it_in_the_messages_statement(
     assert len(touching) == 1 and not touching[0].startswith("SELECT")
     if connection.vendor == "postgresql":
         assert '"messaging_message"' in touching[0]
+
+
+def test_with_values_in_the_statement_text_the_record_goes_in_after_the_send(
+    identity_client, conversation, monkeypatch
+):
+    monkeypatch.setattr("console.idempotency.binds_on_server", lambda using: False)
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = identity_client.post(
+            URL, {"to": PERSON, "text": "Hello"}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"
+        )
+
+    assert response.status_code == 201, response.content
+    touching = [q["sql"] for q in ctx.captured_queries if "console_idempotencyrecord" in q["sql"]]
+    assert len(touching) == 1
+    assert '"messaging_message"' not in touching[0] and "ON CONFLICT" in touching[0].upper()
