@@ -24,11 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, connections, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.utils import timezone
+from django.db import DatabaseError, IntegrityError, router, transaction
 
 from console.db.driver import binds_on_server
+from console.db.inserts import insert_instance_if_absent
 from console.db.prepared import PreparedQuery
 from console.errors import ApplicationError, Conflict, InProgress, ValidationFailed
 from console.models import IdempotencyRecord, Organization
@@ -192,34 +191,13 @@ class IdempotentRecord:
         )
 
     def store(self, result: IdempotentResponse) -> bool:
-        """Insert the record with `result` in one statement built once per database, its
-        JSON bound as text (what JSON cannot hold, a UUID or a time, is stored as its
-        text). False when a record of the key is there already (a concurrent duplicate's,
-        whose commit the insert waited for)."""
-        using = router.db_for_write(IdempotencyRecord)
-        connection = connections[using]
-        sql = _RECORD_INSERTS.get(using)
-        if sql is None:
-            sql = _RECORD_INSERTS[using] = _record_insert_sql(connection)
-        meta = IdempotencyRecord._meta
-        created_at = meta.get_field("created_at")
-        params: list[Any] = [
-            meta.get_field("organization").get_db_prep_save(self.organization.pk, connection),
-            self.scope,
-            self.operation,
-            self.key,
-            self.digest,
-            result.status,
-            json.dumps(result.body, default=str),
-            json.dumps(result.headers),
-            created_at.get_db_prep_save(timezone.now(), connection),
-        ]
-        with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone() is not None
+        """Insert the record with `result` (`insert_if_absent`: one statement, compiled once
+        per process). False when a record of the key is there already (a concurrent
+        duplicate's, whose commit the insert waited for)."""
+        return insert_instance_if_absent(self.row(result)) is not None
 
 
-# Every keyed send reads its record first: compiled once per process.
+# Replays and failed works read the key's record: compiled once per process.
 _STORED = PreparedQuery(
     IdempotencyRecord,
     lambda *, organization_id, scope, operation, key: IdempotencyRecord.objects.filter(
@@ -230,34 +208,3 @@ _STORED = PreparedQuery(
     operation=str,
     key=str,
 )
-
-
-# The INSERT that stores a record with its response, by database alias.
-_RECORD_INSERTS: dict[str, str] = {}
-
-
-def _record_insert_sql(connection: BaseDatabaseWrapper) -> str:
-    meta = IdempotencyRecord._meta
-    quote = connection.ops.quote_name
-    # SQLite keeps a JSON field as its text; PostgreSQL reads the text as jsonb.
-    as_json = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
-    names = (
-        "organization",
-        "scope",
-        "operation",
-        "key",
-        "request_fingerprint",
-        "response_status",
-        "response_body",
-        "response_headers",
-        "created_at",
-    )
-    column_of = {f.name: str(f.column) for f in meta.concrete_fields}
-    columns = ", ".join(quote(column_of[name]) for name in names)
-    values = ["%s"] * len(names)
-    values[6] = values[7] = as_json
-    pk = quote(str(meta.pk.column)) if meta.pk is not None else "id"
-    return (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES ({', '.join(values)}) ON CONFLICT DO NOTHING RETURNING {pk}"
-    )

@@ -196,13 +196,11 @@ class MessageListSendApi(KeyedApiView):
         def work(keep: RecordKeep | None) -> IdempotentResponse:
             if send_at is not None:  # checked here so that a replay is not refused later
                 scheduling.send_at_check(send_at, now=timezone.now())
-            kept: list[IdempotentResponse] = []
 
             def with_record(message: Message, rate: scheduling.RateInfo) -> list[Model]:
                 # The key's record goes in with the message, in its statement.
                 assert keep is not None
-                kept.append(response(message, rate))
-                return [keep.row(kept[0])]
+                return [keep.row(response(message, rate))]
 
             outcome = sending.message_send(
                 identity=identity,
@@ -217,7 +215,9 @@ class MessageListSendApi(KeyedApiView):
                 actor=Actor.for_api_key(key),
                 stored_with=with_record if keep is not None and keep.offered else None,
             )
-            return kept[0] if kept else response(outcome.message, outcome.rate)
+            if keep is not None and keep.taken is not None:
+                return keep.taken  # what the record holds
+            return response(outcome.message, outcome.rate)
 
         result = run_idempotent(
             organization=key.organization,

@@ -126,4 +126,7 @@ def test_with_values_in_the_statement_text_the_record_goes_in_after_the_send(
     assert response.status_code == 201, response.content
     touching = [q["sql"] for q in ctx.captured_queries if "console_idempotencyrecord" in q["sql"]]
     assert len(touching) == 1
-    assert '"messaging_message"' not in touching[0] and "ON CONFLICT" in touching[0].upper()
+    # An insert that stores nothing on a conflict (SQLite spells it INSERT OR IGNORE).
+    ignoring = ("ON CONFLICT", "INSERT OR IGNORE")
+    assert '"messaging_message"' not in touching[0]
+    assert any(spelling in touching[0].upper() for spelling in ignoring)
