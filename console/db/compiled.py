@@ -3,15 +3,19 @@ inserts of `console.db.inserts` and `console.db.one_statement` are made of."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, TypeVar, cast
 
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
+
+from console.db.instances import unsaved_related_refuse
 
 M = TypeVar("M", bound=Model)
 
@@ -104,7 +108,7 @@ def own_row_statement(
     """The INSERT ... RETURNING of `obj` (no primary key column when the database makes it)."""
     meta = obj._meta
     # What save() and bulk_create() check first: no unsaved related object.
-    obj._prepare_related_fields_for_save(operation_name="insert")  # type: ignore[attr-defined]
+    unsaved_related_refuse(obj, operation="insert")
     columns = tuple(
         f
         for f in meta.local_concrete_fields
@@ -147,12 +151,50 @@ _PASSED_AS_THEY_ARE: dict[type[Field[Any, Any]], tuple[type, ...]] = {
 }
 
 
+# And on PostgreSQL, whose driver binds UUIDs and aware times as they are: Django's
+# preparation answers the same UUID (a key's too, when it points at a UUID) or datetime
+# (an aware one: a naive one gets its warning and the current zone).
+_PASSED_ON_POSTGRESQL: dict[type[Field[Any, Any]], type] = {
+    models.UUIDField: uuid.UUID,
+    models.ForeignKey: uuid.UUID,
+    models.DateTimeField: datetime,
+}
+
+
+class EncodedJson(dict[str, Any]):
+    """A JSON object that knows its own text (`text`, as `json.dumps` wrote it): a JSON
+    column stores that text on PostgreSQL instead of encoding the object again."""
+
+    def __init__(self, value: dict[str, Any], text: str) -> None:
+        super().__init__(value)
+        self.text = text
+
+
+def _verbatim(text: str) -> str:
+    return text
+
+
 def db_value(field: Field[Any, Any], value: Any, connection: BaseDatabaseWrapper) -> Any:
     """`field.get_db_prep_save(value, connection)`, without the calls where it would answer
-    `value` itself (see `_PASSED_AS_THEY_ARE`)."""
-    plain = _PASSED_AS_THEY_ARE.get(type(field))
+    `value` itself (see `_PASSED_AS_THEY_ARE`, `_PASSED_ON_POSTGRESQL`)."""
+    kind = type(field)
+    plain = _PASSED_AS_THEY_ARE.get(kind)
     if plain is not None and (value is None or type(value) in plain):
         return value
+    if connection.vendor == "postgresql":
+        native = _PASSED_ON_POSTGRESQL.get(kind)
+        if native is not None and type(value) is native:
+            if isinstance(value, datetime):
+                if value.tzinfo is not None:
+                    return value
+            elif kind is not models.ForeignKey or isinstance(
+                cast("models.ForeignKey[Any, Any]", field).target_field, models.UUIDField
+            ):
+                return value
+        elif type(value) is EncodedJson and kind is models.JSONField:
+            from psycopg.types.json import Jsonb
+
+            return Jsonb(value.text, dumps=_verbatim)
     return field.get_db_prep_save(value, connection)
 
 
@@ -166,7 +208,7 @@ def new_rows_model(objs: Sequence[Model], operation: str) -> type[Model]:
         if type(obj) is not model or (obj.pk is None) != made_by_database:
             raise ValueError(f"{operation} needs rows of one model with their keys set")
         # What save() and bulk_create() check first: no unsaved related object.
-        obj._prepare_related_fields_for_save(operation_name=operation)  # type: ignore[attr-defined]
+        unsaved_related_refuse(obj, operation=operation)
     return model
 
 

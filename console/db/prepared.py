@@ -22,7 +22,7 @@ matching the wrong rows.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
@@ -33,6 +33,7 @@ from django.db.models.query import ModelIterable, ValuesIterable, get_related_po
 from django.db.models.sql import UpdateQuery
 from django.db.models.sql.compiler import SQLCompiler
 
+from console.db.instances import loaded
 from console.db.parameters import (
     PARAMETER_KINDS,
     Slot,
@@ -264,7 +265,7 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
             fetched: Any = cursor.fetchall()
         if compiled.converters:
             fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
-        return [self.model.from_db(alias, compiled.names, list(row)) for row in fetched]
+        return [loaded(self.model, alias, compiled.names, row) for row in fetched]
 
     def statement(
         self, alias: str, *, guard: str | None = None, **values: Any
@@ -383,6 +384,22 @@ def _instances(compiler: SQLCompiler, using: str) -> _Instances:
     )
 
 
+def _populate(populator: Any, row: Sequence[Any], owner: Model) -> None:
+    """`RelatedPopulator.populate(row, owner)`, its instances built by `loaded`."""
+    if populator.reorder_for_init:
+        values = populator.reorder_for_init(row)
+    else:
+        values = row[populator.cols_start : populator.cols_end]
+    related = None
+    if values[populator.pk_idx] is not None:
+        related = loaded(populator.model_cls, populator.db, populator.init_list, values)
+        for nested in populator.related_populators:
+            _populate(nested, row, related)
+    populator.local_setter(owner, related)
+    if related is not None:
+        populator.remote_setter(related, owner)
+
+
 def _materialise(compiled: _Compiled, fetched: list[Any]) -> list[Any]:
     """The rows as the queryset's own iterable would have answered them."""
     rows: Any = fetched
@@ -395,9 +412,9 @@ def _materialise(compiled: _Compiled, fetched: list[Any]) -> list[Any]:
     model, using, start, end = shape.model, compiled.alias, shape.start, shape.end
     instances = []
     for row in rows:
-        instance = model.from_db(using, shape.init_names, row[start:end])
+        instance = loaded(model, using, shape.init_names, row[start:end])
         for populator in shape.populators:
-            populator.populate(row, instance)
+            _populate(populator, row, instance)
         for name, position in shape.annotations:
             setattr(instance, name, row[position])
         instances.append(instance)

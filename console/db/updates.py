@@ -11,6 +11,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model, QuerySet
 from django.db.models.sql import UpdateQuery
 
+from console.db.instances import loaded
+
 M = TypeVar("M", bound=Model)
 
 
@@ -52,7 +54,7 @@ def update_returning(queryset: QuerySet[M], **values: Any) -> list[M]:
     if converters:
         rows = compiler.apply_converters(rows, converters)
     names = [f.attname for f in fields]
-    return [model.from_db(using, names, list(row)) for row in rows]
+    return [loaded(model, using, names, row) for row in rows]
 
 
 def returning_every_column(

@@ -24,6 +24,7 @@ from django.db.models import Exists, OuterRef, Subquery, UUIDField, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from console.db.instances import unsaved as new_instance
 from console.db.one_statement import insert_with_dependents, writes_in_one_statement
 from console.db.prepared import BoundUpdate
 from console.models import AgentIdentity
@@ -338,7 +339,8 @@ def inbound_message_store(
         announcement = announce(message) if announce is not None else None
         return announcement.rows if announcement is not None else []
 
-    unsaved = Message(
+    unsaved = new_instance(
+        Message,
         organization_id=identity.organization_id,
         identity=identity,
         conversation=conversation,

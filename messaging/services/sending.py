@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from console.db.instances import unsaved as new_instance
 from console.db.one_statement import insert_after
 from console.errors import (
     ApplicationError,
@@ -280,7 +281,8 @@ def message_send(
         quiet=quiet,
     )
     timing = scheduling.timing_fields(slot.scheduled_for, now=now)
-    unsaved = Message(
+    unsaved = new_instance(
+        Message,
         organization_id=identity.organization_id,
         identity=identity,
         conversation=conversation,

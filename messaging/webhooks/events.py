@@ -24,7 +24,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from console.db.compiled import EncodedJson
 from console.db.inserts import insert_together
+from console.db.instances import unsaved
 from console.db.prepared import PreparedQuery
 from console.models import AgentIdentity
 from console.timestamps import iso
@@ -238,15 +240,17 @@ def event_build(
     }
     if context:
         envelope["data"]["context"] = context
-    event = WebhookEvent(
+    plain_body = dumps(envelope)
+    event = unsaved(
+        WebhookEvent,
         id=envelope["id"],
         organization_id=identity.organization_id,
         identity=identity,
         event_type=event_type,
-        payload=envelope,
+        # The deliveries' body is the event's: its column takes that text as it is.
+        payload=EncodedJson(envelope, plain_body),
         created_at=now,
     )
-    plain_body = dumps(envelope)
     contexts: dict[str, str] = {}
     deliveries = []
     for sub in subscriptions:
@@ -262,7 +266,8 @@ def event_build(
                 contexts[key] = dumps({**envelope, "data": data})
             body = contexts[key]
         deliveries.append(
-            WebhookDelivery(
+            unsaved(
+                WebhookDelivery,
                 organization_id=identity.organization_id,
                 event=event,
                 subscription=sub,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from console.db.inserts import insert_instance_if_absent
+from console.db.instances import unsaved
 from console.db.one_statement import Gate
 from provisioning.models import ProviderEvent, Setup
 
@@ -40,7 +41,8 @@ class EventRecord:
     ) -> EventRecord:
         """The record of a delivery, its key and type cut to what the columns hold."""
         return cls(
-            ProviderEvent(
+            unsaved(
+                ProviderEvent,
                 setup=setup,
                 event_key=event_key[:255],
                 event_type=event_type[:64],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from django.db.models import Model, Value
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from console.db.compiled import db_value
+from console.db.compiled import EncodedJson, db_value
 from console.db.inserts import insert_if_absent, insert_row, insert_together
 from console.db.one_statement import Gate, _unsized, insert_after, insert_with_dependents
 from console.db.prepared import PreparedUpdate
@@ -539,6 +540,7 @@ def test_insert_with_dependents_refuses_a_dependent_value_it_cannot_bind() -> No
 
 
 _A_MOMENT = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
+_NAIVE = datetime(2026, 12, 4, 9, 30)
 
 
 @pytest.mark.parametrize(
@@ -561,8 +563,8 @@ _A_MOMENT = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 )
 @pytest.mark.parametrize(
     "value",
-    [None, "text", "", True, False, 0, 7, uuid.UUID(int=5), _A_MOMENT, {"a": 1}],
-    ids=["None", "text", "empty", "True", "False", "0", "7", "uuid", "datetime", "dict"],
+    [None, "text", "", True, False, 0, 7, uuid.UUID(int=5), _A_MOMENT, _NAIVE, {"a": 1}],
+    ids=["None", "text", "empty", "True", "False", "0", "7", "uuid", "datetime", "naive", "dict"],
 )
 def test_db_value_answers_what_get_db_prep_save_answers(field, value) -> None:
     try:
@@ -572,6 +574,13 @@ def test_db_value_answers_what_get_db_prep_save_answers(field, value) -> None:
     assert _same(db_value(field, value, connection), expected)
 
 
+@pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime")
+def test_db_value_of_a_naive_datetime_gets_the_current_zone_as_django_gives_it() -> None:
+    field = models.DateTimeField(null=True)
+
+    assert db_value(field, _NAIVE, connection) == field.get_db_prep_save(_NAIVE, connection)
+
+
 def _same(left: Any, right: Any) -> bool:
     # JSON adapters compare by what they carry.
     return type(left) is type(right) and getattr(left, "obj", left) == getattr(right, "obj", right)
@@ -579,8 +588,43 @@ def _same(left: Any, right: Any) -> bool:
 
 def test_db_value_of_a_foreign_key_answers_what_get_db_prep_save_answers() -> None:
     field = WebhookDelivery._meta.get_field("subscription")
-    for value in (None, uuid.UUID(int=9)):
+    for value in (None, uuid.UUID(int=9), str(uuid.UUID(int=9)), uuid.UUID(int=9).hex):
         assert _same(db_value(field, value, connection), field.get_db_prep_save(value, connection))
+
+
+def test_db_value_of_a_key_to_a_text_column_answers_what_get_db_prep_save_answers() -> None:
+    field = WebhookDelivery._meta.get_field("event")
+    for value in ("evt_1", uuid.UUID(int=9)):
+        assert _same(db_value(field, value, connection), field.get_db_prep_save(value, connection))
+
+
+def test_an_encoded_json_object_is_stored_from_its_own_text() -> None:
+    field = WebhookEvent._meta.get_field("payload")
+    value = EncodedJson({"b": [1, 2], "a": "é"}, '{"b":[1,2],"a":"é"}')
+
+    prepared = db_value(field, value, connection)
+
+    if connection.vendor == "postgresql":
+        assert prepared.obj == value.text and prepared.dumps(prepared.obj) == value.text
+    else:
+        assert json.loads(prepared) == {"b": [1, 2], "a": "é"}
+
+
+def test_an_encoded_json_payload_reads_back_as_its_object() -> None:
+    subscription = WebhookSubscriptionFactory()
+    envelope = {"id": "evt_encoded", "data": {"text": "Can I come in at 3?"}}
+    event = WebhookEvent(
+        id="evt_encoded",
+        organization_id=subscription.organization_id,
+        identity_id=subscription.identity_id,
+        event_type="imessage.received",
+        payload=EncodedJson(envelope, json.dumps(envelope, separators=(",", ":"))),
+        created_at=_A_MOMENT,
+    )
+
+    insert_together([event])
+
+    assert WebhookEvent.objects.get(pk="evt_encoded").payload == envelope
 
 
 def test_a_guarded_update_of_every_row_gets_the_guard_as_its_where() -> None:
