@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from console.api.routes import api_path
 from console.api.views import WhoamiApi
+from provisioning.api.urls import webhook_urlpatterns
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -17,6 +18,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 handler500 = "console.api.server_errors.server_error"
 
 urlpatterns = [
+    # The busiest first, each behind a prefix of its own: a request is matched against
+    # every pattern before its own, and an include whose prefix differs costs one check.
+    # No two API routes match one path (tests/console/test_urls.py), so the order
+    # changes nothing else.
+    path("api/v1/provider-webhooks/", include(webhook_urlpatterns)),
+    path("api/v1/imessage/", include("messaging.api.urls")),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}console/favicon.svg")),
     path("admin/", admin.site.urls),
@@ -24,10 +31,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     *api_path("api/whoami", WhoamiApi.as_view(), "whoami"),
-    # The busiest first (agent sends and reads, provider webhooks): a request is matched
-    # against every pattern before its own, and no two of these match one path
-    # (tests/console/test_urls.py), so their order changes nothing else.
-    path("api/v1/", include("messaging.api.urls")),
     path("api/v1/", include("provisioning.api.urls")),
     path("api/v1/", include("routing.api.urls")),
     path("api/v1/", include("console.api.urls")),

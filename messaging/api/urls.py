@@ -1,8 +1,10 @@
 from console.api.routes import api_path
 from messaging.api import clinic, views
 
-# (path under /imessage/, view, route name)
+# (path under `api/v1/imessage/` (`console/urls.py`), view, route name), the busiest first:
+# sends and message reads.
 _ROUTES = [
+    ("messages", views.MessageListSendApi, "imessage-messages"),
     ("conversations", views.ConversationListApi, "imessage-conversations"),
     ("conversations/<uuid:conversation_id>", views.ConversationDetailApi, "imessage-conversation"),
     (
@@ -16,7 +18,6 @@ _ROUTES = [
         "imessage-conversation-handoff",
     ),
     ("opt-outs", clinic.OptOutListApi, "imessage-opt-outs"),
-    ("messages", views.MessageListSendApi, "imessage-messages"),
     ("messages/<uuid:message_id>", views.MessageDetailApi, "imessage-message"),
     ("messages/<uuid:message_id>/thread", views.MessageThreadApi, "imessage-message-thread"),
     ("reactions", views.ReactionCreateApi, "imessage-reactions"),
@@ -27,7 +28,5 @@ _ROUTES = [
 ]
 
 urlpatterns = [
-    pattern
-    for path, view, name in _ROUTES
-    for pattern in api_path(f"imessage/{path}", view.as_view(), name)
+    pattern for path, view, name in _ROUTES for pattern in api_path(path, view.as_view(), name)
 ]
