@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import phonenumbers
@@ -58,15 +59,15 @@ def test_number_search_ignores_words_and_too_short_numbers(raw: object) -> None:
     assert number_search_digits(raw) == ""
 
 
-def test_a_number_read_before_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    parses: list[str] = []
-    real_parse = phonenumbers.parse
+def test_a_number_read_before_is_not_checked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[int] = []
+    real_check = phonenumbers.is_valid_number
 
-    def counted(text: str, region: str | None) -> Any:
-        parses.append(text)
-        return real_parse(text, region)
+    def counted(number: Any) -> bool:
+        checked.append(number.national_number)
+        return bool(real_check(number))
 
-    monkeypatch.setattr(phonenumbers, "parse", counted)
+    monkeypatch.setattr(phonenumbers, "is_valid_number", counted)
     phone._e164.cache_clear()
     number = "+14155550177"
 
@@ -76,4 +77,31 @@ def test_a_number_read_before_is_not_parsed_again(monkeypatch: pytest.MonkeyPatc
     assert to_e164("4155550177", region="US") == number
 
     # Once per spelling and region, whitespace aside.
-    assert parses == [number, "4155550177"]
+    assert checked == [4155550177, 4155550177]
+
+
+def test_a_canonical_north_american_number_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    parses: list[str] = []
+    monkeypatch.setattr(phonenumbers, "parse", lambda text, region: parses.append(text))
+    phone._e164.cache_clear()
+
+    assert to_e164("+14155550178") == "+14155550178"
+    assert parses == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_canonical_north_american_numbers_read_as_parsing_reads_them(seed: int) -> None:
+    rng = random.Random(seed)
+    # Area and exchange codes of every kind: assigned, unassigned, N11, 555, toll-free,
+    # Canadian and Caribbean, most of them invalid somewhere.
+    numbers = [f"+1{rng.randint(200, 999)}{rng.randint(0, 9_999_999):07d}" for _ in range(500)]
+    phone._e164.cache_clear()
+
+    for number in numbers:
+        parsed = phonenumbers.parse(number, None)
+        expected = (
+            phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            if phonenumbers.is_valid_number(parsed)
+            else None
+        )
+        assert to_e164(number) == expected, number
