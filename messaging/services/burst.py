@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, DateTimeField, Min, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 
 from console.errors import RateLimited
 from messaging.models import Direction, Message
@@ -48,10 +48,14 @@ def pace_columns(*, conversation_id: Any, since: datetime) -> dict[str, Any]:
         .values("created_at")[:1],
         output_field=DateTimeField(),
     )
-    # Sent after `since` and after the person's last message.
+    # Sent after `since` and after the person's last message: one bound, which no plan
+    # can estimate better than another. As two, the bound a plan made for the call's
+    # own `since` looked cheaper than one made for any value, so PostgreSQL planned this
+    # statement anew on every send (0.6 ms of its CPU) rather than once.
+    since_value = Value(since, DateTimeField())
+    after = Greatest(Coalesce(last_inbound, since_value), since_value)
     recent = (
-        messages.filter(direction=Direction.OUTBOUND, created_at__gt=since)
-        .filter(created_at__gt=Coalesce(last_inbound, Value(since, DateTimeField())))
+        messages.filter(direction=Direction.OUTBOUND, created_at__gt=after)
         .order_by()
         .values("conversation_id")
     )

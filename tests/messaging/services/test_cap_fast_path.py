@@ -316,3 +316,39 @@ def test_a_scheduled_send_counts_the_window_at_its_own_time(conversation, settin
         slot = slot_of(conversation, send_at=later)
 
     assert (slot.scheduled_for, slot.rate.remaining) == (later, 2)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan cache")
+def test_a_sends_pace_and_window_read_is_planned_once_for_every_send(conversation):
+    # Months of a busy conversation, and statistics that know them: a plan made for the
+    # call's own times finds far fewer rows past them than a plan made for any times.
+    first = outbound_at(conversation, at=NOW)
+    columns = [f.column for f in Message._meta.concrete_fields]
+    copied = {
+        "id": "gen_random_uuid()",
+        "provider_handle": "NULL",
+        "created_at": "m.created_at - n * interval '10 minutes'",
+        "updated_at": "m.created_at - n * interval '10 minutes'",
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO messaging_message ({', '.join(columns)})"
+            f" SELECT {', '.join(copied.get(c, f'm.{c}') for c in columns)}"
+            " FROM messaging_message AS m, generate_series(1, 20000) AS n WHERE m.id = %s",
+            [first.id],
+        )
+        cursor.execute("ANALYZE messaging_message")
+
+    # psycopg prepares the statement on its fifth run; PostgreSQL plans its first five
+    # runs for their values, then keeps one plan for any values if that costs no more.
+    for seconds in range(16):
+        slot_read(conversation, NOW + timedelta(seconds=seconds))
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ['%AS "last_inbound"%'],
+        )
+        [(generic, custom)] = cursor.fetchall()
+    assert (generic, custom) == (6, 5)
