@@ -245,13 +245,19 @@ class Message(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # a partial index of the rows that have one (`Meta.indexes`)
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     # A held message a reviewer released to the agent: no longer `is_blocked` (delivered
     # like any inbound message), still listed in the blocked review.
     released_at = models.DateTimeField(null=True, blank=True)
     reply_to = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # a partial index of the rows that have one (`Meta.indexes`)
     )
     provider_handle = models.CharField(max_length=255, null=True, blank=True)
     # Outbound: the staff user who wrote it from the console (null: the agent).
@@ -261,6 +267,7 @@ class Message(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # a partial index of the rows that have one (`Meta.indexes`)
     )
     # Outbound job (outbox): claimed with a conditional update, never sent twice.
     send_state = models.CharField(max_length=8, choices=SendState.choices, null=True, blank=True)
@@ -315,11 +322,18 @@ class Message(models.Model):
                 condition=Q(is_blocked=True),
                 name="msg_blocked_conversation",
             ),
-            # The rolling send cap counts one identity's outbound rows of the last 24 h.
+            # Keys most messages leave empty: a user's or a message's deletion finds the
+            # rows that point at it here, and a message without one costs no entry.
             models.Index(
-                fields=["identity", "created_at"],
-                condition=Q(direction="outbound"),
-                name="msg_outbound_identity_created",
+                fields=["reply_to"], condition=Q(reply_to__isnull=False), name="msg_reply_to"
+            ),
+            models.Index(
+                fields=["reviewed_by"],
+                condition=Q(reviewed_by__isnull=False),
+                name="msg_reviewed_by",
+            ),
+            models.Index(
+                fields=["sent_by"], condition=Q(sent_by__isnull=False), name="msg_sent_by"
             ),
             # The cap's window count reads one range of cap times (the scheduled time, else
             # the acceptance time; `messaging.services.scheduling.CAP_TIME`). The columns

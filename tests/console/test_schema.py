@@ -53,3 +53,32 @@ def test_the_message_table_keeps_its_triggers() -> None:
         triggers = {row[0] for row in cursor.fetchall()}
 
     assert {"messaging_message_counts_insert", "messaging_message_send_cap_insert"} <= triggers
+
+
+@pytest.mark.parametrize("key", ["reply_to_id", "reviewed_by_id", "sent_by_id"])
+def test_a_key_most_messages_leave_empty_is_indexed_where_it_is_set(key: str) -> None:
+    own = connection.SchemaEditorClass(connection)._create_index_name("messaging_message", [key])
+    indexes = indexes_of("messaging_message")
+
+    assert own not in indexes
+    [partial] = [name for name, columns in indexes.items() if columns == [key]]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [partial])
+            [(definition,)] = cursor.fetchall()
+        assert definition.endswith(f"WHERE ({key} IS NOT NULL)")
+
+
+def test_no_message_index_is_left_that_no_query_reads() -> None:
+    assert "msg_outbound_identity_created" not in indexes_of("messaging_message")
+
+
+@pytest.mark.parametrize(
+    ("table", "column"), [("webhooks_webhookevent", "id"), ("webhooks_webhookdelivery", "event_id")]
+)
+def test_webhook_ids_have_no_pattern_index(table: str, column: str) -> None:
+    like = connection.SchemaEditorClass(connection)._create_index_name(
+        table, [column], suffix="_like"
+    )
+
+    assert like not in indexes_of(table)
