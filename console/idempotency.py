@@ -26,8 +26,10 @@ from typing import Any
 
 from django.db import DatabaseError, IntegrityError, router, transaction
 
+from console.db.compiled import EncodedJson
 from console.db.driver import binds_on_server
 from console.db.inserts import insert_instance_if_absent
+from console.db.instances import unsaved
 from console.db.prepared import PreparedQuery
 from console.errors import ApplicationError, Conflict, InProgress, ValidationFailed
 from console.models import IdempotencyRecord, Organization
@@ -179,14 +181,18 @@ class IdempotentRecord:
     def row(self, result: IdempotentResponse) -> IdempotencyRecord:
         """The record with `result`, unsaved, its JSON as `store` keeps it (what JSON
         cannot hold as its text)."""
-        return IdempotencyRecord(
+        text = json.dumps(result.body, default=str)
+        body = json.loads(text)
+        return unsaved(
+            IdempotencyRecord,
             organization_id=self.organization.pk,
             scope=self.scope,
             operation=self.operation,
             key=self.key,
             request_fingerprint=self.digest,
             response_status=result.status,
-            response_body=json.loads(json.dumps(result.body, default=str)),
+            # The column stores the text it was read back from, not a third encoding.
+            response_body=EncodedJson(body, text) if isinstance(body, dict) else body,
             response_headers=dict(result.headers),
         )
 
