@@ -13,7 +13,7 @@ INVALID_NUMBER = "Enter a valid phone number in E.164 form, e.g. +14155550100."
 
 # A North American number as E.164 writes it: an area code never starts with 0 or 1, so
 # the digits after `+1` are the national number as `phonenumbers.parse` reads it.
-_CANONICAL_NANP = re.compile(r"\+1[2-9]\d{9}")
+_CANONICAL_NANP = re.compile(r"\+1[2-9][0-9]{9}")  # ASCII digits: `\d` takes any script's
 
 
 def to_e164(raw: object, *, region: str | None = None) -> str | None:

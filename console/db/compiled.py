@@ -163,7 +163,9 @@ _PASSED_ON_POSTGRESQL: dict[type[Field[Any, Any]], type] = {
 
 class EncodedJson(dict[str, Any]):
     """A JSON object that knows its own text (`text`, as `json.dumps` wrote it): a JSON
-    column stores that text on PostgreSQL instead of encoding the object again."""
+    column without an encoder of its own stores that text on PostgreSQL instead of
+    encoding the object again. Build it once the object is final: the text is not
+    written again when the object changes."""
 
     def __init__(self, value: dict[str, Any], text: str) -> None:
         super().__init__(value)
@@ -191,7 +193,11 @@ def db_value(field: Field[Any, Any], value: Any, connection: BaseDatabaseWrapper
                 cast("models.ForeignKey[Any, Any]", field).target_field, models.UUIDField
             ):
                 return value
-        elif type(value) is EncodedJson and kind is models.JSONField:
+        elif (
+            type(value) is EncodedJson
+            and kind is models.JSONField
+            and cast("models.JSONField[Any]", field).encoder is None
+        ):
             from psycopg.types.json import Jsonb
 
             return Jsonb(value.text, dumps=_verbatim)

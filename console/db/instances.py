@@ -34,6 +34,7 @@ class _Plan:
 
     plain: tuple[tuple[str, Any], ...]  # (attname, field)
     width: int  # the concrete columns: a whole row's
+    names: frozenset[str]  # what `unsaved` takes: the columns' attnames, the keys' names
     related: tuple[tuple[str, str, Any, type[Model], str], ...]
     # (name, attname, field, the related model, the related model's target attname)
 
@@ -51,9 +52,14 @@ def _plan(model: type[Model]) -> _Plan | None:
     simple = (
         not meta.abstract
         and not meta.private_fields
+        and model.__init__ is Model.__init__
+        and model.__setattr__ is Model.__setattr__
         and model.from_db.__func__ is Model.from_db.__func__  # type: ignore[attr-defined]
     )
     for field in meta.fields:
+        if field.column is None and (field.is_relation or field is meta.pk):
+            simple = False  # a composite key or relation: Django's own path
+            break
         if field.column is None or field.generated:
             continue
         descriptor = model.__dict__.get(field.attname)
@@ -72,7 +78,15 @@ def _plan(model: type[Model]) -> _Plan | None:
         else:
             plain.append((field.attname, field))
     if simple:
-        plan = _Plan(plain=tuple(plain), related=tuple(related), width=len(meta.concrete_fields))
+        names = {attname for attname, _ in plain} | {
+            name for entry in related for name in entry[:2]
+        }
+        plan = _Plan(
+            plain=tuple(plain),
+            related=tuple(related),
+            width=len(meta.concrete_fields),
+            names=frozenset(names),
+        )
     _PLANS[model] = plan
     return plan
 
@@ -89,7 +103,8 @@ def unsaved(model: type[M], **values: Any) -> M:
     name, a related instance, or by its attname, a key) or its default; a related
     instance is cached on it, as assigning it would."""
     plan = _plain_case(model)
-    if plan is None:
+    if plan is None or not plan.names.issuperset(values):
+        # A property, `pk` or an unknown name: Django sets it or says what is wrong.
         return model(**values)
     obj = model.__new__(model)
     state = ModelState()
@@ -109,9 +124,11 @@ def unsaved(model: type[M], **values: Any) -> M:
                         f'Cannot assign "{related!r}": "{model.__name__}.{name}" must be a '
                         f'"{target._meta.object_name}" instance.'
                     )
+                # As assigning a related instance does: each goes where the other is.
                 if state.db is None:
-                    # As assigning a related instance does: the new row goes where it is.
                     state.db = router.db_for_write(model, instance=related)
+                if related._state.db is None:
+                    related._state.db = router.db_for_write(type(related), instance=obj)
                 columns[attname] = getattr(related, target_attname)
             cache[field.cache_name] = related
         elif attname in values:
@@ -120,9 +137,6 @@ def unsaved(model: type[M], **values: Any) -> M:
             columns[attname] = field.get_default()
     for attname, field in plan.plain:
         columns[attname] = pop(attname) if attname in values else field.get_default()
-    if values:
-        names = ", ".join(repr(name) for name in values)
-        raise TypeError(f"{model.__name__}() got unexpected keyword arguments: {names}")
     return obj
 
 
@@ -164,7 +178,7 @@ def unsaved_related_refuse(obj: Model, *, operation: str) -> None:
             )
         current = columns.get(attname)
         if current is None or (type(current) is not uuid.UUID and current in field.empty_values):
-            setattr(obj, attname, related.pk)
-            current = related.pk
+            setattr(obj, name, related)  # takes its key and caches it again, as save() does
+            current = columns.get(attname)
         if getattr(related, target_attname) != current:
             field.delete_cached_value(obj)

@@ -53,6 +53,7 @@ def forwards(apps, schema_editor):
 
 def backwards(apps, schema_editor):
     model = apps.get_model("messaging", "Message")
+    _drop(schema_editor, UNREAD.name)  # a build that failed half-way leaves it invalid
     schema_editor.add_index(model, UNREAD, **_concurrently(schema_editor))
     for key in KEYS:
         name = _own_index_name(schema_editor, model, key)

@@ -83,6 +83,12 @@ def test_unsaved_refuses_an_unknown_keyword(identity: AgentIdentity) -> None:
         unsaved(Message, colour="blue")
 
 
+def test_unsaved_takes_the_primary_key_by_pk_as_the_constructor_does() -> None:
+    key = uuid.uuid4()
+
+    assert unsaved(Organization, pk=key, name="C").id == key
+
+
 def test_unsaved_refuses_a_related_instance_of_another_model(identity: AgentIdentity) -> None:
     with pytest.raises(ValueError, match='must be a "Conversation" instance'):
         unsaved(Message, conversation=identity)
@@ -145,6 +151,7 @@ def test_related_refuse_takes_the_key_a_related_instance_got_later(
     unsaved_related_refuse(message, operation="insert")
 
     assert message.conversation_id == conversation.pk
+    assert message.conversation is conversation  # still cached: no read to get it back
 
 
 def test_related_refuse_drops_a_cached_instance_its_key_disagrees_with(

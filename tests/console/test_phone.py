@@ -80,6 +80,19 @@ def test_a_number_read_before_is_not_checked_again(monkeypatch: pytest.MonkeyPat
     assert checked == [4155550177, 4155550177]
 
 
+@pytest.mark.parametrize(
+    "digits", ["\uff11", "\u0661", "\u0967"], ids=["fullwidth", "arabic", "devanagari"]
+)
+def test_a_number_written_with_other_digits_is_read_as_parsing_reads_it(digits: str) -> None:
+    number = "+1415555010" + digits
+    parsed = phonenumbers.parse(number, None)
+
+    assert to_e164(number) == phonenumbers.format_number(
+        parsed, phonenumbers.PhoneNumberFormat.E164
+    )
+    assert not is_e164(number)
+
+
 def test_a_canonical_north_american_number_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     parses: list[str] = []
     monkeypatch.setattr(phonenumbers, "parse", lambda text, region: parses.append(text))

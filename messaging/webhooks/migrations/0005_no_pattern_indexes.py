@@ -5,6 +5,9 @@ Django gives every indexed text column on PostgreSQL a second index for `LIKE 'x
 message's event and deliveries paid an entry in each. Equality (the key's own check, a
 delivery's event) is the primary key's and the key's own index's. Built and dropped
 CONCURRENTLY, outside a transaction, so deliveries go on being written meanwhile.
+
+Django's state still counts the two: an AlterField of either column would build its index
+again (tests/console/test_schema.py would say so).
 """
 
 from django.db import migrations

@@ -11,14 +11,18 @@ one more round trip on top of the counted ones).
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from messaging.models import Conversation, Message
+from messaging.services import after_hours
+from messaging.services.quiet_hours import person_zone
 from messaging.webhooks import events
 from messaging.webhooks.models import WebhookDelivery
 from provisioning.models import PhoneLine, ProviderEvent, Setup
@@ -191,12 +195,31 @@ def test_a_handle_of_another_setup_that_slips_past_the_read_leaves_only_a_reject
 
 
 def test_a_message_to_an_identity_with_an_auto_reply_commits_with_its_reply_job(
-    client: Client, conversation: Conversation, platform_setup: Setup, published: list[Any]
+    client: Client,
+    conversation: Conversation,
+    platform_setup: Setup,
+    published: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The after-hours job has no sweep: its message and it commit together or not at all."""
-    QuietHoursFactory(identity=conversation.identity, auto_reply="We are closed.")
+    # Quiet now where the person is, whatever the hour the suite runs at (the factory's
+    # hours are 21:00-08:00).
+    local = timezone.now().astimezone(person_zone(PERSON, "Europe/Berlin"))
+    QuietHoursFactory(
+        identity=conversation.identity,
+        auto_reply="We are closed.",
+        start=(local - timedelta(hours=2)).time().replace(microsecond=0),
+        end=(local + timedelta(hours=2)).time().replace(microsecond=0),
+    )
+    # The job itself runs after the commit (eagerly in tests): recorded, not measured.
+    replied: list[str] = []
+    monkeypatch.setattr(
+        after_hours, "after_hours_reply", lambda *, message_id: replied.append(message_id)
+    )
 
     statements = measured_receive(client, platform_setup, to=POOL_NUMBER)
 
     assert len([s for s in statements if s.startswith("BEGIN")]) == 1
     assert statements[-1] == "COMMIT"
+    measured = Message.objects.get(provider_handle="h-measured")
+    assert replied[-1] == str(measured.id)  # published once the message was stored
