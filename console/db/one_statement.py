@@ -28,11 +28,15 @@ M = TypeVar("M", bound=Model)
 
 class LeadingStatement(Protocol):
     """A write to run ahead of `insert_with_dependents`'s insert, whatever that insert
-    finds (`console.db.prepared.BoundUpdate` is one). With `guard` (a `WITH` clause's name)
-    its statement writes only when that clause answers a row."""
+    finds (`console.db.prepared.BoundUpdate` is one), or, `with_row`, only when the row
+    went in. With `guard` (a `WITH` clause's name) its statement writes only when that
+    clause answers a row."""
 
     @property
     def model(self) -> type[Model]: ...
+
+    @property
+    def with_row(self) -> bool: ...
 
     def run(self) -> Any: ...
 
@@ -73,10 +77,11 @@ def insert_with_dependents(
     (foreign keys are checked at commit). Like `bulk_create` it skips `save()` and its
     signals.
 
-    `leading` writes run whether or not `obj` goes in: on PostgreSQL as `WITH` clauses of
-    the same statement, elsewhere each on its own before the insert. They must not depend
-    on the insert or on one another: PostgreSQL runs a statement's data-modifying clauses
-    in no set order, and none sees what another writes.
+    `leading` writes run whether or not `obj` goes in (those `with_row` only when it
+    did): on PostgreSQL as `WITH` clauses of the same statement, elsewhere each on its own
+    before the insert (after it, `with_row`). They must not depend on the insert's effects
+    or on one another: PostgreSQL runs a statement's data-modifying clauses in no set
+    order, and none sees what another writes.
 
     With a `gate` (see `Gate`) nothing else is written unless the gate's row went in: on
     PostgreSQL its insert is the statement's first clause and guards the others, elsewhere
@@ -129,15 +134,17 @@ def _insert_in_one_statement(
                 return None
         else:
             for statement in leading:
-                statement.run()
+                if not statement.with_row:
+                    statement.run()
         stored = (
             insert_instance_if_absent(obj)
             if on_conflict is not None
             else insert_instance(obj, using)
         )
         if stored is not None:
-            for statement in leading if gate is not None else ():
-                statement.run()
+            for statement in leading:
+                if gate is not None or statement.with_row:
+                    statement.run()
             insert_together(*dependents(stored))
         return stored
     compiled, params = own_row_statement(obj, using, on_conflict)
@@ -150,7 +157,10 @@ def _insert_in_one_statement(
     updates: list[tuple[str, list[Any]]] = []
     if gate is None:
         clauses.append(f"w0 AS ({compiled.sql})")
-        updates = [statement.statement(using) for statement in leading]
+        updates = [
+            statement.statement(using, guard="w0" if statement.with_row else None)
+            for statement in leading
+        ]
     else:
         gate_compiled, gate_params = own_row_statement(gate.row, using, OnConflict.IGNORE)
         clauses.append(f"g AS ({gate_compiled.sql})")

@@ -287,12 +287,12 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
             return f"{sql[:at]} WHERE {exists}{sql[end:]}", params
         return f"{sql[:at]}({sql[at:end]}) AND {exists}{sql[end:]}", params
 
-    def bound(self, **values: Any) -> BoundUpdate:
+    def bound(self, *, with_row: bool = False, **values: Any) -> BoundUpdate:
         """This update with the call's values, to run later: by itself (`run`) or as a
         clause of another statement (the `leading` of
-        `console.db.one_statement.insert_with_dependents`)."""
+        `console.db.one_statement.insert_with_dependents`; see `BoundUpdate.with_row`)."""
         self._check_names(values)
-        return BoundUpdate(self, values)
+        return BoundUpdate(self, values, with_row)
 
     def _compile_now(self, alias: str) -> _CompiledUpdate:
         connection = connections[alias]
@@ -331,10 +331,13 @@ class PreparedUpdate(_PerDatabase[_CompiledUpdate], Generic[M]):
 
 @dataclass(frozen=True)
 class BoundUpdate:
-    """A `PreparedUpdate` and the values of one call (see `PreparedUpdate.bound`)."""
+    """A `PreparedUpdate` and the values of one call (see `PreparedUpdate.bound`).
+    `with_row`: as a leading write of `console.db.one_statement`, it runs only when the
+    statement's row went in (it counts that row, say)."""
 
     update: PreparedUpdate[Any]
     values: dict[str, Any]
+    with_row: bool = False
 
     @property
     def model(self) -> type[Model]:

@@ -14,11 +14,12 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from console.db.prepared import BoundUpdate, PreparedUpdate
+from console.db.prepared import BoundUpdate, PreparedShapes, PreparedUpdate
 from console.errors import Conflict, ProviderFailed
 from console.models import AgentIdentity
 from console.outbox import publish_on_commit
-from messaging.models import Conversation, DeliveryStatus
+from messaging.models import Conversation, DeliveryStatus, Message
+from messaging.services.conversation_counts import counted_beside, counters_beside
 from messaging.webhooks import events as webhook_events
 from provisioning.models import LineRole, PhoneLine
 from provisioning.providers.base import AccountCredentials, ProviderAdapter, ProviderError
@@ -96,22 +97,50 @@ def conversation_touch(conversation_id: Any, at: datetime) -> None:
     conversation_touched(conversation_id, at).run()
 
 
-def conversation_touched(conversation_id: Any, at: datetime) -> BoundUpdate:
-    """`conversation_touch` to run later, or as a clause of another statement."""
-    return _CONVERSATION_TOUCH.bound(conversation_id=conversation_id, at=at, now=timezone.now())
+def conversation_touched(
+    conversation_id: Any, at: datetime, *, counting: Message | None = None
+) -> BoundUpdate:
+    """`conversation_touch` to run later, or as a clause of another statement.
+
+    `counting`: the message, when the touch runs with its insert (as a leading write of
+    `console.db.one_statement`): the touch then runs only when the message went in, and
+    counts it where that is one statement (`conversation_counts.counted_beside`)."""
+    counters = counters_beside(counting) if counting is not None else ()
+    ids = {"conversation_id": conversation_id}
+    if counting is not None and counters:
+        if counting.conversation_id != conversation_id:
+            raise ValueError("a touch counts a message of the conversation it touches")
+        ids["message_id"] = counting.pk
+    return _CONVERSATION_TOUCH[counters].bound(
+        at=at, now=timezone.now(), with_row=counting is not None, **ids
+    )
 
 
-def _conversation_touch(
-    *, conversation_id: uuid.UUID, at: datetime, now: datetime
-) -> tuple[QuerySet[Conversation, Any], dict[str, Any]]:
-    conversations = Conversation.objects.filter(last_message_before(at), pk=conversation_id)
-    return conversations, {"last_message_at": at, "updated_at": now}
+def _conversation_touch(counters: tuple[str, ...]) -> PreparedUpdate[Conversation]:
+    params: dict[str, type] = {"conversation_id": uuid.UUID, "at": datetime, "now": datetime}
+    if counters:
+        params["message_id"] = uuid.UUID
+
+    def build(
+        *,
+        conversation_id: uuid.UUID,
+        at: datetime,
+        now: datetime,
+        message_id: uuid.UUID | None = None,
+    ) -> tuple[QuerySet[Conversation, Any], dict[str, Any]]:
+        conversations = Conversation.objects.filter(last_message_before(at), pk=conversation_id)
+        values: dict[str, Any] = {"last_message_at": at, "updated_at": now}
+        if counters:
+            values |= counted_beside(
+                counters, message_id=message_id, conversation_id=conversation_id
+            )
+        return conversations, values
+
+    return PreparedUpdate(Conversation, build, **params)
 
 
-# Every send runs it: compiled once per process.
-_CONVERSATION_TOUCH = PreparedUpdate(
-    Conversation, _conversation_touch, conversation_id=uuid.UUID, at=datetime, now=datetime
-)
+# Every send runs one of them: compiled once per process (by which counters it adds).
+_CONVERSATION_TOUCH = PreparedShapes(_conversation_touch)
 
 
 def active_line_or_409(conversation: Conversation) -> PhoneLine:

@@ -4,16 +4,24 @@ Triggers on messaging_message keep `Conversation.visible_count`, `visible_unread
 `blocked_count` and `blocked_unread_count` exact on every write (migration 0013). This
 recount is for whatever went around them: rows loaded with the triggers off (`seed_load`),
 a restore of one table, a hand edit. `manage.py conversation_counts_refresh` runs it.
+
+`counted_beside` is the other way in: a conversation UPDATE in the statement that inserts
+a message (the touch of a send or an inbound message) adds that message's counts itself,
+and the insert trigger leaves it out (migration 0019), so that the conversation is
+updated once per message rather than twice.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import F, Func, IntegerField, UUIDField, Value
 
-from messaging.models import Conversation
+from console.db.one_statement import writes_in_one_statement
+from messaging.models import Conversation, Direction, Message
 
 # (counter column, when a message row `m` counts towards it): what the triggers of
 # migration 0013 count, which holds its own copy (keep the two in step).
@@ -23,6 +31,39 @@ COUNTERS = (
     ("blocked_count", "m.is_blocked"),
     ("blocked_unread_count", "m.is_blocked AND m.direction = 'inbound' AND NOT m.is_read"),
 )
+
+
+def counters_beside(message: Message) -> tuple[str, ...]:
+    """The counters `message` counts towards (as `COUNTERS` says), when the statement that
+    inserts it can count it in its conversation's UPDATE (`counted_beside`): on
+    PostgreSQL, where that is one statement; () elsewhere, where the triggers count it."""
+    if not writes_in_one_statement(Message):
+        return ()
+    unread = message.direction == Direction.INBOUND and not message.is_read
+    if message.is_blocked:
+        return ("blocked_count", "blocked_unread_count") if unread else ("blocked_count",)
+    return ("visible_count", "visible_unread_count") if unread else ("visible_count",)
+
+
+def counted_beside(
+    counters: tuple[str, ...], *, message_id: Any, conversation_id: Any
+) -> dict[str, Any]:
+    """The values that make a conversation UPDATE count message `message_id` (of
+    conversation `conversation_id`) towards `counters` (`counters_beside`): each adds 1
+    when the updated row is the message's conversation, and then marks the message so
+    that its insert trigger does not count it again.
+
+    Only for an UPDATE that runs in the statement inserting that message (a `leading`
+    write of `console.db.one_statement.insert_with_dependents` or `insert_after`): the
+    mark lasts until that statement's insert trigger takes it."""
+    counted = Func(
+        Value(message_id, output_field=UUIDField()),
+        Value(conversation_id, output_field=UUIDField()),
+        F("id"),
+        function="messaging_message_counted",
+        output_field=IntegerField(),
+    )
+    return {column: F(column) + counted for column in counters}
 
 
 @transaction.atomic

@@ -16,8 +16,9 @@ from console.db.inserts import insert_if_absent
 from console.db.prepared import BoundUpdate, PreparedShapes, PreparedUpdate
 from console.models import AgentIdentity
 from messaging import presence
-from messaging.models import Conversation
+from messaging.models import Conversation, Message
 from messaging.services import common
+from messaging.services.conversation_counts import counted_beside, counters_beside
 from provisioning.models import PhoneLine
 from routing.models import Assignment, AssignmentStatus
 
@@ -61,15 +62,27 @@ def conversation_received_update(
     line: PhoneLine,
     assignment: Assignment | None,
     at: datetime,
+    counting: Message | None = None,
 ) -> BoundUpdate:
     """A delivered message arrived at `at` on `line` (over `assignment`, None on a dedicated
     line): the update that moves the (identity, person) conversation onto them and its
     `last_message_at` forward (never back), and answers it as stored, to run now or
-    within another statement (`received_conversation` takes what it answered)."""
+    within another statement (`received_conversation` takes what it answered).
+
+    `counting`: the message, when the update runs with its insert (as a leading write of
+    `console.db.one_statement`): the update then runs only when the message went in, and
+    counts it where that is one statement (`conversation_counts.counted_beside`)."""
     ids = {"identity_id": identity.pk, "remote_number": remote_number, "line_id": line.pk}
     if assignment is not None:
         ids["assignment_id"] = assignment.pk
-    return _CONVERSATION_RECEIVE[assignment is not None].bound(at=at, now=timezone.now(), **ids)
+    counters = counters_beside(counting) if counting is not None else ()
+    if counting is not None and counters:
+        ids["message_id"] = counting.pk
+        ids["conversation_id"] = counting.conversation_id
+    shape = (assignment is not None, counters)
+    return _CONVERSATION_RECEIVE[shape].bound(
+        at=at, now=timezone.now(), with_row=counting is not None, **ids
+    )
 
 
 def received_conversation(rows: list[Conversation], identity: AgentIdentity) -> Conversation | None:
@@ -81,7 +94,10 @@ def received_conversation(rows: list[Conversation], identity: AgentIdentity) -> 
     return conversation
 
 
-def _conversation_receive_update(with_assignment: bool) -> PreparedUpdate[Conversation]:
+def _conversation_receive_update(
+    shape: tuple[bool, tuple[str, ...]],
+) -> PreparedUpdate[Conversation]:
+    with_assignment, counters = shape
     params: dict[str, type] = {
         "identity_id": uuid.UUID,
         "remote_number": str,
@@ -91,6 +107,8 @@ def _conversation_receive_update(with_assignment: bool) -> PreparedUpdate[Conver
     }
     if with_assignment:
         params["assignment_id"] = uuid.UUID
+    if counters:
+        params["message_id"] = params["conversation_id"] = uuid.UUID
 
     def build(
         *,
@@ -100,6 +118,8 @@ def _conversation_receive_update(with_assignment: bool) -> PreparedUpdate[Conver
         at: datetime,
         now: datetime,
         assignment_id: uuid.UUID | None = None,
+        message_id: uuid.UUID | None = None,
+        conversation_id: uuid.UUID | None = None,
     ) -> tuple[QuerySet[Conversation, Any], dict[str, Any]]:
         values: dict[str, Any] = {
             "last_message_at": Case(
@@ -112,6 +132,10 @@ def _conversation_receive_update(with_assignment: bool) -> PreparedUpdate[Conver
         }
         if assignment_id is not None:
             values["assignment_id"] = assignment_id
+        if counters:
+            values |= counted_beside(
+                counters, message_id=message_id, conversation_id=conversation_id
+            )
         conversations = Conversation.objects.filter(
             identity_id=identity_id, remote_number=remote_number, is_group=False
         )
@@ -121,7 +145,7 @@ def _conversation_receive_update(with_assignment: bool) -> PreparedUpdate[Conver
 
 
 # Every delivered inbound message runs one of them: compiled once per process (by whether
-# the message came over a connection).
+# the message came over a connection, and which counters it adds).
 _CONVERSATION_RECEIVE = PreparedShapes(_conversation_receive_update)
 
 

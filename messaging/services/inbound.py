@@ -14,7 +14,7 @@ Message text never goes to logs: log ids only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -149,24 +149,28 @@ def _receive(*, setup: Setup, event: InboundMessage, writes: _Writes) -> Message
     identity = route.identity
     now = timezone.now()
     conversation = None
-    touch: tuple[BoundUpdate, ...] = ()
+    touch: Callable[[Message], BoundUpdate] | None = None
     if not route.is_blocked:
         # Keep the conversation on the line the person is using now: when the line's read
-        # found it, in the message's own statement, else in the statement that reads it.
-        # Should the insert find the handle stored by a concurrent delivery after all,
-        # that one moved `last_message_at` to about the same moment.
-        received_now = conversation_received_update(
-            identity=identity,
-            remote_number=event.from_number,
-            line=route.line,
-            assignment=route.assignment,
-            at=now,
-        )
+        # found it, in the message's own statement (which counts the message there too),
+        # else in the statement that reads it. Should the insert find the handle stored
+        # by a concurrent delivery after all, that one moved `last_message_at` to about
+        # the same moment.
+        def received_now(counting: Message | None = None) -> BoundUpdate:
+            return conversation_received_update(
+                identity=identity,
+                remote_number=event.from_number,
+                line=route.line,
+                assignment=route.assignment,
+                at=now,
+                counting=counting,
+            )
+
         conversation = _conversation_beside_line(target, identity=identity, route=route)
         if conversation is not None:
-            touch = (received_now,)
+            touch = received_now
         elif writes.first():
-            conversation = received_conversation(received_now.run(), identity)
+            conversation = received_conversation(received_now().run(), identity)
         else:
             return None
     if conversation is None:
@@ -217,7 +221,7 @@ def _receive(*, setup: Setup, event: InboundMessage, writes: _Writes) -> Message
         line=route.line,
         created_at=now,
         announce=received if announced else None,
-        leading=touch,
+        touch=touch,
         record=writes.gate(),
         is_blocked=route.is_blocked,
         blocked_rule_id=route.matched_rule_id if route.is_blocked else None,
@@ -317,16 +321,16 @@ def inbound_message_store(
     line: PhoneLine,
     created_at: datetime,
     announce: Callable[[Message], webhook_events.PendingEvent | None] | None = None,
-    leading: Sequence[BoundUpdate] = (),
+    touch: Callable[[Message], BoundUpdate] | None = None,
     record: EventRecord | None = None,
     **fields: Any,
 ) -> Message | None:
     """Insert the message `event` carries (1:1 or group: `fields` adds the rest) and the
-    agent event `announce` builds from it, with the `leading` updates (one statement on
-    PostgreSQL); None when the same provider handle raced in through another delivery of
-    this setup, stored once already (then no event is stored either, the updates ran
-    all the same). Raises `ForeignReference` when the stored row is on another setup's
-    line.
+    agent event `announce` builds from it, with the conversation update `touch` builds
+    for it (one statement on PostgreSQL); None when the same provider handle raced in
+    through another delivery of this setup, stored once already (then no event is stored
+    and the update does not run either). Raises `ForeignReference` when the stored row is
+    on another setup's line.
 
     With `record` (the delivery's provider event, not stored yet) the statement stores it
     first and nothing else unless it went in: None, with nothing written, when an earlier
@@ -357,6 +361,7 @@ def inbound_message_store(
         **fields,
     )
     gate = record.gate() if record is not None else None
+    leading = (touch(unsaved),) if touch is not None else ()
     message = insert_with_dependents(unsaved, event_rows, leading=leading, gate=gate)
     if record is not None and not record.settle():
         return None

@@ -306,10 +306,9 @@ def message_send(
     def beside(stored: Message) -> list[Sequence[Model]]:
         return [stored_with(stored, slot.rate)] if stored_with is not None else []
 
-    # The conversation's last message moves in the insert's own statement.
-    message = insert_after(
-        unsaved, leading=[common.conversation_touched(conversation.pk, now)], dependents=beside
-    )
+    # The conversation's last message and counters move in the insert's own statement.
+    touch = common.conversation_touched(conversation.pk, now, counting=unsaved)
+    message = insert_after(unsaved, leading=[touch], dependents=beside)
     if urgent and actor is not None:
         from messaging.services.quiet_hours import urgent_send_audit
 

@@ -4,19 +4,25 @@ recounted from the messages by `conversation_counts_refresh` (a repair)."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
 
+from console.db.one_statement import writes_in_one_statement
 from messaging.models import Conversation, Message
 from messaging.services.conversation_counts import conversation_counts_refresh
 from messaging.services.delivery import message_deliver
 from messaging.services.held import held_message_release
+from messaging.services.inbound import inbound_message_receive
 from messaging.services.receipts import conversation_mark_read
 from messaging.services.status import message_status_update
 from tests.messaging.factories import ConversationFactory, MessageFactory
-from tests.messaging.sends import queue_message, status
+from tests.messaging.sends import queue_message, send_now, status
+from tests.messaging.services.test_inbound import blind_handle_check, inbound
 
 pytestmark = pytest.mark.django_db
 
@@ -136,6 +142,91 @@ def test_a_status_update_leaves_the_counters_alone(
     message_status_update(setup=platform_setup, update=status(message.provider_handle, "delivered"))
 
     assert counts(conversation) == (99, 0, -3, 0)
+
+
+# --- Counted beside the touch (PostgreSQL: the message's own statement) -----------------
+
+needs_one_statement = pytest.mark.skipif(
+    not writes_in_one_statement(Message),
+    reason="elsewhere the touch and the insert are separate statements, counted by the triggers",
+)
+
+
+def conversation_row_updates() -> int:
+    """Row versions of conversations this transaction has written so far."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_upd FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'messaging_conversation'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+@needs_one_statement
+def test_an_inbound_message_moves_and_counts_its_conversation_in_one_row_update(
+    conversation: Conversation, platform_setup: Any
+) -> None:
+    before = conversation_row_updates()
+
+    inbound_message_receive(setup=platform_setup, event=inbound())
+
+    assert conversation_row_updates() - before == 1
+    assert counts(conversation) == (1, 1, 0, 0)
+
+
+@needs_one_statement
+def test_a_send_moves_and_counts_its_conversation_in_one_row_update(
+    conversation: Conversation,
+) -> None:
+    before = conversation_row_updates()
+
+    send_now(conversation)
+
+    assert conversation_row_updates() - before == 1
+    assert counts(conversation) == (1, 0, 0, 0)
+
+
+def test_a_message_stored_after_a_counted_one_in_the_same_transaction_is_counted(
+    conversation: Conversation,
+) -> None:
+    with transaction.atomic():
+        send_now(conversation)
+        MessageFactory(conversation=conversation)
+
+    assert counts(conversation) == (2, 1, 0, 0)
+
+
+def test_a_send_that_does_not_move_the_conversation_is_counted_by_the_trigger(
+    conversation: Conversation,
+) -> None:
+    later = timezone.now() + timedelta(hours=1)
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=later)
+
+    send_now(conversation)
+
+    assert counts(conversation) == (1, 0, 0, 0)
+
+
+def test_a_duplicate_that_the_insert_refuses_counts_nothing(
+    conversation: Conversation, platform_setup: Any, monkeypatch: Any
+) -> None:
+    inbound_message_receive(setup=platform_setup, event=inbound())
+    blind_handle_check(monkeypatch)
+
+    assert inbound_message_receive(setup=platform_setup, event=inbound()) is None
+
+    assert counts(conversation) == (1, 1, 0, 0)
+
+
+def test_counted_messages_leave_nothing_for_the_recount_to_repair(
+    conversation: Conversation, platform_setup: Any
+) -> None:
+    for number in range(3):
+        inbound_message_receive(setup=platform_setup, event=inbound(handle=f"h-{number}"))
+        send_now(conversation)
+
+    assert conversation_counts_refresh() == 0
+    assert counts(conversation) == (6, 3, 0, 0)
 
 
 # --- Recounted ------------------------------------------------------------------------
