@@ -16,6 +16,7 @@ from provisioning import dispatch
 from provisioning.models import LineState, ProviderEvent, ProviderEventStatus, Setup
 from provisioning.providers.base import InboundMessage, StatusUpdate
 from tests.provisioning.factories import PhoneLineFactory, SetupFactory, setup_secret
+from tests.webhook_client import webhook_client
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,13 @@ def post(
     headers = {"HTTP_SB_SIGNING_SECRET": secret} if secret is not None else {}
     data = body if isinstance(body, bytes | str) else json.dumps(body)
     return client.post(url, data=data, content_type=content_type, **headers)
+
+
+@pytest.fixture
+def client() -> Client:
+    """The provider's requests go through their own handler in production
+    (`console.webhook_handler`): these tests too."""
+    return webhook_client()
 
 
 @pytest.fixture
