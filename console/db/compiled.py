@@ -58,18 +58,18 @@ def row_statement(
     every value is a plain placeholder), the values prepared on every call (`pre_save`,
     so auto_now_add runs each time)."""
     model = type(obj)
-    values = [f.pre_save(obj, True) for f in columns]
     shape = (model, using, on_conflict, returning, tuple(f.attname for f in columns))
     compiled = _COMPILED_INSERTS.get(shape)
-    if compiled is None or any(hasattr(v, "resolve_expression") for v in values):
+    # Runs `pre_save` (auto_now) whether or not the statement is compiled yet: compiling
+    # takes the values as they then stand on `obj`.
+    params = bound_values(obj, columns, connections[using])
+    if compiled is None or params is None:
         compiled, params, plain = _compile_insert(
             obj, columns, using, on_conflict, returning=returning
         )
         if plain:
             _COMPILED_INSERTS[shape] = compiled
-        return compiled, params
-    connection = connections[using]
-    return compiled, [db_value(f, v, connection) for f, v in zip(columns, values, strict=True)]
+    return compiled, params
 
 
 def _compile_insert(
@@ -159,6 +159,78 @@ _PASSED_ON_POSTGRESQL: dict[type[Field[Any, Any]], type] = {
     models.ForeignKey: uuid.UUID,
     models.DateTimeField: datetime,
 }
+
+
+@dataclass(frozen=True)
+class _Column:
+    """How `bound_values` takes one column's value on one kind of database."""
+
+    field: Field[Any, Any]
+    attname: str
+    # `pre_save` answers the attribute as it stands (no auto_now, no value of its own).
+    as_it_stands: bool
+    # Types of values `db_value` answers unchanged (None's included where it is).
+    passed: frozenset[type]
+    # An aware datetime is passed too (PostgreSQL's driver binds it as it is).
+    aware_passed: bool
+
+
+def _column(field: Field[Any, Any], vendor: str) -> _Column:
+    kind = type(field)
+    pre_save = kind.pre_save
+    as_it_stands = pre_save is Field.pre_save or (
+        pre_save in (models.DateField.pre_save, models.DateTimeField.pre_save)
+        and not getattr(field, "auto_now", False)
+        and not getattr(field, "auto_now_add", False)
+    )
+    plain = _PASSED_AS_THEY_ARE.get(kind)
+    passed: set[type] = set(plain) | {type(None)} if plain is not None else set()
+    aware_passed = False
+    if vendor == "postgresql":
+        native = _PASSED_ON_POSTGRESQL.get(kind)
+        if native is datetime:
+            aware_passed = True
+        elif native is not None and (
+            kind is not models.ForeignKey
+            or isinstance(cast("models.ForeignKey[Any, Any]", field).target_field, models.UUIDField)
+        ):
+            passed.add(native)
+    return _Column(field, field.attname, as_it_stands, frozenset(passed), aware_passed)
+
+
+# The columns of each INSERT shape, per kind of database: `bound_values` runs for every
+# row of every insert (an ingest binds some 75 values). Keyed by the fields' identities
+# (a field hashes through Python code): the plan holds the fields, so no id is reused.
+_COLUMNS: dict[tuple[str, tuple[int, ...]], tuple[_Column, ...]] = {}
+_ABSENT = object()
+
+
+def bound_values(
+    obj: Model, columns: Sequence[Field[Any, Any]], connection: BaseDatabaseWrapper
+) -> list[Any] | None:
+    """`[db_value(f, f.pre_save(obj, True), connection) for f in columns]`, the values
+    an INSERT of `obj` binds, taken without the calls where they would answer the value as
+    it stands; None when a value is an expression (its INSERT needs SQL of its own)."""
+    key = (connection.vendor, tuple(map(id, columns)))
+    plan = _COLUMNS.get(key)
+    if plan is None:
+        plan = _COLUMNS[key] = tuple(_column(f, connection.vendor) for f in columns)
+    stored = obj.__dict__
+    values: list[Any] = []
+    expression = False
+    for column in plan:
+        value = stored.get(column.attname, _ABSENT) if column.as_it_stands else _ABSENT
+        if value is _ABSENT:
+            value = column.field.pre_save(obj, True)  # every column's: auto_now sets `obj`
+        if type(value) in column.passed or (
+            column.aware_passed and type(value) is datetime and value.tzinfo is not None
+        ):
+            values.append(value)
+        elif expression or hasattr(value, "resolve_expression"):
+            expression = True
+        else:
+            values.append(db_value(column.field, value, connection))
+    return None if expression else values
 
 
 class EncodedJson(dict[str, Any]):

@@ -15,7 +15,7 @@ from django.db.models.constants import OnConflict
 
 from console.db.compiled import (
     CompiledInsert,
-    db_value,
+    bound_values,
     inserted_columns,
     new_rows_model,
     own_row_statement,
@@ -208,12 +208,13 @@ def _guarded_batch(objs: Sequence[Model], using: str, *, guard: str) -> tuple[st
     meta = model._meta
     connection = connections[using]
     columns = inserted_columns(objs)
-    values = [f.pre_save(obj, True) for obj in objs for f in columns]
-    if any(hasattr(value, "resolve_expression") for value in values):
-        # A `db_default` or an expression needs its own SQL: `insert_together` compiles it.
-        raise ValueError("insert_with_dependents takes plain values only")
-    fields = columns * len(objs)
-    params = [db_value(f, v, connection) for f, v in zip(fields, values, strict=True)]
+    params: list[Any] = []
+    for obj in objs:
+        values = bound_values(obj, columns, connection)
+        if values is None:
+            # A `db_default` or an expression needs its own SQL: `insert_together` compiles it.
+            raise ValueError("insert_with_dependents takes plain values only")
+        params.extend(values)
     shape = (model, len(objs), using, guard, tuple(f.attname for f in columns))
     sql = _GUARDED_BATCHES.get(shape)
     if sql is None:

@@ -8,21 +8,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django.db.models import Model, Value
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from console.db.compiled import EncodedJson, db_value
+from console.db.compiled import EncodedJson, bound_values, db_value, inserted_columns
 from console.db.inserts import insert_if_absent, insert_row, insert_together
 from console.db.one_statement import Gate, _unsized, insert_after, insert_with_dependents
 from console.db.prepared import PreparedUpdate
 from console.models import IdempotencyRecord, Organization
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.models import ProviderEvent
-from tests.messaging.webhooks.factories import WebhookSubscriptionFactory
-from tests.provisioning.factories import SetupFactory
+from tests.messaging.factories import MessageFactory
+from tests.messaging.webhooks.factories import WebhookDeliveryFactory, WebhookSubscriptionFactory
+from tests.provisioning.factories import ProviderEventFactory, SetupFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -596,6 +598,51 @@ def test_db_value_of_a_key_to_a_text_column_answers_what_get_db_prep_save_answer
     field = WebhookDelivery._meta.get_field("event")
     for value in ("evt_1", uuid.UUID(int=9)):
         assert _same(db_value(field, value, connection), field.get_db_prep_save(value, connection))
+
+
+def _built_rows() -> list[Model]:
+    """Unsaved rows of the models the hot paths insert, their keys set as the hot paths
+    set them (an event's payload from its own text)."""
+    message = MessageFactory.build(id=uuid.uuid4(), media=[{"url": "https://x.test/a.jpg"}])
+    delivery = WebhookDeliveryFactory.build(id=uuid.uuid4(), event_id="evt_bound")
+    event = WebhookEvent(
+        id="evt_bound",
+        organization_id=uuid.uuid4(),
+        identity_id=uuid.uuid4(),
+        event_type="imessage.received",
+        payload=EncodedJson({"id": "evt_bound"}, '{"id":"evt_bound"}'),
+        created_at=_A_MOMENT,
+    )
+    provider_event = ProviderEventFactory.build(setup_id=uuid.uuid4())
+    return [message, delivery, event, provider_event]
+
+
+@pytest.mark.parametrize("row", range(4), ids=["message", "delivery", "event", "provider_event"])
+def test_bound_values_answer_what_pre_save_and_get_db_prep_save_answer(row: int) -> None:
+    obj = _built_rows()[row]
+    columns = inserted_columns([obj])
+
+    with time_machine.travel(_A_MOMENT, tick=False):
+        expected = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in columns]
+        bound = bound_values(obj, columns, connection)
+
+    assert bound is not None
+    assert [type(value) for value in bound] == [type(value) for value in expected]
+    assert [_bound_form(value) for value in bound] == [_bound_form(value) for value in expected]
+
+
+def _bound_form(value: Any) -> Any:
+    """What a bound value stands for: a JSON adapter's object (read back from its text
+    when it carries text)."""
+    carried = getattr(value, "obj", value)
+    return json.loads(carried) if carried is not value and isinstance(carried, str) else carried
+
+
+def test_bound_values_refuse_an_expression_for_the_caller_to_compile() -> None:
+    obj = Organization(name="Acme", slug=Value("acme"))
+    columns = inserted_columns([obj])
+
+    assert bound_values(obj, columns, connection) is None
 
 
 def test_an_encoded_json_object_is_stored_from_its_own_text() -> None:
