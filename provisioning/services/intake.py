@@ -60,7 +60,18 @@ def _load_body(raw_body: bytes) -> Any:
         body = json.loads(raw_body, parse_constant=_reject_constant)
     except RecursionError as exc:
         raise ValueError("body is nested too deeply") from exc
+    if _clean_already(raw_body):
+        return body
     return _clean(body)
+
+
+def _clean_already(raw_body: bytes) -> bool:
+    """Whether `_clean` would answer the parsed body unchanged, told from the raw bytes.
+    UTF-8 JSON writes a NUL character only as its `u0000` escape (a raw one does not
+    parse; a body with a zero byte may be UTF-16 or UTF-32, and is cleaned), and it cannot
+    nest more containers than it opens. A provider body opens two or three."""
+    opened = raw_body.count(b"{") + raw_body.count(b"[")
+    return opened <= MAX_BODY_DEPTH and b"\\u0000" not in raw_body and b"\x00" not in raw_body
 
 
 def _record(**fields: Any) -> tuple[ProviderEvent, bool]:
