@@ -114,6 +114,8 @@ def test_accepted_event_is_recorded_and_dispatched_once(
 
     assert response.status_code == 200
     event = ProviderEvent.objects.get()
+    assert response["Content-Type"] == "application/json"
+    assert response.content == b'{"status": "ok", "event_id": %d}' % event.id
     assert event.setup_id == setup.id
     assert event.event_key == f"receive:{RECEIVE_BODY['message_handle']}"
     assert event.status == ProviderEventStatus.PROCESSED
