@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from console.db.prepared import BoundUpdate, PreparedShapes, PreparedUpdate
@@ -128,13 +128,23 @@ def _conversation_touch(counters: tuple[str, ...]) -> PreparedUpdate[Conversatio
         now: datetime,
         message_id: uuid.UUID | None = None,
     ) -> tuple[QuerySet[Conversation, Any], dict[str, Any]]:
-        conversations = Conversation.objects.filter(last_message_before(at), pk=conversation_id)
-        values: dict[str, Any] = {"last_message_at": at, "updated_at": now}
-        if counters:
-            values |= counted_beside(
-                counters, message_id=message_id, conversation_id=conversation_id
-            )
-        return conversations, values
+        if not counters:
+            conversations = Conversation.objects.filter(last_message_before(at), pk=conversation_id)
+            return conversations, {"last_message_at": at, "updated_at": now}
+        # Counting, the row is chosen by its key alone and the time tested in the SET:
+        # PostgreSQL computes the SET (which marks the message counted) before it locks
+        # the row, and a concurrent write that made the row fail a condition would then
+        # leave the message marked and not counted.
+        values: dict[str, Any] = {
+            "last_message_at": Case(
+                When(last_message_before(at), then=Value(at)),
+                default=F("last_message_at"),
+                output_field=DateTimeField(),
+            ),
+            "updated_at": now,
+        }
+        values |= counted_beside(counters, message_id=message_id, conversation_id=conversation_id)
+        return Conversation.objects.filter(pk=conversation_id), values
 
     return PreparedUpdate(Conversation, build, **params)
 

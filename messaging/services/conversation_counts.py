@@ -55,7 +55,11 @@ def counted_beside(
 
     Only for an UPDATE that runs in the statement inserting that message (a `leading`
     write of `console.db.one_statement.insert_with_dependents` or `insert_after`): the
-    mark lasts until that statement's insert trigger takes it."""
+    mark lasts until that statement's insert trigger takes it. The UPDATE must choose its
+    row by conditions no concurrent write changes (its key, or identity and person):
+    PostgreSQL computes the SET, and so marks the message, before it locks the row, and a
+    row that a concurrent write made fail the condition is skipped, marked and uncounted.
+    One such UPDATE per statement: a second would replace the first's mark."""
     counted = Func(
         Value(message_id, output_field=UUIDField()),
         Value(conversation_id, output_field=UUIDField()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from datetime import UTC, datetime
@@ -620,10 +621,11 @@ def _built_rows() -> list[Model]:
 @pytest.mark.parametrize("row", range(4), ids=["message", "delivery", "event", "provider_event"])
 def test_bound_values_answer_what_pre_save_and_get_db_prep_save_answer(row: int) -> None:
     obj = _built_rows()[row]
+    twin = copy.copy(obj)  # each side runs pre_save (auto_now) on its own instance
     columns = inserted_columns([obj])
 
     with time_machine.travel(_A_MOMENT, tick=False):
-        expected = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in columns]
+        expected = [f.get_db_prep_save(f.pre_save(twin, True), connection) for f in columns]
         bound = bound_values(obj, columns, connection)
 
     assert bound is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -143,7 +144,9 @@ def test_the_answer_carries_its_length_and_the_security_headers_and_sets_no_cook
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_database_failure_before_authentication_answers_json_503(monkeypatch: Any) -> None:
+def test_a_database_failure_before_authentication_answers_json_503(
+    monkeypatch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     setup = SetupFactory()
     secret = setup_secret(setup)
 
@@ -151,8 +154,11 @@ def test_a_database_failure_before_authentication_answers_json_503(monkeypatch: 
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(webhook_views, "setup_for_webhook", unreachable)
-    answer = serve(ProviderWebhookHandler(), webhook_environ(setup.id, secret, RECEIVE_BODY))
+    with caplog.at_level(logging.WARNING, logger="console.api.server_errors"):
+        answer = serve(ProviderWebhookHandler(), webhook_environ(setup.id, secret, RECEIVE_BODY))
 
+    # Answered by the API's own middleware (which logs it so), not Django's error page.
+    assert "database unavailable on POST /api/v1/provider-webhooks/" in caplog.text
     assert answer.code == 503
     assert answer.headers["content-type"] == "application/json"
     assert "retry-after" in answer.headers

@@ -196,7 +196,7 @@ def test_a_message_stored_after_a_counted_one_in_the_same_transaction_is_counted
     assert counts(conversation) == (2, 1, 0, 0)
 
 
-def test_a_send_that_does_not_move_the_conversation_is_counted_by_the_trigger(
+def test_a_send_older_than_the_conversations_last_message_is_counted_all_the_same(
     conversation: Conversation,
 ) -> None:
     later = timezone.now() + timedelta(hours=1)
@@ -205,6 +205,7 @@ def test_a_send_that_does_not_move_the_conversation_is_counted_by_the_trigger(
     send_now(conversation)
 
     assert counts(conversation) == (1, 0, 0, 0)
+    assert Conversation.objects.get(pk=conversation.pk).last_message_at == later
 
 
 def test_a_duplicate_that_the_insert_refuses_counts_nothing(
