@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import tzinfo
+from functools import cache
 from typing import Any
 
 from django.db.models import Model
@@ -33,18 +34,16 @@ def mark_without_reactions(message: Message) -> Message:
 
 
 _REACTIONS_CACHE = Message.reactions.rel.cache_name
-_NO_REACTIONS: list[Any] = []
 
 
+@cache
 def _no_reactions() -> Any:
     """An empty, evaluated queryset of reactions, as a prefetch leaves it: iterating it
     compiles nothing, and every queryset method answers a copy. One per process: building
     one took longer than rendering the message."""
-    if not _NO_REACTIONS:
-        none = Reaction.objects.none()
-        none._result_cache = []
-        _NO_REACTIONS.append(none)
-    return _NO_REACTIONS[0]
+    none = Reaction.objects.none()
+    none._result_cache = []
+    return none
 
 
 # The columns the IMessage shape reads: `message_list` selects exactly these as rows.

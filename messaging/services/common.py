@@ -92,6 +92,16 @@ def last_message_before(at: datetime) -> Q:
     return Q(last_message_at__isnull=True) | Q(last_message_at__lt=at)
 
 
+def last_message_moved(at: datetime) -> Case:
+    """The conversation's `last_message_at` after a message at `at`: moved forward to `at`,
+    never back (an UPDATE's value, for a row chosen by conditions that do not test it)."""
+    return Case(
+        When(last_message_before(at), then=Value(at)),
+        default=F("last_message_at"),
+        output_field=DateTimeField(),
+    )
+
+
 def conversation_touch(conversation_id: Any, at: datetime) -> None:
     """Move the conversation's `last_message_at` forward to `at` (never back)."""
     conversation_touched(conversation_id, at).run()
@@ -135,14 +145,7 @@ def _conversation_touch(counters: tuple[str, ...]) -> PreparedUpdate[Conversatio
         # PostgreSQL computes the SET (which marks the message counted) before it locks
         # the row, and a concurrent write that made the row fail a condition would then
         # leave the message marked and not counted.
-        values: dict[str, Any] = {
-            "last_message_at": Case(
-                When(last_message_before(at), then=Value(at)),
-                default=F("last_message_at"),
-                output_field=DateTimeField(),
-            ),
-            "updated_at": now,
-        }
+        values: dict[str, Any] = {"last_message_at": last_message_moved(at), "updated_at": now}
         values |= counted_beside(counters, message_id=message_id, conversation_id=conversation_id)
         return Conversation.objects.filter(pk=conversation_id), values
 

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, DateTimeField, F, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from console.db.inserts import insert_if_absent
@@ -122,11 +122,7 @@ def _conversation_receive_update(
         conversation_id: uuid.UUID | None = None,
     ) -> tuple[QuerySet[Conversation, Any], dict[str, Any]]:
         values: dict[str, Any] = {
-            "last_message_at": Case(
-                When(common.last_message_before(at), then=Value(at)),
-                default=F("last_message_at"),
-                output_field=DateTimeField(),
-            ),
+            "last_message_at": common.last_message_moved(at),
             "line_id": line_id,
             "updated_at": now,
         }
