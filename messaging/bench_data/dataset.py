@@ -5,7 +5,9 @@ with dedicated lines for some identities; conversations over pool lines (with ac
 released assignments) or dedicated lines; messages skewed over conversations (a few long
 threads, many short ones), inbound and outbound, ~3 % blocked inbound, media, SMS
 downgrades, read and unread, delivery failures, tapbacks; provider events for inbound rows;
-`last_message_at` on every conversation. The generator only writes consistent rows.
+`last_message_at` on every conversation; the webhook history a platform in use has (an
+`imessage.received` event for every inbound message that reached its agent, delivered to
+an endpoint of the identity's since deleted). The generator only writes consistent rows.
 """
 
 from __future__ import annotations
@@ -22,10 +24,21 @@ from django.conf import settings
 
 from console.api.authentication import hash_api_key
 from console.crypto import encrypt
+from console.db.compiled import EncodedJson
 from console.models import AgentIdentity, ApiKey, Organization
 from console.services import API_KEY_PREFIX
 from messaging.bench_data.loader import Loader
 from messaging.models import Conversation, Message, Reaction
+from messaging.webhooks.delivery import retry_window
+from messaging.webhooks.events import dumps, envelope_new
+from messaging.webhooks.models import (
+    DeliveryStatus,
+    SubscriptionStatus,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from messaging.wire import MESSAGE_COLUMNS, message_row_wire
 from provisioning.models import PhoneLine, ProviderEvent, Setup
 from routing.models import Assignment, ContactRule
 
@@ -285,12 +298,14 @@ class Dataset:
 
         reactions: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
+        history = WebhookHistory(identities, since=now - timedelta(days=HISTORY_DAYS))
         loader.load(
             Message,
-            self._messages(convs, counts, span, rule_for, reactions, events),
+            self._messages(convs, counts, span, rule_for, reactions, events, history),
         )
         loader.load(Reaction, reactions)
         loader.load(ProviderEvent, events)
+        history.load(loader)
 
         # Keys of identities; with the connected people the load generator may use.
         per_identity: dict[uuid.UUID, list[dict[str, Any]]] = {}
@@ -331,6 +346,7 @@ class Dataset:
         rule_for: dict[tuple[uuid.UUID, str], uuid.UUID],
         reactions: list[dict[str, Any]],
         events: list[dict[str, Any]],
+        history: WebhookHistory,
     ) -> Iterator[dict[str, Any]]:
         rng = self.rng
         recent = self.now - timedelta(days=2)
@@ -393,6 +409,8 @@ class Dataset:
                             "processed_at": created,
                         }
                     )
+                    if not blocked:
+                        history.received(row)
                     if not blocked and rng.random() < REACTION_SHARE * 2:
                         # The agent tapbacks an inbound message now and then.
                         reactions.append(self._reaction(conv, mid, created, "outbound"))
@@ -429,6 +447,83 @@ class Dataset:
             "created_at": at,
             "updated_at": at,
         }
+
+
+class WebhookHistory:
+    """The agent webhooks of the seeded past: each identity had an endpoint (deleted since;
+    the load generator subscribes afresh), and every inbound message that reached its
+    agent is an `imessage.received` event with its body as the platform writes it,
+    delivered once. A database in use holds them: the tables they fill are as large as
+    their messages', not empty."""
+
+    def __init__(self, identities: list[AgentIdentity], *, since: datetime) -> None:
+        self.identities = {identity.id: identity for identity in identities}
+        self.endpoints = {
+            identity.id: WebhookSubscription(
+                organization_id=identity.organization_id,
+                identity=identity,
+                url=f"https://agents.bench.test/{identity.handle}/webhook",
+                event_types=["imessage.received"],
+                status=SubscriptionStatus.DELETED,
+            )
+            for identity in identities
+        }
+        self.since = since
+        self.retry_window = retry_window()
+        self.events: list[dict[str, Any]] = []
+        self.deliveries: list[dict[str, Any]] = []
+
+    def received(self, message: dict[str, Any]) -> None:
+        """The event and delivery of inbound `message` (a seeded row)."""
+        at = message["created_at"]
+        identity = self.identities[message["identity_id"]]
+        row = {name: message.get(name) for name in MESSAGE_COLUMNS}
+        wire = message_row_wire({**row, "is_group": False, "reactions": []}, include_blocked=False)
+        envelope = envelope_new("imessage.received", at=at, identity=identity, message=wire)
+        body = dumps(envelope)
+        endpoint = self.endpoints[identity.id]
+        self.events.append(
+            {
+                "id": envelope["id"],
+                "organization_id": identity.organization_id,
+                "identity_id": identity.id,
+                "event_type": "imessage.received",
+                "payload": EncodedJson(envelope, body),
+                "created_at": at,
+            }
+        )
+        # Not drawn from the dataset's generator: the rest of the dataset stays as it was.
+        took = 40 + message["id"].int % 361
+        done = at + timedelta(milliseconds=took)
+        self.deliveries.append(
+            {
+                "id": uuid.uuid4(),
+                "organization_id": identity.organization_id,
+                "event_id": envelope["id"],
+                "subscription_id": endpoint.id,
+                "url": endpoint.url,
+                "request_payload": body,
+                "status": DeliveryStatus.SUCCEEDED,
+                "attempt_count": 1,
+                "next_attempt_at": None,
+                "retry_until": at + self.retry_window,
+                "last_attempt_at": done,
+                "response_status": 200,
+                "response_body": "",
+                "duration_ms": took,
+                "created_at": at,
+                "updated_at": done,
+            }
+        )
+
+    def load(self, loader: Loader) -> None:
+        WebhookSubscription.objects.bulk_create(self.endpoints.values())
+        # auto_now and auto_now_add set both times at the insert: back to the history's.
+        WebhookSubscription.objects.filter(pk__in=[e.pk for e in self.endpoints.values()]).update(
+            created_at=self.since
+        )
+        loader.load(WebhookEvent, self.events)
+        loader.load(WebhookDelivery, self.deliveries)
 
 
 _CONV_EXTRA = {"setup_id", "line_number", "assignment_status"}

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -226,18 +226,14 @@ def event_build(
         return None
 
     now = timezone.now()
-    envelope: dict[str, Any] = {
-        "id": event_id_new(),
-        "event_type": event_type,
-        "timestamp": iso(now),
-        "data": {
-            **(details or {}),
-            "message": message_wire(message, include_blocked=False) if message else None,
-            "reaction": reaction_wire(reaction) if reaction else None,
-            "contacts": [],
-            "agent_identities": [_agent_identity_wire(identity)],
-        },
-    }
+    envelope = envelope_new(
+        event_type,
+        at=now,
+        identity=identity,
+        message=message_wire(message, include_blocked=False) if message else None,
+        reaction=reaction_wire(reaction) if reaction else None,
+        details=details,
+    )
     if context:
         envelope["data"]["context"] = context
     plain_body = dumps(envelope)
@@ -303,6 +299,30 @@ def deliveries_fan_out(delivery_ids: Sequence[uuid.UUID]) -> None:
             type(exc).__name__,
             exc_info=True,
         )
+
+
+def envelope_new(
+    event_type: str,
+    *,
+    at: datetime,
+    identity: AgentIdentity,
+    message: dict[str, Any] | None = None,
+    reaction: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A new event's body at `at`: its `evt_…` id, and the wire objects it carries."""
+    return {
+        "id": event_id_new(),
+        "event_type": event_type,
+        "timestamp": iso(at),
+        "data": {
+            **(details or {}),
+            "message": message,
+            "reaction": reaction,
+            "contacts": [],
+            "agent_identities": [_agent_identity_wire(identity)],
+        },
+    }
 
 
 def _agent_identity_wire(identity: AgentIdentity) -> dict[str, Any]:

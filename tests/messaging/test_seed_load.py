@@ -18,6 +18,8 @@ from console.crypto import reset_keys_cache
 from console.models import AgentIdentity, ApiKey
 from messaging.bench_data.dataset import bench_number
 from messaging.models import Conversation, Message
+from messaging.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from messaging.wire import message_wire
 from routing.models import Assignment, ContactRule
 
 
@@ -119,3 +121,34 @@ def test_seeded_numbers_are_valid_and_distinct() -> None:
     numbers = [bench_number(n) for n in [*range(0, 120_000), *range(8_000_000, 8_002_000)]]
     assert len(set(numbers)) == len(numbers)
     assert all(phonenumbers.is_valid_number(phonenumbers.parse(n)) for n in numbers[::97])
+
+
+def test_every_inbound_message_that_reached_its_agent_has_its_received_event(
+    seeded: dict,
+) -> None:
+    reached = Message.objects.filter(direction="inbound", is_blocked=False)
+    events = WebhookEvent.objects.filter(event_type="imessage.received")
+    assert events.count() == reached.count() > 0
+    ids = {e.payload["data"]["message"]["id"] for e in events}
+    assert ids == {str(pk) for pk in reached.values_list("id", flat=True)}
+
+
+def test_a_seeded_event_carries_the_message_as_the_platform_renders_it(seeded: dict) -> None:
+    event = WebhookEvent.objects.order_by("created_at").first()
+    assert event is not None
+    message = Message.objects.get(pk=event.payload["data"]["message"]["id"])
+    sent, stored = event.payload["data"]["message"], message_wire(message, include_blocked=False)
+    # Outside PostgreSQL the rows go in through bulk_create, whose auto_now writes its own time.
+    del sent["updated_at"], stored["updated_at"]
+    assert sent == stored
+    assert event.identity_id == message.identity_id
+    assert event.created_at == message.created_at
+
+
+def test_each_seeded_event_was_delivered_once_to_a_deleted_endpoint(seeded: dict) -> None:
+    deliveries = WebhookDelivery.objects.select_related("event", "subscription")
+    assert deliveries.count() == WebhookEvent.objects.count()
+    assert {d.status for d in deliveries} == {"succeeded"}
+    assert all(json.loads(d.request_payload) == d.event.payload for d in deliveries[:50])
+    assert all(d.subscription.identity_id == d.event.identity_id for d in deliveries[:50])
+    assert not WebhookSubscription.objects.filter(status="active").exists()

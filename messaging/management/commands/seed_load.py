@@ -35,6 +35,7 @@ from messaging.bench_data.loader import Loader, secondary_indexes
 from messaging.models import Conversation, Message, Reaction
 from messaging.services.cap_buckets import cap_buckets_refresh
 from messaging.services.conversation_counts import conversation_counts_refresh
+from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.models import ProviderEvent
 from routing.models import Assignment
 
@@ -89,7 +90,15 @@ class Command(BaseCommand):
                         cursor.execute("SET LOCAL session_replication_role = replica")
                     tables = [
                         m._meta.db_table
-                        for m in (Message, Conversation, Reaction, Assignment, ProviderEvent)
+                        for m in (
+                            Message,
+                            Conversation,
+                            Reaction,
+                            Assignment,
+                            ProviderEvent,
+                            WebhookEvent,
+                            WebhookDelivery,
+                        )
                     ]
                     dropped = secondary_indexes(tables)
                     for name, _ in dropped:
