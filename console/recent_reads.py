@@ -1,6 +1,10 @@
-"""Rows an authenticating request reads, remembered per process for at most a second
-(`RecentReads`): API keys (`console.api.key_cache`) and provider webhook setups
-(`provisioning.selectors.setup_for_webhook`).
+"""Rows an authenticating request reads, remembered per process (`RecentReads`): API keys
+(`console.api.key_cache`) and provider webhook setups
+(`provisioning.selectors.setup_for_webhook`). A row is served for a second after its read,
+and for up to `MAX_AGE_SECONDS` while this process's change feed vouches for it
+(`console.db.change_feed`: every change to such a row, committed anywhere, empties the
+caches of every process that listens, and the feed stops vouching within a second of
+losing its connection).
 
 Why a time limit rather than a version number bumped on every change: the version would
 have to live where every process sees it (the database or Redis), so checking it would
@@ -27,8 +31,13 @@ from typing import Any, Generic, TypeVar
 from django.db import transaction
 from django.db.models import Model
 
+from console.db.change_feed import ChangeFeed
+
 # The brief's bound: a change anywhere is honoured everywhere within this many seconds.
 TTL_SECONDS = 1.0
+# How long a row the change feed vouches for may be served: the feed keeps it current;
+# the bound only keeps a row nobody changed from living on for ever.
+MAX_AGE_SECONDS = 60.0
 # Far above the number of credentials one process serves in a second; a bound, not a
 # tuning knob.
 MAX_ENTRIES = 10_000
@@ -69,10 +78,16 @@ class RecentReads(Generic[M]):
         ttl: float = TTL_SECONDS,
         max_entries: int = MAX_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
+        feed: ChangeFeed | None = None,
+        max_age: float = MAX_AGE_SECONDS,
     ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self.clock = clock
+        self.feed = feed
+        self.max_age = max_age
+        if feed is not None:
+            feed.connect(self.clear)
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry[M]] = {}
         self._generation = 0
@@ -89,7 +104,12 @@ class RecentReads(Generic[M]):
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if now - entry.read_at >= self.ttl:
+            age = now - entry.read_at
+            if age >= self.ttl and not (
+                age < self.max_age
+                and self.feed is not None
+                and self.feed.vouches(entry.read_at, within=self.ttl)
+            ):
                 del self._entries[key]
                 return None
             return row_copy(entry.row)
@@ -98,6 +118,8 @@ class RecentReads(Generic[M]):
         """Store `row` as read from the database at `read_at` (taken before the read, so
         the read's own duration counts against the limit). Dropped when the cache was
         cleared since `generation` was taken: the read may predate that change."""
+        if self.feed is not None:
+            self.feed.start_if_enabled()
         with self._lock:
             if generation != self._generation:
                 return

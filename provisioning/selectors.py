@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Min, Q, QuerySet
 
 from console.crypto import DecryptionError, decrypt
+from console.db.change_feed import CREDENTIAL_CHANGES
 from console.db.prepared import PreparedQuery
 from console.models import Organization
 from console.recent_reads import RecentReads
@@ -48,11 +49,12 @@ _SETUP = PreparedQuery(
 )
 
 
-# Setups that authenticated a provider delivery in this process within the last second,
-# by id and the digest of the secret they were presented with (`console.recent_reads`):
-# a busy setup is read and its secret decrypted at most once a second per process.
-# Emptied by every save or delete of a setup in this process (`provisioning.apps`).
-SETUPS: RecentReads[Setup] = RecentReads()
+# Setups that authenticated a provider delivery in this process, by id and the digest of
+# the secret they were presented with (`console.recent_reads`): a busy setup is read and
+# its secret decrypted once a second per process, or once a minute while the change feed
+# vouches for it. Emptied by every save or delete of a setup in this process
+# (`provisioning.apps`), and by every change committed anywhere that the feed hears.
+SETUPS: RecentReads[Setup] = RecentReads(feed=CREDENTIAL_CHANGES)
 
 
 def setup_for_webhook(*, setup_id: str, presented_secret: str | None) -> Setup | None:
@@ -60,7 +62,7 @@ def setup_for_webhook(*, setup_id: str, presented_secret: str | None) -> Setup |
 
     Unknown id, malformed id and a wrong or missing secret all return None after the
     same constant-time comparison, so the caller can answer them identically. A setup
-    that authenticated the same secret less than a second ago is served from `SETUPS`.
+    that authenticated the same secret recently is served from `SETUPS`.
     """
     presented = presented_secret or ""
     cache_key = f"{setup_id}:{hashlib.sha256(presented.encode()).hexdigest()}"

@@ -123,6 +123,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
         {"server_side_binding": True, "prepare_threshold": 5}
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Each web process listens for changes to the rows that authenticate requests (one more
+# connection per process, `console.db.change_feed`), so it may remember them for longer
+# than a second. Off: every process reads them again after a second. PostgreSQL only.
+CREDENTIAL_CHANGE_FEED = env_bool("CREDENTIAL_CHANGE_FEED", True)
 
 # --- Auth, sessions, security ---------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

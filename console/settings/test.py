@@ -25,6 +25,9 @@ OUTBOX_WAKE_KEY_PREFIX = env.str("TEST_OUTBOX_WAKE_KEY_PREFIX", default="test:ou
 # Wake-ups in the committing thread, so a test sees them done when its request returns;
 # tests/console/test_outbox_wake.py runs the wake-up thread itself.
 OUTBOX_WAKE_IN_BACKGROUND = False
+# A listening connection would outlive the test database; tests/console/test_change_feed.py
+# runs feeds of its own.
+CREDENTIAL_CHANGE_FEED = False
 OUTBOX_WAKE_LINGER_SECONDS = 0.0
 # Tests talk to the in-memory fake; a worker subprocess may be pointed at a simulator.
 PROVIDER_NAME = env.str("TEST_PROVIDER_NAME", default="fake")
