@@ -16,15 +16,15 @@ import json
 import random
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils.timezone import now as timezone_now
 
 from console.api.authentication import hash_api_key
 from console.crypto import encrypt
-from console.db.compiled import EncodedJson
 from console.models import AgentIdentity, ApiKey, Organization
 from console.services import API_KEY_PREFIX
 from messaging.bench_data.loader import Loader
@@ -298,7 +298,7 @@ class Dataset:
 
         reactions: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
-        history = WebhookHistory(identities, since=now - timedelta(days=HISTORY_DAYS))
+        history = WebhookHistory(identities)
         loader.load(
             Message,
             self._messages(convs, counts, span, rule_for, reactions, events, history),
@@ -452,11 +452,11 @@ class Dataset:
 class WebhookHistory:
     """The agent webhooks of the seeded past: each identity had an endpoint (deleted since;
     the load generator subscribes afresh), and every inbound message that reached its
-    agent is an `imessage.received` event with its body as the platform writes it,
-    delivered once. A database in use holds them: the tables they fill are as large as
-    their messages', not empty."""
+    agent is an `imessage.received` event with its body as the platform wrote it on
+    arrival, delivered once. A database in use holds them: the tables they fill are as
+    large as their messages', not empty."""
 
-    def __init__(self, identities: list[AgentIdentity], *, since: datetime) -> None:
+    def __init__(self, identities: list[AgentIdentity]) -> None:
         self.identities = {identity.id: identity for identity in identities}
         self.endpoints = {
             identity.id: WebhookSubscription(
@@ -468,62 +468,77 @@ class WebhookHistory:
             )
             for identity in identities
         }
-        self.since = since
         self.retry_window = retry_window()
-        self.events: list[dict[str, Any]] = []
-        self.deliveries: list[dict[str, Any]] = []
+        # (event id, identity id, received at, body): only the body's text is kept, half a
+        # million envelopes would not fit in memory as objects.
+        self.events: list[tuple[str, uuid.UUID, datetime, str]] = []
 
     def received(self, message: dict[str, Any]) -> None:
-        """The event and delivery of inbound `message` (a seeded row)."""
+        """The event of inbound `message` (a seeded row), as it arrived: unread, untouched."""
         at = message["created_at"]
         identity = self.identities[message["identity_id"]]
         row = {name: message.get(name) for name in MESSAGE_COLUMNS}
-        wire = message_row_wire({**row, "is_group": False, "reactions": []}, include_blocked=False)
+        arrived: dict[str, Any] = {
+            **row,
+            "is_read": False,
+            "read_at": None,
+            "is_group": False,
+            "reactions": [],
+        }
+        wire = message_row_wire(arrived, include_blocked=False)
         envelope = envelope_new("imessage.received", at=at, identity=identity, message=wire)
-        body = dumps(envelope)
-        endpoint = self.endpoints[identity.id]
-        self.events.append(
-            {
-                "id": envelope["id"],
-                "organization_id": identity.organization_id,
-                "identity_id": identity.id,
-                "event_type": "imessage.received",
-                "payload": EncodedJson(envelope, body),
-                "created_at": at,
-            }
-        )
-        # Not drawn from the dataset's generator: the rest of the dataset stays as it was.
-        took = 40 + message["id"].int % 361
-        done = at + timedelta(milliseconds=took)
-        self.deliveries.append(
-            {
-                "id": uuid.uuid4(),
-                "organization_id": identity.organization_id,
-                "event_id": envelope["id"],
-                "subscription_id": endpoint.id,
-                "url": endpoint.url,
-                "request_payload": body,
-                "status": DeliveryStatus.SUCCEEDED,
-                "attempt_count": 1,
-                "next_attempt_at": None,
-                "retry_until": at + self.retry_window,
-                "last_attempt_at": done,
-                "response_status": 200,
-                "response_body": "",
-                "duration_ms": took,
-                "created_at": at,
-                "updated_at": done,
-            }
-        )
+        self.events.append((envelope["id"], identity.id, at, dumps(envelope)))
 
     def load(self, loader: Loader) -> None:
+        first = min((at for _, _, at, _ in self.events), default=timezone_now())
         WebhookSubscription.objects.bulk_create(self.endpoints.values())
-        # auto_now and auto_now_add set both times at the insert: back to the history's.
+        # auto_now_add wrote the insert's time: the endpoints served the whole history.
         WebhookSubscription.objects.filter(pk__in=[e.pk for e in self.endpoints.values()]).update(
-            created_at=self.since
+            created_at=first
         )
-        loader.load(WebhookEvent, self.events)
-        loader.load(WebhookDelivery, self.deliveries)
+        # COPY takes the JSON text as it is; bulk_create (small datasets) wants the object.
+        as_json: Callable[[str], Any] = str if loader.use_copy else json.loads
+        loader.load(
+            WebhookEvent,
+            (
+                {
+                    "id": event_id,
+                    "organization_id": self.identities[identity_id].organization_id,
+                    "identity_id": identity_id,
+                    "event_type": "imessage.received",
+                    "payload": as_json(body),
+                    "created_at": at,
+                }
+                for event_id, identity_id, at, body in self.events
+            ),
+        )
+        loader.load(WebhookDelivery, (self._delivery(*event) for event in self.events))
+
+    def _delivery(
+        self, event_id: str, identity_id: uuid.UUID, at: datetime, body: str
+    ) -> dict[str, Any]:
+        endpoint = self.endpoints[identity_id]
+        # Not drawn from the dataset's generator: the rest of the dataset stays as it was.
+        took = 40 + int(event_id[-6:], 16) % 361
+        done = at + timedelta(milliseconds=took)
+        return {
+            "id": uuid.uuid4(),
+            "organization_id": endpoint.organization_id,
+            "event_id": event_id,
+            "subscription_id": endpoint.id,
+            "url": endpoint.url,
+            "request_payload": body,
+            "status": DeliveryStatus.SUCCEEDED,
+            "attempt_count": 1,
+            "next_attempt_at": None,
+            "retry_until": at + self.retry_window,
+            "last_attempt_at": done,
+            "response_status": 200,
+            "response_body": "",
+            "duration_ms": took,
+            "created_at": at,
+            "updated_at": done,
+        }
 
 
 _CONV_EXTRA = {"setup_id", "line_number", "assignment_status"}

@@ -14,12 +14,8 @@ from django.db import connection, models
 from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
 
-from console.db.compiled import EncodedJson
-
 
 def _copy_value(value: Any) -> Any:
-    if isinstance(value, EncodedJson):
-        return value.text
     if isinstance(value, dict | list):
         return json.dumps(value)
     return value

@@ -133,12 +133,16 @@ def test_every_inbound_message_that_reached_its_agent_has_its_received_event(
     assert ids == {str(pk) for pk in reached.values_list("id", flat=True)}
 
 
-def test_a_seeded_event_carries_the_message_as_the_platform_renders_it(seeded: dict) -> None:
+def test_a_seeded_event_carries_the_message_as_the_platform_rendered_it_on_arrival(
+    seeded: dict,
+) -> None:
     event = WebhookEvent.objects.order_by("created_at").first()
     assert event is not None
     message = Message.objects.get(pk=event.payload["data"]["message"]["id"])
     sent, stored = event.payload["data"]["message"], message_wire(message, include_blocked=False)
-    # Outside PostgreSQL the rows go in through bulk_create, whose auto_now writes its own time.
+    # On arrival it was unread and had no tapbacks; outside PostgreSQL the rows go in
+    # through bulk_create, whose auto_now writes its own time.
+    stored.update(is_read=False, read_at=None, reactions=[])
     del sent["updated_at"], stored["updated_at"]
     assert sent == stored
     assert event.identity_id == message.identity_id
@@ -147,8 +151,14 @@ def test_a_seeded_event_carries_the_message_as_the_platform_renders_it(seeded: d
 
 def test_each_seeded_event_was_delivered_once_to_a_deleted_endpoint(seeded: dict) -> None:
     deliveries = WebhookDelivery.objects.select_related("event", "subscription")
-    assert deliveries.count() == WebhookEvent.objects.count()
+    events = WebhookEvent.objects.count()
+    assert deliveries.count() == deliveries.values("event_id").distinct().count() == events
     assert {d.status for d in deliveries} == {"succeeded"}
     assert all(json.loads(d.request_payload) == d.event.payload for d in deliveries[:50])
     assert all(d.subscription.identity_id == d.event.identity_id for d in deliveries[:50])
     assert not WebhookSubscription.objects.filter(status="active").exists()
+
+
+def test_the_deleted_endpoints_served_the_whole_history(seeded: dict) -> None:
+    first = WebhookEvent.objects.order_by("created_at").values_list("created_at", flat=True)[0]
+    assert set(WebhookSubscription.objects.values_list("created_at", flat=True)) == {first}
