@@ -22,6 +22,7 @@ request sets on one reaches another request.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,8 @@ MAX_AGE_SECONDS = 60.0
 # Far above the number of credentials one process serves in a second; a bound, not a
 # tuning knob.
 MAX_ENTRIES = 10_000
+
+logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Model)
 
@@ -119,7 +122,10 @@ class RecentReads(Generic[M]):
         the read's own duration counts against the limit). Dropped when the cache was
         cleared since `generation` was taken: the read may predate that change."""
         if self.feed is not None:
-            self.feed.start_if_enabled()
+            try:
+                self.feed.start_if_enabled()
+            except RuntimeError:  # no thread to be had: the row lasts its second
+                logger.warning("change feed not started", exc_info=True)
         with self._lock:
             if generation != self._generation:
                 return

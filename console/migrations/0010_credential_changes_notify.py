@@ -2,7 +2,9 @@
 they commit, so that every process remembering them hears it (`console.db.change_feed`).
 
 A row trigger per table, after UPDATE and DELETE, and a statement trigger after TRUNCATE
-(an insert cannot make a remembered row stale). A key's `last_used_at` alone does not
+(an insert cannot make a remembered row stale), each enabled ALWAYS: they fire for
+sessions that skip ordinary triggers too (`session_replication_role = replica`, as a
+restore or `seed_load` runs). The feed checks they are there before it trusts them. A key's `last_used_at` alone does not
 notify: it is written once a minute per busy key and no cache decides anything by it.
 PostgreSQL folds the notifications of one transaction into one. PostgreSQL only: other
 databases have no feed, and their processes read the rows again after a second.
@@ -39,6 +41,9 @@ def triggers_create(table: str, update_when: str | None) -> list[str]:
         "EXECUTE FUNCTION bluewire_credentials_changed()",
         f"CREATE TRIGGER {table}_changed_truncate AFTER TRUNCATE ON {table} "
         "FOR EACH STATEMENT EXECUTE FUNCTION bluewire_credentials_changed()",
+    ] + [
+        f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_changed_{kind}"
+        for kind in ("update", "delete", "truncate")
     ]
 
 

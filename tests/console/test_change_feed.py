@@ -14,8 +14,14 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from console.api.authentication import api_key_for
 from console.api.key_cache import KEYS
-from console.db.change_feed import CREDENTIAL_CHANGES, CREDENTIALS_CHANNEL, ChangeFeed
+from console.db.change_feed import (
+    CREDENTIAL_CHANGES,
+    CREDENTIAL_TRIGGERS,
+    CREDENTIALS_CHANNEL,
+    ChangeFeed,
+)
 from console.db.change_feed import listener_connection as elsewhere
 from console.models import ApiKey
 from console.recent_reads import RecentReads
@@ -44,9 +50,14 @@ def commit_elsewhere(sql: str, *params: object) -> None:
         conn.execute(sql, params)
 
 
+def feed_of(clock: KeyClock, **options: object) -> ChangeFeed:
+    settings: dict = {"triggers": CREDENTIAL_TRIGGERS, "heartbeat": 0.02, **options}
+    return ChangeFeed(CREDENTIALS_CHANNEL, enabled=lambda: True, clock=clock, **settings)
+
+
 @pytest.fixture
 def feed(key_clock: KeyClock) -> Iterator[ChangeFeed]:
-    feed = ChangeFeed(CREDENTIALS_CHANNEL, enabled=lambda: True, clock=key_clock, heartbeat=0.02)
+    feed = feed_of(key_clock)
     feed.start()
     assert feed.wait_listening()
     yield feed
@@ -121,6 +132,37 @@ def test_a_vouched_row_is_still_read_again_once_a_minute(cache, feed, key_clock)
     assert cache.get("digest") is None
 
 
+def test_a_feed_whose_last_answer_is_over_a_second_old_vouches_for_nothing(key_clock):
+    feed = feed_of(key_clock, heartbeat=3600)  # answers once, then waits an hour
+    feed.start()
+    try:
+        assert feed.wait_listening()
+        key_clock.now += 1.0
+
+        assert not feed.vouches(0.0, within=1.0)
+    finally:
+        feed.stop()
+
+
+def test_a_feed_without_its_triggers_vouches_for_nothing(key_clock):
+    feed = feed_of(key_clock, triggers=[*CREDENTIAL_TRIGGERS, "console_apikey_changed_never"])
+    feed.start()
+    try:
+        assert not feed.wait_listening(timeout=0.5)
+    finally:
+        feed.stop()
+
+
+def test_the_triggers_fire_for_sessions_that_skip_ordinary_triggers(cache, admin_key):
+    with elsewhere() as conn, conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute(
+            "UPDATE console_apikey SET status = 'revoked' WHERE id = %s", [admin_key.record.pk]
+        )
+
+    assert wait_for(lambda: len(cache) == 0)
+
+
 def test_a_feed_that_stopped_hearing_vouches_for_nothing(cache, feed, key_clock):
     read_at = key_clock.now
     feed.stop()
@@ -145,11 +187,17 @@ def test_rows_read_before_a_lost_connection_are_not_vouched_for_after_it(cache, 
     assert cache.get("digest") is None
 
 
-def test_a_key_revoked_by_another_process_is_refused_within_its_second(admin_client, settings):
+def test_a_key_the_process_feed_vouches_for_is_served_until_another_process_revokes_it(
+    admin_client, settings, key_clock, monkeypatch, django_assert_num_queries
+):
     settings.CREDENTIAL_CHANGE_FEED = True
+    monkeypatch.setattr(CREDENTIAL_CHANGES, "clock", key_clock)
     try:
         assert admin_client.get(WHOAMI).status_code == 200
         assert CREDENTIAL_CHANGES.wait_listening()
+        assert heard_after_now(CREDENTIAL_CHANGES, key_clock)
+        with django_assert_num_queries(0):
+            assert api_key_for(admin_client.issued.raw_key) is not None
         commit_elsewhere(
             "UPDATE console_apikey SET status = 'revoked' WHERE id = %s",
             admin_client.issued.record.pk,
