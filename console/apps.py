@@ -8,14 +8,16 @@ class ConsoleConfig(AppConfig):
     def ready(self) -> None:
         from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_delete, post_save
 
         from console.api.key_cache import keys_forget
-        from console.db.driver import statement_cache_widen
+        from console.db.driver import statement_cache_widen, timestamps_read_fast
         from console.login_throttle import login_locked_audit, login_seen
         from console.models import AgentIdentity, ApiKey, Organization
 
         statement_cache_widen()
+        connection_created.connect(timestamps_read_fast, dispatch_uid="console.timestamps_fast")
         user_locked_out.connect(login_locked_audit, dispatch_uid="console.login_locked_audit")
         user_logged_in.connect(login_seen, dispatch_uid="console.login_seen")
         # Cached API keys carry their organisation and identity: any change to one of the

@@ -49,3 +49,69 @@ def test_widening_keeps_a_larger_bound_psycopg_already_has(converted_statements,
 
     assert _queries.MAX_CACHED_STATEMENT_LENGTH == STATEMENT_LENGTH * 4
     assert _queries.MAX_CACHED_STATEMENT_PARAMS == STATEMENT_PARAMETERS
+
+
+@pytest.fixture
+def timestamp_loaders():
+    """(Django's own timestamptz loader, the fast one) on the test connection."""
+    if connection.vendor != "postgresql":
+        pytest.skip("psycopg's loaders")
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.adapt import AdaptersMap
+
+    connection.ensure_connection()
+    raw = connection.connection
+    oid = raw.adapters.types["timestamptz"].oid
+    djangos = AdaptersMap(raw.adapters)
+    register_tzloader(connection.timezone, djangos)
+    from psycopg.pq import Format
+
+    return (
+        djangos.get_loader(oid, Format.TEXT)(oid, raw),
+        raw.adapters.get_loader(oid, Format.TEXT)(oid, raw),
+    )
+
+
+def test_a_connection_reads_timestamps_with_the_fast_loader(timestamp_loaders) -> None:
+    _, fast = timestamp_loaders
+    assert type(fast).__name__ == "TimestamptzFastLoader"
+    assert fast.timezone == connection.timezone
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"2026-12-05 07:22:04.462023+00",
+        b"2026-12-05 07:22:04.4+00",
+        b"2026-12-05 07:22:04+00",
+        b"0099-01-31 23:59:59.999999+00",
+        b"2026-12-05 07:22:04.5+05:30",
+        b"2026-12-05 07:22:04-03:00:12",
+    ],
+)
+def test_the_fast_loader_reads_what_djangos_reads(timestamp_loaders, text: bytes) -> None:
+    djangos, fast = timestamp_loaders
+    expected = djangos.load(text)
+
+    loaded = fast.load(text)
+
+    assert (loaded, loaded.tzinfo, loaded.fold) == (expected, expected.tzinfo, expected.fold)
+
+
+@pytest.mark.parametrize("text", [b"infinity", b"1999-01-08 04:05:06+00 BC"])
+def test_the_fast_loader_refuses_what_djangos_refuses(timestamp_loaders, text: bytes) -> None:
+    djangos, fast = timestamp_loaders
+    with pytest.raises(Exception) as refused:
+        djangos.load(text)
+
+    with pytest.raises(type(refused.value)):
+        fast.load(text)
+
+
+def test_the_orm_reads_a_stored_time_back_unchanged(admin_key) -> None:
+    from console.models import ApiKey
+
+    stored = ApiKey.objects.get(pk=admin_key.record.pk)
+
+    assert stored.created_at == admin_key.record.created_at
+    assert stored.created_at.tzinfo == connection.timezone
