@@ -9,7 +9,7 @@ parameters) were converted on every message, a tenth of ingest's CPU in the web 
 
 Django reads `timestamptz` values with psycopg's pure-Python parser (it subclasses it to
 put its time zone on them), a few microseconds each: an ingest reads about ten, a page of
-messages over a hundred. `timestamps_read_fast` parses what PostgreSQL prints in UTC in C.
+messages over a hundred. `timestamps_read_fast` parses what a UTC session prints in C.
 
 The bounds are raised, not lifted: the cache still holds 128 statements, so a statement
 of a new shape each time (a bulk insert of many sizes) costs at most 128 entries of up
@@ -61,12 +61,17 @@ def binds_on_server(using: str) -> bool:
 
 def timestamps_read_fast(sender: object, connection: Any, **kwargs: Any) -> None:
     """Signal receiver (`connection_created`): read this connection's `timestamptz` values
-    with `TimestamptzFastLoader`, on the time zone Django's own loader was given."""
-    if connection.vendor != "postgresql":
+    with `TimestamptzFastLoader`, on the time zone Django's own loader was given. Only for
+    a session in UTC: in another zone a value printed `+00` may still need the zone's
+    rules (the repeated hour of a clock change in Europe/London), which Django's way
+    applies."""
+    if connection.vendor != "postgresql" or connection.timezone_name != "UTC":
+        return
+    adapters = getattr(connection.connection, "adapters", None)
+    if adapters is None:  # psycopg 2: its own parser stands
         return
     from psycopg.pq import Format
 
-    adapters = connection.connection.adapters
     oid = adapters.types["timestamptz"].oid
     current = adapters.get_loader(oid, Format.TEXT)
     if current is None or not hasattr(current, "timezone"):
@@ -79,11 +84,12 @@ def _fast_loader(tz: tzinfo | None) -> type:
     from psycopg.types.datetime import TimestamptzLoader
 
     class TimestamptzFastLoader(TimestamptzLoader):
-        """Django's `timestamptz` loader (psycopg's text parser, then the connection's
-        time zone put on the wall-clock time PostgreSQL printed) with a fast path: a value
-        printed in UTC (`...+00`, every value of a session in UTC) is parsed by
-        `datetime.fromisoformat`, in C, a fifth of the time; anything else (another
-        offset, `infinity`, years BC) takes Django's way."""
+        """Django's `timestamptz` loader (psycopg's text parser, moved to the session's
+        zone, then Django's time zone put on it) with a fast path for a session in UTC,
+        where that comes to the wall-clock time PostgreSQL printed: a value printed
+        `...+00` is parsed by `datetime.fromisoformat`, in C, a fifth of the time;
+        anything else (another offset, `infinity`, years BC or past 9999) takes Django's
+        way."""
 
         timezone = tz
 

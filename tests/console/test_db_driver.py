@@ -85,6 +85,8 @@ def test_a_connection_reads_timestamps_with_the_fast_loader(timestamp_loaders) -
         b"2026-12-05 07:22:04.4+00",
         b"2026-12-05 07:22:04+00",
         b"0099-01-31 23:59:59.999999+00",
+        b"0001-01-01 00:00:00+00",
+        b"9999-12-31 23:59:59.999999+00",
         b"2026-12-05 07:22:04.5+05:30",
         b"2026-12-05 07:22:04-03:00:12",
     ],
@@ -98,7 +100,9 @@ def test_the_fast_loader_reads_what_djangos_reads(timestamp_loaders, text: bytes
     assert (loaded, loaded.tzinfo, loaded.fold) == (expected, expected.tzinfo, expected.fold)
 
 
-@pytest.mark.parametrize("text", [b"infinity", b"1999-01-08 04:05:06+00 BC"])
+@pytest.mark.parametrize(
+    "text", [b"infinity", b"1999-01-08 04:05:06+00 BC", b"10000-01-01 00:00:00+00"]
+)
 def test_the_fast_loader_refuses_what_djangos_refuses(timestamp_loaders, text: bytes) -> None:
     djangos, fast = timestamp_loaders
     with pytest.raises(Exception) as refused:
@@ -106,6 +110,44 @@ def test_the_fast_loader_refuses_what_djangos_refuses(timestamp_loaders, text: b
 
     with pytest.raises(type(refused.value)):
         fast.load(text)
+
+
+def test_a_time_printed_in_utc_is_not_parsed_by_psycopgs_parser(
+    timestamp_loaders, monkeypatch
+) -> None:
+    from psycopg.types.datetime import TimestamptzLoader
+
+    _, fast = timestamp_loaders
+    monkeypatch.setattr(TimestamptzLoader, "load", lambda self, data: pytest.fail("slow path"))
+
+    assert fast.load(b"2026-12-05 07:22:04.5+00").microsecond == 500_000
+
+
+def test_a_session_outside_utc_keeps_djangos_loader(monkeypatch) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("psycopg's loaders")
+    from console.db.driver import timestamps_read_fast
+
+    class LondonConnection:
+        vendor = "postgresql"
+        timezone_name = "Europe/London"
+
+        @property
+        def connection(self):
+            pytest.fail("a session outside UTC is left alone")
+
+    timestamps_read_fast(sender=None, connection=LondonConnection())
+
+
+def test_the_database_reads_a_stored_time_back_unchanged(timestamp_loaders) -> None:
+    from datetime import UTC, datetime
+
+    moment = datetime(2026, 12, 5, 7, 22, 4, 462023, tzinfo=UTC)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::timestamptz", [moment])
+        (read,) = cursor.fetchone()
+
+    assert (read, read.tzinfo) == (moment, connection.timezone)
 
 
 def test_the_orm_reads_a_stored_time_back_unchanged(admin_key) -> None:
