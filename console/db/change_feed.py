@@ -212,7 +212,8 @@ class ChangeFeed:
             self._publish(stopping, (since, sent))
             self._heard(conn, timeout=self.heartbeat)
 
-    def _session(self, conn: psycopg.Connection[Any]) -> tuple[int, bool]:
+    def _session(self, conn: psycopg.Connection[Any]) -> int:
+        """The server session that answers (its backend pid), which must be listening."""
         row = conn.execute(
             "SELECT pg_backend_pid(), %s = ANY(ARRAY(SELECT pg_listening_channels()))",
             [self.channel],
@@ -221,7 +222,7 @@ class ChangeFeed:
         pid, listening = row
         if not listening:
             raise FeedUnreliable("the session that answers does not listen")
-        return int(pid), bool(listening)
+        return int(pid)
 
     def _triggers_check(self, conn: psycopg.Connection[Any]) -> None:
         row = conn.execute(

@@ -4,10 +4,11 @@ they commit, so that every process remembering them hears it (`console.db.change
 A row trigger per table, after UPDATE and DELETE, and a statement trigger after TRUNCATE
 (an insert cannot make a remembered row stale), each enabled ALWAYS: they fire for
 sessions that skip ordinary triggers too (`session_replication_role = replica`, as a
-restore or `seed_load` runs). The feed checks they are there before it trusts them. A key's `last_used_at` alone does not
-notify: it is written once a minute per busy key and no cache decides anything by it.
-PostgreSQL folds the notifications of one transaction into one. PostgreSQL only: other
-databases have no feed, and their processes read the rows again after a second.
+restore or `seed_load` runs). The feed checks they are there before it trusts them. A
+key's `last_used_at` alone does not notify: it is written once a minute per busy key and
+no cache decides anything by it. PostgreSQL folds the notifications of one transaction
+into one. PostgreSQL only: other databases have no feed, and their processes read the
+rows again after a second.
 """
 
 from django.db import migrations
@@ -30,6 +31,10 @@ TABLES = {
 }
 
 
+# One trigger per kind of change, named `{table}_changed_{kind}`.
+KINDS = ("update", "delete", "truncate")
+
+
 def triggers_create(table: str, update_when: str | None) -> list[str]:
     """The three triggers that notify for `table` (`update_when`: the UPDATE trigger's
     condition, None for every update)."""
@@ -42,15 +47,13 @@ def triggers_create(table: str, update_when: str | None) -> list[str]:
         f"CREATE TRIGGER {table}_changed_truncate AFTER TRUNCATE ON {table} "
         "FOR EACH STATEMENT EXECUTE FUNCTION bluewire_credentials_changed()",
     ] + [
-        f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_changed_{kind}"
-        for kind in ("update", "delete", "truncate")
+        f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_changed_{kind}" for kind in KINDS
     ]
 
 
 def triggers_drop(table: str) -> list[str]:
     return [
-        f"DROP TRIGGER IF EXISTS {table}_changed_{event} ON {table}"
-        for event in ("update", "delete", "truncate")
+        f"DROP TRIGGER IF EXISTS {table}_changed_{kind} ON {table}" for kind in KINDS
     ]
 
 
