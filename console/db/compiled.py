@@ -173,6 +173,8 @@ class _Column:
     passed: frozenset[type]
     # An aware datetime is passed too (PostgreSQL's driver binds it as it is).
     aware_passed: bool
+    # A text column that stores any str as its text (a str subclass's too).
+    text: bool
 
 
 def _column(field: Field[Any, Any], vendor: str) -> _Column:
@@ -195,7 +197,8 @@ def _column(field: Field[Any, Any], vendor: str) -> _Column:
             or isinstance(cast("models.ForeignKey[Any, Any]", field).target_field, models.UUIDField)
         ):
             passed.add(native)
-    return _Column(field, field.attname, as_it_stands, frozenset(passed), aware_passed)
+    text = plain is not None and str in plain
+    return _Column(field, field.attname, as_it_stands, frozenset(passed), aware_passed, text)
 
 
 # The columns of each INSERT shape, per kind of database: `bound_values` runs for every
@@ -226,6 +229,11 @@ def bound_values(
             column.aware_passed and type(value) is datetime and value.tzinfo is not None
         ):
             values.append(value)
+        elif column.text and isinstance(value, str):
+            # A text choice (`DeliveryStatus.RECEIVED`): the text it stands for, as a
+            # plain str. Django would pass the member on, and psycopg find its dumper
+            # by walking the enum's classes, every statement (8 us a member).
+            values.append(str.__str__(value))
         elif expression or hasattr(value, "resolve_expression"):
             expression = True
         else:

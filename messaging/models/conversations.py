@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from console.ids import uuid7
 from console.models import AgentIdentity, Organization
 from console.phone import display_number
 from provisioning.models import PhoneLine
@@ -196,7 +197,8 @@ class Conversation(models.Model):
 
 
 class Message(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Time-ordered: new keys share the index's last pages (`console.ids`).
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # No index of their own on the keys that an index of Meta starts with: every insert
     # paid for three that no query needs (`msg_org_created`, `msg_identity_created`,
     # `msg_conv_created` serve the lookups and the cascades).

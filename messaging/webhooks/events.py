@@ -28,6 +28,7 @@ from console.db.compiled import EncodedJson
 from console.db.inserts import insert_together
 from console.db.instances import unsaved
 from console.db.prepared import PreparedQuery
+from console.ids import uuid7
 from console.models import AgentIdentity
 from console.timestamps import iso
 from messaging.models import Direction, Message, Reaction
@@ -124,7 +125,8 @@ def active_subscriptions(
 
 
 def event_id_new() -> str:
-    return f"evt_{uuid.uuid4().hex}"
+    """A new event's `evt_…` id: in time order, like the rows written with it (`console.ids`)."""
+    return f"evt_{uuid7().hex}"
 
 
 # No caller catches its errors and carries on in the same transaction, so a SAVEPOINT

@@ -7,6 +7,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from console.ids import uuid7
 from console.models import AgentIdentity, Organization
 
 
@@ -87,7 +88,8 @@ class DeliveryStatus(models.TextChoices):
 
 
 class WebhookDelivery(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Time-ordered: new keys share the index's last pages (`console.ids`).
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # No index of their own: the (organization, created_at) and (subscription, created_at)
     # indexes of Meta start with them.
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, db_index=False)

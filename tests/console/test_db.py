@@ -21,6 +21,7 @@ from console.db.inserts import insert_if_absent, insert_row, insert_together
 from console.db.one_statement import Gate, _unsized, insert_after, insert_with_dependents
 from console.db.prepared import PreparedUpdate
 from console.models import IdempotencyRecord, Organization
+from messaging.models import DeliveryStatus, Direction
 from messaging.webhooks.models import WebhookDelivery, WebhookEvent
 from provisioning.models import ProviderEvent
 from tests.messaging.factories import MessageFactory
@@ -629,8 +630,27 @@ def test_bound_values_answer_what_pre_save_and_get_db_prep_save_answer(row: int)
         bound = bound_values(obj, columns, connection)
 
     assert bound is not None
-    assert [type(value) for value in bound] == [type(value) for value in expected]
+    assert [_bound_type(value) for value in bound] == [_bound_type(value) for value in expected]
     assert [_bound_form(value) for value in bound] == [_bound_form(value) for value in expected]
+
+
+def _bound_type(value: Any) -> type:
+    """A bound value's type, a text choice's as the text it binds as."""
+    return str if isinstance(value, str) else type(value)
+
+
+def test_a_text_choice_is_bound_as_the_plain_text_it_stands_for() -> None:
+    message = MessageFactory.build(
+        id=uuid.uuid4(), direction=Direction.INBOUND, status=DeliveryStatus.RECEIVED
+    )
+    columns = inserted_columns([message])
+
+    values = bound_values(message, columns, connection)
+
+    assert values is not None
+    bound = dict(zip((f.attname for f in columns), values, strict=True))
+    assert type(bound["direction"]) is str and bound["direction"] == "inbound"
+    assert type(bound["status"]) is str and bound["status"] == "received"
 
 
 def _bound_form(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from django.db.models import Value
 from django.utils import timezone
 
+from console import ids
 from messaging import media
 from messaging.models import Conversation, MediaObject, Message
 from messaging.services import inbound as inbound_module
@@ -395,3 +397,20 @@ def test_a_message_routed_to_another_identity_reads_that_identitys_subscriptions
     assert [(e.identity, e.objects["subscriptions_version"]) for e in emitted] == [
         (other_identity, None)
     ]
+
+
+def test_the_rows_written_for_a_message_take_keys_of_the_time_they_were_made(
+    conversation, platform_setup, monkeypatch
+):
+    """Time-ordered keys (`console.ids`): their indexes grow at their end."""
+    WebhookSubscriptionFactory(identity=conversation.identity)
+    monkeypatch.setattr(ids, "time_ns", lambda: 1_796_466_749_659 * 1_000_000)
+
+    message = inbound_message_receive(setup=platform_setup, event=inbound())
+
+    assert message is not None
+    event = WebhookEvent.objects.get()
+    delivery = WebhookDelivery.objects.get()
+    keys = [message.id, uuid.UUID(event.id.removeprefix("evt_")), delivery.id]
+    assert [(key.version, key.int >> 80) for key in keys] == [(7, 1_796_466_749_659)] * 3
+    assert delivery.event_id == event.id
