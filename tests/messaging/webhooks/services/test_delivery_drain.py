@@ -177,48 +177,45 @@ def test_without_a_wake_up_channel_a_freed_slot_publishes_a_drain_job(subscripti
         assert published.call_count == 1
 
 
-def test_a_drain_waiting_on_slow_receivers_leaves_its_slot_to_another(
-    subscription, receiver, settings, outbox_wake_channel, monkeypatch
-):
+def slots_computing_while_posting_concurrently(
+    subscription, receiver, settings, monkeypatch, *, slow_answer_ms: float
+) -> list[int]:
+    """Drain three deliveries whose first POST spends the whole budget (the clock moves a
+    second per reading) and return the process's computing drain jobs as the other two
+    are POSTed concurrently."""
     settings.WEBHOOK_DRAINS_PER_PROCESS = 1
     settings.WEBHOOK_BATCH_CONCURRENCY = 2
     settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 50
+    settings.WEBHOOK_SLOW_ANSWER_MS = slow_answer_ms
     due(subscription, 3)
-    # The clock moves a second per reading: the first POST spends the whole budget.
     ticks = itertools.count()
     monkeypatch.setattr(batches, "_clock", lambda: float(next(ticks)))
-    computing_while_concurrent: list[int] = []
+    computing: list[int] = []
     seen = itertools.count()
-    receiver.on_request = lambda _: (
-        next(seen) and computing_while_concurrent.append(DRAIN_SLOTS.computing)
-    )
+    receiver.on_request = lambda _: next(seen) and computing.append(DRAIN_SLOTS.computing)
 
     with mock.patch.object(deliveries_drain_task, "apply_async"):
         assert deliveries_drain() == 3
+    assert DRAIN_SLOTS.computing == 0
+    return computing
 
-    assert computing_while_concurrent == [0, 0]
+
+def test_a_drain_waiting_on_slow_receivers_leaves_its_slot_to_another(
+    subscription, receiver, settings, outbox_wake_channel, monkeypatch
+):
+    computing = slots_computing_while_posting_concurrently(
+        subscription, receiver, settings, monkeypatch, slow_answer_ms=25
+    )
+
+    assert computing == [0, 0]
 
 
 def test_a_drain_that_spent_its_budget_on_fast_answers_keeps_its_slot(
     subscription, receiver, settings, outbox_wake_channel, monkeypatch
 ):
-    settings.WEBHOOK_DRAINS_PER_PROCESS = 1
-    settings.WEBHOOK_BATCH_CONCURRENCY = 2
-    settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 50
-    settings.WEBHOOK_SLOW_ANSWER_MS = 60_000
-    due(subscription, 3)
-    # The clock moves a second per reading: the first POST spends the whole budget, yet a
-    # second is a fast answer here, so the machine is busy rather than the receiver slow.
-    ticks = itertools.count()
-    monkeypatch.setattr(batches, "_clock", lambda: float(next(ticks)))
-    computing_while_concurrent: list[int] = []
-    seen = itertools.count()
-    receiver.on_request = lambda _: (
-        next(seen) and computing_while_concurrent.append(DRAIN_SLOTS.computing)
+    # A second is a fast answer here: the machine is busy rather than the receiver slow.
+    computing = slots_computing_while_posting_concurrently(
+        subscription, receiver, settings, monkeypatch, slow_answer_ms=60_000
     )
 
-    with mock.patch.object(deliveries_drain_task, "apply_async"):
-        assert deliveries_drain() == 3
-
-    assert computing_while_concurrent == [1, 1]
-    assert DRAIN_SLOTS.computing == 0
+    assert computing == [1, 1]
