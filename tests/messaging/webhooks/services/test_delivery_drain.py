@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from unittest import mock
 
 import pytest
 
+from console.drain_slots import DrainSlots
 from console.models import AgentIdentity
 from messaging.webhooks import batches
 from messaging.webhooks.delivery import (
@@ -177,45 +179,103 @@ def test_without_a_wake_up_channel_a_freed_slot_publishes_a_drain_job(subscripti
         assert published.call_count == 1
 
 
-def slots_computing_while_posting_concurrently(
-    subscription, receiver, settings, monkeypatch, *, slow_answer_ms: float
-) -> list[int]:
-    """Drain three deliveries whose first POST spends the whole budget (the clock moves a
-    second per reading) and return the process's computing drain jobs as the other two
-    are POSTed concurrently."""
-    settings.WEBHOOK_DRAINS_PER_PROCESS = 1
-    settings.WEBHOOK_BATCH_CONCURRENCY = 2
-    settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 50
-    settings.WEBHOOK_SLOW_ANSWER_MS = slow_answer_ms
-    due(subscription, 3)
-    ticks = itertools.count()
-    monkeypatch.setattr(batches, "_clock", lambda: float(next(ticks)))
+def slots_computing_from_request(receiver: Receiver, first: int, *, together: int = 0) -> list[int]:
+    """The process's computing drain jobs as each request from the `first`th (counted from
+    0) arrives. With `together`, those requests are answered only once that many have
+    arrived: posted in turn, they never end."""
     computing: list[int] = []
     seen = itertools.count()
-    receiver.on_request = lambda _: next(seen) and computing.append(DRAIN_SLOTS.computing)
+    arrived = threading.Barrier(together, timeout=5) if together else None
 
-    with mock.patch.object(deliveries_drain_task, "apply_async"):
-        assert deliveries_drain() == 3
-    assert DRAIN_SLOTS.computing == 0
+    def observe(_: object) -> None:
+        if next(seen) >= first:
+            computing.append(DRAIN_SLOTS.computing)
+            if arrived is not None:
+                arrived.wait()
+
+    receiver.on_request = observe
     return computing
 
 
+def drain_with_every_answer_taking_a_second(monkeypatch, *, expected: int) -> None:
+    """Drain while the batch's clock moves a second per reading."""
+    ticks = itertools.count()
+    monkeypatch.setattr(batches, "_clock", lambda: float(next(ticks)))
+    with mock.patch.object(deliveries_drain_task, "apply_async"):
+        assert deliveries_drain() == expected
+    assert WebhookDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == expected
+    assert DRAIN_SLOTS.computing == 0
+
+
+@pytest.fixture
+def one_drain_slot(settings):
+    settings.WEBHOOK_DRAINS_PER_PROCESS = 1
+    settings.WEBHOOK_BATCH_CONCURRENCY = 2
+    return settings
+
+
 def test_a_drain_waiting_on_slow_receivers_leaves_its_slot_to_another(
-    subscription, receiver, settings, outbox_wake_channel, monkeypatch
+    subscription, receiver, one_drain_slot, outbox_wake_channel, monkeypatch
 ):
-    computing = slots_computing_while_posting_concurrently(
-        subscription, receiver, settings, monkeypatch, slow_answer_ms=25
-    )
+    one_drain_slot.WEBHOOK_SEQUENTIAL_BUDGET_MS = 50
+    due(subscription, 3)
+    # The first POST spends the whole budget, and a second is a slow answer.
+    computing = slots_computing_from_request(receiver, 1, together=2)
+
+    drain_with_every_answer_taking_a_second(monkeypatch, expected=3)
 
     assert computing == [0, 0]
 
 
 def test_a_drain_that_spent_its_budget_on_fast_answers_keeps_its_slot(
-    subscription, receiver, settings, outbox_wake_channel, monkeypatch
+    subscription, receiver, one_drain_slot, outbox_wake_channel, monkeypatch
 ):
-    # A second is a fast answer here: the machine is busy rather than the receiver slow.
-    computing = slots_computing_while_posting_concurrently(
-        subscription, receiver, settings, monkeypatch, slow_answer_ms=60_000
-    )
+    one_drain_slot.WEBHOOK_SEQUENTIAL_BUDGET_MS = 50
+    one_drain_slot.WEBHOOK_SLOW_ANSWER_MS = 60_000
+    due(subscription, 3)
+    # The first POST spends the whole budget, yet a second is a fast answer here: the
+    # machine is busy rather than the receiver slow. The other two still go concurrently.
+    computing = slots_computing_from_request(receiver, 1, together=2)
+
+    drain_with_every_answer_taking_a_second(monkeypatch, expected=3)
 
     assert computing == [1, 1]
+
+
+def test_a_drain_whose_mean_answer_is_slow_leaves_its_slot_from_the_fifth_answer(
+    subscription, receiver, one_drain_slot, outbox_wake_channel, monkeypatch
+):
+    one_drain_slot.WEBHOOK_SEQUENTIAL_BUDGET_MS = 60_000
+    one_drain_slot.WEBHOOK_SLOW_ANSWER_MS = 500
+    due(subscription, 6)
+    computing = slots_computing_from_request(receiver, 0)
+
+    drain_with_every_answer_taking_a_second(monkeypatch, expected=6)
+
+    assert computing == [1, 1, 1, 1, 1, 0]
+
+
+def test_a_drain_that_may_not_post_concurrently_waits_on_slow_receivers_without_its_slot(
+    subscription, receiver, one_drain_slot, outbox_wake_channel, monkeypatch
+):
+    one_drain_slot.WEBHOOK_BATCH_CONCURRENCY = 1
+    one_drain_slot.WEBHOOK_SEQUENTIAL_BUDGET_MS = 60_000
+    one_drain_slot.WEBHOOK_SLOW_ANSWER_MS = 500
+    due(subscription, 7)
+    computing = slots_computing_from_request(receiver, 5)
+
+    drain_with_every_answer_taking_a_second(monkeypatch, expected=7)
+
+    assert computing == [0, 0]
+
+
+def test_a_batch_posted_concurrently_from_the_start_counts_its_job_as_computing(settings):
+    settings.WEBHOOK_BATCH_CONCURRENCY = 2
+    settings.WEBHOOK_SEQUENTIAL_BUDGET_MS = 0
+    slots = DrainSlots(lambda: 1, lambda: None)
+
+    with slots.slot() as held:
+        held.waiting(True)  # the job's previous batch waited on slow receivers
+        assert batches.post_batch([1, 2], lambda delivery: delivery, slot=held) == [1, 2]
+        assert slots.computing == 1
+    assert slots.computing == 0
